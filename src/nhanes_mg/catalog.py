@@ -222,7 +222,9 @@ def xpt_urls(table: str, cycle: Cycle) -> list[str]:
 def mortality_file_name(cycle: Cycle | str, release: int = 2019) -> str:
     """Public-use linked-mortality file name of a cycle ("III" for NHANES III)."""
     if release not in MORTALITY_RELEASES:
-        raise CatalogError(f"unknown linked-mortality release {release}; known: {MORTALITY_RELEASES}")
+        raise CatalogError(
+            f"unknown linked-mortality release {release}; known: {MORTALITY_RELEASES}"
+        )
     if cycle == "III":
         return f"NHANES_III_MORT_{release}_PUBLIC.dat"
     cycle = get_cycle(cycle)

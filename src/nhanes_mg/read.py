@@ -224,9 +224,7 @@ def read_mortality(path: str | Path) -> pl.DataFrame:
     frame = pl.DataFrame({"line": lines}).select(**fields)
     try:
         frame = frame.with_columns(
-            pl.col(c).cast(pl.Int64)
-            for c in MORTALITY_COLUMNS
-            if c != "UCOD_LEADING"
+            pl.col(c).cast(pl.Int64) for c in MORTALITY_COLUMNS if c != "UCOD_LEADING"
         )
     except pl.exceptions.InvalidOperationError as exc:
         raise InvalidFileError(f"{path}: a numeric field holds text ({exc})") from exc
@@ -261,9 +259,7 @@ def load_file(data_dir: str | Path, relpath: str, what: str | None = None) -> pl
             f"{what or relpath} is not in {data_dir} (expected {path}); "
             "run `nhanes-mg fetch` (with --mirror DIR offline) first"
         )
-    digest = _manifest_digests(data_dir).get(relpath)
-    if digest is not None and _manifest_size(data_dir, relpath) != path.stat().st_size:
-        digest = None  # file changed since it was fetched: hash it afresh
+    digest = _recorded_digest(data_dir, relpath, path)
     return read_xpt(path, cache_dir=data_dir / CACHE_DIR, digest=digest)
 
 
@@ -280,20 +276,18 @@ def load_mortality(data_dir: str | Path, cycle: str | Cycle) -> tuple[pl.DataFra
     return None
 
 
-def _manifest(data_dir: Path) -> dict[str, dict[str, object]]:
-    path = data_dir / MANIFEST_NAME
-    if not path.exists():
-        return {}
+def _recorded_digest(data_dir: Path, relpath: str, path: Path) -> str | None:
+    """The sha256 the fetch manifest recorded for a file, if the file is untouched since."""
+    manifest = data_dir / MANIFEST_NAME
+    if not manifest.exists():
+        return None
     try:
-        entries = json.loads(path.read_text())["files"]
-    except (ValueError, KeyError, TypeError):
-        return {}
-    return {e["file"]: e for e in entries if isinstance(e, dict) and "file" in e}
-
-
-def _manifest_digests(data_dir: Path) -> dict[str, str]:
-    return {k: str(v["sha256"]) for k, v in _manifest(data_dir).items() if "sha256" in v}
-
-
-def _manifest_size(data_dir: Path, relpath: str) -> object:
-    return _manifest(data_dir).get(relpath, {}).get("size")
+        entries = json.loads(manifest.read_text())["files"]
+        entry = next(e for e in entries if e.get("file") == relpath)
+    except (ValueError, KeyError, TypeError, StopIteration, AttributeError):
+        return None
+    stat = path.stat()
+    if entry.get("size") != stat.st_size or entry.get("mtime_ns") != stat.st_mtime_ns:
+        return None  # changed since it was fetched: hash it afresh
+    digest = entry.get("sha256")
+    return digest if isinstance(digest, str) else None
