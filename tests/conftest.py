@@ -56,3 +56,13 @@ def mirror_archive() -> Path:
             pytest.fail(f"the NHANES mirror archive is missing: {ARCHIVE}")
         pytest.skip(f"the NHANES mirror archive is missing: {ARCHIVE}")
     return ARCHIVE
+
+
+@pytest.fixture(scope="session")
+def nhanes_data_dir(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Path:
+    """A data dir filled by ``fetch`` from the real mirror, as a user's would be."""
+    from nhanes_mg.fetch import fetch
+
+    data_dir = tmp_path_factory.mktemp("data_raw")
+    fetch(data_dir=data_dir, mirror=mirror_dir)
+    return data_dir

@@ -29,7 +29,11 @@ from nhanes_mg import catalog
 from nhanes_mg.catalog import Cycle
 from nhanes_mg.errors import InvalidFileError, MissingTableError
 
-XPT_MAGIC = b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!"
+# SAS transport v5 (what CDC publishes) and v8 library headers.
+XPT_MAGICS = (
+    b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!",
+    b"HEADER RECORD*******LIBV8   HEADER RECORD!!!!!!!",
+)
 _HTML_STARTS = (b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")
 CACHE_DIR = ".cache"
 MANIFEST_NAME = "fetch-manifest.json"
@@ -88,7 +92,7 @@ def check_xpt_bytes(head: bytes, size: int, source: str) -> None:
         raise InvalidFileError(f"{source}: is an HTML page, not an XPT file (bad URL or CDC error)")
     if size == 0:
         raise InvalidFileError(f"{source}: is empty")
-    if not head.startswith(XPT_MAGIC):
+    if not head.startswith(XPT_MAGICS):
         raise InvalidFileError(f"{source}: does not start with a SAS transport (XPT) header")
     if size % 80:
         raise InvalidFileError(

@@ -161,7 +161,7 @@ def _profile(
     except np.linalg.LinAlgError:
         beta = np.linalg.lstsq(G, b, rcond=None)[0]
     rss = float(cm[0] * fm + cd[0] + cs[0] * fs - beta @ b)  # Σ (w/c)(z - Xβ)² at the optimum
-    sigma_e2 = max(rss, 1e-300) / prep.W_total
+    sigma_e2 = float(max(rss, 1e-300) / prep.W_total)
     # Σ w log c over observations: block m has c = 1 + 2ρ, block d c = 1, block s c = 1 + ρ
     log_c = prep.wt.sum() * np.log1p(2.0 * rho) + prep.ws.sum() * np.log1p(rho)
     ll = (
@@ -237,7 +237,7 @@ def fit_amount_model(
     >>> rng = np.random.default_rng(0)
     >>> y = (10 + rng.gamma(4, 1, (500, 1)) + rng.normal(0, 1, (500, 2))).clip(0.5)
     >>> fit = fit_amount_model(y, np.ones((500, 2, 1)), np.ones(500), ("intercept",))
-    >>> 0.0 <= fit.lam <= 1.0 and fit.sigma_u2 > 0
+    >>> bool(0.0 <= fit.lam <= 1.0 and fit.sigma_u2 > 0)
     True
     """
     y = np.asarray(y, dtype=np.float64)

@@ -1,0 +1,316 @@
+"""fetch: mirrors (folder, .tar.xz, URL), CDC URL fallback, validation, manifest, no network."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import tarfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from nhanes_files import MORT_2015_LINES, demo_columns, write_mortality, write_xpt
+from typer.testing import CliRunner
+
+from nhanes_mg import catalog, fetch, read
+from nhanes_mg.cli import app
+from nhanes_mg.errors import FetchError, InvalidFileError, NetworkUnavailableError
+
+CYCLE_D = catalog.parse_cycles("2005-2006")
+
+
+@pytest.fixture(autouse=True)
+def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fetch, "BACKOFF_SECONDS", 0.01)
+
+
+@pytest.fixture
+def small_mirror(tmp_path: Path) -> Path:
+    """A mirror folder with DEMO_D, VID_D and a 2015-release mortality file for 2005-2006."""
+    root = tmp_path / "mirror"
+    write_xpt(root / "2005-2006" / "DEMO_D.xpt", demo_columns(6))
+    write_xpt(root / "2005-2006" / "VID_D.xpt", {"SEQN": [31127.0], "LBDVIDMS": [55.1]})
+    write_mortality(
+        root / "linked_mortality" / "NHANES_2005_2006_MORT_2015_PUBLIC.dat", MORT_2015_LINES
+    )
+    return root
+
+
+def _files(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+
+
+def test_plan_knows_the_ingredient_database() -> None:
+    plan = fetch.plan_files(catalog.parse_cycles("2001-2002"), ["DSQ2"], mortality=False)
+    assert [w.relpath for w in plan] == [
+        "2001-2002/DSQ2_B.xpt",
+        "1999-2000/DSII.xpt",
+        "1999-2000/DSBI.xpt",
+        "1999-2000/DSPI.xpt",
+    ]
+
+
+def test_folder_mirror_then_skip(small_mirror: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    report = fetch.fetch(CYCLE_D, ["DEMO", "VID", "BMX"], data_dir=data, mirror=small_mirror)
+    assert sorted(report.fetched) == [
+        "2005-2006/DEMO_D.xpt",
+        "2005-2006/VID_D.xpt",
+        "linked_mortality/NHANES_2005_2006_MORT_2015_PUBLIC.dat",  # older release stands in
+    ]
+    assert report.missing == [
+        "BMX_D (2005-2006): not in the mirror",
+        "linked mortality (III): not in the mirror",
+    ]
+    manifest = json.loads((data / "fetch-manifest.json").read_text())["files"]
+    demo = next(e for e in manifest if e["file"] == "2005-2006/DEMO_D.xpt")
+    assert demo["sha256"] == read.sha256_file(data / "2005-2006" / "DEMO_D.xpt")
+    assert demo["source"] == str(small_mirror / "2005-2006" / "DEMO_D.xpt")
+    assert demo["size"] == (data / "2005-2006" / "DEMO_D.xpt").stat().st_size
+    assert not any(name.endswith(".part") for name in _files(data))
+
+    again = fetch.fetch(CYCLE_D, ["DEMO", "VID"], data_dir=data, mirror=small_mirror)
+    assert again.fetched == [] and len(again.skipped) == 3
+    assert read.load_mortality(data, "2005-2006") is not None
+
+
+def test_changed_file_is_fetched_again(small_mirror: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    fetch.fetch(CYCLE_D, ["DEMO"], data_dir=data, mirror=small_mirror, mortality=False)
+    target = data / "2005-2006" / "DEMO_D.xpt"
+    target.write_bytes(target.read_bytes()[:-80])  # damaged in place
+    report = fetch.fetch(CYCLE_D, ["DEMO"], data_dir=data, mirror=small_mirror, mortality=False)
+    assert report.fetched == ["2005-2006/DEMO_D.xpt"]
+    assert read.read_xpt(target).height == 6
+
+
+def test_archive_mirror(small_mirror: Path, tmp_path: Path) -> None:
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    with tarfile.open(packed / "nhanes-mirror-test.tar.xz", "w:xz") as tar:
+        tar.add(small_mirror, arcname="nhanes-mirror")
+    data = tmp_path / "data"
+    report = fetch.fetch(CYCLE_D, ["DEMO", "VID"], data_dir=data, mirror=packed)
+    assert len(report.fetched) == 3
+    assert read.read_xpt(data / "2005-2006" / "VID_D.xpt")["LBDVIDMS"].to_list() == [55.1]
+
+
+def test_mirror_checksum_mismatch_installs_nothing(small_mirror: Path, tmp_path: Path) -> None:
+    (small_mirror / "MANIFEST.tsv").write_text(
+        "file\trows\tcolumns\tsha256_16\tkind\tsource\n"
+        "2005-2006/DEMO_D.xpt\t6\t6\t0000000000000000\toriginal\tx\n"
+    )
+    data = tmp_path / "data"
+    with pytest.raises(InvalidFileError, match=r"DEMO_D \(2005-2006\).*does not match"):
+        fetch.fetch(CYCLE_D, ["DEMO"], data_dir=data, mirror=small_mirror, mortality=False)
+    assert _files(data) == set()
+
+
+def test_missing_mirror_folder(tmp_path: Path) -> None:
+    with pytest.raises(FetchError, match="does not exist"):
+        fetch.fetch(CYCLE_D, ["DEMO"], data_dir=tmp_path / "d", mirror=tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FetchError, match="neither cycle folders"):
+        fetch.fetch(CYCLE_D, ["DEMO"], data_dir=tmp_path / "d", mirror=tmp_path / "empty")
+
+
+# ------------------------------------------------------------------------- over HTTP (loopback)
+
+
+class _Server:
+    """A loopback HTTP server: serves a folder, plus scripted answers for given paths."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.scripted: dict[str, list[tuple[int, str, bytes]]] = {}
+        self.hits: list[str] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.hits.append(self.path)
+                queue = server.scripted.get(self.path)
+                if queue:
+                    status, ctype, body = queue.pop(0) if len(queue) > 1 else queue[0]
+                else:
+                    file = server.root / self.path.lstrip("/")
+                    if file.is_file():
+                        status, ctype, body = 200, "application/octet-stream", file.read_bytes()
+                    else:
+                        status, ctype, body = 404, "text/html", b"<html>Not Found</html>"
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def server(small_mirror: Path) -> Iterator[_Server]:
+    srv = _Server(small_mirror)
+    yield srv
+    srv.httpd.shutdown()
+
+
+def test_mirror_url(server: _Server, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    report = fetch.fetch(CYCLE_D, ["DEMO", "VID"], data_dir=data, mirror=server.url)
+    assert "2005-2006/DEMO_D.xpt" in report.fetched
+    assert "linked_mortality/NHANES_2005_2006_MORT_2015_PUBLIC.dat" in report.fetched
+    manifest = fetch.read_manifest(data)
+    assert manifest["2005-2006/DEMO_D.xpt"]["source"] == f"{server.url}/2005-2006/DEMO_D.xpt"
+
+
+def test_cdc_current_scheme_then_old_fallback(
+    server: _Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog, "CDC_BASE", server.url)
+    demo = (server.root / "2005-2006" / "DEMO_D.xpt").read_bytes()
+    server.scripted["/Nchs/Nhanes/2005-2006/DEMO_D.XPT"] = [(200, "application/x-sas", demo)]
+    data = tmp_path / "data"
+    report = fetch.fetch(CYCLE_D, ["DEMO"], data_dir=data, mortality=False)
+    assert report.fetched == ["2005-2006/DEMO_D.xpt"]
+    assert server.hits == [
+        "/Nchs/Data/Nhanes/Public/2005/DataFiles/DEMO_D.xpt",  # current scheme tried first
+        "/Nchs/Nhanes/2005-2006/DEMO_D.XPT",
+    ]
+    assert fetch.read_manifest(data)["2005-2006/DEMO_D.xpt"]["source"].endswith("DEMO_D.XPT")
+
+
+@pytest.mark.parametrize("ctype", ["text/html; charset=utf-8", "application/octet-stream"])
+def test_html_with_status_200_is_refused(
+    server: _Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ctype: str
+) -> None:
+    monkeypatch.setattr(catalog, "CDC_BASE", server.url)
+    page = b"<!DOCTYPE html><html><body>File not found</body></html>"
+    server.scripted["/Nchs/Data/Nhanes/Public/2005/DataFiles/DEMO_D.xpt"] = [(200, ctype, page)]
+    data = tmp_path / "data"
+    with pytest.raises(InvalidFileError, match=r"DEMO_D \(2005-2006\).*HTML") as info:
+        fetch.fetch(CYCLE_D, ["DEMO"], data_dir=data, mortality=False)
+    assert "DEMO_D.xpt" in str(info.value)  # names the URL
+    assert not any(p.is_file() for p in (data / "2005-2006").glob("*"))  # no partial files
+
+
+def test_truncated_download_is_refused(
+    server: _Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog, "CDC_BASE", server.url)
+    demo = (server.root / "2005-2006" / "DEMO_D.xpt").read_bytes()
+    server.scripted["/Nchs/Data/Nhanes/Public/2005/DataFiles/DEMO_D.xpt"] = [
+        (200, "application/octet-stream", demo[:-50])
+    ]
+    data = tmp_path / "data"
+    with pytest.raises(InvalidFileError, match="truncated"):
+        fetch.fetch(CYCLE_D, ["DEMO"], data_dir=data, mortality=False)
+    assert not (data / "2005-2006" / "DEMO_D.xpt").exists()
+
+
+def test_server_errors_are_retried(
+    server: _Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog, "CDC_BASE", server.url)
+    demo = (server.root / "2005-2006" / "DEMO_D.xpt").read_bytes()
+    path = "/Nchs/Data/Nhanes/Public/2005/DataFiles/DEMO_D.xpt"
+    server.scripted[path] = [(503, "text/plain", b"busy"), (200, "application/x-sas", demo)]
+    report = fetch.fetch(CYCLE_D, ["DEMO"], data_dir=tmp_path / "d", mortality=False)
+    assert report.fetched == ["2005-2006/DEMO_D.xpt"]
+    assert server.hits.count(path) == 2
+
+
+def test_no_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(catalog, "CDC_BASE", "http://127.0.0.1:9")  # discard port: refused
+    with pytest.raises(NetworkUnavailableError, match="--mirror"):
+        fetch.fetch(CYCLE_D, ["DEMO"], data_dir=tmp_path / "d", mortality=False)
+
+
+def test_cli_no_network_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import nhanes_mg.catalog as c, nhanes_mg.fetch as f, sys;"
+        "c.CDC_BASE='http://127.0.0.1:9'; f.BACKOFF_SECONDS=0.01;"
+        "from nhanes_mg.cli import main; sys.argv=['nhanes-mg','fetch','--cycles','2005-2006',"
+        f"'--data-dir',{str(tmp_path)!r}]; main()"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 1
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: cannot reach 127.0.0.1") and "--mirror" in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_cli_fetch_from_folder(small_mirror: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "fetch",
+            "--cycles",
+            "2005-2006",
+            "--tables",
+            "DEMO,VID",
+            "--mirror",
+            str(small_mirror),
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "d" / "2005-2006" / "VID_D.xpt").exists()
+
+
+def test_client_is_httpx() -> None:
+    # the download layer is httpx: a mocked transport drives it like a real server would
+    transport = httpx.MockTransport(lambda request: httpx.Response(404))
+    with httpx.Client(transport=transport) as client:
+        assert fetch._download(client, "http://x/y.xpt", Path("/dev/null"), "y") is False
+
+
+# ------------------------------------------------------------------------- the real mirror
+
+
+@pytest.mark.mirror
+def test_real_mirror_counts(nhanes_data_dir: Path) -> None:
+    """CDC's published row counts, read back from a data dir fetched from the mirror."""
+    for cycle, rows in (("2001-2002", 11039), ("2003-2004", 10122), ("2005-2006", 10348)):
+        assert read.load_table(nhanes_data_dir, "DEMO", cycle).height == rows
+    nh3 = read.load_mortality(nhanes_data_dir, "III")
+    assert nh3 is not None
+    frame, release = nh3
+    assert release == 2019
+    assert frame.height == 33994
+    assert (frame["ELIGSTAT"] == 1).sum() == 19599
+    assert (frame["MORTSTAT"] == 1).sum() == 8623
+
+
+@pytest.mark.mirror
+def test_real_mirror_every_file(nhanes_data_dir: Path, mirror_dir: Path) -> None:
+    mirror_files = _files(mirror_dir) - {"MANIFEST.tsv"}
+    fetched = {str(e["file"]) for e in fetch.iter_manifest(nhanes_data_dir)}
+    assert fetched == mirror_files
+    # a second fetch copies nothing
+    again = fetch.fetch(data_dir=nhanes_data_dir, mirror=mirror_dir)
+    assert again.fetched == [] and len(again.skipped) == len(mirror_files)
+
+
+@pytest.mark.mirror
+def test_real_archive_subset(mirror_archive: Path, tmp_path: Path) -> None:
+    report = fetch.fetch(
+        catalog.parse_cycles("2011-2012"), ["DEMO"], data_dir=tmp_path, mirror=mirror_archive.parent
+    )
+    assert report.fetched == [
+        "2011-2012/DEMO_G.xpt",
+        "linked_mortality/NHANES_2011_2012_MORT_2019_PUBLIC.dat",
+        "linked_mortality/NHANES_III_MORT_2019_PUBLIC.dat",
+    ]
+    assert read.load_table(tmp_path, "DEMO", "2011-2012").height == 9756
