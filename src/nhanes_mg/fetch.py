@@ -329,9 +329,10 @@ def _fetch_from_archive(
                 if not member.isfile():
                     continue
                 rel = member.name.split("/", 1)[1] if "/" in member.name else member.name
-                want = by_member.get(rel)
-                if want is None:
+                wanted = by_member.get(rel)
+                if wanted is None:
                     continue
+                want = wanted
                 previous = got.get(want)
                 if previous is not None and _release(previous) >= _release(rel):
                     continue  # a newer release of this mortality file is already in

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite, set-up included: lint, format, types, then pytest (unit tests, doctests
+# and the real-mirror integration tests; extra arguments go to pytest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check src tests scripts
+.venv/bin/ruff format --check src tests scripts
+.venv/bin/mypy
+.venv/bin/python -m pytest "$@"
