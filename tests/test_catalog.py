@@ -38,7 +38,7 @@ def test_absent_components_are_errors() -> None:
 
 
 def test_parse_cycles() -> None:
-    assert [c.years for c in catalog.parse_cycles(None)][0] == "2001-2002"
+    assert catalog.parse_cycles(None)[0].years == "2001-2002"
     assert len(catalog.parse_cycles("2001-2018")) == 9
     assert [c.letter for c in catalog.parse_cycles("2007-2008, 2005-2006")] == ["D", "E"]
     with pytest.raises(CatalogError, match="backwards"):

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from nhanes_files import MORT_2015_LINES, demo_columns, write_mortality, write_xpt
 from typer.testing import CliRunner
 
+from nhanes_files import MORT_2015_LINES, demo_columns, write_mortality, write_xpt
 from nhanes_mg import catalog, fetch, read
 from nhanes_mg.cli import app
 from nhanes_mg.errors import FetchError, InvalidFileError, NetworkUnavailableError
