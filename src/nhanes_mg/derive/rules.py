@@ -3,7 +3,8 @@
 Examples
 --------
 >>> import polars as pl
->>> df = pl.DataFrame({"age": [2.0, 16.0, 25.0, 45.0, 75.0], "sex": ["male", "female", "female", "male", "male"]})
+>>> sexes = ["male", "female", "female", "male", "male"]
+>>> df = pl.DataFrame({"age": [2.0, 16.0, 25.0, 45.0, 75.0], "sex": sexes})
 >>> df.with_columns(mg_ear=mg_ear(), ca_rda=ca_rda())["mg_ear"].to_list()
 [65.0, 300.0, 255.0, 350.0, 350.0]
 >>> df.with_columns(ca_rda=ca_rda())["ca_rda"].to_list()
@@ -65,7 +66,8 @@ CA_TABLE: tuple[tuple[int, int, str | None, float, float], ...] = (
 def null_codes(expr: pl.Expr, codes: Sequence[float]) -> pl.Expr:
     """Null out a variable's own missing-value codes (e.g. 7/9, 777/999).
 
-    >>> pl.DataFrame({"x": [1.0, 7.0, 9.0, None]}).select(null_codes(pl.col("x"), (7.0, 9.0)))["x"].to_list()
+    >>> df = pl.DataFrame({"x": [1.0, 7.0, 9.0, None]})
+    >>> df.select(null_codes(pl.col("x"), (7.0, 9.0)))["x"].to_list()
     [1.0, None, None, None]
     """
     if not codes:
@@ -114,7 +116,8 @@ def below(intake: str, reference: str) -> pl.Expr:
 def ratio(num: str, den: str) -> pl.Expr:
     """num / den, null when den is missing or not positive.
 
-    >>> pl.DataFrame({"a": [900.0, 1.0, 1.0], "b": [300.0, 0.0, None]}).select(r=ratio("a", "b"))["r"].to_list()
+    >>> df = pl.DataFrame({"a": [900.0, 1.0, 1.0], "b": [300.0, 0.0, None]})
+    >>> df.select(r=ratio("a", "b"))["r"].to_list()
     [3.0, None, None]
     """
     return pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den)).otherwise(None)

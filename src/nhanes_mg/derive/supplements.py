@@ -88,7 +88,10 @@ def supp_from_dsq2(dsq2: pl.LazyFrame, per_unit: pl.LazyFrame, known: pl.LazyFra
         has = pl.col(key).fill_null(0.0) > 0
         contrib = pl.when(has).then(amount).otherwise(0.0)
         aggs.append(
-            pl.when(contrib.is_null().any()).then(None).otherwise(contrib.sum()).alias(f"{key}_supp")
+            pl.when(contrib.is_null().any())
+            .then(None)
+            .otherwise(contrib.sum())
+            .alias(f"{key}_supp")
         )
     return rows.group_by("SEQN").agg(
         *aggs,
