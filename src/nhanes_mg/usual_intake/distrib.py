@@ -42,6 +42,7 @@ _GH_NODES, _GH_WEIGHTS = hermegauss(N_QUADRATURE)
 _GH_WEIGHTS = _GH_WEIGHTS / np.sqrt(2.0 * np.pi)  # now a rule for E[f(Z)], Z ~ N(0, 1)
 WEEKEND_SHARE = 3.0 / 7.0  # Friday, Saturday, Sunday
 PERCENTILES = (5, 10, 25, 50, 75, 90, 95)
+GRID_SIZE = 4097
 
 
 def standard_draws(n: int, n_sim: int, rng: np.random.Generator) -> FloatArray:
@@ -80,17 +81,37 @@ def usual_intake_draws(
     True
     """
     sd_u = np.sqrt(max(fit.sigma_u2, 0.0))
-    sd_e = np.sqrt(fit.sigma_e2)
     between = sd_u * draws  # (n, M)
-    eps = sd_e * _GH_NODES  # (Q,)
+    etas = [
+        (X @ fit.beta, share)
+        for X, share in ((X_weekday, 1.0 - weekend_share), (X_weekend, weekend_share))
+        if share > 0.0
+    ]
+    lo = min(float(eta.min()) for eta, _ in etas) + float(between.min())
+    hi = max(float(eta.max()) for eta, _ in etas) + float(between.max())
+    grid, log_g = _log_backtransform_grid(fit, lo, hi)
     out = np.zeros(draws.shape, dtype=np.float64)
-    for X, share in ((X_weekday, 1.0 - weekend_share), (X_weekend, weekend_share)):
-        if share == 0.0:
-            continue
-        eta = X @ fit.beta  # (n,)
-        t = eta[:, None, None] + between[:, :, None] + eps[None, None, :]
-        out += share * (inverse_boxcox(t, fit.lam) @ _GH_WEIGHTS)
+    for eta, share in etas:
+        s = eta[:, None] + between
+        out += share * np.exp(np.interp(s, grid, log_g))
     return out
+
+
+def _log_backtransform_grid(
+    fit: AmountFit, lo: float, hi: float, size: int = GRID_SIZE
+) -> tuple[FloatArray, FloatArray]:
+    """``log g(s)`` on a grid, ``g(s) = Σ_q ω_q T⁻¹(s + σ_e z_q)`` (9-point rule).
+
+    The back-transform depends on the person only through the linear predictor plus the
+    random effect ``s``, so it is evaluated once on a fine grid of ``s`` and interpolated
+    (linearly in ``log g``, which is exact at λ = 0 and nearly linear otherwise): this costs
+    ``size × 9`` powers instead of ``n × M × 9`` and changes results by < 1e-6 relative.
+    """
+    pad = 1e-6 + 1e-3 * (hi - lo)
+    grid = np.linspace(lo - pad, hi + pad, size)
+    eps = np.sqrt(fit.sigma_e2) * _GH_NODES
+    g = inverse_boxcox(grid[:, None] + eps[None, :], fit.lam) @ _GH_WEIGHTS
+    return grid, np.log(np.maximum(g, 1e-300))
 
 
 def weighted_quantiles(
@@ -129,12 +150,13 @@ def domain_summaries(
     values = np.asarray(values, dtype=np.float64)
     if values.ndim == 1:
         values = values[:, None]
-    n, m = values.shape
+    _, m = values.shape
     flat = values.ravel()
-    order = np.argsort(flat, kind="stable")
+    order = np.argsort(flat)
     person_sorted = order // m
     v_sorted = flat[order]
     w_person = np.asarray(weights, dtype=np.float64)
+    w_sorted = w_person[person_sorted]
     below = (values < cut[:, None]).mean(axis=1) if cut is not None else None
     person_mean = values.mean(axis=1)
     probs = np.asarray(percentiles, dtype=np.float64) / 100.0
@@ -145,11 +167,11 @@ def domain_summaries(
         if total <= 0:
             continue
         row: dict[str, float] = {"n": float(mask.sum()), "mean": float(wd @ person_mean / total)}
-        sel = mask[person_sorted]
-        vs = v_sorted[sel]
-        cw = np.cumsum(w_person[person_sorted[sel]])
+        # cumulative weight over the globally sorted draws, counting only the domain's: flat
+        # outside the domain, so the first index reaching p × total is a domain member
+        cw = np.cumsum(np.where(mask[person_sorted], w_sorted, 0.0))
         idx = np.searchsorted(cw, probs * cw[-1] * (1 - 1e-12), side="left")
-        for p, q in zip(percentiles, vs[np.minimum(idx, len(vs) - 1)], strict=True):
+        for p, q in zip(percentiles, v_sorted[np.minimum(idx, len(v_sorted) - 1)], strict=True):
             row[f"p{p}"] = float(q)
         if below is not None:
             row["pct_below_cut"] = float(100.0 * (wd @ below) / total)
