@@ -1,0 +1,278 @@
+# Golden values for nhanes_mg.survey, computed with R's survey package on real NHANES tables.
+#
+# Usage: Rscript tests/golden/survey/make_golden.R /path/to/nhanes-mirror
+# Writes golden.csv (and versions.txt) next to this script. Each dataset is built exactly as
+# tests/survey/golden_data.py builds it; the "check" rows (row counts, column sums) let the
+# Python tests confirm both sides saw the same rows before comparing any estimate.
+#
+# Conventions matched by the Python side:
+#  - svydesign(ids = ~sdmvpsu, strata = ~sdmvstra, weights = ~w, nest = TRUE)
+#  - t intervals with the design df: confint(stat, df = degf(design)) for means and totals;
+#    svyciprop, svyquantile and svyglm use their own defaults (degf(design), df.residual).
+#  - numbers are written with 17 significant digits.
+
+suppressPackageStartupMessages({
+  library(foreign)
+  library(survey)
+})
+
+args <- commandArgs(trailingOnly = TRUE)
+if (length(args) < 1) stop("usage: make_golden.R MIRROR_DIR")
+mirror <- args[1]
+if (dir.exists(file.path(mirror, "nhanes-mirror"))) mirror <- file.path(mirror, "nhanes-mirror")
+script_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
+out_dir <- if (length(script_arg)) dirname(normalizePath(sub("^--file=", "", script_arg))) else "."
+
+options(survey.lonely.psu = "fail")
+
+xpt <- function(cycle, table) read.xport(file.path(mirror, cycle, paste0(table, ".xpt")))
+
+cycles <- list(
+  "2001-2002" = c(suffix = "B", diet = "DRXTOT_B", prefix = "DRX", status = "DRDDRSTZ"),
+  "2003-2004" = c(suffix = "C", diet = "DR1TOT_C", prefix = "DR1", status = "DR1DRSTZ"),
+  "2005-2006" = c(suffix = "D", diet = "DR1TOT_D", prefix = "DR1", status = "DR1DRSTZ")
+)
+
+# DEMO left-join VID, BMX, day-1 diet; exam participants (WTMEC2YR > 0); lower-case names
+build_cycle <- function(cycle) {
+  info <- cycles[[cycle]]
+  demo <- xpt(cycle, paste0("DEMO_", info[["suffix"]]))[, c(
+    "SEQN", "SDMVSTRA", "SDMVPSU", "WTMEC2YR", "RIAGENDR", "RIDAGEYR", "RIDRETH1",
+    "DMDEDUC2", "INDFMPIR")]
+  vid <- xpt(cycle, paste0("VID_", info[["suffix"]]))[, c("SEQN", "LBDVIDMS")]
+  bmx <- xpt(cycle, paste0("BMX_", info[["suffix"]]))[, c("SEQN", "BMXBMI")]
+  p <- info[["prefix"]]
+  diet <- xpt(cycle, info[["diet"]])[, c("SEQN", "WTDRD1", info[["status"]],
+                                          paste0(p, c("TKCAL", "TCALC", "TMAGN")))]
+  names(diet) <- c("SEQN", "wt_diet1", "drstz", "kcal", "calcium", "magnesium")
+  d <- merge(demo, vid, by = "SEQN", all.x = TRUE, sort = FALSE)
+  d <- merge(d, bmx, by = "SEQN", all.x = TRUE, sort = FALSE)
+  d <- merge(d, diet, by = "SEQN", all.x = TRUE, sort = FALSE)
+  d <- d[order(d$SEQN), ]
+  d <- d[!is.na(d$WTMEC2YR) & d$WTMEC2YR > 0, ]
+  mg <- d$magnesium
+  mg_cat <- ifelse(mg < 200, "q1", ifelse(mg < 300, "q2", ifelse(mg < 400, "q3", "q4")))
+  educ <- ifelse(d$DMDEDUC2 %in% 1:5, as.character(d$DMDEDUC2), NA_character_)
+  data.frame(
+    seqn = d$SEQN, cycle = cycle, sdmvstra = d$SDMVSTRA, sdmvpsu = d$SDMVPSU,
+    wt_mec = d$WTMEC2YR, wt_diet1 = ifelse(is.na(d$wt_diet1), 0, d$wt_diet1),
+    age = d$RIDAGEYR, sex = as.character(d$RIAGENDR), race = as.character(d$RIDRETH1),
+    educ = educ, pir = d$INDFMPIR, bmi = d$BMXBMI, vitd = d$LBDVIDMS,
+    vitd10 = d$LBDVIDMS / 10, vitd_lt50 = as.numeric(d$LBDVIDMS < 50),
+    drstz = ifelse(is.na(d$drstz), 0, d$drstz), kcal1000 = d$kcal / 1000,
+    ca100 = d$calcium / 100, calcium = d$calcium, magnesium = mg, mg_cat = mg_cat,
+    stringsAsFactors = FALSE
+  )
+}
+
+read_mort <- function(name) {
+  lines <- readLines(file.path(mirror, "linked_mortality", name))
+  lines <- sub("\r$", "", lines)
+  lines <- lines[nchar(trimws(lines)) > 0]
+  lines <- formatC(lines, width = -48)  # pad trimmed lines (2019 release) to 48 characters
+  num <- function(a, b) suppressWarnings(as.numeric(trimws(substr(lines, a, b))))
+  data.frame(seqn = num(1, 6), ELIGSTAT = num(15, 15), MORTSTAT = num(16, 16),
+             PERMTH_EXM = num(46, 48))
+}
+
+rows <- list()
+add <- function(case, term, estimate, se = NA, lo = NA, hi = NA, stat = NA, p = NA,
+                df = NA, n = NA) {
+  rows[[length(rows) + 1]] <<- data.frame(
+    case = case, term = term, estimate = as.numeric(estimate), std_error = as.numeric(se),
+    conf_low = as.numeric(lo), conf_high = as.numeric(hi), statistic = as.numeric(stat),
+    p_value = as.numeric(p), df = as.numeric(df), n = as.numeric(n),
+    stringsAsFactors = FALSE)
+}
+check_sums <- c("wt_mec", "wt_diet1", "age", "vitd", "magnesium", "bmi")
+add_checks <- function(name, d) {
+  add("check", paste0(name, ":n"), nrow(d))
+  for (col in check_sums) add("check", paste0(name, ":sum_", col), sum(d[[col]], na.rm = TRUE))
+}
+
+# svymean / svytotal with t intervals on the design df of the domain
+add_stat <- function(case, stat, design, n) {
+  ddf <- degf(design)
+  ci <- confint(stat, df = ddf)
+  est <- coef(stat)
+  se <- SE(stat)
+  tt <- est / se
+  add(case, names(est), est, se, ci[, 1], ci[, 2], tt, 2 * pt(-abs(tt), ddf), ddf, n)
+}
+add_glm <- function(case, fit) {
+  s <- summary(fit)$coefficients
+  ci <- confint(fit)
+  n <- sum(weights(fit$survey.design) > 0)
+  add(case, rownames(s), s[, 1], s[, 2], ci[, 1], ci[, 2], s[, 3], s[, 4], fit$df.residual, n)
+}
+
+# ---------------------------------------------------------------- A: 2005-2006 exam sample
+exam <- build_cycle("2005-2006")
+add_checks("exam_2005_2006", exam)
+des <- svydesign(ids = ~sdmvpsu, strata = ~sdmvstra, weights = ~wt_mec, nest = TRUE, data = exam)
+adults <- subset(des, age >= 20)
+old_women <- subset(des, age >= 60 & sex == "2")
+
+add_stat("mean_vitd_all", svymean(~vitd, des, na.rm = TRUE), des, sum(!is.na(exam$vitd)))
+add_stat("mean_vitd_adults", svymean(~vitd, adults, na.rm = TRUE), adults,
+         sum(!is.na(exam$vitd) & exam$age >= 20))
+add_stat("mean_vitd_old_women", svymean(~vitd, old_women, na.rm = TRUE), old_women,
+         sum(!is.na(exam$vitd) & exam$age >= 60 & exam$sex == "2"))
+add_stat("mean_two_vars_adults", svymean(~vitd + bmi, adults, na.rm = TRUE), adults,
+         sum(!is.na(exam$vitd) & !is.na(exam$bmi) & exam$age >= 20))
+add_stat("total_vitd_lt50_adults", svytotal(~vitd_lt50, adults, na.rm = TRUE), adults,
+         sum(!is.na(exam$vitd) & exam$age >= 20))
+add_stat("prop_race_adults", svymean(~race, adults), adults, sum(exam$age >= 20))
+
+for (m in c("logit", "mean")) {
+  cp <- svyciprop(~vitd_lt50, adults, method = m, na.rm = TRUE)
+  ci <- attr(cp, "ci")
+  se <- sqrt(attr(cp, "var"))
+  add(paste0("ciprop_", m, "_adults"), "vitd_lt50", coef(cp), se, ci[1], ci[2],
+      df = degf(adults), n = sum(!is.na(exam$vitd) & exam$age >= 20))
+}
+cp <- svyciprop(~vitd_lt50, old_women, method = "logit", na.rm = TRUE)
+add("ciprop_logit_old_women", "vitd_lt50", coef(cp), sqrt(attr(cp, "var")),
+    attr(cp, "ci")[1], attr(cp, "ci")[2], df = degf(old_women))
+
+add_quant <- function(case, q, n) {
+  r <- q[[1]]
+  for (i in seq_len(nrow(r))) {
+    add(case, rownames(r)[i], r[i, 1], r[i, 4], r[i, 2], r[i, 3], n = n)
+  }
+}
+add_quant("quantile_vitd_adults",
+          svyquantile(~vitd, adults, c(0.1, 0.25, 0.5, 0.75, 0.9), na.rm = TRUE),
+          sum(!is.na(exam$vitd) & exam$age >= 20))
+add_quant("quantile_vitd_old_women", svyquantile(~vitd, old_women, c(0.5), na.rm = TRUE),
+          sum(!is.na(exam$vitd) & exam$age >= 60 & exam$sex == "2"))
+add_quant("quantile_bmi_all", svyquantile(~bmi, des, c(0.25, 0.5, 0.75), na.rm = TRUE),
+          sum(!is.na(exam$bmi)))
+
+by <- svyby(~vitd, ~sex, adults, svymean, na.rm = TRUE)
+for (i in seq_len(nrow(by))) {
+  dom <- subset(adults, sex == by$sex[i])
+  add("by_sex_mean_vitd_adults", paste0("sex=", by$sex[i]), by$vitd[i], by$se[i],
+      df = degf(dom))
+}
+
+# diet design: day-1 weights (zero for exam participants without a recall), domain of
+# adults with a reliable recall
+ddes <- svydesign(ids = ~sdmvpsu, strata = ~sdmvstra, weights = ~wt_diet1, nest = TRUE,
+                  data = exam)
+diet_adults <- subset(ddes, age >= 20 & drstz == 1)
+r <- svyratio(~calcium, ~magnesium, diet_adults, na.rm = TRUE)
+ddf <- degf(diet_adults)
+est <- coef(r)
+se <- SE(r)
+ci <- confint(r, df = ddf)
+add("ratio_ca_mg_diet_adults", "calcium/magnesium", est, se, ci[1], ci[2], est / se,
+    2 * pt(-abs(est / se), ddf), ddf)
+add_stat("mean_mg_diet_adults", svymean(~magnesium, diet_adults, na.rm = TRUE), diet_adults,
+         sum(exam$age >= 20 & exam$drstz == 1 & exam$wt_diet1 > 0 & !is.na(exam$magnesium)))
+
+# ---------------------------------------------------------------- B: lonely PSUs
+lonely <- exam[!((exam$sdmvstra == 50 & exam$sdmvpsu == 1) |
+                   (exam$sdmvstra == 55 & exam$sdmvpsu == 2)), ]
+add_checks("lonely_2005_2006", lonely)
+for (opt in c("remove", "adjust", "average", "certainty")) {
+  options(survey.lonely.psu = opt)
+  ldes <- svydesign(ids = ~sdmvpsu, strata = ~sdmvstra, weights = ~wt_mec, nest = TRUE,
+                    data = lonely)
+  ladults <- subset(ldes, age >= 20)
+  add_stat(paste0("lonely_", opt, "_mean_vitd_adults"), svymean(~vitd, ladults, na.rm = TRUE),
+           ladults, sum(!is.na(lonely$vitd) & lonely$age >= 20))
+  add_stat(paste0("lonely_", opt, "_total_vitd_lt50"), svytotal(~vitd_lt50, ldes, na.rm = TRUE),
+           ldes, sum(!is.na(lonely$vitd)))
+  add_glm(paste0("lonely_", opt, "_glm_vitd"),
+          svyglm(vitd ~ age + sex + bmi, design = ladults))
+}
+options(survey.lonely.psu = "fail")
+
+# ---------------------------------------------------------------- C: pooled 2001-2006
+pooled <- do.call(rbind, lapply(names(cycles), build_cycle))
+add_checks("pooled_2001_2006", pooled)
+pooled$wt_mec3 <- pooled$wt_mec / 3
+pooled$wt_diet3 <- pooled$wt_diet1 / 3
+pooled$race <- relevel(factor(pooled$race), ref = "3")
+pdes <- svydesign(ids = ~sdmvpsu, strata = ~sdmvstra, weights = ~wt_mec3, nest = TRUE,
+                  data = pooled)
+padults <- subset(pdes, age >= 20)
+add_stat("pooled_mean_vitd_adults", svymean(~vitd, padults, na.rm = TRUE), padults,
+         sum(!is.na(pooled$vitd) & pooled$age >= 20))
+add_stat("pooled_prop_vitd_lt50_by_cycle_2001",
+         svymean(~vitd_lt50, subset(padults, cycle == "2001-2002"), na.rm = TRUE),
+         subset(padults, cycle == "2001-2002"),
+         sum(!is.na(pooled$vitd) & pooled$age >= 20 & pooled$cycle == "2001-2002"))
+add_quant("pooled_quantile_vitd_adults", svyquantile(~vitd, padults, c(0.5), na.rm = TRUE),
+          sum(!is.na(pooled$vitd) & pooled$age >= 20))
+
+pddes <- svydesign(ids = ~sdmvpsu, strata = ~sdmvstra, weights = ~wt_diet3, nest = TRUE,
+                   data = pooled)
+pdiet <- subset(pddes, age >= 20 & drstz == 1)
+logit_formula <- vitd_lt50 ~ mg_cat + age + sex + race + educ + bmi + pir + kcal1000 + ca100 +
+  cycle
+fit_logit <- svyglm(logit_formula, design = pdiet, family = quasibinomial())
+add_glm("glm_logit_pooled", fit_logit)
+fit_lin <- svyglm(vitd ~ mg_cat + age + sex + race + bmi, design = pdiet)
+add_glm("glm_linear_pooled", fit_lin)
+fit_pois <- svyglm(vitd_lt50 ~ mg_cat + age + sex, design = pdiet, family = quasipoisson())
+add_glm("glm_poisson_pooled", fit_pois)
+for (term in c("mg_cat", "race", "educ")) {
+  tt <- regTermTest(fit_logit, as.formula(paste0("~", term)))
+  add("regtermtest_logit_pooled", term, NA, stat = tt$Ftest, p = tt$p, df = tt$ddf,
+      n = tt$df)
+}
+tt <- regTermTest(fit_logit, ~ mg_cat + educ)
+add("regtermtest_logit_pooled", "mg_cat + educ", NA, stat = tt$Ftest, p = tt$p, df = tt$ddf,
+    n = tt$df)
+# a domain model: women only
+fit_women <- svyglm(vitd_lt50 ~ mg_cat + age + race + bmi, design = subset(pdiet, sex == "2"),
+                    family = quasibinomial())
+add_glm("glm_logit_pooled_women", fit_women)
+
+# ---------------------------------------------------------------- D: mortality 2003-2006
+mort_files <- c("2003-2004" = "NHANES_2003_2004_MORT_2015_PUBLIC.dat",
+                "2005-2006" = "NHANES_2005_2006_MORT_2015_PUBLIC.dat")
+mort <- do.call(rbind, lapply(names(mort_files), function(cy) {
+  m <- read_mort(mort_files[[cy]])
+  d <- merge(build_cycle(cy), m, by = "seqn", all.x = TRUE, sort = FALSE)
+  d[order(d$seqn), ]
+}))
+eligible <- !is.na(mort$ELIGSTAT) & mort$ELIGSTAT == 1
+mort$died <- ifelse(eligible, mort$MORTSTAT, NA)
+mort$months <- ifelse(eligible, mort$PERMTH_EXM, NA)
+mort$eligible <- eligible
+add_checks("mortality_2003_2006", mort)
+mort$wt_mec2 <- mort$wt_mec / 2
+mort$race <- relevel(factor(mort$race), ref = "3")
+mdes <- svydesign(ids = ~sdmvpsu, strata = ~sdmvstra, weights = ~wt_mec2, nest = TRUE,
+                  data = mort)
+madults <- subset(mdes, age >= 20 & eligible)
+cox_formula <- Surv(months, died) ~ age + sex + race + bmi + vitd10
+add_cox <- function(case, fit) {
+  s <- summary(fit)$coefficients
+  ci <- confint(fit)
+  add(case, rownames(s), s[, 1], s[, "robust se"], ci[, 1], ci[, 2], s[, "z"],
+      s[, "Pr(>|z|)"], Inf, fit$n)
+  add(paste0(case, ":info"), c("n_events", "degf_resid"), c(fit$nevent, fit$degf.resid))
+}
+add_cox("cox_efron_mortality", svycoxph(cox_formula, design = madults))
+add_cox("cox_breslow_mortality", svycoxph(cox_formula, design = madults, method = "breslow"))
+fit_cox <- svycoxph(cox_formula, design = madults)
+tt <- regTermTest(fit_cox, ~race)
+add("regtermtest_cox_race", "race", NA, stat = tt$Ftest, p = tt$p, df = tt$ddf, n = tt$df)
+add_cox("cox_efron_mortality_women",
+        svycoxph(Surv(months, died) ~ age + race + vitd10, design = subset(madults, sex == "2")))
+
+out <- do.call(rbind, rows)
+fmt <- function(x) ifelse(is.na(x), "", ifelse(is.infinite(x), ifelse(x > 0, "Inf", "-Inf"),
+                                                  sprintf("%.17g", x)))
+for (col in c("estimate", "std_error", "conf_low", "conf_high", "statistic", "p_value", "df",
+              "n")) out[[col]] <- fmt(out[[col]])
+write.csv(out, file.path(out_dir, "golden.csv"), row.names = FALSE)
+writeLines(c(R.version.string, paste("survey", packageVersion("survey")),
+             paste("survival", packageVersion("survival")),
+             paste("foreign", packageVersion("foreign"))),
+           file.path(out_dir, "versions.txt"))
+cat("wrote", nrow(out), "rows to", file.path(out_dir, "golden.csv"), "\n")

@@ -1,0 +1,138 @@
+"""Datasets of the survey golden tests, built from raw mirror tables.
+
+``tests/golden/survey/make_golden.R`` builds the very same frames in R (same joins, filters and
+derived variables, step by step); the golden file records each frame's row count and a few
+column sums, which the tests compare before comparing any estimate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from nhanes_mg.read import read_mortality, read_xpt
+
+DEMO_COLS = ["SEQN", "SDMVSTRA", "SDMVPSU", "WTMEC2YR", "RIAGENDR", "RIDAGEYR", "RIDRETH1",
+             "DMDEDUC2", "INDFMPIR"]  # fmt: skip
+
+CYCLES = {
+    "2001-2002": ("B", "DRXTOT_B", "DRX", "DRDDRSTZ"),
+    "2003-2004": ("C", "DR1TOT_C", "DR1", "DR1DRSTZ"),
+    "2005-2006": ("D", "DR1TOT_D", "DR1", "DR1DRSTZ"),
+}
+
+
+def _cycle(mirror: Path, cycle: str) -> pl.DataFrame:
+    """DEMO ⟕ VID ⟕ BMX ⟕ day-1 diet totals of one cycle, exam participants, lower-case names."""
+    suffix, diet_table, prefix, status = CYCLES[cycle]
+    folder = mirror / cycle
+    demo = read_xpt(folder / f"DEMO_{suffix}.xpt").select(DEMO_COLS)
+    vid = read_xpt(folder / f"VID_{suffix}.xpt").select("SEQN", "LBDVIDMS")
+    bmx = read_xpt(folder / f"BMX_{suffix}.xpt").select("SEQN", "BMXBMI")
+    diet = read_xpt(folder / f"{diet_table}.xpt").select(
+        "SEQN",
+        pl.col("WTDRD1").alias("wt_diet1"),
+        pl.col(status).alias("drstz"),
+        pl.col(f"{prefix}TKCAL").alias("kcal"),
+        pl.col(f"{prefix}TCALC").alias("calcium"),
+        pl.col(f"{prefix}TMAGN").alias("magnesium"),
+    )
+    frame = (
+        demo.join(vid, on="SEQN", how="left")
+        .join(bmx, on="SEQN", how="left")
+        .join(diet, on="SEQN", how="left")
+        .filter(pl.col("WTMEC2YR") > 0)
+    )
+    educ = pl.col("DMDEDUC2")
+    mg = pl.col("magnesium")
+    return frame.select(
+        pl.col("SEQN").alias("seqn"),
+        pl.lit(cycle).alias("cycle"),
+        pl.col("SDMVSTRA").alias("sdmvstra"),
+        pl.col("SDMVPSU").alias("sdmvpsu"),
+        pl.col("WTMEC2YR").alias("wt_mec"),
+        pl.col("wt_diet1").fill_null(0.0),
+        pl.col("RIDAGEYR").alias("age"),
+        pl.col("RIAGENDR").cast(pl.Int64).cast(pl.String).alias("sex"),
+        pl.col("RIDRETH1").cast(pl.Int64).cast(pl.String).alias("race"),
+        pl.when(educ.is_in([1.0, 2.0, 3.0, 4.0, 5.0]))
+        .then(educ.cast(pl.Int64).cast(pl.String))
+        .alias("educ"),
+        pl.col("INDFMPIR").alias("pir"),
+        pl.col("BMXBMI").alias("bmi"),
+        pl.col("LBDVIDMS").alias("vitd"),
+        (pl.col("LBDVIDMS") / 10).alias("vitd10"),
+        (pl.col("LBDVIDMS") < 50).cast(pl.Float64).alias("vitd_lt50"),
+        pl.col("drstz").fill_null(0).cast(pl.Int64),
+        (pl.col("kcal") / 1000).alias("kcal1000"),
+        (pl.col("calcium") / 100).alias("ca100"),
+        pl.col("calcium"),
+        mg,
+        pl.when(mg < 200)
+        .then(pl.lit("q1"))
+        .when(mg < 300)
+        .then(pl.lit("q2"))
+        .when(mg < 400)
+        .then(pl.lit("q3"))
+        .when(mg >= 400)
+        .then(pl.lit("q4"))
+        .alias("mg_cat"),
+    )
+
+
+def exam_2005_2006(mirror: Path) -> pl.DataFrame:
+    """Exam participants of 2005-2006 (one cycle)."""
+    return _cycle(mirror, "2005-2006")
+
+
+def pooled_2001_2006(mirror: Path) -> pl.DataFrame:
+    """Exam participants of 2001-2006 (three cycles, to be weighted by 1/3)."""
+    return pl.concat([_cycle(mirror, c) for c in CYCLES])
+
+
+def lonely_2005_2006(mirror: Path) -> pl.DataFrame:
+    """2005-2006 without PSU 1 of stratum 50 and PSU 2 of stratum 55: two single-PSU strata."""
+    frame = exam_2005_2006(mirror)
+    drop = ((pl.col("sdmvstra") == 50) & (pl.col("sdmvpsu") == 1)) | (
+        (pl.col("sdmvstra") == 55) & (pl.col("sdmvpsu") == 2)
+    )
+    return frame.filter(~drop)
+
+
+MORTALITY_FILES = {
+    "2003-2004": "NHANES_2003_2004_MORT_2015_PUBLIC.dat",
+    "2005-2006": "NHANES_2005_2006_MORT_2015_PUBLIC.dat",
+}
+
+
+def mortality_2003_2006(mirror: Path) -> pl.DataFrame:
+    """Exam participants of 2003-2006 with linked mortality (2015 release), follow-up from exam.
+
+    ``died`` = MORTSTAT and ``months`` = PERMTH_EXM for the linkage-eligible (ELIGSTAT 1);
+    null otherwise.
+    """
+    parts = []
+    for cycle, name in MORTALITY_FILES.items():
+        mort = read_mortality(mirror / "linked_mortality" / name).select(
+            pl.col("SEQN").alias("seqn"), "ELIGSTAT", "MORTSTAT", "PERMTH_EXM"
+        )
+        parts.append(_cycle(mirror, cycle).join(mort, on="seqn", how="left"))
+    frame = pl.concat(parts)
+    eligible = pl.col("ELIGSTAT") == 1
+    return frame.with_columns(
+        pl.when(eligible).then(pl.col("MORTSTAT")).alias("died"),
+        pl.when(eligible).then(pl.col("PERMTH_EXM")).alias("months"),
+        eligible.fill_null(False).alias("eligible"),
+    ).drop("ELIGSTAT", "MORTSTAT", "PERMTH_EXM")
+
+
+CHECK_SUMS = ("wt_mec", "wt_diet1", "age", "vitd", "magnesium", "bmi")
+
+
+def checks(name: str, frame: pl.DataFrame) -> dict[str, float]:
+    """Row count and column sums (nulls skipped) that the R script records too."""
+    out = {f"{name}:n": float(frame.height)}
+    for col in CHECK_SUMS:
+        out[f"{name}:sum_{col}"] = float(frame[col].sum())
+    return out
