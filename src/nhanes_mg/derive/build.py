@@ -235,6 +235,8 @@ def _derive(lf: pl.LazyFrame, cutpoints: tuple[float, float]) -> pl.LazyFrame:
         ),
         recall_ok_d1=ok1,
         recall_ok_d2=ok2,
+        recall_status_d1=c("_drstz_d1").cast(pl.Int8),
+        recall_status_d2=c("_drstz_d2").cast(pl.Int8),
         recall_dow_d1=c("_dow_d1").cast(pl.Int8),
         recall_dow_d2=c("_dow_d2").cast(pl.Int8),
         weekend_d1=c("_dow_d1").is_in(weekend),

@@ -1,0 +1,238 @@
+"""The analytic dataset built from the real mirror: counts, keys, weights, codes, gaps, output."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from derive_support import built, data_dir, link_tree
+from nhanes_mg import catalog, read
+from nhanes_mg.derive import (
+    VARIABLES,
+    BuildResult,
+    MissingTableWarning,
+    build_analytic,
+    column_order,
+    read_metadata,
+    write_analytic,
+)
+from nhanes_mg.derive.spec import SOURCES
+from nhanes_mg.errors import MissingTableError
+
+pytestmark = pytest.mark.mirror
+CYCLES = [c.years for c in catalog.parse_cycles(None)]
+
+
+@pytest.fixture(scope="module")
+def dd(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Path:
+    return data_dir(tmp_path_factory, mirror_dir)
+
+
+@pytest.fixture(scope="module")
+def result(dd: Path) -> BuildResult:
+    return built(str(dd))
+
+
+def test_rows_per_cycle_equal_demo(dd: Path, result: BuildResult) -> None:
+    counts = dict(result.frame.group_by("cycle").len().iter_rows())
+    assert sorted(counts) == CYCLES
+    for cycle in CYCLES:
+        assert counts[cycle] == read.load_table(dd, "DEMO", cycle).height, cycle
+    summary = dict(zip(result.summary["cycle"], result.summary["participants"], strict=True))
+    assert summary == counts
+
+
+def test_seqn_unique_and_columns_documented(result: BuildResult) -> None:
+    frame = result.frame
+    assert frame["seqn"].is_unique().all()
+    assert frame["seqn"].null_count() == 0
+    assert frame.columns == column_order()
+    assert {v.name for v in VARIABLES} == set(frame.columns)
+
+
+def test_weights(result: BuildResult) -> None:
+    f = result.frame
+    for w in ("wt_mec", "wt_diet1", "wt_diet2"):
+        assert (f[w].drop_nulls() >= 0).all(), w
+    # positive exactly where the subsample applies
+    assert ((f["wt_mec"] > 0) == f["examined"]).all()
+    diet1 = f.filter(pl.col("recall_ok_d1"))
+    assert (diet1["wt_diet1"] > 0).all()
+    two = f.filter(pl.col("wt_diet2") > 0)
+    # both recalls reliable, or breast-fed children (status 4) who keep dietary weights
+    assert (two["recall_status_d1"].is_in([1, 4]) & two["recall_status_d2"].is_in([1, 4])).all()
+    assert (two.filter(pl.col("age") >= 4)["n_recall_days"] == 2).all()
+    assert (
+        f.filter(pl.col("cycle") == "2001-2002")["wt_diet2"].null_count()
+        == f.filter(pl.col("cycle") == "2001-2002").height
+    )
+
+
+def test_no_missing_code_survives(dd: Path, result: BuildResult) -> None:
+    f = result.frame
+    # numeric columns taken straight from a questionnaire item with missing codes
+    for source in SOURCES:
+        if source.name.startswith("_") or not source.missing_codes:
+            continue
+        for cycle in CYCLES:
+            letter = catalog.get_cycle(cycle).letter
+            codes = source.codes_for(letter)
+            values = f.filter(pl.col("cycle") == cycle)[source.name]
+            assert not values.is_in(list(codes)).any(), (source.name, cycle)
+    # the raw files do hold those codes (so the test is not vacuous)
+    raw = read.load_table(dd, "ALQ", "2017-2018")["ALQ130"]
+    assert raw.is_in([777.0, 999.0]).any()
+    # categorical variables carry readable levels only
+    assert set(f["smoking"].drop_nulls().unique()) <= {"never", "former", "current"}
+    assert set(f["education"].drop_nulls().unique()) == {
+        "lt_high_school",
+        "high_school",
+        "some_college",
+        "college_grad",
+    }
+    # 30-day supplement days (7777/9999) and quantities (999999) never reach the amounts
+    assert f["mg_supp"].max() < 5000  # type: ignore[operator]
+    # PIR 5 (5 or more) is a value and is kept
+    assert (f["pir"] == 5).sum() > 1000
+
+
+def test_core_variables_sane(result: BuildResult) -> None:
+    f = result.frame
+    adults = f.filter((pl.col("age") >= 20) & pl.col("recall_ok_d1"))
+    assert 250 < adults["mg_food_d1"].mean() < 330  # type: ignore[operator]
+    assert 800 < adults["ca_food_d1"].mean() < 1000  # type: ignore[operator]
+    assert (
+        f.filter(pl.col("cycle") < "2007-2008")["vitd_food_d1"].null_count()
+        == f.filter(pl.col("cycle") < "2007-2008").height
+    )
+    assert (
+        f.filter(pl.col("cycle") == "2001-2002")["mg_food_d2"].null_count()
+        == f.filter(pl.col("cycle") == "2001-2002").height
+    )
+    both = f.filter(pl.col("n_recall_days") == 2)
+    assert ((both["mg_food_d1"] + both["mg_food_d2"]) / 2 - both["mg_food"]).abs().max() < 1e-9  # type: ignore[operator]
+    tot = f.drop_nulls(["mg_food", "mg_supp"])
+    assert ((tot["mg_food"] + tot["mg_supp"]) - tot["mg_total"]).abs().max() < 1e-9  # type: ignore[operator]
+    r = f.drop_nulls(["ca_mg_ratio_food"])
+    assert ((r["ca_food"] / r["mg_food"]) - r["ca_mg_ratio_food"]).abs().max() < 1e-9  # type: ignore[operator]
+    assert f["vitd_status"].dtype == pl.Enum(["deficient", "insufficient", "sufficient"])
+    assert set(f["race_eth"].drop_nulls().unique()) == {
+        "mexican_american",
+        "other_hispanic",
+        "nh_white",
+        "nh_black",
+        "other",
+    }
+    assert (
+        f.filter(pl.col("cycle") < "2011-2012")["race_eth6"].null_count()
+        == f.filter(pl.col("cycle") < "2011-2012").height
+    )
+    # recall-day structure for the usual-intake module
+    assert f.filter(pl.col("recall_ok_d1"))["recall_dow_d1"].is_between(1, 7).all()
+    wk = f.filter(pl.col("recall_dow_d1").is_not_null())
+    assert (wk["weekend_d1"] == wk["recall_dow_d1"].is_in([1, 6, 7])).all()
+    later = f.filter(pl.col("cycle") >= "2007-2008", pl.col("recall_ok_d1"))
+    assert later["mg_supp_d1"].null_count() < 0.01 * later.height
+    assert f["pth"].drop_nulls().len() > 5000
+    assert set(f.filter(pl.col("pth").is_not_null())["cycle"].unique()) == {"2005-2006"}
+
+
+def test_mortality(result: BuildResult) -> None:
+    f = result.frame
+    releases = result.metadata["mortality_releases"]
+    for cycle in CYCLES:
+        rows = f.filter(pl.col("cycle") == cycle)
+        if releases[cycle] is None:
+            assert rows["mort_eligible"].null_count() == rows.height
+            assert rows["mortality_release"].null_count() == rows.height
+        else:
+            assert rows["mort_eligible"].null_count() == 0
+            eligible = rows.filter(pl.col("mort_eligible"))
+            assert (eligible["age"] >= 18).all()
+            assert (eligible["mortality_release"] == releases[cycle]).all()
+            dead = eligible.filter(pl.col("mort_status") == 1)
+            # the public files give a cause for (nearly) every death: one lacks it in 2003-2004
+            assert dead["mort_cause"].null_count() <= 0.005 * dead.height
+            assert eligible.filter(pl.col("mort_status") == 0)["mort_cause"].null_count() == (
+                eligible.filter(pl.col("mort_status") == 0).height
+            )
+    assert releases["2005-2006"] == 2015 and releases["2013-2014"] == 2019
+
+
+def test_build_is_fast_from_cache(dd: Path, result: BuildResult) -> None:
+    # the session build already filled the cache
+    assert result.metadata["build_seconds"] < 120
+    again = build_analytic(dd, "2005-2006")
+    assert again.metadata["build_seconds"] < 15
+
+
+def test_vitd_cutpoints_configurable(dd: Path) -> None:
+    r = build_analytic(dd, "2007-2008", vitd_cutpoints=(25, 75))
+    v = r.frame.drop_nulls("vitd_25oh_nmol")
+    expected = (
+        pl.when(v["vitd_25oh_nmol"] < 25)
+        .then(pl.lit("deficient"))
+        .when(v["vitd_25oh_nmol"] < 75)
+        .then(pl.lit("insufficient"))
+        .otherwise(pl.lit("sufficient"))
+    )
+    assert (v.select(expected.alias("e"))["e"] == v["vitd_status"].cast(pl.Utf8)).all()
+    assert r.metadata["vitd_cutpoints_nmol"] == [25, 75]
+
+
+def test_missing_tables_warn_and_build_the_rest(tmp_path: Path, mirror_dir: Path, dd: Path) -> None:
+    broken = link_tree(
+        mirror_dir,
+        tmp_path / "data",
+        skip={"2005-2006/VID_D.xpt", "2003-2004/DSQ2_C.xpt", "2001-2002/DEMO_B.xpt"},
+    )
+    (broken / ".cache").symlink_to(dd / ".cache")  # same files, same cache keys
+    with pytest.warns(MissingTableWarning) as caught:
+        r = build_analytic(broken, "2001-2006")
+    messages = [str(w.message) for w in caught]
+    assert any("VID_D (2005-2006)" in m for m in messages), messages
+    assert any("DSQ2_C (2003-2004)" in m for m in messages), messages
+    assert any("DEMO_B (2001-2002)" in m for m in messages), messages
+    gaps = {(g["cycle"], g["table"]) for g in r.metadata["gaps"]}
+    assert {("2005-2006", "VID_D"), ("2003-2004", "DSQ2_C"), ("2001-2002", "DEMO_B")} <= gaps
+    f = r.frame
+    assert r.metadata["cycles"] == ["2003-2004", "2005-2006"]
+    assert f.filter(pl.col("cycle") == "2005-2006")["vitd_25oh_nmol"].null_count() == 10348
+    assert f.filter(pl.col("cycle") == "2003-2004")["vitd_25oh_nmol"].null_count() < 10122
+    # without DSQ2: supplement users' amounts are unknown, non-users' are still 0
+    users_c = f.filter((pl.col("cycle") == "2003-2004") & pl.col("supp_user"))
+    assert users_c.height > 3000 and users_c["mg_supp"].null_count() == users_c.height
+    non_users_c = f.filter((pl.col("cycle") == "2003-2004") & ~pl.col("supp_user"))
+    assert (non_users_c["mg_supp"] == 0).all()
+    assert f.filter(pl.col("cycle") == "2005-2006")["mg_supp"].drop_nulls().len() > 9000
+    assert f.height == 10122 + 10348
+
+
+def test_no_demo_at_all_is_an_error(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MissingTableWarning)
+        with pytest.raises(MissingTableError, match="no DEMO table"):
+            build_analytic(tmp_path, "2005-2006")
+
+
+def test_write_analytic(tmp_path: Path, result: BuildResult) -> None:
+    path = write_analytic(result, tmp_path / "out")
+    assert path == tmp_path / "out" / "analytic.parquet"
+    back = pl.read_parquet(path)
+    assert back.shape == result.frame.shape
+    assert back.schema == result.frame.schema
+    meta = read_metadata(path)
+    assert meta["cycles"] == CYCLES
+    assert meta["gaps"] == []
+    assert meta["mortality_releases"]["2011-2012"] == 2019
+    assert len(meta["summary"]) == len(CYCLES)
+    side = json.loads((tmp_path / "out" / "analytic.json").read_text())
+    assert side["rows"] == result.frame.height
+    assert (tmp_path / "out" / "data_dictionary.md").read_text().startswith("# Analytic dataset")
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+    assert b"nhanes_mg" in (pq.read_schema(path).metadata or {})
