@@ -18,6 +18,7 @@ from nhanes_mg.derive import (
     MissingTableWarning,
     build_analytic,
     column_order,
+    format_summary,
     read_metadata,
     write_analytic,
 )
@@ -236,3 +237,12 @@ def test_write_analytic(tmp_path: Path, result: BuildResult) -> None:
     assert (tmp_path / "out" / "data_dictionary.md").read_text().startswith("# Analytic dataset")
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
     assert b"nhanes_mg" in (pq.read_schema(path).metadata or {})
+
+
+def test_format_summary(result: BuildResult) -> None:
+    text = format_summary(result)
+    lines = text.splitlines()
+    assert lines[0].split()[:2] == ["cycle", "participants"]
+    assert len(lines) == 1 + len(CYCLES) + 1  # header, cycles, total (no gaps)
+    assert "2005-2006" in lines[3] and "2015" in lines[3]
+    assert "no linked file" in lines[1]

@@ -10,6 +10,7 @@ from nhanes_mg.derive.build import (
     BuildResult,
     MissingTableWarning,
     build_analytic,
+    format_summary,
     read_metadata,
     write_analytic,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "build_analytic",
     "column_order",
     "data_dictionary",
+    "format_summary",
     "read_metadata",
     "write_analytic",
 ]

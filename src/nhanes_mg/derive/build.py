@@ -378,6 +378,26 @@ def _summary(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def format_summary(result: BuildResult) -> str:
+    """The per-cycle summary as plain text (what ``nhanes-mg build`` prints), gaps included."""
+    header = f"{'cycle':<10} {'participants':>12} {'adults+recall d1':>16} {'with 25(OH)D':>12} "
+    header += f"{'mort-eligible':>13}  release"
+    lines = [header]
+    for row in result.summary.iter_rows(named=True):
+        release = row["mortality_release"]
+        eligible = "-" if release is None else str(row["mort_eligible"])
+        lines.append(
+            f"{row['cycle']!s:<10} {row['participants']:>12} {row['adults_recall_d1']:>16} "
+            f"{row['with_25ohd']:>12} {eligible:>13}  {release or 'no linked file'}"
+        )
+    total = result.summary.select(pl.exclude("cycle", "mortality_release")).sum().row(0)
+    lines.append(f"{'total':<10} {total[0]:>12} {total[1]:>16} {total[2]:>12} {total[3]:>13}")
+    for gap in result.gaps:
+        where = f"{gap['table']}.{gap['column']}" if gap["column"] else gap["table"]
+        lines.append(f"gap: {where} ({gap['cycle']}) {gap['reason']}")
+    return "\n".join(lines)
+
+
 def build_analytic(
     data_dir: str | Path,
     cycles: str | Iterable[str | Cycle] | None = None,
@@ -441,6 +461,9 @@ def _atomic(path: Path, write: Any) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files: give the usual mode
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -616,7 +616,7 @@ VARIABLES: tuple[Variable, ...] = (
         "alq_drinks_per_day",
         "Float64",
         "drinks/day",
-        "Average drinks on drinking days, past 12 months (ALQ130); 77/99 (2001-2006) and 777/999 (2007+) → null.",
+        "Average drinks on drinking days, past 12 months (ALQ130); 77/99 (2001-2004) and 777/999 (2005+) → null.",
         ("alq_drinks_per_day",),
         group="Covariates",
     ),

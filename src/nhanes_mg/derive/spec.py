@@ -112,7 +112,7 @@ SOURCES: tuple[Source, ...] = (
     _s("BMX", "bmi", "BMXBMI"),
     _s("SMQ", "_smq020", "SMQ020", Q1),
     _s("SMQ", "_smq040", "SMQ040", Q1),
-    _s("ALQ", "alq_drinks_per_day", "ALQ130", {"BCD": (77.0, 99.0), FROM_E: (777.0, 999.0)}),
+    _s("ALQ", "alq_drinks_per_day", "ALQ130", {"BC": (77.0, 99.0), "DEFGHIJ": (777.0, 999.0)}),
     _s("PAQ", "_pad200", "PAD200", Q1, letters="BCD"),
     _s("PAQ", "_pad320", "PAD320", Q1, letters="BCD"),
     _s("PAQ", "_paq650", "PAQ650", Q1, letters=FROM_E),
