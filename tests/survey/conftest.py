@@ -2,45 +2,12 @@
 
 from __future__ import annotations
 
-import math
-import re
 from pathlib import Path
 
 import golden_data
 import polars as pl
 import pytest
-
-GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden" / "survey"
-GOLDEN_CSV = GOLDEN_DIR / "golden.csv"
-
-
-def r_name(term: str) -> str:
-    """Python term name → the name R gives the same coefficient or level."""
-    if term == "Intercept":
-        return "(Intercept)"
-    term = re.sub(r"\[T\.([^\]]*)\]", r"\1", term)
-    return re.sub(r"\[([^\]=]*)\]$", r"\1", term)
-
-
-class Golden:
-    def __init__(self, path: Path) -> None:
-        self.frame = pl.read_csv(path, infer_schema_length=0)
-
-    def case(self, case: str) -> dict[str, dict[str, float]]:
-        rows = self.frame.filter(pl.col("case") == case)
-        if rows.height == 0:
-            raise KeyError(f"no golden case {case!r}")
-        out: dict[str, dict[str, float]] = {}
-        for row in rows.iter_rows(named=True):
-            out[row["term"]] = {
-                k: (math.nan if v in (None, "") else float(v))
-                for k, v in row.items()
-                if k not in ("case", "term")
-            }
-        return out
-
-    def check(self, key: str) -> float:
-        return self.case("check")[key]["estimate"]
+from golden_data import GOLDEN_CSV, Golden
 
 
 @pytest.fixture(scope="session")

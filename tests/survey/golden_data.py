@@ -7,9 +7,12 @@ column sums, which the tests compare before comparing any estimate.
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from nhanes_mg.read import read_mortality, read_xpt
 
@@ -136,3 +139,70 @@ def checks(name: str, frame: pl.DataFrame) -> dict[str, float]:
     for col in CHECK_SUMS:
         out[f"{name}:sum_{col}"] = float(frame[col].sum())
     return out
+
+
+GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden" / "survey"
+GOLDEN_CSV = GOLDEN_DIR / "golden.csv"
+COMPARED = ("estimate", "std_error", "conf_low", "conf_high", "statistic", "p_value", "df")
+
+
+def r_name(term: str) -> str:
+    """Python term name → the name R gives the same coefficient or level."""
+    if term == "Intercept":
+        return "(Intercept)"
+    term = re.sub(r"\[T\.([^\]]*)\]", r"\1", term)
+    return re.sub(r"\[([^\]=]*)\]$", r"\1", term)
+
+
+class Golden:
+    """The rows of golden.csv, by case and term."""
+
+    def __init__(self, path: Path) -> None:
+        self.frame = pl.read_csv(path, infer_schema_length=0)
+
+    def case(self, case: str) -> dict[str, dict[str, float]]:
+        rows = self.frame.filter(pl.col("case") == case)
+        if rows.height == 0:
+            raise KeyError(f"no golden case {case!r}")
+        out: dict[str, dict[str, float]] = {}
+        for row in rows.iter_rows(named=True):
+            out[row["term"]] = {
+                k: (math.nan if v in (None, "") else float(v))
+                for k, v in row.items()
+                if k not in ("case", "term")
+            }
+        return out
+
+    def check(self, key: str) -> float:
+        return self.case("check")[key]["estimate"]
+
+    def assert_matches(
+        self,
+        case: str,
+        tidy: pl.DataFrame,
+        *,
+        rename=r_name,
+        rel: float = 1e-6,
+        columns: tuple[str, ...] = COMPARED,
+        check_n: bool = True,
+    ) -> float:
+        """Every golden value of ``case`` within ``rel`` (relative); returns the worst error."""
+        expected = self.case(case)
+        got = {rename(row["term"]): row for row in tidy.iter_rows(named=True)}
+        assert sorted(got) == sorted(expected), (
+            f"{case}: terms {sorted(got)} vs R {sorted(expected)}"
+        )
+        worst = 0.0
+        for term, exp in expected.items():
+            row = got[term]
+            for col in columns:
+                if math.isnan(exp[col]):
+                    continue
+                assert row[col] == pytest.approx(exp[col], rel=rel, abs=0), (
+                    f"{case} {term} {col}: {row[col]!r} vs R {exp[col]!r}"
+                )
+                if exp[col] != 0 and math.isfinite(exp[col]):
+                    worst = max(worst, abs(row[col] - exp[col]) / abs(exp[col]))
+            if check_n and not math.isnan(exp["n"]):
+                assert row["n"] == exp["n"], f"{case} {term} n: {row['n']} vs R {exp['n']}"
+        return worst

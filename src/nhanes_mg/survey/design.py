@@ -170,7 +170,7 @@ class SurveyDesign:
         self._domain_label: str | None = None
         lonely = self._structure.lonely
         if lonely_psu == "fail" and lonely.any():
-            labels = [self._structure.stratum_labels[i] for i in np.flatnonzero(lonely)]
+            labels = [_label(self._structure.stratum_labels[i]) for i in np.flatnonzero(lonely)]
             raise DesignError(
                 f"{len(labels)} stratum/strata have only one PSU ({strata} = "
                 f"{', '.join(map(str, labels[:10]))}); choose lonely_psu='remove', 'adjust', "
@@ -295,7 +295,16 @@ class SurveyDesign:
         (2, 4)
         """
         if isinstance(condition, pl.Expr):
-            mask = self._frame.select(condition.fill_null(False)).to_series()
+            try:
+                mask = self._frame.select(
+                    condition.fill_null(False).alias("__domain__")
+                ).to_series()
+            except pl.exceptions.PolarsError as exc:
+                raise DesignError(
+                    f"cannot evaluate the subset condition {condition}: {exc}"
+                ) from exc
+            if mask.len() == 1 and self._frame.height != 1:  # a literal: broadcast
+                mask = pl.Series(np.full(self._frame.height, bool(mask[0])))
             if mask.dtype != pl.Boolean:
                 raise DesignError(f"subset condition is {mask.dtype}, not Boolean")
             label: str | None = str(condition)
@@ -444,3 +453,10 @@ def _name(variable: Variable) -> str:
         return variable.meta.output_name()
     except Exception:  # an expression without a single root name
         return str(variable)
+
+
+def _label(value: object) -> str:
+    """A stratum label for messages (50.0 → "50")."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
