@@ -14,6 +14,7 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -110,27 +111,112 @@ def fetch(
     _run_fetch(cycles, mirror, data_dir, components)
 
 
+OutOpt = Annotated[Path, typer.Option("--out", help="Output folder.")]
+
+
+@app.command()
+def build(
+    cycles: CyclesOpt = "2001-2018",
+    data_dir: DataDirOpt = Path("data/raw"),
+    out_dir: OutOpt = Path("outputs"),
+) -> None:
+    """Derive the analytic dataset (analytic.parquet + data dictionary) from fetched tables."""
+    import warnings
+
+    from nhanes_mg.derive import build_analytic, format_summary, write_analytic
+
+    with (
+        console.status("Building the analytic dataset …"),
+        warnings.catch_warnings(record=True) as records,
+    ):
+        warnings.simplefilter("always")
+        result = build_analytic(data_dir, cycles)
+    for record in records:
+        if "MissingTable" in type(record.message).__name__:
+            console.print(f"[yellow]warning:[/] {record.message}")
+    path = write_analytic(result, out_dir)
+    out.print(format_summary(result))
+    console.print(
+        f"[green]✓[/] wrote {path} ({result.frame.height:,} rows, {result.frame.width} columns)"
+    )
+
+
 @app.command()
 def run(
     cycles: CyclesOpt = "2001-2018",
     mirror: MirrorOpt = None,
     data_dir: DataDirOpt = Path("data/raw"),
-    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("outputs"),
+    out_dir: OutOpt = Path("outputs"),
+    only: Annotated[
+        str | None, typer.Option("--only", help="Only these claims: C3 or C1,C3.")
+    ] = None,
+    spec: Annotated[
+        list[Path] | None,
+        typer.Option("--spec", help="Your own specification file(s) instead of the shipped."),
+    ] = None,
 ) -> None:
-    """The main job: fetch, then summarise the data in hand (the analyses fill in the rest)."""
-    _run_fetch(cycles, mirror, data_dir)
-    table = Table(title=f"NHANES files in {data_dir}")
-    for column in ("cycle", "tables", "MB"):
-        table.add_column(column)
-    rows: dict[str, list[int]] = {}
-    for entry in fetch_mod.iter_manifest(data_dir):
-        folder = str(entry["file"]).split("/", 1)[0]
-        size = entry["size"]
-        counts = rows.setdefault(folder, [0, 0])
-        counts[0] += 1
-        counts[1] += int(size) if isinstance(size, int) else 0
-    for folder, (n, size) in sorted(rows.items()):
-        table.add_row(folder, str(n), f"{size / 1e6:.1f}")
+    """The main job: fetch → build → analyses → tables, figures and report."""
+    from nhanes_mg.pipeline import run_pipeline, select_specs
+
+    only_ids = [o for o in (only or "").split(",") if o.strip()]
+    n_specs = len(select_specs(only_ids, spec or []))
+    with _progress("nhanes-mg run", n_specs + 3) as advance:
+        summary = run_pipeline(
+            data_dir=data_dir, out_dir=out_dir, cycles=cycles, mirror=mirror,
+            only=only_ids, spec_paths=spec or [], step=lambda what, status: advance(what, status),
+        )  # fmt: skip
+    _print_summary(summary)
+
+
+def _print_summary(summary: object, synthetic: bool = False) -> None:
+    from nhanes_mg.pipeline import RunSummary
+
+    assert isinstance(summary, RunSummary)
+    for line in summary.warnings:
+        console.print(f"[yellow]warning:[/] {escape(line)}")
+    if summary.fetch and summary.fetch.missing:
+        console.print(
+            f"[yellow]{len(summary.fetch.missing)} file(s) not offered by the source[/] "
+            "(e.g. linked mortality for cycles the mirror lacks)"
+        )
+    colours = {"consistent": "green", "weaker": "yellow", "not reproduced": "white",
+               "contradicted": "red"}  # fmt: skip
+    title = "Claims and verdicts" + (" — SYNTHETIC DATA, not for inference" if synthetic else "")
+    table = Table(title=title)
+    for column in ("claim", "published", "ours", "verdict"):
+        table.add_column(column, overflow="fold")
+    for result in summary.results:
+        v = result.verdict
+        verdict = f"[{colours.get(v.verdict, 'white')}]{v.verdict}[/]" if v else "—"
+        table.add_row(
+            escape(f"{result.spec.id} {result.spec.title}"),
+            escape(v.published) if v else "—",
+            escape(v.ours) if v else "—",
+            verdict,
+        )
+    out.print(table)
+    for result in summary.results:
+        for note in result.notes:
+            console.print(f"[yellow]{result.spec.id}:[/] {escape(note)}")
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in summary.seconds.items())
+    console.print(f"[green]✓[/] report: {summary.report_html} and {summary.report_md} ({timing})")
+
+
+@app.command()
+def specs(
+    spec: Annotated[
+        list[Path] | None, typer.Option("--spec", help="Validate your own file(s) instead.")
+    ] = None,
+) -> None:
+    """List the shipped model specifications (or validate your own)."""
+    from nhanes_mg.pipeline import select_specs
+
+    table = Table(title="Model specifications")
+    for column in ("id", "title", "model", "cycles", "analyses", "file"):
+        table.add_column(column, overflow="fold")
+    for s in select_specs(None, spec or []):
+        table.add_row(s.id, s.title, s.model, s.cycles_text, str(len(s.analyses)),
+                      Path(s.path).name)  # fmt: skip
     out.print(table)
 
 
@@ -145,7 +231,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except NhanesError as exc:
-        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

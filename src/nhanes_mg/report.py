@@ -1,0 +1,343 @@
+"""The report: per claim the document's sentence, published vs our estimate, verdict, figure,
+population and model; then methods, the data used (with sha256) and software versions.
+
+Writes ``report.md`` and a self-contained ``report.html`` (figures embedded as base64 PNG) and
+``tables/{id}.csv`` for every specification.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import importlib.metadata
+import math
+import os
+import platform
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from nhanes_mg import __version__
+from nhanes_mg.analyses import SpecResult, describe_model
+from nhanes_mg.fetch import iter_manifest
+
+PACKAGES = ("polars", "numpy", "scipy", "statsmodels", "formulaic", "plotnine", "pyreadstat")
+SYNTHETIC_STAMP = "SYNTHETIC DATA — not for inference"
+
+
+@dataclass
+class ReportInputs:
+    """What the report is made of."""
+
+    results: Sequence[SpecResult]
+    figures: dict[str, list[Path]]
+    data_dir: Path
+    analytic_meta: dict[str, object]
+    synthetic: bool = False
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def write_tables(result: SpecResult, folder: Path, synthetic: bool = False) -> Path:
+    """``tables/{id}.csv``: tidy rows; ``scale`` says whether ``estimate`` is an odds/hazard
+    ratio, a difference, a mean, a share or a ratio of means."""
+    table = result.table
+    if synthetic:
+        table = table.with_columns(data=pl.lit(SYNTHETIC_STAMP))
+    path = folder / f"{result.spec.id}.csv"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    table.write_csv(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def _num(x: object, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return ""
+    if isinstance(x, float):
+        return f"{x:.{digits}g}" if abs(x) < 1e4 else f"{x:.0f}"
+    return str(x)
+
+
+def _p(p: object) -> str:
+    if not isinstance(p, float) or not math.isfinite(p):
+        return ""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _rows(result: SpecResult) -> list[list[str]]:
+    rows = []
+    for r in result.table.iter_rows(named=True):
+        ci = "" if r["conf_low"] is None or not math.isfinite(r["conf_low"]) else (
+            f"{_num(r['conf_low'])}–{_num(r['conf_high'])}")  # fmt: skip
+        rows.append([
+            r["analysis"], r["term"], r["stratum"] or "", _num(r["estimate"]), ci,
+            _p(r["p_value"]), _num(r["n"]), r["scale"],
+        ])  # fmt: skip
+    return rows
+
+
+HEADERS = ["analysis", "term", "stratum", "estimate", "95% CI", "P", "n", "scale"]
+
+
+def _versions() -> list[tuple[str, str]]:
+    out = [("nhanes-mg", __version__), ("python", platform.python_version())]
+    for name in PACKAGES:
+        try:
+            out.append((name, importlib.metadata.version(name)))
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _methods() -> list[str]:
+    return [
+        "Survey design: strata SDMVSTRA, PSUs SDMVPSU nested within strata, Taylor "
+        "linearization (nhanes_mg.survey, checked against R's survey package); strata with a "
+        "single PSU in a domain are centred at the grand mean (survey.lonely.psu = 'adjust').",
+        "Weights: the weight of the smallest subsample analysed (day-1 dietary WTDRD1 for "
+        "diet with or without laboratory values); k pooled 2-year cycles: weights ÷ k.",
+        "Domains: every population is a domain of the full design of its cycles; models are "
+        "complete-case within the domain (rows with missing outcome, exposure or covariate "
+        "leave the domain, not the design).",
+        "Quantile exposures: weighted quantiles computed in the analysis domain; P for trend "
+        "from the category's weighted median entered as a continuous term (Wald t, design df).",
+        "Interaction: the exposure × modifier terms tested jointly (Wald F with design df, as "
+        "regTermTest); stratum-specific estimates from fits within each stratum (domain).",
+        "Trends across cycles: weighted least squares of the cycle estimates on the cycle "
+        "midpoint (weights 1/SE², cycles are independent samples), z test of the slope.",
+        "Logistic models: quasibinomial (same estimates as binomial, no warnings on weights); "
+        "Cox models: weighted partial likelihood, Efron ties, design-based (dfbeta) variance; "
+        "follow-up from the exam (PERMTH_EXM), ELIGSTAT = 1.",
+        "Verdict rules (from each specification): above/below a threshold by the CI; ratios "
+        "below/above 1 by the CI and overlap with the published CI; P values below a level, "
+        "with the direction of the interaction where the claim gives one.",
+    ]
+
+
+def _data_rows(data_dir: Path) -> list[list[str]]:
+    rows = []
+    for e in iter_manifest(data_dir):
+        rows.append([str(e["file"]), str(e["size"]), str(e["sha256"]), str(e["source"])])
+    return rows
+
+
+def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> str:
+    """The report as markdown; ``figure_ref`` turns a figure path into a link target."""
+    stamp = (
+        f"\n> **{SYNTHETIC_STAMP}.** Generated sample, not NHANES.\n" if inputs.synthetic else ""
+    )
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    out = [
+        "# Magnesium, calcium and vitamin D claims checked on NHANES",
+        stamp,
+        f"Generated {now} by nhanes-mg {__version__}. Each claim of the source documents is set "
+        "beside the published estimate and ours, with a verdict that follows from the rule in "
+        "its specification.",
+        "",
+        "## Summary",
+        "",
+        "| claim | published | ours | verdict |",
+        "| --- | --- | --- | --- |",
+    ]
+    for r in inputs.results:
+        v = r.verdict
+        out.append(
+            f"| {r.spec.id}: {r.spec.title} | {_cell(v.published if v else '—')} | "
+            f"{_cell(v.ours if v else '—')} | **{v.verdict if v else 'no rule'}** |"
+        )
+    for r in inputs.results:
+        spec = r.spec
+        out += ["", f"## {spec.id}. {spec.title}", "", f"> {spec.claim}", ""]
+        out.append(f"- **Source**: {spec.source}; evidence cited: {spec.citation}")
+        if r.verdict:
+            v = r.verdict
+            out.append(f"- **Published**: {v.published}")
+            out.append(f"- **Ours** ({spec.verdict['analysis']}, {spec.verdict['term']}): {v.ours}")
+            out.append(f"- **Verdict: {v.verdict}** — {v.why}")
+        out.append(
+            f"- **Population**: cycles {spec.cycles_text}, `{spec.population}`; weight "
+            f"`{spec.weight}` (÷ number of cycles pooled)"
+        )
+        if spec.notes:
+            out.append(f"- **Notes**: {spec.notes}")
+        out += ["", "**Models**:", ""]
+        for a in spec.analyses:
+            extra = f" — domain `{a.population}`" if a.population else ""
+            n = r.domain_n.get(a.name)
+            n_text = f" (n = {n:,})" if n else ""
+            out.append(f"- `{a.name}`: {describe_model(spec, a)}{extra}{n_text}")
+        for name, cuts in r.exposure_cuts.items():
+            out.append(f"- cut points of `{name}`: {', '.join(f'{c:.4g}' for c in cuts)}")
+        for note in r.notes:
+            out.append(f"- ⚠ {note}")
+        for fig in inputs.figures.get(spec.id, []):
+            out += ["", f"![{spec.id}]({figure_ref(fig)})"]
+        out += ["", f"Table (`tables/{spec.id}.csv`):", ""]
+        out.append("| " + " | ".join(HEADERS) + " |")
+        out.append("|" + " --- |" * len(HEADERS))
+        out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in _rows(r)]
+    out += ["", "## Methods", ""] + [f"- {m}" for m in _methods()]
+    meta = inputs.analytic_meta
+    gaps = meta.get("gaps") or []
+    out += ["", "## Data", ""]
+    out.append(
+        f"Analytic dataset: {meta.get('rows', '?')} participants, cycles "
+        f"{', '.join(map(str, meta.get('cycles', []) or []))}. Gaps: "  # type: ignore[call-overload]
+        f"{len(gaps) if isinstance(gaps, list) else gaps} missing table(s)."
+    )
+    if isinstance(gaps, list):
+        for g in gaps:
+            out.append(f"- gap: {g}")
+    out += ["", "| file | bytes | sha256 | source |", "| --- | --- | --- | --- |"]
+    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in _data_rows(inputs.data_dir)]
+    out += ["", "## Software", "", "| package | version |", "| --- | --- |"]
+    out += [f"| {n} | {v} |" for n, v in _versions()]
+    return "\n".join(out) + "\n"
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+# ---------------------------------------------------------------------------------- HTML
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;
+margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
+blockquote{border-left:4px solid #bbb;margin:0;padding:.2em 1em;color:#444;font-style:italic}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
+td,th{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top}
+th{background:#f4f4f4}img{max-width:100%;border:1px solid #eee}
+code{background:#f6f6f6;padding:0 .2em}.stamp{background:#fde2e2;color:#900;padding:.5em 1em;
+font-weight:bold}.v-consistent{color:#176b2c}.v-weaker{color:#9a6700}
+.v-not-reproduced{color:#555}.v-contradicted{color:#b00020}
+details{margin:.5em 0}summary{cursor:pointer;color:#0b5394}
+"""
+
+
+def _h(text: object) -> str:
+    return html.escape(str(text))
+
+
+def _verdict_span(verdict: str) -> str:
+    return f'<b class="v-{verdict.replace(" ", "-")}">{_h(verdict)}</b>'
+
+
+def _table_html(headers: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{_h(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_h(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(inputs: ReportInputs) -> str:
+    """A self-contained HTML report (figures inlined as base64 PNG)."""
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<title>nhanes-mg report</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>Magnesium, calcium and vitamin D claims checked on NHANES</h1>",
+    ]
+    if inputs.synthetic:
+        parts.append(f"<p class='stamp'>{SYNTHETIC_STAMP}. Generated sample, not NHANES.</p>")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    parts.append(
+        f"<p>Generated {now} by nhanes-mg {_h(__version__)}. Each claim of the source documents "
+        "is set beside the published estimate and ours, with a verdict that follows from the "
+        "rule in its specification.</p><h2>Summary</h2>"
+    )
+    summary = []
+    for r in inputs.results:
+        v = r.verdict
+        summary.append(
+            "<tr>"
+            f"<td><a href='#{_h(r.spec.id)}'>{_h(r.spec.id)}</a>: {_h(r.spec.title)}</td>"
+            f"<td>{_h(v.published if v else '—')}</td><td>{_h(v.ours if v else '—')}</td>"
+            f"<td>{_verdict_span(v.verdict) if v else 'no rule'}</td></tr>"
+        )
+    parts.append(
+        "<table><thead><tr><th>claim</th><th>published</th><th>ours</th><th>verdict</th></tr>"
+        f"</thead><tbody>{''.join(summary)}</tbody></table>"
+    )
+    for r in inputs.results:
+        spec = r.spec
+        parts.append(f"<h2 id='{_h(spec.id)}'>{_h(spec.id)}. {_h(spec.title)}</h2>")
+        parts.append(f"<blockquote>{_h(spec.claim)}</blockquote><ul>")
+        parts.append(f"<li><b>Source</b>: {_h(spec.source)}; evidence cited: {_h(spec.citation)}")
+        if r.verdict:
+            v = r.verdict
+            parts.append(f"<li><b>Published</b>: {_h(v.published)}")
+            parts.append(
+                f"<li><b>Ours</b> ({_h(spec.verdict['analysis'])}, {_h(spec.verdict['term'])}): "
+                f"{_h(v.ours)}"
+            )
+            parts.append(f"<li><b>Verdict</b>: {_verdict_span(v.verdict)} — {_h(v.why)}")
+        parts.append(
+            f"<li><b>Population</b>: cycles {_h(spec.cycles_text)}, "
+            f"<code>{_h(spec.population)}</code>; weight <code>{_h(spec.weight)}</code> "
+            "(÷ number of cycles pooled)"
+        )
+        if spec.notes:
+            parts.append(f"<li><b>Notes</b>: {_h(spec.notes)}")
+        parts.append("</ul>")
+        for fig in inputs.figures.get(spec.id, []):
+            data = base64.b64encode(fig.read_bytes()).decode("ascii")
+            parts.append(f"<img alt='{_h(spec.id)} figure' src='data:image/png;base64,{data}'>")
+        models = []
+        for a in spec.analyses:
+            extra = f" — domain <code>{_h(a.population)}</code>" if a.population else ""
+            n = r.domain_n.get(a.name)
+            n_text = f" (n = {n:,})" if n else ""
+            models.append(f"<li><code>{_h(a.name)}</code>: {_h(describe_model(spec, a))}"
+                          f"{extra}{n_text}")  # fmt: skip
+        for name, cuts in r.exposure_cuts.items():
+            models.append(f"<li>cut points of <code>{_h(name)}</code>: "
+                          f"{_h(', '.join(f'{c:.4g}' for c in cuts))}")  # fmt: skip
+        for note in r.notes:
+            models.append(f"<li>⚠ {_h(note)}")
+        parts.append(f"<details><summary>Models and cut points</summary><ul>{''.join(models)}"
+                     "</ul></details>")  # fmt: skip
+        parts.append(
+            f"<details><summary>Table ({_h(spec.id)}.csv)</summary>"
+            f"{_table_html(HEADERS, _rows(r))}</details>"
+        )
+    parts.append("<h2>Methods</h2><ul>" + "".join(f"<li>{_h(m)}" for m in _methods()) + "</ul>")
+    meta = inputs.analytic_meta
+    gaps = meta.get("gaps") or []
+    parts.append(
+        f"<h2>Data</h2><p>Analytic dataset: {_h(meta.get('rows', '?'))} participants. "
+        f"Missing tables: {_h(len(gaps) if isinstance(gaps, list) else gaps)}.</p>"
+    )
+    if isinstance(gaps, list) and gaps:
+        parts.append("<ul>" + "".join(f"<li>{_h(g)}" for g in gaps) + "</ul>")
+    parts.append(
+        "<details><summary>Every file used, with its sha256</summary>"
+        + _table_html(["file", "bytes", "sha256", "source"], _data_rows(inputs.data_dir))
+        + "</details>"
+    )
+    parts.append("<h2>Software</h2>" + _table_html(["package", "version"],
+                                                  [list(v) for v in _versions()]))  # fmt: skip
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(inputs: ReportInputs, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``report.md`` (figures linked) and ``report.html`` (figures embedded)."""
+    md = render_markdown(inputs, lambda p: os.path.relpath(p, out_dir))
+    md_path, html_path = out_dir / "report.md", out_dir / "report.html"
+    _atomic_text(md_path, md)
+    _atomic_text(html_path, render_html(inputs))
+    return md_path, html_path
