@@ -13,10 +13,11 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from nhanes_files import MORT_2015_LINES, demo_columns, write_mortality, write_xpt
 from nhanes_mg import catalog, fetch, read
 from nhanes_mg.cli import app
 from nhanes_mg.errors import FetchError, InvalidFileError, NetworkUnavailableError
+
+from nhanes_files import MORT_2015_LINES, demo_columns, write_mortality, write_xpt
 
 CYCLE_D = catalog.parse_cycles("2005-2006")
 

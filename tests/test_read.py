@@ -2,6 +2,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
+from nhanes_mg import read
+from nhanes_mg.errors import InvalidFileError, MissingTableError
+
 from nhanes_files import (
     MORT_2011_LINES,
     MORT_2015_LINES,
@@ -10,9 +14,6 @@ from nhanes_files import (
     write_mortality,
     write_xpt,
 )
-
-from nhanes_mg import read
-from nhanes_mg.errors import InvalidFileError, MissingTableError
 
 
 def test_read_xpt_types(tmp_path: Path) -> None:
