@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import golden_data
 import polars as pl
 import pytest
+
+import golden_data
 from golden_data import GOLDEN_CSV, Golden
 
 

@@ -7,7 +7,6 @@ import math
 import numpy as np
 import polars as pl
 import pytest
-from golden_data import Golden
 
 from nhanes_mg.errors import DesignError, EstimationError, NhanesError
 from nhanes_mg.survey import (
@@ -20,6 +19,8 @@ from nhanes_mg.survey import (
     svyquantile,
     svytotal,
 )
+
+from golden_data import Golden
 
 
 def _toy(n_strata: int = 6, per_psu: int = 20, seed: int = 0) -> pl.DataFrame:
@@ -214,3 +215,32 @@ def test_cox_bad_input() -> None:
         svycoxph("Surv(months, died) ~ x", d.subset(pl.col("died") == 0))
     fit = svycoxph("Surv(months, died) ~ x + g", d)
     assert fit.converged and fit.tidy().height == 2
+
+
+def test_fast_model_matrix_equals_formulaic() -> None:
+    from nhanes_mg.survey import _formula
+
+    rng = np.random.default_rng(3)
+    frame = _toy().with_columns(
+        code=pl.Series(rng.choice([1, 2, 3, 4], 240)),
+        fcode=pl.Series(rng.choice([1.0, 2.0, 3.0], 240)),
+        y=pl.Series(rng.integers(0, 2, 240)),
+    )
+    d = SurveyDesign(frame, strata="sdmvstra", psu="sdmvpsu", weights="wt_mec")
+    for formula, ref in [
+        ("y ~ x + g + code", {"code": 3}),
+        ("y ~ g + x + fcode", {"fcode": 2.0, "g": "b"}),
+        ("y ~ x", {}),
+    ]:
+        fast = _formula.build(d, formula, reference=ref)
+        slow = _formula.build(d, formula, reference=ref, engine="formulaic")
+        assert fast.columns == slow.columns
+        assert fast.term_columns == slow.term_columns
+        np.testing.assert_array_equal(fast.X, slow.X)
+        np.testing.assert_array_equal(fast.y, slow.y)
+        np.testing.assert_array_equal(fast.rows, slow.rows)
+    for intercept in (True, False):
+        fast = _formula.build(d, "~ x + g", extra=("y",), intercept=intercept)
+        slow = _formula.build(d, "~ x + g", extra=("y",), intercept=intercept, engine="formulaic")
+        assert fast.columns == slow.columns and fast.term_columns == slow.term_columns
+        np.testing.assert_array_equal(fast.X, slow.X)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from golden_data import Golden
 
 from nhanes_mg.survey import (
     SurveyDesign,
@@ -15,6 +14,8 @@ from nhanes_mg.survey import (
     svyratio,
     svytotal,
 )
+
+from golden_data import Golden
 
 pytestmark = pytest.mark.mirror
 

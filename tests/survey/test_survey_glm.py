@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from golden_data import Golden
 
 from nhanes_mg.survey import SurveyDesign, regtermtest, svyglm
+
+from golden_data import Golden
 
 pytestmark = pytest.mark.mirror
 

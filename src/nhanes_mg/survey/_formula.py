@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,27 +42,34 @@ def build(
     reference: Mapping[str, Any] | None = None,
     extra: tuple[str, ...] = (),
     intercept: bool = True,
+    engine: str = "auto",
 ) -> ModelData:
     """Evaluate ``formula`` on the domain rows where every variable it uses is present.
+
+    ``engine="formulaic"`` forces formulaic also for simple formulas (tests compare the two).
 
     ``reference`` maps a variable to its reference level: the variable becomes categorical
     (also when numeric) with that level first, so treatment contrasts compare with it.
     """
     reference = dict(reference or {})
-    variables = required_variables(formula)
+    simple = _simple_terms(formula) if engine == "auto" else None
+    variables = (
+        [v for v in (simple[0], *simple[1]) if v] if simple is not None
+        else required_variables(formula)
+    )  # fmt: skip
     needed = sorted(set(variables) | set(extra) | set(reference))
     frame = design.frame
     absent = [v for v in needed if v not in frame.columns]
     if absent:
         raise EstimationError(f"variable(s) not in the design's frame: {', '.join(absent)}")
+    schema = frame.schema
+    present = [
+        (pl.col(c).is_not_null() & pl.col(c).is_not_nan()) if schema[c].is_float()
+        else pl.col(c).is_not_null()
+        for c in needed
+    ]  # fmt: skip
+    complete = frame.select(pl.all_horizontal(present)).to_series().to_numpy()
     sub = frame.select(needed)
-    complete = np.ones(frame.height, dtype=bool)
-    for col in needed:
-        s = sub[col]
-        ok = s.is_not_null()
-        if s.dtype.is_float():
-            ok = ok & s.is_not_nan().fill_null(False)
-        complete &= ok.to_numpy()
     dom = design.domain
     if not dom.any():
         raise EstimationError("the domain is empty")
@@ -70,8 +78,14 @@ def build(
         raise EstimationError(
             "no domain row with positive weight has complete data for " + ", ".join(needed)
         )
+    used = sub.filter(pl.Series(rows))
+    if simple is not None and not any(
+        used[c].dtype == pl.Boolean or isinstance(used[c].dtype, (pl.Categorical, pl.Enum))
+        for c in needed
+    ):
+        return _build_simple(used, rows, simple, reference, extra, intercept)
     # formulaic works on pandas; the conversion of the used columns of the domain rows is cheap.
-    pdf = sub.filter(pl.Series(rows)).to_pandas()
+    pdf = used.to_pandas()
     for col, ref in reference.items():
         observed = pd.unique(pdf[col])
         if ref not in set(observed.tolist()):
@@ -114,6 +128,94 @@ def build(
     return ModelData(rows, y, X, columns, term_columns, extras)
 
 
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _simple_terms(formula: str) -> tuple[str | None, list[str]] | None:
+    """``(lhs, [names])`` for formulas of plain column names joined by ``+``, else None.
+
+    Such formulas (the usual case) are encoded directly from polars, which is several times
+    faster than formulaic; anything else (functions, interactions, ``C()``, ``- 1``) goes to
+    formulaic. Both give the same columns, names and order (a test checks it).
+    """
+    if formula.count("~") > 1:
+        return None
+    lhs, _, rhs = formula.rpartition("~")
+    lhs = lhs.strip()
+    if lhs and not _NAME.match(lhs):
+        return None
+    terms = [t.strip() for t in rhs.split("+")]
+    if not terms or any(not _NAME.match(t) for t in terms) or len(set(terms)) != len(terms):
+        return None
+    return (lhs or None, terms)
+
+
+def _build_simple(
+    used: pl.DataFrame,
+    rows: np.ndarray,
+    simple: tuple[str | None, list[str]],
+    reference: Mapping[str, Any],
+    extra: tuple[str, ...],
+    intercept: bool,
+) -> ModelData:
+    lhs, terms = simple
+    schema = used.schema
+    categorical = [t for t in terms if t in reference or schema[t] == pl.String]
+    for t in terms:
+        if t not in categorical and not schema[t].is_numeric():
+            raise EstimationError(f"column {t!r} is {schema[t]}: not usable in a model")
+    observed: dict[str, list[Any]] = {}
+    if categorical:
+        uniques = used.select(pl.col(c).unique().implode() for c in categorical).row(0)
+        observed = dict(zip(categorical, uniques, strict=True))
+    exprs: list[pl.Expr] = []
+    columns: list[str] = []
+    term_columns: dict[str, list[int]] = {}
+    if intercept:
+        exprs.append(pl.lit(1.0, pl.Float64).alias("Intercept"))
+        columns.append("Intercept")
+        term_columns["1"] = [0]
+    for term in terms:
+        start = len(columns)
+        if term not in observed:
+            exprs.append(pl.col(term).cast(pl.Float64))
+            columns.append(term)
+        else:
+            values = observed[term]
+            if term in reference:
+                ref = reference[term]
+                if ref not in set(values):
+                    raise EstimationError(
+                        f"reference level {ref!r} of {term!r} does not occur among the model's "
+                        f"rows (levels: {sorted(map(str, values))[:20]})"
+                    )
+                levels = [ref, *sorted((v for v in values if v != ref), key=_sort_key)]
+            else:
+                levels = sorted(values)
+            if len(levels) < 2:
+                raise EstimationError(
+                    f"{term!r} has a single level among the model's rows: {levels[0]!r}"
+                )
+            for level in levels[1:]:
+                name = f"{term}[T.{level}]"
+                exprs.append((pl.col(term) == level).cast(pl.Float64).alias(name))
+                columns.append(name)
+        term_columns[term] = list(range(start, len(columns)))
+    k = len(exprs)
+    outcome = [pl.col(lhs).cast(pl.Float64).alias("__y__")] if lhs is not None else []
+    if lhs is not None and not schema[lhs].is_numeric():
+        raise EstimationError(f"the outcome {lhs!r} must be numeric or 0/1, not {schema[lhs]}")
+    more = [pl.col(c).cast(pl.Float64).alias(f"__extra_{c}") for c in extra]
+    # one polars pass makes every column; numpy gets one float64 block
+    block = used.select(*exprs, *outcome, *more).to_numpy(order="fortran")
+    X = np.ascontiguousarray(block[:, :k])
+    y = block[:, k].copy() if lhs is not None else None
+    extras = {c: block[:, k + len(outcome) + i].copy() for i, c in enumerate(extra)}
+    if not np.all(np.isfinite(X)) or (y is not None and not np.all(np.isfinite(y))):
+        raise EstimationError("the model matrix has non-finite values")
+    return ModelData(rows, y, X, columns, term_columns, extras)
+
+
 def _sort_key(v: Any) -> tuple[int, Any]:
     return (0, v) if isinstance(v, (int, float, np.integer, np.floating)) else (1, str(v))
 
@@ -123,6 +225,12 @@ def check_rank(X: np.ndarray, columns: list[str], what: str) -> None:
     from scipy.linalg import qr
 
     scale = np.sqrt((X**2).sum(axis=0))
+    if np.all(scale > 0):
+        # fast path: the eigenvalues of the scaled cross-product (p x p) show full rank
+        gram = (X.T @ X) / np.outer(scale, scale)
+        eig = np.linalg.eigvalsh(gram)
+        if eig[0] > 1e-12 * eig[-1]:
+            return
     scale[scale == 0] = 1.0
     _, r, piv = qr(X / scale, mode="economic", pivoting=True)
     d = np.abs(np.diag(r))

@@ -367,8 +367,8 @@ class SurveyDesign:
         """#PSUs − #strata among ``rows`` (a full-length mask) with positive weight."""
         inset = rows & (self._w > 0)
         s = self._structure
-        n_psu = np.unique(s.psu[inset]).size
-        n_str = np.unique(s.stratum[inset]).size
+        n_psu = int(np.count_nonzero(np.bincount(s.psu[inset], minlength=self.n_psu)))
+        n_str = int(np.count_nonzero(np.bincount(s.stratum[inset], minlength=self.n_strata)))
         return int(n_psu - n_str)
 
     def variance(self, influence: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
