@@ -18,6 +18,7 @@ from nhanes_mg.usual_intake import (
     replicate_factors,
     simulate_frame,
 )
+from nhanes_mg.usual_intake.distrib import domain_summaries
 
 # --------------------------------------------------------------------------------------------
 # (1) simulation with a known usual-intake distribution
@@ -123,6 +124,30 @@ def test_cycle_without_second_recalls_and_no_donor_is_an_error() -> None:
     single = simulate_frame(n=500, seed=3, cycle="2001-2002", p_day2=0.0)
     with pytest.raises(EstimationError, match="no second recalls"):
         estimate_usual_intake(single, nutrients=("mg",), n_brr=0, donors={})
+
+
+def test_domain_summaries_match_brute_force_weighted_quantiles() -> None:
+    rng = np.random.default_rng(0)
+    n, m = 3000, 7
+    v = np.round(rng.lognormal(5, 0.5, (n, m)), 1)  # many ties
+    w = rng.uniform(0.1, 5, n)
+    cells = rng.integers(-1, 18, n)  # -1: left out
+    cut = rng.uniform(100, 200, n)
+    doms = {"all": list(range(18)), "a": [0, 1], "b": [5], "c": [3, 9, 17]}
+    out = domain_summaries(v, w, cells, doms, cut)
+    for d, cs in doms.items():
+        mask = np.isin(cells, cs)
+        vv = v[mask].ravel().astype(np.float32).astype(float)
+        ww = np.repeat(w[mask] / m, m)
+        o = np.argsort(vv, kind="stable")
+        cw = np.cumsum(ww[o])
+        for p in PCTS:
+            q = vv[o][np.searchsorted(cw, p / 100 * cw[-1] * (1 - 1e-12))]
+            assert q == out[d][f"p{p}"], (d, p)
+        assert out[d]["mean"] == pytest.approx(np.average(v[mask].mean(1), weights=w[mask]))
+        share = np.average((v[mask] < cut[mask, None]).mean(1), weights=w[mask])
+        assert out[d]["pct_below_cut"] == pytest.approx(100 * share)
+        assert out[d]["n"] == mask.sum()
 
 
 # --------------------------------------------------------------------------------------------

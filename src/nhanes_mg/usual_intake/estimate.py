@@ -36,6 +36,8 @@ True
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -279,20 +281,49 @@ def _fit_strata(ca: _CycleArrays, stratify: bool) -> list[_FitStratum]:
     return out
 
 
-def _domains(age: FloatArray, male: BoolArray, group: NDArray[np.int64]) -> dict[str, BoolArray]:
-    d: dict[str, BoolArray] = {
-        "all": age >= 1,
-        "age 2+": age >= 2,
-        "age 19+": age >= 19,
-        "male": male,
-        "female": ~male,
+# Cells: sex × (age 1, 2-3, 4-8, 9-13, 14-18, 19-30, 31-50, 51-70, 71+); every reported
+# domain is a union of cells (age 1 is its own cell so that "age 2+" is one too).
+_AGE_CELLS = ((1, 1), (2, 3), *((lo, hi) for _, lo, hi in AGE_GROUPS[1:]))
+_GROUP_CELLS = {0: (0, 1), **{g: (g + 1,) for g in range(1, len(AGE_GROUPS))}}
+_N_AGE_CELLS = len(_AGE_CELLS)
+
+
+def _cells(age: FloatArray, male: BoolArray) -> NDArray[np.int64]:
+    """Cell of each person: ``sex * 9 + age cell`` (male 0, female 1)."""
+    age_cell = np.full(len(age), -1, dtype=np.int64)
+    for i, (lo, hi) in enumerate(_AGE_CELLS):
+        age_cell[(age >= lo) & (age <= hi)] = i
+    return np.where(age_cell >= 0, np.where(male, 0, 1) * _N_AGE_CELLS + age_cell, -1)
+
+
+def _domain_cells() -> dict[str, list[int]]:
+    """Reported domains as lists of cells."""
+    both = (0, 1)
+
+    def cells_of(sexes: Iterable[int], age_cells: Iterable[int]) -> list[int]:
+        return [s * _N_AGE_CELLS + a for s in sexes for a in age_cells]
+
+    every = range(_N_AGE_CELLS)
+    d: dict[str, list[int]] = {
+        "all": cells_of(both, every),
+        "age 2+": cells_of(both, range(1, _N_AGE_CELLS)),
+        "age 19+": cells_of(both, range(5, _N_AGE_CELLS)),
+        "male": cells_of((0,), every),
+        "female": cells_of((1,), every),
     }
     for g, (name, _, _) in enumerate(AGE_GROUPS):
-        d[f"age {name}"] = group == g
-    for sex_name, sex_mask in (("male", male), ("female", ~male)):
+        d[f"age {name}"] = cells_of(both, _GROUP_CELLS[g])
+    for s, sex_name in enumerate(("male", "female")):
         for g, (name, _, _) in enumerate(AGE_GROUPS):
-            d[f"{sex_name} {name}"] = sex_mask & (group == g)
+            d[f"{sex_name} {name}"] = cells_of((s,), _GROUP_CELLS[g])
     return d
+
+
+DOMAINS = _domain_cells()
+
+
+def _domain_masks(cells: NDArray[np.int64]) -> dict[str, BoolArray]:
+    return {name: np.isin(cells, cs) for name, cs in DOMAINS.items()}
 
 
 def _ul_share(
@@ -308,6 +339,135 @@ def _ul_share(
     return out
 
 
+_Key = tuple[str, str, str, str, str]
+_PassStats = dict[_Key, tuple[float, dict[str, float]]]
+
+
+@dataclass
+class _Run:
+    """Everything one replicate pass needs (shared read-only with worker processes)."""
+
+    arrays: dict[str, _CycleArrays]
+    order: list[str]
+    nutrients: tuple[str, ...]
+    donors: dict[str, str]
+    factors: dict[str, FloatArray | None]
+    draws: dict[tuple[str, str], FloatArray]
+    strata_of: dict[str, list[_FitStratum]]
+    units: list[tuple[str, tuple[str, ...]]]
+    n_sim: int
+    full_fits: dict[tuple[str, str, str], AmountFit]
+
+    def replicate(self, r: int) -> tuple[dict[tuple[str, str, str], AmountFit], _PassStats]:
+        """Fit every model and summarise every domain with replicate ``r``'s weights
+        (``r = -1``: the full-sample weights)."""
+        weights: dict[str, FloatArray] = {}
+        for c, a in self.arrays.items():
+            f = self.factors[c]
+            weights[c] = a.w if r < 0 or f is None else a.w * f[:, r]
+        fits: dict[tuple[str, str, str], AmountFit] = {}
+        usual: dict[tuple[str, str], FloatArray] = {}
+        for nut in self.nutrients:
+            for c in self.order:
+                a = self.arrays[c]
+                values = np.empty((a.n, self.n_sim))
+                for fs in self.strata_of[c]:
+                    y_s, _ = replace_zeros(a.y[nut][fs.rows])
+                    start = self.full_fits.get((c, nut, fs.name)) if r >= 0 else None
+                    fixed = None
+                    if not a.has_day2:
+                        donor_fit = fits.get((self.donors[c], nut, fs.name))
+                        if donor_fit is None:
+                            raise EstimationError(
+                                f"usual intake: donor {self.donors[c]} has no fit for {fs.name}"
+                            )
+                        fixed = (donor_fit.lam, donor_fit.rho)
+                    try:
+                        fit = fit_amount_model(
+                            y_s,
+                            fs.X,
+                            weights[c][fs.rows],
+                            fs.columns,
+                            start=start,
+                            fixed_lam_rho=fixed,
+                        )
+                    except EstimationError as exc:
+                        raise EstimationError(
+                            f"usual intake {nut} {c} {fs.name}"
+                            f"{'' if r < 0 else f' (BRR replicate {r + 1})'}: {exc}"
+                        ) from exc
+                    fits[(c, nut, fs.name)] = fit
+                    values[fs.rows] = usual_intake_draws(
+                        fit, fs.X_weekday, fs.X_weekend, self.draws[(c, nut)][fs.rows]
+                    )
+                usual[(c, nut)] = values
+        out: _PassStats = {}
+        for label, members in self.units:
+            k = len(members)
+            w = np.concatenate([weights[c] / k for c in members])
+            cells = _cells(
+                np.concatenate([self.arrays[c].age for c in members]),
+                np.concatenate([self.arrays[c].male for c in members]),
+            )
+            have_supp = all(self.arrays[c].has_supp for c in members)
+            for nut in self.nutrients:
+                ear = np.concatenate([self.arrays[c].ear[nut] for c in members])
+                u = np.concatenate([usual[(c, nut)] for c in members])
+                d1 = np.concatenate([self.arrays[c].y[nut][:, 0] for c in members])[:, None]
+                pieces: list[tuple[str, str, FloatArray, NDArray[np.int64]]] = [
+                    ("food", "usual", u, cells),
+                    ("food", "day1", d1, cells),
+                ]
+                ul: dict[str, float] = {}
+                if have_supp:
+                    s = np.concatenate([self.arrays[c].supp[nut] for c in members])
+                    known_cells = np.where(np.isnan(s), -1, cells)  # unknown supplements: out
+                    s0 = np.nan_to_num(s)[:, None]
+                    pieces += [
+                        ("food+supplements", "usual", u + s0, known_cells),
+                        ("food+supplements", "day1", d1 + s0, known_cells),
+                    ]
+                    if nut == "mg":
+                        ul_mg = np.concatenate([self.arrays[c].ul_supp_mg for c in members])
+                        ul = _ul_share(s, ul_mg, w, _domain_masks(cells))
+                for basis, method, vals, cell_of in pieces:
+                    summ = domain_summaries(vals, w, cell_of, DOMAINS, cut=ear)
+                    for dom, st in summ.items():
+                        row = {s_name: st[s_name] for s_name in STAT_NAMES[:-2]}
+                        row["pct_below_ear"] = st["pct_below_cut"]
+                        row["pct_above_ul_supp"] = (
+                            ul.get(dom, np.nan) if basis != "food" else np.nan
+                        )
+                        out[(label, nut, basis, method, dom)] = (st["n"], row)
+        return fits, out
+
+
+_WORKER_RUN: _Run | None = None
+
+
+def _worker_replicate(r: int) -> _PassStats:
+    assert _WORKER_RUN is not None
+    return _WORKER_RUN.replicate(r)[1]
+
+
+def _map_replicates(run: _Run, n_replicates: int, n_jobs: int | None) -> list[_PassStats]:
+    """Run replicates 0 … R-1, in worker processes (fork: the arrays are shared, not copied)
+    when more than one CPU is allowed and available."""
+    if n_replicates == 0:
+        return []
+    jobs = min(2, os.cpu_count() or 1) if n_jobs is None else max(1, n_jobs)
+    if jobs == 1 or "fork" not in mp.get_all_start_methods():
+        return [run.replicate(r)[1] for r in range(n_replicates)]
+    global _WORKER_RUN
+    _WORKER_RUN = run
+    try:
+        ctx = mp.get_context("fork")
+        with ctx.Pool(jobs) as pool:
+            return pool.map(_worker_replicate, range(n_replicates), chunksize=1)
+    finally:
+        _WORKER_RUN = None
+
+
 def estimate_usual_intake(
     frame: pl.DataFrame,
     *,
@@ -320,6 +480,7 @@ def estimate_usual_intake(
     donors: Mapping[str, str] | None = None,
     stratify: bool = True,
     seed: int = 20060,
+    n_jobs: int | None = None,
 ) -> UsualIntakeResult:
     """Usual-intake distributions by the NCI method, per cycle (and pooled cycles).
 
@@ -353,6 +514,9 @@ def estimate_usual_intake(
         Separate fits by sex × age band (default) or one fit per cycle.
     seed : int
         Seed of the Monte Carlo draws.
+    n_jobs : int, optional
+        Processes for the BRR replicates (default: up to 2, the CPUs available). The full
+        sample is fitted first; its fits start every replicate's search.
 
     Returns
     -------
@@ -409,101 +573,36 @@ def estimate_usual_intake(
     }
     rng = np.random.default_rng(seed)
     draws = {(c, nut): standard_draws(arrays[c].n, n_sim, rng) for c in order for nut in nutrients}
-    strata_of = {c: _fit_strata(arrays[c], stratify) for c in order}
     units: list[tuple[str, tuple[str, ...]]] = [(c, (c,)) for c in report]
     units += [(label, tuple(members)) for label, members in pools.items()]
+    run = _Run(
+        arrays=arrays,
+        order=order,
+        nutrients=tuple(nutrients),
+        donors=donors,
+        factors=factors,
+        draws=draws,
+        strata_of={c: _fit_strata(arrays[c], stratify) for c in order},
+        units=units,
+        n_sim=n_sim,
+        full_fits={},
+    )
+    full_fits, full = run.replicate(-1)
+    run.full_fits = full_fits
+    fits = {(c, nut, name, -1): f for (c, nut, name), f in full_fits.items()}
+    replicate_stats = _map_replicates(run, R, n_jobs)
 
-    fits: dict[tuple[str, str, str, int], AmountFit] = {}
     # results[(unit, nut, basis, method, domain)][stat] -> list over replicates (index 0 = full)
     results: dict[tuple[str, str, str, str, str], dict[str, list[float]]] = {}
     counts: dict[tuple[str, str, str, str, str], float] = {}
-
-    for r in range(-1, R):
-        weights = {
-            c: a.w if r < 0 else a.w * factors[c][:, r]  # type: ignore[index]
-            for c, a in arrays.items()
-        }
-        usual: dict[tuple[str, str], FloatArray] = {}
-        for nut in nutrients:
-            for c in order:
-                a = arrays[c]
-                values = np.empty((a.n, n_sim))
-                for fs in strata_of[c]:
-                    y_s, _ = replace_zeros(a.y[nut][fs.rows])
-                    start = fits.get((c, nut, fs.name, -1)) if r >= 0 else None
-                    fixed = None
-                    if not a.has_day2:
-                        donor_fit = fits.get((donors[c], nut, fs.name, r))
-                        if donor_fit is None:
-                            raise EstimationError(
-                                f"usual intake: donor {donors[c]} has no fit for {fs.name}"
-                            )
-                        fixed = (donor_fit.lam, donor_fit.rho)
-                    try:
-                        fit = fit_amount_model(
-                            y_s,
-                            fs.X,
-                            weights[c][fs.rows],
-                            fs.columns,
-                            start=start,
-                            fixed_lam_rho=fixed,
-                        )
-                    except EstimationError as exc:
-                        raise EstimationError(
-                            f"usual intake {nut} {c} {fs.name}"
-                            f"{'' if r < 0 else f' (BRR replicate {r + 1})'}: {exc}"
-                        ) from exc
-                    fits[(c, nut, fs.name, r)] = fit
-                    values[fs.rows] = usual_intake_draws(
-                        fit, fs.X_weekday, fs.X_weekend, draws[(c, nut)][fs.rows]
-                    )
-                usual[(c, nut)] = values
-        for label, members in units:
-            k = len(members)
-            cat = {
-                "w": np.concatenate([weights[c] / k for c in members]),
-                "age": np.concatenate([arrays[c].age for c in members]),
-                "male": np.concatenate([arrays[c].male for c in members]),
-                "group": np.concatenate([arrays[c].group for c in members]),
-            }
-            doms = _domains(cat["age"], cat["male"], cat["group"])
-            have_supp = all(arrays[c].has_supp for c in members)
-            for nut in nutrients:
-                ear = np.concatenate([arrays[c].ear[nut] for c in members])
-                u = np.concatenate([usual[(c, nut)] for c in members])
-                d1 = np.concatenate([arrays[c].y[nut][:, 0] for c in members])[:, None]
-                pieces: list[tuple[str, str, FloatArray, FloatArray, dict[str, BoolArray]]] = [
-                    ("food", "usual", u, cat["w"], doms),
-                    ("food", "day1", d1, cat["w"], doms),
-                ]
-                ul: dict[str, float] = {}
-                if have_supp:
-                    s = np.concatenate([arrays[c].supp[nut] for c in members])
-                    known = ~np.isnan(s)
-                    sdoms = {name: m & known for name, m in doms.items()}
-                    s0 = np.nan_to_num(s)[:, None]
-                    pieces += [
-                        ("food+supplements", "usual", u + s0, cat["w"], sdoms),
-                        ("food+supplements", "day1", d1 + s0, cat["w"], sdoms),
-                    ]
-                    if nut == "mg":
-                        ul_mg = np.concatenate([arrays[c].ul_supp_mg for c in members])
-                        ul = _ul_share(s, ul_mg, cat["w"], doms)
-                for basis, method, vals, w, dm in pieces:
-                    summ = domain_summaries(vals, w, dm, cut=ear)
-                    for dom, stats in summ.items():
-                        key = (label, nut, basis, method, dom)
-                        slot = results.setdefault(key, {s: [] for s in STAT_NAMES})
-                        for s_name in STAT_NAMES:
-                            if s_name == "pct_below_ear":
-                                value = stats["pct_below_cut"]
-                            elif s_name == "pct_above_ul_supp":
-                                value = ul.get(dom, np.nan) if basis != "food" else np.nan
-                            else:
-                                value = stats[s_name]
-                            slot[s_name].append(value)
-                        if r < 0:
-                            counts[key] = stats["n"]
+    for key, (n_dom, stats) in full.items():
+        counts[key] = n_dom
+        results[key] = {s_name: [v] for s_name, v in stats.items()}
+    for rep in replicate_stats:
+        for key, slot in results.items():
+            rep_stats = rep.get(key)
+            for s_name in STAT_NAMES:
+                slot[s_name].append(rep_stats[1][s_name] if rep_stats else np.nan)
 
     rows = []
     for key, slot in results.items():
@@ -540,8 +639,7 @@ def estimate_usual_intake(
             "covariates": ", ".join(f.columns),
             "beta": ", ".join(f"{b:.5g}" for b in f.beta),
         }
-        for (c, nut, name, r), f in fits.items()
-        if r < 0
+        for (c, nut, name, _), f in fits.items()
     ]
     info = {
         "n_replicates": R,
