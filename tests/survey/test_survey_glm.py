@@ -84,3 +84,19 @@ def test_regtermtest(logit_fit, golden: Golden) -> None:
             "df", "n",
         ]  # fmt: skip
         assert tidy["estimate"].null_count() == 1
+
+
+def test_interaction_and_p_for_interaction(diet: SurveyDesign, golden: Golden) -> None:
+    """Interactions go through formulaic; names map to R's and the joint Wald F matches."""
+    fit = svyglm(
+        "vitd_lt50 ~ mg_cat * sex + age + race + bmi + age:bmi",
+        diet,
+        family="quasibinomial",
+        reference=REF,
+    )
+    golden.assert_matches("glm_logit_interaction", fit.tidy())
+    test = regtermtest(fit, "mg_cat:sex")
+    exp = golden.case("regtermtest_interaction")["mg_cat:sex"]
+    assert test.f_stat == pytest.approx(exp["statistic"], rel=1e-6)
+    assert test.p_value[0] == pytest.approx(exp["p_value"], rel=1e-6)
+    assert (test.num_df, test.den_df) == (exp["n"], exp["df"])

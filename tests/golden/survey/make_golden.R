@@ -226,6 +226,13 @@ for (term in c("mg_cat", "race", "educ")) {
 tt <- regTermTest(fit_logit, ~ mg_cat + educ)
 add("regtermtest_logit_pooled", "mg_cat + educ", NA, stat = tt$Ftest, p = tt$p, df = tt$ddf,
     n = tt$df)
+# interaction (P for interaction) and a continuous trend term
+fit_int <- svyglm(vitd_lt50 ~ mg_cat * sex + age + race + bmi + age:bmi, design = pdiet,
+                  family = quasibinomial())
+add_glm("glm_logit_interaction", fit_int)
+tt <- regTermTest(fit_int, ~mg_cat:sex)
+add("regtermtest_interaction", "mg_cat:sex", NA, stat = tt$Ftest, p = tt$p, df = tt$ddf,
+    n = tt$df)
 # a domain model: women only
 fit_women <- svyglm(vitd_lt50 ~ mg_cat + age + race + bmi, design = subset(pdiet, sex == "2"),
                     family = quasibinomial())
