@@ -66,3 +66,15 @@ def nhanes_data_dir(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) 
     data_dir = tmp_path_factory.mktemp("data_raw")
     fetch(data_dir=data_dir, mirror=mirror_dir)
     return data_dir
+
+
+@pytest.fixture(scope="session")
+def analytic_frame(nhanes_data_dir: Path):  # type: ignore[no-untyped-def]
+    """The analytic dataset 2001-2018 built from the fetched real mirror (once a session)."""
+    import warnings
+
+    from nhanes_mg.derive import build_analytic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return build_analytic(nhanes_data_dir).frame

@@ -366,7 +366,10 @@ def _model(
             labels.append(f"> {edges[-1]}")
         result.exposure_cuts[analysis.name] = cuts
         # right-closed intervals: (−∞, c1], (c1, c2], …
-        category = pl.col("_x").cut(cuts, labels=labels, left_closed=False).cast(pl.String)
+        category = pl.when(pl.col("_x").is_null()).then(None)
+        for cut, label in zip(cuts, labels, strict=False):
+            category = category.when(pl.col("_x") <= cut).then(pl.lit(label))
+        category = category.otherwise(pl.lit(labels[-1]))
         work = work.with_columns(category.alias(_EXPO))
         design = _design(work, spec.weight)
         domain = design.subset(pl.col("_dom"))
