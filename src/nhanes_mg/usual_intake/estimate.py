@@ -39,7 +39,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -128,11 +128,14 @@ class _CycleArrays:
 
 @dataclass
 class UsualIntakeResult:
-    """Estimates (``table``), fitted models (``models``) and run facts (``info``)."""
+    """Estimates (``table``), fitted models (``models``), run facts (``info``) and, per cycle,
+    the full-sample arrays behind the estimates (``draws``: ``w``, ``age``, ``male`` and per
+    nutrient ``usual_{nut}`` (n, M), ``day1_{nut}``, ``ear_{nut}``, ``supp_{nut}``)."""
 
     table: pl.DataFrame
     models: pl.DataFrame
     info: dict[str, Any]
+    draws: dict[str, dict[str, FloatArray]] = field(default_factory=dict)
 
 
 def _age_index(age: FloatArray, bins: Sequence[tuple[str, int, int]]) -> NDArray[np.int64]:
@@ -358,7 +361,11 @@ class _Run:
     n_sim: int
     full_fits: dict[tuple[str, str, str], AmountFit]
 
-    def replicate(self, r: int) -> tuple[dict[tuple[str, str, str], AmountFit], _PassStats]:
+    def replicate(
+        self, r: int
+    ) -> tuple[
+        dict[tuple[str, str, str], AmountFit], _PassStats, dict[tuple[str, str], FloatArray]
+    ]:
         """Fit every model and summarise every domain with replicate ``r``'s weights
         (``r = -1``: the full-sample weights)."""
         weights: dict[str, FloatArray] = {}
@@ -439,7 +446,7 @@ class _Run:
                             ul.get(dom, np.nan) if basis != "food" else np.nan
                         )
                         out[(label, nut, basis, method, dom)] = (st["n"], row)
-        return fits, out
+        return fits, out, usual
 
 
 _WORKER_RUN: _Run | None = None
@@ -587,7 +594,7 @@ def estimate_usual_intake(
         n_sim=n_sim,
         full_fits={},
     )
-    full_fits, full = run.replicate(-1)
+    full_fits, full, full_usual = run.replicate(-1)
     run.full_fits = full_fits
     fits = {(c, nut, name, -1): f for (c, nut, name), f in full_fits.items()}
     replicate_stats = _map_replicates(run, R, n_jobs)
@@ -649,7 +656,22 @@ def estimate_usual_intake(
         "donors": {c: donors[c] for c in order if not arrays[c].has_day2},
         "stratify": stratify,
     }
-    return UsualIntakeResult(table, pl.DataFrame(model_rows), info)
+    draws_out: dict[str, dict[str, FloatArray]] = {}
+    for c in report:
+        a = arrays[c]
+        entry: dict[str, FloatArray] = {
+            "w": a.w,
+            "age": a.age,
+            "male": a.male.astype(np.float64),
+        }
+        for nut in nutrients:
+            entry[f"usual_{nut}"] = full_usual[(c, nut)]
+            entry[f"day1_{nut}"] = a.y[nut][:, 0]
+            entry[f"ear_{nut}"] = a.ear[nut]
+            if a.has_supp:
+                entry[f"supp_{nut}"] = a.supp[nut]
+        draws_out[c] = entry
+    return UsualIntakeResult(table, pl.DataFrame(model_rows), info, draws_out)
 
 
 def simulate_frame(

@@ -1,0 +1,296 @@
+"""Usual-intake tables and figure for the CLI (``nhanes-mg usual-intake``).
+
+:func:`run_usual_intake` takes the analytic frame (or a data dir, from which it builds the
+frame with :func:`nhanes_mg.derive.build_analytic`), estimates usual intakes with BRR standard
+errors and writes::
+
+    {out_dir}/tables/usual_intake.csv          estimates and BRR SEs (one row per population ×
+                                               nutrient × basis × method × domain)
+    {out_dir}/tables/usual_intake_models.csv   the fitted amount models (λ, σ_u², σ_e², β …)
+    {out_dir}/figures/usual_intake_vs_day1.png day-1 vs usual-intake distributions vs the EAR
+
+Examples
+--------
+>>> import tempfile
+>>> from nhanes_mg.usual_intake import simulate_frame
+>>> out = tempfile.mkdtemp()
+>>> table = run_usual_intake(simulate_frame(n=800, seed=1), out, n_brr=0, n_sim=10)
+>>> sorted(p.name for p in (Path(out) / "tables").iterdir())
+['usual_intake.csv', 'usual_intake_models.csv']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from nhanes_mg.catalog import parse_cycles
+from nhanes_mg.errors import EstimationError
+from nhanes_mg.usual_intake.estimate import (
+    DEFAULT_DONORS,
+    NUTRIENTS,
+    UsualIntakeResult,
+    estimate_usual_intake,
+)
+
+TABLE_NAME = "usual_intake.csv"
+MODELS_NAME = "usual_intake_models.csv"
+FIGURE_NAME = "usual_intake_vs_day1.png"
+INFO_NAME = "usual_intake.json"
+NUTRIENT_LABELS = {"mg": "Magnesium", "ca": "Calcium"}
+DPI = 120
+
+
+def default_pools(cycles: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Pooled populations reported by default: 2003-2006 (Fulgoni 2011) when both present.
+
+    >>> default_pools(["2003-2004", "2005-2006"])
+    {'2003-2006': ('2003-2004', '2005-2006')}
+    """
+    have = set(cycles)
+    pools = {}
+    if {"2003-2004", "2005-2006"} <= have:
+        pools["2003-2006"] = ("2003-2004", "2005-2006")
+    return pools
+
+
+def load_frame(data_dir: str | Path, cycles: Sequence[str]) -> pl.DataFrame:
+    """The analytic frame of ``cycles`` (plus donor cycles) from a fetched data dir."""
+    from nhanes_mg.derive import build_analytic
+
+    wanted = set(cycles) | {DEFAULT_DONORS[c] for c in cycles if c in DEFAULT_DONORS}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # gaps in unrelated components (labs, mortality)
+        result = build_analytic(data_dir, sorted(wanted))
+    return result.frame
+
+
+def run_usual_intake(
+    source: pl.DataFrame | str | Path,
+    out_dir: str | Path,
+    *,
+    cycles: str | Iterable[str] | None = None,
+    nutrients: Sequence[str] = NUTRIENTS,
+    n_brr: int | None = None,
+    n_sim: int = 50,
+    pools: Mapping[str, Sequence[str]] | None = None,
+    n_jobs: int | None = None,
+    seed: int = 20060,
+    figure: bool = True,
+) -> pl.DataFrame:
+    """Estimate usual intakes and write the tables and the figure.
+
+    Parameters
+    ----------
+    source : polars.DataFrame or path
+        The analytic frame (:mod:`nhanes_mg.derive`), or a data dir to build it from.
+    out_dir : path
+        Output folder; ``tables/`` and ``figures/`` are created in it.
+    cycles : str or iterable of str, optional
+        Cycles to report ("2001-2006", "2005-2006,2007-2008", or a list); default every cycle
+        of the frame (a data dir: 2001-2002 … 2017-2018).
+    nutrients : sequence of str
+        "mg" and/or "ca".
+    n_brr : int, optional
+        BRR replicates (default: 16, or 32 when a cycle has 16 strata); 0 skips the SEs.
+    n_sim : int
+        Monte Carlo pseudo-persons per participant.
+    pools : mapping, optional
+        Pooled populations (default :func:`default_pools`: 2003-2006 when both cycles run).
+    n_jobs : int, optional
+        Processes for the replicates (default up to 2).
+    seed : int
+        Monte Carlo seed.
+    figure : bool
+        Write the figure.
+
+    Returns
+    -------
+    polars.DataFrame
+        The table written to ``tables/usual_intake.csv``.
+
+    Raises
+    ------
+    EstimationError
+        See :func:`nhanes_mg.usual_intake.estimate_usual_intake`.
+    """
+    started = time.perf_counter()
+    cycle_list = None if cycles is None else [c.years for c in parse_cycles(cycles)]
+    if isinstance(source, pl.DataFrame):
+        frame = source
+    else:
+        frame = load_frame(source, cycle_list or [c.years for c in parse_cycles(None)])
+    if cycle_list is None:
+        cycle_list = sorted(set(frame["cycle"].cast(pl.Utf8).unique().to_list()))
+    pools = default_pools(cycle_list) if pools is None else dict(pools)
+    result = estimate_usual_intake(
+        frame,
+        cycles=cycle_list,
+        nutrients=nutrients,
+        pools=pools,
+        n_brr=n_brr,
+        n_sim=n_sim,
+        n_jobs=n_jobs,
+        seed=seed,
+    )
+    out = Path(out_dir)
+    tables = out / "tables"
+    tables.mkdir(parents=True, exist_ok=True)
+    table = result.table.sort("population", "nutrient", "basis", "method", "domain")
+    _atomic_write(tables / TABLE_NAME, table.write_csv)
+    _atomic_write(tables / MODELS_NAME, result.models.write_csv)
+    info = {
+        **result.info,
+        "pools": {k: list(v) for k, v in pools.items()},
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    _atomic_write(tables / INFO_NAME, lambda p: Path(p).write_text(json.dumps(info, indent=2)))
+    if figure:
+        write_figure(result, out / "figures" / FIGURE_NAME)
+    return table
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _weighted_density(
+    x: np.ndarray, w: np.ndarray, edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Density on ``edges`` normalised by the total weight (mass beyond the range is left out,
+    not piled into the last bin)."""
+    hist, _ = np.histogram(x, bins=edges, weights=w)
+    return 0.5 * (edges[1:] + edges[:-1]), hist / (w.sum() * np.diff(edges))
+
+
+def figure_data(result: UsualIntakeResult, population: str | None = None) -> pd.DataFrame:
+    """Weighted densities of intake as % of the person's EAR, day 1 vs usual, food only.
+
+    ``population`` is a reported cycle (default: the latest). Ages ≥ 1.
+    """
+    if not result.draws:
+        raise EstimationError("usual intake: no draws to plot")
+    cycle = population or max(result.draws)
+    d = result.draws[cycle]
+    edges = np.linspace(0.0, 300.0, 61)  # % of EAR, 5-point bins (the tail above 300% not drawn)
+    rows = []
+    for nut in NUTRIENTS:
+        if f"usual_{nut}" not in d:
+            continue
+        ear, w = d[f"ear_{nut}"], d["w"]
+        usual = d[f"usual_{nut}"]
+        m = usual.shape[1]
+        pieces = {
+            "day 1 (one 24-h recall)": (100 * d[f"day1_{nut}"] / ear, w),
+            "usual intake (NCI method)": (
+                (100 * usual / ear[:, None]).ravel(),
+                np.repeat(w / m, m),
+            ),
+        }
+        for method, (x, wx) in pieces.items():
+            below = 100 * float(wx[x < 100].sum() / wx.sum())
+            mids, dens = _weighted_density(x, wx, edges)
+            label = f"{NUTRIENT_LABELS[nut]}: {below:.0f}% below EAR"
+            for xm, dm in zip(mids, dens, strict=True):
+                rows.append(
+                    {
+                        "nutrient": NUTRIENT_LABELS[nut],
+                        "method": method,
+                        "x": xm,
+                        "density": dm * 100,  # per 100 % of EAR
+                        "below": below,
+                        "label": label,
+                    }
+                )
+    frame = pd.DataFrame(rows)
+    frame.attrs["cycle"] = cycle
+    return frame
+
+
+def write_figure(result: UsualIntakeResult, path: Path, population: str | None = None) -> Path:
+    """Day-1 vs usual-intake distributions of intake relative to the EAR (food only)."""
+    from plotnine import (
+        aes,
+        element_text,
+        facet_wrap,
+        geom_line,
+        geom_text,
+        geom_vline,
+        ggplot,
+        labs,
+        scale_color_manual,
+        theme,
+        theme_bw,
+    )
+
+    data = figure_data(result, population)
+    cycle = data.attrs["cycle"]
+    notes = (
+        data.groupby(["nutrient", "method"], as_index=False)["below"]
+        .first()
+        .assign(
+            text=lambda f: (
+                np.where(f["method"].str.startswith("day"), "day 1", "usual")
+                + ": "
+                + f["below"].round(0).astype(int).astype(str)
+                + "% < EAR"
+            )
+        )
+    )
+    top = data.groupby("nutrient")["density"].max()
+    notes["y"] = [
+        top[n] * (0.92 if m.startswith("day") else 0.80)
+        for n, m in zip(notes["nutrient"], notes["method"], strict=True)
+    ]
+    notes["x"] = 300.0
+    colors = {"day 1 (one 24-h recall)": "#d95f02", "usual intake (NCI method)": "#1b9e77"}
+    plot = (
+        ggplot(data, aes("x", "density", color="method"))
+        + geom_line(size=1.1)
+        + geom_vline(xintercept=100, linetype="dashed", color="black")
+        + geom_text(
+            aes("x", "y", label="text", color="method"),
+            data=notes,
+            ha="right",
+            size=10,
+            show_legend=False,
+        )
+        + facet_wrap("~nutrient", ncol=2, scales="free_y")
+        + scale_color_manual(values=colors)
+        + labs(
+            x="intake from food, % of the person's EAR (dashed line: EAR)",
+            y="density (share per 100% of EAR)",
+            color="",
+            title=f"NHANES {cycle}, ages ≥ 1: one day of intake vs usual intake",
+        )
+        + theme_bw()
+        + theme(
+            figure_size=(10, 4.6),
+            legend_position="bottom",
+            text=element_text(size=11),
+            plot_title=element_text(size=12),
+        )
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plot.save(str(path), dpi=DPI, verbose=False)
+    return path
