@@ -7,6 +7,7 @@ errors and writes::
     {out_dir}/tables/usual_intake.csv          estimates and BRR SEs (one row per population ×
                                                nutrient × basis × method × domain)
     {out_dir}/tables/usual_intake_models.csv   the fitted amount models (λ, σ_u², σ_e², β …)
+    {out_dir}/tables/usual_intake.json         run facts (replicates, Fay ρ, draws, donors, time)
     {out_dir}/figures/usual_intake_vs_day1.png day-1 vs usual-intake distributions vs the EAR
 
 Examples
@@ -58,7 +59,7 @@ def default_pools(cycles: Iterable[str]) -> dict[str, tuple[str, ...]]:
     {'2003-2006': ('2003-2004', '2005-2006')}
     """
     have = set(cycles)
-    pools = {}
+    pools: dict[str, tuple[str, ...]] = {}
     if {"2003-2004", "2005-2006"} <= have:
         pools["2003-2006"] = ("2003-2004", "2005-2006")
     return pools
