@@ -17,7 +17,7 @@ Examples
 >>> out = tempfile.mkdtemp()
 >>> table = run_usual_intake(simulate_frame(n=800, seed=1), out, n_brr=0, n_sim=10)
 >>> sorted(p.name for p in (Path(out) / "tables").iterdir())
-['usual_intake.csv', 'usual_intake_models.csv']
+['usual_intake.csv', 'usual_intake.json', 'usual_intake_models.csv']
 """
 
 from __future__ import annotations
