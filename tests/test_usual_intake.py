@@ -225,3 +225,76 @@ def test_brr_rejects_bad_designs() -> None:
         replicate_factors(np.array([1.0, np.nan]), np.array([1.0, 2.0]))
     with pytest.raises(DesignError, match="Fay"):
         replicate_factors(np.array([1, 1]), np.array([1, 2]), fay_rho=1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# (3) the real mirror beside the published figures
+# --------------------------------------------------------------------------------------------
+# Tolerance: 3 percentage points, about 2 BRR standard errors (each estimate's SE is ~1.3-1.7
+# points). The published figures are whole percents from USDA/NCI runs whose details differ
+# from ours: WWEIA tables leave out pregnant and lactating women and breast-fed children and
+# use their own covariates; for 2001-2002 USDA had second recalls on a subsample that the
+# public files lack (we borrow λ and the variance ratio from 2003-2004).
+PUBLISHED_TOLERANCE = 3.0
+MIRROR_CYCLES = ("1999-2000", "2001-2002", "2003-2004", "2005-2006")
+
+
+@pytest.fixture(scope="module")
+def mirror_result(mirror_dir, tmp_path_factory) -> pl.DataFrame:
+    from nhanes_mg.usual_intake.run import load_frame
+
+    data = tmp_path_factory.mktemp("ui_data")  # load_table caches parquet under data/.cache
+    for cycle in MIRROR_CYCLES:
+        (data / cycle).mkdir()
+        for f in (mirror_dir / cycle).iterdir():
+            (data / cycle / f.name).symlink_to(f)
+    frame = load_frame(data, ["2001-2002", "2003-2004", "2005-2006"])
+    res = estimate_usual_intake(
+        frame,
+        nutrients=("mg",),
+        pools={"2003-2006": ("2003-2004", "2005-2006")},
+        n_sim=30,
+    )
+    assert res.info["n_replicates"] == 16
+    assert res.info["donors"] == {"2001-2002": "2003-2004"}
+    borrowed = res.models.filter(pl.col("cycle") == "2001-2002")["borrowed_lambda_rho"]
+    assert borrowed.len() == 8 and borrowed.all()
+    return res.table
+
+
+def _row(table: pl.DataFrame, population: str, basis: str, domain: str, method: str) -> dict:
+    return table.filter(
+        (pl.col("population") == population)
+        & (pl.col("basis") == basis)
+        & (pl.col("domain") == domain)
+        & (pl.col("method") == method)
+    ).row(0, named=True)
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize(
+    ("population", "basis", "domain", "published", "source"),
+    [
+        ("2005-2006", "food", "all", 48.0, "Rosanoff 2012, food, ages >= 1"),
+        ("2001-2002", "food", "all", 56.0, "Rosanoff 2012, food, ages >= 1"),
+        ("2003-2006", "food+supplements", "age 2+", 45.0, "Fulgoni 2011, food + supplements"),
+    ],
+)
+def test_share_below_mg_ear_beside_published(
+    mirror_result, population, basis, domain, published, source
+) -> None:
+    row = _row(mirror_result, population, basis, domain, "usual")
+    est, se = row["pct_below_ear"], row["pct_below_ear_se"]
+    print(f"{source}: {population} {basis} {domain}: {est:.1f}% (SE {se:.1f}) vs {published}%")
+    assert 0.5 < se < 4.0
+    assert abs(est - published) <= PUBLISHED_TOLERANCE, (source, est, se, published)
+
+
+@pytest.mark.mirror
+def test_usual_intake_narrower_than_day1_on_the_mirror(mirror_result) -> None:
+    """Removing within-person variation shrinks the spread: P5-P95 of usual < day 1."""
+    for population in ("2003-2004", "2005-2006"):
+        usual = _row(mirror_result, population, "food", "all", "usual")
+        day1 = _row(mirror_result, population, "food", "all", "day1")
+        assert usual["p95"] - usual["p5"] < 0.8 * (day1["p95"] - day1["p5"])
+        assert abs(usual["mean"] - day1["mean"]) < 2 * day1["mean_se"]
