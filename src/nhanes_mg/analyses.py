@@ -540,7 +540,10 @@ def judge(spec: Spec, table: pl.DataFrame) -> Verdict | None:
                                    f"stronger in the other stratum than claimed", ours,
                                    published)  # fmt: skip
         return Verdict("consistent", f"P {_p(p, eq=True)} < {rule['value']}", ours, published)
-    ours = f"{_fmt(est)} ({_fmt(lo)}–{_fmt(hi)})"
+    if row["scale"] == "proportion":
+        ours = f"{est:.1%} ({lo:.1%}–{hi:.1%})"
+    else:
+        ours = f"{_fmt(est)} ({_fmt(lo)}–{_fmt(hi)})"
     if kind in ("above", "below"):
         value = float(rule["value"])
         sign = 1 if kind == "above" else -1

@@ -6,9 +6,12 @@ bars and the terminal summary.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +19,7 @@ import polars as pl
 
 from nhanes_mg import catalog
 from nhanes_mg.analyses import SpecResult, run_spec
-from nhanes_mg.derive import BuildResult, build_analytic, write_analytic
+from nhanes_mg.derive import ANALYTIC_NAME, BuildResult, build_analytic, write_analytic
 from nhanes_mg.errors import SpecError
 from nhanes_mg.fetch import FetchReport, fetch
 from nhanes_mg.figures import write_figures
@@ -70,8 +73,12 @@ def run_pipeline(
     do_fetch: bool = True,
     synthetic: bool = False,
     step: Step | None = None,
+    workers: int | None = None,
 ) -> RunSummary:
-    """Run everything; see the module docstring. Raises :class:`NhanesError` subclasses."""
+    """Run everything; see the module docstring. Raises :class:`NhanesError` subclasses.
+
+    ``workers`` processes run the specifications (default: one per core; 1 runs them here).
+    """
     notify = step or (lambda what, status: None)
     seconds: dict[str, float] = {}
     specs = select_specs(only, spec_paths)  # fail on a bad spec before any long work
@@ -96,13 +103,29 @@ def run_pipeline(
     started = time.perf_counter()
     results = []
     figures: dict[str, list[Path]] = {}
-    stamp = SYNTHETIC_STAMP if synthetic else ""
     for spec in specs:
-        result = run_spec(spec, _cycles_present(spec, build.frame))
-        write_tables(result, out_dir / "tables", synthetic=synthetic)
-        figures[spec.id] = write_figures(result, out_dir / "figures", stamp=stamp)
-        results.append(result)
-        notify(spec.id, result.verdict.verdict if result.verdict else "done")
+        _cycles_present(spec, build.frame)
+    analytic_path = out_dir / ANALYTIC_NAME
+    n_workers = min(workers or (os.cpu_count() or 1), len(specs))
+    if n_workers > 1:
+        # Specifications are independent: run them in worker processes (spawned, as polars
+        # advises against fork), each reading the analytic parquet just written.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(n_workers, mp_context=context) as pool:
+            futures = [
+                pool.submit(_run_one, spec, analytic_path, out_dir, synthetic) for spec in specs
+            ]
+            for future in futures:
+                result, paths = future.result()
+                results.append(result)
+                figures[result.spec.id] = paths
+                notify(result.spec.id, result.verdict.verdict if result.verdict else "done")
+    else:
+        for spec in specs:
+            result, paths = _run_one(spec, build.frame, out_dir, synthetic)
+            results.append(result)
+            figures[spec.id] = paths
+            notify(spec.id, result.verdict.verdict if result.verdict else "done")
     seconds["analyses"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -114,6 +137,17 @@ def run_pipeline(
     seconds["report"] = time.perf_counter() - started
     notify("report", str(html))
     return RunSummary(report, build, results, md, html, caught, seconds)
+
+
+def _run_one(
+    spec: Spec, analytic: pl.DataFrame | Path, out_dir: Path, synthetic: bool
+) -> tuple[SpecResult, list[Path]]:
+    """One specification: estimates, its table and its figures."""
+    frame = analytic if isinstance(analytic, pl.DataFrame) else pl.read_parquet(analytic)
+    result = run_spec(spec, frame)
+    write_tables(result, out_dir / "tables", synthetic=synthetic)
+    stamp = SYNTHETIC_STAMP if synthetic else ""
+    return result, write_figures(result, out_dir / "figures", stamp=stamp)
 
 
 def _cycles_present(spec: Spec, frame: pl.DataFrame) -> pl.DataFrame:
