@@ -30,11 +30,13 @@ Examples
 --------
 >>> import tempfile
 >>> from nhanes_mg import read
->>> folder = write_synthetic_mirror(tempfile.mkdtemp(), n_per_cycle=300, cycles=["2005-2006"])
->>> demo = read.read_xpt(folder / "2005-2006" / "DEMO_D.xpt")
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     folder = write_synthetic_mirror(tmp, n_per_cycle=300, cycles=["2005-2006"])
+...     demo = read.read_xpt(folder / "2005-2006" / "DEMO_D.xpt")
+...     mortality = sorted(p.name for p in (folder / "linked_mortality").iterdir())
 >>> demo.height, int(demo["SDMVSTRA"].min())
 (300, 44)
->>> sorted(p.name for p in (folder / "linked_mortality").iterdir())
+>>> mortality
 ['NHANES_2005_2006_MORT_2015_PUBLIC.dat']
 """
 
@@ -368,6 +370,7 @@ def _simulate(cycle: Cycle, n: int, seed: int) -> Sim:
         + 0.02 * vitd_food_u
         + 0.18 * np.log(mg_total_u / 300.0)
         + cl_vd
+        - 0.5 * (rng.random(n) < 0.06)  # a heavier lower tail: deficiency in every group
         + rng.normal(0.0, 0.30, n)
     )
     vid = np.clip(np.exp(log_vid), 6.0, 300.0)
@@ -383,7 +386,7 @@ def _simulate(cycle: Cycle, n: int, seed: int) -> Sim:
         - 0.25 * ses
         + 0.4 * np.isin(race, [0, 3])
         - 0.7 * np.log(mg_total_u / 300.0)
-        + 0.45 * (ratio_total > 2.8)
+        + 0.8 * (ratio_total > 2.8)
     )
     diabetic = np.where(adult, rng.random(n) < _sigmoid(lp), rng.random(n) < 0.002)
     diagnosed = diabetic & (rng.random(n) < 0.75)
@@ -529,7 +532,7 @@ def _simulate_mortality(
     )
     monthly = 0.009 / 12.0 * np.exp(lin)
     hazards = {
-        "cvd": 0.32 * monthly * np.exp(-0.05 * vd25 - 0.25 * vd25 * high_mg),
+        "cvd": 0.32 * monthly * np.exp(-0.05 * vd25 - 0.45 * vd25 * high_mg),
         "cancer": 0.24 * monthly * np.exp(-0.08 * vd25 + 0.3 * (ratio_total > 2.8)),
         "other": 0.44 * monthly * np.exp(-0.05 * vd25),
     }
@@ -885,12 +888,15 @@ def write_synthetic_mirror(
     Examples
     --------
     >>> import tempfile
-    >>> root = write_synthetic_mirror(tempfile.mkdtemp(), n_per_cycle=200,
-    ...                               cycles=["2003-2004", "2007-2008"])
-    >>> sorted(p.name for p in (root / "2007-2008").glob("D*.xpt"))[:3]
+    >>> from nhanes_mg import fetch
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     root = write_synthetic_mirror(f"{tmp}/mirror", n_per_cycle=200, cycles=["2007-2008"])
+    ...     tables = sorted(p.name for p in (root / "2007-2008").glob("D*.xpt"))
+    ...     report = fetch.fetch("2007-2008", data_dir=f"{tmp}/data", mirror=root)
+    >>> tables[:3]
     ['DEMO_E.xpt', 'DIQ_E.xpt', 'DR1TOT_E.xpt']
-    >>> (root / "SYNTHETIC.txt").read_text().startswith("SYNTHETIC")
-    True
+    >>> len(report.fetched), report.missing[0]
+    (17, 'linked mortality (2007-2008): not in the mirror')
     """
     if not MIN_PER_CYCLE <= n_per_cycle <= MAX_PER_CYCLE:
         raise ValueError(
