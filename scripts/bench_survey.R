@@ -22,12 +22,14 @@ cdes <- svydesign(ids = ~sdmvpsu, strata = ~sdmvstra, weights = ~w, nest = TRUE,
 cdom <- subset(cdes, in_domain == 1)
 cox_formula <- Surv(months, died) ~ age + sex + race + bmi + vitd10
 
-times <- data.frame(model = character(), seconds = numeric())
+times <- data.frame(model = character(), seconds = numeric(), cpu = numeric())
 for (i in seq_len(reps)) {
   t <- system.time(fit_glm <- svyglm(logit_formula, design = gdom, family = quasibinomial()))
-  times <- rbind(times, data.frame(model = "svyglm_logistic", seconds = t[["elapsed"]]))
+  times <- rbind(times, data.frame(model = "svyglm_logistic", seconds = t[["elapsed"]],
+                                   cpu = t[["user.self"]] + t[["sys.self"]]))
   t <- system.time(fit_cox <- svycoxph(cox_formula, design = cdom))
-  times <- rbind(times, data.frame(model = "svycoxph_efron", seconds = t[["elapsed"]]))
+  times <- rbind(times, data.frame(model = "svycoxph_efron", seconds = t[["elapsed"]],
+                                   cpu = t[["user.self"]] + t[["sys.self"]]))
 }
 res <- rbind(
   data.frame(model = "svyglm_logistic", term = names(coef(fit_glm)),
@@ -39,3 +41,5 @@ res <- rbind(
 )
 write.csv(res, file.path(work, "r_results.csv"), row.names = FALSE)
 write.csv(times, file.path(work, "r_times.csv"), row.names = FALSE)
+writeLines(paste0("(R ", getRversion(), ", survey ", packageVersion("survey"), ")"),
+           file.path(work, "r_version.txt"))

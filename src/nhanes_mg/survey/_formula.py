@@ -13,7 +13,7 @@ import polars as pl
 from formulaic import Formula, model_matrix
 
 from nhanes_mg.errors import EstimationError
-from nhanes_mg.survey.design import SurveyDesign
+from nhanes_mg.survey.design import Encoded, SurveyDesign
 
 
 @dataclass
@@ -26,6 +26,7 @@ class ModelData:
     columns: list[str]
     term_columns: dict[str, list[int]]
     extra: dict[str, np.ndarray]
+    binary: list[int] | None = None  # indices of 0/1 dummy columns, when known
 
 
 def required_variables(formula: str) -> list[str]:
@@ -62,6 +63,15 @@ def build(
     absent = [v for v in needed if v not in frame.columns]
     if absent:
         raise EstimationError(f"variable(s) not in the design's frame: {', '.join(absent)}")
+    # The hot path of every model fit: numpy encodings cached by the design, no polars call.
+    if simple is not None:
+        enc = {c: design.encoded(c) for c in needed}
+        if all(e.unsupported is None for e in enc.values()):
+            complete = np.ones(frame.height, dtype=bool)
+            for e in enc.values():
+                complete &= ~e.missing
+            rows = _rows(design, complete, needed)
+            return _build_simple(enc, rows, simple, reference, extra, intercept)
     schema = frame.schema
     present = [
         (pl.col(c).is_not_null() & pl.col(c).is_not_nan()) if schema[c].is_float()
@@ -69,21 +79,10 @@ def build(
         for c in needed
     ]  # fmt: skip
     complete = frame.select(pl.all_horizontal(present)).to_series().to_numpy()
-    sub = frame.select(needed)
-    dom = design.domain
-    if not dom.any():
-        raise EstimationError("the domain is empty")
-    rows = dom & complete
-    if not (rows & (design.weights > 0)).any():
-        raise EstimationError(
-            "no domain row with positive weight has complete data for " + ", ".join(needed)
-        )
-    used = sub.filter(pl.Series(rows))
-    if simple is not None and not any(
-        used[c].dtype == pl.Boolean or isinstance(used[c].dtype, (pl.Categorical, pl.Enum))
-        for c in needed
-    ):
-        return _build_simple(used, rows, simple, reference, extra, intercept)
+    rows = _rows(design, complete, needed)
+    used = frame.select(
+        pl.col(c).cast(pl.Float64) if schema[c] == pl.Boolean else pl.col(c) for c in needed
+    ).filter(pl.Series(rows))  # booleans are 0/1 numbers, as on the fast path
     # formulaic works on pandas; the conversion of the used columns of the domain rows is cheap.
     pdf = used.to_pandas()
     for col, ref in reference.items():
@@ -150,8 +149,20 @@ def _simple_terms(formula: str) -> tuple[str | None, list[str]] | None:
     return (lhs or None, terms)
 
 
+def _rows(design: SurveyDesign, complete: np.ndarray, needed: list[str]) -> np.ndarray:
+    dom = design.domain
+    if not dom.any():
+        raise EstimationError("the domain is empty")
+    rows = dom & complete
+    if not (rows & (design.weights > 0)).any():
+        raise EstimationError(
+            "no domain row with positive weight has complete data for " + ", ".join(needed)
+        )
+    return rows
+
+
 def _build_simple(
-    used: pl.DataFrame,
+    enc: dict[str, Encoded],
     rows: np.ndarray,
     simple: tuple[str | None, list[str]],
     reference: Mapping[str, Any],
@@ -159,32 +170,36 @@ def _build_simple(
     intercept: bool,
 ) -> ModelData:
     lhs, terms = simple
-    schema = used.schema
-    categorical = [t for t in terms if t in reference or schema[t] == pl.String]
-    for t in terms:
-        if t not in categorical and not schema[t].is_numeric():
-            raise EstimationError(f"column {t!r} is {schema[t]}: not usable in a model")
-    observed: dict[str, list[Any]] = {}
-    if categorical:
-        uniques = used.select(pl.col(c).unique().implode() for c in categorical).row(0)
-        observed = dict(zip(categorical, uniques, strict=True))
-    exprs: list[pl.Expr] = []
+    idx = np.flatnonzero(rows)  # take() with indices beats boolean masks, column by column
+    n = len(idx)
+    blocks: list[np.ndarray] = []
     columns: list[str] = []
     term_columns: dict[str, list[int]] = {}
+    binary: list[int] = []  # columns that can separate a binary outcome
     if intercept:
-        exprs.append(pl.lit(1.0, pl.Float64).alias("Intercept"))
+        blocks.append(np.ones((n, 1)))
         columns.append("Intercept")
         term_columns["1"] = [0]
     for term in terms:
+        e = enc[term]
         start = len(columns)
-        if term not in observed:
-            exprs.append(pl.col(term).cast(pl.Float64))
+        data = e.data.take(idx)
+        if e.levels is None and term not in reference:
+            blocks.append(data.reshape(n, 1))
             columns.append(term)
+            if e.integer and np.all((data == 0) | (data == 1)):
+                binary.append(start)
         else:
-            values = observed[term]
+            if e.levels is not None:
+                present = np.flatnonzero(np.bincount(data, minlength=len(e.levels)))
+                code_of = {e.levels[i]: int(i) for i in present}
+            else:  # a numeric column made categorical by `reference`
+                uniq = np.unique(data)
+                code_of = {(int(v) if e.integer else float(v)): v for v in uniq}
+            values = list(code_of)
             if term in reference:
                 ref = reference[term]
-                if ref not in set(values):
+                if ref not in code_of:
                     raise EstimationError(
                         f"reference level {ref!r} of {term!r} does not occur among the model's "
                         f"rows (levels: {sorted(map(str, values))[:20]})"
@@ -196,24 +211,26 @@ def _build_simple(
                 raise EstimationError(
                     f"{term!r} has a single level among the model's rows: {levels[0]!r}"
                 )
-            for level in levels[1:]:
-                name = f"{term}[T.{level}]"
-                exprs.append((pl.col(term) == level).cast(pl.Float64).alias(name))
-                columns.append(name)
+            blocks.append(
+                np.column_stack([data == code_of[level] for level in levels[1:]]).astype(float)
+            )
+            columns.extend(f"{term}[T.{level}]" for level in levels[1:])
         term_columns[term] = list(range(start, len(columns)))
-    k = len(exprs)
-    outcome = [pl.col(lhs).cast(pl.Float64).alias("__y__")] if lhs is not None else []
-    if lhs is not None and not schema[lhs].is_numeric():
-        raise EstimationError(f"the outcome {lhs!r} must be numeric or 0/1, not {schema[lhs]}")
-    more = [pl.col(c).cast(pl.Float64).alias(f"__extra_{c}") for c in extra]
-    # one polars pass makes every column; numpy gets one float64 block
-    block = used.select(*exprs, *outcome, *more).to_numpy(order="fortran")
-    X = np.ascontiguousarray(block[:, :k])
-    y = block[:, k].copy() if lhs is not None else None
-    extras = {c: block[:, k + len(outcome) + i].copy() for i, c in enumerate(extra)}
+    X = np.hstack(blocks) if blocks else np.zeros((n, 0))
+    y = None
+    if lhs is not None:
+        if enc[lhs].levels is not None:
+            raise EstimationError(f"the outcome {lhs!r} must be numeric or 0/1, not text")
+        y = enc[lhs].data.take(idx)
+    extras = {}
+    for c in extra:
+        if enc[c].levels is not None:
+            raise EstimationError(f"{c!r} must be numeric, not text")
+        extras[c] = enc[c].data.take(idx)
     if not np.all(np.isfinite(X)) or (y is not None and not np.all(np.isfinite(y))):
         raise EstimationError("the model matrix has non-finite values")
-    return ModelData(rows, y, X, columns, term_columns, extras)
+    binary += [j for j in range(len(columns)) if "[T." in columns[j]]
+    return ModelData(rows, y, X, columns, term_columns, extras, binary=sorted(binary))
 
 
 def _sort_key(v: Any) -> tuple[int, Any]:

@@ -288,8 +288,8 @@ def svycoxph(
     dfbeta_sorted = (final.resid * cd.w[:, None]) @ inv_info
     dfbeta = np.empty_like(dfbeta_sorted)
     dfbeta[cd.order] = dfbeta_sorted
-    influence = np.zeros((design.frame.height, p))
-    influence[rows] = dfbeta
+    influence = np.zeros((int(rows_all.sum()), p))  # rows of the model (zero weight: 0)
+    influence[pos] = dfbeta
     vcov = design.variance(influence, rows_all)
     se = np.sqrt(np.diag(vcov))
     df_res = float(design.degf(rows_all) + 1 - p)

@@ -34,6 +34,22 @@ Variable = str | pl.Expr
 
 
 @dataclass(frozen=True)
+class Encoded:
+    """A column as numpy: ``values`` (float64, NaN = missing) or ``codes`` into ``levels``."""
+
+    data: np.ndarray
+    levels: list[object] | None  # text columns: sorted levels, data = codes (-1 = missing)
+    integer: bool  # numeric column of integer (or boolean) type
+    unsupported: str | None = None  # dtype name of a column that is neither
+
+    @property
+    def missing(self) -> np.ndarray:
+        if self.levels is not None:
+            return self.data < 0
+        return np.isnan(self.data)
+
+
+@dataclass(frozen=True)
 class _Structure:
     """The fixed numeric structure of the full design, shared by every domain of it."""
 
@@ -168,6 +184,8 @@ class SurveyDesign:
         self._structure = _build_structure(frame, strata, psu)
         self._domain = np.ones(frame.height, dtype=bool)
         self._domain_label: str | None = None
+        # numpy encodings of columns, made once per design and shared by its domains
+        self._columns: dict[str, Encoded] = {}
         lonely = self._structure.lonely
         if lonely_psu == "fail" and lonely.any():
             labels = [_label(self._structure.stratum_labels[i]) for i in np.flatnonzero(lonely)]
@@ -363,6 +381,29 @@ class SurveyDesign:
             f"a variable is a column name or a polars expression, not {variable!r}"
         )
 
+    def encoded(self, name: str) -> Encoded:
+        """The column as numpy, converted once and cached (the frame never changes).
+
+        Numeric and boolean columns give float64 values (null → NaN); text columns give
+        integer codes into their sorted levels (null → -1).
+        """
+        enc = self._columns.get(name)
+        if enc is None:
+            if name not in self._frame.columns:
+                raise EstimationError(f"variable {name!r} is not in the design's frame")
+            s = self._frame.get_column(name)
+            if s.dtype == pl.String:
+                levels = sorted(s.drop_nulls().unique().to_list())
+                codes = s.cast(pl.Enum(levels)).to_physical().cast(pl.Int64).fill_null(-1)
+                enc = Encoded(codes.to_numpy(), levels, False)
+            elif s.dtype.is_numeric() or s.dtype == pl.Boolean:
+                values = s.cast(pl.Float64).fill_null(np.nan).to_numpy()
+                enc = Encoded(values, None, s.dtype.is_integer() or s.dtype == pl.Boolean)
+            else:
+                enc = Encoded(np.empty(0), None, False, str(s.dtype))
+            self._columns[name] = enc
+        return enc
+
     def degf(self, rows: np.ndarray) -> int:
         """#PSUs − #strata among ``rows`` (a full-length mask) with positive weight."""
         inset = rows & (self._w > 0)
@@ -376,9 +417,9 @@ class SurveyDesign:
 
         Parameters
         ----------
-        influence : ndarray, shape (n,) or (n, p)
-            Full-length weighted influence values (zero outside the domain), as R's
-            ``svyrecvar(x, ...)`` takes them.
+        influence : ndarray, shape (n,) or (n, p), or (m, p) with m = rows.sum()
+            Weighted influence values, as R's ``svyrecvar(x, ...)`` takes them: full length
+            (zero outside the domain) or only for the ``rows`` (the others are zero).
         rows : ndarray of bool, optional
             The rows R would keep in the design object (domain and non-missing); they decide
             which strata exist for ``lonely_psu="average"``. Defaults to the domain.
@@ -394,7 +435,17 @@ class SurveyDesign:
             raise EstimationError("non-finite influence values: the estimate is undefined")
         s = self._structure
         rows = self._domain if rows is None else rows
-        totals = s.aggregate @ z  # PSU totals, P x p
+        if z.shape[0] == self._frame.height:
+            totals = s.aggregate @ z  # PSU totals, P x p
+        elif z.shape[0] == int(rows.sum()):
+            psu = s.psu[rows]
+            m = len(psu)
+            agg = sp.csr_matrix((np.ones(m), (psu, np.arange(m))), shape=(self.n_psu, m))
+            totals = agg @ z
+        else:
+            raise ValueError(
+                f"influence has {z.shape[0]} rows; expected {self._frame.height} or {rows.sum()}"
+            )
         n_h = s.n_psu
         sums = np.zeros((len(n_h), z.shape[1]))
         np.add.at(sums, s.psu_stratum, totals)

@@ -36,9 +36,11 @@ def _family(name: str) -> tuple[Any, Any, Any, Any, Any]:
     if name in ("binomial", "quasibinomial"):
 
         def linkinv(eta: np.ndarray) -> np.ndarray:
-            thresh = -math.log(_EPS)
-            eta = np.clip(eta, -thresh, thresh)
-            return 1.0 / (1.0 + np.exp(-eta))
+            # R's logit_linkinv: exp(eta) / (1 + exp(eta)), exp floored/capped beyond +-30
+            tmp = np.exp(np.clip(eta, -30.0, 30.0))
+            if eta.min() < -30 or eta.max() > 30:
+                tmp = np.where(eta < -30, _EPS, np.where(eta > 30, 1 / _EPS, tmp))
+            return tmp / (1 + tmp)
 
         def mu_eta(eta: np.ndarray) -> np.ndarray:
             e = np.exp(-np.abs(eta))
@@ -79,6 +81,20 @@ def _link(name: str, mu: np.ndarray) -> np.ndarray:
     return np.log(mu)
 
 
+class _RankDeficient(Exception):
+    """The weighted cross-product is singular (svyglm names the aliased columns)."""
+
+
+def _check_full_rank(xtwx: np.ndarray) -> None:
+    diag = np.diag(xtwx)
+    if np.any(diag <= 0):
+        raise _RankDeficient
+    d = 1 / np.sqrt(diag)
+    eig = np.linalg.eigvalsh(xtwx * np.outer(d, d))
+    if eig[0] <= 1e-12 * eig[-1]:
+        raise _RankDeficient
+
+
 @dataclass
 class IRLSFit:
     beta: np.ndarray
@@ -106,7 +122,8 @@ def irls(
     the root of the weighted score to machine precision whatever the conditioning of ``X``.
     """
     linkinv, mu_eta_f, variance, dev_resid, start = _family(family)
-    if family in ("binomial", "quasibinomial") and np.all((y == 0) | (y == 1)):
+    logit = family in ("binomial", "quasibinomial")
+    if logit and np.all((y == 0) | (y == 1)):
 
         def dev_resid(y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
             return -2 * w * np.log(np.where(y > 0, mu, 1 - mu))
@@ -119,18 +136,27 @@ def irls(
     converged = False
     it = 0
     first = True
+    buf = np.empty_like(X)
     for it in range(1, maxit + 1):  # noqa: B007
-        mu_eta = mu_eta_f(eta)
-        var = variance(mu)
-        ww = w * mu_eta**2 / var
-        z = (y - mu) / mu_eta
-        sx = X * np.sqrt(ww)[:, None]
+        if logit:
+            # canonical link: mu_eta = V(mu) = mu (1 - mu), so W = w mu (1 - mu) and
+            # W z = w (y - mu) (R floors mu_eta at machine epsilon; so do we)
+            var = np.maximum(mu * (1 - mu), _EPS)
+            ww = w * var
+            wz = w * (y - mu)
+        else:
+            mu_eta = mu_eta_f(eta)
+            ww = w * mu_eta**2 / variance(mu)
+            wz = ww * (y - mu) / mu_eta
+        sx = np.multiply(X, np.sqrt(ww)[:, None], out=buf)
         xtwx = sx.T @ sx  # numpy uses a symmetric rank-k update for A.T @ A
-        rhs = X.T @ (ww * ((eta - X @ beta) + z) if first else ww * z)
+        if first:
+            _check_full_rank(xtwx)
+        rhs = X.T @ (ww * (eta - X @ beta) + wz if first else wz)
         try:
             step = np.linalg.solve(xtwx, rhs)
         except np.linalg.LinAlgError as exc:
-            raise EstimationError(f"svyglm: singular weighted cross-product ({exc})") from exc
+            raise _RankDeficient from exc
         new_beta = step if first else beta + step
         first = False
         eta_new = X @ new_beta
@@ -268,13 +294,20 @@ def svyglm(
     if family in ("poisson", "quasipoisson") and np.any(y < 0):
         raise EstimationError(f"svyglm: the outcome of {formula!r} is negative ({family})")
     pos = w_full > 0
-    _formula.check_rank(X[pos], data.columns, "svyglm")
     if family in ("binomial", "quasibinomial"):
-        _check_separation(X[pos], y[pos], data.columns)
+        cols = data.binary
+        if pos.all():
+            _check_separation(X, y, data.columns, cols)
+        else:
+            _check_separation(X[pos], y[pos], data.columns, cols)
     # R rescales the weights to mean 1 over the domain rows (rescale=TRUE). The limit does not
     # depend on it, but IRLS starts from it, so the same constant gives R's very iterates.
     w = w_full / design.weights[design.domain].mean()
-    fit = irls(X, y, w, family, tol=tol, maxit=maxit)
+    try:
+        fit = irls(X, y, w, family, tol=tol, maxit=maxit)
+    except _RankDeficient:
+        _formula.check_rank(X[pos], data.columns, "svyglm")  # raises, naming the columns
+        raise EstimationError("svyglm: the model matrix is rank deficient") from None
     if not fit.converged:
         raise EstimationError(
             f"svyglm: IRLS did not converge in {maxit} iterations (possible separation or a "
@@ -298,9 +331,9 @@ def svyglm(
     xtwx = fit.xtwx
     dscale = 1 / np.sqrt(np.diag(xtwx))
     a_inv = np.linalg.inv(xtwx * np.outer(dscale, dscale)) * np.outer(dscale, dscale)
-    influence = np.zeros((design.frame.height, X.shape[1]))
-    influence[rows] = (X * resid_w[:, None]) @ a_inv
-    vcov = design.variance(influence, rows)
+    # V(estfun @ A) = A' V(estfun) A: aggregate the n x p scores first, multiply after
+    meat = design.variance(X * resid_w[:, None], rows)  # the model's rows; zero elsewhere
+    vcov = a_inv @ meat @ a_inv
     p = X.shape[1]
     df_res = float(design.degf(rows) + 1 - p)
     se = np.sqrt(np.diag(vcov))
@@ -331,8 +364,25 @@ def svyglm(
     )
 
 
-def _check_separation(X: np.ndarray, y: np.ndarray, columns: list[str]) -> None:
-    """Raise on complete separation by a 0/1 column (an estimate would run off to ±inf)."""
+def _check_separation(
+    X: np.ndarray, y: np.ndarray, columns: list[str], candidates: list[int] | None = None
+) -> None:
+    """Raise on complete separation by a 0/1 column (an estimate would run off to ±inf).
+
+    ``candidates``: the indices of the columns that may be 0/1 (all when None).
+    """
+    if candidates is not None:
+        sub = X[:, candidates]
+        _check_separation_cols(sub, y, [columns[j] for j in candidates])
+    else:
+        _check_separation_cols(X, y, columns)
+    if np.all(y == 0) or np.all(y == 1):
+        raise EstimationError(f"svyglm: the outcome is always {int(y[0])} in the domain")
+
+
+def _check_separation_cols(X: np.ndarray, y: np.ndarray, columns: list[str]) -> None:
+    if X.shape[1] == 0:
+        return
     n_on = X.sum(axis=0)
     sq = (X * X).sum(axis=0)
     binary = (n_on == sq) & (n_on > 0) & (n_on < len(y))  # 0/1 columns, not constant
@@ -347,8 +397,6 @@ def _check_separation(X: np.ndarray, y: np.ndarray, columns: list[str]) -> None:
                         f"outcome {int(count > 0)}; its coefficient is infinite (merge "
                         "categories or drop the term)"
                     )
-    if np.all(y == 0) or np.all(y == 1):
-        raise EstimationError(f"svyglm: the outcome is always {int(y[0])} in the domain")
 
 
 @dataclass(repr=False)
