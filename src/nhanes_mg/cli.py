@@ -220,6 +220,38 @@ def specs(
     out.print(table)
 
 
+@app.command("usual-intake")
+def usual_intake(
+    cycles: CyclesOpt = "2001-2018",
+    data_dir: DataDirOpt = Path("data/raw"),
+    out_dir: OutOpt = Path("outputs"),
+    nutrients: Annotated[str, typer.Option("--nutrients", help="mg, ca or mg,ca")] = "mg,ca",
+    brr: Annotated[
+        int | None,
+        typer.Option("--brr", help="BRR replicates (default 16 a cycle; 0 skips the SEs)"),
+    ] = None,
+) -> None:
+    """Usual intake of Mg and Ca by the NCI method: % below the EAR with Fay-BRR SEs."""
+    import polars as pl
+
+    from nhanes_mg.usual_intake.run import run_usual_intake
+
+    chosen = [n.strip().lower() for n in nutrients.split(",") if n.strip()]
+    with console.status("Estimating usual intakes (NCI method, BRR) …"):
+        table = run_usual_intake(data_dir, out_dir, cycles=cycles, nutrients=chosen, n_brr=brr)
+    # the headline: % below the EAR, day-1 vs usual intake, whole population and by sex
+    headline = table.filter(pl.col("domain").is_in(["all", "male", "female", "age 19+"])).select(
+        "population", "nutrient", "basis", "method", "domain", "n", "mean", "pct_below_ear",
+        "pct_below_ear_se",
+    )  # fmt: skip
+    with pl.Config(tbl_rows=80, tbl_cols=12, tbl_width_chars=160, float_precision=1):
+        typer.echo(str(headline.sort("population", "nutrient", "basis", "domain", "method")))
+    console.print(
+        f"[green]✓[/] wrote {out_dir / 'tables' / 'usual_intake.csv'} and "
+        f"{out_dir / 'figures' / 'usual_intake_vs_day1.png'}"
+    )
+
+
 @app.command()
 def version() -> None:
     """Print the package version."""
