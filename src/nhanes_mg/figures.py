@@ -60,8 +60,10 @@ def write_figures(result: SpecResult, folder: Path, stamp: str = "") -> list[Pat
     paths = []
     for i, kind in enumerate(order):
         sub = table.filter(pl.col("analysis").is_in(kinds[kind]))
-        plot = {"trend": _trend, "groups": _groups, "forest": _forest,
-                "forest_linear": _forest}[kind](result, sub)  # fmt: skip
+        if kind.startswith("forest"):
+            plot = _forest(result, sub, synthetic=bool(stamp))
+        else:
+            plot = {"trend": _trend, "groups": _groups}[kind](result, sub)
         title = result.spec.title + (f"\n{stamp}" if stamp else "")
         plot = (
             plot
@@ -138,7 +140,7 @@ def _groups(result: SpecResult, table: pl.DataFrame) -> ggplot:
     )
 
 
-def _forest(result: SpecResult, table: pl.DataFrame) -> ggplot:
+def _forest(result: SpecResult, table: pl.DataFrame, synthetic: bool = False) -> ggplot:
     spec = result.spec
     labels = _labels(result)
     data = table.filter(pl.col("conf_low").is_not_null() | (pl.col("estimate") == 1.0)).filter(
@@ -150,7 +152,7 @@ def _forest(result: SpecResult, table: pl.DataFrame) -> ggplot:
         # the reference category: a point at 1 (or 0) with no interval
         conf_low=pl.col("conf_low").fill_null(pl.col("estimate")),
         conf_high=pl.col("conf_high").fill_null(pl.col("estimate")),
-        source=pl.lit("NHANES (ours)"),
+        source=pl.lit("synthetic (ours)" if synthetic else "NHANES (ours)"),
     )
     ref = spec.reference
     rule = spec.verdict
