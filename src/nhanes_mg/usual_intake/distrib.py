@@ -194,12 +194,14 @@ def domain_summaries(
         below = (vals < np.asarray(cut)[keep][:, None]).mean(axis=1)
         cell_below = np.asarray(np.bincount(c, weights=w * below, minlength=n_cells), float)
 
-    bits = vals.astype(np.float32).view(np.uint32).astype(np.uint64)  # (n, M)
-    person = np.arange(n, dtype=np.uint64)[:, None]
-    cell_u = c.astype(np.uint64)[:, None] << np.uint64(_CELL_SHIFT)
-    keys = np.sort((cell_u | (bits << np.uint64(_PERSON_BITS)) | person).ravel())
-    person_sorted = (keys & np.uint64((1 << _PERSON_BITS) - 1)).astype(np.int64)
-    cw = np.concatenate([[0.0], np.cumsum(w[person_sorted] / m)])
+    keys = vals.astype(np.float32).view(np.uint32).astype(np.uint64)  # (n, M) value bits
+    keys <<= np.uint64(_PERSON_BITS)
+    keys |= (c.astype(np.uint64) << np.uint64(_CELL_SHIFT))[:, None]
+    keys |= np.arange(n, dtype=np.uint64)[:, None]
+    keys = keys.ravel()
+    keys.sort()
+    person_sorted = (keys & np.uint64((1 << _PERSON_BITS) - 1)).view(np.int64)
+    cw = np.concatenate([[0.0], np.cumsum((w / m)[person_sorted])])
     cell_base = np.arange(n_cells, dtype=np.uint64) << np.uint64(_CELL_SHIFT)
     starts = np.searchsorted(keys, cell_base, side="left")
     fill = np.uint64((1 << _PERSON_BITS) - 1)
@@ -213,11 +215,17 @@ def domain_summaries(
     probs = np.asarray(percentiles, dtype=np.float64) / 100.0
     target = probs[None, :] * total[:, None] * (1 - 1e-12)  # (D, P)
 
+    # (domain, cell) pairs with weight: each CDF evaluation queries only these
+    pair_d, pair_c = np.nonzero(member)
+    seg = np.searchsorted(pair_d, np.arange(len(names)))
+    base_pairs = cw[starts[pair_c]][:, None]
+    cell_pairs = cell_base[pair_c][:, None]
+
     def cdf(b: NDArray[np.int64]) -> FloatArray:
         """Weight of the draws with value bits ≤ b, per domain: b (D, P) → (D, P)."""
-        q = cell_base[:, None, None] | (b.astype(np.uint64)[None] << np.uint64(_PERSON_BITS))
-        pos = np.searchsorted(keys, q | fill, side="right")
-        return np.asarray(np.einsum("dc,cdp->dp", member, cw[pos] - cw[starts][:, None, None]))
+        q = cell_pairs | (b[pair_d].astype(np.uint64) << np.uint64(_PERSON_BITS)) | fill
+        pos = np.searchsorted(keys, q, side="right")
+        return np.asarray(np.add.reduceat(cw[pos] - base_pairs, seg, axis=0))
 
     # bracket on a grid of observed value bits, then bisect on the integers
     sample = keys[:: max(1, len(keys) // BRACKET_POINTS)]

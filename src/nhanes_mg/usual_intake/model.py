@@ -186,7 +186,7 @@ def _best_rho(
     if start is not None:
         s = float(np.log(max(start, 1e-12)))
         lo, hi = max(lo, s - 2.0), min(hi, s + 2.0)
-    res = optimize.minimize_scalar(neg, bounds=(lo, hi), method="bounded", options={"xatol": 1e-5})
+    res = optimize.minimize_scalar(neg, bounds=(lo, hi), method="bounded", options={"xatol": 1e-4})
     log_rho = float(res.x)
     if start is not None and (abs(log_rho - lo) < 1e-3 or abs(log_rho - hi) < 1e-3):
         return _best_rho(prep, lam, cp, None)  # the warm bracket was too narrow: full search
@@ -289,8 +289,12 @@ def fit_amount_model(
     else:
         centre, step = start.lam, 0.1
     lo, hi = max(lo_b, centre - step), min(hi_b, centre + step)
+    # λ to 1e-4 on the full sample; 5e-4 suffices for a BRR replicate started at λ̂
     res = optimize.minimize_scalar(
-        neg_profile, bounds=(lo, hi), method="bounded", options={"xatol": 1e-4}
+        neg_profile,
+        bounds=(lo, hi),
+        method="bounded",
+        options={"xatol": 1e-4 if start is None else 5e-4},
     )
     lam = float(res.x)
     # the bounded search never evaluates the ends: check the boundary of [0, 1] explicitly
