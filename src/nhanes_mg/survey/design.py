@@ -360,6 +360,10 @@ class SurveyDesign:
     # ------------------------------------------------------------------ numeric core
     def values(self, variable: Variable) -> np.ndarray:
         """Full-length float64 values of a column or expression (missing → NaN)."""
+        if isinstance(variable, str):
+            enc = self.encoded(variable)
+            if enc.levels is None and enc.unsupported is None:
+                return enc.data
         series = self._series(variable)
         if series.dtype == pl.Boolean:
             series = series.cast(pl.Float64)
@@ -401,6 +405,7 @@ class SurveyDesign:
                 enc = Encoded(values, None, s.dtype.is_integer() or s.dtype == pl.Boolean)
             else:
                 enc = Encoded(np.empty(0), None, False, str(s.dtype))
+            enc.data.flags.writeable = False  # shared by every domain: never modified
             self._columns[name] = enc
         return enc
 
