@@ -172,12 +172,14 @@ def _build_simple(
     lhs, terms = simple
     idx = np.flatnonzero(rows)  # take() with indices beats boolean masks, column by column
     n = len(idx)
-    blocks: list[np.ndarray] = []
+    # plan the columns (source values, and the code of a dummy's level), then fill one
+    # Fortran-ordered matrix: contiguous columns are cheap to write and to scale in IRLS
+    plan: list[tuple[np.ndarray | None, Any]] = []
     columns: list[str] = []
     term_columns: dict[str, list[int]] = {}
     binary: list[int] = []  # columns that can separate a binary outcome
     if intercept:
-        blocks.append(np.ones((n, 1)))
+        plan.append((None, None))
         columns.append("Intercept")
         term_columns["1"] = [0]
     for term in terms:
@@ -185,7 +187,7 @@ def _build_simple(
         start = len(columns)
         data = e.data.take(idx)
         if e.levels is None and term not in reference:
-            blocks.append(data.reshape(n, 1))
+            plan.append((data, None))
             columns.append(term)
             if e.integer and np.all((data == 0) | (data == 1)):
                 binary.append(start)
@@ -211,12 +213,17 @@ def _build_simple(
                 raise EstimationError(
                     f"{term!r} has a single level among the model's rows: {levels[0]!r}"
                 )
-            blocks.append(
-                np.column_stack([data == code_of[level] for level in levels[1:]]).astype(float)
-            )
+            plan.extend((data, code_of[level]) for level in levels[1:])
             columns.extend(f"{term}[T.{level}]" for level in levels[1:])
         term_columns[term] = list(range(start, len(columns)))
-    X = np.hstack(blocks) if blocks else np.zeros((n, 0))
+    X = np.empty((n, len(plan)), order="F")
+    for j, (source, code) in enumerate(plan):
+        if source is None:
+            X[:, j] = 1.0
+        elif code is None:
+            X[:, j] = source
+        else:
+            np.equal(source, code, out=X[:, j], casting="unsafe")
     y = None
     if lhs is not None:
         if enc[lhs].levels is not None:
