@@ -445,18 +445,18 @@ def regtermtest(
     (``df_residual`` of :func:`svyglm`, ``df_residual`` of :func:`svycoxph`) unless ``df`` is
     given; ``df=math.inf`` gives the chi-square test.
 
-    Notes
-    -----
-    For a :func:`svycoxph` model this tests the columns named; R's ``regTermTest`` in survey
-    4.1-1 picks coefficients shifted by one for ``svycoxph`` fits (a bug), so the golden value
-    of that case is computed in R from ``coef()`` and ``vcov()`` directly.
-
     Parameters
     ----------
     model : SvyGLMResult or SvyCoxResult
     terms : str or list of str
         Formula terms (``"ridreth1"``, ``"C(mg_q)"``, ``"age:sex"``) or model-matrix column
         names; all their columns are tested together.
+
+    Notes
+    -----
+    For a :func:`svycoxph` model this tests the columns named; R's ``regTermTest`` in survey
+    4.1-1 picks coefficients shifted by one for ``svycoxph`` fits (a bug), so the golden value
+    of that case is computed in R from ``coef()`` and ``vcov()`` directly.
 
     Examples
     --------
