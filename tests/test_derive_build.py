@@ -10,7 +10,6 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from derive_support import built, data_dir, link_tree
 from nhanes_mg import catalog, read
 from nhanes_mg.derive import (
     VARIABLES,
@@ -24,6 +23,8 @@ from nhanes_mg.derive import (
 )
 from nhanes_mg.derive.spec import SOURCES
 from nhanes_mg.errors import MissingTableError
+
+from derive_support import built, data_dir, link_tree
 
 pytestmark = pytest.mark.mirror
 CYCLES = [c.years for c in catalog.parse_cycles(None)]

@@ -7,9 +7,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from derive_support import built, data_dir
 from nhanes_mg import read
 from nhanes_mg.derive import supplements
+
+from derive_support import built, data_dir
 
 
 def _toy() -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:

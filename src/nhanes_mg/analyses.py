@@ -18,6 +18,7 @@ import itertools
 import math
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -366,7 +367,7 @@ def _model(
             labels.append(f"> {edges[-1]}")
         result.exposure_cuts[analysis.name] = cuts
         # right-closed intervals: (−∞, c1], (c1, c2], …
-        category = pl.when(pl.col("_x").is_null()).then(None)
+        category: Any = pl.when(pl.col("_x").is_null()).then(None)
         for cut, label in zip(cuts, labels, strict=False):
             category = category.when(pl.col("_x") <= cut).then(pl.lit(label))
         category = category.otherwise(pl.lit(labels[-1]))
