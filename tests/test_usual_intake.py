@@ -120,6 +120,36 @@ def test_cycle_without_second_recalls_borrows_lambda_and_ratio() -> None:
     assert abs(row["p95"] - truth["p95"]) < 3 * row["p95_se"]
 
 
+def test_single_model_with_sex_and_age_covariates_also_recovers() -> None:
+    frame = simulate_frame(n=5000, seed=31, **SIM).with_columns(pl.lit(CUT).alias("mg_ear"))
+    res = estimate_usual_intake(frame, nutrients=("mg",), n_sim=40, stratify=False)
+    assert res.models.height == 1 and "male" in res.models["covariates"][0]
+    row = res.table.filter(
+        (pl.col("domain") == "all") & (pl.col("method") == "usual") & (pl.col("basis") == "food")
+    ).row(0, named=True)
+    truth = _true_population()
+    for stat in ("mean", "p10", "p50", "p90", "pct_below_ear"):
+        assert abs(row[stat] - truth[stat]) < 3 * row[f"{stat}_se"], stat
+
+
+def test_run_usual_intake_writes_tables_and_figure(tmp_path) -> None:
+    from nhanes_mg.usual_intake.run import run_usual_intake
+
+    frame = simulate_frame(n=1500, seed=4).with_columns(
+        pl.lit(20.0).alias("mg_supp"), pl.lit(0.0).alias("ca_supp")
+    )
+    table = run_usual_intake(frame, tmp_path, n_brr=16, n_sim=10, n_jobs=1)
+    assert (tmp_path / "tables" / "usual_intake.csv").exists()
+    assert (tmp_path / "figures" / "usual_intake_vs_day1.png").stat().st_size > 10_000
+    assert set(table["basis"]) == {"food", "food+supplements"}
+    food = table.filter(
+        (pl.col("domain") == "all") & (pl.col("method") == "usual") & (pl.col("nutrient") == "mg")
+    ).sort("basis")
+    assert food["mean"][1] == pytest.approx(food["mean"][0] + 20.0, rel=1e-9)  # + supplement
+    ul = food.filter(pl.col("basis") == "food+supplements")["pct_above_ul_supp"][0]
+    assert ul == 0.0  # 20 mg/day is under every UL
+
+
 def test_cycle_without_second_recalls_and_no_donor_is_an_error() -> None:
     single = simulate_frame(n=500, seed=3, cycle="2001-2002", p_day2=0.0)
     with pytest.raises(EstimationError, match="no second recalls"):

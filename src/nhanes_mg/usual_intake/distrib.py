@@ -32,6 +32,7 @@ from numpy.polynomial.hermite_e import hermegauss
 from numpy.typing import NDArray
 from scipy import special
 
+from nhanes_mg.errors import EstimationError
 from nhanes_mg.usual_intake.model import AmountFit, inverse_boxcox
 
 FloatArray = NDArray[np.float64]
@@ -183,9 +184,9 @@ def domain_summaries(
     vals, w, c = values[keep], np.asarray(weights, dtype=np.float64)[keep], cells[keep]
     n, m = vals.shape
     if n >= 1 << _PERSON_BITS or n_cells >= 1 << (64 - _CELL_SHIFT):
-        raise ValueError("domain_summaries: too many persons or cells for the packed sort")
+        raise EstimationError("domain summaries: too many persons or cells for the packed sort")
     if np.any(vals < 0) or not np.all(np.isfinite(vals)):
-        raise ValueError("domain_summaries: values must be finite and non-negative")
+        raise EstimationError("domain summaries: values must be finite and non-negative")
     cell_w = np.bincount(c, weights=w, minlength=n_cells)
     cell_n = np.bincount(c, minlength=n_cells).astype(np.float64)
     cell_sum = np.bincount(c, weights=w * vals.mean(axis=1), minlength=n_cells)
