@@ -161,6 +161,9 @@ def _to_bool(frame: pl.DataFrame, name: str) -> BoolArray:
 
 
 def _cycle_arrays(frame: pl.DataFrame, cycle: str, nutrients: Sequence[str]) -> _CycleArrays:
+    # polars selects and filters the cycle once; from here on numpy: the same arrays are refit
+    # and resimulated for every BRR replicate (dense linear algebra, (n, M) Monte Carlo
+    # arrays, integer-key sorts), which polars expressions cannot do without copies per pass.
     sub = frame.filter(
         (pl.col("cycle").cast(pl.Utf8) == cycle)
         & (pl.col("age") >= 1)
