@@ -16,7 +16,7 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "setting up .venv (locked dependencies) ..." >&2
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.lock
-  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . \
-    || .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+  # build isolation: the build gets its own recent setuptools (a 3.11 venv ships an old one)
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
   echo "$want" > "$stamp"
 fi

@@ -317,10 +317,10 @@ def main() -> None:
         console.print("[red]aborted[/]")
         sys.exit(130)
     except Exception as exc:
-        # click's usage errors arrive here in standalone_mode=False
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        # Usage errors come from the click that typer bundles; they know how to show
+        # themselves (usage line + one error line) and their exit code.
+        show = getattr(exc, "show", None)
+        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
+            show()
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         raise

@@ -118,8 +118,9 @@ def _trend(result: SpecResult, table: pl.DataFrame) -> ggplot:
     rule = result.spec.verdict
     if rule and rule.get("rule") in ("above", "below"):
         ref = pl.DataFrame({"panel": [labels[rule["analysis"]]], "value": [float(rule["value"])]})
-        plot = plot + geom_hline(ref.to_pandas(), aes(yintercept="value"), linetype="dashed",
-                                 color="firebrick")  # fmt: skip
+        plot = plot + geom_hline(
+            aes(yintercept="value"), data=ref.to_pandas(), linetype="dashed", color="firebrick"
+        )
     return plot
 
 
