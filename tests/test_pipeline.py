@@ -105,3 +105,15 @@ def test_cli_specs_and_bad_spec(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "bad.toml: field 'model': 'probit' is not one of" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.mirror
+def test_c2_sets_usual_intake_beside_day_1(full_run: RunSummary) -> None:
+    """C2 reports the NCI usual-intake share below the EAR beside the day-1 share; one day
+    overstates it (Rosanoff 2012: 48% in 2005-06 from usual intake, food)."""
+    c2 = next(r for r in full_run.results if r.spec.id == "C2")
+    rows = c2.table.filter(pl.col("analysis") == "usual_below_ear_food")
+    by_term = dict(zip(rows["term"], rows["estimate"], strict=True))
+    assert by_term["2005-2006 · usual"] < by_term["2005-2006 · day 1"]
+    assert by_term["2005-2006 · usual"] == pytest.approx(0.48, abs=0.03)
+    assert rows["conf_low"].is_not_null().all()

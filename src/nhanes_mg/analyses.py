@@ -73,6 +73,7 @@ class SpecResult:
     verdict: Verdict | None = None
     domain_n: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    usual_cache: dict[tuple[object, ...], pl.DataFrame] = field(default_factory=dict, repr=False)
 
 
 def describe_model(spec: Spec, analysis: Analysis) -> str:
@@ -85,6 +86,9 @@ def describe_model(spec: Spec, analysis: Analysis) -> str:
             "mean": f"mean of {analysis.variable}",
             "quantile": f"{analysis.q:.0%} quantile of {analysis.variable}",
             "proportion": f"share with {analysis.variable}",
+            "usual_below_ear": f"share below the {analysis.variable} EAR from usual intake "
+            f"({analysis.basis}; NCI method, Fay-BRR SEs) beside day 1, domain "
+            f"'{analysis.domain}'",
         }[analysis.statistic or "mean"]
         return f"survey-weighted {what}{by}"
     words = {"logistic": "survey logistic regression", "linear": "survey linear regression",
@@ -195,6 +199,8 @@ def _cycle_frame(spec: Spec, analytic: pl.DataFrame) -> pl.DataFrame:
 def _descriptive(
     spec: Spec, analysis: Analysis, frame: pl.DataFrame, result: SpecResult, where: str
 ) -> pl.DataFrame:
+    if analysis.statistic == "usual_below_ear":
+        return _usual_below_ear(analysis, frame, result)
     population = _flag(frame, spec.population, f"{where}: population") & _flag(
         frame, analysis.population, f"{where}: population"
     )
@@ -237,6 +243,49 @@ def _descriptive(
     if analysis.trend and analysis.by and analysis.by[0] == "cycle":
         table = pl.concat([table, _cycle_trend(table, analysis)], how="diagonal_relaxed")
     return table
+
+
+def _usual_below_ear(analysis: Analysis, frame: pl.DataFrame, result: SpecResult) -> pl.DataFrame:
+    """Share below the EAR from usual intake (NCI method, Fay-BRR SEs) beside day 1, by cycle.
+
+    The usual-intake module defines its own population (reliable recalls, ages ≥ 1, the
+    person's EAR); ``domain`` picks one of its subgroups. Intervals: estimate ± 1.96 BRR SE.
+    """
+    from nhanes_mg.usual_intake import estimate_usual_intake
+
+    present = set(frame["cycle"].cast(pl.String).unique().to_list())
+    cycles = [c for c in (analysis.cycles or sorted(present)) if c in present]
+    if not cycles:
+        raise EstimationError(f"none of the cycles {', '.join(analysis.cycles)} is in the data")
+    key = (tuple(cycles), analysis.variable or "mg", analysis.brr)
+    if key not in result.usual_cache:  # food and food+supplements come from one estimation
+        result.usual_cache[key] = estimate_usual_intake(
+            frame, cycles=cycles, nutrients=(key[1],), pools={}, n_brr=analysis.brr, n_jobs=1
+        ).table
+    rows = result.usual_cache[key].filter(
+        (pl.col("basis") == analysis.basis) & (pl.col("domain") == analysis.domain)
+    )
+    if rows.is_empty():
+        raise EstimationError(f"the usual-intake results have no domain {analysis.domain!r}")
+    table = rows.select(
+        term=pl.col("population") + " · " + pl.col("method").replace({"day1": "day 1"}),
+        estimate=pl.col("pct_below_ear") / 100,
+        std_error=pl.col("pct_below_ear_se") / 100,
+        n=pl.col("n").cast(pl.Int64),
+    ).with_columns(
+        statistic=pl.lit(None, pl.Float64),
+        p_value=pl.lit(None, pl.Float64),
+        conf_low=pl.col("estimate") - 1.959964 * pl.col("std_error"),
+        conf_high=pl.col("estimate") + 1.959964 * pl.col("std_error"),
+        df=pl.lit(math.inf),
+        analysis=pl.lit(analysis.name),
+        scale=pl.lit("proportion"),
+        stratum=pl.lit(None, pl.String),
+        outcome=pl.lit(analysis.label or analysis.variable),
+        model=pl.lit("descriptive"),
+    )
+    result.domain_n[analysis.name] = int(rows.filter(pl.col("method") == "usual")["n"].sum())
+    return table.sort("term")
 
 
 def _statistic(analysis: Analysis, domain: SurveyDesign) -> SurveyResult:

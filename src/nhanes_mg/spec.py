@@ -36,7 +36,11 @@ A specification, field by field::
     trend = true                           # P for trend over the exposure categories
     time = "followup_months_exam"          # cox: follow-up time
     # descriptive analyses instead give:
-    statistic = "mean"                     # mean | quantile | proportion | ratio
+    statistic = "mean"                     # mean | quantile | proportion | ratio |
+                                           # usual_below_ear (NCI usual intake; variable =
+                                           # "mg" | "ca", basis = "food" | "food+supplements",
+                                           # domain = "all" | "age 19+" | "male" …, brr = 16,
+                                           # cycles = ["2005-2006", …])
     variable = "ca_mg_ratio_food"          # column or expression (proportion: a condition)
     denominator = "mg_food"                # statistic = "ratio"
     q = 0.5                                # statistic = "quantile"
@@ -80,7 +84,8 @@ from nhanes_mg.errors import CatalogError, SpecError
 
 MODELS = ("descriptive", "linear", "logistic", "cox")
 EXPOSURE_TYPES = ("continuous", "quantiles", "cutpoints")
-STATISTICS = ("mean", "quantile", "proportion", "ratio")
+STATISTICS = ("mean", "quantile", "proportion", "ratio", "usual_below_ear")
+USUAL_BASES = ("food", "food+supplements")
 VERDICT_RULES = {
     "above": "our estimate should exceed `value` (consistent: CI above it; weaker: estimate "
     "above, CI crosses; not reproduced: estimate at or below, CI crosses; contradicted: CI "
@@ -103,6 +108,7 @@ _ANALYSIS_FIELDS = {
     "name", "outcome", "outcome_label", "exposure", "exposure_type", "quantiles", "cutpoints",
     "per", "covariates", "population", "modifier", "trend", "time", "statistic", "variable",
     "denominator", "q", "by", "label", "model", "modifier_cut", "groups",
+    "basis", "domain", "brr", "cycles",
 }  # fmt: skip
 
 
@@ -132,6 +138,10 @@ class Analysis:
     model: str | None = None
     modifier_cut: str | float | None = None
     groups: dict[str, str] = field(default_factory=dict)
+    basis: str = "food"
+    domain: str = "all"
+    brr: int | None = None
+    cycles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -210,7 +220,7 @@ def _analysis(raw: dict[str, Any], i: int, top_model: str, sets: dict[str, list[
     if not isinstance(covariates, list) or not all(isinstance(c, str) for c in covariates):
         raise _fail(path, where + "covariates", "must be a list of column names or '@set'")
     for key in ("population", "modifier", "outcome", "variable"):
-        if key in raw:
+        if key in raw and raw.get("statistic") != "usual_below_ear":
             check_expression(_get(raw, key, str, path, where), path, where + key)
     groups = _get(raw, "groups", dict, path, where, False, {})
     for key, text in groups.items():
@@ -239,6 +249,23 @@ def _analysis(raw: dict[str, Any], i: int, top_model: str, sets: dict[str, list[
                             where + "statistic")  # fmt: skip
         variable = _get(raw, "variable", str, path, where)
         denominator = _get(raw, "denominator", str, path, where, statistic == "ratio")
+        if statistic == "usual_below_ear":
+            # NCI usual intake (nhanes_mg.usual_intake): variable names the nutrient
+            _choice(variable, ("mg", "ca"), path, where + "variable")
+            cycles = tuple(_get(raw, "cycles", list, path, where, False, []))
+            for cyc in cycles:
+                try:
+                    catalog.get_cycle(cyc)
+                except CatalogError as exc:
+                    raise _fail(path, where + "cycles", str(exc)) from exc
+            return Analysis(
+                statistic=statistic, variable=variable, cycles=cycles,
+                basis=_choice(_get(raw, "basis", str, path, where, False, "food"), USUAL_BASES,
+                              path, where + "basis"),
+                domain=_get(raw, "domain", str, path, where, False, "all"),
+                brr=_get(raw, "brr", int, path, where, False, None),
+                **common,  # type: ignore[arg-type]
+            )  # fmt: skip
         q = float(_get(raw, "q", (int, float), path, where, False, 0.5))
         if not 0 < q < 1:
             raise _fail(path, where + "q", f"must lie strictly between 0 and 1, not {q}")
