@@ -8,6 +8,7 @@ on, ``{id}_{kind}.png`` for the others (kinds: ``trend``, ``groups``, ``forest``
 from __future__ import annotations
 
 import math
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -86,10 +87,12 @@ def _height(kind: str, table: pl.DataFrame) -> float:
 
 def _labels(result: SpecResult) -> dict[str, str]:
     """Panel titles: the analysis's label, or its name and outcome for models."""
-    return {
+    labels = {
         a.name: a.label or f"{a.name.replace('_', ' ')}\n{a.outcome_label or a.outcome}"
         for a in result.spec.analyses
     }
+    # two panels a row: wrap what would run past a panel's width
+    return {k: "\n".join(textwrap.wrap(v, 52)) if "\n" not in v else v for k, v in labels.items()}
 
 
 def _trend(result: SpecResult, table: pl.DataFrame) -> ggplot:
