@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import polars as pl
@@ -28,6 +26,7 @@ import pyreadstat
 from nhanes_mg import catalog
 from nhanes_mg.catalog import Cycle
 from nhanes_mg.errors import InvalidFileError, MissingTableError
+from nhanes_mg.files import atomic_write
 
 # SAS transport v5 (what CDC publishes) and v8 library headers.
 XPT_MAGICS = (
@@ -127,19 +126,6 @@ def _cache_paths(cache_dir: Path, digest: str) -> tuple[Path, Path]:
     return cache_dir / f"{digest[:32]}.parquet", cache_dir / f"{digest[:32]}.labels.json"
 
 
-def _atomic_write(path: Path, write: object) -> None:
-    """Write through a temp file in the same folder, then rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        write(Path(tmp))  # type: ignore[operator]
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def read_xpt(
     path: str | Path, cache_dir: str | Path | None = None, digest: str | None = None
 ) -> pl.DataFrame:
@@ -167,8 +153,8 @@ def read_xpt(
         except Exception:  # a damaged cache entry is re-made, never trusted
             parquet.unlink(missing_ok=True)
     frame, labels = _parse_xpt(path)
-    _atomic_write(parquet, frame.write_parquet)
-    _atomic_write(labels_json, lambda p: p.write_text(json.dumps(labels)))
+    atomic_write(parquet, frame.write_parquet)
+    atomic_write(labels_json, lambda p: p.write_text(json.dumps(labels)))
     return frame
 
 

@@ -13,7 +13,6 @@ import importlib.metadata
 import math
 import os
 import platform
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ import polars as pl
 from nhanes_mg import __version__
 from nhanes_mg.analyses import SpecResult, describe_model
 from nhanes_mg.fetch import iter_manifest
+from nhanes_mg.files import atomic_write
 
 PACKAGES = ("polars", "numpy", "scipy", "statsmodels", "formulaic", "plotnine", "pyreadstat")
 SYNTHETIC_STAMP = "SYNTHETIC DATA — not for inference"
@@ -40,14 +40,6 @@ class ReportInputs:
     synthetic: bool = False
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def write_tables(result: SpecResult, folder: Path, synthetic: bool = False) -> Path:
     """``tables/{id}.csv``: tidy rows; ``scale`` says whether ``estimate`` is an odds/hazard
     ratio, a difference, a mean, a share or a ratio of means."""
@@ -55,11 +47,7 @@ def write_tables(result: SpecResult, folder: Path, synthetic: bool = False) -> P
     if synthetic:
         table = table.with_columns(data=pl.lit(SYNTHETIC_STAMP))
     path = folder / f"{result.spec.id}.csv"
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    table.write_csv(tmp)
-    os.replace(tmp, path)
+    atomic_write(path, table.write_csv)
     return path
 
 
@@ -338,6 +326,7 @@ def write_report(inputs: ReportInputs, out_dir: Path) -> tuple[Path, Path]:
     """Write ``report.md`` (figures linked) and ``report.html`` (figures embedded)."""
     md = render_markdown(inputs, lambda p: os.path.relpath(p, out_dir))
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
-    _atomic_text(md_path, md)
-    _atomic_text(html_path, render_html(inputs))
+    atomic_write(md_path, lambda p: p.write_text(md, encoding="utf-8"))
+    html_text = render_html(inputs)
+    atomic_write(html_path, lambda p: p.write_text(html_text, encoding="utf-8"))
     return md_path, html_path

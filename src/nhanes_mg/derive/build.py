@@ -10,8 +10,6 @@ codes nulled, left-joined onto DEMO, stacked across cycles, and the rules of
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 import warnings
 from collections.abc import Iterable
@@ -28,6 +26,7 @@ from nhanes_mg.catalog import Cycle
 from nhanes_mg.derive import rules, spec, supplements
 from nhanes_mg.derive.mortality import mortality_columns
 from nhanes_mg.errors import MissingTableError
+from nhanes_mg.files import atomic_write
 
 ANALYTIC_NAME = "analytic.parquet"
 METADATA_NAME = "analytic.json"
@@ -455,21 +454,6 @@ def build_analytic(
     return BuildResult(frame=frame, summary=_summary(frame), metadata=metadata)
 
 
-def _atomic(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files: give the usual mode
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def write_analytic(result: BuildResult, out_dir: str | Path) -> Path:
     """Write ``analytic.parquet`` (metadata in its key-value metadata under ``nhanes_mg``),
     ``analytic.json`` (metadata + per-cycle summary) and ``data_dictionary.md`` into
@@ -485,9 +469,9 @@ def write_analytic(result: BuildResult, out_dir: str | Path) -> Path:
         {**(table.schema.metadata or {}), METADATA_KEY: meta_json.encode()}
     )
     parquet = out / ANALYTIC_NAME
-    _atomic(parquet, lambda p: pq.write_table(table, p))
-    _atomic(out / METADATA_NAME, lambda p: p.write_text(meta_json + "\n"))
-    _atomic(out / DICTIONARY_NAME, lambda p: p.write_text(data_dictionary()))
+    atomic_write(parquet, lambda p: pq.write_table(table, p))
+    atomic_write(out / METADATA_NAME, lambda p: p.write_text(meta_json + "\n"))
+    atomic_write(out / DICTIONARY_NAME, lambda p: p.write_text(data_dictionary()))
     return parquet
 
 

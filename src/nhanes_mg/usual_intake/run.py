@@ -23,13 +23,10 @@ Examples
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +34,7 @@ import polars as pl
 
 from nhanes_mg.catalog import parse_cycles
 from nhanes_mg.errors import EstimationError
+from nhanes_mg.files import atomic_write
 from nhanes_mg.usual_intake.estimate import (
     DEFAULT_DONORS,
     NUTRIENTS,
@@ -148,29 +146,17 @@ def run_usual_intake(
     tables = out / "tables"
     tables.mkdir(parents=True, exist_ok=True)
     table = result.table.sort("population", "nutrient", "basis", "method", "domain")
-    _atomic_write(tables / TABLE_NAME, table.write_csv)
-    _atomic_write(tables / MODELS_NAME, result.models.write_csv)
+    atomic_write(tables / TABLE_NAME, table.write_csv)
+    atomic_write(tables / MODELS_NAME, result.models.write_csv)
     info = {
         **result.info,
         "pools": {k: list(v) for k, v in pools.items()},
         "seconds": round(time.perf_counter() - started, 1),
     }
-    _atomic_write(tables / INFO_NAME, lambda p: Path(p).write_text(json.dumps(info, indent=2)))
+    atomic_write(tables / INFO_NAME, lambda p: Path(p).write_text(json.dumps(info, indent=2)))
     if figure:
         write_figure(result, out / "figures" / FIGURE_NAME)
     return table
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _weighted_density(
