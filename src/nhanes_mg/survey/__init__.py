@@ -16,6 +16,7 @@ argument order follow R: the variable or formula first, the design second.
 ``svyglm``           ``svyglm`` (gaussian, (quasi)binomial, (quasi)poisson)
 ``regtermtest``      ``regTermTest`` (Wald F with design df)
 ``svycoxph``         ``svycoxph`` (Efron or Breslow ties)
+``svycontrast``      ``svycontrast`` (linear combinations; the fit's df)
 ===================  =====================================================
 
 Every result has ``.tidy(exponentiate=False)`` → a polars frame with the columns
@@ -32,6 +33,7 @@ Examples
 ['term', 'estimate', 'std_error', 'statistic', 'p_value', 'conf_low', 'conf_high', 'df', 'n']
 """
 
+from nhanes_mg.survey.contrast import svycontrast
 from nhanes_mg.survey.cox import SvyCoxResult, svycoxph
 from nhanes_mg.survey.design import LONELY_PSU_OPTIONS, SurveyDesign, SurveyWarning
 from nhanes_mg.survey.estimators import (
@@ -57,6 +59,7 @@ __all__ = [
     "regtermtest",
     "svyby",
     "svyciprop",
+    "svycontrast",
     "svycoxph",
     "svyglm",
     "svymean",

@@ -283,6 +283,51 @@ add("regtermtest_cox_race_survey_4.1_bug", "race", NA, stat = tt$Ftest, p = tt$p
 add_cox("cox_efron_mortality_women",
         svycoxph(Surv(months, died) ~ age + race + vitd10, design = subset(madults, sex == "2")))
 
+# ---------------------------------------------------------------- E: svycontrast
+# Stratum-specific effects from a joint model with an interaction: svycontrast(fit, list(...))
+# with named coefficient weights (names not given are 0). A contrast is a "svystat"; its SE is
+# SE(con) = sqrt(diag(L V L')) with V = vcov(fit). confint() of a svystat defaults to df = Inf,
+# so the interval is taken with the fit's own df, exactly as the fit's coefficient rows:
+#   svyglm:   confint(con, df = fit$df.residual)  (t, degf(design) + 1 - p; as confint(fit))
+#   svycoxph: confint(con, df = Inf)              (normal; as summary(fit) and confint(fit))
+# statistic = estimate / SE and p = 2 * pt(-|statistic|, df) with the same df. The off-diagonal
+# covariances of the contrasts go to "<case>:vcov" rows (term "a|b", estimate = cov(a, b)).
+add_contrast <- function(case, con, df, n) {
+  est <- coef(con)
+  se <- SE(con)
+  ci <- confint(con, df = df)
+  tt <- est / se
+  add(case, names(est), est, se, ci[, 1], ci[, 2], tt, 2 * pt(-abs(tt), df), df, n)
+  v <- vcov(con)
+  for (i in seq_len(nrow(v))) for (j in seq_len(ncol(v))) if (i < j) {
+    add(paste0(case, ":vcov"), paste0(rownames(v)[i], "|", colnames(v)[j]), v[i, j])
+  }
+}
+# 1. continuous exposure (magnesium / 100 mg) x sex, logistic, pooled diet design
+pdiet_mg <- update(pdiet, mg100 = magnesium / 100)
+fit_mg <- svyglm(vitd_lt50 ~ mg100 * sex + age + race + bmi, design = pdiet_mg,
+                 family = quasibinomial())
+add_glm("glm_logit_mg100_sex", fit_mg)
+add_contrast("contrast_logit_mg100_sex",
+             svycontrast(fit_mg, list(effect_in_women = c("mg100" = 1, "mg100:sex2" = 1),
+                                      effect_in_men = c("mg100" = 1))),
+             fit_mg$df.residual, sum(weights(fit_mg$survey.design) > 0))
+# 2. categorical exposure (mg_cat q1..q4) x sex: fit_int of section C
+add_contrast("contrast_logit_mgcat_sex",
+             svycontrast(fit_int, list(
+               q4_in_women = c("mg_catq4" = 1, "mg_catq4:sex2" = 1),
+               q4_in_men = c("mg_catq4" = 1),
+               q4_vs_q2_in_women = c("mg_catq4" = 1, "mg_catq2" = -1, "mg_catq4:sex2" = 1,
+                                     "mg_catq2:sex2" = -1))),
+             fit_int$df.residual, sum(weights(fit_int$survey.design) > 0))
+# 3. Cox model on linked mortality: vitamin D (per 10 nmol/L) x sex
+fit_cox_int <- svycoxph(Surv(months, died) ~ vitd10 * sex + age + race + bmi, design = madults)
+add_cox("cox_efron_vitd10_sex", fit_cox_int)
+add_contrast("contrast_cox_vitd10_sex",
+             svycontrast(fit_cox_int, list(vitd10_in_women = c("vitd10" = 1, "vitd10:sex2" = 1),
+                                           vitd10_in_men = c("vitd10" = 1))),
+             Inf, fit_cox_int$n)
+
 out <- do.call(rbind, rows)
 fmt <- function(x) ifelse(is.na(x), "", ifelse(is.infinite(x), ifelse(x > 0, "Inf", "-Inf"),
                                                   sprintf("%.17g", x)))
