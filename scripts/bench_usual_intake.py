@@ -95,7 +95,10 @@ def main() -> None:
     print(f"per replicate (wall, {args.jobs} processes): {t_full / max(reps, 1):.2f} s")
     key = full.table.filter(
         (pl.col("nutrient") == "mg") & (pl.col("method") == "usual") & (pl.col("domain") == "all")
-    ).select("population", "basis", "pct_below_ear", "pct_below_ear_se")
+    ).select(
+        "population", "basis", "pct_below_ear", "pct_below_ear_se", "pct_below_rda",
+        "pct_below_rda_se",
+    )  # fmt: skip
     with pl.Config(tbl_rows=40):
         print(key.sort("basis", "population"))
 

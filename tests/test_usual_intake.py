@@ -25,6 +25,7 @@ from nhanes_mg.usual_intake.distrib import domain_summaries
 # --------------------------------------------------------------------------------------------
 SIM = {"lam": 0.25, "mu": 12.4, "sd_between": 1.2, "sd_within": 1.6}
 CUT = 250.0
+RDA = 310.0  # simulate_frame's mg_rda
 PCTS = (5, 10, 25, 50, 75, 90, 95)
 
 
@@ -46,8 +47,9 @@ def _true_population() -> dict[str, float]:
     truth = {"mean": float(g(mu + sb * nodes) @ wq)}
     for p in PCTS:
         truth[f"p{p}"] = float(g(mu + sb * stats.norm.ppf(p / 100))[0])
-    s_cut = optimize.brentq(lambda s: g(s)[0] - CUT, mu - 10 * sb, mu + 10 * sb)
-    truth["pct_below_ear"] = float(100 * stats.norm.cdf((s_cut - mu) / sb))
+    for name, cut in (("pct_below_ear", CUT), ("pct_below_rda", RDA)):
+        s_cut = optimize.brentq(lambda s, c=cut: g(s)[0] - c, mu - 10 * sb, mu + 10 * sb)
+        truth[name] = float(100 * stats.norm.cdf((s_cut - mu) / sb))
     # the one-day distribution: T(y) ~ N(mu, sb² + se²)
     sd1 = np.hypot(sb, se)
     truth["day1_pct_below"] = float(100 * stats.norm.cdf(((CUT**lam - 1) / lam - mu) / sd1))
@@ -69,7 +71,7 @@ def test_simulation_recovers_usual_intake_distribution(sim_result) -> None:
     usual = rows.filter(pl.col("method") == "usual").row(0, named=True)
     # Within 3 BRR standard errors (sampling + model error; the Monte Carlo error with 60
     # stratified draws per person is far below it) of the exact population value.
-    for stat in ("mean", *(f"p{p}" for p in PCTS), "pct_below_ear"):
+    for stat in ("mean", *(f"p{p}" for p in PCTS), "pct_below_ear", "pct_below_rda"):
         est, se = usual[stat], usual[f"{stat}_se"]
         assert se > 0, stat
         assert abs(est - truth[stat]) < 3 * se, (stat, est, truth[stat], se)
@@ -148,6 +150,10 @@ def test_run_usual_intake_writes_tables_and_figure(tmp_path) -> None:
     assert food["mean"][1] == pytest.approx(food["mean"][0] + 20.0, rel=1e-9)  # + supplement
     ul = food.filter(pl.col("basis") == "food+supplements")["pct_above_ul_supp"][0]
     assert ul == 0.0  # 20 mg/day is under every UL
+    written = pl.read_csv(tmp_path / "tables" / "usual_intake.csv")
+    for col in ("pct_below_ear", "pct_below_ear_se", "pct_below_rda", "pct_below_rda_se"):
+        assert col in written.columns, col
+    assert written["pct_below_rda"].to_list() == pytest.approx(table["pct_below_rda"].to_list())
 
 
 def test_cycle_without_second_recalls_and_no_donor_is_an_error() -> None:
@@ -178,6 +184,111 @@ def test_domain_summaries_match_brute_force_weighted_quantiles() -> None:
         share = np.average((v[mask] < cut[mask, None]).mean(1), weights=w[mask])
         assert out[d]["pct_below_cut"] == pytest.approx(100 * share)
         assert out[d]["n"] == mask.sum()
+    # several named cut-points in one pass: each as if given alone, the rest unchanged
+    high = cut * 1.2
+    several = domain_summaries(v, w, cells, doms, cuts={"ear": cut, "rda": high})
+    alone = domain_summaries(v, w, cells, doms, high)
+    for d in doms:
+        assert several[d]["pct_below_ear"] == out[d]["pct_below_cut"]
+        assert several[d]["pct_below_rda"] == pytest.approx(alone[d]["pct_below_cut"], rel=1e-12)
+        assert several[d]["pct_below_rda"] >= several[d]["pct_below_ear"]
+        for k in ("n", "mean", *(f"p{p}" for p in PCTS)):
+            assert several[d][k] == out[d][k], (d, k)
+    with pytest.raises(EstimationError, match="shape"):
+        domain_summaries(v, w, cells, doms, cuts={"rda": high[:-1]})
+
+
+# --------------------------------------------------------------------------------------------
+# (1b) the share below the RDA beside the share below the EAR
+# --------------------------------------------------------------------------------------------
+def _frame_with_dris(n: int, seed: int) -> pl.DataFrame:
+    """simulate_frame with person-specific Mg EAR/RDA (IOM 1997 by age and sex, as derive
+    builds them) and a supplement in a third of the persons (unknown in a few)."""
+    from nhanes_mg.derive import rules
+
+    frame = simulate_frame(n=n, seed=seed)
+    rng = np.random.default_rng(seed + 100)
+    supp = np.where(rng.random(n) < 1 / 3, rng.choice([50.0, 100.0, 250.0], n), 0.0)
+    supp[rng.random(n) < 0.03] = np.nan
+    return frame.with_columns(
+        rules.mg_ear().alias("mg_ear"),
+        rules.mg_rda().alias("mg_rda"),
+        pl.Series("mg_supp", supp),
+    )
+
+
+@pytest.fixture(scope="module")
+def dri_result() -> tuple[pl.DataFrame, pl.DataFrame]:
+    frame = _frame_with_dris(3000, seed=8)
+    res = estimate_usual_intake(frame, nutrients=("mg",), n_brr=16, n_sim=20, n_jobs=1)
+    return frame, res.table
+
+
+def test_share_below_rda_at_least_share_below_ear_everywhere(dri_result) -> None:
+    _, table = dri_result
+    assert set(table["basis"]) == {"food", "food+supplements"}
+    assert set(table["method"]) == {"usual", "day1"}
+    assert table.height > 50  # every domain × basis × method
+    assert table["pct_below_rda"].null_count() == 0
+    assert not table["pct_below_rda"].is_nan().any()
+    bad = table.filter(pl.col("pct_below_rda") < pl.col("pct_below_ear"))
+    assert bad.height == 0, bad
+    # RDA > EAR by 15-25%: the RDA share is strictly larger wherever the EAR share is < 100%
+    adults = table.filter((pl.col("domain") == "age 19+") & (pl.col("method") == "usual"))
+    assert (adults["pct_below_rda"] > adults["pct_below_ear"] + 5.0).all()
+
+
+def test_share_below_rda_has_brr_errors_where_the_ear_share_does(dri_result) -> None:
+    _, table = dri_result
+    with_ear_se = table.filter(pl.col("pct_below_ear_se") > 0)
+    assert with_ear_se.height > 0.9 * table.height
+    assert (with_ear_se["pct_below_rda_se"] > 0).all()
+    assert table["pct_below_rda_se"].is_nan().sum() == table["pct_below_ear_se"].is_nan().sum()
+
+
+HAND_DOMAINS = {
+    "all": pl.lit(True),
+    "male": pl.col("sex") == "male",
+    "female 31-50": (pl.col("sex") == "female") & pl.col("age").is_between(31, 50),
+    "age 51-70": pl.col("age").is_between(51, 70),
+}
+
+
+@pytest.mark.parametrize("basis", ["food", "food+supplements"])
+@pytest.mark.parametrize("domain", list(HAND_DOMAINS))
+def test_day1_share_below_rda_by_hand(dri_result, basis, domain) -> None:
+    """Day 1: the weighted share of persons whose one-day intake is below their own RDA."""
+    frame, table = dri_result
+    intake = pl.col("mg_food_d1") + (pl.col("mg_supp") if basis != "food" else pl.lit(0.0))
+    sub = frame.filter(HAND_DOMAINS[domain])
+    if basis != "food":
+        sub = sub.filter(pl.col("mg_supp").is_not_nan())  # unknown supplements: left out
+    w = sub["wt_diet1"].to_numpy()
+    expect = {}
+    for cut in ("ear", "rda"):
+        below = sub.select(intake < pl.col(f"mg_{cut}")).to_series().to_numpy()
+        expect[cut] = 100 * float(w @ below) / w.sum()
+    row = table.filter(
+        (pl.col("basis") == basis) & (pl.col("method") == "day1") & (pl.col("domain") == domain)
+    ).row(0, named=True)
+    assert row["n"] == sub.height
+    assert row["pct_below_rda"] == pytest.approx(expect["rda"], rel=1e-9)
+    assert row["pct_below_ear"] == pytest.approx(expect["ear"], rel=1e-9)
+    assert expect["rda"] > expect["ear"]
+
+
+def test_frame_without_rda_column_is_a_typed_error() -> None:
+    from nhanes_mg.errors import NhanesError
+
+    frame = simulate_frame(n=300, seed=5).drop("mg_rda")
+    with pytest.raises(NhanesError, match="mg_rda") as info:
+        estimate_usual_intake(frame, nutrients=("mg",), n_brr=0, n_sim=5)
+    assert isinstance(info.value, EstimationError)
+    # ca_rda is needed only when calcium is estimated
+    frame = simulate_frame(n=300, seed=5).drop("ca_rda")
+    estimate_usual_intake(frame, nutrients=("mg",), n_brr=0, n_sim=5)
+    with pytest.raises(EstimationError, match="ca_rda"):
+        estimate_usual_intake(frame, nutrients=("ca",), n_brr=0, n_sim=5)
 
 
 # --------------------------------------------------------------------------------------------
@@ -328,3 +439,13 @@ def test_usual_intake_narrower_than_day1_on_the_mirror(mirror_result) -> None:
         day1 = _row(mirror_result, population, "food", "all", "day1")
         assert usual["p95"] - usual["p5"] < 0.8 * (day1["p95"] - day1["p5"])
         assert abs(usual["mean"] - day1["mean"]) < 2 * day1["mean_se"]
+
+
+@pytest.mark.mirror
+def test_share_below_rda_on_the_mirror(mirror_result) -> None:
+    """Every row: % below the RDA ≥ % below the EAR, with a BRR SE wherever the EAR's has one."""
+    assert mirror_result.filter(pl.col("pct_below_rda") < pl.col("pct_below_ear")).height == 0
+    with_se = mirror_result.filter(pl.col("pct_below_ear_se") > 0)
+    assert (with_se["pct_below_rda_se"] > 0).all()
+    adults = _row(mirror_result, "2005-2006", "food", "age 19+", "usual")
+    assert adults["pct_below_rda"] > adults["pct_below_ear"] + 5.0

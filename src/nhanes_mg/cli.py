@@ -277,7 +277,7 @@ def usual_intake(
         typer.Option("--brr", help="BRR replicates (default 16 a cycle; 0 skips the SEs)"),
     ] = None,
 ) -> None:
-    """Usual intake of Mg and Ca by the NCI method: % below the EAR with Fay-BRR SEs."""
+    """Usual intake of Mg and Ca by the NCI method: % below the EAR and RDA, Fay-BRR SEs."""
     import polars as pl
 
     from nhanes_mg.usual_intake.run import run_usual_intake
@@ -285,12 +285,13 @@ def usual_intake(
     chosen = [n.strip().lower() for n in nutrients.split(",") if n.strip()]
     with console.status("Estimating usual intakes (NCI method, BRR) …"):
         table = run_usual_intake(data_dir, out_dir, cycles=cycles, nutrients=chosen, n_brr=brr)
-    # the headline: % below the EAR, day-1 vs usual intake, whole population and by sex
+    # the headline: % below the EAR (prevalence of inadequacy) and % below the RDA (not
+    # meeting the RDA), day-1 vs usual intake, whole population, adults and by sex
     headline = table.filter(pl.col("domain").is_in(["all", "male", "female", "age 19+"])).select(
         "population", "nutrient", "basis", "method", "domain", "n", "mean", "pct_below_ear",
-        "pct_below_ear_se",
+        "pct_below_ear_se", "pct_below_rda", "pct_below_rda_se",
     )  # fmt: skip
-    with pl.Config(tbl_rows=80, tbl_cols=12, tbl_width_chars=160, float_precision=1):
+    with pl.Config(tbl_rows=80, tbl_cols=14, tbl_width_chars=180, float_precision=1):
         typer.echo(str(headline.sort("population", "nutrient", "basis", "domain", "method")))
     console.print(
         f"[green]✓[/] wrote {out_dir / 'tables' / 'usual_intake.csv'} and "

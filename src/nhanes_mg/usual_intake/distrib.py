@@ -147,15 +147,25 @@ def domain_summaries(
     domains: Mapping[str, Sequence[int]],
     cut: FloatArray | None = None,
     percentiles: Sequence[int] = PERCENTILES,
+    *,
+    cuts: Mapping[str, FloatArray] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Mean, percentiles and % below a person-specific cut-point, per domain.
+    """Mean, percentiles and % below person-specific cut-points, per domain.
 
     ``values`` is ``(n, M)``: M draws per person, each with weight ``w_i / M`` (a one-column
     array for one-day data); values must be non-negative. Every person belongs to one *cell*
-    (``cells``; -1 leaves the person out) and a domain is a set of cells. "Below" is strict
-    ``<`` on the full-precision values. Percentiles are exact weighted quantiles (the smallest
-    value whose cumulative weight share reaches p) of the values rounded to float32 (7
-    significant digits).
+    (``cells``; -1 leaves the person out) and a domain is a set of cells. Percentiles are
+    exact weighted quantiles (the smallest value whose cumulative weight share reaches p) of
+    the values rounded to float32 (7 significant digits).
+
+    Cut-points: ``cuts`` maps a name to an ``(n,)`` array of each person's cut-point and gives
+    ``pct_below_{name}`` per domain (``cut`` alone is ``cuts={"cut": cut}``, reported as
+    ``pct_below_cut``). All cut-points are evaluated in the same pass over the draws. "Below"
+    is strict ``<`` on the full-precision values: the weighted share of a domain's draws
+    under the person's own cut-point. A person whose cut-point is NaN counts as not below
+    (but stays in the domain's total). What the share *means* depends on the cut-point: below
+    the EAR it is the prevalence of inadequacy (cut-point method); below the RDA it only
+    describes the intake distribution (the share not meeting the RDA).
 
     How it stays fast: each draw becomes one 64-bit integer key (cell, float32 bits of the
     value, person), so one integer ``np.sort`` orders all draws by cell and value and carries
@@ -171,10 +181,25 @@ def domain_summaries(
     ...                        np.full(2, 2.5))
     >>> out["all"]["mean"], out["all"]["pct_below_cut"], out["all"]["p50"], out["one"]["p95"]
     (2.5, 50.0, 2.0, 3.0)
+    >>> two = domain_summaries(v, np.ones(2), np.array([0, 1]), {"all": [0, 1]},
+    ...                        cuts={"ear": np.full(2, 2.5), "rda": np.array([3.5, 4.5])})
+    >>> two["all"]["pct_below_ear"], two["all"]["pct_below_rda"]
+    (50.0, 100.0)
     """
+    named: dict[str, FloatArray] = {} if cut is None else {"cut": np.asarray(cut, np.float64)}
+    for name, arr in (cuts or {}).items():
+        if name in named:
+            raise EstimationError(f"domain summaries: cut-point {name!r} given twice")
+        named[name] = np.asarray(arr, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
     if values.ndim == 1:
         values = values[:, None]
+    for name, arr in named.items():
+        if arr.shape != values.shape[:1]:
+            raise EstimationError(
+                f"domain summaries: cut-point {name!r} has shape {arr.shape}, "
+                f"expected ({values.shape[0]},)"
+            )
     cells = np.asarray(cells, dtype=np.int64)
     keep = cells >= 0
     out: dict[str, dict[str, float]] = {}
@@ -190,10 +215,19 @@ def domain_summaries(
     cell_w = np.bincount(c, weights=w, minlength=n_cells)
     cell_n = np.bincount(c, minlength=n_cells).astype(np.float64)
     cell_sum = np.bincount(c, weights=w * vals.mean(axis=1), minlength=n_cells)
-    cell_below: FloatArray = np.zeros(n_cells)
-    if cut is not None:
-        below = (vals < np.asarray(cut)[keep][:, None]).mean(axis=1)
-        cell_below = np.asarray(np.bincount(c, weights=w * below, minlength=n_cells), float)
+    # every cut-point in one pass: (K, n, M) comparisons, then one bincount over K × cells
+    cut_names = list(named)
+    cell_below: FloatArray = np.zeros((len(cut_names), n_cells))
+    if cut_names:
+        cut_arr = np.stack([named[k][keep] for k in cut_names])  # (K, n)
+        share = np.count_nonzero(vals[None, :, :] < cut_arr[:, :, None], axis=2) / m  # (K, n)
+        slot = (c[None, :] + n_cells * np.arange(len(cut_names))[:, None]).ravel()
+        cell_below = np.asarray(
+            np.bincount(
+                slot, weights=(w[None, :] * share).ravel(), minlength=len(cut_names) * n_cells
+            ),
+            dtype=np.float64,
+        ).reshape(len(cut_names), n_cells)
 
     keys = vals.astype(np.float32).view(np.uint32).astype(np.uint64)  # (n, M) value bits
     keys <<= np.uint64(_PERSON_BITS)
@@ -255,7 +289,7 @@ def domain_summaries(
         }
         for k, p in enumerate(percentiles):
             row[f"p{p}"] = float(quant[i, k])
-        if cut is not None:
-            row["pct_below_cut"] = float(100.0 * cell_below[cells_d].sum() / total[i])
+        for k, name in enumerate(cut_names):
+            row[f"pct_below_{name}"] = float(100.0 * cell_below[k, cells_d].sum() / total[i])
         out[d] = row
     return out

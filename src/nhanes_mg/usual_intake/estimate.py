@@ -24,6 +24,24 @@ Model layout (per cycle and nutrient)
   BRR replicate from the donor's same replicate; β and the total variance come from the cycle
   itself.
 
+Statistics (:data:`STAT_NAMES`, each with a Fay-BRR standard error ``*_se``)
+----------------------------------------------------------------------------
+Per population × nutrient × basis × method (``usual``: the NCI distribution; ``day1``: one
+24-h recall) × domain:
+
+* ``mean`` and the percentiles ``p5`` … ``p95`` of intake (mg/day);
+* ``pct_below_ear``: % whose intake is below their own age/sex EAR (``{nut}_ear``) — for
+  usual intake the EAR cut-point method, i.e. the **prevalence of inadequacy** (on day-1 rows
+  the share is inflated by day-to-day variation);
+* ``pct_below_rda``: % whose intake is below their own age/sex RDA (``{nut}_rda``), from the
+  same draws and replicates as ``pct_below_ear``. This **describes the intake distribution**
+  ("not meeting the RDA", as in Dai 2018's 79% of US adults for Mg); it is *not* a
+  prevalence of inadequacy: the RDA is set to cover 97-98% of healthy people, so most people
+  below it still meet their requirement, and only the EAR cut-point estimates inadequacy.
+  Since everyone's RDA exceeds their EAR, ``pct_below_rda ≥ pct_below_ear`` in every row;
+* ``pct_above_ul_supp`` (Mg, food + supplements rows): % whose *supplemental* Mg exceeds the
+  UL for supplemental Mg (NaN elsewhere).
+
 Examples
 --------
 >>> import numpy as np, polars as pl
@@ -31,6 +49,8 @@ Examples
 >>> res = estimate_usual_intake(frame, nutrients=("mg",), n_brr=0, n_sim=20)
 >>> row = res.table.filter((pl.col("domain") == "all") & (pl.col("method") == "usual"))
 >>> bool(row["mean"][0] > 0)
+True
+>>> bool(row["pct_below_rda"][0] >= row["pct_below_ear"][0])
 True
 """
 
@@ -92,7 +112,17 @@ FIT_BANDS: tuple[tuple[str, int, int], ...] = (
 # Tolerable upper intake level for *supplemental* magnesium (IOM 1997), mg/day.
 UL_SUPP_MG: tuple[tuple[int, int, float], ...] = ((1, 3, 65.0), (4, 8, 110.0), (9, 200, 350.0))
 DEFAULT_DONORS: dict[str, str] = {"2001-2002": "2003-2004"}
-STAT_NAMES = ("mean", *(f"p{p}" for p in PERCENTILES), "pct_below_ear", "pct_above_ul_supp")
+# Person-specific cut-points, read from the frame columns {nut}_ear and {nut}_rda. The share
+# of usual intake below the EAR is the prevalence of inadequacy; the share below the RDA only
+# describes the intake distribution ("not meeting the RDA") — see the module docstring.
+CUT_POINTS = ("ear", "rda")
+DISTRIBUTION_STATS = ("mean", *(f"p{p}" for p in PERCENTILES))
+STAT_NAMES = (
+    *DISTRIBUTION_STATS,
+    *(f"pct_below_{cp}" for cp in CUT_POINTS),
+    "pct_above_ul_supp",
+)
+_SUMMARY_STATS = STAT_NAMES[:-1]  # the ones distrib.domain_summaries gives
 BASES = ("food", "food+supplements")
 
 
@@ -114,6 +144,7 @@ class _CycleArrays:
     supp: dict[str, FloatArray]  # nutrient -> (n,), nan when unknown
     supp_user: FloatArray  # 0/1
     ear: dict[str, FloatArray]
+    rda: dict[str, FloatArray]
     ul_supp_mg: FloatArray
     has_supp: bool
 
@@ -130,7 +161,8 @@ class _CycleArrays:
 class UsualIntakeResult:
     """Estimates (``table``), fitted models (``models``), run facts (``info``) and, per cycle,
     the full-sample arrays behind the estimates (``draws``: ``w``, ``age``, ``male`` and per
-    nutrient ``usual_{nut}`` (n, M), ``day1_{nut}``, ``ear_{nut}``, ``supp_{nut}``)."""
+    nutrient ``usual_{nut}`` (n, M), ``day1_{nut}``, ``ear_{nut}``, ``rda_{nut}``,
+    ``supp_{nut}``)."""
 
     table: pl.DataFrame
     models: pl.DataFrame
@@ -179,15 +211,17 @@ def _cycle_arrays(frame: pl.DataFrame, cycle: str, nutrients: Sequence[str]) -> 
     y: dict[str, FloatArray] = {}
     supp: dict[str, FloatArray] = {}
     ear: dict[str, FloatArray] = {}
+    rda: dict[str, FloatArray] = {}
     has_supp = True
     for nut in nutrients:
-        for col in (f"{nut}_food_d1", f"{nut}_food_d2", f"{nut}_ear"):
+        for col in (f"{nut}_food_d1", f"{nut}_food_d2", *(f"{nut}_{cp}" for cp in CUT_POINTS)):
             if col not in sub.columns:
                 raise EstimationError(f"usual intake: the frame has no column {col!r}")
         d1, d2 = _to_float(sub, f"{nut}_food_d1"), _to_float(sub, f"{nut}_food_d2")
         d2 = np.where(ok2, d2, np.nan)
         y[nut] = np.column_stack([d1, d2])
         ear[nut] = _to_float(sub, f"{nut}_ear")
+        rda[nut] = _to_float(sub, f"{nut}_rda")
         if f"{nut}_supp" in sub.columns and sub[f"{nut}_supp"].null_count() < sub.height:
             supp[nut] = _to_float(sub, f"{nut}_supp")
         else:
@@ -226,6 +260,7 @@ def _cycle_arrays(frame: pl.DataFrame, cycle: str, nutrients: Sequence[str]) -> 
         supp=supp,
         supp_user=user,
         ear=ear,
+        rda=rda,
         ul_supp_mg=_ul_supp_mg(age),
         has_supp=has_supp,
     )
@@ -421,7 +456,10 @@ class _Run:
             )
             have_supp = all(self.arrays[c].has_supp for c in members)
             for nut in self.nutrients:
-                ear = np.concatenate([self.arrays[c].ear[nut] for c in members])
+                cut_points = {
+                    "ear": np.concatenate([self.arrays[c].ear[nut] for c in members]),
+                    "rda": np.concatenate([self.arrays[c].rda[nut] for c in members]),
+                }
                 u = np.concatenate([usual[(c, nut)] for c in members])
                 d1 = np.concatenate([self.arrays[c].y[nut][:, 0] for c in members])[:, None]
                 pieces: list[tuple[str, str, FloatArray, NDArray[np.int64]]] = [
@@ -441,10 +479,10 @@ class _Run:
                         ul_mg = np.concatenate([self.arrays[c].ul_supp_mg for c in members])
                         ul = _ul_share(s, ul_mg, w, _domain_masks(cells))
                 for basis, method, vals, cell_of in pieces:
-                    summ = domain_summaries(vals, w, cell_of, DOMAINS, cut=ear)
+                    # one pass gives pct_below_ear and pct_below_rda from the same draws
+                    summ = domain_summaries(vals, w, cell_of, DOMAINS, cuts=cut_points)
                     for dom, st in summ.items():
-                        row = {s_name: st[s_name] for s_name in STAT_NAMES[:-2]}
-                        row["pct_below_ear"] = st["pct_below_cut"]
+                        row = {s_name: st[s_name] for s_name in _SUMMARY_STATS}
                         row["pct_above_ul_supp"] = (
                             ul.get(dom, np.nan) if basis != "food" else np.nan
                         )
@@ -498,8 +536,8 @@ def estimate_usual_intake(
     ----------
     frame : polars.DataFrame
         One row per participant with :data:`REQUIRED_COLUMNS`, ``{nut}_food_d1``,
-        ``{nut}_food_d2``, ``{nut}_ear`` and optionally ``{nut}_supp`` (mg/day) and
-        ``supp_user`` for each nutrient.
+        ``{nut}_food_d2``, ``{nut}_ear``, ``{nut}_rda`` (the person's age/sex EAR and RDA)
+        and optionally ``{nut}_supp`` (mg/day) and ``supp_user`` for each nutrient.
     cycles : iterable of str, optional
         Cycles to report ("2005-2006", ...); default every cycle in ``frame``. Donor cycles
         are fitted as needed even when not reported.
@@ -532,13 +570,17 @@ def estimate_usual_intake(
     -------
     UsualIntakeResult
         ``table``: one row per population × nutrient × basis × method × domain, with ``n``,
-        each statistic of :data:`STAT_NAMES` and its BRR standard error (``*_se``).
+        each statistic of :data:`STAT_NAMES` and its BRR standard error (``*_se``):
+        ``pct_below_ear`` (prevalence of inadequacy, EAR cut-point method) and
+        ``pct_below_rda`` (share not meeting the RDA — a description of the intake
+        distribution, not a prevalence of inadequacy) come from the same draws and
+        replicates.
 
     Raises
     ------
     EstimationError
-        Missing columns, an empty cycle, a failed fit, or a cycle without second recalls
-        and no donor.
+        Missing columns (e.g. no ``{nut}_rda``), an empty cycle, a failed fit, or a cycle
+        without second recalls and no donor.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
@@ -671,6 +713,7 @@ def estimate_usual_intake(
             entry[f"usual_{nut}"] = full_usual[(c, nut)]
             entry[f"day1_{nut}"] = a.y[nut][:, 0]
             entry[f"ear_{nut}"] = a.ear[nut]
+            entry[f"rda_{nut}"] = a.rda[nut]
             if a.has_supp:
                 entry[f"supp_{nut}"] = a.supp[nut]
         draws_out[c] = entry
@@ -695,7 +738,8 @@ def simulate_frame(
     ``E[T⁻¹(mu + u_i + e)]`` over ``e``, stored in ``mg_usual_true`` (computed by fine
     quadrature). The defaults give a Mg-like distribution (usual mean ≈ 280 mg/day, between-
     and within-person CVs ≈ 30% and 40%). Weights are unequal but not informative;
-    ``mg_ear`` is a constant 250 (ages are drawn 19-80). ``ca`` columns repeat ``mg``.
+    ``mg_ear`` is a constant 250 and ``mg_rda`` a constant 310 (ages are drawn 19-80).
+    ``ca`` columns repeat ``mg``.
 
     >>> simulate_frame(n=10).height
     10
@@ -734,6 +778,7 @@ def simulate_frame(
             "mg_food_d1": y[:, 0],
             "mg_food_d2": np.where(two, y[:, 1], np.nan),
             "mg_ear": np.full(n, 250.0),
+            "mg_rda": np.full(n, 310.0),
             "mg_usual_true": true_usual,
         }
     )
@@ -741,4 +786,5 @@ def simulate_frame(
         pl.col("mg_food_d1").alias("ca_food_d1"),
         pl.col("mg_food_d2").alias("ca_food_d2"),
         pl.col("mg_ear").alias("ca_ear"),
+        pl.col("mg_rda").alias("ca_rda"),
     )

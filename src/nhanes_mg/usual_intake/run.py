@@ -5,10 +5,17 @@ frame with :func:`nhanes_mg.derive.build_analytic`), estimates usual intakes wit
 errors and writes::
 
     {out_dir}/tables/usual_intake.csv          estimates and BRR SEs (one row per population ×
-                                               nutrient × basis × method × domain)
+                                               nutrient × basis × method × domain): mean,
+                                               percentiles, pct_below_ear, pct_below_rda,
+                                               pct_above_ul_supp and their *_se
     {out_dir}/tables/usual_intake_models.csv   the fitted amount models (λ, σ_u², σ_e², β …)
     {out_dir}/tables/usual_intake.json         run facts (replicates, Fay ρ, draws, donors, time)
     {out_dir}/figures/usual_intake_vs_day1.png day-1 vs usual-intake distributions vs the EAR
+
+``pct_below_ear`` (usual intake) is the prevalence of inadequacy by the EAR cut-point method;
+``pct_below_rda`` is the share of usual intake below the person's RDA — a description of the
+intake distribution ("not meeting the RDA"), not a prevalence of inadequacy (see
+:mod:`nhanes_mg.usual_intake.estimate`).
 
 Examples
 --------
@@ -116,7 +123,9 @@ def run_usual_intake(
     Returns
     -------
     polars.DataFrame
-        The table written to ``tables/usual_intake.csv``.
+        The table written to ``tables/usual_intake.csv`` (columns: population, nutrient,
+        basis, method, domain, n and each statistic of
+        :data:`~nhanes_mg.usual_intake.estimate.STAT_NAMES` with its ``*_se``).
 
     Raises
     ------
