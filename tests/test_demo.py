@@ -30,8 +30,8 @@ CORE = (
     "vitd_food", "alcohol_g", "supp_user", "mg_supp", "ca_supp", "vitd_supp", "mg_supp_d1",
     "mg_total", "ca_total", "vitd_total", "ca_mg_ratio_food", "ca_mg_ratio_total",
     "vitd_25oh_nmol", "vitd_status", "bmi", "smoking", "alq_drinks_per_day", "phys_active",
-    "diabetes", "hba1c", "egfr", "ca_serum", "pth", "mort_eligible", "mort_status",
-    "mort_cause", "followup_months_exam",
+    "diabetes", "diabetes_diagnosed", "cvd_history", "cancer_history", "hba1c", "egfr",
+    "ca_serum", "pth", "mort_eligible", "mort_status", "mort_cause", "followup_months_exam",
 )  # fmt: skip
 
 

@@ -247,3 +247,56 @@ def test_format_summary(result: BuildResult) -> None:
     assert len(lines) == 1 + len(CYCLES) + 1  # header, cycles, total (no gaps)
     assert "2005-2006" in lines[3] and "2015" in lines[3]
     assert "no linked file" in lines[1]
+
+
+def _weighted_share(frame: pl.DataFrame, variable: str) -> float:
+    """Share true among the examined with an answer, weighted by WTMEC2YR (point estimate)."""
+    w = pl.col("wt_mec")
+    d = frame.drop_nulls(variable).filter(w > 0)
+    return float(d.select((pl.col(variable).cast(pl.Float64) * w).sum() / w.sum()).item())
+
+
+def test_medical_history_prevalence_2005_2006(result: BuildResult) -> None:
+    adults = result.frame.filter((pl.col("cycle") == "2005-2006") & (pl.col("age") >= 20))
+    # measured on the real mirror, adults ≥ 20 examined in 2005-2006, weighted by WTMEC2YR:
+    # cvd_history 8.82 %, cancer_history 8.20 %, diabetes_diagnosed 7.75 %
+    assert 0.05 < _weighted_share(adults, "cvd_history") < 0.15
+    assert 0.05 < _weighted_share(adults, "cancer_history") < 0.15
+    assert 0.05 < _weighted_share(adults, "diabetes_diagnosed") < 0.12
+
+
+def test_medical_history_answered_in_every_cycle(result: BuildResult) -> None:
+    f = result.frame
+    for cycle in CYCLES:
+        adults = f.filter((pl.col("cycle") == cycle) & (pl.col("age") >= 20))
+        for variable in ("cvd_history", "cancer_history", "diabetes_diagnosed"):
+            # measured: ≥ 99.2 % (cvd_history), ≥ 99.8 % (cancer), ≥ 99.9 % (diabetes)
+            share = float(adults.select(pl.col(variable).is_not_null().mean()).item())
+            assert share > 0.97, (cycle, variable, share)
+    # MCQ160B-F and MCQ220 are asked from 20 on: children have no answer
+    young = f.filter(pl.col("age") < 20)
+    assert young["cvd_history"].null_count() == young["cancer_history"].null_count() == young.height
+    # DIQ010 is asked from age 1 (measured: 99.9 % answered at 1-19 y, none under 1); a
+    # diagnosed diabetic counts in the broader ``diabetes``
+    children = f.filter(pl.col("age") < 20)
+    assert children.filter(pl.col("age") >= 1)["diabetes_diagnosed"].is_not_null().mean() > 0.99  # type: ignore[operator]
+    infants = children.filter(pl.col("age") < 1)
+    assert infants["diabetes_diagnosed"].null_count() == infants.height > 0
+    assert f.filter(pl.col("diabetes_diagnosed"))["diabetes"].all()
+
+
+def test_cvd_history_agrees_with_the_raw_items(dd: Path, result: BuildResult) -> None:
+    items = ["MCQ160B", "MCQ160C", "MCQ160D", "MCQ160E", "MCQ160F"]
+    raw = read.load_table(dd, "MCQ", "2005-2006").select("SEQN", *items, "MCQ220")
+    assert raw.select(pl.any_horizontal(pl.col(items).is_in([7.0, 9.0]))).to_series().any()
+    built_ = result.frame.filter(pl.col("cycle") == "2005-2006").select(
+        "seqn", "cvd_history", "cancer_history"
+    )
+    joined = raw.join(built_, left_on="SEQN", right_on="seqn", how="inner")
+    assert joined.height == raw.height
+    for row in joined.iter_rows(named=True):
+        answers = [row[i] for i in items]
+        expected = True if 1.0 in answers else False if all(a == 2.0 for a in answers) else None
+        assert row["cvd_history"] is expected, row
+        cancer = {1.0: True, 2.0: False}.get(row["MCQ220"])
+        assert row["cancer_history"] is cancer, row

@@ -147,3 +147,53 @@ def test_mortality_columns() -> None:
     assert out["mort_cause"].to_list() == [None, "cvd", "cvd", "cancer", None, "other"]
     assert out["followup_months_exam"].to_list() == [120.0, 30.0, 40.0, 50.0, None, 60.0]
     assert out["mortality_release"].unique().to_list() == [2019]
+
+
+def test_yes_no_codes_and_missing_codes() -> None:
+    df = pl.DataFrame({"mcq220": [1.0, 2.0, 3.0, 7.0, 9.0, None]})
+    assert df.select(c=rules.yes_no("mcq220"))["c"].to_list() == [
+        True,
+        False,
+        None,  # 3 is not an answer of MCQ220
+        None,  # refused
+        None,  # don't know
+        None,
+    ]
+    # DIQ010: 3 (borderline) counts as no for diabetes_diagnosed
+    out = df.rename({"mcq220": "diq010"}).select(d=rules.yes_no("diq010", no=(2.0, 3.0)))
+    assert out["d"].to_list() == [True, False, False, None, None, None]
+
+
+def test_any_yes_for_cvd_history() -> None:
+    # MCQ160B, C, D, E, F of eight people (7/9 left in, as if not nulled before)
+    rows: list[tuple[list[float | None], bool | None]] = [
+        ([1.0, 2.0, 2.0, 2.0, 2.0], True),  # one yes
+        ([2.0, 2.0, 2.0, 2.0, 1.0], True),  # stroke only
+        ([9.0, 1.0, None, 7.0, None], True),  # a yes wins over unanswered and 7/9 items
+        ([2.0, 2.0, 2.0, 2.0, 2.0], False),  # all answered no
+        ([2.0, 2.0, 9.0, 2.0, 2.0], None),  # don't know, no yes: could have been one
+        ([2.0, 7.0, 2.0, 2.0, 2.0], None),  # refused
+        ([2.0, 2.0, 2.0, None, 2.0], None),  # an unanswered item
+        ([None, None, None, None, None], None),  # not asked (under 20)
+    ]
+    items = ["b", "c", "d", "e", "f"]
+    df = pl.DataFrame(
+        {k: [r[0][i] for r in rows] for i, k in enumerate(items)},
+        schema={k: pl.Float64 for k in items},
+    )
+    got = df.select(cvd=rules.any_yes(items))["cvd"]
+    assert got.dtype == pl.Boolean
+    assert got.to_list() == [r[1] for r in rows]
+    # the same after the build's per-variable nulling of 7/9
+    nulled = df.select(rules.null_codes(pl.col(k), (7.0, 9.0)) for k in items)
+    assert nulled.select(cvd=rules.any_yes(items))["cvd"].to_list() == [r[1] for r in rows]
+
+
+def test_medical_history_sources_declared_in_every_cycle() -> None:
+    by_name = {s.name: s for s in SOURCES}
+    for name in ("_mcq160b", "_mcq160c", "_mcq160d", "_mcq160e", "_mcq160f", "_mcq220"):
+        source = by_name[name]
+        assert source.component == "MCQ"
+        for letter in "BCDEFGHIJ":
+            assert source.column_for(letter) == name[1:].upper()
+            assert source.codes_for(letter) == (7.0, 9.0)

@@ -100,6 +100,19 @@ _COMPONENT_CYCLES: dict[str, str] = {
     "BIOPRO": "ABCDEFGHIJP",
     "PTH": "D",
 }
+# Which NHANES subsample answers each component: the household interview, the MEC exam
+# (examination and laboratory), or the dietary recalls of day 1 / of both days. The weight of an
+# analysis is the weight of the smallest subsample among the variables it uses (NCHS).
+SUBSAMPLES: tuple[str, ...] = ("interview", "exam", "diet1", "diet2")  # each within the last
+COMPONENT_SUBSAMPLE: dict[str, str] = {
+    "DEMO": "interview", "SMQ": "interview", "DIQ": "interview", "MCQ": "interview",
+    "PAQ": "interview", "BPQ": "interview", "KIQ_U": "interview",
+    "ALQ": "exam",  # adults answer the alcohol questions in the MEC interview
+    "DSQ1": "interview", "DSQ2": "interview", "DSQTOT": "interview",
+    "VID": "exam", "BMX": "exam", "GHB": "exam", "BIOPRO": "exam", "PTH": "exam",
+    "DR1TOT": "diet1", "DS1TOT": "diet1",
+    "DR2TOT": "diet2", "DS2TOT": "diet2",
+}  # fmt: skip
 # Components the package's analyses use: what `fetch` gets by default.
 DEFAULT_COMPONENTS: tuple[str, ...] = tuple(_COMPONENT_CYCLES)
 # The 1999-2006 dietary supplement ingredient database (not cycle-suffixed).

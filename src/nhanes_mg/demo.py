@@ -20,6 +20,8 @@ associations so that every shipped analysis has something to estimate:
 * 25(OH)D near 60 nmol/L: lower in winter, in non-Hispanic Black people, with BMI and with low
   magnesium intake; higher with vitamin D supplements, more so at high magnesium intake;
 * diabetes (DIQ010, HbA1c) more likely with age, BMI, low magnesium and a high Ca:Mg ratio;
+* a history of cardiovascular disease (MCQ160B-F, about 8 % of adults) rising with age, in
+  men, smokers and diabetics, and of cancer (MCQ220, about 10 %) rising with age;
 * mortality (2003-2006 as the 2015 release, 2011-2014 as the 2019 release) rising with age,
   lower with 25(OH)D — for CVD mainly at high magnesium intake — and cancer deaths a little
   more frequent at a high Ca:Mg ratio.
@@ -426,15 +428,48 @@ def _simulate(cycle: Cycle, n: int, seed: int) -> Sim:
     )
     s["pth"] = _where(examined & adult & (rng.random(n) > 0.06), np.round(pth, 1))
 
+    # Medical conditions (adults 20+): ever told of a cardiovascular disease (about 8 % of
+    # adults, rising with age, in men, smokers and diabetics) or of cancer (about 10 %)
+    _simulate_mcq(s, seed, cycle, rng.random(n), rng.random(n))
+
     # Other questionnaires the fetch brings along (not used by the build)
-    s["mcq160c"] = _where(adult, np.where(rng.random(n) < _sigmoid(-5.5 + 0.07 * age), 1.0, 2.0))
-    s["mcq220"] = _where(adult, np.where(rng.random(n) < _sigmoid(-5.0 + 0.06 * age), 1.0, 2.0))
     s["bpq020"] = _where(age >= 16, np.where(rng.random(n) < _sigmoid(-3.0 + 0.05 * age), 1, 2))
     s["kiq022"] = _where(adult, np.where(rng.random(n) < _sigmoid(-6.0 + 0.05 * age), 1.0, 2.0))
 
     if letter in MORTALITY_RELEASE:
         _simulate_mortality(s, rng, cycle, MORTALITY_RELEASE[letter], ratio_total, high_mg)
     return s
+
+
+# MCQ160B-F: congestive heart failure, coronary heart disease, angina, heart attack, stroke;
+# the share of people with a cardiovascular history whose main diagnosis each is.
+_CVD_ITEMS = ("mcq160b", "mcq160c", "mcq160d", "mcq160e", "mcq160f")
+_CVD_MAIN = np.array([0.15, 0.30, 0.10, 0.20, 0.25])
+
+
+def _simulate_mcq(s: Sim, seed: int, cycle: Cycle, u_cvd: Arr, u_cancer: Arr) -> None:
+    """MCQ160B-F and MCQ220 (1 yes, 2 no, a few 7/9) for adults 20+, null for children.
+
+    ``u_cvd``/``u_cancer`` are the main stream's draws for who has the condition; which items
+    are yes and the refused/don't-know codes come from a generator of their own, so that these
+    items leave every other synthetic variable as it was.
+    """
+    rng = np.random.default_rng([seed, cycle.begin, 160])
+    n, age, adult = s["n"], s["age"], s["adult"]
+    lp = (
+        -3.35
+        + 0.07 * (age - 50)
+        + 0.4 * s["male"]
+        + 0.5 * s["current_smoker"]
+        + 0.6 * s["diabetic"]
+    )
+    cvd = adult & (u_cvd < _sigmoid(lp))
+    main = rng.choice(len(_CVD_ITEMS), n, p=_CVD_MAIN)
+    for i, item in enumerate(_CVD_ITEMS):
+        yes = cvd & ((main == i) | (rng.random(n) < 0.15))
+        s[item] = _codes(rng, _where(adult, np.where(yes, 1.0, 2.0)), 0.003, (7.0, 9.0))
+    cancer = adult & (u_cancer < _sigmoid(-5.8 + 0.065 * age))
+    s["mcq220"] = _codes(rng, _where(adult, np.where(cancer, 1.0, 2.0)), 0.002, (7.0, 9.0))
 
 
 def _simulate_supplements(s: Sim, rng: np.random.Generator) -> None:
@@ -705,7 +740,9 @@ def _table(component: str, s: Sim, cycle: Cycle) -> dict[str, Any]:
                 "DID070" if cycle.letter in "DE" else "DIQ070": s["diq070"],
             },
         ),
-        "MCQ": lambda: _rows(s, everyone, {"MCQ160C": s["mcq160c"], "MCQ220": s["mcq220"]}),
+        "MCQ": lambda: _rows(
+            s, everyone, {**{i.upper(): s[i] for i in _CVD_ITEMS}, "MCQ220": s["mcq220"]}
+        ),
         "BPQ": lambda: _rows(s, s["age"] >= 16, {"BPQ020": s["bpq020"]}),
         "KIQ_U": lambda: _rows(s, adult, {"KIQ022": s["kiq022"]}),
         "DR1TOT": lambda: _diet(s, cycle, 1),

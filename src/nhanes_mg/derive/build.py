@@ -33,6 +33,8 @@ METADATA_NAME = "analytic.json"
 DICTIONARY_NAME = "data_dictionary.md"
 METADATA_KEY = b"nhanes_mg"
 SUPP_DSQ2_CYCLES = "BCD"  # 2001-2006: DSQ2 × DSII
+# Ever told of congestive heart failure, coronary heart disease, angina, heart attack, stroke.
+CVD_ITEMS = ("_mcq160b", "_mcq160c", "_mcq160d", "_mcq160e", "_mcq160f")
 SUPPLEMENT_TOTALS_SOURCE = (
     "mg_supp/ca_supp/vitd_supp and the totals use the 30-day questionnaire in every cycle "
     "(DSQ2 × DSII 2001-2006, DSQTOT 2007+): the only source available in all cycles, so totals "
@@ -326,6 +328,9 @@ def _derive(lf: pl.LazyFrame, cutpoints: tuple[float, float]) -> pl.LazyFrame:
         vitd_status=rules.vitd_status("vitd_25oh_nmol", cutpoints),
         phys_active=pl.when(pos_pa).then(True).when(neg_pa).then(False),
         diabetes=pl.when(pos_dm).then(True).when(known_dm).then(False),
+        diabetes_diagnosed=rules.yes_no("_diq010", no=(2.0, 3.0)),  # 3 borderline → no
+        cvd_history=rules.any_yes(CVD_ITEMS),
+        cancer_history=rules.yes_no("_mcq220"),
         egfr=rules.egfr_ckd_epi_2021(),
         mort_eligible=pl.when(c("_mort_file")).then(c("mort_eligible").fill_null(False)),
     )

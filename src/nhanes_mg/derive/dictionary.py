@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from nhanes_mg import catalog
 from nhanes_mg.derive import rules, spec
-from nhanes_mg.derive.build import SUPPLEMENT_TOTALS_SOURCE
+from nhanes_mg.derive.build import CVD_ITEMS, SUPPLEMENT_TOTALS_SOURCE
 
 
 @dataclass(frozen=True)
@@ -636,6 +636,30 @@ VARIABLES: tuple[Variable, ...] = (
         ("_diq010", "hba1c", "_diq050", "_diq070"),
         group="Covariates",
     ),
+    V(
+        "diabetes_diagnosed",
+        "Boolean",
+        "",
+        "Knows they have diabetes: doctor told (DIQ010 == 1) → true; no or borderline (DIQ010 2/3) → false; 7/9 → null. Self-report only (unlike diabetes: no HbA1c, no medication), for sensitivity analyses excluding people who may have changed their diet after diagnosis. Asked from age 1; null under 1.",
+        ("_diq010",),
+        group="Covariates",
+    ),
+    V(
+        "cvd_history",
+        "Boolean",
+        "",
+        "Ever told by a doctor of congestive heart failure (MCQ160B), coronary heart disease (MCQ160C), angina (MCQ160D), heart attack (MCQ160E) or stroke (MCQ160F): any == 1 → true; all five answered 1/2 with none == 1 → false; otherwise null (7/9 or unanswered items and no yes). Asked of adults 20+; null for younger participants.",
+        CVD_ITEMS,
+        group="Covariates",
+    ),
+    V(
+        "cancer_history",
+        "Boolean",
+        "",
+        "Ever told by a doctor of cancer or a malignancy of any kind (MCQ220): 1 → true, 2 → false, 7/9 → null. Asked of adults 20+; null for younger participants.",
+        ("_mcq220",),
+        group="Covariates",
+    ),
     V("hba1c", "Float64", "%", "Glycohemoglobin.", ("hba1c",), group="Covariates"),
     V(
         "egfr",
@@ -727,6 +751,37 @@ VARIABLES: tuple[Variable, ...] = (
         group="Mortality",
     ),
 )
+
+
+# What each derived variable is computed from (variables of this table), where ``sources`` does
+# not say: the lineage decides which NHANES subsample a variable needs (see
+# nhanes_mg.weights), so a derived variable inherits the subsample of what it is made of.
+DERIVED_FROM: dict[str, tuple[str, ...]] = {
+    "n_recall_days": ("recall_ok_d1", "recall_ok_d2"),
+    "mg_food_eadj": ("mg_food", "kcal"),
+    "ca_food_eadj": ("ca_food", "kcal"),
+    "mg_total": ("mg_food", "mg_supp"),
+    "ca_total": ("ca_food", "ca_supp"),
+    "vitd_total": ("vitd_food", "vitd_supp"),
+    "mg_total_d1": ("mg_food_d1", "mg_supp_d1"),
+    "ca_total_d1": ("ca_food_d1", "ca_supp_d1"),
+    "mg_total_d2": ("mg_food_d2", "mg_supp_d2"),
+    "ca_total_d2": ("ca_food_d2", "ca_supp_d2"),
+    "ca_mg_ratio_food": ("ca_food", "mg_food"),
+    "ca_mg_ratio_total": ("ca_total", "mg_total"),
+    "mg_ear": ("age", "sex"),
+    "mg_rda": ("age", "sex"),
+    "ca_ear": ("age", "sex"),
+    "ca_rda": ("age", "sex"),
+    "mg_food_below_ear": ("mg_food", "mg_ear"),
+    "mg_food_below_rda": ("mg_food", "mg_rda"),
+    "mg_total_below_ear": ("mg_total", "mg_ear"),
+    "mg_total_below_rda": ("mg_total", "mg_rda"),
+    "ca_food_below_ear": ("ca_food", "ca_ear"),
+    "ca_food_below_rda": ("ca_food", "ca_rda"),
+    "ca_total_below_ear": ("ca_total", "ca_ear"),
+    "ca_total_below_rda": ("ca_total", "ca_rda"),
+}
 
 
 def column_order() -> list[str]:

@@ -80,6 +80,33 @@ def recode(expr: pl.Expr, mapping: dict[float, str], levels: Sequence[str]) -> p
     return expr.replace_strict(mapping, default=None, return_dtype=pl.Enum(list(levels)))
 
 
+def yes_no(col: str, no: Sequence[float] = (2.0,)) -> pl.Expr:
+    """A questionnaire yes/no item: 1 → true, a code in ``no`` → false, anything else null.
+
+    Refused (7) and don't know (9) are null whether or not they were nulled before.
+
+    >>> df = pl.DataFrame({"diq010": [1.0, 2.0, 3.0, 7.0, 9.0, None]})
+    >>> df.select(d=yes_no("diq010", no=(2.0, 3.0)))["d"].to_list()
+    [True, False, False, None, None, None]
+    """
+    x = pl.col(col)
+    return pl.when(x == 1).then(True).when(x.is_in(list(no))).then(False).otherwise(None)
+
+
+def any_yes(cols: Sequence[str]) -> pl.Expr:
+    """True when any yes/no item is 1 (yes); false only when every item is answered 1/2 and
+    none is yes; null otherwise (an unanswered or 7/9 item could have been the yes).
+
+    >>> df = pl.DataFrame({"a": [1.0, 2.0, 2.0, 9.0, None], "b": [None, 2.0, 9.0, 1.0, None]})
+    >>> df.select(y=any_yes(["a", "b"]))["y"].to_list()
+    [True, False, None, True, None]
+    """
+    items = [pl.col(c) for c in cols]
+    yes = pl.any_horizontal([(x == 1).fill_null(False) for x in items])
+    all_no = pl.all_horizontal([(x == 2).fill_null(False) for x in items])
+    return pl.when(yes).then(True).when(all_no).then(False).otherwise(None)
+
+
 def _lookup(table: Sequence[tuple[int, int, str | None, float, float]], which: int) -> pl.Expr:
     age, sex = pl.col("age"), pl.col("sex").cast(pl.Utf8)
     out: pl.Expr = pl.lit(None, dtype=pl.Float64)

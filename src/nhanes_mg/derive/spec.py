@@ -120,6 +120,14 @@ SOURCES: tuple[Source, ...] = (
     _s("DIQ", "_diq010", "DIQ010", Q1),
     _s("DIQ", "_diq050", "DIQ050", Q1),
     _s("DIQ", "_diq070", {"BC": "DIQ070", "DE": "DID070", "FGHIJ": "DIQ070"}, Q1),
+    # Medical conditions (adults 20+; same names and codes 2001-2018): ever told by a doctor
+    # of congestive heart failure, coronary heart disease, angina, heart attack, stroke; cancer
+    _s("MCQ", "_mcq160b", "MCQ160B", Q1),
+    _s("MCQ", "_mcq160c", "MCQ160C", Q1),
+    _s("MCQ", "_mcq160d", "MCQ160D", Q1),
+    _s("MCQ", "_mcq160e", "MCQ160E", Q1),
+    _s("MCQ", "_mcq160f", "MCQ160F", Q1),
+    _s("MCQ", "_mcq220", "MCQ220", Q1),
     _s("GHB", "hba1c", "LBXGH"),
     _s("BIOPRO", "_scr", {"B": "LBDSCR", NOT_B: "LBXSCR"}),
     _s("BIOPRO", "ca_serum", "LBXSCA"),
