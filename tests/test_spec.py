@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from nhanes_mg.errors import SpecError
-from nhanes_mg.spec import load_shipped_specs, load_spec
+from nhanes_mg.spec import (
+    DescriptiveAnalysis,
+    ModelAnalysis,
+    UsualIntakeAnalysis,
+    load_shipped_specs,
+    load_spec,
+)
 
 GOOD = """
 id = "X1"
@@ -30,7 +36,8 @@ exposure_type = "quantiles"
 covariates = "@adj"
 
 [verdict]
-rule = "effect_below_1"
+rule = "effect"
+direction = "below"
 analysis = "a"
 term = "Q4"
 """
@@ -47,7 +54,20 @@ def test_shipped_specs_cover_the_claims() -> None:
     assert [s.id for s in specs] == ["C1", "C2", "C3", "C4", "C5", "C6", "C7"]
     for spec in specs:
         assert spec.verdict, f"{spec.id} has no verdict rule"
-        assert spec.claim and spec.citation
+        assert spec.claim and spec.citation and spec.limits, spec.id
+        # every claim shows how robust its verdict is
+        judged = [s for s in spec.sensitivities if s.name == spec.verdict.analysis]
+        assert len(judged) >= 2, spec.id
+
+
+def test_shipped_specs_are_typed() -> None:
+    kinds = {type(a) for s in load_shipped_specs() for a in s.analyses}
+    assert kinds == {DescriptiveAnalysis, ModelAnalysis, UsualIntakeAnalysis}
+    c3 = next(s for s in load_shipped_specs() if s.id == "C3")
+    two_day = next(s for s in c3.sensitivities if s.sensitivity == "two_day_mean")
+    assert isinstance(two_day, ModelAnalysis) and two_day.exposure == "mg_total"
+    assert [c.years for c in two_day.cycles] == ["2003-2004", "2005-2006"]
+    assert "kcal" in two_day.covariates and "kcal_d1" not in two_day.covariates
 
 
 def test_good_spec(tmp_path: Path) -> None:
@@ -70,13 +90,20 @@ def test_good_spec(tmp_path: Path) -> None:
         ('population = "age >= 20"', 'population = "age >= >= 20"',
          r"field 'population': cannot parse"),
         ('cycles = "2005-2010"', 'cycles = "1980-1990"', r"field 'cycles': no NHANES cycle"),
-        ('term = "Q4"', 'terms = "Q4"', r"field 'verdict\.term': is required"),
+        ('term = "Q4"', 'terms = "Q4"', r"field 'verdict\.terms': unknown field"),
+        ('direction = "below"', 'direction = "down"',
+         r"field 'verdict\.direction': 'down' is not one of: above, below"),
+        ('rule = "effect"', 'rule = "p_below"', r"'p_below' is retired: a P value alone"),
+        ('rule = "effect"', 'rule = "modification"',
+         r"field 'verdict\.analysis': 'a' has no modifier to judge"),
         ('analysis = "a"\nterm', 'analysis = "b"\nterm',
          r"field 'verdict\.analysis': 'b' is not one of: a"),
         ('name = "a"', 'name = "a"\nquantiles = 40',
          r"field 'analysis\[0\]\.quantiles': must be 2"),
         ('name = "a"', 'name = "a"\ncolour = "red"',
-         r"field 'analysis\[0\]\.colour': unknown field"),
+         r"field 'analysis\[0\]\.colour': unknown field for a logistic analysis"),
+        ('name = "a"', 'name = "a"\nreference_category = "Q9"',
+         r"field 'analysis\[0\]\.reference_category': 'Q9' is not one of: Q1, Q2, Q3, Q4"),
         ('id = "X1"', 'id = 1', r"field 'id': must be str, not 1"),
     ],
 )  # fmt: skip
@@ -109,3 +136,66 @@ def test_cox_needs_time(tmp_path: Path) -> None:
     text = GOOD.replace('model = "logistic"', 'model = "cox"')
     with pytest.raises(SpecError, match=r"field 'analysis\[0\]\.time': is required"):
         load_spec(_write(tmp_path, text))
+
+
+SENSITIVITY = """
+[[sensitivity]]
+name = "non_users"
+label = "supplement non-users"
+analysis = "a"
+population = "NOT supp_user"
+add_covariates = ["bmi"]
+
+[[sensitivity]]
+name = "two_day"
+analysis = "a"
+cycles = "2007-2010"
+exposure = "mg_food"
+term = "Q3"
+"""
+
+
+def test_sensitivity_analyses_override_their_analysis(tmp_path: Path) -> None:
+    text = GOOD.replace('population = "age >= 20"', 'population = "age >= 20"', 1).replace(
+        'covariates = "@adj"', 'covariates = "@adj"\npopulation = "bmi > 18"'
+    )
+    spec = load_spec(_write(tmp_path, text + SENSITIVITY))
+    first, second = spec.sensitivities
+    assert first.sensitivity == "non_users" and first.sensitivity_label == "supplement non-users"
+    assert first.population == "(bmi > 18) AND (NOT supp_user)"  # AND-ed, never replaced
+    assert isinstance(first, ModelAnalysis) and first.covariates == ("age", "sex", "bmi")
+    assert isinstance(second, ModelAnalysis) and second.exposure == "mg_food"
+    assert [c.years for c in second.cycles] == ["2007-2008", "2009-2010"]
+    assert second.verdict_term == "Q3" and second.sensitivity_label == "two day"
+    assert spec.analyses[0].sensitivity is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('analysis = "a"\npopulation', 'analysis = "b"\npopulation',
+         r"field 'sensitivity\[0\]\.analysis': 'b' is not one of: a"),
+        ('name = "two_day"', 'name = "non_users"',
+         r"field 'sensitivity\.name': names must be unique"),
+        ('exposure = "mg_food"', 'exposure = "mg_food"\nflavour = 1',
+         r"field 'sensitivity\[1\]\.flavour': unknown field"),
+        ('cycles = "2007-2010"', 'cycles = "1980"',
+         r"field 'sensitivity\[1\]\.cycles"),
+    ],
+)  # fmt: skip
+def test_malformed_sensitivity(tmp_path: Path, old: str, new: str, message: str) -> None:
+    assert old in SENSITIVITY
+    with pytest.raises(SpecError, match=message):
+        load_spec(_write(tmp_path, GOOD + SENSITIVITY.replace(old, new, 1)))
+
+
+def test_old_rule_names_still_read(tmp_path: Path) -> None:
+    text = GOOD.replace('rule = "effect"\ndirection = "below"', 'rule = "effect_below_1"')
+    spec = load_spec(_write(tmp_path, text))
+    assert spec.verdict is not None
+    assert (spec.verdict.kind, spec.verdict.direction) == ("effect", "below")
+
+
+def test_a_spec_folder_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="is a folder, not a specification file"):
+        load_spec(tmp_path)

@@ -170,9 +170,14 @@ def run(
     n_specs = len(select_specs(only_ids, spec or []))
     with _progress("nhanes-mg run", n_specs + 3) as advance:
         summary = run_pipeline(
-            data_dir=data_dir, out_dir=out_dir, cycles=cycles, mirror=mirror,
-            only=only_ids, spec_paths=spec or [], step=lambda what, status: advance(what, status),
-        )  # fmt: skip
+            data_dir=data_dir,
+            out_dir=out_dir,
+            cycles=cycles,
+            mirror=mirror,
+            only=only_ids,
+            spec_paths=spec or [],
+            step=lambda what, status: advance(what, status),
+        )
     _print_summary(summary)
 
 
@@ -187,20 +192,29 @@ def _print_summary(summary: object, synthetic: bool = False) -> None:
             f"[yellow]{len(summary.fetch.missing)} file(s) not offered by the source[/] "
             "(e.g. linked mortality for cycles the mirror lacks)"
         )
-    colours = {"consistent": "green", "weaker": "yellow", "not reproduced": "white",
-               "contradicted": "red"}  # fmt: skip
+    colours = {
+        "consistent": "green",
+        "stronger than published": "cyan",
+        "weaker than published": "yellow",
+        "inconclusive": "white",
+        "not reproduced": "white",
+        "contradicted": "red",
+    }
     title = "Claims and verdicts" + (" — SYNTHETIC DATA, not for inference" if synthetic else "")
     table = Table(title=title)
-    for column in ("claim", "published", "ours", "verdict"):
+    for column in ("claim", "ours", "verdict", "robustness"):
         table.add_column(column, overflow="fold")
     for result in summary.results:
         v = result.verdict
         verdict = f"[{colours.get(v.verdict, 'white')}]{v.verdict}[/]" if v else "—"
+        held = ""
+        if v and v.sensitivity:
+            held = v.robustness.split(";")[0]
         table.add_row(
             escape(f"{result.spec.id} {result.spec.title}"),
-            escape(v.published) if v else "—",
             escape(v.ours) if v else "—",
-            verdict,
+            verdict + (f"\n{escape(v.why)}" if v else ""),
+            escape(held),
         )
     out.print(table)
     for result in summary.results:
@@ -220,11 +234,18 @@ def specs(
     from nhanes_mg.pipeline import select_specs
 
     table = Table(title="Model specifications")
-    for column in ("id", "title", "model", "cycles", "analyses", "file"):
+    for column in ("id", "title", "model", "cycles", "analyses", "sensitivity", "file"):
         table.add_column(column, overflow="fold")
     for s in select_specs(None, spec or []):
-        table.add_row(s.id, s.title, s.model, s.cycles_text, str(len(s.analyses)),
-                      Path(s.path).name)  # fmt: skip
+        table.add_row(
+            s.id,
+            s.title,
+            s.model,
+            s.cycles_text,
+            str(len(s.analyses)),
+            str(len(s.sensitivities)),
+            Path(s.path).name,
+        )
     out.print(table)
 
 
@@ -253,9 +274,13 @@ def demo(
         n_specs = len(select_specs())
         with _progress("nhanes-mg demo (SYNTHETIC)", n_specs + 3) as advance:
             summary = run_pipeline(
-                data_dir=work / "raw", out_dir=out_dir, cycles=",".join(DEMO_CYCLES),
-                mirror=str(mirror), synthetic=True, step=advance,
-            )  # fmt: skip
+                data_dir=work / "raw",
+                out_dir=out_dir,
+                cycles=",".join(DEMO_CYCLES),
+                mirror=str(mirror),
+                synthetic=True,
+                step=advance,
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     _print_summary(summary, synthetic=True)
@@ -288,9 +313,18 @@ def usual_intake(
     # the headline: % below the EAR (prevalence of inadequacy) and % below the RDA (not
     # meeting the RDA), day-1 vs usual intake, whole population, adults and by sex
     headline = table.filter(pl.col("domain").is_in(["all", "male", "female", "age 19+"])).select(
-        "population", "nutrient", "basis", "method", "domain", "n", "mean", "pct_below_ear",
-        "pct_below_ear_se", "pct_below_rda", "pct_below_rda_se",
-    )  # fmt: skip
+        "population",
+        "nutrient",
+        "basis",
+        "method",
+        "domain",
+        "n",
+        "mean",
+        "pct_below_ear",
+        "pct_below_ear_se",
+        "pct_below_rda",
+        "pct_below_rda_se",
+    )
     with pl.Config(tbl_rows=80, tbl_cols=14, tbl_width_chars=180, float_precision=1):
         typer.echo(str(headline.sort("population", "nutrient", "basis", "domain", "method")))
     console.print(

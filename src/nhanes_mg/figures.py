@@ -1,8 +1,13 @@
-"""plotnine figures of a specification's results: trends over cycles, group estimates, forests.
+"""plotnine figures of a specification's results: trends, groups, forests and robustness.
 
 One figure per kind of result in a specification: ``{id}.png`` for the kind the verdict rests
-on, ``{id}_{kind}.png`` for the others (kinds: ``trend``, ``groups``, ``forest`` of ratios,
-``forest_linear`` of differences).
+on, ``{id}_{kind}.png`` for the others (kinds: ``trend`` over cycles, ``groups``, ``forest`` of
+odds/hazard ratios, ``forest_linear`` of differences, ``usual`` intake beside day 1) and
+``{id}_robustness.png``: the verdict's estimate in the main analysis and in every sensitivity
+analysis, beside the published estimate, coloured by each one's verdict.
+
+Everything reads the tidy table's columns (``role``, ``cycle``, ``group``, ``stratum``,
+``sensitivity``); shares are drawn as %, panels are titled by the analyses' labels.
 """
 
 from __future__ import annotations
@@ -21,57 +26,85 @@ from plotnine import (
     facet_wrap,
     geom_hline,
     geom_line,
+    geom_linerange,
     geom_point,
     geom_pointrange,
     geom_ribbon,
     ggplot,
     labs,
     position_dodge,
+    scale_color_manual,
+    scale_shape_manual,
+    scale_x_continuous,
     scale_y_log10,
     theme,
     theme_bw,
 )
 
-from nhanes_mg.analyses import SpecResult, model_of
+from nhanes_mg import catalog, verdicts
+from nhanes_mg.analyses import RATIO_SCALES, SpecResult, VariantVerdict
+from nhanes_mg.spec import Analysis, ModelAnalysis, UsualIntakeAnalysis
 
 DPI = 120
+VERDICT_COLOURS = {
+    verdicts.CONSISTENT: "#176b2c",
+    verdicts.STRONGER: "#2b7bba",
+    verdicts.WEAKER: "#9a6700",
+    verdicts.INCONCLUSIVE: "#777777",
+    verdicts.NOT_REPRODUCED: "#555555",
+    verdicts.CONTRADICTED: "#b00020",
+    verdicts.NOT_ESTIMATED: "#bbbbbb",
+    "published": "#000000",
+}
 
 
-def figure_kind(result: SpecResult, analysis_name: str) -> str:
-    analysis = next(a for a in result.spec.analyses if a.name == analysis_name)
-    model = model_of(result.spec, analysis)
-    if model == "linear":
-        return "forest_linear"  # differences: a linear axis, apart from the ratio panels
-    if model != "descriptive":
-        return "forest"
+def figure_kind(analysis: Analysis) -> str:
+    if isinstance(analysis, UsualIntakeAnalysis):
+        return "usual"
+    if isinstance(analysis, ModelAnalysis):
+        return "forest_linear" if analysis.model == "linear" else "forest"
     return "trend" if analysis.by and analysis.by[0] == "cycle" else "groups"
 
 
 def write_figures(result: SpecResult, folder: Path, stamp: str = "") -> list[Path]:
     """Write the figures of one specification; returns their paths (main figure first)."""
-    table = result.table
+    table = result.table.filter(pl.col("sensitivity").is_null())
     if table.is_empty():
         return []
     folder.mkdir(parents=True, exist_ok=True)
+    spec = result.spec
     kinds: dict[str, list[str]] = {}
     for name in table["analysis"].unique(maintain_order=True):
-        kinds.setdefault(figure_kind(result, name), []).append(name)
-    main = figure_kind(result, result.spec.verdict["analysis"]) if result.spec.verdict else None
-    order = sorted(kinds, key=lambda k: k != main)
-    paths = []
-    for i, kind in enumerate(order):
+        kinds.setdefault(figure_kind(spec.analysis(name)), []).append(name)
+    main = figure_kind(spec.analysis(spec.verdict.analysis)) if spec.verdict else None
+    plots: list[tuple[str, ggplot, float]] = []
+    for kind in sorted(kinds, key=lambda k: k != main):
         sub = table.filter(pl.col("analysis").is_in(kinds[kind]))
         if kind.startswith("forest"):
             plot = _forest(result, sub, synthetic=bool(stamp))
         else:
-            plot = {"trend": _trend, "groups": _groups}[kind](result, sub)
-        title = result.spec.title + (f"\n{stamp}" if stamp else "")
+            plot = {"trend": _trend, "groups": _groups, "usual": _usual}[kind](result, sub)
+        plots.append((kind, plot, _height(sub)))
+    robust = _robustness(result)
+    if robust is not None:
+        plots.append(
+            (
+                "robustness",
+                robust,
+                max(3.0, 1.2 + 0.45 * len(result.verdict.sensitivity if result.verdict else [])),
+            )
+        )
+    paths = []
+    for i, (kind, plot, height) in enumerate(plots):
+        title = spec.title + (" — robustness of the verdict" if kind == "robustness" else "")
+        width = 70 if kind == "robustness" else 100  # long variant names narrow that plot
+        title = "\n".join(textwrap.wrap(title, width)) + (f"\n{stamp}" if stamp else "")
         plot = (
             plot
             + labs(title=title)
-            + theme(plot_title=element_text(size=10), figure_size=(10, _height(kind, sub)))
+            + theme(plot_title=element_text(size=10), figure_size=(10, height))
         )
-        path = folder / (f"{result.spec.id}.png" if i == 0 else f"{result.spec.id}_{kind}.png")
+        path = folder / (f"{spec.id}.png" if i == 0 else f"{spec.id}_{kind}.png")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # plotnine's notes on saving are not for users
             plot.save(path, dpi=DPI, verbose=False)
@@ -79,60 +112,141 @@ def write_figures(result: SpecResult, folder: Path, stamp: str = "") -> list[Pat
     return paths
 
 
-def _height(kind: str, table: pl.DataFrame) -> float:
-    n_panels = table["analysis"].n_unique()
-    rows = math.ceil(n_panels / 2)  # two panels a row
+def _height(table: pl.DataFrame) -> float:
+    rows = math.ceil(table["analysis"].n_unique() / 2)  # two panels a row
     return max(4.0, min(3.0 * rows + 1.0, 14.0))
 
 
-def _labels(result: SpecResult) -> dict[str, str]:
-    """Panel titles: the analysis's label, or its name and outcome for models."""
-    labels = {
-        a.name: a.label or f"{a.name.replace('_', ' ')}\n{a.outcome_label or a.outcome}"
-        for a in result.spec.analyses
-    }
-    # two panels a row: wrap what would run past a panel's width
-    return {k: "\n".join(textwrap.wrap(v, 52)) if "\n" not in v else v for k, v in labels.items()}
+def panel_title(analysis: Analysis) -> str:
+    r"""A panel's title: the analysis's label, or its outcome and exposure (never a column).
+
+    >>> from nhanes_mg.spec import ModelAnalysis
+    >>> panel_title(ModelAnalysis(name="a", outcome="y", outcome_label="deficiency",
+    ...     exposure="mg_total", exposure_label="total Mg intake", exposure_type="quantiles",
+    ...     covariates=("age",)))
+    'deficiency by quartiles of total Mg intake\n(adjusted)'
+    """
+    if analysis.label:
+        text = analysis.label
+    elif isinstance(analysis, ModelAnalysis):
+        adjusted = "adjusted" if analysis.covariates else "crude"
+        expo = analysis.exposure_label or analysis.exposure
+        if analysis.exposure_type == "quantiles":
+            k = analysis.quantiles
+            groups = {3: "tertiles", 4: "quartiles", 5: "quintiles"}.get(k, f"{k} quantile groups")
+            expo = f"{groups} of {expo}"
+        elif analysis.exposure_type == "cutpoints":
+            expo = f"categories of {expo}"
+        elif analysis.per != 1:
+            expo = f"{expo} (per {analysis.per:g})"
+        text = f"{analysis.outcome_label or analysis.outcome} by {expo} ({adjusted})"
+    else:
+        text = analysis.name.replace("_", " ")
+    return "\n".join(textwrap.wrap(text, 52))
+
+
+def _panels(result: SpecResult, table: pl.DataFrame) -> pl.DataFrame:
+    titles = {a.name: panel_title(a) for a in result.spec.analyses}
+    return table.with_columns(panel=pl.col("analysis").replace_strict(titles))
+
+
+def _percent(table: pl.DataFrame) -> pl.DataFrame:
+    """Shares as % (estimate and interval)."""
+    share = pl.col("scale") == "proportion"
+    return table.with_columns(
+        [
+            pl.when(share).then(pl.col(c) * 100).otherwise(pl.col(c)).alias(c)
+            for c in ("estimate", "conf_low", "conf_high")
+        ]
+    )
+
+
+def _y_label(table: pl.DataFrame) -> str:
+    scales = set(table["scale"].drop_nulls().to_list())
+    if scales == {"proportion"}:
+        return "% (95% CI)"
+    if scales == {"ratio"}:
+        return "ratio of mean intakes, mg/mg (95% CI)"
+    return "estimate (95% CI; % for shares; units in the panel titles)"
+
+
+def _mid_year(cycle: str) -> float:
+    c = catalog.get_cycle(cycle)
+    return (c.begin + c.end + 1) / 2
 
 
 def _trend(result: SpecResult, table: pl.DataFrame) -> ggplot:
-    labels = _labels(result)
-    data = (
-        table.filter(~pl.col("term").str.starts_with("trend"))
-        .with_columns(
-            cycle=pl.col("term").str.split(" · ").list.get(0),
-            group=pl.col("term").str.split(" · ").list.slice(1).list.join(" · "),
-            panel=pl.col("analysis").replace_strict(labels, default=pl.col("analysis")),
-        )
-        .with_columns(group=pl.when(pl.col("group") == "").then(pl.lit("all")).otherwise("group"))
+    data = _percent(_panels(result, table.filter(pl.col("role") == "estimate")))
+    data = data.with_columns(
+        year=pl.col("cycle").map_elements(_mid_year, return_dtype=pl.Float64),
+        group=pl.col("group").fill_null("all participants"),
+        source=pl.lit("NHANES (ours)"),
     )
-    # plotnine draws from pandas: convert at the library boundary
-    frame = data.to_pandas()
+    breaks = sorted({_mid_year(c) for c in data["cycle"].unique().to_list()})
+    labels = [f"{int(b - 1)}–{str(int(b))[2:]}" for b in breaks]  # 2002.0 is 2001-2002
+    frame = data.to_pandas()  # plotnine draws from pandas: convert at the library boundary
     plot = (
-        ggplot(frame, aes("cycle", "estimate", color="group", group="group"))
+        ggplot(frame, aes("year", "estimate", color="group", group="group"))
         + theme_bw()
         + geom_ribbon(aes(ymin="conf_low", ymax="conf_high", fill="group"), alpha=0.15, color=None)
         + geom_line()
         + geom_point(size=1.5)
-        + facet_wrap("panel", scales="free_y", ncol=2)
-        + labs(x="survey cycle", y="estimate (95% CI)", color="", fill="")
+        + facet_wrap("panel", scales="free", ncol=2)
+        + labs(x="survey cycle", y=_y_label(data), color="", fill="")
         + theme(axis_text_x=element_text(rotation=45, ha="right", size=7))
     )
     rule = result.spec.verdict
-    if rule and rule.get("rule") in ("above", "below"):
-        ref = pl.DataFrame({"panel": [labels[rule["analysis"]]], "value": [float(rule["value"])]})
-        plot = plot + geom_hline(
-            aes(yintercept="value"), data=ref.to_pandas(), linetype="dashed", color="firebrick"
-        )
-    return plot
+    titles = {a.name: panel_title(a) for a in result.spec.analyses}
+    if rule is not None and rule.analysis in set(table["analysis"]):
+        panel = titles[rule.analysis]
+        if rule.kind == "threshold" and rule.value is not None:
+            value = rule.value * (100 if set(data["scale"]) == {"proportion"} else 1)
+            ref = pd.DataFrame({"panel": [panel], "value": [value]})
+            plot += geom_hline(
+                aes(yintercept="value"), data=ref, linetype="dashed", color="firebrick"
+            )
+        points = result.spec.reference.points
+        if points:
+            kind = [
+                "published range" if p.low is not None and p.high is not None else "published bound"
+                for p in points
+            ]
+            pts = pd.DataFrame(
+                {
+                    "panel": [panel] * len(points),
+                    "year": [p.year for p in points],
+                    "low": [p.low if p.low is not None else p.high for p in points],
+                    "high": [p.high if p.high is not None else p.low for p in points],
+                    "what": kind,
+                }
+            )
+            plot += geom_linerange(
+                aes("year", ymin="low", ymax="high"),
+                data=pts,
+                inherit_aes=False,
+                size=1.2,
+                color="black",
+            )
+            plot += geom_point(
+                aes("year", "high", shape="what"),
+                data=pts,
+                inherit_aes=False,
+                color="black",
+                size=2.5,
+            )
+            plot += scale_shape_manual(values={"published range": "_", "published bound": "v"})
+            extra = sorted({p.year for p in points} - set(breaks))
+            breaks = sorted([*breaks, *extra])
+            labels = [
+                f"{int(b - 1)}–{str(int(b))[2:]}" if b not in extra else f"{int(b)}" for b in breaks
+            ]
+    return plot + scale_x_continuous(breaks=breaks, labels=labels) + labs(shape="")
 
 
 def _groups(result: SpecResult, table: pl.DataFrame) -> ggplot:
-    labels = _labels(result)
-    data = table.with_columns(
-        first=pl.col("term").str.split(" · ").list.get(0),
-        second=pl.col("term").str.split(" · ").list.slice(1).list.join(" · "),
-        panel=pl.col("analysis").replace_strict(labels, default=pl.col("analysis")),
+    data = _percent(_panels(result, table.filter(pl.col("role") == "estimate"))).with_columns(
+        first=pl.col("group").fill_null(pl.col("term")),
+        second=pl.col("subgroup").fill_null("all participants"),
     )
     dodge = position_dodge(width=0.4)
     return (
@@ -140,42 +254,74 @@ def _groups(result: SpecResult, table: pl.DataFrame) -> ggplot:
         + theme_bw()
         + geom_pointrange(aes(ymin="conf_low", ymax="conf_high"), position=dodge)
         + facet_wrap("panel", scales="free_y", ncol=2)
-        + labs(x="", y="estimate (95% CI)", color="")
+        + labs(x="", y=_y_label(data), color="")
     )
+
+
+def _usual(result: SpecResult, table: pl.DataFrame) -> ggplot:
+    """Usual intake (NCI) beside day 1, per cycle, as %."""
+    data = _percent(_panels(result, table.filter(pl.col("role") == "estimate")))
+    dodge = position_dodge(width=0.5)
+    plot = (
+        ggplot(data.to_pandas(), aes("cycle", "estimate", color="term"))  # pandas: plotnine
+        + theme_bw()
+        + geom_pointrange(aes(ymin="conf_low", ymax="conf_high"), position=dodge)
+        + facet_wrap("panel", scales="free_y", ncol=2)
+        + labs(x="survey cycle", y="% (95% CI)", color="intake")
+    )
+    rule = result.spec.verdict
+    if rule is not None and rule.kind == "threshold" and rule.value is not None:
+        plot += geom_hline(yintercept=rule.value * 100, linetype="dashed", color="firebrick")
+    return plot
 
 
 def _forest(result: SpecResult, table: pl.DataFrame, synthetic: bool = False) -> ggplot:
     spec = result.spec
-    labels = _labels(result)
-    data = table.filter(pl.col("conf_low").is_not_null() | (pl.col("estimate") == 1.0)).filter(
-        ~pl.col("term").str.starts_with("P for")
+    data = _panels(
+        result, table.filter(pl.col("role").is_in(["estimate", "reference", "stratum effect"]))
     )
     data = data.with_columns(
-        panel=pl.col("analysis").replace_strict(labels, default=pl.col("analysis")),
-        stratum=pl.col("stratum").fill_null("overall"),
+        stratum=pl.col("stratum").fill_null("all participants"),
         # the reference category: a point at 1 (or 0) with no interval
         conf_low=pl.col("conf_low").fill_null(pl.col("estimate")),
         conf_high=pl.col("conf_high").fill_null(pl.col("estimate")),
         source=pl.lit("synthetic (ours)" if synthetic else "NHANES (ours)"),
     )
-    ref = spec.reference
-    rule = spec.verdict
-    if rule and {"estimate", "conf_low", "conf_high"} <= set(ref):
-        published = pl.DataFrame({
-            "panel": [labels[rule["analysis"]]], "term": [rule["term"]],
-            "estimate": [float(ref["estimate"])], "conf_low": [float(ref["conf_low"])],
-            "conf_high": [float(ref["conf_high"])], "stratum": ["published"],
-            "source": ["published"],
-        })  # fmt: skip
+    ref, rule = spec.reference, spec.verdict
+    if (
+        rule is not None
+        and rule.kind == "effect"
+        and ref.estimate is not None
+        and rule.analysis in set(data["analysis"])
+    ):
+        published = pl.DataFrame(
+            {
+                "panel": [panel_title(spec.analysis(rule.analysis))],
+                "term": [rule.term],
+                "estimate": [ref.estimate],
+                "conf_low": [ref.conf_low or ref.estimate],
+                "conf_high": [ref.conf_high or ref.estimate],
+                "stratum": ["published"],
+                "source": ["published"],
+            }
+        )
         data = pl.concat([data, published], how="diagonal_relaxed")
-    ratio_scale = data["scale"].drop_nulls().is_in(["odds ratio", "hazard ratio"]).all()
+    scales = set(data["scale"].drop_nulls().to_list())
+    ratio_scale = scales <= set(RATIO_SCALES)
     dodge = position_dodge(width=0.5)
-    # first term on top: plotnine draws categories bottom-up, so reverse the table's order
     frame = data.to_pandas()  # plotnine draws from pandas
     order = list(dict.fromkeys(frame["term"]))[::-1]  # flipped: the first ends on top
     frame["term"] = pd.Categorical(frame["term"], categories=order, ordered=True)
-    axis = "odds / hazard ratio (95% CI), log scale" if ratio_scale else "estimate (95% CI)"
-    # terms on the x axis, dodged by stratum, then flipped: a horizontal forest plot
+    if ratio_scale:
+        words = " or ".join(sorted(s for s in scales))
+        axis = f"{words} (95% CI), log scale"
+    else:
+        outcomes = {
+            a.outcome_label
+            for a in spec.analyses
+            if isinstance(a, ModelAnalysis) and a.name in set(table["analysis"])
+        }
+        axis = f"difference in {' / '.join(sorted(outcomes))} (95% CI)"
     plot = (
         ggplot(frame, aes("term", "estimate", color="stratum", shape="source"))
         + theme_bw()
@@ -188,3 +334,83 @@ def _forest(result: SpecResult, table: pl.DataFrame, synthetic: bool = False) ->
     if ratio_scale:
         plot = plot + scale_y_log10()
     return plot
+
+
+def _robustness(result: SpecResult) -> ggplot | None:
+    """The verdict's estimate in the main and every sensitivity analysis, published beside."""
+    v, spec = result.verdict, result.spec
+    if v is None or spec.verdict is None:
+        return None
+    variants = [
+        verdicts_row
+        for verdicts_row in [_main_variant(result), *v.sensitivity]
+        if math.isfinite(verdicts_row.estimate)
+    ]
+    if not variants:
+        return None
+    rows = [
+        {
+            "variant": s.label,
+            "estimate": s.estimate,
+            "conf_low": s.conf_low,
+            "conf_high": s.conf_high,
+            "verdict": s.verdict,
+        }
+        for s in variants
+    ]
+    ref = spec.reference
+    if ref.estimate is not None and spec.verdict.kind != "modification":
+        rows.append(
+            {
+                "variant": "published",
+                "estimate": ref.estimate,
+                "conf_low": ref.conf_low if ref.conf_low is not None else ref.estimate,
+                "conf_high": ref.conf_high if ref.conf_high is not None else ref.estimate,
+                "verdict": "published",
+            }
+        )
+    data = pl.DataFrame(rows)
+    share = _is_share(result)
+    if share:
+        data = data.with_columns([pl.col(c) * 100 for c in ("estimate", "conf_low", "conf_high")])
+    frame = data.to_pandas()  # plotnine draws from pandas
+    order = list(dict.fromkeys(frame["variant"]))[::-1]
+    frame["variant"] = pd.Categorical(frame["variant"], categories=order, ordered=True)
+    null = v.null if v.null is not None else 0.0
+    if share:
+        null *= 100
+    what = {
+        "threshold": "estimate",
+        "effect": "effect",
+        "modification": "effect in the claimed stratum relative to the other",
+    }[spec.verdict.kind]
+    unit = "%" if share else ("ratio, log scale" if v.ratio_scale else "")
+    axis = f"{what} (95% CI{', ' + unit if unit else ''}); dashed: " + (
+        f"the claim's threshold {null:g}" if spec.verdict.kind == "threshold" else "no effect"
+    )
+    colours = {k: c for k, c in VERDICT_COLOURS.items() if k in set(frame["verdict"])}
+    plot = (
+        ggplot(frame, aes("variant", "estimate", color="verdict"))
+        + theme_bw()
+        + geom_hline(yintercept=null, linetype="dashed", color="grey")
+        + geom_pointrange(aes(ymin="conf_low", ymax="conf_high"), size=0.5)
+        + coord_flip()
+        + scale_color_manual(values=colours)
+        + labs(x="", y="\n".join(textwrap.wrap(axis, 110)), color="verdict")
+    )
+    if v.ratio_scale:
+        plot += scale_y_log10()
+    return plot
+
+
+def _is_share(result: SpecResult) -> bool:
+    rule = result.spec.verdict
+    if rule is None:
+        return False
+    rows = result.table.filter(pl.col("analysis") == rule.analysis)
+    return bool(rows.height) and rows["scale"][0] == "proportion"
+
+
+def _main_variant(result: SpecResult) -> VariantVerdict:
+    assert result.verdict is not None and result.verdict.main is not None
+    return result.verdict.main

@@ -20,10 +20,12 @@ from pathlib import Path
 
 import polars as pl
 
-from nhanes_mg import __version__
-from nhanes_mg.analyses import SpecResult, describe_model
+from nhanes_mg import __version__, verdicts
+from nhanes_mg.analyses import FitInfo, SpecResult
 from nhanes_mg.fetch import iter_manifest
 from nhanes_mg.files import atomic_write
+from nhanes_mg.spec import cycles_text
+from nhanes_mg.weights import CDC_NAME
 
 PACKAGES = ("polars", "numpy", "scipy", "statsmodels", "formulaic", "plotnine", "pyreadstat")
 SYNTHETIC_STAMP = "SYNTHETIC DATA — not for inference"
@@ -48,7 +50,45 @@ def write_tables(result: SpecResult, folder: Path, synthetic: bool = False) -> P
         table = table.with_columns(data=pl.lit(SYNTHETIC_STAMP))
     path = folder / f"{result.spec.id}.csv"
     atomic_write(path, table.write_csv)
+    fits = fits_table(result)
+    if synthetic:
+        fits = fits.with_columns(data=pl.lit(SYNTHETIC_STAMP))
+    atomic_write(folder / f"{result.spec.id}_fits.csv", fits.write_csv)
     return path
+
+
+def fits_table(result: SpecResult) -> pl.DataFrame:
+    """What was fitted, one row per analysis and sensitivity analysis (``{id}_fits.csv``)."""
+    rows = [
+        {
+            "analysis": f.analysis,
+            "sensitivity": f.sensitivity,
+            "label": f.label,
+            "cycles": "; ".join(f.cycles),
+            "cycles_left_out": "; ".join(f"{c} ({why})" for c, why in f.dropped),
+            "n": f.n,
+            "events": f.events,
+            "weight": f.weight,
+            "weight_reason": f.weight_reason,
+            "model": f.description,
+            "error": f.error,
+        }
+        for f in result.fits
+    ]
+    schema = {
+        "analysis": pl.String,
+        "sensitivity": pl.String,
+        "label": pl.String,
+        "cycles": pl.String,
+        "cycles_left_out": pl.String,
+        "n": pl.Int64,
+        "events": pl.Int64,
+        "weight": pl.String,
+        "weight_reason": pl.String,
+        "model": pl.String,
+        "error": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema)
 
 
 def _num(x: object, digits: int = 3) -> str:
@@ -68,16 +108,78 @@ def _p(p: object) -> str:
 def _rows(result: SpecResult) -> list[list[str]]:
     rows = []
     for r in result.table.iter_rows(named=True):
-        ci = "" if r["conf_low"] is None or not math.isfinite(r["conf_low"]) else (
-            f"{_num(r['conf_low'])}–{_num(r['conf_high'])}")  # fmt: skip
-        rows.append([
-            r["analysis"], r["term"], r["stratum"] or "", _num(r["estimate"]), ci,
-            _p(r["p_value"]), _num(r["n"]), r["scale"],
-        ])  # fmt: skip
+        share = r["scale"] == "proportion"
+        ci = ""
+        if r["conf_low"] is not None and math.isfinite(r["conf_low"]):
+            if share:
+                ci = f"{100 * r['conf_low']:.1f}–{100 * r['conf_high']:.1f}%"
+            else:
+                ci = f"{_num(r['conf_low'])}–{_num(r['conf_high'])}"
+        est = (
+            f"{100 * r['estimate']:.1f}%"
+            if share and r["estimate"] is not None
+            else (_num(r["estimate"]))
+        )
+        where = " · ".join(x for x in (r["cycle"], r["group"], r["subgroup"], r["stratum"]) if x)
+        rows.append(
+            [
+                r["analysis"] + (f" [{r['sensitivity']}]" if r["sensitivity"] else ""),
+                r["role"],
+                r["term"],
+                where,
+                est,
+                ci,
+                _p(r["p_value"]),
+                _num(r["n"]),
+                r["scale"],
+            ]
+        )
     return rows
 
 
-HEADERS = ["analysis", "term", "stratum", "estimate", "95% CI", "P", "n", "scale"]
+HEADERS = [
+    "analysis",
+    "role",
+    "term",
+    "cycle · group · stratum",
+    "estimate",
+    "95% CI",
+    "P",
+    "n",
+    "scale",
+]
+
+
+def _fit_rows(result: SpecResult) -> list[list[str]]:
+    """What was fitted: analysis, model, cycles (and those left out), n, events, weight."""
+    rows = []
+    for f in result.fits:
+        name = f.analysis + (f" [{f.sensitivity}: {f.label}]" if f.sensitivity else "")
+        left = "; ".join(f"{c}: {why}" for c, why in f.dropped)
+        cycles = cycles_text_of(f) + (f" (left out: {left})" if left else "")
+        weight = f"{CDC_NAME.get(f.weight, f.weight)} — {f.weight_reason}" if f.weight else ""
+        if f.error:
+            rows.append([name, f.description, "", "", "", f"not estimated: {f.error}"])
+            continue
+        events = "" if f.events is None else f"{f.events:,}"
+        rows.append([name, f.description, cycles, f"{f.n:,}", events, weight])
+    return rows
+
+
+FIT_HEADERS = ["analysis", "model", "cycles fitted", "n (unweighted)", "events", "weight"]
+
+
+def cycles_text_of(fit: FitInfo) -> str:
+    from nhanes_mg import catalog
+
+    return cycles_text(tuple(catalog.get_cycle(c) for c in fit.cycles)) if fit.cycles else ""
+
+
+def _robust_rows(result: SpecResult) -> list[list[str]]:
+    v = result.verdict
+    if v is None or v.main is None:
+        return []
+    return [[s.label, s.ours, s.verdict] for s in (v.main, *v.sensitivity)]
 
 
 def _versions() -> list[tuple[str, str]]:
@@ -95,23 +197,28 @@ def _methods() -> list[str]:
         "Survey design: strata SDMVSTRA, PSUs SDMVPSU nested within strata, Taylor "
         "linearization (nhanes_mg.survey, checked against R's survey package); strata with a "
         "single PSU in a domain are centred at the grand mean (survey.lonely.psu = 'adjust').",
-        "Weights: the weight of the smallest subsample analysed (day-1 dietary WTDRD1 for "
-        "diet with or without laboratory values); k pooled 2-year cycles: weights ÷ k.",
         "Domains: every population is a domain of the full design of its cycles; models are "
         "complete-case within the domain (rows with missing outcome, exposure or covariate "
         "leave the domain, not the design).",
         "Quantile exposures: weighted quantiles computed in the analysis domain; P for trend "
         "from the category's weighted median entered as a continuous term (Wald t, design df).",
-        "Interaction: the exposure × modifier terms tested jointly (Wald F with design df, as "
-        "regTermTest); stratum-specific estimates from fits within each stratum (domain).",
         "Trends across cycles: weighted least squares of the cycle estimates on the cycle "
         "midpoint (weights 1/SE², cycles are independent samples), z test of the slope.",
         "Logistic models: quasibinomial (same estimates as binomial, no warnings on weights); "
         "Cox models: weighted partial likelihood, Efron ties, design-based (dfbeta) variance; "
         "follow-up from the exam (PERMTH_EXM), ELIGSTAT = 1.",
-        "Verdict rules (from each specification): above/below a threshold by the CI; ratios "
-        "below/above 1 by the CI and overlap with the published CI; P values below a level, "
-        "with the direction of the interaction where the claim gives one.",
+        "Weights: the weight of the smallest subsample among the variables an analysis uses "
+        "(interview or MEC exam: WTMEC2YR; a day-1 recall: WTDRD1; both recall days, such as a "
+        "two-day mean intake: WTDR2D), unless a specification sets one; each analysis runs on "
+        "the cycles that have its variables and its weight, k pooled cycles dividing the "
+        "weights by k.",
+        "Effect modification: one joint model with exposure × modifier terms; the effect in "
+        "each stratum and their contrast are linear combinations of its coefficients with "
+        "design-based variance (as R's svycontrast); the interaction terms are tested jointly.",
+        "Verdicts: "
+        + "; ".join(f"{word}: {rule}" for word, rule in verdicts.VOCABULARY)
+        + ". "
+        + verdicts.MODIFICATION_RULE,
     ]
 
 
@@ -137,14 +244,15 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
         "",
         "## Summary",
         "",
-        "| claim | published | ours | verdict |",
-        "| --- | --- | --- | --- |",
+        "| claim | published | ours | verdict | robustness |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for r in inputs.results:
         v = r.verdict
         out.append(
             f"| {r.spec.id}: {r.spec.title} | {_cell(v.published if v else '—')} | "
-            f"{_cell(v.ours if v else '—')} | **{v.verdict if v else 'no rule'}** |"
+            f"{_cell(v.ours if v else '—')} | **{v.verdict if v else 'no rule'}** | "
+            f"{_cell(v.robustness if v else '')} |"
         )
     for r in inputs.results:
         spec = r.spec
@@ -153,26 +261,40 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
         if r.verdict:
             v = r.verdict
             out.append(f"- **Published**: {v.published}")
-            out.append(f"- **Ours** ({spec.verdict['analysis']}, {spec.verdict['term']}): {v.ours}")
+            out.append(f"- **Ours** ({v.row}): {v.ours}")
             out.append(f"- **Verdict: {v.verdict}** — {v.why}")
-        out.append(
-            f"- **Population**: cycles {spec.cycles_text}, `{spec.population}`; weight "
-            f"`{spec.weight}` (÷ number of cycles pooled)"
-        )
+            if v.robustness:
+                out.append(f"- **Robustness**: {v.robustness}")
+        if spec.limits:
+            out.append(f"- **What this cannot test**: {spec.limits}")
+        out.append(f"- **Population**: `{spec.population}`, cycles as fitted below")
         if spec.notes:
             out.append(f"- **Notes**: {spec.notes}")
-        out += ["", "**Models**:", ""]
-        for a in spec.analyses:
-            extra = f" — domain `{a.population}`" if a.population else ""
-            n = r.domain_n.get(a.name)
-            n_text = f" (n = {n:,})" if n else ""
-            out.append(f"- `{a.name}`: {describe_model(spec, a)}{extra}{n_text}")
-        for name, cuts in r.exposure_cuts.items():
-            out.append(f"- cut points of `{name}`: {', '.join(f'{c:.4g}' for c in cuts)}")
         for note in r.notes:
             out.append(f"- ⚠ {note}")
+        robust = _robust_rows(r)
+        if robust:
+            out += [
+                "",
+                "**The verdict's estimate in each sensitivity analysis**:",
+                "",
+                "| analysis | ours | verdict |",
+                "| --- | --- | --- |",
+            ]
+            out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in robust]
         for fig in inputs.figures.get(spec.id, []):
             out += ["", f"![{spec.id}]({figure_ref(fig)})"]
+        out += ["", f"**What was fitted** (`tables/{spec.id}_fits.csv`):", ""]
+        out.append("| " + " | ".join(FIT_HEADERS) + " |")
+        out.append("|" + " --- |" * len(FIT_HEADERS))
+        out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in _fit_rows(r)]
+        for f in r.fits:
+            if f.cuts:
+                out.append(
+                    f"\nCut points of `{f.analysis}`"
+                    f"{' [' + f.sensitivity + ']' if f.sensitivity else ''}: "
+                    f"{', '.join(f'{c:.4g}' for c in f.cuts)}"
+                )
         out += ["", f"Table (`tables/{spec.id}.csv`):", ""]
         out.append("| " + " | ".join(HEADERS) + " |")
         out.append("|" + " --- |" * len(HEADERS))
@@ -212,7 +334,8 @@ td,th{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:to
 th{background:#f4f4f4}img{max-width:100%;border:1px solid #eee}
 code{background:#f6f6f6;padding:0 .2em}.stamp{background:#fde2e2;color:#900;padding:.5em 1em;
 font-weight:bold}.v-consistent{color:#176b2c}.v-weaker{color:#9a6700}
-.v-not-reproduced{color:#555}.v-contradicted{color:#b00020}
+.v-not-reproduced{color:#555}.v-contradicted{color:#b00020}.v-inconclusive{color:#777}
+.v-stronger-than-published{color:#2b7bba}.v-weaker-than-published{color:#9a6700}
 details{margin:.5em 0}summary{cursor:pointer;color:#0b5394}
 """
 
@@ -254,11 +377,12 @@ def render_html(inputs: ReportInputs) -> str:
             "<tr>"
             f"<td><a href='#{_h(r.spec.id)}'>{_h(r.spec.id)}</a>: {_h(r.spec.title)}</td>"
             f"<td>{_h(v.published if v else '—')}</td><td>{_h(v.ours if v else '—')}</td>"
-            f"<td>{_verdict_span(v.verdict) if v else 'no rule'}</td></tr>"
+            f"<td>{_verdict_span(v.verdict) if v else 'no rule'}</td>"
+            f"<td>{_h(v.robustness if v else '')}</td></tr>"
         )
     parts.append(
-        "<table><thead><tr><th>claim</th><th>published</th><th>ours</th><th>verdict</th></tr>"
-        f"</thead><tbody>{''.join(summary)}</tbody></table>"
+        "<table><thead><tr><th>claim</th><th>published</th><th>ours</th><th>verdict</th>"
+        f"<th>robustness</th></tr></thead><tbody>{''.join(summary)}</tbody></table>"
     )
     for r in inputs.results:
         spec = r.spec
@@ -268,36 +392,44 @@ def render_html(inputs: ReportInputs) -> str:
         if r.verdict:
             v = r.verdict
             parts.append(f"<li><b>Published</b>: {_h(v.published)}")
-            parts.append(
-                f"<li><b>Ours</b> ({_h(spec.verdict['analysis'])}, {_h(spec.verdict['term'])}): "
-                f"{_h(v.ours)}"
-            )
+            parts.append(f"<li><b>Ours</b> ({_h(v.row)}): {_h(v.ours)}")
             parts.append(f"<li><b>Verdict</b>: {_verdict_span(v.verdict)} — {_h(v.why)}")
+            if v.robustness:
+                parts.append(f"<li><b>Robustness</b>: {_h(v.robustness)}")
+        if spec.limits:
+            parts.append(f"<li><b>What this cannot test</b>: {_h(spec.limits)}")
         parts.append(
-            f"<li><b>Population</b>: cycles {_h(spec.cycles_text)}, "
-            f"<code>{_h(spec.population)}</code>; weight <code>{_h(spec.weight)}</code> "
-            "(÷ number of cycles pooled)"
+            f"<li><b>Population</b>: <code>{_h(spec.population)}</code>, cycles as fitted below"
         )
         if spec.notes:
             parts.append(f"<li><b>Notes</b>: {_h(spec.notes)}")
+        for note in r.notes:
+            parts.append(f"<li>⚠ {_h(note)}")
         parts.append("</ul>")
+        robust = _robust_rows(r)
+        if robust:
+            parts.append(
+                "<p><b>The verdict's estimate in each sensitivity analysis</b></p>"
+                + _table_html(["analysis", "ours", "verdict"], robust)
+            )
         for fig in inputs.figures.get(spec.id, []):
             data = base64.b64encode(fig.read_bytes()).decode("ascii")
             parts.append(f"<img alt='{_h(spec.id)} figure' src='data:image/png;base64,{data}'>")
-        models = []
-        for a in spec.analyses:
-            extra = f" — domain <code>{_h(a.population)}</code>" if a.population else ""
-            n = r.domain_n.get(a.name)
-            n_text = f" (n = {n:,})" if n else ""
-            models.append(f"<li><code>{_h(a.name)}</code>: {_h(describe_model(spec, a))}"
-                          f"{extra}{n_text}")  # fmt: skip
-        for name, cuts in r.exposure_cuts.items():
-            models.append(f"<li>cut points of <code>{_h(name)}</code>: "
-                          f"{_h(', '.join(f'{c:.4g}' for c in cuts))}")  # fmt: skip
-        for note in r.notes:
-            models.append(f"<li>⚠ {_h(note)}")
-        parts.append(f"<details><summary>Models and cut points</summary><ul>{''.join(models)}"
-                     "</ul></details>")  # fmt: skip
+        parts.append(
+            f"<p><b>What was fitted</b> ({_h(spec.id)}_fits.csv)</p>"
+            + _table_html(FIT_HEADERS, _fit_rows(r))
+        )
+        cuts = [
+            f"<li>cut points of <code>{_h(f.analysis)}</code>"
+            f"{_h(' [' + f.sensitivity + ']' if f.sensitivity else '')}: "
+            f"{_h(', '.join(f'{c:.4g}' for c in f.cuts))}"
+            for f in r.fits
+            if f.cuts
+        ]
+        if cuts:
+            parts.append(
+                f"<details><summary>Cut points</summary><ul>{''.join(cuts)}</ul></details>"
+            )
         parts.append(
             f"<details><summary>Table ({_h(spec.id)}.csv)</summary>"
             f"{_table_html(HEADERS, _rows(r))}</details>"
@@ -316,8 +448,9 @@ def render_html(inputs: ReportInputs) -> str:
         + _table_html(["file", "bytes", "sha256", "source"], _data_rows(inputs.data_dir))
         + "</details>"
     )
-    parts.append("<h2>Software</h2>" + _table_html(["package", "version"],
-                                                  [list(v) for v in _versions()]))  # fmt: skip
+    parts.append(
+        "<h2>Software</h2>" + _table_html(["package", "version"], [list(v) for v in _versions()])
+    )
     parts.append("</body></html>")
     return "\n".join(parts)
 

@@ -1,9 +1,13 @@
-"""Model specifications: each analysis of a claim is a TOML file, validated here.
+"""Model specifications: each claim is a TOML file, validated here into typed records.
 
 The shipped specifications live in ``nhanes_mg/specs/*.toml``; users pass their own with
 ``nhanes-mg run --spec my.toml``. A malformed file raises :class:`SpecError` naming the file, the
-field and what is allowed. Population filters and outcomes are SQL expressions over the analytic
-dataset's columns (polars' SQL dialect: ``age >= 20 AND NOT pregnant``).
+field and what is allowed. Populations, outcomes, exposures and groups are SQL expressions over
+the analytic dataset's columns (polars' SQL dialect: ``age >= 20 AND NOT pregnant``).
+
+An analysis is one of three kinds (a tagged union, :data:`Analysis`):
+:class:`DescriptiveAnalysis` (survey means, shares, ratios, quantiles), :class:`ModelAnalysis`
+(linear, logistic or Cox regression) and :class:`UsualIntakeAnalysis` (NCI usual intake).
 
 A specification, field by field::
 
@@ -13,135 +17,287 @@ A specification, field by field::
     source = "seed 001"                    # which document makes the claim
     citation = "Deng X et al. BMC Med 2013;11:187"
     cycles = "2001-2006"                   # as --cycles: a range or a list
-    weight = "wt_diet1"                    # 2-year weight column; ÷ number of cycles pooled
+    weight = "auto"                        # auto (default) | wt_mec | wt_diet1 | wt_diet2
     population = "age >= 20 AND recall_ok_d1"   # the domain (the design keeps every row)
-    model = "logistic"                     # descriptive | linear | logistic | cox
-    notes = "…"                            # optional: what differs from the publication
+    model = "logistic"                     # default kind: descriptive | linear | logistic | cox
+    notes = "…"                            # what differs from the publication
+    limits = "…"                           # what this analysis cannot test, in plain words
 
-    [covariate_sets]                       # optional named covariate lists, used as "@name"
+    [covariate_sets]                       # named covariate lists, used as "@name"
     adjusted = ["age", "sex", "race_eth"]
 
     [[analysis]]                           # one or more
     name = "deficiency_adjusted"
-    outcome = "vitd_25oh_nmol < 30"        # column or SQL expression (models)
+    model = "logistic"                     # optional: overrides the spec's model
+    cycles = "2003-2006"                   # optional: this analysis's cycles (default: spec's)
+    weight = "wt_diet1"                    # optional: overrides the weight rule
+    population = "…"                       # optional, AND-ed with the spec's population
+    # models:
+    outcome = "vitd_25oh_nmol < 30"        # column or SQL condition
     outcome_label = "25(OH)D < 30 nmol/L"
-    exposure = "mg_total"                  # column
+    exposure = "mg_total"                  # column or SQL expression
+    exposure_label = "total Mg (mg/day)"
     exposure_type = "quantiles"            # continuous | quantiles | cutpoints
     quantiles = 4                          # weighted quantiles computed in the domain
     cutpoints = [1.7, 2.8]                 # for exposure_type = "cutpoints"
+    reference_category = "1.7–2.8"         # optional: the comparison category (default first)
     per = 25.0                             # continuous: effect per this many units
     covariates = "@adjusted"               # a list of columns or "@set"
-    population = "…"                       # optional, AND-ed with the spec's population
-    modifier = "mg_total >= 300"           # optional effect modifier (column or expression)
+    modifier = "mg_total >= 300"           # effect modifier (condition), or a column with
+    modifier_cut = "median"                # … a cut: "median" (weighted, in the domain) or a number
+    modifier_labels = ["Mg ≥ {cut} mg/day", "Mg < {cut} mg/day"]   # the strata's names
     trend = true                           # P for trend over the exposure categories
     time = "followup_months_exam"          # cox: follow-up time
-    # descriptive analyses instead give:
-    statistic = "mean"                     # mean | quantile | proportion | ratio |
-                                           # usual_below_ear (NCI usual intake; variable =
-                                           # "mg" | "ca", basis = "food" | "food+supplements",
-                                           # domain = "all" | "age 19+" | "male" …, brr = 16,
-                                           # cycles = ["2005-2006", …])
-    variable = "ca_mg_ratio_food"          # column or expression (proportion: a condition)
-    denominator = "mg_food"                # statistic = "ratio"
+    # descriptive analyses:
+    statistic = "mean"                     # mean | quantile | proportion | ratio
+    variable = "ca_food_d1"                # column or expression (proportion: a condition)
+    denominator = "mg_food_d1"             # statistic = "ratio"
     q = 0.5                                # statistic = "quantile"
     by = ["cycle", "sex"]                  # estimates per group (domains of the full design)
+    groups = { age_group = "CASE WHEN age < 20 THEN 'young' ELSE 'adult' END" }
+    # usual intake (NCI method):
+    statistic = "usual_below_ear"          # or "usual_below_rda"
+    variable = "mg"                        # nutrient: mg | ca
+    basis = "food+supplements"             # food | food+supplements
+    domain = "age 19+"                     # a domain of nhanes_mg.usual_intake
+    brr = 16                               # BRR replicates (default: all)
+    cycles = ["2005-2006", "2017-2018"]    # each cycle estimated on its own
+
+    [[sensitivity]]                        # optional: a variant of one analysis
+    name = "vitd_intake"                   # unique among the sensitivity analyses
+    label = "+ vitamin D intake"           # shown in the robustness plot
+    analysis = "deficiency_adjusted"       # the analysis it varies
+    population = "NOT supp_user"           # AND-ed with the analysis's population
+    add_covariates = ["vitd_supp"]         # appended to the analysis's covariates
+    term = "> 75"                          # the verdict's row here, if it differs
+    direction = "above"                    # the claimed side here, if it differs (a new scale)
+    # … and any field of [[analysis]] above, which replaces the analysis's value
 
     [reference]                            # the published estimate
     text = "OR 0.34 (0.21–0.56), highest vs lowest quartile"
-    estimate = 0.34
+    estimate = 0.34                        # optional: no number means nothing to compare
     conf_low = 0.21
     conf_high = 0.56
+    [[reference.points]]                   # optional: published values drawn on a trend figure
+    label = "1977 (range over age-sex groups)"
+    year = 1977.0
+    low = 2.3
+    high = 2.9
 
-    [verdict]                              # how our estimate becomes a verdict
-    rule = "effect_below_1"                # see VERDICT_RULES
+    [verdict]                              # how our estimate becomes a verdict (verdicts.py)
     analysis = "deficiency_adjusted"
-    term = "Q4"                            # row of that analysis's table
-    value = 2.8                            # for above / below / p_below
-    stronger_in = "modifier"               # p_below with a modifier: where the effect should
-                                           # be stronger ("modifier" true, or "complement")
+    term = "Q4"                            # the row: term, and/or cycle, group
+    rule = "effect"                        # threshold | effect | modification
+    direction = "below"                    # the side of the null (or threshold) the claim states
+    value = 2.8                            # threshold only
+    stronger_in = "modifier"               # modification: where the effect should be stronger
 
 Examples
 --------
 >>> specs = load_shipped_specs()
 >>> [s.id for s in specs][:3]
 ['C1', 'C2', 'C3']
->>> specs[2].analyses[0].exposure
-'mg_total'
+>>> type(specs[2].analyses[0]).__name__, specs[2].analyses[0].model
+('ModelAnalysis', 'logistic')
 """
 
 from __future__ import annotations
 
+import itertools
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
 from nhanes_mg import catalog
 from nhanes_mg.errors import CatalogError, SpecError
+from nhanes_mg.verdicts import DIRECTIONS, RULE_KINDS, Direction, RuleKind
 
 MODELS = ("descriptive", "linear", "logistic", "cox")
 EXPOSURE_TYPES = ("continuous", "quantiles", "cutpoints")
-STATISTICS = ("mean", "quantile", "proportion", "ratio", "usual_below_ear")
+STATISTICS = ("mean", "quantile", "proportion", "ratio")
+USUAL_STATISTICS = ("usual_below_ear", "usual_below_rda")
 USUAL_BASES = ("food", "food+supplements")
-VERDICT_RULES = {
-    "above": "our estimate should exceed `value` (consistent: CI above it; weaker: estimate "
-    "above, CI crosses; not reproduced: estimate at or below, CI crosses; contradicted: CI "
-    "below it)",
-    "below": "mirror image of `above`",
-    "effect_below_1": "an odds/hazard ratio should be < 1 (consistent: CI below 1 and overlapping "
-    "the published CI; weaker: CI below 1 but closer to 1 than published; not reproduced: CI "
-    "includes 1; contradicted: CI above 1)",
-    "effect_above_1": "mirror image of `effect_below_1`",
-    "p_below": "a P value (trend or interaction) should be below `value` (consistent: it is; "
-    "not reproduced: it is not)",
+WEIGHTS = ("auto", "wt_mec", "wt_diet1", "wt_diet2")
+# Old rule names (before the verdict vocabulary): rule -> (kind, direction)
+_OLD_RULES: dict[str, tuple[str, str]] = {
+    "above": ("threshold", "above"),
+    "below": ("threshold", "below"),
+    "effect_below_1": ("effect", "below"),
+    "effect_above_1": ("effect", "above"),
 }
-WEIGHTS = ("wt_mec", "wt_diet1", "wt_diet2")
 
 _TOP_FIELDS = {
-    "id", "title", "claim", "source", "citation", "cycles", "weight", "population", "model",
-    "notes", "covariate_sets", "analysis", "reference", "verdict",
-}  # fmt: skip
-_ANALYSIS_FIELDS = {
-    "name", "outcome", "outcome_label", "exposure", "exposure_type", "quantiles", "cutpoints",
-    "per", "covariates", "population", "modifier", "trend", "time", "statistic", "variable",
-    "denominator", "q", "by", "label", "model", "modifier_cut", "groups",
-    "basis", "domain", "brr", "cycles",
-}  # fmt: skip
+    "id",
+    "title",
+    "claim",
+    "source",
+    "citation",
+    "cycles",
+    "weight",
+    "population",
+    "model",
+    "notes",
+    "limits",
+    "covariate_sets",
+    "analysis",
+    "sensitivity",
+    "reference",
+    "verdict",
+}
+_COMMON_FIELDS = {"name", "label", "model", "population", "cycles", "weight"}
+_MODEL_FIELDS = _COMMON_FIELDS | {
+    "outcome",
+    "outcome_label",
+    "exposure",
+    "exposure_label",
+    "exposure_type",
+    "quantiles",
+    "cutpoints",
+    "reference_category",
+    "per",
+    "covariates",
+    "modifier",
+    "modifier_cut",
+    "modifier_labels",
+    "trend",
+    "time",
+}
+_DESCRIPTIVE_FIELDS = _COMMON_FIELDS | {
+    "statistic",
+    "variable",
+    "denominator",
+    "q",
+    "by",
+    "groups",
+    "trend",
+}
+_USUAL_FIELDS = _COMMON_FIELDS | {"statistic", "variable", "basis", "domain", "brr"}
+_SENSITIVITY_FIELDS = {"name", "label", "analysis", "add_covariates", "term", "direction"} | (
+    _MODEL_FIELDS | _DESCRIPTIVE_FIELDS | _USUAL_FIELDS
+) - {"name"}
+_REFERENCE_FIELDS = {"text", "estimate", "conf_low", "conf_high", "points"}
+_VERDICT_FIELDS = {
+    "analysis",
+    "term",
+    "cycle",
+    "group",
+    "rule",
+    "direction",
+    "value",
+    "stronger_in",
+}
 
 
 @dataclass(frozen=True)
-class Analysis:
-    """One model fit or one set of descriptive estimates of a specification."""
-
+class _Common:
     name: str
     label: str = ""
-    outcome: str | None = None
-    outcome_label: str = ""
-    exposure: str | None = None
-    exposure_type: str = "continuous"
-    quantiles: int = 4
-    cutpoints: tuple[float, ...] = ()
-    per: float = 1.0
-    covariates: tuple[str, ...] = ()
     population: str | None = None
-    modifier: str | None = None
-    trend: bool = False
-    time: str | None = None
-    statistic: str | None = None
-    variable: str | None = None
+    cycles: tuple[catalog.Cycle, ...] = ()  # empty: the specification's
+    weight: str = "auto"
+    sensitivity: str | None = None  # the sensitivity analysis this is (None: the main one)
+    sensitivity_label: str = ""
+    verdict_term: str | None = None  # a sensitivity's own row for the verdict rule
+    verdict_direction: Direction | None = None  # … and the claimed side, when it differs
+
+
+@dataclass(frozen=True)
+class DescriptiveAnalysis(_Common):
+    """Survey-weighted means, shares, ratios of means or quantiles, optionally by group."""
+
+    statistic: str = "mean"
+    variable: str = ""
     denominator: str | None = None
     q: float = 0.5
     by: tuple[str, ...] = ()
-    model: str | None = None
-    modifier_cut: str | float | None = None
     groups: dict[str, str] = field(default_factory=dict)
+    trend: bool = False
+    kind: Literal["descriptive"] = "descriptive"
+
+    @property
+    def model(self) -> str:
+        return "descriptive"
+
+
+@dataclass(frozen=True)
+class ModelAnalysis(_Common):
+    """A survey regression: linear, logistic (quasibinomial) or Cox."""
+
+    model: str = "logistic"
+    outcome: str = ""
+    outcome_label: str = ""
+    exposure: str = ""
+    exposure_label: str = ""
+    exposure_type: str = "continuous"
+    quantiles: int = 4
+    cutpoints: tuple[float, ...] = ()
+    reference_category: str | None = None
+    per: float = 1.0
+    covariates: tuple[str, ...] = ()
+    modifier: str | None = None
+    modifier_cut: str | float | None = None
+    modifier_labels: tuple[str, str] | None = None  # (holds, complement); "{cut}" is replaced
+    trend: bool = False
+    time: str | None = None
+    kind: Literal["model"] = "model"
+
+
+@dataclass(frozen=True)
+class UsualIntakeAnalysis(_Common):
+    """Share of usual intake (NCI method) below the EAR or the RDA, beside day 1, by cycle."""
+
+    statistic: str = "usual_below_ear"
+    variable: str = "mg"
     basis: str = "food"
     domain: str = "all"
     brr: int | None = None
-    cycles: tuple[str, ...] = ()
+    kind: Literal["usual_intake"] = "usual_intake"
+
+    @property
+    def model(self) -> str:
+        return "descriptive"
+
+
+Analysis = DescriptiveAnalysis | ModelAnalysis | UsualIntakeAnalysis
+
+
+@dataclass(frozen=True)
+class ReferencePoint:
+    """A published value to draw on a trend figure (a range when ``low`` and ``high`` differ)."""
+
+    label: str
+    year: float
+    low: float | None
+    high: float | None
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The published evidence: its words, and its number when there is one."""
+
+    text: str = ""
+    estimate: float | None = None
+    conf_low: float | None = None
+    conf_high: float | None = None
+    points: tuple[ReferencePoint, ...] = ()
+
+
+@dataclass(frozen=True)
+class VerdictRule:
+    """Which row of which analysis the verdict reads, and what the claim says about it."""
+
+    analysis: str
+    kind: RuleKind
+    direction: Direction
+    term: str | None = None
+    cycle: str | None = None
+    group: str | None = None
+    value: float | None = None
+    stronger_in: Literal["modifier", "complement"] | None = None
 
 
 @dataclass(frozen=True)
@@ -158,22 +314,50 @@ class Spec:
     population: str
     model: str
     analyses: tuple[Analysis, ...]
-    reference: dict[str, Any] = field(default_factory=dict)
-    verdict: dict[str, Any] = field(default_factory=dict)
+    sensitivities: tuple[Analysis, ...] = ()
+    reference: Reference = field(default_factory=Reference)
+    verdict: VerdictRule | None = None
     notes: str = ""
+    limits: str = ""
     path: str = ""
 
     @property
     def cycles_text(self) -> str:
-        return f"{self.cycles[0].years} … {self.cycles[-1].years}" if self.cycles else ""
+        return cycles_text(self.cycles)
+
+    def analysis(self, name: str) -> Analysis:
+        return next(a for a in self.analyses if a.name == name)
+
+    def cycles_of(self, analysis: Analysis) -> tuple[catalog.Cycle, ...]:
+        """The cycles an analysis asks for (its own, else the specification's)."""
+        return analysis.cycles or self.cycles
+
+
+def cycles_text(cycles: tuple[catalog.Cycle, ...] | list[catalog.Cycle]) -> str:
+    """``2001-2002 … 2017-2018`` for a run of consecutive cycles, else a list."""
+    if not cycles:
+        return ""
+    years = [c.years for c in cycles]
+    order = [c.years for c in catalog.CYCLES]
+    idx = [order.index(y) for y in years if y in order]
+    if len(idx) == len(years) and len(years) > 2 and idx == list(range(idx[0], idx[-1] + 1)):
+        return f"{years[0]} … {years[-1]}"
+    return ", ".join(years)
 
 
 def _fail(path: str, where: str, message: str) -> SpecError:
     return SpecError(f"{path}: field '{where}': {message}")
 
 
-def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], path: str, where: str,
-         required: bool = True, default: Any = None) -> Any:  # fmt: skip
+def _get(
+    table: dict[str, Any],
+    key: str,
+    kind: type | tuple[type, ...],
+    path: str,
+    where: str,
+    required: bool = True,
+    default: Any = None,
+) -> Any:
     if key not in table:
         if required:
             raise _fail(path, f"{where}{key}", "is required")
@@ -185,10 +369,15 @@ def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], path: s
     return value
 
 
-def _choice(value: str, allowed: tuple[str, ...] | dict[str, str], path: str, where: str) -> str:
+def _choice(value: str, allowed: tuple[str, ...] | dict[str, Any], path: str, where: str) -> str:
     if value not in allowed:
         raise _fail(path, where, f"{value!r} is not one of: {', '.join(allowed)}")
     return value
+
+
+def _number(table: dict[str, Any], key: str, path: str, where: str) -> float | None:
+    value = _get(table, key, (int, float), path, where, False, None)
+    return None if value is None else float(value)
 
 
 def check_expression(text: str, path: str, where: str) -> pl.Expr:
@@ -199,102 +388,354 @@ def check_expression(text: str, path: str, where: str) -> pl.Expr:
         raise _fail(path, where, f"cannot parse {text!r} as an expression ({exc})") from exc
 
 
-def _analysis(raw: dict[str, Any], i: int, top_model: str, sets: dict[str, list[str]],
-              path: str) -> Analysis:  # fmt: skip
-    where = f"analysis[{i}]."
-    spec_model = top_model
-    if "model" in raw:
-        spec_model = _choice(_get(raw, "model", str, path, where), MODELS, path, where + "model")
-    unknown = set(raw) - _ANALYSIS_FIELDS
-    if unknown:
-        raise _fail(path, where + sorted(unknown)[0],
-                    f"unknown field; allowed: {', '.join(sorted(_ANALYSIS_FIELDS))}")  # fmt: skip
-    name = _get(raw, "name", str, path, where)
-    covariates = raw.get("covariates", [])
+def _cycles(value: Any, path: str, where: str) -> tuple[catalog.Cycle, ...]:
+    """A cycles field: a range/list string or a list of cycles."""
+    try:
+        if isinstance(value, str):
+            return catalog.parse_cycles(value)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(catalog.get_cycle(v) for v in value)
+    except CatalogError as exc:
+        raise _fail(path, where, str(exc)) from exc
+    raise _fail(path, where, f"must be a range or a list of cycles, not {value!r}")
+
+
+def _covariates(
+    raw: dict[str, Any], key: str, sets: dict[str, list[str]], path: str, where: str
+) -> tuple[str, ...]:
+    covariates = raw.get(key, [])
     if isinstance(covariates, str):
         if not covariates.startswith("@") or covariates[1:] not in sets:
-            raise _fail(path, where + "covariates",
-                        f"{covariates!r} names no covariate set; sets: "
-                        f"{', '.join('@' + s for s in sets) or '(none)'}")  # fmt: skip
+            raise _fail(
+                path,
+                where + key,
+                f"{covariates!r} names no covariate set; sets: "
+                f"{', '.join('@' + s for s in sets) or '(none)'}",
+            )
         covariates = sets[covariates[1:]]
     if not isinstance(covariates, list) or not all(isinstance(c, str) for c in covariates):
-        raise _fail(path, where + "covariates", "must be a list of column names or '@set'")
-    for key in ("population", "modifier", "outcome", "variable"):
-        if key in raw and raw.get("statistic") != "usual_below_ear":
+        raise _fail(path, where + key, "must be a list of column names or '@set'")
+    return tuple(covariates)
+
+
+def _analysis(
+    raw: dict[str, Any], where: str, top_model: str, sets: dict[str, list[str]], path: str
+) -> Analysis:
+    model = top_model
+    if "model" in raw:
+        model = _choice(_get(raw, "model", str, path, where), MODELS, path, where + "model")
+    statistic = raw.get("statistic")
+    usual = model == "descriptive" and statistic in USUAL_STATISTICS
+    allowed = (
+        _USUAL_FIELDS
+        if usual
+        else (_DESCRIPTIVE_FIELDS if model == "descriptive" else _MODEL_FIELDS)
+    )
+    unknown = set(raw) - allowed
+    if unknown:
+        kind = "usual-intake" if usual else "descriptive" if model == "descriptive" else model
+        raise _fail(
+            path,
+            where + sorted(unknown)[0],
+            f"unknown field for a {kind} analysis; allowed: {', '.join(sorted(allowed))}",
+        )
+    name = _get(raw, "name", str, path, where)
+    weight = _choice(
+        _get(raw, "weight", str, path, where, False, "auto"), WEIGHTS, path, where + "weight"
+    )
+    cycles = _cycles(raw["cycles"], path, where + "cycles") if "cycles" in raw else ()
+    population = _get(raw, "population", str, path, where, False, None)
+    if population is not None:
+        check_expression(population, path, where + "population")
+    common: dict[str, Any] = dict(
+        name=name,
+        label=_get(raw, "label", str, path, where, False, ""),
+        population=population,
+        cycles=cycles,
+        weight=weight,
+    )
+    if usual:
+        return UsualIntakeAnalysis(
+            statistic=str(statistic),
+            variable=_choice(
+                _get(raw, "variable", str, path, where), ("mg", "ca"), path, where + "variable"
+            ),
+            basis=_choice(
+                _get(raw, "basis", str, path, where, False, "food"),
+                USUAL_BASES,
+                path,
+                where + "basis",
+            ),
+            domain=_get(raw, "domain", str, path, where, False, "all"),
+            brr=_get(raw, "brr", int, path, where, False, None),
+            **common,
+        )
+    if model == "descriptive":
+        statistic = _choice(
+            _get(raw, "statistic", str, path, where),
+            STATISTICS + USUAL_STATISTICS,
+            path,
+            where + "statistic",
+        )
+        variable = _get(raw, "variable", str, path, where)
+        check_expression(variable, path, where + "variable")
+        denominator = _get(raw, "denominator", str, path, where, statistic == "ratio")
+        if denominator is not None:
+            check_expression(denominator, path, where + "denominator")
+        groups = _get(raw, "groups", dict, path, where, False, {})
+        for key, text in groups.items():
+            if not isinstance(text, str):
+                raise _fail(path, f"{where}groups.{key}", "must be an SQL expression (text)")
+            check_expression(text, path, f"{where}groups.{key}")
+        q = float(_get(raw, "q", (int, float), path, where, False, 0.5))
+        if not 0 < q < 1:
+            raise _fail(path, where + "q", f"must lie strictly between 0 and 1, not {q}")
+        by = _get(raw, "by", list, path, where, False, [])
+        if not all(isinstance(b, str) for b in by):
+            raise _fail(path, where + "by", "must be a list of column names")
+        return DescriptiveAnalysis(
+            statistic=statistic,
+            variable=variable,
+            denominator=denominator,
+            q=q,
+            by=tuple(by),
+            groups=groups,
+            trend=bool(_get(raw, "trend", bool, path, where, False, False)),
+            **common,
+        )
+    for key in ("outcome", "exposure", "modifier"):
+        if key in raw:
             check_expression(_get(raw, key, str, path, where), path, where + key)
-    groups = _get(raw, "groups", dict, path, where, False, {})
-    for key, text in groups.items():
-        if not isinstance(text, str):
-            raise _fail(path, f"{where}groups.{key}", "must be an SQL expression (text)")
-        check_expression(text, path, f"{where}groups.{key}")
+    exposure_type = _choice(
+        _get(raw, "exposure_type", str, path, where, False, "continuous"),
+        EXPOSURE_TYPES,
+        path,
+        where + "exposure_type",
+    )
+    cutpoints = tuple(
+        float(c)
+        for c in _get(raw, "cutpoints", list, path, where, exposure_type == "cutpoints", [])
+    )
+    if exposure_type == "cutpoints" and list(cutpoints) != sorted(set(cutpoints)):
+        raise _fail(path, where + "cutpoints", "must be distinct and increasing")
+    quantiles = int(_get(raw, "quantiles", int, path, where, False, 4))
+    if exposure_type == "quantiles" and not 2 <= quantiles <= 10:
+        raise _fail(path, where + "quantiles", f"must be 2 … 10, not {quantiles}")
+    reference_category = _get(raw, "reference_category", str, path, where, False, None)
+    if reference_category is not None:
+        labels = category_labels(exposure_type, quantiles, cutpoints)
+        _choice(reference_category, tuple(labels), path, where + "reference_category")
     modifier_cut = raw.get("modifier_cut")
     if (
         modifier_cut is not None
         and modifier_cut != "median"
         and (isinstance(modifier_cut, bool) or not isinstance(modifier_cut, int | float))
     ):
-        raise _fail(path, where + "modifier_cut",
-                    f"must be 'median' or a number, not {modifier_cut!r}")  # fmt: skip
-    common = dict(
-        name=name,
-        model=raw.get("model"),
-        groups=groups,
-        label=_get(raw, "label", str, path, where, False, ""),
-        population=raw.get("population"),
-        covariates=tuple(covariates),
-        by=tuple(_get(raw, "by", list, path, where, False, [])),
-    )
-    if spec_model == "descriptive":
-        statistic = _choice(_get(raw, "statistic", str, path, where), STATISTICS, path,
-                            where + "statistic")  # fmt: skip
-        variable = _get(raw, "variable", str, path, where)
-        denominator = _get(raw, "denominator", str, path, where, statistic == "ratio")
-        if statistic == "usual_below_ear":
-            # NCI usual intake (nhanes_mg.usual_intake): variable names the nutrient
-            _choice(variable, ("mg", "ca"), path, where + "variable")
-            cycles = tuple(_get(raw, "cycles", list, path, where, False, []))
-            for cyc in cycles:
-                try:
-                    catalog.get_cycle(cyc)
-                except CatalogError as exc:
-                    raise _fail(path, where + "cycles", str(exc)) from exc
-            return Analysis(
-                statistic=statistic, variable=variable, cycles=cycles,
-                basis=_choice(_get(raw, "basis", str, path, where, False, "food"), USUAL_BASES,
-                              path, where + "basis"),
-                domain=_get(raw, "domain", str, path, where, False, "all"),
-                brr=_get(raw, "brr", int, path, where, False, None),
-                **common,  # type: ignore[arg-type]
-            )  # fmt: skip
-        q = float(_get(raw, "q", (int, float), path, where, False, 0.5))
-        if not 0 < q < 1:
-            raise _fail(path, where + "q", f"must lie strictly between 0 and 1, not {q}")
-        return Analysis(statistic=statistic, variable=variable, denominator=denominator, q=q,
-                        trend=bool(_get(raw, "trend", bool, path, where, False, False)),
-                        **common)  # type: ignore[arg-type]  # fmt: skip
-    exposure_type = _choice(_get(raw, "exposure_type", str, path, where, False, "continuous"),
-                            EXPOSURE_TYPES, path, where + "exposure_type")  # fmt: skip
-    cutpoints = tuple(float(c) for c in _get(raw, "cutpoints", list, path, where,
-                                             exposure_type == "cutpoints", []))  # fmt: skip
-    if exposure_type == "cutpoints" and list(cutpoints) != sorted(set(cutpoints)):
-        raise _fail(path, where + "cutpoints", "must be distinct and increasing")
-    quantiles = int(_get(raw, "quantiles", int, path, where, False, 4))
-    if exposure_type == "quantiles" and not 2 <= quantiles <= 10:
-        raise _fail(path, where + "quantiles", f"must be 2 … 10, not {quantiles}")
-    time = _get(raw, "time", str, path, where, spec_model == "cox")
-    return Analysis(
+        raise _fail(
+            path, where + "modifier_cut", f"must be 'median' or a number, not {modifier_cut!r}"
+        )
+    modifier_labels = _get(raw, "modifier_labels", list, path, where, False, None)
+    if modifier_labels is not None and (
+        len(modifier_labels) != 2 or not all(isinstance(x, str) for x in modifier_labels)
+    ):
+        raise _fail(path, where + "modifier_labels", "must be two names: [holds, complement]")
+    per = float(_get(raw, "per", (int, float), path, where, False, 1.0))
+    if per <= 0:
+        raise _fail(path, where + "per", f"must be positive, not {per:g}")
+    return ModelAnalysis(
+        model=model,
         outcome=_get(raw, "outcome", str, path, where),
         outcome_label=_get(raw, "outcome_label", str, path, where, False, ""),
         exposure=_get(raw, "exposure", str, path, where),
+        exposure_label=_get(raw, "exposure_label", str, path, where, False, ""),
         exposure_type=exposure_type,
         quantiles=quantiles,
         cutpoints=cutpoints,
-        per=float(_get(raw, "per", (int, float), path, where, False, 1.0)),
+        reference_category=reference_category,
+        per=per,
+        covariates=_covariates(raw, "covariates", sets, path, where),
         modifier=raw.get("modifier"),
         modifier_cut=modifier_cut,
+        modifier_labels=tuple(modifier_labels) if modifier_labels else None,
         trend=bool(_get(raw, "trend", bool, path, where, False, False)),
-        time=time,
-        **common,  # type: ignore[arg-type]
+        time=_get(raw, "time", str, path, where, model == "cox"),
+        **common,
+    )
+
+
+def category_labels(exposure_type: str, quantiles: int, cutpoints: tuple[float, ...]) -> list[str]:
+    """The exposure categories' labels, lowest first (``Q1`` …, or ``≤ 1.7``, ``1.7–2.8`` …).
+
+    >>> category_labels("cutpoints", 4, (1.7, 2.8))
+    ['≤ 1.7', '1.7–2.8', '> 2.8']
+    """
+    if exposure_type == "quantiles":
+        return [f"Q{i + 1}" for i in range(quantiles)]
+    if exposure_type == "cutpoints":
+        edges = [f"{c:g}" for c in cutpoints]
+        middle = [f"{a}–{b}" for a, b in itertools.pairwise(edges)]
+        return [f"≤ {edges[0]}", *middle, f"> {edges[-1]}"]
+    return []
+
+
+def _sensitivity(
+    raw: dict[str, Any],
+    i: int,
+    analyses_raw: list[dict[str, Any]],
+    names: list[str],
+    top_model: str,
+    sets: dict[str, list[str]],
+    path: str,
+) -> Analysis:
+    """A sensitivity analysis: the named analysis with some fields replaced."""
+    where = f"sensitivity[{i}]."
+    if not isinstance(raw, dict):
+        raise _fail(path, f"sensitivity[{i}]", "must be a table ([[sensitivity]])")
+    unknown = set(raw) - _SENSITIVITY_FIELDS
+    if unknown:
+        raise _fail(
+            path,
+            where + sorted(unknown)[0],
+            f"unknown field; allowed: {', '.join(sorted(_SENSITIVITY_FIELDS))}",
+        )
+    name = _get(raw, "name", str, path, where)
+    target = _get(raw, "analysis", str, path, where)
+    if target not in names:
+        raise _fail(path, where + "analysis", f"{target!r} is not one of: {', '.join(names)}")
+    base = dict(analyses_raw[names.index(target)])
+    own = ("name", "label", "analysis", "add_covariates", "term", "direction")
+    overrides = {k: v for k, v in raw.items() if k not in own}
+    if "population" in overrides and "population" in base:
+        overrides["population"] = f"({base['population']}) AND ({overrides['population']})"
+    merged = {**base, **overrides}
+    if "add_covariates" in raw:
+        extra = _covariates(raw, "add_covariates", sets, path, where)
+        merged["covariates"] = [*_covariates(merged, "covariates", sets, path, where), *extra]
+    analysis = _analysis(merged, where, top_model, sets, path)
+    label = _get(raw, "label", str, path, where, False, name.replace("_", " "))
+    direction = raw.get("direction")
+    if direction is not None:
+        _choice(_get(raw, "direction", str, path, where), DIRECTIONS, path, where + "direction")
+    return replace(
+        analysis,
+        sensitivity=name,
+        sensitivity_label=label,
+        verdict_term=_get(raw, "term", str, path, where, False, None),
+        verdict_direction=direction,
+    )
+
+
+def _reference(raw: dict[str, Any], path: str) -> Reference:
+    where = "reference."
+    unknown = set(raw) - _REFERENCE_FIELDS
+    if unknown:
+        raise _fail(
+            path,
+            where + sorted(unknown)[0],
+            f"unknown field; allowed: {', '.join(sorted(_REFERENCE_FIELDS))}",
+        )
+    points = []
+    for j, p in enumerate(_get(raw, "points", list, path, where, False, [])):
+        pw = f"{where}points[{j}]."
+        if not isinstance(p, dict):
+            raise _fail(path, pw[:-1], "must be a table")
+        low, high = _number(p, "low", path, pw), _number(p, "high", path, pw)
+        if low is None and high is None:
+            raise _fail(path, pw + "high", "a point needs low or high (or both)")
+        points.append(
+            ReferencePoint(
+                _get(p, "label", str, path, pw),
+                float(_get(p, "year", (int, float), path, pw)),
+                low,
+                high,
+            )
+        )
+    ref = Reference(
+        text=_get(raw, "text", str, path, where, False, ""),
+        estimate=_number(raw, "estimate", path, where),
+        conf_low=_number(raw, "conf_low", path, where),
+        conf_high=_number(raw, "conf_high", path, where),
+        points=tuple(points),
+    )
+    if (ref.conf_low is None) != (ref.conf_high is None):
+        raise _fail(path, where + "conf_high", "give both conf_low and conf_high, or neither")
+    if ref.conf_low is not None and ref.estimate is None:
+        raise _fail(path, where + "estimate", "is required with conf_low/conf_high")
+    return ref
+
+
+def _verdict(raw: dict[str, Any], analyses: tuple[Analysis, ...], path: str) -> VerdictRule:
+    where = "verdict."
+    unknown = set(raw) - _VERDICT_FIELDS
+    if unknown:
+        raise _fail(
+            path,
+            where + sorted(unknown)[0],
+            f"unknown field; allowed: {', '.join(sorted(_VERDICT_FIELDS))}",
+        )
+    rule = _get(raw, "rule", str, path, where)
+    if rule == "p_below":
+        raise _fail(
+            path,
+            where + "rule",
+            "'p_below' is retired: a P value alone does not make "
+            "a verdict; use rule = 'modification' with direction and stronger_in",
+        )
+    direction = raw.get("direction")
+    if rule in _OLD_RULES:
+        rule, implied = _OLD_RULES[rule]
+        direction = direction or implied
+    _choice(rule, RULE_KINDS, path, where + "rule")
+    if direction is None:
+        raise _fail(
+            path,
+            where + "direction",
+            "is required: 'above' or 'below' (the side of "
+            "no effect, or of the threshold, that the claim states)",
+        )
+    _choice(
+        _get(raw, "direction", str, path, where, False, direction),
+        DIRECTIONS,
+        path,
+        where + "direction",
+    )
+    names = [a.name for a in analyses]
+    target = _get(raw, "analysis", str, path, where)
+    if target not in names:
+        raise _fail(path, where + "analysis", f"{target!r} is not one of: {', '.join(names)}")
+    analysis = analyses[names.index(target)]
+    value = _number(raw, "value", path, where)
+    if rule == "threshold" and value is None:
+        raise _fail(path, where + "value", "is required for rule = 'threshold'")
+    stronger_in = raw.get("stronger_in")
+    if rule == "modification":
+        if not isinstance(analysis, ModelAnalysis) or not analysis.modifier:
+            raise _fail(path, where + "analysis", f"{target!r} has no modifier to judge")
+        if stronger_in is None:
+            raise _fail(
+                path,
+                where + "stronger_in",
+                "is required for rule = 'modification': "
+                "'modifier' (where the modifier holds) or 'complement'",
+            )
+        _choice(
+            _get(raw, "stronger_in", str, path, where),
+            ("modifier", "complement"),
+            path,
+            where + "stronger_in",
+        )
+    elif stronger_in is not None:
+        raise _fail(path, where + "stronger_in", "only for rule = 'modification'")
+    selectors = {k: _get(raw, k, str, path, where, False, None) for k in ("term", "cycle", "group")}
+    if not any(selectors.values()):
+        raise _fail(path, where + "term", "is required (or cycle / group): which row to judge")
+    return VerdictRule(
+        analysis=target,
+        kind=rule,
+        direction=direction,  # type: ignore[arg-type]
+        value=value,
+        stronger_in=stronger_in,
+        **selectors,
     )
 
 
@@ -302,36 +743,37 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>") -> Spec:
     """Validate a parsed TOML table into a :class:`Spec` (raises :class:`SpecError`)."""
     unknown = set(raw) - _TOP_FIELDS
     if unknown:
-        raise _fail(path, sorted(unknown)[0],
-                    f"unknown field; allowed: {', '.join(sorted(_TOP_FIELDS))}")  # fmt: skip
+        raise _fail(
+            path, sorted(unknown)[0], f"unknown field; allowed: {', '.join(sorted(_TOP_FIELDS))}"
+        )
     model = _choice(_get(raw, "model", str, path, ""), MODELS, path, "model")
-    weight = _choice(_get(raw, "weight", str, path, ""), WEIGHTS, path, "weight")
-    try:
-        cycles = catalog.parse_cycles(_get(raw, "cycles", str, path, ""))
-    except CatalogError as exc:
-        raise _fail(path, "cycles", str(exc)) from exc
+    weight = _choice(_get(raw, "weight", str, path, "", False, "auto"), WEIGHTS, path, "weight")
+    cycles = _cycles(_get(raw, "cycles", str, path, ""), path, "cycles")
     population = _get(raw, "population", str, path, "")
     check_expression(population, path, "population")
     sets = _get(raw, "covariate_sets", dict, path, "", False, {})
     analyses_raw = _get(raw, "analysis", list, path, "")
     if not analyses_raw:
         raise _fail(path, "analysis", "needs at least one [[analysis]] table")
-    analyses = tuple(_analysis(a, i, model, sets, path) for i, a in enumerate(analyses_raw))
+    if weight != "auto":  # the spec's weight is every analysis's default
+        analyses_raw = [{"weight": weight, **a} if isinstance(a, dict) else a for a in analyses_raw]
+    for i, a in enumerate(analyses_raw):
+        if not isinstance(a, dict):
+            raise _fail(path, f"analysis[{i}]", "must be a table ([[analysis]])")
+    analyses = tuple(
+        _analysis(a, f"analysis[{i}].", model, sets, path) for i, a in enumerate(analyses_raw)
+    )
     names = [a.name for a in analyses]
     if len(set(names)) != len(names):
         raise _fail(path, "analysis.name", "names must be unique within a specification")
-    verdict = _get(raw, "verdict", dict, path, "", False, {})
-    if verdict:
-        _choice(_get(verdict, "rule", str, path, "verdict."), VERDICT_RULES, path, "verdict.rule")
-        target = _get(verdict, "analysis", str, path, "verdict.")
-        if target not in names:
-            raise _fail(path, "verdict.analysis", f"{target!r} is not one of: {', '.join(names)}")
-        _get(verdict, "term", str, path, "verdict.")
-        if "stronger_in" in verdict:
-            _choice(_get(verdict, "stronger_in", str, path, "verdict."), ("modifier", "complement"),
-                    path, "verdict.stronger_in")  # fmt: skip
-        if verdict["rule"] in ("above", "below", "p_below"):
-            _get(verdict, "value", (int, float), path, "verdict.")
+    sens_raw = _get(raw, "sensitivity", list, path, "", False, [])
+    sensitivities = tuple(
+        _sensitivity(s, i, analyses_raw, names, model, sets, path) for i, s in enumerate(sens_raw)
+    )
+    sens_names = [s.sensitivity for s in sensitivities]
+    if len(set(sens_names)) != len(sens_names):
+        raise _fail(path, "sensitivity.name", "names must be unique within a specification")
+    verdict_raw = _get(raw, "verdict", dict, path, "", False, {})
     return Spec(
         id=_get(raw, "id", str, path, ""),
         title=_get(raw, "title", str, path, ""),
@@ -343,9 +785,11 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>") -> Spec:
         population=population,
         model=model,
         analyses=analyses,
-        reference=_get(raw, "reference", dict, path, "", False, {}),
-        verdict=verdict,
+        sensitivities=sensitivities,
+        reference=_reference(_get(raw, "reference", dict, path, "", False, {}), path),
+        verdict=_verdict(verdict_raw, analyses, path) if verdict_raw else None,
         notes=_get(raw, "notes", str, path, "", False, ""),
+        limits=_get(raw, "limits", str, path, "", False, ""),
         path=path,
     )
 
@@ -355,6 +799,8 @@ def load_spec(path: str | Path) -> Spec:
     path = Path(path)
     if not path.exists():
         raise SpecError(f"{path}: specification file not found")
+    if path.is_dir():
+        raise SpecError(f"{path}: is a folder, not a specification file (.toml)")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
