@@ -161,3 +161,11 @@ def test_intervals_show_the_side_of_the_null(
 def test_every_verdict_word_is_documented() -> None:
     documented = [word for word, _ in verdicts.VOCABULARY]
     assert documented == list(verdicts.VERDICTS)
+
+
+def test_the_readme_states_the_rules_as_the_code_does() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for word, rule in verdicts.VOCABULARY:
+        assert f"| **{word}** | {rule} |" in readme, word

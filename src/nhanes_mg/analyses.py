@@ -716,8 +716,7 @@ def _model(
                 )
         work = work.with_columns(**dummies, **{_TREND: trend})
     else:
-        per = f" per {analysis.per:g}" if analysis.per != 1 else ""
-        columns["_e0"] = f"{analysis.exposure_label or analysis.exposure}{per}"
+        columns["_e0"] = exposure_term(analysis)
         work = work.with_columns((pl.col(_X) / analysis.per).alias("_e0"))
         reference = None
     if analysis.modifier:
@@ -863,6 +862,14 @@ def _modifier(
     else:
         cut = float(analysis.modifier_cut)
     return (values >= cut).cast(pl.Float64), analysis_strata(analysis, cut)
+
+
+def exposure_term(analysis: ModelAnalysis) -> str:
+    """The term of a continuous exposure: ``total Mg intake, per 100 mg/day``."""
+    name = analysis.exposure_label or analysis.exposure
+    if analysis.per == 1 and not analysis.exposure_unit:
+        return name
+    return f"{name}, per {analysis.per:g} {analysis.exposure_unit}".rstrip()
 
 
 def analysis_strata(analysis: ModelAnalysis, cut: float | None) -> tuple[str, str]:

@@ -157,7 +157,12 @@ def _fit_rows(result: SpecResult) -> list[list[str]]:
         name = f.analysis + (f" [{f.sensitivity}: {f.label}]" if f.sensitivity else "")
         left = "; ".join(f"{c}: {why}" for c, why in f.dropped)
         cycles = cycles_text_of(f) + (f" (left out: {left})" if left else "")
-        weight = f"{CDC_NAME.get(f.weight, f.weight)} — {f.weight_reason}" if f.weight else ""
+        cdc = CDC_NAME.get(f.weight, f.weight)
+        weight = (
+            f.weight_reason
+            if cdc in f.weight_reason.split("→")[-1]
+            else (f"{cdc} — {f.weight_reason}" if f.weight else "")
+        )
         if f.error:
             rows.append([name, f.description, "", "", "", f"not estimated: {f.error}"])
             continue
@@ -179,7 +184,7 @@ def _robust_rows(result: SpecResult) -> list[list[str]]:
     v = result.verdict
     if v is None or v.main is None:
         return []
-    return [[s.label, s.ours, s.verdict] for s in (v.main, *v.sensitivity)]
+    return [[s.label, s.ours, s.verdict, s.why] for s in (v.main, *v.sensitivity)]
 
 
 def _versions() -> list[tuple[str, str]]:
@@ -278,8 +283,8 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
                 "",
                 "**The verdict's estimate in each sensitivity analysis**:",
                 "",
-                "| analysis | ours | verdict |",
-                "| --- | --- | --- |",
+                "| analysis | ours | verdict | why |",
+                "| --- | --- | --- | --- |",
             ]
             out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in robust]
         for fig in inputs.figures.get(spec.id, []):
@@ -410,7 +415,7 @@ def render_html(inputs: ReportInputs) -> str:
         if robust:
             parts.append(
                 "<p><b>The verdict's estimate in each sensitivity analysis</b></p>"
-                + _table_html(["analysis", "ours", "verdict"], robust)
+                + _table_html(["analysis", "ours", "verdict", "why"], robust)
             )
         for fig in inputs.figures.get(spec.id, []):
             data = base64.b64encode(fig.read_bytes()).decode("ascii")
@@ -455,8 +460,55 @@ def render_html(inputs: ReportInputs) -> str:
     return "\n".join(parts)
 
 
+def verdicts_table(results: Sequence[SpecResult]) -> pl.DataFrame:
+    """Every claim's verdict and its sensitivity verdicts, one row each (``verdicts.csv``)."""
+    rows = []
+    for r in results:
+        v = r.verdict
+        if v is None or v.main is None:
+            continue
+        for s in (v.main, *v.sensitivity):
+            rows.append(
+                {
+                    "claim": r.spec.id,
+                    "sensitivity": s.sensitivity,
+                    "label": s.label,
+                    "row": v.row,
+                    "estimate": s.estimate,
+                    "conf_low": s.conf_low,
+                    "conf_high": s.conf_high,
+                    "ours": s.ours,
+                    "verdict": s.verdict,
+                    "why": s.why,
+                    "published": v.published,
+                    "robustness": v.robustness if s.sensitivity is None else None,
+                }
+            )
+    schema = {
+        "claim": pl.String,
+        "sensitivity": pl.String,
+        "label": pl.String,
+        "row": pl.String,
+        "estimate": pl.Float64,
+        "conf_low": pl.Float64,
+        "conf_high": pl.Float64,
+        "ours": pl.String,
+        "verdict": pl.String,
+        "why": pl.String,
+        "published": pl.String,
+        "robustness": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
 def write_report(inputs: ReportInputs, out_dir: Path) -> tuple[Path, Path]:
-    """Write ``report.md`` (figures linked) and ``report.html`` (figures embedded)."""
+    """Write ``report.md`` (figures linked), ``report.html`` (figures embedded) and
+    ``tables/verdicts.csv``."""
+    table = verdicts_table(inputs.results)
+    if inputs.synthetic:
+        table = table.with_columns(data=pl.lit(SYNTHETIC_STAMP))
+    (out_dir / "tables").mkdir(parents=True, exist_ok=True)
+    atomic_write(out_dir / "tables" / "verdicts.csv", table.write_csv)
     md = render_markdown(inputs, lambda p: os.path.relpath(p, out_dir))
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     atomic_write(md_path, lambda p: p.write_text(md, encoding="utf-8"))

@@ -36,7 +36,8 @@ A specification, field by field::
     outcome = "vitd_25oh_nmol < 30"        # column or SQL condition
     outcome_label = "25(OH)D < 30 nmol/L"
     exposure = "mg_total"                  # column or SQL expression
-    exposure_label = "total Mg (mg/day)"
+    exposure_label = "total Mg intake"
+    exposure_unit = "mg/day"               # continuous: "total Mg intake, per 100 mg/day"
     exposure_type = "quantiles"            # continuous | quantiles | cutpoints
     quantiles = 4                          # weighted quantiles computed in the domain
     cutpoints = [1.7, 2.8]                 # for exposure_type = "cutpoints"
@@ -154,6 +155,7 @@ _MODEL_FIELDS = _COMMON_FIELDS | {
     "outcome_label",
     "exposure",
     "exposure_label",
+    "exposure_unit",
     "exposure_type",
     "quantiles",
     "cutpoints",
@@ -232,6 +234,7 @@ class ModelAnalysis(_Common):
     outcome_label: str = ""
     exposure: str = ""
     exposure_label: str = ""
+    exposure_unit: str = ""
     exposure_type: str = "continuous"
     quantiles: int = 4
     cutpoints: tuple[float, ...] = ()
@@ -548,6 +551,7 @@ def _analysis(
         outcome_label=_get(raw, "outcome_label", str, path, where, False, ""),
         exposure=_get(raw, "exposure", str, path, where),
         exposure_label=_get(raw, "exposure_label", str, path, where, False, ""),
+        exposure_unit=_get(raw, "exposure_unit", str, path, where, False, ""),
         exposure_type=exposure_type,
         quantiles=quantiles,
         cutpoints=cutpoints,
