@@ -57,51 +57,17 @@ from nhanes_mg.survey import (
     svyratio,
 )
 from nhanes_mg.survey.design import SurveyWarning
-from nhanes_mg.survey.results import SurveyResult
+from nhanes_mg.survey.results import TIDY_SCHEMA, SurveyResult
 from nhanes_mg.weights import CDC_NAME, WeightChoice, choose_weight, variables_of
 
-TABLE_COLUMNS = (
-    "analysis",
-    "sensitivity",
-    "role",
-    "term",
-    "cycle",
-    "group",
-    "subgroup",
-    "stratum",
-    "estimate",
-    "std_error",
-    "statistic",
-    "p_value",
-    "conf_low",
-    "conf_high",
-    "df",
-    "n",
-    "scale",
-    "outcome",
-    "model",
-)
+# The tidy table: structure columns, then a survey result's tidy columns, then what they are.
+_STRUCTURE = ("analysis", "sensitivity", "role", "term", "cycle", "group", "subgroup", "stratum")
 _SCHEMA: dict[str, Any] = {
-    "analysis": pl.String,
-    "sensitivity": pl.String,
-    "role": pl.String,
-    "term": pl.String,
-    "cycle": pl.String,
-    "group": pl.String,
-    "subgroup": pl.String,
-    "stratum": pl.String,
-    "estimate": pl.Float64,
-    "std_error": pl.Float64,
-    "statistic": pl.Float64,
-    "p_value": pl.Float64,
-    "conf_low": pl.Float64,
-    "conf_high": pl.Float64,
-    "df": pl.Float64,
-    "n": pl.Int64,
-    "scale": pl.String,
-    "outcome": pl.String,
-    "model": pl.String,
+    **{c: pl.String for c in _STRUCTURE},
+    **{c: t for c, t in TIDY_SCHEMA.items() if c != "term"},
+    **{c: pl.String for c in ("scale", "outcome", "model")},
 }
+TABLE_COLUMNS: tuple[str, ...] = tuple(_SCHEMA)  # the tidy table's columns, in order
 ROLES = ("estimate", "reference", "trend", "interaction", "stratum effect", "modification contrast")
 SCALES = {"logistic": "odds ratio", "cox": "hazard ratio", "linear": "difference"}
 RATIO_SCALES = ("odds ratio", "hazard ratio")
@@ -162,16 +128,24 @@ class Verdict:
     ratio_scale: bool = False
 
     @property
-    def robustness(self) -> str:
-        """``holds in 4 of 5 sensitivity analyses; not in …`` (empty without any)."""
+    def agreeing(self) -> list[VariantVerdict]:
+        """The sensitivity analyses whose verdict agrees with the main one."""
+        return [s for s in self.sensitivity if verdicts.agrees(self.verdict, s.verdict)]
+
+    @property
+    def held(self) -> str:
+        """``holds in 4 of 5 sensitivity analyses`` (empty without any)."""
         if not self.sensitivity:
             return ""
-        held = [s for s in self.sensitivity if verdicts.agrees(self.verdict, s.verdict)]
-        text = f"holds in {len(held)} of {len(self.sensitivity)} sensitivity analyses"
-        others = [s for s in self.sensitivity if s not in held]
-        if others:
-            text += "; not in " + "; ".join(f"{s.label} ({s.verdict})" for s in others)
-        return text
+        return f"holds in {len(self.agreeing)} of {len(self.sensitivity)} sensitivity analyses"
+
+    @property
+    def robustness(self) -> str:
+        """:attr:`held`, then the ones that disagree: ``…; not in supplement non-users (…)``."""
+        others = [s for s in self.sensitivity if s not in self.agreeing]
+        if not others:
+            return self.held
+        return self.held + "; not in " + "; ".join(f"{s.label} ({s.verdict})" for s in others)
 
 
 @dataclass

@@ -207,9 +207,7 @@ def _print_summary(summary: object, synthetic: bool = False) -> None:
     for result in summary.results:
         v = result.verdict
         verdict = f"[{colours.get(v.verdict, 'white')}]{v.verdict}[/]" if v else "—"
-        held = ""
-        if v and v.sensitivity:
-            held = v.robustness.split(";")[0]
+        held = v.held if v else ""
         table.add_row(
             escape(f"{result.spec.id} {result.spec.title}"),
             escape(v.ours) if v else "—",

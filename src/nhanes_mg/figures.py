@@ -167,7 +167,9 @@ def _y_label(table: pl.DataFrame) -> str:
         return "% (95% CI)"
     if scales == {"ratio"}:
         return "ratio of mean intakes, mg/mg (95% CI)"
-    return "estimate (95% CI; % for shares; units in the panel titles)"
+    if table["panel"].n_unique() == 1:  # one panel: its title names the quantity and unit
+        return f"{table['panel'][0].replace(chr(10), ' ')} (95% CI)"
+    return "estimate (95% CI), unit as in each panel"
 
 
 def _mid_year(cycle: str) -> float:

@@ -383,6 +383,18 @@ def _number(table: dict[str, Any], key: str, path: str, where: str) -> float | N
     return None if value is None else float(value)
 
 
+def _known_fields(
+    raw: dict[str, Any], allowed: set[str], path: str, where: str, kind: str = ""
+) -> None:
+    """Raise :class:`SpecError` on the first field not in ``allowed``, listing those."""
+    unknown = set(raw) - allowed
+    if unknown:
+        what = f"unknown field for a {kind} analysis" if kind else "unknown field"
+        raise _fail(
+            path, where + sorted(unknown)[0], f"{what}; allowed: {', '.join(sorted(allowed))}"
+        )
+
+
 def check_expression(text: str, path: str, where: str) -> pl.Expr:
     """Parse an SQL expression, or raise :class:`SpecError` naming the field."""
     try:
@@ -434,14 +446,8 @@ def _analysis(
         if usual
         else (_DESCRIPTIVE_FIELDS if model == "descriptive" else _MODEL_FIELDS)
     )
-    unknown = set(raw) - allowed
-    if unknown:
-        kind = "usual-intake" if usual else "descriptive" if model == "descriptive" else model
-        raise _fail(
-            path,
-            where + sorted(unknown)[0],
-            f"unknown field for a {kind} analysis; allowed: {', '.join(sorted(allowed))}",
-        )
+    kind = "usual-intake" if usual else "descriptive" if model == "descriptive" else model
+    _known_fields(raw, allowed, path, where, kind)
     name = _get(raw, "name", str, path, where)
     weight = _choice(
         _get(raw, "weight", str, path, where, False, "auto"), WEIGHTS, path, where + "weight"
@@ -595,13 +601,7 @@ def _sensitivity(
     where = f"sensitivity[{i}]."
     if not isinstance(raw, dict):
         raise _fail(path, f"sensitivity[{i}]", "must be a table ([[sensitivity]])")
-    unknown = set(raw) - _SENSITIVITY_FIELDS
-    if unknown:
-        raise _fail(
-            path,
-            where + sorted(unknown)[0],
-            f"unknown field; allowed: {', '.join(sorted(_SENSITIVITY_FIELDS))}",
-        )
+    _known_fields(raw, _SENSITIVITY_FIELDS, path, where)
     name = _get(raw, "name", str, path, where)
     target = _get(raw, "analysis", str, path, where)
     if target not in names:
@@ -631,13 +631,7 @@ def _sensitivity(
 
 def _reference(raw: dict[str, Any], path: str) -> Reference:
     where = "reference."
-    unknown = set(raw) - _REFERENCE_FIELDS
-    if unknown:
-        raise _fail(
-            path,
-            where + sorted(unknown)[0],
-            f"unknown field; allowed: {', '.join(sorted(_REFERENCE_FIELDS))}",
-        )
+    _known_fields(raw, _REFERENCE_FIELDS, path, where)
     points = []
     for j, p in enumerate(_get(raw, "points", list, path, where, False, [])):
         pw = f"{where}points[{j}]."
@@ -670,13 +664,7 @@ def _reference(raw: dict[str, Any], path: str) -> Reference:
 
 def _verdict(raw: dict[str, Any], analyses: tuple[Analysis, ...], path: str) -> VerdictRule:
     where = "verdict."
-    unknown = set(raw) - _VERDICT_FIELDS
-    if unknown:
-        raise _fail(
-            path,
-            where + sorted(unknown)[0],
-            f"unknown field; allowed: {', '.join(sorted(_VERDICT_FIELDS))}",
-        )
+    _known_fields(raw, _VERDICT_FIELDS, path, where)
     rule = _get(raw, "rule", str, path, where)
     if rule == "p_below":
         raise _fail(
@@ -745,11 +733,7 @@ def _verdict(raw: dict[str, Any], analyses: tuple[Analysis, ...], path: str) -> 
 
 def parse_spec(raw: dict[str, Any], path: str = "<spec>") -> Spec:
     """Validate a parsed TOML table into a :class:`Spec` (raises :class:`SpecError`)."""
-    unknown = set(raw) - _TOP_FIELDS
-    if unknown:
-        raise _fail(
-            path, sorted(unknown)[0], f"unknown field; allowed: {', '.join(sorted(_TOP_FIELDS))}"
-        )
+    _known_fields(raw, _TOP_FIELDS, path, "")
     model = _choice(_get(raw, "model", str, path, ""), MODELS, path, "model")
     weight = _choice(_get(raw, "weight", str, path, "", False, "auto"), WEIGHTS, path, "weight")
     cycles = _cycles(_get(raw, "cycles", str, path, ""), path, "cycles")

@@ -9,17 +9,18 @@ import numpy as np
 import polars as pl
 from scipy import special
 
-TIDY_COLUMNS: tuple[str, ...] = (
-    "term",
-    "estimate",
-    "std_error",
-    "statistic",
-    "p_value",
-    "conf_low",
-    "conf_high",
-    "df",
-    "n",
-)
+TIDY_SCHEMA: dict[str, pl.DataType] = {
+    "term": pl.String(),
+    "estimate": pl.Float64(),
+    "std_error": pl.Float64(),
+    "statistic": pl.Float64(),
+    "p_value": pl.Float64(),
+    "conf_low": pl.Float64(),
+    "conf_high": pl.Float64(),
+    "df": pl.Float64(),
+    "n": pl.Int64(),
+}
+TIDY_COLUMNS: tuple[str, ...] = tuple(TIDY_SCHEMA)
 
 
 def critical_value(level: float, df: float) -> float:
@@ -109,17 +110,7 @@ class SurveyResult:
                 "df": np.asarray(self.df, dtype=float),
                 "n": np.asarray(self.n, dtype=np.int64),
             },
-            schema={
-                "term": pl.String,
-                "estimate": pl.Float64,
-                "std_error": pl.Float64,
-                "statistic": pl.Float64,
-                "p_value": pl.Float64,
-                "conf_low": pl.Float64,
-                "conf_high": pl.Float64,
-                "df": pl.Float64,
-                "n": pl.Int64,
-            },
+            schema=TIDY_SCHEMA,
         )
 
     def __repr__(self) -> str:
