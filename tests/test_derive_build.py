@@ -240,6 +240,27 @@ def test_write_analytic(tmp_path: Path, result: BuildResult) -> None:
     assert b"nhanes_mg" in (pq.read_schema(path).metadata or {})
 
 
+def test_same_inputs_build_byte_identical_parquet(
+    tmp_path: Path, dd: Path, result: BuildResult
+) -> None:
+    # Float sums over rows (supplement amounts per participant, the energy-adjustment slope)
+    # used to follow the query engine's row order and differed in the last digit.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MissingTableWarning)
+        first, second = build_analytic(dd), build_analytic(dd)
+    for again in (second, result):
+        differ = [c for c in first.frame.columns if not first.frame[c].equals(again.frame[c])]
+        assert differ == []
+        assert first.frame.equals(again.frame)
+    one = write_analytic(first, tmp_path / "one")
+    two = write_analytic(second, tmp_path / "two")
+    assert one.read_bytes() == two.read_bytes()
+    # when and how long: in analytic.json only, never in the parquet
+    assert "created_utc" not in read_metadata(one)
+    assert "build_seconds" not in read_metadata(one)
+    assert "created_utc" in json.loads((tmp_path / "one" / "analytic.json").read_text())
+
+
 def test_format_summary(result: BuildResult) -> None:
     text = format_summary(result)
     lines = text.splitlines()

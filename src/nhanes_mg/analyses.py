@@ -29,14 +29,15 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from nhanes_mg import catalog, verdicts
-from nhanes_mg.errors import EstimationError, NhanesError, SpecError
+from nhanes_mg.errors import EstimationError, IncompleteDataError, NhanesError, SpecError
+from nhanes_mg.lineage import affected_by
 from nhanes_mg.spec import (
     Analysis,
     DescriptiveAnalysis,
@@ -97,6 +98,8 @@ class FitInfo:
     strata: tuple[str, str] | None = None  # (modifier holds, complement) labels
     cuts: tuple[float, ...] = ()
     error: str | None = None
+    incomplete: tuple[str, ...] = ()  # missing tables it was estimated without (on request)
+    missing_data: bool = False  # not estimated because a table it needs is missing
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,21 @@ class SpecResult:
     verdict: Verdict | None = None
     error: str | None = None
     usual_cache: dict[tuple[object, ...], pl.DataFrame] = field(default_factory=dict, repr=False)
+
+    @property
+    def incomplete(self) -> list[str]:
+        """Missing or damaged tables behind this claim, one line per table set: not estimated
+        for them, or (when asked to) estimated without them."""
+        lines: dict[str, int] = {}
+        for f in self.fits:
+            if f.error and f.missing_data:
+                text = f"not estimated: {f.error}"
+            elif f.incomplete:
+                text = f"estimated without {', '.join(f.incomplete)} (--allow-incomplete)"
+            else:
+                continue
+            lines[text] = lines.get(text, 0) + 1
+        return [f"{text} ({n} analyses)" if n > 1 else text for text, n in lines.items()]
 
     def fit(self, analysis: str, sensitivity: str | None = None) -> FitInfo | None:
         return next(
@@ -275,11 +293,18 @@ def _expressions(spec: Spec, analysis: Analysis) -> list[str | None]:
             *(b for b in analysis.by if b != "cycle" and b not in analysis.groups),
             *common,
         ]
-    return common
+    nut = analysis.variable  # usual intake: both recall days, the cut points, supplements
+    supp = [f"{nut}_supp"] if analysis.basis != "food" else []
+    return [f"{nut}_food_d1", f"{nut}_food_d2", f"{nut}_ear", f"{nut}_rda", *supp, *common]
 
 
 def _frame_for(
-    spec: Spec, analysis: Analysis, analytic: pl.DataFrame, weight: WeightChoice, where: str
+    spec: Spec,
+    analysis: Analysis,
+    analytic: pl.DataFrame,
+    weight: WeightChoice,
+    where: str,
+    skip: dict[str, str] | None = None,
 ) -> tuple[pl.DataFrame, tuple[str, ...], tuple[tuple[str, str], ...]]:
     """The rows of the cycles this analysis can use, and the cycles it cannot (with why)."""
     variables = variables_of(_expressions(spec, analysis))
@@ -301,6 +326,9 @@ def _frame_for(
     kept, dropped = [], []
     for cycle in wanted:
         have = present.get(cycle)
+        if skip and cycle in skip:
+            dropped.append((cycle, skip[cycle]))
+            continue
         if have is None:
             dropped.append((cycle, "not in the analytic dataset"))
             continue
@@ -332,9 +360,19 @@ def _rows(tidy: pl.DataFrame, **columns: Any) -> pl.DataFrame:
 # ---------------------------------------------------------------------------------- run
 
 
-def run_spec(spec: Spec, analytic: pl.DataFrame) -> SpecResult:
+def run_spec(
+    spec: Spec,
+    analytic: pl.DataFrame,
+    gaps: list[dict[str, object]] | None = None,
+    allow_incomplete: bool = False,
+) -> SpecResult:
     """Run every analysis and sensitivity analysis; one that cannot be estimated is recorded
-    (in ``notes`` and its :class:`FitInfo`), not raised. A malformed spec raises SpecError."""
+    (in ``notes`` and its :class:`FitInfo`), not raised. A malformed spec raises SpecError.
+
+    ``gaps`` are the build's missing tables and columns (``BuildResult.gaps``). An analysis
+    that needs one of them in one of its cycles is not estimated (never silently estimated
+    on the other cycles) unless ``allow_incomplete``, and then its fit says what it lacks.
+    """
     result = SpecResult(spec=spec, table=pl.DataFrame(schema=_SCHEMA))
     tables: list[pl.DataFrame] = []
     for analysis in (*spec.analyses, *spec.sensitivities):
@@ -343,7 +381,9 @@ def run_spec(spec: Spec, analytic: pl.DataFrame) -> SpecResult:
             where += f" (sensitivity {analysis.sensitivity!r})"
         label = analysis.sensitivity_label or analysis.label or analysis.name
         try:
-            table, info = _run_analysis(spec, analysis, analytic, result, where)
+            table, info = _run_analysis(
+                spec, analysis, analytic, result, where, gaps or [], allow_incomplete
+            )
         except SpecError:
             raise
         except NhanesError as exc:
@@ -356,6 +396,7 @@ def run_spec(spec: Spec, analytic: pl.DataFrame) -> SpecResult:
                     label,
                     describe_model(analysis),
                     error=str(exc),
+                    missing_data=isinstance(exc, IncompleteDataError),
                 )
             )
             continue
@@ -368,25 +409,41 @@ def run_spec(spec: Spec, analytic: pl.DataFrame) -> SpecResult:
 
 
 def _run_analysis(
-    spec: Spec, analysis: Analysis, analytic: pl.DataFrame, result: SpecResult, where: str
+    spec: Spec,
+    analysis: Analysis,
+    analytic: pl.DataFrame,
+    result: SpecResult,
+    where: str,
+    gaps: list[dict[str, object]],
+    allow_incomplete: bool,
 ) -> tuple[pl.DataFrame, FitInfo]:
     label = analysis.sensitivity_label or analysis.label or analysis.name
+    wanted = [c.years for c in spec.cycles_of(analysis)]
+    hits = affected_by(gaps, variables_of(_expressions(spec, analysis)), wanted)
+    missing = tuple(dict.fromkeys(f"{table} ({cycle})" for table, cycle, _ in hits))
+    if hits and not allow_incomplete:
+        needed = sorted({v for *_, found in hits for v in found})
+        raise IncompleteDataError(f"{', '.join(missing)} missing — needed for {', '.join(needed)}")
+    skip = {cycle: f"{table} missing (--allow-incomplete)" for table, cycle, _ in hits}
     if isinstance(analysis, UsualIntakeAnalysis):
-        table, n = _usual_intake(spec, analysis, analytic, result)
+        cycles = [c for c in wanted if c not in skip]
+        table, n = _usual_intake(analysis, cycles, analytic, result)
         info = FitInfo(
             analysis.name,
             analysis.sensitivity,
             label,
             describe_model(analysis),
             cycles=tuple(table["cycle"].unique(maintain_order=True).to_list()),
+            dropped=tuple(skip.items()),
             n=n,
             weight="wt_diet1",
             weight_reason="NCI method: both recall days in the mixed model, weighted by the "
             "day-1 dietary weight WTDRD1 (as MIXTRAN); Fay-BRR replicates",
+            incomplete=missing,
         )
         return table, info
     weight = choose_weight(_expressions(spec, analysis), analysis.weight)
-    frame, cycles, dropped = _frame_for(spec, analysis, analytic, weight, where)
+    frame, kept, dropped = _frame_for(spec, analysis, analytic, weight, where, skip)
     if isinstance(analysis, DescriptiveAnalysis):
         table, n = _descriptive(spec, analysis, frame, weight.weight, where)
         info = FitInfo(
@@ -394,15 +451,17 @@ def _run_analysis(
             analysis.sensitivity,
             label,
             describe_model(analysis),
-            cycles,
+            kept,
             dropped,
             n,
             None,
             weight.weight,
             weight.reason,
+            incomplete=missing,
         )
         return table, info
-    return _model(spec, analysis, frame, weight, where, cycles, dropped, label)
+    table, info = _model(spec, analysis, frame, weight, where, kept, dropped, label)
+    return table, replace(info, incomplete=missing)
 
 
 # ---------------------------------------------------------------------------------- descriptive
@@ -546,7 +605,7 @@ def _cycle_trend(table: pl.DataFrame, analysis: DescriptiveAnalysis) -> pl.DataF
 
 
 def _usual_intake(
-    spec: Spec, analysis: UsualIntakeAnalysis, analytic: pl.DataFrame, result: SpecResult
+    analysis: UsualIntakeAnalysis, wanted: list[str], analytic: pl.DataFrame, result: SpecResult
 ) -> tuple[pl.DataFrame, int]:
     """Share below the EAR or the RDA from usual intake (NCI method) beside day 1, by cycle.
 
@@ -557,7 +616,6 @@ def _usual_intake(
     from nhanes_mg.usual_intake import estimate_usual_intake
 
     present = set(analytic["cycle"].cast(pl.String).unique().to_list())
-    wanted = [c.years for c in spec.cycles_of(analysis)]
     cycles = [c for c in wanted if c in present]
     if not cycles:
         raise EstimationError(f"none of the cycles {', '.join(wanted)} is in the data")

@@ -35,7 +35,7 @@ from rich.table import Table
 
 from nhanes_mg import __version__, catalog
 from nhanes_mg import fetch as fetch_mod
-from nhanes_mg.errors import NhanesError
+from nhanes_mg.errors import IncompleteDataError, NhanesError
 
 app = typer.Typer(
     name="nhanes-mg",
@@ -75,6 +75,7 @@ def _progress(description: str, total: int | None) -> Iterator[Callable[[str, st
         TextColumn("{task.fields[current]}"),
         console=console,
         transient=True,
+        disable=not console.is_terminal,  # piped or logged: no bar (and no blank line left)
     ) as bar:
         task = bar.add_task(description, total=total, current="")
 
@@ -84,12 +85,21 @@ def _progress(description: str, total: int | None) -> Iterator[Callable[[str, st
         yield advance
 
 
+def _waiting(message: str) -> None:
+    console.print(f"[yellow]{escape(message)}[/]")
+
+
 def _run_fetch(
     cycles: str, mirror: str | None, data_dir: Path, components: list[str] | None = None
 ) -> fetch_mod.FetchReport:
     chosen = catalog.parse_cycles(cycles)
     n_planned = len(fetch_mod.plan_files(chosen, components, nhanes3_mortality=True))
-    with _progress("Fetching NHANES files", n_planned) as advance:
+    from nhanes_mg.lock import data_dir_lock
+
+    with (
+        data_dir_lock(data_dir, "fetch", wait_message=_waiting),
+        _progress("Fetching NHANES files", n_planned) as advance,
+    ):
         report = fetch_mod.fetch(
             chosen, components, data_dir=data_dir, mirror=mirror, progress=advance
         )
@@ -132,8 +142,10 @@ def build(
     import warnings
 
     from nhanes_mg.derive import build_analytic, format_summary, write_analytic
+    from nhanes_mg.lock import data_dir_lock
 
     with (
+        data_dir_lock(data_dir, "build", wait_message=_waiting),
         console.status("Building the analytic dataset …"),
         warnings.catch_warnings(record=True) as records,
     ):
@@ -160,8 +172,21 @@ def run(
     ] = None,
     spec: Annotated[
         list[Path] | None,
-        typer.Option("--spec", help="Your own specification file(s) instead of the shipped."),
+        typer.Option(
+            "--spec",
+            help="Your own specification file instead of the shipped ones (repeat for more: "
+            "--spec a.toml --spec b.toml).",
+        ),
     ] = None,
+    allow_incomplete: Annotated[
+        bool,
+        typer.Option(
+            "--allow-incomplete",
+            help="Estimate a claim on the cycles present when a table it needs is missing "
+            "(the report says so beside the verdict). Default: such a claim is not estimated "
+            "and run exits 1.",
+        ),
+    ] = False,
 ) -> None:
     """The main job: fetch → build → analyses → tables, figures and report."""
     from nhanes_mg.pipeline import run_pipeline, select_specs
@@ -177,8 +202,17 @@ def run(
             only=only_ids,
             spec_paths=spec or [],
             step=lambda what, status: advance(what, status),
+            allow_incomplete=allow_incomplete,
+            on_wait=_waiting,
         )
     _print_summary(summary)
+    if summary.incomplete and not allow_incomplete:
+        claims = sorted({claim for claim, _ in summary.incomplete})
+        raise IncompleteDataError(
+            f"{', '.join(claims)} {summary.incomplete[0][1]}; "
+            "fetch the missing table(s) again (nhanes-mg fetch), or run with --allow-incomplete "
+            "to estimate on the other cycles (the report then says so beside the verdict)"
+        )
 
 
 def _print_summary(summary: object, synthetic: bool = False) -> None:
@@ -216,8 +250,19 @@ def _print_summary(summary: object, synthetic: bool = False) -> None:
         )
     out.print(table)
     for result in summary.results:
-        for note in result.notes:
-            console.print(f"[yellow]{result.spec.id}:[/] {escape(note)}")
+        failed: dict[str, list[str]] = {}  # one line per reason, naming the analyses
+        for fit in result.fits:
+            if fit.error:
+                name = fit.analysis + (f" [{fit.sensitivity}]" if fit.sensitivity else "")
+                failed.setdefault(fit.error, []).append(name)
+        for error, names in failed.items():
+            console.print(
+                f"[yellow]{result.spec.id}:[/] not estimated ({len(names)}: "
+                f"{escape(', '.join(names[:3]))}{' …' if len(names) > 3 else ''}) — {escape(error)}"
+            )
+        if any(fit.incomplete for fit in result.fits):
+            for line in result.incomplete:
+                console.print(f"[yellow]{result.spec.id}:[/] {escape(line)}")
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in summary.seconds.items())
     console.print(f"[green]✓[/] report: {summary.report_html} and {summary.report_md} ({timing})")
 
@@ -251,7 +296,7 @@ def specs(
 def demo(
     out_dir: OutOpt = Path("outputs/demo"),
     n_per_cycle: Annotated[
-        int, typer.Option("--n-per-cycle", help="Synthetic participants per cycle.")
+        int, typer.Option("--n-per-cycle", min=50, help="Synthetic participants per cycle.")
     ] = 1500,
     seed: Annotated[int, typer.Option("--seed")] = 2024,
 ) -> None:
@@ -337,18 +382,74 @@ def version() -> None:
     out.print(f"nhanes-mg {__version__}")
 
 
+_DEBUG = False  # --debug: show tracebacks of unexpected errors
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        out.print(f"nhanes-mg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version."),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an unexpected error.")
+    ] = False,
+) -> None:
+    """Magnesium, calcium and vitamin D claims checked on public NHANES data."""
+    global _DEBUG
+    _DEBUG = debug
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every ``finally`` cleans up."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _fail(message: str, code: int = 1) -> None:
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    sys.exit(code)
+
+
 def main() -> None:
-    """Console entry point: NhanesError → one line on stderr, exit 1."""
+    """Console entry point: one line and a non-zero exit for every failure.
+
+    NhanesError → its message, exit 1; a file-system error → the path and the reason, exit 1;
+    usage errors → click's usage line, exit 2; Ctrl-C → "interrupted", exit 130; SIGTERM →
+    "terminated", exit 143. Anything else → one line naming it (``--debug`` for the
+    traceback). Temporary files are removed by the ``finally`` blocks on the way out.
+    """
+    import signal
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        app(standalone_mode=False)
+        # not standalone: typer then *returns* exit codes (130 for Ctrl-C) instead of exiting
+        code = app(standalone_mode=False)
+        if code == 130:
+            _fail("interrupted", 130)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except NhanesError as exc:
-        console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        sys.exit(1)
+        _fail(str(exc))
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        console.print("[red]aborted[/]")
-        sys.exit(130)
+        _fail("interrupted", 130)
+    except Terminated:
+        _fail("terminated", 143)
+    except OSError as exc:
+        if _DEBUG:
+            raise
+        where = exc.filename or ""
+        _fail(f"{where}: {exc.strerror or exc}" if where else str(exc))
     except Exception as exc:
         # Usage errors come from the click that typer bundles; they know how to show
         # themselves (usage line + one error line) and their exit code.
@@ -356,4 +457,6 @@ def main() -> None:
         if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
             show()
             sys.exit(exc.exit_code)  # type: ignore[attr-defined]
-        raise
+        if _DEBUG:
+            raise
+        _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")

@@ -22,6 +22,10 @@ class NetworkUnavailableError(FetchError):
     """CDC could not be reached at all (no network, DNS failure, proxy refusal)."""
 
 
+class DataDirError(FetchError):
+    """The data dir cannot hold the files: it is a file, or it cannot be written."""
+
+
 class InvalidFileError(NhanesError):
     """A file is not what it claims to be: HTML instead of XPT, truncated, wrong width."""
 
@@ -40,3 +44,11 @@ class DesignError(NhanesError):
 
 class EstimationError(NhanesError):
     """A model could not be estimated (non-convergence, separation, empty domain)."""
+
+
+class IncompleteDataError(MissingTableError):
+    """A table (or column) an analysis needs is missing or damaged in one of its cycles."""
+
+
+class OutputError(NhanesError):
+    """An output folder cannot be created or written (names the path)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import textwrap
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -43,6 +44,7 @@ from plotnine import (
 
 from nhanes_mg import catalog, verdicts
 from nhanes_mg.analyses import RATIO_SCALES, SpecResult, VariantVerdict
+from nhanes_mg.files import atomic_write
 from nhanes_mg.spec import Analysis, ModelAnalysis, UsualIntakeAnalysis
 
 DPI = 120
@@ -107,9 +109,18 @@ def write_figures(result: SpecResult, folder: Path, stamp: str = "") -> list[Pat
         path = folder / (f"{spec.id}.png" if i == 0 else f"{spec.id}_{kind}.png")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # plotnine's notes on saving are not for users
-            plot.save(path, dpi=DPI, verbose=False)
+            atomic_write(path, _saver(plot))
         paths.append(path)
     return paths
+
+
+def _saver(plot: ggplot) -> Callable[[Path], None]:
+    """Save as PNG to a given (temporary) path: the name there has no .png to go by."""
+
+    def save(path: Path) -> None:
+        plot.save(path, format="png", dpi=DPI, verbose=False)
+
+    return save
 
 
 def _height(table: pl.DataFrame) -> float:

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
+import signal
+import tempfile
+import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,9 +25,10 @@ import polars as pl
 from nhanes_mg import catalog
 from nhanes_mg.analyses import SpecResult, run_spec
 from nhanes_mg.derive import ANALYTIC_NAME, BuildResult, build_analytic, write_analytic
-from nhanes_mg.errors import SpecError
+from nhanes_mg.errors import OutputError, SpecError
 from nhanes_mg.fetch import FetchReport, fetch
 from nhanes_mg.figures import write_figures
+from nhanes_mg.lock import data_dir_lock
 from nhanes_mg.report import SYNTHETIC_STAMP, ReportInputs, write_report, write_tables
 from nhanes_mg.spec import Spec, load_shipped_specs, load_spec
 
@@ -40,6 +46,8 @@ class RunSummary:
     report_html: Path
     warnings: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    incomplete: list[tuple[str, str]] = field(default_factory=list)  # (claim, what is missing)
+    moved: int = 0  # files moved into the output folder
 
 
 def select_specs(only: Sequence[str] | None = None, spec_paths: Sequence[Path] = ()) -> list[Spec]:
@@ -74,14 +82,47 @@ def run_pipeline(
     synthetic: bool = False,
     step: Step | None = None,
     workers: int | None = None,
+    allow_incomplete: bool = False,
+    on_wait: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Run everything; see the module docstring. Raises :class:`NhanesError` subclasses.
 
     ``workers`` processes run the specifications (default: one per core; 1 runs them here).
+    Outputs are written to a staging folder inside ``out_dir`` and moved into place at the
+    end, so ``out_dir`` holds the files of one whole run (or of the previous one, if this one
+    fails or is interrupted). A claim that needs a missing table is not estimated (see
+    :func:`nhanes_mg.analyses.run_spec`); ``summary.incomplete`` lists them. The data dir is
+    locked for the run: a second run on it waits (``on_wait`` says so) instead of racing.
     """
+    with data_dir_lock(data_dir, "run", wait_message=on_wait):
+        return _run_locked(
+            data_dir=data_dir, out_dir=out_dir, cycles=cycles, mirror=mirror, only=only,
+            spec_paths=spec_paths, do_fetch=do_fetch, synthetic=synthetic, step=step,
+            workers=workers, allow_incomplete=allow_incomplete,
+        )  # fmt: skip
+
+
+def _run_locked(
+    *,
+    data_dir: Path,
+    out_dir: Path,
+    cycles: str | None,
+    mirror: str | None,
+    only: Sequence[str] | None,
+    spec_paths: Sequence[Path],
+    do_fetch: bool,
+    synthetic: bool,
+    step: Step | None,
+    workers: int | None,
+    allow_incomplete: bool,
+) -> RunSummary:
     notify = step or (lambda what, status: None)
     seconds: dict[str, float] = {}
     specs = select_specs(only, spec_paths)  # fail on a bad spec before any long work
+    check_output_folder(out_dir)  # before any long work
+    skipped: list[str] = []
+    if cycles is not None:
+        specs, skipped = _specs_for_cycles(specs, catalog.parse_cycles(cycles))
 
     started = time.perf_counter()
     report: FetchReport | None = None
@@ -90,61 +131,160 @@ def run_pipeline(
         notify("fetch", f"{len(report.fetched)} fetched, {len(report.skipped)} present")
     seconds["fetch"] = time.perf_counter() - started
 
-    started = time.perf_counter()
-    caught: list[str] = []
-    with warnings.catch_warnings(record=True) as records:
-        warnings.simplefilter("always")
-        build = build_analytic(data_dir, cycles)
-    caught += [str(r.message) for r in records if "MissingTable" in type(r.message).__name__]
-    write_analytic(build, out_dir)
-    seconds["build"] = time.perf_counter() - started
-    notify("build", f"{build.frame.height:,} participants")
+    stage = _staging_folder(out_dir)
+    try:
+        started = time.perf_counter()
+        caught: list[str] = []
+        with warnings.catch_warnings(record=True) as records:
+            warnings.simplefilter("always")
+            build = build_analytic(data_dir, cycles)
+        caught += [str(r.message) for r in records if "MissingTable" in type(r.message).__name__]
+        write_analytic(build, stage)
+        seconds["build"] = time.perf_counter() - started
+        notify("build", f"{build.frame.height:,} participants")
 
-    started = time.perf_counter()
-    results = []
-    figures: dict[str, list[Path]] = {}
-    for spec in specs:
-        _cycles_present(spec, build.frame)
-    analytic_path = out_dir / ANALYTIC_NAME
-    n_workers = min(workers or (os.cpu_count() or 1), len(specs))
-    if n_workers > 1:
-        # Specifications are independent: run them in worker processes (spawned, as polars
-        # advises against fork), each reading the analytic parquet just written.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(n_workers, mp_context=context) as pool:
-            futures = [
-                pool.submit(_run_one, spec, analytic_path, out_dir, synthetic) for spec in specs
-            ]
-            for future in futures:
-                result, paths = future.result()
-                results.append(result)
-                figures[result.spec.id] = paths
-                notify(result.spec.id, result.verdict.verdict if result.verdict else "done")
-    else:
+        started = time.perf_counter()
+        results = []
+        figures: dict[str, list[Path]] = {}
         for spec in specs:
-            result, paths = _run_one(spec, build.frame, out_dir, synthetic)
-            results.append(result)
-            figures[spec.id] = paths
-            notify(spec.id, result.verdict.verdict if result.verdict else "done")
-    seconds["analyses"] = time.perf_counter() - started
+            _cycles_present(spec, build.frame)
+        analytic_path = stage / ANALYTIC_NAME
+        options = (build.gaps, allow_incomplete, stage, synthetic)
+        n_workers = min(workers or (os.cpu_count() or 1), len(specs))
+        if n_workers > 1:
+            # Specifications are independent: run them in worker processes (spawned, as
+            # polars advises against fork), each reading the analytic parquet just written.
+            context = multiprocessing.get_context("spawn")
+            pool = ProcessPoolExecutor(n_workers, mp_context=context)
+            try:
+                with _workers_ignore_interrupts():
+                    futures = [
+                        pool.submit(_run_one, spec, analytic_path, *options) for spec in specs
+                    ]
+                for future in futures:
+                    result, paths = future.result()
+                    results.append(result)
+                    figures[result.spec.id] = paths
+                    notify(result.spec.id, result.verdict.verdict if result.verdict else "done")
+            except BaseException:
+                # An interrupt or a failure: stop the workers now (they would go on writing
+                # into the staging folder), then let the error through.
+                _stop(pool)
+                raise
+            pool.shutdown()
+        else:
+            for spec in specs:
+                result, paths = _run_one(spec, build.frame, *options)
+                results.append(result)
+                figures[spec.id] = paths
+                notify(spec.id, result.verdict.verdict if result.verdict else "done")
+        seconds["analyses"] = time.perf_counter() - started
 
-    started = time.perf_counter()
-    meta = dict(build.metadata)
-    meta.setdefault("rows", build.frame.height)
-    md, html = write_report(
-        ReportInputs(results, figures, data_dir, meta, synthetic=synthetic), out_dir
-    )
+        started = time.perf_counter()
+        meta = dict(build.metadata)
+        meta.setdefault("rows", build.frame.height)
+        write_report(ReportInputs(results, figures, data_dir, meta, synthetic=synthetic), stage)
+        moved = _commit(stage, out_dir)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     seconds["report"] = time.perf_counter() - started
+    md, html = out_dir / "report.md", out_dir / "report.html"
     notify("report", str(html))
-    return RunSummary(report, build, results, md, html, caught, seconds)
+    summary = RunSummary(report, build, results, md, html, caught + skipped, seconds)
+    summary.incomplete = [(r.spec.id, line) for r in results for line in r.incomplete]
+    summary.moved = moved
+    return summary
+
+
+@contextmanager
+def _workers_ignore_interrupts() -> Iterator[None]:
+    """Processes started inside inherit an ignored SIGINT: a Ctrl-C reaches the whole process
+    group, and the main process alone decides (it stops the workers, cleans up, exits 130)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and terminate the worker processes."""
+    # ProcessPoolExecutor has no public terminate before Python 3.14: its processes are
+    # reached through the private mapping, as the standard library's own tests do.
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+
+
+def check_output_folder(out_dir: Path) -> None:
+    """Raise :class:`OutputError` (one line naming it) unless ``out_dir`` can hold outputs."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"--out {out_dir}: is a file, not a folder; give a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"--out {out_dir}: cannot create it ({exc.strerror})") from exc
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise OutputError(f"--out {out_dir}: not writable; give a folder you can write to")
+
+
+def _staging_folder(out_dir: Path) -> Path:
+    """A fresh hidden folder inside ``out_dir`` (same file system: moves are renames)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=out_dir, prefix=".staging-"))
+
+
+def _commit(stage: Path, out_dir: Path) -> int:
+    """Move every file of the staging folder to its place in ``out_dir`` (renames)."""
+    files = sorted(p for p in stage.rglob("*") if p.is_file())
+    for path in files:
+        target = out_dir / path.relative_to(stage)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+    return len(files)
+
+
+def _specs_for_cycles(
+    specs: list[Spec], chosen: Sequence[catalog.Cycle]
+) -> tuple[list[Spec], list[str]]:
+    """The specifications with at least one of the chosen cycles, and a note on the others.
+
+    >>> kept, notes = _specs_for_cycles(load_shipped_specs(), catalog.parse_cycles("2003-2006"))
+    >>> [s.id for s in kept], notes[0][:40]
+    (['C1', 'C2', 'C3', 'C5', 'C6'], 'C4 skipped: none of its cycles (2007-200')
+    """
+    years = {c.years for c in chosen}
+    kept = [s for s in specs if years & {c.years for c in s.cycles}]
+    notes = [
+        f"{s.id} skipped: none of its cycles ({s.cycles_text}) is among --cycles"
+        for s in specs
+        if s not in kept
+    ]
+    if not kept:
+        raise SpecError(
+            f"--cycles {', '.join(sorted(years))}: no specification covers these cycles "
+            f"({'; '.join(notes)})"
+        )
+    return kept, notes
 
 
 def _run_one(
-    spec: Spec, analytic: pl.DataFrame | Path, out_dir: Path, synthetic: bool
+    spec: Spec,
+    analytic: pl.DataFrame | Path,
+    gaps: list[dict[str, object]],
+    allow_incomplete: bool,
+    out_dir: Path,
+    synthetic: bool,
 ) -> tuple[SpecResult, list[Path]]:
     """One specification: estimates, its table and its figures."""
     frame = analytic if isinstance(analytic, pl.DataFrame) else pl.read_parquet(analytic)
-    result = run_spec(spec, frame)
+    result = run_spec(spec, frame, gaps, allow_incomplete)
     write_tables(result, out_dir / "tables", synthetic=synthetic)
     stamp = SYNTHETIC_STAMP if synthetic else ""
     return result, write_figures(result, out_dir / "figures", stamp=stamp)

@@ -227,10 +227,19 @@ def _methods() -> list[str]:
     ]
 
 
-def _data_rows(data_dir: Path) -> list[list[str]]:
+def _data_rows(data_dir: Path, cycles: object = None) -> list[list[str]]:
+    """The data files the build read: in the fetch manifest, still present, of a cycle built
+    (a file deleted since it was fetched is not listed as used)."""
+    built = set(cycles) if isinstance(cycles, list) else None
     rows = []
     for e in iter_manifest(data_dir):
-        rows.append([str(e["file"]), str(e["size"]), str(e["sha256"]), str(e["source"])])
+        relpath = str(e["file"])
+        if not (data_dir / relpath).is_file():
+            continue
+        folder = relpath.split("/", 1)[0]
+        if built is not None and folder[:1].isdigit() and folder not in built | {"1999-2000"}:
+            continue
+        rows.append([relpath, str(e["size"]), str(e["sha256"]), str(e["source"])])
     return rows
 
 
@@ -268,6 +277,8 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
             out.append(f"- **Published**: {v.published}")
             out.append(f"- **Ours** ({v.row}): {v.ours}")
             out.append(f"- **Verdict: {v.verdict}** — {v.why}")
+            for line in r.incomplete:
+                out.append(f"- ⚠ **Incomplete data**: {line}")
             if v.robustness:
                 out.append(f"- **Robustness**: {v.robustness}")
         if spec.limits:
@@ -317,7 +328,10 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
         for g in gaps:
             out.append(f"- gap: {g}")
     out += ["", "| file | bytes | sha256 | source |", "| --- | --- | --- | --- |"]
-    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in _data_rows(inputs.data_dir)]
+    out += [
+        "| " + " | ".join(_cell(c) for c in row) + " |"
+        for row in _data_rows(inputs.data_dir, inputs.analytic_meta.get("cycles"))
+    ]
     out += ["", "## Software", "", "| package | version |", "| --- | --- |"]
     out += [f"| {n} | {v} |" for n, v in _versions()]
     return "\n".join(out) + "\n"
@@ -399,6 +413,8 @@ def render_html(inputs: ReportInputs) -> str:
             parts.append(f"<li><b>Published</b>: {_h(v.published)}")
             parts.append(f"<li><b>Ours</b> ({_h(v.row)}): {_h(v.ours)}")
             parts.append(f"<li><b>Verdict</b>: {_verdict_span(v.verdict)} — {_h(v.why)}")
+            for line in r.incomplete:
+                parts.append(f"<li>⚠ <b>Incomplete data</b>: {_h(line)}")
             if v.robustness:
                 parts.append(f"<li><b>Robustness</b>: {_h(v.robustness)}")
         if spec.limits:
@@ -450,7 +466,10 @@ def render_html(inputs: ReportInputs) -> str:
         parts.append("<ul>" + "".join(f"<li>{_h(g)}" for g in gaps) + "</ul>")
     parts.append(
         "<details><summary>Every file used, with its sha256</summary>"
-        + _table_html(["file", "bytes", "sha256", "source"], _data_rows(inputs.data_dir))
+        + _table_html(
+            ["file", "bytes", "sha256", "source"],
+            _data_rows(inputs.data_dir, inputs.analytic_meta.get("cycles")),
+        )
         + "</details>"
     )
     parts.append(

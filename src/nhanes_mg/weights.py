@@ -8,9 +8,8 @@ are (a two-day mean intake, for instance). The analytic dataset carries no inter
 interview-only analyses use the MEC weight (a subsample of the interview, weighted to the same
 population).
 
-Each variable's subsample comes from its declared NHANES sources (the component's subsample in
-:data:`nhanes_mg.catalog.COMPONENT_SUBSAMPLE`) or, for a derived variable, from what it is made
-of (:data:`nhanes_mg.derive.dictionary.DERIVED_FROM`); nothing here lists variables again.
+Each variable's subsample comes from its lineage (:func:`nhanes_mg.lineage.subsample_of`: the
+tables it is read from and their subsamples); nothing here lists variables again.
 
 Examples
 --------
@@ -25,11 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
 
 import polars as pl
 
 from nhanes_mg import catalog
+from nhanes_mg.lineage import subsample_of
 
 WEIGHT_OF_SUBSAMPLE: dict[str, str] = {
     "interview": "wt_mec",
@@ -54,35 +53,6 @@ class WeightChoice:
     subsample: str
     reason: str
     explicit: bool = False
-
-
-@cache
-def _lineage() -> tuple[dict[str, tuple[str, ...]], dict[str, str], dict[str, tuple[str, ...]]]:
-    from nhanes_mg.derive.dictionary import DERIVED_FROM, VARIABLES
-    from nhanes_mg.derive.spec import SOURCES
-
-    component = {s.name: s.component for s in SOURCES}
-    sources = {v.name: v.sources for v in VARIABLES}
-    return sources, component, DERIVED_FROM
-
-
-def subsample_of(variable: str) -> str:
-    """The NHANES subsample a variable of the analytic dataset needs (see the module docs).
-
-    Variables the dataset does not declare (a user's own columns) count as interview ones.
-    """
-    sources, component, derived = _lineage()
-    rank = catalog.SUBSAMPLES.index
-    found = "interview"
-    parents = [component[s] for s in sources.get(variable, ()) if s in component]
-    subs = [catalog.COMPONENT_SUBSAMPLE.get(c, "interview") for c in parents]
-    subs += [subsample_of(v) for v in derived.get(variable, ()) if v != variable]
-    if variable.startswith(("mort_", "followup_")):
-        subs.append("interview")  # linked mortality: adults interviewed and eligible
-    for s in subs:
-        if rank(s) > rank(found):
-            found = s
-    return found
 
 
 def variables_of(expressions: Iterable[str | None]) -> list[str]:

@@ -32,6 +32,9 @@ ANALYTIC_NAME = "analytic.parquet"
 METADATA_NAME = "analytic.json"
 DICTIONARY_NAME = "data_dictionary.md"
 METADATA_KEY = b"nhanes_mg"
+# Build metadata that differs between two builds of the same inputs: in analytic.json and
+# BuildResult.metadata, never in analytic.parquet (whose bytes depend on its inputs only).
+RUN_METADATA = ("created_utc", "build_seconds")
 SUPP_DSQ2_CYCLES = "BCD"  # 2001-2006: DSQ2 × DSII
 # Ever told of congestive heart failure, coronary heart disease, angina, heart attack, stroke.
 CVD_ITEMS = ("_mcq160b", "_mcq160c", "_mcq160d", "_mcq160e", "_mcq160f")
@@ -188,7 +191,6 @@ def _complete(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 def _derive(lf: pl.LazyFrame, cutpoints: tuple[float, float]) -> pl.LazyFrame:
     c = pl.col
-    adult = c("age") >= 18
     ok1 = (c("_drstz_d1") == 1).fill_null(False)
     ok2 = (c("_drstz_d2") == 1).fill_null(False)
     weekend = [1.0, 6.0, 7.0]  # DR1DAY: 1 Sunday … 6 Friday, 7 Saturday
@@ -345,18 +347,10 @@ def _derive(lf: pl.LazyFrame, cutpoints: tuple[float, float]) -> pl.LazyFrame:
         ca_mg_ratio_food=rules.ratio("ca_food", "mg_food"),
         ckd=c("egfr") < 60,
     )
-    # Energy adjustment (residual method), pooled over the built cycles, adults ≥ 18.
-    both = adult & c("mg_food").is_not_null() & c("kcal").is_not_null() & (c("kcal") > 0)
-
-    def eadj(nutrient: str) -> pl.Expr:
-        n, k = c(nutrient).filter(both), c("kcal").filter(both)
-        beta = pl.cov(n, k) / k.var()
-        return pl.when(both).then(c(nutrient) - beta * (c("kcal") - k.mean()))
-
+    # mg_food_eadj and ca_food_eadj need sums over the whole frame: _energy_adjust adds them
+    # once the frame is collected in a fixed row order.
     return stage3.with_columns(
         ca_mg_ratio_total=rules.ratio("ca_total", "mg_total"),
-        mg_food_eadj=eadj("mg_food"),
-        ca_food_eadj=eadj("ca_food"),
         mg_food_below_ear=rules.below("mg_food", "mg_ear"),
         mg_food_below_rda=rules.below("mg_food", "mg_rda"),
         mg_total_below_ear=rules.below("mg_total", "mg_ear"),
@@ -366,6 +360,45 @@ def _derive(lf: pl.LazyFrame, cutpoints: tuple[float, float]) -> pl.LazyFrame:
         ca_total_below_ear=rules.below("ca_total", "ca_ear"),
         ca_total_below_rda=rules.below("ca_total", "ca_rda"),
     )
+
+
+def _energy_adjust(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add mg_food_eadj and ca_food_eadj (residual method), pooled over the built cycles.
+
+    β is the unweighted OLS slope cov(nutrient, kcal) / var(kcal) among adults ≥ 18 with both
+    values and kcal > 0 (mean kcal over the same rows); the adjusted value is
+    nutrient − β·(kcal − mean kcal) for them, null for everyone else.
+
+    Deterministic on purpose: β and the mean are float sums over ~50 000 rows, and a float sum
+    depends on the order of its terms. Inside a lazy query (the streaming engine by default)
+    the rows reach a reduction in whatever order joins and morsels deliver them, so two builds
+    of the same inputs differed in the last digit. Here ``frame`` is already sorted by seqn;
+    the rows are taken in that order into one contiguous chunk and reduced with direct Series
+    methods (no query engine), so the terms are always summed in the same order.
+    """
+    c = pl.col
+    adjusted = []
+    for nutrient in ("mg_food", "ca_food"):
+        both = (
+            (c("age") >= 18) & c(nutrient).is_not_null() & c("kcal").is_not_null() & (c("kcal") > 0)
+        ).fill_null(False)
+        mask = frame.select(both.alias("both")).to_series()
+        value = frame[nutrient].filter(mask).rechunk()
+        kcal = frame["kcal"].filter(mask).rechunk()
+        expr = pl.lit(None, dtype=pl.Float64)
+        if kcal.len() > 1:
+            k_mean, v_mean = _number(kcal.mean()), _number(value.mean())
+            cov = _number(((value - v_mean) * (kcal - k_mean)).sum()) / (kcal.len() - 1)
+            k_var = _number(kcal.var())
+            if k_var > 0:
+                expr = pl.when(both).then(c(nutrient) - cov / k_var * (c("kcal") - k_mean))
+        adjusted.append(expr.alias(f"{nutrient}_eadj"))
+    return frame.with_columns(adjusted)
+
+
+def _number(value: Any) -> float:
+    """A Series reduction (typed as any Python literal) as a float."""
+    return float(value)
 
 
 def _summary(frame: pl.DataFrame) -> pl.DataFrame:
@@ -437,7 +470,9 @@ def build_analytic(
         )
     stacked = _complete(pl.concat(frames, how="diagonal_relaxed"))
     derived = _derive(stacked, (float(vitd_cutpoints[0]), float(vitd_cutpoints[1])))
-    frame = derived.select(column_order()).sort("seqn").collect()
+    # Sorted by seqn (unique) before anything sums over rows: see _energy_adjust.
+    frame = derived.sort("seqn").collect().rechunk()
+    frame = _energy_adjust(frame).select(column_order())
     frame = frame.with_columns(
         pl.col("cycle").cast(pl.Enum([c.years for c in chosen])),
     )
@@ -462,16 +497,24 @@ def build_analytic(
 def write_analytic(result: BuildResult, out_dir: str | Path) -> Path:
     """Write ``analytic.parquet`` (metadata in its key-value metadata under ``nhanes_mg``),
     ``analytic.json`` (metadata + per-cycle summary) and ``data_dictionary.md`` into
-    ``out_dir``, each atomically (temp file + rename). Returns the parquet path."""
+    ``out_dir``, each atomically (temp file + rename). Returns the parquet path.
+
+    The same inputs give a byte-identical ``analytic.parquet``: the fields that change from
+    one build to the next (:data:`RUN_METADATA`: when it was built, how long it took) are kept
+    out of the parquet and written to ``analytic.json`` only."""
     from nhanes_mg.derive.dictionary import data_dictionary
 
     out = Path(out_dir)
     meta = dict(result.metadata)
     meta["summary"] = result.summary.with_columns(pl.col("cycle").cast(pl.Utf8)).to_dicts()
     meta_json = json.dumps(meta, indent=2, default=str)
+    stable = {k: v for k, v in meta.items() if k not in RUN_METADATA}
     table = result.frame.to_arrow()
     table = table.replace_schema_metadata(
-        {**(table.schema.metadata or {}), METADATA_KEY: meta_json.encode()}
+        {
+            **(table.schema.metadata or {}),
+            METADATA_KEY: json.dumps(stable, indent=2, default=str).encode(),
+        }
     )
     parquet = out / ANALYTIC_NAME
     atomic_write(parquet, lambda p: pq.write_table(table, p))
@@ -481,6 +524,7 @@ def write_analytic(result: BuildResult, out_dir: str | Path) -> Path:
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
-    """The build metadata stored in an ``analytic.parquet``."""
+    """The build metadata stored in an ``analytic.parquet`` (without :data:`RUN_METADATA`,
+    which only ``analytic.json`` holds)."""
     raw = pq.read_schema(path).metadata or {}
     return dict(json.loads(raw[METADATA_KEY])) if METADATA_KEY in raw else {}

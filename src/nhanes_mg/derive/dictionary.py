@@ -784,6 +784,17 @@ DERIVED_FROM: dict[str, tuple[str, ...]] = {
 }
 
 
+# Tables a variable is read from beyond its ``sources`` (the 2001-2006 supplement files and the
+# 1999-2006 ingredient database): with DERIVED_FROM, what a missing table leaves unmeasured.
+EXTRA_COMPONENTS: dict[str, tuple[str, ...]] = {
+    "mg_supp": ("DSQ2", "DSPI", "DSII"),
+    "ca_supp": ("DSQ2", "DSPI", "DSII"),
+    "vitd_supp": ("DSQ2", "DSPI", "DSII"),
+    "ds_products": ("DSQ2",),
+    "ds_unmatched_products": ("DSQ2", "DSPI"),
+}
+
+
 def column_order() -> list[str]:
     """The analytic dataset's columns, in order."""
     return [v.name for v in VARIABLES]

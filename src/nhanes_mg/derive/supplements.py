@@ -32,6 +32,27 @@ NUTRIENTS: dict[str, tuple[str, dict[float, float]]] = {
 }
 
 
+def _ordered_sum(expr: pl.Expr) -> pl.Expr:
+    """A group's sum with its values added one by one in ascending order (nulls ignored, 0.0
+    when there are none).
+
+    A float sum depends on the order of its terms, and a lazy ``group_by`` (the streaming engine
+    by default) sees a group's rows in whatever order joins and morsels deliver them and may add
+    them up in partial sums: summing a participant's products that way made ``mg_supp``,
+    ``ca_supp``, ``vitd_supp`` (and the totals and ratio built on them) differ in the last digit
+    between two builds of the same files. Sorting inside the group and taking the last running
+    sum fixes the order whatever the engine does (``sort().sum()`` would not: the sort does
+    not change a sum, so polars is free to drop it).
+
+    >>> rows = pl.DataFrame({"g": [1, 1, 1], "x": [0.1, 0.2, 0.3]})
+    >>> (0.1 + 0.2) + 0.3 == (0.3 + 0.2) + 0.1
+    False
+    >>> [f.group_by("g").agg(_ordered_sum(pl.col("x")))["x"].item() for f in (rows, rows[::-1])]
+    [0.6000000000000001, 0.6000000000000001]
+    """
+    return expr.drop_nulls().sort().cum_sum().last().fill_null(0.0)
+
+
 def ingredient_amounts(dsii: pl.LazyFrame, dspi: pl.LazyFrame) -> pl.LazyFrame:
     """Per supplement id (DSPI.DSDSUPID as text): mg, ca (mg) and vitd (µg) per unit taken."""
     frames = []
@@ -40,7 +61,8 @@ def ingredient_amounts(dsii: pl.LazyFrame, dspi: pl.LazyFrame) -> pl.LazyFrame:
         frames.append(
             dsii.filter((pl.col("DSDINGR") == name) & pl.col("DSDUNIT").is_in(list(units)))
             .group_by("DSDPID")
-            .agg((pl.col("DSDQTY") * factor).sum().alias(key))
+            # sorted within the product before summing: see _ordered_sum
+            .agg(_ordered_sum(pl.col("DSDQTY") * factor).alias(key))
         )
     per_product = frames[0]
     for frame in frames[1:]:
@@ -90,7 +112,7 @@ def supp_from_dsq2(dsq2: pl.LazyFrame, per_unit: pl.LazyFrame, known: pl.LazyFra
         aggs.append(
             pl.when(contrib.is_null().any())
             .then(None)
-            .otherwise(contrib.sum())
+            .otherwise(_ordered_sum(contrib))
             .alias(f"{key}_supp")
         )
     return rows.group_by("SEQN").agg(

@@ -285,8 +285,7 @@ def write_figure(result: UsualIntakeResult, path: Path, population: str | None =
             plot_title=element_text(size=12),
         )
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        plot.save(str(path), dpi=DPI, verbose=False)
+        atomic_write(path, lambda p: plot.save(str(p), format="png", dpi=DPI, verbose=False))
     return path

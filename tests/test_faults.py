@@ -1,0 +1,150 @@
+"""Fault injection through the real command line: every failure a user can cause ends in one
+line naming the culprit, the documented exit code, no traceback, nothing half-written — and
+missing data never turns into a verdict on fewer cycles without saying so."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+CLI = [sys.executable, "-m", "nhanes_mg"]
+
+
+def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "COLUMNS": "200"}
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
+
+
+def _one_error_line(stderr: str) -> str:
+    """The stderr of a failed command: no traceback, and exactly one ``error:`` line."""
+    assert "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
+def _leftovers(*folders: Path) -> list[Path]:
+    """Temp and staging files that a clean exit must not leave behind."""
+    found: list[Path] = []
+    for folder in folders:
+        if folder.exists():
+            found += [p for p in folder.rglob("*") if p.name.endswith(".part")]
+            found += [p for p in folder.rglob(".staging-*")]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "culprit"),
+    [
+        (["run", "--cycles", "1980-1990"], 1, "1980-1990"),
+        (["specs", "--spec", "{tmp}"], 1, "is a folder, not a specification file"),
+        (["specs", "--spec", "{tmp}/absent.toml"], 1, "absent.toml: specification file not found"),
+        (["demo", "--n-per-cycle", "0"], 2, "--n-per-cycle"),
+        (["run", "--only", "C9"], 1, "--only C9: no such specification"),
+        (["run", "--out", "{tmp}/a_file", "--data-dir", "{tmp}/raw", "--mirror", "{tmp}"], 1,
+         "--out {tmp}/a_file: is a file, not a folder"),
+    ],
+)  # fmt: skip
+def test_usage_and_path_errors_are_one_line(
+    tmp_path: Path, args: list[str], code: int, culprit: str
+) -> None:
+    (tmp_path / "a_file").write_text("not a folder")
+    done = _cli(*(a.format(tmp=tmp_path) for a in args))
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr
+    assert culprit.format(tmp=tmp_path) in done.stderr
+    if code == 1:
+        _one_error_line(done.stderr)
+    assert not _leftovers(tmp_path)
+
+
+def test_version() -> None:
+    done = _cli("--version")
+    assert done.returncode == 0 and done.stdout.startswith("nhanes-mg ")
+
+
+@pytest.fixture()
+def mirror_without_vid_d(mirror_dir: Path, tmp_path: Path) -> Path:
+    """The real mirror (links, not copies) with VID_D (25(OH)D, 2005-2006) left out."""
+    folder = tmp_path / "mirror"
+    for path in mirror_dir.rglob("*"):
+        if path.is_file() and path.name != "VID_D.xpt":
+            target = folder / path.relative_to(mirror_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(path)
+    return folder
+
+
+@pytest.mark.mirror
+def test_a_missing_table_is_not_estimated_not_a_verdict_on_fewer_cycles(
+    mirror_without_vid_d: Path, nhanes_data_dir: Path, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "raw"
+    shutil.copytree(nhanes_data_dir, data_dir, ignore=shutil.ignore_patterns(".cache"))
+    (data_dir / "2005-2006" / "VID_D.xpt").unlink()
+    out = tmp_path / "out"
+    args = ["run", "--only", "C3", "--mirror", str(mirror_without_vid_d),
+            "--data-dir", str(data_dir), "--out", str(out)]  # fmt: skip
+    done = _cli(*args)
+    assert done.returncode == 1, done.stderr
+    line = _one_error_line(done.stderr)
+    assert "C3" in line and "VID_D (2005-2006) missing" in line and "--allow-incomplete" in line
+    verdicts = pl.read_csv(out / "tables" / "verdicts.csv")
+    main = verdicts.filter(pl.col("sensitivity").is_null()).row(0, named=True)
+    assert main["verdict"] == "not estimated" and "VID_D (2005-2006)" in main["why"]
+    report = (out / "report.md").read_text()
+    assert "2005-2006/VID_D.xpt" not in report  # the report lists only files it used
+    assert not _leftovers(data_dir, out)
+
+    # asked for, the claim is estimated on the other cycles, and the report says so
+    allowed = _cli(*args, "--allow-incomplete")
+    assert allowed.returncode == 0, allowed.stderr
+    report = (out / "report.md").read_text()
+    assert "Incomplete data**: estimated without VID_D (2005-2006)" in report
+    fits = pl.read_csv(out / "tables" / "C3_fits.csv")
+    main_fit = fits.filter(
+        (pl.col("analysis") == "deficiency_adjusted") & pl.col("sensitivity").is_null()
+    ).row(0, named=True)
+    assert main_fit["cycles"] == "2001-2002; 2003-2004"
+    assert "VID_D missing (--allow-incomplete)" in main_fit["cycles_left_out"]
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize(
+    ("sig", "code", "word"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+)
+def test_an_interrupted_run_exits_non_zero_and_leaves_the_previous_outputs(
+    nhanes_data_dir: Path, mirror_dir: Path, tmp_path: Path, sig: int, code: int, word: str
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.html").write_text("the previous run's report")
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    args = ["run", "--mirror", str(mirror_dir), "--data-dir", str(nhanes_data_dir),
+            "--out", str(out)]  # fmt: skip
+    # its own process group, as a terminal's Ctrl-C reaches every process of the job
+    process = subprocess.Popen(
+        [*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(out.glob(".staging-*/tables/*.csv")):
+        time.sleep(0.1)  # interrupt once the analyses are writing
+    os.killpg(process.pid, sig)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == code, stderr
+    assert _one_error_line(stderr) == f"error: {word}"
+    assert (out / "report.html").read_text() == "the previous run's report"
+    assert not (out / "tables").exists()  # nothing of the interrupted run is in place
+    assert not _leftovers(out, nhanes_data_dir)
