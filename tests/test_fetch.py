@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
+import subprocess
+import sys
 import tarfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import httpx
@@ -15,7 +18,12 @@ from typer.testing import CliRunner
 
 from nhanes_mg import catalog, fetch, read
 from nhanes_mg.cli import app
-from nhanes_mg.errors import FetchError, InvalidFileError, NetworkUnavailableError
+from nhanes_mg.errors import (
+    DataDirError,
+    FetchError,
+    InvalidFileError,
+    NetworkUnavailableError,
+)
 
 from nhanes_files import MORT_2015_LINES, demo_columns, write_mortality, write_xpt
 
@@ -234,9 +242,6 @@ def test_no_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_cli_no_network_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import subprocess
-    import sys
-
     code = (
         "import nhanes_mg.catalog as c, nhanes_mg.fetch as f, sys;"
         "c.CDC_BASE='http://127.0.0.1:9'; f.BACKOFF_SECONDS=0.01;"
@@ -275,6 +280,279 @@ def test_client_is_httpx() -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(404))
     with httpx.Client(transport=transport) as client:
         assert fetch._download(client, "http://x/y.xpt", Path("/dev/null"), "y") is False
+
+
+# ------------------------------------------------------------------------- nothing left behind
+
+
+def _parts(folder: Path) -> list[Path]:
+    """Temp files of a fetch (``.{name}.*.part``, ``.fetch-manifest.json.*.part``) anywhere."""
+    return [p for p in folder.rglob("*") if p.name.endswith(".part")]
+
+
+def _snapshot(data: Path) -> dict[str, bytes]:
+    """Every file of a data dir with its bytes (the manifest included)."""
+    return {str(p.relative_to(data)): p.read_bytes() for p in data.rglob("*") if p.is_file()}
+
+
+def _vid_installed(small_mirror: Path, data: Path) -> dict[str, bytes]:
+    """A data dir holding VID_D from an earlier fetch; what it holds, byte for byte."""
+    fetch.fetch(CYCLE_D, ["VID"], data_dir=data, mirror=small_mirror, mortality=False)
+    assert (data / "2005-2006" / "VID_D.xpt").is_file()
+    return _snapshot(data)
+
+
+def _interrupting_writer(after: int = 1000) -> object:
+    """A stand-in for fetch's block writer: writes part of the file, then Ctrl-C."""
+
+    def write(blocks: Iterable[bytes], tmp: Path) -> None:
+        data = b"".join(blocks)
+        tmp.write_bytes(data[:after])
+        raise KeyboardInterrupt
+
+    return write
+
+
+@pytest.mark.parametrize("source", ["folder", "archive", "url"])
+def test_interrupt_while_copying_leaves_nothing_behind(
+    source: str, small_mirror: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    before = _vid_installed(small_mirror, data)
+    mirror: str | Path = small_mirror
+    srv = None
+    if source == "archive":
+        mirror = tmp_path / "packed"
+        mirror.mkdir()
+        with tarfile.open(mirror / "nhanes-mirror-test.tar.xz", "w:xz") as tar:
+            tar.add(small_mirror, arcname="nhanes-mirror")
+    elif source == "url":
+        srv = _Server(small_mirror)
+        mirror = srv.url
+    monkeypatch.setattr(fetch, "_write_blocks", _interrupting_writer())
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            fetch.fetch(CYCLE_D, ["DEMO", "VID"], data_dir=data, mirror=mirror, mortality=False)
+    finally:
+        if srv is not None:
+            srv.httpd.shutdown()
+    assert _parts(data) == []
+    assert _snapshot(data) == before  # VID_D and the manifest untouched, no DEMO_D
+
+
+def test_interrupt_in_progress_callback_leaves_a_consistent_data_dir(
+    small_mirror: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    before = _vid_installed(small_mirror, data)
+    seen: list[str] = []
+
+    def progress(relpath: str, status: str) -> None:
+        seen.append(relpath)
+        if status == "fetched":
+            raise KeyboardInterrupt  # Ctrl-C right after the first new file
+
+    with pytest.raises(KeyboardInterrupt):
+        fetch.fetch(CYCLE_D, ["DEMO", "VID"], data_dir=data, mirror=small_mirror, progress=progress)
+    assert _parts(data) == []
+    assert seen == ["2005-2006/VID_D.xpt", "2005-2006/DEMO_D.xpt"]
+    manifest = fetch.read_manifest(data)
+    assert sorted(manifest) == ["2005-2006/DEMO_D.xpt", "2005-2006/VID_D.xpt"]
+    for rel, entry in manifest.items():  # what the manifest lists is there, as recorded
+        assert read.sha256_file(data / rel) == entry["sha256"]
+    assert (data / "2005-2006" / "VID_D.xpt").read_bytes() == before["2005-2006/VID_D.xpt"]
+
+
+def test_interrupt_while_writing_the_manifest_keeps_the_old_one(
+    small_mirror: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    before = _vid_installed(small_mirror, data)
+
+    def dump(obj: object, fh: object, **kwargs: object) -> None:
+        fh.write('{"files": [')  # type: ignore[attr-defined]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(json, "dump", dump)
+    with pytest.raises(KeyboardInterrupt):
+        fetch.fetch(CYCLE_D, ["DEMO", "VID"], data_dir=data, mirror=small_mirror, mortality=False)
+    monkeypatch.undo()
+    assert _parts(data) == []
+    assert (data / "fetch-manifest.json").read_bytes() == before["fetch-manifest.json"]
+    # DEMO_D went into place but is not recorded: the next fetch copies it again
+    again = fetch.fetch(CYCLE_D, ["DEMO", "VID"], data_dir=data, mirror=small_mirror)
+    assert "2005-2006/DEMO_D.xpt" in again.fetched
+
+
+def test_html_as_xpt_in_a_mirror_installs_nothing(small_mirror: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    before = _vid_installed(small_mirror, data)
+    (small_mirror / "2005-2006" / "DEMO_D.xpt").write_text(
+        "<!DOCTYPE html><html><body>Page not found</body></html>"
+    )
+    with pytest.raises(InvalidFileError, match=r"DEMO_D \(2005-2006\).*HTML"):
+        fetch.fetch(CYCLE_D, ["DEMO", "VID"], data_dir=data, mirror=small_mirror, mortality=False)
+    assert _parts(data) == []
+    assert _snapshot(data) == before
+
+
+@pytest.mark.mirror
+def test_truncated_archive_leaves_nothing_behind(mirror_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    fetch.fetch(CYCLE_D, ["VID"], data_dir=data, mirror=mirror_dir, mortality=False)
+    before = _snapshot(data)
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    archive = packed / "nhanes-mirror-cut.tar.xz"
+    with tarfile.open(archive, "w:xz", preset=0) as tar:
+        for name in ("DEMO_D.xpt", "DR1TOT_D.xpt"):  # DEMO_D whole, DR1TOT_D cut off
+            tar.add(mirror_dir / "2005-2006" / name, arcname=f"nhanes-mirror/2005-2006/{name}")
+    whole = archive.read_bytes()
+    archive.write_bytes(whole[: len(whole) * 3 // 4])
+    with pytest.raises(FetchError, match=r"cut\.tar\.xz: cannot read the mirror archive.*copy"):
+        fetch.fetch(CYCLE_D, ["DEMO", "DR1TOT"], data_dir=data, mirror=packed, mortality=False)
+    assert _parts(data) == []
+    assert not (data / "2005-2006" / "DR1TOT_D.xpt").exists()
+    after = _snapshot(data)
+    for rel in before:
+        if rel != "fetch-manifest.json":
+            assert after[rel] == before[rel], rel
+    manifest = fetch.read_manifest(data)
+    assert sorted(manifest) == ["2005-2006/DEMO_D.xpt", "2005-2006/VID_D.xpt"]
+    assert manifest["2005-2006/VID_D.xpt"] == json.loads(before["fetch-manifest.json"])["files"][0]
+    assert read.load_table(data, "DEMO", "2005-2006").height == 10348  # whole, before the cut
+
+
+# ------------------------------------------------------------------------- offline when possible
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CDC and its mortality server both refuse connections (the discard port)."""
+    monkeypatch.setattr(catalog, "CDC_BASE", "http://127.0.0.1:9")
+    monkeypatch.setattr(catalog, "MORTALITY_BASE", "http://127.0.0.1:9")
+
+
+def test_known_absent_files_need_no_network(
+    small_mirror: Path, tmp_path: Path, no_network: None
+) -> None:
+    data = tmp_path / "data"
+    fetch.fetch(CYCLE_D, ["DEMO", "VID", "BMX"], data_dir=data, mirror=small_mirror)
+    absent = fetch.read_absent(data)
+    assert sorted(absent) == [
+        "2005-2006/BMX_D.xpt",
+        "linked_mortality/NHANES_III_MORT_2019_PUBLIC.dat",
+    ]
+    assert absent["2005-2006/BMX_D.xpt"]["source"] == str(small_mirror)
+    day = str(absent["2005-2006/BMX_D.xpt"]["checked_at"])[:10]
+
+    # `run` without --mirror: everything else is present, so no network is needed
+    report = fetch.fetch(CYCLE_D, ["DEMO", "VID", "BMX"], data_dir=data)
+    assert report.fetched == [] and len(report.skipped) == 3
+    assert report.missing == [
+        f"BMX_D (2005-2006): not offered by {small_mirror} on {day} "
+        "(no network now: not asked again)",
+        f"linked mortality (III): not offered by {small_mirror} on {day} "
+        "(no network now: not asked again)",
+    ]
+    assert fetch.read_absent(data) == absent  # the record stays as the source made it
+
+    # a file no source has declared absent still needs the network
+    with pytest.raises(NetworkUnavailableError, match="--mirror"):
+        fetch.fetch(CYCLE_D, ["DEMO", "VID", "BMX", "SMQ"], data_dir=data)
+    assert _parts(data) == []
+
+
+def test_known_absent_files_are_asked_for_again_with_network(
+    small_mirror: Path, server: _Server, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    fetch.fetch(CYCLE_D, ["DEMO", "BMX"], data_dir=data, mirror=small_mirror, mortality=False)
+    assert "2005-2006/BMX_D.xpt" in fetch.read_absent(data)
+    write_xpt(server.root / "2005-2006" / "BMX_D.xpt", {"SEQN": [31127.0], "BMXBMI": [24.2]})
+    report = fetch.fetch(
+        CYCLE_D, ["DEMO", "BMX"], data_dir=data, mirror=server.url, mortality=False
+    )
+    assert report.fetched == ["2005-2006/BMX_D.xpt"] and report.missing == []
+    assert fetch.read_absent(data) == {}
+
+
+# ------------------------------------------------------------------------- the data dir
+
+
+def test_data_dir_that_is_a_file(small_mirror: Path, tmp_path: Path) -> None:
+    file = tmp_path / "raw"
+    file.write_text("not a folder")
+    with pytest.raises(DataDirError, match=r"raw is a file, not a folder: pass --data-dir") as info:
+        fetch.fetch(CYCLE_D, ["DEMO"], data_dir=file, mirror=small_mirror)
+    assert isinstance(info.value, FetchError) and str(file) in str(info.value)
+    assert file.read_text() == "not a folder"
+
+
+def test_cli_data_dir_that_is_a_file_is_one_line(small_mirror: Path, tmp_path: Path) -> None:
+    file = tmp_path / "raw"
+    file.write_text("")
+    args = ["fetch", "--cycles", "2005-2006", "--tables", "DEMO", "--mirror", str(small_mirror)]
+    done = subprocess.run(
+        [sys.executable, "-m", "nhanes_mg", *args, "--data-dir", str(file)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, done.stdout + done.stderr
+    assert lines[0].startswith("error:") and str(file) in lines[0]
+    assert "is a file, not a folder: pass --data-dir a folder" in lines[0]
+
+
+@pytest.mark.skipif(
+    os.geteuid() == 0 if hasattr(os, "geteuid") else True,
+    reason="root writes anywhere: permissions are not enforced",
+)
+def test_unwritable_data_dir(small_mirror: Path, tmp_path: Path) -> None:
+    data = tmp_path / "locked"
+    data.mkdir()
+    data.chmod(0o500)
+    try:
+        if os.access(data, os.W_OK):
+            pytest.skip("permissions are not enforced here")
+        with pytest.raises(DataDirError, match=r"cannot write to the data dir .*locked") as info:
+            fetch.fetch(CYCLE_D, ["DEMO"], data_dir=data, mirror=small_mirror)
+        assert "mirror archive" not in str(info.value)
+        packed = tmp_path / "packed"
+        packed.mkdir()
+        with tarfile.open(packed / "nhanes-mirror-test.tar.xz", "w:xz") as tar:
+            tar.add(small_mirror, arcname="nhanes-mirror")
+        with pytest.raises(DataDirError, match="cannot write to the data dir"):
+            fetch.fetch(CYCLE_D, ["DEMO"], data_dir=data, mirror=packed)
+    finally:
+        data.chmod(0o700)
+
+
+def test_failing_writes_blame_the_data_dir(small_mirror: Path, tmp_path: Path) -> None:
+    # runs as root too: /dev/full fails every write with "No space left on device"
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    with pytest.raises(DataDirError, match=r"cannot write to the data dir /dev \(No space"):
+        fetch._write_blocks([b"x" * 200_000], Path("/dev/full"))
+
+
+def test_unwritable_data_dir_as_the_os_reports_it(
+    small_mirror: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # what a read-only data dir looks like to fetch, whoever runs the test
+    data = tmp_path / "data"
+    data.mkdir()
+    real_mkstemp = fetch.tempfile.mkstemp
+
+    def mkstemp(*args: object, dir: object = None, **kwargs: object) -> tuple[int, str]:
+        if Path(str(dir)).is_relative_to(data):
+            raise PermissionError(13, "Permission denied")
+        return real_mkstemp(*args, dir=dir, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(fetch.tempfile, "mkstemp", mkstemp)
+    with pytest.raises(DataDirError, match=rf"data dir {data} \(Permission denied\)"):
+        fetch.fetch(CYCLE_D, ["DEMO"], data_dir=data, mirror=small_mirror)
 
 
 # ------------------------------------------------------------------------- the real mirror

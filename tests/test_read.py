@@ -1,9 +1,12 @@
+import csv
+import json
+import shutil
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from nhanes_mg import read
+from nhanes_mg import catalog, fetch, read
 from nhanes_mg.errors import InvalidFileError, MissingTableError
 
 from nhanes_files import (
@@ -118,3 +121,140 @@ def test_mortality_bad_width_and_html(tmp_path: Path) -> None:
 def test_load_table_missing_names_table(tmp_path: Path) -> None:
     with pytest.raises(MissingTableError, match=r"DR1TOT_D \(2005-2006\).*nhanes-mg fetch"):
         read.load_table(tmp_path, "DR1TOT", "2005-2006")
+
+
+# ------------------------------------------------------------------------- expected row counts
+
+
+def _cut_on_a_record(path: Path, share: float = 0.5) -> int:
+    """Cut a file on an 80-byte record boundary (it then passes every header check)."""
+    data = path.read_bytes()
+    keep = int(len(data) * share) // 80 * 80
+    path.write_bytes(data[:keep])
+    return keep
+
+
+@pytest.mark.mirror
+def test_table_cut_on_a_record_boundary_is_refused(mirror_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "2005-2006").mkdir(parents=True)
+    target = data / "2005-2006" / "DEMO_D.xpt"
+    shutil.copyfile(mirror_dir / "2005-2006" / "DEMO_D.xpt", target)
+    assert read.load_table(data, "DEMO", "2005-2006").height == 10348  # the whole file passes
+
+    _cut_on_a_record(target)
+    read.validate_xpt(target)  # header, HTML and record checks all pass
+    with pytest.raises(InvalidFileError) as info:
+        read.load_table(data, "DEMO", "2005-2006")
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{target}: has 5,164 rows where CDC's published count is 10,348")
+    assert "delete it and run `nhanes-mg fetch` again" in message
+    cached = list((data / read.CACHE_DIR).glob("*.parquet"))
+    assert len(cached) == 1  # the whole file's entry only: a short table is never cached
+
+
+def test_row_count_is_checked_on_cached_tables_too(tmp_path: Path) -> None:
+    cache = tmp_path / ".cache"
+    path = write_xpt(tmp_path / "DEMO_D.xpt", demo_columns(5))
+    read.read_xpt(path, cache_dir=cache)  # cached without a check
+    assert read.read_xpt(path, cache_dir=cache, expected_rows=5).height == 5
+    with pytest.raises(InvalidFileError, match=r"DEMO_D\.xpt: has 5 rows where .* is 6"):
+        read.read_xpt(path, cache_dir=cache, expected_rows=6)
+    with pytest.raises(InvalidFileError, match="has 5 rows"):
+        read.read_xpt(path, expected_rows=6)
+
+
+def test_own_tables_are_not_counted(tmp_path: Path) -> None:
+    write_xpt(tmp_path / "mine" / "MYTABLE.xpt", demo_columns(3))
+    assert catalog.expected_rows("mine/MYTABLE.xpt") is None
+    assert read.load_file(tmp_path, "mine/MYTABLE.xpt").height == 3
+
+
+def test_synthetic_tables_have_their_mirrors_counts(tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    write_xpt(mirror / "2005-2006" / "DEMO_D.xpt", demo_columns(6))
+    digest = read.sha256_file(mirror / "2005-2006" / "DEMO_D.xpt")[:16]
+    (mirror / "MANIFEST.tsv").write_text(
+        "file\trows\tcolumns\tsha256_16\tkind\tsource\n"
+        f"2005-2006/DEMO_D.xpt\t6\t6\t{digest}\tsynthetic\tnhanes_mg.demo (seed 1)\n"
+    )
+    data = tmp_path / "data"
+    fetch.fetch("2005-2006", ["DEMO"], data_dir=data, mirror=mirror, mortality=False)
+    entry = fetch.read_manifest(data)["2005-2006/DEMO_D.xpt"]
+    assert entry["synthetic"] is True and entry["rows"] == 6
+    assert read.load_table(data, "DEMO", "2005-2006").height == 6
+
+    # the same file fetched from a mirror that does not say it is synthetic: CDC's count holds
+    (mirror / "MANIFEST.tsv").unlink()
+    plain = tmp_path / "plain"
+    fetch.fetch("2005-2006", ["DEMO"], data_dir=plain, mirror=mirror, mortality=False)
+    with pytest.raises(InvalidFileError, match="has 6 rows where CDC's published count is 10,348"):
+        read.load_table(plain, "DEMO", "2005-2006")
+
+
+def test_every_planned_table_of_2001_2018_has_a_count() -> None:
+    plan = fetch.plan_files(catalog.parse_cycles(None), mortality=False)
+    assert [w.relpath for w in plan if catalog.expected_rows(w.relpath) is None] == []
+    assert catalog.expected_rows("1999-2000/DSII.xpt") == 169377
+
+
+@pytest.mark.mirror
+def test_counts_agree_with_the_mirror_manifest(mirror_dir: Path) -> None:
+    with open(mirror_dir / "MANIFEST.tsv", newline="") as fh:
+        listed = {
+            row["file"]: int(row["rows"])
+            for row in csv.DictReader(fh, delimiter="\t")
+            if row["file"].endswith(".xpt")
+        }
+    assert {rel: catalog.expected_rows(rel) for rel in listed} == listed
+    assert len(listed) == 153
+
+
+# ------------------------------------------------------------------------- cache entries
+
+
+def _stamp(parquet: Path) -> dict[str, object]:
+    stamp: dict[str, object] = json.loads(pl.read_parquet_metadata(parquet)[read.CACHE_KEY])
+    return stamp
+
+
+def test_cache_entry_is_stamped_with_its_source(tmp_path: Path) -> None:
+    path = write_xpt(tmp_path / "DEMO_D.xpt", demo_columns(3))
+    read.read_xpt(path, cache_dir=tmp_path / ".cache")
+    (entry,) = (tmp_path / ".cache").glob("*.parquet")
+    assert _stamp(entry) == {"sha256": read.sha256_file(path), "table": "DEMO_D", "rows": 3}
+
+
+def test_unstamped_cache_entry_is_remade(tmp_path: Path) -> None:
+    cache = tmp_path / ".cache"
+    path = write_xpt(tmp_path / "DEMO_D.xpt", demo_columns(3))
+    read.read_xpt(path, cache_dir=cache)
+    (entry,) = cache.glob("*.parquet")
+    pl.DataFrame({"SEQN": [1, 2, 3]}).write_parquet(entry)  # as an older version wrote it, wrong
+    assert read.read_xpt(path, cache_dir=cache).columns == list(demo_columns())
+    assert _stamp(entry)["sha256"] == read.sha256_file(path)
+
+
+@pytest.mark.mirror
+def test_swapped_cache_entry_is_rebuilt(mirror_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "2007-2008").mkdir(parents=True)
+    for name in ("DEMO_E.xpt", "VID_E.xpt"):
+        (data / "2007-2008" / name).symlink_to(mirror_dir / "2007-2008" / name)
+    read.load_table(data, "DEMO", "2007-2008")
+    read.load_table(data, "VID", "2007-2008")
+    cache = data / read.CACHE_DIR
+    demo_digest = read.sha256_file(data / "2007-2008" / "DEMO_E.xpt")
+    demo_entry = cache / f"{demo_digest[:32]}.parquet"
+    vid_entry = next(p for p in cache.glob("*.parquet") if p != demo_entry)
+    shutil.copyfile(vid_entry, demo_entry)  # DEMO_E's entry now holds VID_E: no design at all
+
+    demo = read.load_table(data, "DEMO", "2007-2008")
+    direct = read.read_xpt(data / "2007-2008" / "DEMO_E.xpt")
+    assert demo.equals(direct)
+    assert {"SDMVSTRA", "SDMVPSU", "WTMEC2YR"} <= set(demo.columns)
+    stamp = _stamp(demo_entry)
+    assert stamp == {"sha256": demo_digest, "table": "DEMO_E", "rows": direct.height}
+    assert pl.read_parquet(demo_entry).equals(direct)  # rebuilt in place, atomically
+    assert not [p for p in cache.iterdir() if p.name.endswith(".part")]

@@ -14,13 +14,18 @@ Examples
 'https://wwwn.cdc.gov/Nchs/Data/Nhanes/Public/2005/DataFiles/DEMO_D.xpt'
 >>> catalog.mortality_file_name(cycle)
 'NHANES_2005_2006_MORT_2019_PUBLIC.dat'
+>>> catalog.expected_rows("2005-2006/DEMO_D.xpt")
+10348
 """
 
 from __future__ import annotations
 
+import csv
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib import resources
 
 from nhanes_mg.errors import CatalogError
 
@@ -230,6 +235,29 @@ def xpt_urls(table: str, cycle: Cycle) -> list[str]:
         f"{CDC_BASE}/Nchs/Data/Nhanes/Public/{cycle.begin}/DataFiles/{table}.xpt",
         f"{CDC_BASE}/Nchs/Nhanes/{cycle.years}/{table}.XPT",
     ]
+
+
+# CDC's published number of observations of every table the package reads, as package data
+# (written by scripts/make_table_rows.py from the shared mirror's MANIFEST.tsv, which lists the
+# same counts): a table cut on a record boundary passes every header check, only its row count
+# tells that participants are missing.
+TABLE_ROWS_FILE = "table_rows.tsv"
+
+
+@functools.cache
+def _table_rows() -> dict[str, int]:
+    text = resources.files("nhanes_mg").joinpath(TABLE_ROWS_FILE).read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    return {row["file"]: int(row["rows"]) for row in csv.DictReader(lines, delimiter="\t")}
+
+
+def expected_rows(relpath: str) -> int | None:
+    """CDC's published row count of a table by its data-dir path (``"2005-2006/DEMO_D.xpt"``).
+
+    None for a table the package does not declare (a user's own, the 1999-2000 and 2017-2020
+    cycle tables): those are not checked.
+    """
+    return _table_rows().get(relpath)
 
 
 def mortality_file_name(cycle: Cycle | str, release: int = 2019) -> str:

@@ -5,14 +5,19 @@ Layout of a data dir (and of a mirror)::
     {data_dir}/2005-2006/DEMO_D.xpt
     {data_dir}/1999-2000/DSII.xpt                  # supplement ingredient database
     {data_dir}/linked_mortality/NHANES_2005_2006_MORT_2019_PUBLIC.dat
-    {data_dir}/fetch-manifest.json                 # file, source, size, sha256, time
+    {data_dir}/fetch-manifest.json                 # file, source, size, sha256, time; and
+                                                   # the files a source did not offer
 
 A mirror may be a folder laid out like that, the same wrapped in ``nhanes-mirror/``, a folder
 holding a ``*.tar.xz`` of it (as ``../shared/nhanes``), or a base URL serving the layout.
 
 Every file is written to a temp file in the target folder, validated (XPT header, not HTML, whole
 records; mortality width; the mirror's own MANIFEST checksum when it has one) and only then
-renamed into place: an interrupted or failed fetch never leaves a partial file under its name.
+renamed into place: an interrupted or failed fetch never leaves a partial file under its name,
+and its temp files are removed on every way out (errors, Ctrl-C, SystemExit).
+
+Files a source did not offer (linked-mortality files a mirror lacks, say) are recorded in the
+manifest: without network, a fetch that lacks nothing else succeeds and lists them as missing.
 
 Examples
 --------
@@ -26,22 +31,25 @@ from __future__ import annotations
 
 import csv
 import json
+import lzma
 import os
 import re
-import shutil
 import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 import httpx
 
 from nhanes_mg import catalog
 from nhanes_mg.catalog import Cycle
 from nhanes_mg.errors import FetchError, InvalidFileError, NetworkUnavailableError
+from nhanes_mg.files import atomic_write, check_data_dir, unwritable_error
 from nhanes_mg.read import MANIFEST_NAME, check_xpt_bytes, read_mortality, sha256_file
 
 USER_AGENT = "nhanes-mg (https://pypi.org/project/nhanes-mg)"
@@ -50,6 +58,8 @@ BACKOFF_SECONDS = 0.5  # doubled after each failed try: 0.5, 1, 2 s
 CHUNK = 1 << 16
 
 ProgressCallback = Callable[[str, str], None]  # (relpath, status) after each file
+Entry = dict[str, object]  # one record of the fetch manifest
+SYNTHETIC_KIND = "synthetic"  # the `kind` nhanes_mg.demo writes in a synthetic mirror's MANIFEST
 
 
 @dataclass(frozen=True)
@@ -139,39 +149,93 @@ def plan_files(
 # ---------------------------------------------------------------------------------- manifest
 
 
-def read_manifest(data_dir: Path) -> dict[str, dict[str, object]]:
-    """The data dir's fetch manifest as ``{relpath: entry}`` (empty if none)."""
+def _load_manifest(data_dir: Path) -> tuple[dict[str, Entry], dict[str, Entry]]:
+    """The fetch manifest's files and absent files, each as ``{relpath: entry}``."""
     path = data_dir / MANIFEST_NAME
-    if not path.exists():
-        return {}
+    if not path.is_file():
+        return {}, {}
     try:
-        entries = json.loads(path.read_text())["files"]
-        return {e["file"]: e for e in entries}
-    except (ValueError, KeyError, TypeError) as exc:
+        payload = json.loads(path.read_text())
+        files = {e["file"]: e for e in payload["files"]}
+        absent = {e["file"]: e for e in payload.get("absent", [])}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise FetchError(f"{path}: is not a valid fetch manifest ({exc}); delete it") from exc
+    except OSError as exc:
+        raise FetchError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    return files, absent
 
 
-def _write_manifest(data_dir: Path, entries: dict[str, dict[str, object]]) -> None:
-    path = data_dir / MANIFEST_NAME
+def read_manifest(data_dir: Path) -> dict[str, Entry]:
+    """The data dir's fetch manifest as ``{relpath: entry}`` (empty if none)."""
+    return _load_manifest(data_dir)[0]
+
+
+def read_absent(data_dir: Path) -> dict[str, Entry]:
+    """Files a source said it does not have, as ``{relpath: {file, label, source, checked_at}}``.
+
+    Recorded so that a later fetch without network can tell "never offered" from "not fetched".
+    """
+    return _load_manifest(data_dir)[1]
+
+
+def _write_manifest(data_dir: Path, entries: dict[str, Entry], absent: dict[str, Entry]) -> None:
     payload = {
-        "about": "files fetched by nhanes-mg: where from, size, sha256, when",
+        "about": "files fetched by nhanes-mg: where from, size, sha256, when; "
+        "absent: files a source did not offer, and when it said so",
         "files": [entries[k] for k in sorted(entries)],
+        "absent": [absent[k] for k in sorted(absent)],
     }
-    fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".manifest.", suffix=".part")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(payload, fh, indent=1)
-    os.replace(tmp, path)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w") as fh:
+            json.dump(payload, fh, indent=1)
+
+    try:
+        atomic_write(data_dir / MANIFEST_NAME, write)
+    except OSError as exc:
+        raise unwritable_error(data_dir, exc) from exc
 
 
-def _entry(relpath: str, source: str, path: Path, digest: str) -> dict[str, object]:
+def _entry(relpath: str, source: str, path: Path, digest: str) -> Entry:
     return {
         "file": relpath,
         "source": source,
         "size": path.stat().st_size,
         "mtime_ns": path.stat().st_mtime_ns,
         "sha256": digest,
-        "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "fetched_at": _now(),
     }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------------------------- writing
+
+
+def _write_blocks(blocks: Iterable[bytes], tmp: Path) -> None:
+    """Write ``blocks`` into ``tmp``: a failing write is the data dir's (:class:`DataDirError`),
+    while a failing read (of the archive, the connection) propagates as the source's error."""
+    try:
+        out = open(tmp, "wb")  # noqa: SIM115 - closed below; only the open is guarded here
+    except OSError as exc:
+        raise unwritable_error(tmp.parent, exc) from exc
+    with out:
+        for block in blocks:
+            try:
+                out.write(block)
+            except OSError as exc:
+                raise unwritable_error(tmp.parent, exc) from exc
+        try:
+            out.flush()
+        except OSError as exc:
+            raise unwritable_error(tmp.parent, exc) from exc
+
+
+def _read_blocks(fh: IO[bytes]) -> Iterator[bytes]:
+    while block := fh.read(CHUNK):
+        yield block
 
 
 # ---------------------------------------------------------------------------------- validation
@@ -190,69 +254,119 @@ def validate_file(path: Path, kind: str, label: str) -> None:
             raise InvalidFileError(f"{label}: {exc}") from exc
 
 
-def _mirror_listing(folder: Path) -> set[str] | None:
-    """Files a mirror's MANIFEST.tsv lists, or None when there is no manifest."""
-    path = folder / "MANIFEST.tsv"
-    if not path.exists():
-        return None
-    with open(path, newline="") as fh:
-        return {row["file"] for row in csv.DictReader(fh, delimiter="\t") if row.get("file")}
-
-
-def _mirror_checksums(*folders: Path) -> dict[str, str]:
-    """``{relpath: sha256 prefix}`` from a mirror's MANIFEST.tsv, when it has one."""
+def _mirror_manifest(*folders: Path) -> dict[str, dict[str, str]] | None:
+    """``{relpath: row}`` of the first mirror MANIFEST.tsv found (file, rows, sha256_16, kind …),
+    or None when there is none."""
     for candidate in (folder / "MANIFEST.tsv" for folder in folders):
-        if candidate.exists():
+        if candidate.is_file():
             with open(candidate, newline="") as fh:
                 rows = csv.DictReader(fh, delimiter="\t")
-                return {r["file"]: r["sha256_16"] for r in rows if r.get("sha256_16")}
-    return {}
+                return {r["file"]: r for r in rows if r.get("file")}
+    return None
 
 
 class _Installer:
-    """Validates a temp file, checks it against the mirror's checksum, renames it into place."""
+    """Stages temp files, validates them, checks them against the mirror's MANIFEST, renames
+    them into place and keeps the fetch manifest (files, and files a source lacks) up to date."""
 
     def __init__(
         self,
         data_dir: Path,
-        checksums: dict[str, str],
+        mirror_rows: dict[str, dict[str, str]] | None,
         report: FetchReport,
-        manifest: dict[str, dict[str, object]],
+        manifest: dict[str, Entry],
+        absent: dict[str, Entry],
         progress: ProgressCallback | None,
     ):
         self.data_dir = data_dir
-        self.checksums = checksums
+        self.mirror_rows = mirror_rows or {}
         self.report = report
         self.manifest = manifest
+        self.absent = absent
         self.progress = progress
+        self.absent_changed = False
 
-    def temp_for(self, relpath: str) -> Path:
+    @contextmanager
+    def staged(self, relpath: str) -> Iterator[Path]:
+        """A temp file beside ``relpath``'s place, removed on every way out of the block:
+        errors, KeyboardInterrupt and SystemExit included (installed files are renamed away)."""
         final = self.data_dir / relpath
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
-        os.close(fd)
-        return Path(tmp)
-
-    def install(self, tmp: Path, want: Wanted, source: str, mirror_relpath: str) -> None:
         try:
-            validate_file(tmp, want.kind, f"{want.label} from {source}")
-            digest = sha256_file(tmp)
-            expected = self.checksums.get(mirror_relpath)
-            if expected and not digest.startswith(expected):
-                raise InvalidFileError(
-                    f"{want.label} from {source}: sha256 {digest[:16]} does not match the "
-                    f"mirror's MANIFEST ({expected}); the mirror copy is damaged"
-                )
-            os.replace(tmp, self.data_dir / want.relpath)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
+            os.close(fd)
+        except OSError as exc:
+            raise unwritable_error(final.parent, exc) from exc
+        tmp = Path(name)
+        try:
+            yield tmp
         finally:
             tmp.unlink(missing_ok=True)
-        self.manifest[want.relpath] = _entry(
-            want.relpath, source, self.data_dir / want.relpath, digest
-        )
-        _write_manifest(self.data_dir, self.manifest)
-        self.report.fetched.append(want.relpath)
+
+    def install(
+        self, tmp: Path, want: Wanted, rel: str, source: str, replaces: str | None = None
+    ) -> None:
+        """Validate ``tmp`` (the source's ``rel``) and rename it into ``want``'s place.
+
+        ``replaces`` is an older mortality release installed earlier in the same fetch: it is
+        removed only once its successor is in place.
+        """
+        final = _final_relpath(want, rel)
+        validate_file(tmp, want.kind, f"{want.label} from {source}")
+        digest = sha256_file(tmp)
+        row = self.mirror_rows.get(rel, {})
+        expected = row.get("sha256_16")
+        if expected and not digest.startswith(expected):
+            raise InvalidFileError(
+                f"{want.label} from {source}: sha256 {digest[:16]} does not match the "
+                f"mirror's MANIFEST ({expected}); the mirror copy is damaged"
+            )
+        target = self.data_dir / final.relpath
+        try:
+            os.replace(tmp, target)
+            if replaces is not None:
+                (self.data_dir / replaces).unlink(missing_ok=True)
+        except OSError as exc:
+            raise unwritable_error(target.parent, exc) from exc
+        if replaces is not None:
+            self.manifest.pop(replaces, None)
+            self.report.fetched.remove(replaces)
+        entry = _entry(final.relpath, source, target, digest)
+        if row.get("kind") == SYNTHETIC_KIND:
+            # A demo mirror's tables are smaller than CDC's: reading checks the count it declares.
+            entry["synthetic"] = True
+            if row.get("rows", "").isdigit():
+                entry["rows"] = int(row["rows"])
+        self.manifest[final.relpath] = entry
+        self.absent.pop(want.relpath, None)
+        _write_manifest(self.data_dir, self.manifest, self.absent)
+        self.report.fetched.append(final.relpath)
         if self.progress:
-            self.progress(want.relpath, "fetched")
+            self.progress(final.relpath, "fetched")
+
+    def lacks(self, want: Wanted, why: str, source: str) -> None:
+        """``source`` does not offer ``want``: report it and record it in the manifest."""
+        self.report.missing.append(f"{want.label}: {why}")
+        self.absent[want.relpath] = {
+            "file": want.relpath,
+            "label": want.label,
+            "source": source,
+            "checked_at": _now(),
+        }
+        self.absent_changed = True
+
+    def known_absent(self, want: Wanted) -> None:
+        """No network, but a source said before that it does not have ``want``: report that."""
+        record = self.absent[want.relpath]
+        when = str(record.get("checked_at", ""))[:10] or "an earlier fetch"
+        self.report.missing.append(
+            f"{want.label}: not offered by {record.get('source')} on {when} "
+            "(no network now: not asked again)"
+        )
+
+    def finish(self) -> None:
+        if self.absent_changed:
+            _write_manifest(self.data_dir, self.manifest, self.absent)
 
 
 # ---------------------------------------------------------------------------------- sources
@@ -265,6 +379,10 @@ def _mortality_alternatives(want: Wanted) -> list[str]:
         f"{catalog.MORTALITY_DIR}/{catalog.mortality_file_name(cycle, release)}"
         for release in catalog.MORTALITY_RELEASES
     ]
+
+
+def _options(want: Wanted) -> list[str]:
+    return _mortality_alternatives(want) if want.kind == "mortality" else [want.relpath]
 
 
 def _final_relpath(want: Wanted, mirror_relpath: str) -> Wanted:
@@ -281,47 +399,37 @@ def _mirror_root(folder: Path) -> Path | None:
     return None
 
 
-def _fetch_from_folder(
-    root: Path, todo: list[Wanted], installer: _Installer, report: FetchReport
-) -> None:
+def _fetch_from_folder(root: Path, todo: list[Wanted], installer: _Installer) -> None:
     for want in todo:
-        options = _mortality_alternatives(want) if want.kind == "mortality" else [want.relpath]
-        found = next((rel for rel in options if (root / rel).is_file()), None)
+        found = next((rel for rel in _options(want) if (root / rel).is_file()), None)
         if found is None:
-            report.missing.append(f"{want.label}: not in the mirror")
+            installer.lacks(want, "not in the mirror", str(root))
             continue
-        final = _final_relpath(want, found)
-        tmp = installer.temp_for(final.relpath)
-        shutil.copyfile(root / found, tmp)
-        installer.install(tmp, final, str(root / found), found)
+        source = root / found
+        with installer.staged(_final_relpath(want, found).relpath) as tmp:
+            try:
+                with open(source, "rb") as fh:
+                    _write_blocks(_read_blocks(fh), tmp)
+            except OSError as exc:  # writes fail as DataDirError: this is the mirror's side
+                raise FetchError(
+                    f"{want.label}: cannot read {source} ({exc.strerror or exc})"
+                ) from exc
+            installer.install(tmp, want, found, str(source))
 
 
-def _fetch_from_archive(
-    archive: Path, todo: list[Wanted], installer: _Installer, report: FetchReport
-) -> None:
+def _fetch_from_archive(archive: Path, todo: list[Wanted], installer: _Installer) -> None:
     """One streaming pass through a ``.tar.xz`` mirror, extracting only what is wanted."""
-    by_member: dict[str, Wanted] = {}
-    listed = _mirror_listing(archive.parent)
+    listed = _mirror_manifest(archive.parent)
     if listed is not None:
         # The mirror's MANIFEST says what the archive holds: skip a full decompression pass
         # when nothing wanted is in it (e.g. mortality files the mirror never had).
-        absent = [
-            w
-            for w in todo
-            if not any(
-                rel in listed
-                for rel in (_mortality_alternatives(w) if w.kind == "mortality" else [w.relpath])
-            )
-        ]
-        for want in absent:
-            report.missing.append(f"{want.label}: not in the mirror")
-        todo = [w for w in todo if w not in absent]
+        lacking = [w for w in todo if not any(rel in listed for rel in _options(w))]
+        for lacked in lacking:
+            installer.lacks(lacked, "not in the mirror", str(archive))
+        todo = [w for w in todo if w not in lacking]
         if not todo:
             return
-    for want in todo:
-        options = _mortality_alternatives(want) if want.kind == "mortality" else [want.relpath]
-        for rel in options:
-            by_member[rel] = want
+    by_member = {rel: want for want in todo for rel in _options(want)}
     got: dict[Wanted, str] = {}
     try:
         with tarfile.open(archive, "r:xz") as tar:
@@ -329,32 +437,27 @@ def _fetch_from_archive(
                 if not member.isfile():
                     continue
                 rel = member.name.split("/", 1)[1] if "/" in member.name else member.name
-                wanted = by_member.get(rel)
-                if wanted is None:
+                want = by_member.get(rel)
+                if want is None:
                     continue
-                want = wanted
                 previous = got.get(want)
                 if previous is not None and _release(previous) >= _release(rel):
                     continue  # a newer release of this mortality file is already in
-                final = _final_relpath(want, rel)
-                tmp = installer.temp_for(final.relpath)
                 source = tar.extractfile(member)
                 assert source is not None  # isfile() members always have content
-                with source, open(tmp, "wb") as out:
-                    shutil.copyfileobj(source, out, CHUNK)
-                if previous is not None:
-                    (installer.data_dir / previous).unlink(missing_ok=True)
-                    installer.manifest.pop(previous, None)
-                    report.fetched.remove(previous)
-                installer.install(tmp, final, f"{archive}:{member.name}", rel)
+                with installer.staged(_final_relpath(want, rel).relpath) as tmp, source:
+                    _write_blocks(_read_blocks(source), tmp)
+                    installer.install(tmp, want, rel, f"{archive}:{member.name}", replaces=previous)
                 got[want] = rel
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        if isinstance(exc, InvalidFileError):
-            raise
-        raise FetchError(f"{archive}: cannot read the mirror archive ({exc})") from exc
+    except (tarfile.TarError, EOFError, lzma.LZMAError, OSError) as exc:
+        # Writes into the data dir fail as DataDirError: whatever lands here is the archive's.
+        raise FetchError(
+            f"{archive}: cannot read the mirror archive ({exc}); it is damaged or truncated: "
+            "copy it again"
+        ) from exc
     for want in todo:
         if want not in got:
-            report.missing.append(f"{want.label}: not in the mirror")
+            installer.lacks(want, "not in the mirror", str(archive))
 
 
 def _release(relpath: str) -> int:
@@ -377,9 +480,7 @@ def _download(client: httpx.Client, url: str, tmp: Path, label: str) -> bool:
                         f"{label}: {url} answered with an HTML page, not the file "
                         "(CDC serves its error pages with status 200)"
                     )
-                with open(tmp, "wb") as out:
-                    for block in response.iter_bytes(CHUNK):
-                        out.write(block)
+                _write_blocks(response.iter_bytes(CHUNK), tmp)
             return True
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             if attempt == RETRIES:
@@ -404,9 +505,16 @@ def _fetch_over_http(
     base_url: str | None,
     todo: list[Wanted],
     installer: _Installer,
-    report: FetchReport,
     client: httpx.Client | None = None,
 ) -> None:
+    """Download ``todo`` from CDC (``base_url`` None) or a mirror URL.
+
+    Files a source said before it does not have are asked for last. Should the network be gone
+    by then, everything else is in place: they are reported as known absent, not an error.
+    """
+    known = set(installer.absent)
+    ordered = [w for w in todo if w.relpath not in known] + [w for w in todo if w.relpath in known]
+    offline = False
     own_client = client is None
     client = client or httpx.Client(
         follow_redirects=True,
@@ -414,27 +522,30 @@ def _fetch_over_http(
         headers={"User-Agent": USER_AGENT},
     )
     try:
-        for want in todo:
+        for want in ordered:
+            if offline:
+                installer.known_absent(want)
+                continue
             if base_url is None:
                 candidates = [(url, want.relpath) for url in want.urls]
             else:
-                options = (
-                    _mortality_alternatives(want) if want.kind == "mortality" else [want.relpath]
-                )
-                candidates = [(f"{base_url.rstrip('/')}/{rel}", rel) for rel in options]
-            for url, rel in candidates:
-                final = _final_relpath(want, rel)
-                tmp = installer.temp_for(final.relpath)
-                try:
-                    ok = _download(client, url, tmp, want.label)
-                    if ok:
-                        installer.install(tmp, final, url, rel)
-                        break
-                finally:
-                    tmp.unlink(missing_ok=True)
-            else:
-                tried = ", ".join(url for url, _ in candidates)
-                report.missing.append(f"{want.label}: not found at {tried}")
+                base = base_url.rstrip("/")
+                candidates = [(f"{base}/{rel}", rel) for rel in _options(want)]
+            try:
+                for url, rel in candidates:
+                    with installer.staged(_final_relpath(want, rel).relpath) as tmp:
+                        if _download(client, url, tmp, want.label):
+                            installer.install(tmp, want, rel, url)
+                            break
+                else:
+                    tried = ", ".join(url for url, _ in candidates)
+                    source = base_url or str(httpx.URL(candidates[0][0]).host)
+                    installer.lacks(want, f"not found at {tried}", source)
+            except NetworkUnavailableError:
+                if want.relpath not in known:
+                    raise
+                offline = True
+                installer.known_absent(want)
     finally:
         if own_client:
             client.close()
@@ -458,7 +569,8 @@ def fetch(
 
     Files already present and valid (same size and sha256 as recorded in the data dir's
     ``fetch-manifest.json``) are skipped. Tables the source does not have are listed in
-    ``report.missing``; they are not errors (the build step records the gaps).
+    ``report.missing``; they are not errors (the build step records the gaps). They are also
+    recorded in the manifest: without network, a fetch that lacks only such files succeeds.
 
     Parameters
     ----------
@@ -472,27 +584,33 @@ def fetch(
     Raises
     ------
     NetworkUnavailableError
-        CDC (or the mirror URL) cannot be reached at all.
+        CDC (or the mirror URL) cannot be reached at all, and a file no source has declared
+        absent is still to fetch.
     InvalidFileError
         A source handed over HTML, a truncated XPT or a damaged file (nothing is installed).
+    DataDirError
+        ``data_dir`` is a file, or cannot be written.
+    FetchError
+        The mirror is missing or unreadable, or a download failed.
     """
     if cycles is None or isinstance(cycles, str):
         cycles = catalog.parse_cycles(cycles)
     data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    check_data_dir(data_dir, writable=False)
     plan = plan_files(cycles, components, mortality=mortality, nhanes3_mortality=nhanes3_mortality)
-    manifest = read_manifest(data_dir)
+    manifest, absent = _load_manifest(data_dir)
     report = FetchReport()
     todo = [w for w in plan if not _present(data_dir, w, manifest, report, progress)]
     if not todo:
         report.source = "data dir (all present)"
         return report
+    check_data_dir(data_dir, writable=True)
 
     mirror_text = str(mirror) if mirror is not None else None
     if mirror_text and re.match(r"^https?://", mirror_text):
         report.source = mirror_text
-        installer = _Installer(data_dir, {}, report, manifest, progress)
-        _fetch_over_http(mirror_text, todo, installer, report, client)
+        installer = _Installer(data_dir, None, report, manifest, absent, progress)
+        _fetch_over_http(mirror_text, todo, installer, client)
     elif mirror_text:
         folder = Path(mirror_text).expanduser()
         if not folder.exists():
@@ -500,9 +618,9 @@ def fetch(
         root = _mirror_root(folder)
         if root is not None:
             report.source = str(root)
-            checksums = _mirror_checksums(root, root.parent)
-            installer = _Installer(data_dir, checksums, report, manifest, progress)
-            _fetch_from_folder(root, todo, installer, report)
+            rows = _mirror_manifest(root, root.parent)
+            installer = _Installer(data_dir, rows, report, manifest, absent, progress)
+            _fetch_from_folder(root, todo, installer)
         else:
             archives = sorted(folder.glob("*.tar.xz")) if folder.is_dir() else [folder]
             archives = [a for a in archives if a.name.endswith(".tar.xz")]
@@ -512,26 +630,26 @@ def fetch(
                     "archive of them"
                 )
             report.source = str(archives[0])
-            checksums = _mirror_checksums(archives[0].parent)
-            installer = _Installer(data_dir, checksums, report, manifest, progress)
-            _fetch_from_archive(archives[0], todo, installer, report)
+            rows = _mirror_manifest(archives[0].parent)
+            installer = _Installer(data_dir, rows, report, manifest, absent, progress)
+            _fetch_from_archive(archives[0], todo, installer)
     else:
         report.source = catalog.CDC_BASE
-        installer = _Installer(data_dir, {}, report, manifest, progress)
-        _fetch_over_http(None, todo, installer, report, client)
+        installer = _Installer(data_dir, None, report, manifest, absent, progress)
+        _fetch_over_http(None, todo, installer, client)
+    installer.finish()
     return report
 
 
 def _present(
     data_dir: Path,
     want: Wanted,
-    manifest: dict[str, dict[str, object]],
+    manifest: dict[str, Entry],
     report: FetchReport,
     progress: ProgressCallback | None,
 ) -> bool:
     """True (and recorded as skipped) when a valid copy of the file is already in place."""
-    options = _mortality_alternatives(want) if want.kind == "mortality" else [want.relpath]
-    for rel in options:
+    for rel in _options(want):
         path = data_dir / rel
         if not path.is_file():
             continue

@@ -1,4 +1,5 @@
-"""Writing output files so that a failure never leaves a half-written file under its name.
+"""Writing output files so that a failure never leaves a half-written file under its name, and
+telling a user in one line when a data dir cannot take them.
 
 >>> import tempfile, pathlib
 >>> target = pathlib.Path(tempfile.mkdtemp()) / "out" / "note.txt"
@@ -13,6 +14,8 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from nhanes_mg.errors import DataDirError
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
@@ -34,3 +37,40 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def unwritable_error(folder: Path, exc: OSError) -> DataDirError:
+    """The one-line error for a write into a data dir that the system refused."""
+    reason = exc.strerror or exc.__class__.__name__
+    return DataDirError(
+        f"cannot write to the data dir {folder} ({reason}): pass a writable --data-dir "
+        "or fix its permissions (and free space)"
+    )
+
+
+def check_data_dir(data_dir: Path, *, writable: bool = True) -> None:
+    """Raise :class:`~nhanes_mg.errors.DataDirError` naming ``data_dir`` unless it is usable.
+
+    A file where the folder should be is refused. With ``writable`` the folder is created if
+    missing and a probe file is written and removed, so that an unwritable data dir fails
+    up front in one line rather than half-way through, as some other error.
+
+    >>> import tempfile, pathlib
+    >>> check_data_dir(pathlib.Path(tempfile.mkdtemp()) / "raw")
+    """
+    if data_dir.exists() and not data_dir.is_dir():
+        raise DataDirError(
+            f"the data dir {data_dir} is a file, not a folder: pass --data-dir a folder "
+            "(it is created if missing)"
+        )
+    if not writable:
+        return
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=data_dir, prefix=".write-test.", suffix=".part")
+        try:
+            os.close(fd)
+        finally:
+            os.unlink(probe)
+    except OSError as exc:
+        raise unwritable_error(data_dir, exc) from exc

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from nhanes_mg.errors import NhanesError
+from nhanes_mg.files import check_data_dir
 
 LOCK_NAME = ".nhanes-mg.lock"
 
@@ -105,6 +106,7 @@ def data_dir_lock(
                 _held[key] -= 1
         return
 
+    check_data_dir(folder)  # a file or an unwritable folder: one line saying what to do
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)

@@ -2,6 +2,9 @@
 
 Parsed tables are cached as parquet under ``{data_dir}/.cache/``, keyed by the source file's
 sha256, so a second run never parses the same XPT twice and a changed file is parsed afresh.
+Each entry is stamped with its source (sha256, table, rows) and used only when the stamp matches.
+A table of a data dir must have the row count CDC publishes for it (:func:`load_file`): a file
+cut on a record boundary passes every header check and would silently lose participants.
 
 Examples
 --------
@@ -35,6 +38,7 @@ XPT_MAGICS = (
 )
 _HTML_STARTS = (b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")
 CACHE_DIR = ".cache"
+CACHE_KEY = "nhanes_mg.cache"  # parquet key-value metadata of a cache entry: its source
 MANIFEST_NAME = "fetch-manifest.json"
 
 MORTALITY_COLUMNS = (
@@ -126,35 +130,92 @@ def _cache_paths(cache_dir: Path, digest: str) -> tuple[Path, Path]:
     return cache_dir / f"{digest[:32]}.parquet", cache_dir / f"{digest[:32]}.labels.json"
 
 
+def _cache_stamp(digest: str, path: Path, frame: pl.DataFrame) -> dict[str, str]:
+    """What a cache entry says it holds: the source's sha256, its table and shape."""
+    return {
+        CACHE_KEY: json.dumps(
+            {"sha256": digest, "table": path.stem.upper(), "rows": frame.height},
+            sort_keys=True,
+        )
+    }
+
+
+def _read_cache(parquet: Path, digest: str, path: Path) -> pl.DataFrame | None:
+    """The cached table when the entry is readable and stamped with this source; else None.
+
+    An entry copied over another, written by an older version (no stamp) or damaged is never
+    used: the caller parses the XPT again and replaces it.
+    """
+    try:
+        stamp = json.loads(pl.read_parquet_metadata(parquet)[CACHE_KEY])
+        if stamp["sha256"] != digest or stamp["table"] != path.stem.upper():
+            return None
+        frame = pl.read_parquet(parquet)
+    except Exception:  # missing stamp, bad JSON, damaged parquet: all mean "re-make it"
+        return None
+    return frame if frame.height == stamp.get("rows") else None
+
+
+def _check_rows(frame: pl.DataFrame, path: Path, expected: int | None, whose: str) -> None:
+    if expected is not None and frame.height != expected:
+        raise InvalidFileError(
+            f"{path}: has {frame.height:,} rows where {whose} is {expected:,}; the file is "
+            "truncated or another table: delete it and run `nhanes-mg fetch` again"
+        )
+
+
 def read_xpt(
-    path: str | Path, cache_dir: str | Path | None = None, digest: str | None = None
+    path: str | Path,
+    cache_dir: str | Path | None = None,
+    digest: str | None = None,
+    *,
+    expected_rows: int | None = None,
+    rows_source: str = "CDC's published count",
 ) -> pl.DataFrame:
     """Read an XPT table into polars (numeric types kept, ``SEQN`` as Int64).
 
     With ``cache_dir`` the parsed table is cached as parquet keyed by the file's sha256
-    (``digest`` may be passed when it is already known, e.g. from the fetch manifest).
+    (``digest`` may be passed when it is already known, e.g. from the fetch manifest). Each entry
+    carries the sha256 and table name of its source and its row count in its parquet metadata;
+    an entry that does not match is re-made from the XPT, never used.
+
+    Parameters
+    ----------
+    expected_rows
+        The table's known row count (see :func:`nhanes_mg.catalog.expected_rows`), checked
+        whether the table comes from the XPT or from the cache; None checks nothing.
+    rows_source
+        Where ``expected_rows`` comes from, for the message.
 
     Raises
     ------
     InvalidFileError
-        The file is HTML, truncated, empty or otherwise not XPT (the message names it).
+        The file is HTML, truncated, empty, otherwise not XPT, or has another row count than
+        ``expected_rows`` (the message names it).
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(path)
     if cache_dir is None:
-        return _parse_xpt(path)[0]
+        frame = _parse_xpt(path)[0]
+        _check_rows(frame, path, expected_rows, rows_source)
+        return frame
     cache_dir = Path(cache_dir)
     digest = digest or sha256_file(path)
     parquet, labels_json = _cache_paths(cache_dir, digest)
     if parquet.exists():
-        try:
-            return pl.read_parquet(parquet)
-        except Exception:  # a damaged cache entry is re-made, never trusted
-            parquet.unlink(missing_ok=True)
+        cached = _read_cache(parquet, digest, path)
+        if cached is not None:
+            _check_rows(cached, path, expected_rows, rows_source)
+            return cached
     frame, labels = _parse_xpt(path)
-    atomic_write(parquet, frame.write_parquet)
-    atomic_write(labels_json, lambda p: p.write_text(json.dumps(labels)))
+    _check_rows(frame, path, expected_rows, rows_source)  # a wrong table is never cached
+    stamp = _cache_stamp(digest, path, frame)
+    try:
+        atomic_write(parquet, lambda p: frame.write_parquet(p, metadata=stamp))
+        atomic_write(labels_json, lambda p: p.write_text(json.dumps(labels)))
+    except OSError:
+        pass  # a read-only data dir: the cache only saves time, the table is right without it
     return frame
 
 
@@ -241,7 +302,19 @@ def load_ingredient_table(data_dir: str | Path, table: str) -> pl.DataFrame:
 
 
 def load_file(data_dir: str | Path, relpath: str, what: str | None = None) -> pl.DataFrame:
-    """An XPT file of a data dir by relative path, through the parquet cache."""
+    """An XPT file of a data dir by relative path, through the parquet cache.
+
+    A table the catalog knows must have CDC's published row count
+    (:func:`nhanes_mg.catalog.expected_rows`); one fetched from a synthetic mirror, the count
+    its mirror declared. A user's own tables are not checked.
+
+    Raises
+    ------
+    MissingTableError
+        The file is not in the data dir.
+    InvalidFileError
+        The file is damaged, or has another row count than expected.
+    """
     data_dir = Path(data_dir)
     path = data_dir / relpath
     if not path.exists():
@@ -249,8 +322,19 @@ def load_file(data_dir: str | Path, relpath: str, what: str | None = None) -> pl
             f"{what or relpath} is not in {data_dir} (expected {path}); "
             "run `nhanes-mg fetch` (with --mirror DIR offline) first"
         )
-    digest = _recorded_digest(data_dir, relpath, path)
-    return read_xpt(path, cache_dir=data_dir / CACHE_DIR, digest=digest)
+    entry = _recorded_entry(data_dir, relpath, path)
+    digest = entry.get("sha256") if entry else None
+    expected, whose = catalog.expected_rows(relpath), "CDC's published count"
+    if entry and entry.get("synthetic"):
+        rows = entry.get("rows")  # a demo mirror's tables are smaller than CDC's
+        expected, whose = (rows if isinstance(rows, int) else None), "its synthetic mirror's count"
+    return read_xpt(
+        path,
+        cache_dir=data_dir / CACHE_DIR,
+        digest=digest if isinstance(digest, str) else None,
+        expected_rows=expected,
+        rows_source=whose,
+    )
 
 
 def load_mortality(data_dir: str | Path, cycle: str | Cycle) -> tuple[pl.DataFrame, int] | None:
@@ -266,8 +350,8 @@ def load_mortality(data_dir: str | Path, cycle: str | Cycle) -> tuple[pl.DataFra
     return None
 
 
-def _recorded_digest(data_dir: Path, relpath: str, path: Path) -> str | None:
-    """The sha256 the fetch manifest recorded for a file, if the file is untouched since."""
+def _recorded_entry(data_dir: Path, relpath: str, path: Path) -> dict[str, object] | None:
+    """The fetch manifest's entry of a file, if the file is untouched since it was fetched."""
     manifest = data_dir / MANIFEST_NAME
     if not manifest.exists():
         return None
@@ -278,6 +362,5 @@ def _recorded_digest(data_dir: Path, relpath: str, path: Path) -> str | None:
         return None
     stat = path.stat()
     if entry.get("size") != stat.st_size or entry.get("mtime_ns") != stat.st_mtime_ns:
-        return None  # changed since it was fetched: hash it afresh
-    digest = entry.get("sha256")
-    return digest if isinstance(digest, str) else None
+        return None  # changed since it was fetched: hash it afresh, trust nothing recorded
+    return entry if isinstance(entry, dict) else None

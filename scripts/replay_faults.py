@@ -1,0 +1,241 @@
+"""Replay the failures a hostile user can cause, through the real command line, on the mirror.
+
+Prints a markdown table: case → exit code → the error line (or what happened), and whether any
+temporary or staging file was left behind. Each case works in its own temporary folder.
+
+    .venv/bin/python scripts/replay_faults.py --mirror /path/to/unpacked/nhanes-mirror \\
+        --data-dir data/raw          # a data dir already fetched from that mirror (copied)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+CLI = [sys.executable, "-m", "nhanes_mg"]
+ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "COLUMNS": "200"}
+
+
+def run(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, env=ENV, timeout=timeout, check=False
+    )
+
+
+def interrupted(args: list[str], sig: int, watch: Path) -> subprocess.CompletedProcess[str]:
+    """Run in its own process group and signal the group once outputs are being staged."""
+    process = subprocess.Popen(
+        [*CLI, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not any(watch.glob(".staging-*/tables/*.csv")):
+        time.sleep(0.1)
+    os.killpg(process.pid, sig)
+    out, err = process.communicate(timeout=300)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def leftovers(*folders: Path) -> int:
+    return sum(
+        1
+        for folder in folders
+        if folder.exists()
+        for p in folder.rglob("*")
+        if p.name.endswith(".part") or p.name.startswith(".staging-")
+    )
+
+
+def said(done: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    if "Traceback" in done.stderr:
+        return "TRACEBACK"
+    return lines[-1] if lines else "(no error line)"
+
+
+def mirror_without(mirror: Path, folder: Path, *names: str) -> Path:
+    for path in mirror.rglob("*"):
+        if path.is_file() and path.name not in names:
+            target = folder / path.relative_to(mirror)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(path)
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mirror", type=Path, required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    args = parser.parse_args()
+    mirror, source = args.mirror.resolve(), args.data_dir.resolve()
+    rows: list[tuple[str, int, str, int]] = []
+    with tempfile.TemporaryDirectory(prefix="nhanes-mg-faults-") as tmp_text:
+        tmp = Path(tmp_text)
+
+        def data_dir(name: str) -> Path:
+            target = tmp / name / "raw"
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns(".cache", "*.lock"))
+            return target
+
+        # 1-2. VID_D missing from the mirror and the data dir
+        raw = data_dir("vid")
+        (raw / "2005-2006" / "VID_D.xpt").unlink()
+        no_vid = mirror_without(mirror, tmp / "vid" / "mirror", "VID_D.xpt")
+        out = tmp / "vid" / "out"
+        common = [
+            "run",
+            "--only",
+            "C3",
+            "--mirror",
+            str(no_vid),
+            "--data-dir",
+            str(raw),
+            "--out",
+            str(out),
+        ]
+        done = run(*common)
+        rows.append(
+            ("VID_D removed; `run --only C3`", done.returncode, said(done), leftovers(raw, out))
+        )
+        done = run(*common, "--allow-incomplete")
+        incomplete = [ln for ln in done.stderr.splitlines() if "allow-incomplete" in ln]
+        rows.append(
+            (
+                "… with `--allow-incomplete`",
+                done.returncode,
+                incomplete[0] if incomplete else said(done),
+                leftovers(raw, out),
+            )
+        )
+
+        # 3. DEMO_D cut on an 80-byte record boundary; build reads it (no fetch to repair it)
+        raw = data_dir("cut")
+        demo = raw / "2005-2006" / "DEMO_D.xpt"
+        data = demo.read_bytes()
+        demo.write_bytes(data[: (len(data) // 2) // 80 * 80])
+        done = run("build", "--data-dir", str(raw), "--out", str(tmp / "cut" / "out"))
+        rows.append(
+            (
+                "DEMO_D cut on a record boundary; `build`",
+                done.returncode,
+                said(done),
+                leftovers(raw),
+            )
+        )
+
+        # 4. a cache entry swapped for another table's: rebuilt, never used
+        raw = data_dir("cache")
+        first = run("build", "--data-dir", str(raw), "--out", str(tmp / "cache" / "a"))
+        entries = sorted((raw / ".cache").glob("*.parquet"))
+        if first.returncode == 0 and len(entries) > 1:
+            shutil.copyfile(entries[0], entries[1])
+            done = run("build", "--data-dir", str(raw), "--out", str(tmp / "cache" / "b"))
+            same = (tmp / "cache" / "a" / "analytic.parquet").read_bytes() == (
+                tmp / "cache" / "b" / "analytic.parquet"
+            ).read_bytes()
+            rows.append(
+                (
+                    "a cache entry swapped for another; `build`",
+                    done.returncode,
+                    f"analytic.parquet byte-identical to the first build: {same}",
+                    leftovers(raw),
+                )
+            )
+
+        # 5-6. interrupts during a full run
+        for sig, name in ((signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")):
+            raw = data_dir(name)
+            out = tmp / name / "out"
+            out.mkdir()
+            (out / "report.html").write_text("previous")
+            done = interrupted(
+                ["run", "--mirror", str(mirror), "--data-dir", str(raw), "--out", str(out)],
+                sig,
+                out,
+            )
+            kept = (out / "report.html").read_text() == "previous"
+            rows.append(
+                (
+                    f"{name} during `run`",
+                    done.returncode,
+                    f"{said(done)}; previous report kept: {kept}",
+                    leftovers(raw, out),
+                )
+            )
+
+        # 7-12. paths, specs, usage, offline
+        file = tmp / "a_file"
+        file.write_text("x")
+        raw = data_dir("paths")
+        for case, cli_args in (
+            ("`--out` is a file", ["run", "--out", str(file), "--data-dir", str(raw)]),
+            ("`--data-dir` is a file", ["fetch", "--data-dir", str(file)]),
+            ("`specs --spec` a folder", ["specs", "--spec", str(tmp)]),
+            ("`demo --n-per-cycle 0`", ["demo", "--n-per-cycle", "0"]),
+            ("`--cycles 1980-1990`", ["run", "--cycles", "1980-1990"]),
+            ("`--version`", ["--version"]),
+        ):
+            done = run(*cli_args)
+            text = said(done) if done.returncode else done.stdout.strip()
+            if done.returncode == 2:
+                text = done.stderr.strip().splitlines()[-1]
+            rows.append((case, done.returncode, text, leftovers(raw)))
+
+        # 13. a truncated .tar.xz mirror
+        archive_dir = tmp / "archive"
+        archive_dir.mkdir()
+        archive = archive_dir / "nhanes-mirror.tar.xz"
+        with tarfile.open(archive, "w:xz") as tar:
+            for rel in ("2005-2006/DEMO_D.xpt", "2005-2006/DR1TOT_D.xpt"):
+                tar.add(mirror / rel, arcname=f"nhanes-mirror/{rel}")
+        archive.write_bytes(archive.read_bytes()[: archive.stat().st_size * 3 // 4])
+        raw = tmp / "archive" / "raw"
+        done = run(
+            "fetch",
+            "--cycles",
+            "2005-2006",
+            "--tables",
+            "DEMO,DR1TOT",
+            "--mirror",
+            str(archive_dir),
+            "--data-dir",
+            str(raw),
+        )
+        rows.append(
+            ("truncated `.tar.xz` mirror; `fetch`", done.returncode, said(done), leftovers(raw))
+        )
+
+        # 14. no network, no mirror, empty data dir
+        done = run(
+            "fetch",
+            "--cycles",
+            "2005-2006",
+            "--tables",
+            "DEMO",
+            "--data-dir",
+            str(tmp / "net" / "raw"),
+        )
+        rows.append(
+            ("no network, no mirror; `fetch`", done.returncode, said(done), leftovers(tmp / "net"))
+        )
+
+    print("| case | exit | message | temp files left |")
+    print("| --- | --- | --- | --- |")
+    for case, code, text, left in rows:
+        print(f"| {case} | {code} | {text.replace('|', '/')} | {left} |")
+
+
+if __name__ == "__main__":
+    main()
