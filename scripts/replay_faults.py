@@ -231,6 +231,23 @@ def main() -> None:
             ("no network, no mirror; `fetch`", done.returncode, said(done), leftovers(tmp / "net"))
         )
 
+        # 15. a complete data dir needs neither the network nor --mirror
+        raw = data_dir("offline")
+        run("fetch", "--mirror", str(mirror), "--data-dir", str(raw))  # records what is absent
+        out = tmp / "offline" / "out"
+        done = run("run", "--only", "C1", "--data-dir", str(raw), "--out", str(out))
+        text = (
+            said(done) if done.returncode else f"report written: {(out / 'report.html').exists()}"
+        )
+        rows.append(
+            (
+                "complete data dir, no network, no `--mirror`; `run --only C1`",
+                done.returncode,
+                text,
+                leftovers(raw, out),
+            )
+        )
+
     print("| case | exit | message | temp files left |")
     print("| --- | --- | --- | --- |")
     for case, code, text, left in rows:
