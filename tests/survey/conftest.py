@@ -7,6 +7,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from nhanes_mg.survey import SurveyDesign
+
 import golden_data
 from golden_data import GOLDEN_CSV, Golden
 
@@ -42,3 +44,19 @@ def pooled(mirror_dir: Path, golden: Golden) -> pl.DataFrame:
 @pytest.fixture(scope="session")
 def mortality(mirror_dir: Path, golden: Golden) -> pl.DataFrame:
     return _checked("mortality_2003_2006", golden_data.mortality_2003_2006(mirror_dir), golden)
+
+
+@pytest.fixture(scope="session")
+def diet(pooled: pl.DataFrame) -> SurveyDesign:
+    """Adults with a reliable day-1 recall, 2001-2006, day-1 weights: a domain of the pooled
+    design (``mg100`` is magnesium per 100 mg, for the contrast cases)."""
+    frame = pooled.with_columns((pl.col("magnesium") / 100).alias("mg100"))
+    design = SurveyDesign(
+        frame,
+        strata="sdmvstra",
+        psu="sdmvpsu",
+        weights="wt_diet1",
+        n_cycles=3,
+        allow_zero_weights=True,
+    )
+    return design.subset((pl.col("age") >= 20) & (pl.col("drstz") == 1))

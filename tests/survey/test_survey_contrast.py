@@ -55,20 +55,6 @@ def _assert_vcov(golden: Golden, case: str, con) -> float:
 # ------------------------------------------------------------------ golden (real mirror)
 
 
-@pytest.fixture(scope="module")
-def diet(pooled: pl.DataFrame) -> SurveyDesign:
-    frame = pooled.with_columns((pl.col("magnesium") / 100).alias("mg100"))
-    design = SurveyDesign(
-        frame,
-        strata="sdmvstra",
-        psu="sdmvpsu",
-        weights="wt_diet1",
-        n_cycles=3,
-        allow_zero_weights=True,
-    )
-    return design.subset((pl.col("age") >= 20) & (pl.col("drstz") == 1))
-
-
 @pytest.mark.mirror
 def test_contrast_continuous_exposure_by_sex(diet: SurveyDesign, golden: Golden) -> None:
     fit = svyglm(

@@ -16,19 +16,6 @@ REF = {"race": "3"}
 
 
 @pytest.fixture(scope="module")
-def diet(pooled: pl.DataFrame) -> SurveyDesign:
-    design = SurveyDesign(
-        pooled,
-        strata="sdmvstra",
-        psu="sdmvpsu",
-        weights="wt_diet1",
-        n_cycles=3,
-        allow_zero_weights=True,
-    )
-    return design.subset((pl.col("age") >= 20) & (pl.col("drstz") == 1))
-
-
-@pytest.fixture(scope="module")
 def logit_fit(diet: SurveyDesign):
     return svyglm(LOGIT, diet, family="quasibinomial", reference=REF)
 
