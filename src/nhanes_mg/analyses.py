@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ import polars as pl
 from nhanes_mg import catalog, verdicts
 from nhanes_mg.errors import EstimationError, IncompleteDataError, NhanesError, SpecError
 from nhanes_mg.lineage import affected_by
+from nhanes_mg.results import RATIO_SCALES, FitInfo, SpecResult, VariantVerdict, Verdict
 from nhanes_mg.spec import (
     Analysis,
     DescriptiveAnalysis,
@@ -71,7 +72,6 @@ _SCHEMA: dict[str, Any] = {
 TABLE_COLUMNS: tuple[str, ...] = tuple(_SCHEMA)  # the tidy table's columns, in order
 ROLES = ("estimate", "reference", "trend", "interaction", "stratum effect", "modification contrast")
 SCALES = {"logistic": "odds ratio", "cox": "hazard ratio", "linear": "difference"}
-RATIO_SCALES = ("odds ratio", "hazard ratio")
 CONTRAST_SCALES = {
     "logistic": "ratio of odds ratios",
     "cox": "ratio of hazard ratios",
@@ -79,109 +79,6 @@ CONTRAST_SCALES = {
 }
 _Y, _X, _TREND, _MOD, _TIME, _DOM = "_y", "_x", "_trend", "_mod", "_time", "_dom"
 Z95 = 1.959963984540054
-
-
-@dataclass(frozen=True)
-class FitInfo:
-    """What was fitted for one analysis: cycles, sample, weight — as the report states it."""
-
-    analysis: str
-    sensitivity: str | None
-    label: str
-    description: str
-    cycles: tuple[str, ...] = ()
-    dropped: tuple[tuple[str, str], ...] = ()  # (cycle, why it is not in the fit)
-    n: int = 0  # unweighted participants in the domain (complete cases for models)
-    events: int | None = None
-    weight: str = ""
-    weight_reason: str = ""
-    strata: tuple[str, str] | None = None  # (modifier holds, complement) labels
-    cuts: tuple[float, ...] = ()
-    error: str | None = None
-    incomplete: tuple[str, ...] = ()  # missing tables it was estimated without (on request)
-    missing_data: bool = False  # not estimated because a table it needs is missing
-
-
-@dataclass(frozen=True)
-class VariantVerdict:
-    """The verdict rule applied to one variant (the main analysis or a sensitivity one)."""
-
-    sensitivity: str | None
-    label: str
-    verdict: str
-    why: str
-    ours: str
-    estimate: float = math.nan
-    conf_low: float = math.nan
-    conf_high: float = math.nan
-
-
-@dataclass
-class Verdict:
-    """The claim's verdict: the main analysis's, with its numbers and its robustness."""
-
-    verdict: str
-    why: str
-    ours: str
-    published: str
-    row: str = ""  # which estimate: "deficiency_adjusted, Q4"
-    main: VariantVerdict | None = None  # the main analysis's numbers
-    sensitivity: list[VariantVerdict] = field(default_factory=list)
-    null: float | None = None
-    ratio_scale: bool = False
-
-    @property
-    def agreeing(self) -> list[VariantVerdict]:
-        """The sensitivity analyses whose verdict agrees with the main one."""
-        return [s for s in self.sensitivity if verdicts.agrees(self.verdict, s.verdict)]
-
-    @property
-    def held(self) -> str:
-        """``holds in 4 of 5 sensitivity analyses`` (empty without any)."""
-        if not self.sensitivity:
-            return ""
-        return f"holds in {len(self.agreeing)} of {len(self.sensitivity)} sensitivity analyses"
-
-    @property
-    def robustness(self) -> str:
-        """:attr:`held`, then the ones that disagree: ``…; not in supplement non-users (…)``."""
-        others = [s for s in self.sensitivity if s not in self.agreeing]
-        if not others:
-            return self.held
-        return self.held + "; not in " + "; ".join(f"{s.label} ({s.verdict})" for s in others)
-
-
-@dataclass
-class SpecResult:
-    """One specification's results: tidy table, what was fitted, notes and the verdict."""
-
-    spec: Spec
-    table: pl.DataFrame
-    fits: list[FitInfo] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    verdict: Verdict | None = None
-    error: str | None = None
-    usual_cache: dict[tuple[object, ...], pl.DataFrame] = field(default_factory=dict, repr=False)
-
-    @property
-    def incomplete(self) -> list[str]:
-        """Missing or damaged tables behind this claim, one line per table set: not estimated
-        for them, or (when asked to) estimated without them."""
-        lines: dict[str, int] = {}
-        for f in self.fits:
-            if f.error and f.missing_data:
-                text = f"not estimated: {f.error}"
-            elif f.incomplete:
-                text = f"estimated without {', '.join(f.incomplete)} (--allow-incomplete)"
-            else:
-                continue
-            lines[text] = lines.get(text, 0) + 1
-        return [f"{text} ({n} analyses)" if n > 1 else text for text, n in lines.items()]
-
-    def fit(self, analysis: str, sensitivity: str | None = None) -> FitInfo | None:
-        return next(
-            (f for f in self.fits if f.analysis == analysis and f.sensitivity == sensitivity), None
-        )
 
 
 def describe_model(analysis: Analysis) -> str:

@@ -187,6 +187,14 @@ def run(
             "and run exits 1.",
         ),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Recompute everything (default: reuse the build and each claim's "
+            "results when nothing they depend on changed).",
+        ),
+    ] = False,
 ) -> None:
     """The main job: fetch → build → analyses → tables, figures and report."""
     from nhanes_mg.pipeline import run_pipeline, select_specs
@@ -204,6 +212,7 @@ def run(
             step=lambda what, status: advance(what, status),
             allow_incomplete=allow_incomplete,
             on_wait=_waiting,
+            force=force,
         )
     _print_summary(summary)
     if summary.incomplete and not allow_incomplete:
@@ -263,6 +272,13 @@ def _print_summary(summary: object, synthetic: bool = False) -> None:
         if any(fit.incomplete for fit in result.fits):
             for line in result.incomplete:
                 console.print(f"[yellow]{result.spec.id}:[/] {escape(line)}")
+    if summary.reused:
+        computed = [r.spec.id for r in summary.results if r.spec.id not in summary.reused]
+        console.print(
+            f"reused (nothing they depend on changed): {', '.join(summary.reused)}"
+            + (f"; computed: {', '.join(computed)}" if computed else "")
+            + " — `--force` recomputes all"
+        )
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in summary.seconds.items())
     console.print(f"[green]✓[/] report: {summary.report_html} and {summary.report_md} ({timing})")
 
@@ -374,6 +390,19 @@ def usual_intake(
         f"[green]✓[/] wrote {out_dir / 'tables' / 'usual_intake.csv'} and "
         f"{out_dir / 'figures' / 'usual_intake_vs_day1.png'}"
     )
+
+
+cache_app = typer.Typer(help="The results store that lets `run` reuse unchanged work.")
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("clear")
+def cache_clear(data_dir: DataDirOpt = Path("data/raw")) -> None:
+    """Remove every stored result of a data dir (the next run recomputes everything)."""
+    from nhanes_mg.store import ResultStore
+
+    n = ResultStore(data_dir).clear()
+    console.print(f"[green]✓[/] removed {n} stored result(s) from {data_dir}")
 
 
 @app.command()

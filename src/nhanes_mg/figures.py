@@ -43,8 +43,8 @@ from plotnine import (
 )
 
 from nhanes_mg import catalog, verdicts
-from nhanes_mg.analyses import RATIO_SCALES, SpecResult, VariantVerdict
 from nhanes_mg.files import atomic_write
+from nhanes_mg.results import RATIO_SCALES, SpecResult, VariantVerdict
 from nhanes_mg.spec import Analysis, ModelAnalysis, UsualIntakeAnalysis
 
 DPI = 120

@@ -23,14 +23,14 @@ from pathlib import Path
 import polars as pl
 
 from nhanes_mg import catalog
-from nhanes_mg.analyses import SpecResult, run_spec
-from nhanes_mg.derive import ANALYTIC_NAME, BuildResult, build_analytic, write_analytic
+from nhanes_mg.derive.build import ANALYTIC_NAME, DICTIONARY_NAME, METADATA_NAME
 from nhanes_mg.errors import OutputError, SpecError
-from nhanes_mg.fetch import FetchReport, fetch
-from nhanes_mg.figures import write_figures
+from nhanes_mg.fetch import FetchReport, fetch, iter_manifest
 from nhanes_mg.lock import data_dir_lock
 from nhanes_mg.report import SYNTHETIC_STAMP, ReportInputs, write_report, write_tables
+from nhanes_mg.results import SpecResult
 from nhanes_mg.spec import Spec, load_shipped_specs, load_spec
+from nhanes_mg.store import ResultStore
 
 Step = Callable[[str, str], None]  # (what, status) as each piece finishes
 
@@ -40,7 +40,7 @@ class RunSummary:
     """What a run produced and how long each stage took."""
 
     fetch: FetchReport | None
-    build: BuildResult
+    analytic: dict[str, object]  # the build's metadata (cycles, rows, gaps, …)
     results: list[SpecResult]
     report_md: Path
     report_html: Path
@@ -48,6 +48,7 @@ class RunSummary:
     seconds: dict[str, float] = field(default_factory=dict)
     incomplete: list[tuple[str, str]] = field(default_factory=list)  # (claim, what is missing)
     moved: int = 0  # files moved into the output folder
+    reused: list[str] = field(default_factory=list)  # "build" and the specifications reused
 
 
 def select_specs(only: Sequence[str] | None = None, spec_paths: Sequence[Path] = ()) -> list[Spec]:
@@ -84,6 +85,7 @@ def run_pipeline(
     workers: int | None = None,
     allow_incomplete: bool = False,
     on_wait: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> RunSummary:
     """Run everything; see the module docstring. Raises :class:`NhanesError` subclasses.
 
@@ -93,12 +95,14 @@ def run_pipeline(
     fails or is interrupted). A claim that needs a missing table is not estimated (see
     :func:`nhanes_mg.analyses.run_spec`); ``summary.incomplete`` lists them. The data dir is
     locked for the run: a second run on it waits (``on_wait`` says so) instead of racing.
+    The build and each specification's results are reused from the data dir's results store
+    when nothing they depend on changed (:mod:`nhanes_mg.store`); ``force`` recomputes all.
     """
     with data_dir_lock(data_dir, "run", wait_message=on_wait):
         return _run_locked(
             data_dir=data_dir, out_dir=out_dir, cycles=cycles, mirror=mirror, only=only,
             spec_paths=spec_paths, do_fetch=do_fetch, synthetic=synthetic, step=step,
-            workers=workers, allow_incomplete=allow_incomplete,
+            workers=workers, allow_incomplete=allow_incomplete, force=force,
         )  # fmt: skip
 
 
@@ -115,6 +119,7 @@ def _run_locked(
     step: Step | None,
     workers: int | None,
     allow_incomplete: bool,
+    force: bool,
 ) -> RunSummary:
     notify = step or (lambda what, status: None)
     seconds: dict[str, float] = {}
@@ -131,58 +136,59 @@ def _run_locked(
         notify("fetch", f"{len(report.fetched)} fetched, {len(report.skipped)} present")
     seconds["fetch"] = time.perf_counter() - started
 
+    store = ResultStore(data_dir)
+    reused: list[str] = []
     stage = _staging_folder(out_dir)
     try:
         started = time.perf_counter()
-        caught: list[str] = []
-        with warnings.catch_warnings(record=True) as records:
-            warnings.simplefilter("always")
-            build = build_analytic(data_dir, cycles)
-        caught += [str(r.message) for r in records if "MissingTable" in type(r.message).__name__]
-        write_analytic(build, stage)
+        build_key = store.key("build", _inputs(data_dir), cycles)
+        stored = None if force else store.get(build_key)
+        if stored is not None:
+            (meta, caught), files = stored
+            store.restore(build_key, files, stage)
+            reused.append("build")
+        else:
+            from nhanes_mg.derive import build_analytic, write_analytic
+
+            with warnings.catch_warnings(record=True) as records:
+                warnings.simplefilter("always")
+                build = build_analytic(data_dir, cycles)
+            caught = [str(r.message) for r in records if "MissingTable" in type(r.message).__name__]
+            write_analytic(build, stage)
+            meta = dict(build.metadata)
+            meta.setdefault("rows", build.frame.height)
+            store.put(build_key, (meta, caught), stage, BUILD_FILES)
         seconds["build"] = time.perf_counter() - started
-        notify("build", f"{build.frame.height:,} participants")
+        notify("build", f"{meta.get('rows', 0):,} participants" + (" (reused)" if stored else ""))
 
         started = time.perf_counter()
-        results = []
-        figures: dict[str, list[Path]] = {}
         for spec in specs:
-            _cycles_present(spec, build.frame)
-        analytic_path = stage / ANALYTIC_NAME
-        options = (build.gaps, allow_incomplete, stage, synthetic)
-        n_workers = min(workers or (os.cpu_count() or 1), len(specs))
-        if n_workers > 1:
-            # Specifications are independent: run them in worker processes (spawned, as
-            # polars advises against fork), each reading the analytic parquet just written.
-            context = multiprocessing.get_context("spawn")
-            pool = ProcessPoolExecutor(n_workers, mp_context=context)
-            try:
-                with _workers_ignore_interrupts():
-                    futures = [
-                        pool.submit(_run_one, spec, analytic_path, *options) for spec in specs
-                    ]
-                for future in futures:
-                    result, paths = future.result()
-                    results.append(result)
-                    figures[result.spec.id] = paths
-                    notify(result.spec.id, result.verdict.verdict if result.verdict else "done")
-            except BaseException:
-                # An interrupt or a failure: stop the workers now (they would go on writing
-                # into the staging folder), then let the error through.
-                _stop(pool)
-                raise
-            pool.shutdown()
-        else:
-            for spec in specs:
-                result, paths = _run_one(spec, build.frame, *options)
-                results.append(result)
-                figures[spec.id] = paths
-                notify(spec.id, result.verdict.verdict if result.verdict else "done")
+            _cycles_present(spec, meta)
+        options = (meta.get("gaps") or [], allow_incomplete, stage, synthetic)
+        keys = {s.id: store.key("spec", _spec_text(s), build_key, allow_incomplete, synthetic)
+                for s in specs}  # fmt: skip
+        done: dict[str, tuple[SpecResult, list[Path]]] = {}
+        todo = []
+        for spec in specs:
+            hit = None if force else store.get(keys[spec.id])
+            if hit is None:
+                todo.append(spec)
+                continue
+            (result, figure_names), files = hit
+            store.restore(keys[spec.id], files, stage)
+            done[spec.id] = (result, [stage / name for name in figure_names])
+            reused.append(spec.id)
+            notify(spec.id, (result.verdict.verdict if result.verdict else "done") + " (reused)")
+        for result, paths in _compute(todo, stage / ANALYTIC_NAME, options, workers, notify):
+            done[result.spec.id] = (result, paths)
+            relpaths = [p.relative_to(stage) for p in [*_table_paths(stage, result), *paths]]
+            names = [str(p.relative_to(stage)) for p in paths]
+            store.put(keys[result.spec.id], (result, names), stage, relpaths)
+        results = [done[s.id][0] for s in specs]
+        figures = {s.id: done[s.id][1] for s in specs}
         seconds["analyses"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        meta = dict(build.metadata)
-        meta.setdefault("rows", build.frame.height)
         write_report(ReportInputs(results, figures, data_dir, meta, synthetic=synthetic), stage)
         moved = _commit(stage, out_dir)
     finally:
@@ -190,10 +196,77 @@ def _run_locked(
     seconds["report"] = time.perf_counter() - started
     md, html = out_dir / "report.md", out_dir / "report.html"
     notify("report", str(html))
-    summary = RunSummary(report, build, results, md, html, caught + skipped, seconds)
+    summary = RunSummary(report, meta, results, md, html, caught + skipped, seconds)
     summary.incomplete = [(r.spec.id, line) for r in results for line in r.incomplete]
     summary.moved = moved
+    summary.reused = reused
     return summary
+
+
+# What the build writes into the output folder (and the results store keeps).
+BUILD_FILES = (ANALYTIC_NAME, METADATA_NAME, DICTIONARY_NAME)
+
+
+def _inputs(data_dir: Path) -> list[tuple[str, object, int, int]]:
+    """The data files a build may read, as the fetch manifest knows them (file, sha256) and as
+    they are now (size, modification time): a file replaced behind the manifest's back
+    changes the key too."""
+    rows = []
+    for entry in iter_manifest(data_dir):
+        path = data_dir / str(entry["file"])
+        if path.is_file():
+            stat = path.stat()
+            rows.append((str(entry["file"]), entry.get("sha256"), stat.st_size, stat.st_mtime_ns))
+    return rows
+
+
+def _spec_text(spec: Spec) -> str:
+    """What a specification's results depend on: its file's text (or its parsed form)."""
+    path = Path(spec.path)
+    return path.read_text(encoding="utf-8") if spec.path and path.is_file() else repr(spec)
+
+
+def _table_paths(stage: Path, result: SpecResult) -> list[Path]:
+    folder = stage / "tables"
+    return [p for p in (folder / f"{result.spec.id}.csv", folder / f"{result.spec.id}_fits.csv")
+            if p.exists()]  # fmt: skip
+
+
+def _compute(
+    specs: list[Spec],
+    analytic_path: Path,
+    options: tuple[list[dict[str, object]], bool, Path, bool],
+    workers: int | None,
+    notify: Step,
+) -> Iterator[tuple[SpecResult, list[Path]]]:
+    """Run specifications (in worker processes when there are several and cores to spare)."""
+    if not specs:
+        return
+    n_workers = min(workers or (os.cpu_count() or 1), len(specs))
+    if n_workers > 1:
+        # Specifications are independent: run them in worker processes (spawned, as polars
+        # advises against fork), each reading the analytic parquet just written.
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(n_workers, mp_context=context)
+        try:
+            with _workers_ignore_interrupts():
+                futures = [pool.submit(_run_one, spec, analytic_path, *options) for spec in specs]
+            for future in futures:
+                result, paths = future.result()
+                notify(result.spec.id, result.verdict.verdict if result.verdict else "done")
+                yield result, paths
+        except BaseException:
+            # An interrupt or a failure: stop the workers now (they would go on writing into
+            # the staging folder), then let the error through.
+            _stop(pool)
+            raise
+        pool.shutdown()
+        return
+    frame = pl.read_parquet(analytic_path)
+    for spec in specs:
+        result, paths = _run_one(spec, frame, *options)
+        notify(spec.id, result.verdict.verdict if result.verdict else "done")
+        yield result, paths
 
 
 @contextmanager
@@ -283,19 +356,24 @@ def _run_one(
     synthetic: bool,
 ) -> tuple[SpecResult, list[Path]]:
     """One specification: estimates, its table and its figures."""
+    # imported here: a run that reuses every result never loads the survey engine or plotnine
+    from nhanes_mg.analyses import run_spec
+    from nhanes_mg.figures import write_figures
+
     frame = analytic if isinstance(analytic, pl.DataFrame) else pl.read_parquet(analytic)
     result = run_spec(spec, frame, gaps, allow_incomplete)
+    result.usual_cache.clear()  # intermediate usual-intake tables: not part of the result
     write_tables(result, out_dir / "tables", synthetic=synthetic)
     stamp = SYNTHETIC_STAMP if synthetic else ""
     return result, write_figures(result, out_dir / "figures", stamp=stamp)
 
 
-def _cycles_present(spec: Spec, frame: pl.DataFrame) -> pl.DataFrame:
-    """The analytic frame, checked to hold at least one of the spec's cycles."""
-    have = set(frame["cycle"].cast(pl.String).unique().to_list())
+def _cycles_present(spec: Spec, meta: dict[str, object]) -> None:
+    """Raise :class:`SpecError` unless the build holds at least one of the spec's cycles."""
+    built = meta.get("cycles")
+    have = set(built) if isinstance(built, list) else set()
     if not have & {c.years for c in spec.cycles}:
         raise SpecError(
             f"{spec.path or spec.id}: field 'cycles': none of {spec.cycles_text} was built "
             f"(built: {', '.join(sorted(have))})"
         )
-    return frame

@@ -21,9 +21,9 @@ from pathlib import Path
 import polars as pl
 
 from nhanes_mg import __version__, verdicts
-from nhanes_mg.analyses import FitInfo, SpecResult
 from nhanes_mg.fetch import iter_manifest
 from nhanes_mg.files import atomic_write
+from nhanes_mg.results import FitInfo, SpecResult
 from nhanes_mg.spec import cycles_text
 from nhanes_mg.weights import CDC_NAME
 
