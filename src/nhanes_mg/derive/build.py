@@ -462,13 +462,15 @@ def build_analytic(
     for cycle in chosen:
         part = _cycle_frame(data_dir, cycle, gaps, releases)
         if part is not None:
-            frames.append(part)
+            # collected cycle by cycle: a lazy plan holds its cycle's raw tables, and nine of
+            # them at once more than double the peak memory of a build
+            frames.append(part.collect())
     if not frames:
         raise MissingTableError(
             f"no DEMO table for {', '.join(c.years for c in chosen)} in {data_dir}; "
             "run `nhanes-mg fetch` (with --mirror DIR offline) first"
         )
-    stacked = _complete(pl.concat(frames, how="diagonal_relaxed"))
+    stacked = _complete(pl.concat(frames, how="diagonal_relaxed").lazy())
     derived = _derive(stacked, (float(vitd_cutpoints[0]), float(vitd_cutpoints[1])))
     # Sorted by seqn (unique) before anything sums over rows: see _energy_adjust.
     frame = derived.sort("seqn").collect().rechunk()
