@@ -1,4 +1,5 @@
-"""Shared fixtures: the real NHANES mirror, unpacked once per test session.
+"""Shared fixtures: the real NHANES mirror, unpacked once per test session, fetched into one data
+dir and built into the analytic dataset once (``build_result``, ``analytic_frame``).
 
 ``NHANES_MG_MIRROR`` may point at an unpacked mirror (a folder holding ``2005-2006/`` …) to skip
 unpacking. Otherwise ``../shared/nhanes/nhanes-mirror-2001-2018.tar.xz`` is unpacked into a
@@ -8,11 +9,26 @@ mirror is a failure: CI must exercise real data.
 
 from __future__ import annotations
 
+import functools
+import multiprocessing
 import os
+import signal
+import sys
 import tarfile
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+from derive_support import SessionBuild, fill_cache
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from nhanes_mg.derive import BuildResult
 
 REPO = Path(__file__).resolve().parents[1]
 ARCHIVE = REPO.parent / "shared" / "nhanes" / "nhanes-mirror-2001-2018.tar.xz"
@@ -60,21 +76,81 @@ def mirror_archive() -> Path:
 
 @pytest.fixture(scope="session")
 def nhanes_data_dir(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Path:
-    """A data dir filled by ``fetch`` from the real mirror, as a user's would be."""
+    """A data dir filled by ``fetch`` from the real mirror, as a user's would be, with its
+    parquet cache filled."""
     from nhanes_mg.fetch import fetch
 
     data_dir = tmp_path_factory.mktemp("data_raw")
     fetch(data_dir=data_dir, mirror=mirror_dir)
+    _fill_cache(data_dir)
     return data_dir
 
 
-@pytest.fixture(scope="session")
-def analytic_frame(nhanes_data_dir: Path):  # type: ignore[no-untyped-def]
-    """The analytic dataset 2001-2018 built from the fetched real mirror (once a session)."""
-    import warnings
+def _fill_cache(data_dir: Path) -> None:
+    """Parse every fetched XPT file into the data dir's parquet cache as a first build would
+    (:func:`nhanes_mg.read.load_file`), but in two processes at once, largest files first."""
+    from nhanes_mg.fetch import iter_manifest
 
+    files = [str(e["file"]) for e in iter_manifest(data_dir) if str(e["file"]).endswith(".xpt")]
+    files.sort(key=lambda relpath: -(data_dir / relpath).stat().st_size)
+    context = multiprocessing.get_context("spawn")  # as the pipeline's workers: no fork
+    with ProcessPoolExecutor(min(2, os.cpu_count() or 1), mp_context=context) as pool:
+        list(pool.map(functools.partial(fill_cache, data_dir), files))
+
+
+@pytest.fixture(scope="session")
+def session_build(nhanes_data_dir: Path) -> SessionBuild:
+    """The analytic dataset 2001-2018, built once a session from the fetched real mirror (its
+    tables from the parquet cache), with every warning the build gave (the derive tests check
+    there are none for the full mirror)."""
     from nhanes_mg.derive import build_analytic
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return build_analytic(nhanes_data_dir).frame
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        result = build_analytic(nhanes_data_dir)
+    return SessionBuild(result, [f"{type(r.message).__name__}: {r.message}" for r in records])
+
+
+@pytest.fixture(scope="session")
+def build_result(session_build: SessionBuild) -> BuildResult:
+    """The session's build (frame, metadata, summary): for every test that only reads it."""
+    return session_build.result
+
+
+@pytest.fixture(scope="session")
+def analytic_frame(build_result: BuildResult) -> pl.DataFrame:
+    """The session's analytic frame, 2001-2018."""
+    return build_result.frame
+
+
+CliMain = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture()
+def cli_main(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> CliMain:
+    """``nhanes-mg ARGS`` through the console entry point (:func:`nhanes_mg.cli.main`, what the
+    ``nhanes-mg`` script runs) in this process, from ``tmp_path`` (so default ``--data-dir`` and
+    ``--out`` land there): its exit code (0 when it returns), stdout and stderr. The entry
+    point's SIGTERM handler is put back afterwards."""
+    from nhanes_mg import cli
+
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["nhanes-mg", *args])
+        capsys.readouterr()
+        previous = signal.getsignal(signal.SIGTERM)
+        code: int | str | None = 0  # main() returns on success
+        try:
+            cli.main()
+        except SystemExit as exited:
+            code = exited.code
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        assert code is None or isinstance(code, int), code
+        captured = capsys.readouterr()
+        return code or 0, captured.out, captured.err
+
+    return run

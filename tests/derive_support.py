@@ -1,16 +1,57 @@
-"""Shared set-up of the derive tests: a data dir of links into the real mirror (the parquet
-cache goes there, never into the mirror) and one build per test session."""
+"""Shared set-up of the derive tests: what the session's build of the real mirror holds (the
+``session_build`` and ``build_result`` fixtures of tests/conftest.py), and a data dir of links
+into the real mirror with files left out (the parquet cache goes there, never into the mirror)."""
 
 from __future__ import annotations
 
-import functools
-import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from nhanes_mg.derive import BuildResult, MissingTableWarning, build_analytic
+if TYPE_CHECKING:
+    from nhanes_mg.derive import BuildResult
+
+
+@dataclass(frozen=True)
+class SessionBuild:
+    """The session's one build of the real mirror's analytic dataset, and the warnings it gave
+    (as ``type: message``)."""
+
+    result: BuildResult
+    warnings: list[str]
+
+
+@contextmanager
+def session_build_in_runs(result: BuildResult, *data_dirs: Path) -> Iterator[list[Path]]:
+    """Within the block, a full build (all cycles, default options) of one of ``data_dirs`` —
+    copies of the session's data dir — is the session's ``result``, not a new build of the same
+    files; any other build is made as usual. Yields the data dirs it stood in for, in order."""
+    from nhanes_mg import derive
+
+    real = derive.build_analytic
+    asked: list[Path] = []
+
+    def build_analytic(data_dir: Path, cycles: object = None, **options: object) -> BuildResult:
+        if cycles is None and not options and Path(data_dir) in data_dirs:
+            asked.append(Path(data_dir))
+            return result
+        return real(data_dir, cycles, **options)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(derive, "build_analytic", build_analytic)
+        yield asked
+
+
+def fill_cache(data_dir: Path, relpath: str) -> None:
+    """Parse one fetched XPT file of ``data_dir`` into its parquet cache (for a process pool:
+    nothing is sent back)."""
+    from nhanes_mg import read
+
+    read.load_file(data_dir, relpath)
 
 
 def link_tree(mirror: Path, target: Path, skip: Iterable[str] = ()) -> Path:
@@ -25,18 +66,3 @@ def link_tree(mirror: Path, target: Path, skip: Iterable[str] = ()) -> Path:
         if not dest.exists():
             dest.symlink_to(path)
     return target
-
-
-def data_dir(factory: pytest.TempPathFactory, mirror: Path, name: str = "derive-data") -> Path:
-    """One linked data dir per session (a fixed name under the session's base temp)."""
-    target = factory.getbasetemp() / name
-    if not (target / "2005-2006").is_dir():
-        link_tree(mirror, target)
-    return target
-
-
-@functools.cache
-def built(path: str, cycles: str | None = None) -> BuildResult:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", MissingTableWarning)  # the full mirror has no gap
-        return build_analytic(path, cycles)

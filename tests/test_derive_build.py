@@ -24,20 +24,28 @@ from nhanes_mg.derive import (
 from nhanes_mg.derive.spec import SOURCES
 from nhanes_mg.errors import MissingTableError
 
-from derive_support import built, data_dir, link_tree
+from derive_support import SessionBuild, link_tree
 
 pytestmark = pytest.mark.mirror
 CYCLES = [c.years for c in catalog.parse_cycles(None)]
 
 
 @pytest.fixture(scope="module")
-def dd(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Path:
-    return data_dir(tmp_path_factory, mirror_dir)
+def dd(nhanes_data_dir: Path) -> Path:
+    """The data dir fetched from the real mirror (the session build's)."""
+    return nhanes_data_dir
 
 
 @pytest.fixture(scope="module")
-def result(dd: Path) -> BuildResult:
-    return built(str(dd))
+def result(build_result: BuildResult) -> BuildResult:
+    """The session's build of the full real mirror."""
+    return build_result
+
+
+def test_the_full_mirror_builds_without_a_gap(session_build: SessionBuild) -> None:
+    missing = [w for w in session_build.warnings if w.startswith("MissingTableWarning")]
+    assert missing == []
+    assert session_build.result.gaps == []
 
 
 def test_rows_per_cycle_equal_demo(dd: Path, result: BuildResult) -> None:
@@ -244,21 +252,24 @@ def test_same_inputs_build_byte_identical_parquet(
     tmp_path: Path, dd: Path, result: BuildResult
 ) -> None:
     # Float sums over rows (supplement amounts per participant, the energy-adjustment slope)
-    # used to follow the query engine's row order and differed in the last digit.
+    # used to follow the query engine's row order and differed in the last digit. Two builds
+    # of the same data dir: the session's and this one.
     with warnings.catch_warnings():
         warnings.simplefilter("error", MissingTableWarning)
-        first, second = build_analytic(dd), build_analytic(dd)
-    for again in (second, result):
-        differ = [c for c in first.frame.columns if not first.frame[c].equals(again.frame[c])]
-        assert differ == []
-        assert first.frame.equals(again.frame)
-    one = write_analytic(first, tmp_path / "one")
-    two = write_analytic(second, tmp_path / "two")
+        again = build_analytic(dd)
+    differ = [c for c in result.frame.columns if not result.frame[c].equals(again.frame[c])]
+    assert differ == []
+    assert result.frame.equals(again.frame)
+    one = write_analytic(result, tmp_path / "one")
+    two = write_analytic(again, tmp_path / "two")
     assert one.read_bytes() == two.read_bytes()
     # when and how long: in analytic.json only, never in the parquet
     assert "created_utc" not in read_metadata(one)
     assert "build_seconds" not in read_metadata(one)
     assert "created_utc" in json.loads((tmp_path / "one" / "analytic.json").read_text())
+    # and the builds read from the parquet cache what parsing the XPT files gives
+    for relpath in ("2005-2006/DR1TOT_D.xpt", "2003-2004/DSQ2_C.xpt", "2017-2018/DEMO_J.xpt"):
+        assert read.load_file(dd, relpath).equals(read.read_xpt(dd / relpath)), relpath
 
 
 def test_format_summary(result: BuildResult) -> None:

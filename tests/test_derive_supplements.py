@@ -8,9 +8,7 @@ import polars as pl
 import pytest
 
 from nhanes_mg import read
-from nhanes_mg.derive import supplements
-
-from derive_support import built, data_dir
+from nhanes_mg.derive import BuildResult, supplements
 
 
 def _toy() -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
@@ -104,10 +102,10 @@ def _by_hand(dd: Path, cycle: str, seqn: int) -> float:
 @pytest.mark.mirror
 @pytest.mark.parametrize("cycle", ["2001-2002", "2003-2004", "2005-2006"])
 def test_supplement_mg_by_hand(
-    tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path, cycle: str
+    nhanes_data_dir: Path, build_result: BuildResult, cycle: str
 ) -> None:
-    dd = data_dir(tmp_path_factory, mirror_dir)
-    frame = built(str(dd)).frame.filter(pl.col("cycle") == cycle)
+    dd = nhanes_data_dir
+    frame = build_result.frame.filter(pl.col("cycle") == cycle)
     users = frame.filter(pl.col("mg_supp") > 0).sort("seqn")
     assert users.height > 500
     # a few participants: the first, a middle one and the largest amount

@@ -1,6 +1,10 @@
-"""Fault injection through the real command line: every failure a user can cause ends in one
-line naming the culprit, the documented exit code, no traceback, nothing half-written — and
-missing data never turns into a verdict on fewer cycles without saying so."""
+"""Fault injection through the command line: every failure a user can cause ends in one line
+naming the culprit, the documented exit code, no traceback, nothing half-written — and missing
+data never turns into a verdict on fewer cycles without saying so.
+
+Usage and path errors go through the console entry point (``nhanes_mg.cli.main``, what
+``nhanes-mg`` runs) in this process; the runs on the real mirror, the signals and ``--version``
+through ``python -m nhanes_mg`` in a process of their own."""
 
 from __future__ import annotations
 
@@ -10,12 +14,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 CLI = [sys.executable, "-m", "nhanes_mg"]
+CliMain = Callable[..., tuple[int, str, str]]  # the ``cli_main`` fixture (tests/conftest.py)
 
 
 def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -23,6 +29,16 @@ def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
     )
+
+
+def _data_dir_copy(nhanes_data_dir: Path, target: Path) -> Path:
+    """The session's fetched data dir with its parquet cache, as hard links (files there are
+    only ever replaced, never written in place), without stored results or a lock."""
+    shutil.copytree(
+        nhanes_data_dir, target, copy_function=os.link,
+        ignore=shutil.ignore_patterns(".results", "*.lock"),
+    )  # fmt: skip
+    return target
 
 
 def _one_error_line(stderr: str) -> str:
@@ -56,15 +72,15 @@ def _leftovers(*folders: Path) -> list[Path]:
     ],
 )  # fmt: skip
 def test_usage_and_path_errors_are_one_line(
-    tmp_path: Path, args: list[str], code: int, culprit: str
+    cli_main: CliMain, tmp_path: Path, args: list[str], code: int, culprit: str
 ) -> None:
     (tmp_path / "a_file").write_text("not a folder")
-    done = _cli(*(a.format(tmp=tmp_path) for a in args))
-    assert done.returncode == code, done.stderr
-    assert "Traceback" not in done.stderr
-    assert culprit.format(tmp=tmp_path) in done.stderr
+    exit_code, _, stderr = cli_main(*(a.format(tmp=tmp_path) for a in args))
+    assert exit_code == code, stderr
+    assert "Traceback" not in stderr
+    assert culprit.format(tmp=tmp_path) in stderr
     if code == 1:
-        _one_error_line(done.stderr)
+        _one_error_line(stderr)
     assert not _leftovers(tmp_path)
 
 
@@ -89,11 +105,11 @@ def mirror_without_vid_d(mirror_dir: Path, tmp_path: Path) -> Path:
 def test_a_missing_table_is_not_estimated_not_a_verdict_on_fewer_cycles(
     mirror_without_vid_d: Path, nhanes_data_dir: Path, tmp_path: Path
 ) -> None:
-    data_dir = tmp_path / "raw"
-    shutil.copytree(nhanes_data_dir, data_dir, ignore=shutil.ignore_patterns(".cache"))
+    data_dir = _data_dir_copy(nhanes_data_dir, tmp_path / "raw")
     (data_dir / "2005-2006" / "VID_D.xpt").unlink()
     out = tmp_path / "out"
-    args = ["run", "--only", "C3", "--mirror", str(mirror_without_vid_d),
+    # C3's cycles only (2001-2006): the build has nothing else to do
+    args = ["run", "--only", "C3", "--cycles", "2001-2006", "--mirror", str(mirror_without_vid_d),
             "--data-dir", str(data_dir), "--out", str(out)]  # fmt: skip
     done = _cli(*args)
     assert done.returncode == 1, done.stderr
@@ -104,6 +120,7 @@ def test_a_missing_table_is_not_estimated_not_a_verdict_on_fewer_cycles(
     assert main["verdict"] == "not estimated" and "VID_D (2005-2006)" in main["why"]
     report = (out / "report.md").read_text()
     assert "2005-2006/VID_D.xpt" not in report  # the report lists only files it used
+    assert "2005-2006/DEMO_D.xpt" in report
     assert not _leftovers(data_dir, out)
 
     # asked for, the claim is estimated on the other cycles, and the report says so
@@ -127,12 +144,16 @@ def test_a_missing_table_is_not_estimated_not_a_verdict_on_fewer_cycles(
 def test_an_interrupted_run_exits_non_zero_and_leaves_the_previous_outputs(
     nhanes_data_dir: Path, mirror_dir: Path, tmp_path: Path, sig: int, code: int, word: str
 ) -> None:
+    # a data dir of its own: nothing stored by another test's run is reused, so the run is
+    # still computing (in its worker processes) when the signal comes
+    data_dir = _data_dir_copy(nhanes_data_dir, tmp_path / "raw")
     out = tmp_path / "out"
     out.mkdir()
     (out / "report.html").write_text("the previous run's report")
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-    args = ["run", "--mirror", str(mirror_dir), "--data-dir", str(nhanes_data_dir),
-            "--out", str(out)]  # fmt: skip
+    # 2003-2006: five claims (two workers), a build of two cycles
+    args = ["run", "--cycles", "2003-2006", "--mirror", str(mirror_dir),
+            "--data-dir", str(data_dir), "--out", str(out)]  # fmt: skip
     # its own process group, as a terminal's Ctrl-C reaches every process of the job
     process = subprocess.Popen(
         [*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
@@ -141,10 +162,11 @@ def test_an_interrupted_run_exits_non_zero_and_leaves_the_previous_outputs(
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not any(out.glob(".staging-*/tables/*.csv")):
         time.sleep(0.1)  # interrupt once the analyses are writing
+    assert process.poll() is None, "the run ended before it could be interrupted"
     os.killpg(process.pid, sig)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == code, stderr
     assert _one_error_line(stderr) == f"error: {word}"
     assert (out / "report.html").read_text() == "the previous run's report"
     assert not (out / "tables").exists()  # nothing of the interrupted run is in place
-    assert not _leftovers(out, nhanes_data_dir)
+    assert not _leftovers(out, data_dir)

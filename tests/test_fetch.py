@@ -5,11 +5,9 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import subprocess
-import sys
 import tarfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import httpx
@@ -28,6 +26,7 @@ from nhanes_mg.errors import (
 from nhanes_files import MORT_2015_LINES, demo_columns, write_mortality, write_xpt
 
 CYCLE_D = catalog.parse_cycles("2005-2006")
+CliMain = Callable[..., tuple[int, str, str]]  # the ``cli_main`` fixture (tests/conftest.py)
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +81,10 @@ def test_folder_mirror_then_skip(small_mirror: Path, tmp_path: Path) -> None:
 
     again = fetch.fetch(CYCLE_D, ["DEMO", "VID"], data_dir=data, mirror=small_mirror)
     assert again.fetched == [] and len(again.skipped) == 3
-    assert read.load_mortality(data, "2005-2006") is not None
+    mortality = read.load_mortality(data, "2005-2006")
+    assert mortality is not None
+    frame, release = mortality
+    assert release == 2015 and frame["SEQN"].to_list() == [31127, 31128, 31129]
 
 
 def test_changed_file_is_fetched_again(small_mirror: Path, tmp_path: Path) -> None:
@@ -160,7 +162,8 @@ class _Server:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        # a short poll: shutdown() waits for the loop to look (0.5 s by default)
+        threading.Thread(target=self.httpd.serve_forever, args=(0.01,), daemon=True).start()
 
 
 @pytest.fixture
@@ -168,6 +171,7 @@ def server(small_mirror: Path) -> Iterator[_Server]:
     srv = _Server(small_mirror)
     yield srv
     srv.httpd.shutdown()
+    srv.httpd.server_close()
 
 
 def test_mirror_url(server: _Server, tmp_path: Path) -> None:
@@ -241,19 +245,16 @@ def test_no_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         fetch.fetch(CYCLE_D, ["DEMO"], data_dir=tmp_path / "d", mortality=False)
 
 
-def test_cli_no_network_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    code = (
-        "import nhanes_mg.catalog as c, nhanes_mg.fetch as f, sys;"
-        "c.CDC_BASE='http://127.0.0.1:9'; f.BACKOFF_SECONDS=0.01;"
-        "from nhanes_mg.cli import main; sys.argv=['nhanes-mg','fetch','--cycles','2005-2006',"
-        f"'--data-dir',{str(tmp_path)!r}]; main()"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 1
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, done.stderr
+def test_cli_no_network_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli_main: CliMain
+) -> None:
+    monkeypatch.setattr(catalog, "CDC_BASE", "http://127.0.0.1:9")  # discard port: refused
+    code, stdout, stderr = cli_main("fetch", "--cycles", "2005-2006", "--data-dir", str(tmp_path))
+    assert code == 1
+    lines = [line for line in (stdout + stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, stdout + stderr
     assert lines[0].startswith("error: cannot reach 127.0.0.1") and "--mirror" in lines[0]
-    assert "Traceback" not in done.stderr
+    assert "Traceback" not in stderr
 
 
 def test_cli_fetch_from_folder(small_mirror: Path, tmp_path: Path) -> None:
@@ -489,18 +490,16 @@ def test_data_dir_that_is_a_file(small_mirror: Path, tmp_path: Path) -> None:
     assert file.read_text() == "not a folder"
 
 
-def test_cli_data_dir_that_is_a_file_is_one_line(small_mirror: Path, tmp_path: Path) -> None:
+def test_cli_data_dir_that_is_a_file_is_one_line(
+    small_mirror: Path, tmp_path: Path, cli_main: CliMain
+) -> None:
     file = tmp_path / "raw"
     file.write_text("")
     args = ["fetch", "--cycles", "2005-2006", "--tables", "DEMO", "--mirror", str(small_mirror)]
-    done = subprocess.run(
-        [sys.executable, "-m", "nhanes_mg", *args, "--data-dir", str(file)],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 1
-    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
-    assert len(lines) == 1, done.stdout + done.stderr
+    code, stdout, stderr = cli_main(*args, "--data-dir", str(file))
+    assert code == 1
+    lines = [line for line in (stdout + stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, stdout + stderr
     assert lines[0].startswith("error:") and str(file) in lines[0]
     assert "is a file, not a folder: pass --data-dir a folder" in lines[0]
 

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from typer.testing import CliRunner
 
-from nhanes_mg.cli import app
+from nhanes_mg.derive import BuildResult
 from nhanes_mg.errors import SpecError
 from nhanes_mg.fetch import read_manifest
 from nhanes_mg.pipeline import RunSummary, run_pipeline, select_specs
+
+from derive_support import session_build_in_runs
 
 REQUIRED = ["term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high",
             "df", "n", "scale"]  # fmt: skip
@@ -25,10 +26,18 @@ def test_select_specs_rejects_unknown_ids() -> None:
 
 @pytest.fixture(scope="session")
 def full_run(
-    nhanes_data_dir: Path, mirror_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    nhanes_data_dir: Path,
+    mirror_dir: Path,
+    build_result: BuildResult,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> RunSummary:
+    """``run`` of every shipped claim on the real mirror. The build it asks for is the
+    session's (the same data dir and cycles; tests/test_derive_build.py tests building)."""
     out = tmp_path_factory.mktemp("outputs")
-    return run_pipeline(data_dir=nhanes_data_dir, out_dir=out, mirror=str(mirror_dir))
+    with session_build_in_runs(build_result, nhanes_data_dir) as asked:
+        summary = run_pipeline(data_dir=nhanes_data_dir, out_dir=out, mirror=str(mirror_dir))
+    assert asked == [nhanes_data_dir]
+    return summary
 
 
 @pytest.mark.mirror
@@ -43,7 +52,14 @@ def test_every_output_is_written(full_run: RunSummary) -> None:
         assert table.height > 0, sid
         figure = out / "figures" / f"{sid}.png"
         assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", sid
+        # the complete mirror leaves no claim and no sensitivity analysis unestimated
         assert result.verdict is not None, sid
+        judged = [result.verdict.verdict, *(s.verdict for s in result.verdict.sensitivity)]
+        assert "not estimated" not in judged, (sid, result.verdict.why)
+    assert full_run.incomplete == []
+    verdicts = pl.read_csv(out / "tables" / "verdicts.csv")
+    main = verdicts.filter(pl.col("sensitivity").is_null())
+    assert main["claim"].to_list() == [r.spec.id for r in full_run.results]
     html = full_run.report_html.read_text()
     assert "src='figures/" not in html and "data:image/png;base64," in html  # self-contained
     for result in full_run.results:
@@ -146,24 +162,6 @@ def test_report_states_what_was_fitted(full_run: RunSummary) -> None:
     assert "What this cannot test" in section and "ecological" in section
     fits = pl.read_csv(full_run.report_html.parent / "tables" / "C6_fits.csv")
     assert {"cycles", "n", "events", "weight", "weight_reason"} <= set(fits.columns)
-
-
-def test_cli_specs_and_bad_spec(tmp_path: Path) -> None:
-    runner = CliRunner()
-    listed = runner.invoke(app, ["specs"])
-    assert listed.exit_code == 0 and "C7" in listed.output
-    bad = tmp_path / "bad.toml"
-    bad.write_text('id = "X"\nmodel = "probit"\n')
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [sys.executable, "-m", "nhanes_mg", "specs", "--spec", str(bad)],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    assert done.returncode == 1
-    assert "bad.toml: field 'model': 'probit' is not one of" in done.stderr
-    assert "Traceback" not in done.stderr
 
 
 @pytest.mark.mirror

@@ -3,15 +3,19 @@ that reuses exactly what did not change."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from nhanes_mg.derive import BuildResult
 from nhanes_mg.pipeline import run_pipeline
 from nhanes_mg.spec import shipped_spec_paths
 from nhanes_mg.store import ResultStore, code_version
+
+from derive_support import session_build_in_runs
 
 
 def _folder(tmp_path: Path) -> Path:
@@ -58,40 +62,51 @@ def test_clear(tmp_path: Path) -> None:
 
 @pytest.mark.mirror
 def test_a_run_reuses_what_did_not_change(
-    nhanes_data_dir: Path, mirror_dir: Path, tmp_path: Path
+    nhanes_data_dir: Path, mirror_dir: Path, build_result: BuildResult, tmp_path: Path
 ) -> None:
+    # the session's data dir as hard links (its files are only ever replaced, never written in
+    # place), with its parquet cache, without its stored results
     data_dir = tmp_path / "raw"
-    shutil.copytree(nhanes_data_dir, data_dir, ignore=shutil.ignore_patterns(".results", "*.lock"))
+    shutil.copytree(nhanes_data_dir, data_dir, copy_function=os.link,
+                    ignore=shutil.ignore_patterns(".results", "*.lock"))  # fmt: skip
     specs = tmp_path / "specs"
     specs.mkdir()
     for path in shipped_spec_paths():
-        if path.name.startswith(("C1", "C6")):
+        if path.name.startswith(("C4", "C7")):  # the two quickest claims
             shutil.copyfile(path, specs / path.name)
     paths = sorted(specs.glob("*.toml"))
 
     def run(out: str, force: bool = False):  # type: ignore[no-untyped-def]
-        return run_pipeline(data_dir=data_dir, out_dir=tmp_path / out, mirror=str(mirror_dir),
-                            spec_paths=paths, workers=1, force=force)  # fmt: skip
+        # a build of this copy is the session's build of the same files
+        with session_build_in_runs(build_result, data_dir) as built:
+            summary = run_pipeline(data_dir=data_dir, out_dir=tmp_path / out,
+                                   mirror=str(mirror_dir), spec_paths=paths, workers=1,
+                                   force=force)  # fmt: skip
+        assert built == ([] if "build" in summary.reused else [data_dir])
+        return summary
 
     first = run("a")
     assert first.reused == []
     again = run("b")
-    assert again.reused == ["build", "C1", "C6"]
-    for name in ("C1.csv", "C6.csv", "C6_fits.csv", "verdicts.csv"):
+    assert again.reused == ["build", "C4", "C7"]
+    for name in ("C4.csv", "C7.csv", "C7_fits.csv", "verdicts.csv"):
         assert (tmp_path / "a" / "tables" / name).read_bytes() == (
             tmp_path / "b" / "tables" / name
         ).read_bytes(), name
-    assert (tmp_path / "b" / "figures" / "C6_robustness.png").exists()
+    assert (tmp_path / "b" / "figures" / "C7_robustness.png").exists()
     assert "data:image/png;base64," in (tmp_path / "b" / "report.html").read_text()
 
     # editing one specification recomputes that one only
-    c6 = next(p for p in paths if p.name.startswith("C6"))
-    c6.write_text(c6.read_text().replace('title = "Ca:Mg intake ratio', 'title = "The Ca:Mg ratio'))
+    c7 = next(p for p in paths if p.name.startswith("C7"))
+    old_title = 'title = "25(OH)D by vitamin D supplement use'
+    assert old_title in c7.read_text()
+    c7.write_text(c7.read_text().replace(old_title, 'title = "Vitamin D status by supplement use'))
     edited = run("c")
-    assert edited.reused == ["build", "C1"]
-    assert next(r for r in edited.results if r.spec.id == "C6").spec.title.startswith("The Ca:Mg")
+    assert edited.reused == ["build", "C4"]
+    title = next(r for r in edited.results if r.spec.id == "C7").spec.title
+    assert title.startswith("Vitamin D status by supplement use")
     verdicts = pl.read_csv(tmp_path / "c" / "tables" / "verdicts.csv")
-    assert set(verdicts["claim"]) == {"C1", "C6"}
+    assert set(verdicts["claim"]) == {"C4", "C7"}
 
     # --force recomputes everything
     assert run("d", force=True).reused == []

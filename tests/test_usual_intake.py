@@ -377,19 +377,15 @@ def test_brr_rejects_bad_designs() -> None:
 # use their own covariates; for 2001-2002 USDA had second recalls on a subsample that the
 # public files lack (we borrow λ and the variance ratio from 2003-2004).
 PUBLISHED_TOLERANCE = 3.0
-MIRROR_CYCLES = ("1999-2000", "2001-2002", "2003-2004", "2005-2006")
 
 
 @pytest.fixture(scope="module")
-def mirror_result(mirror_dir, tmp_path_factory) -> pl.DataFrame:
+def mirror_result(nhanes_data_dir) -> pl.DataFrame:
     from nhanes_mg.usual_intake.run import load_frame
 
-    data = tmp_path_factory.mktemp("ui_data")  # load_table caches parquet under data/.cache
-    for cycle in MIRROR_CYCLES:
-        (data / cycle).mkdir()
-        for f in (mirror_dir / cycle).iterdir():
-            (data / cycle / f.name).symlink_to(f)
-    frame = load_frame(data, ["2001-2002", "2003-2004", "2005-2006"])
+    # the session's data dir fetched from the mirror: its parquet cache is shared, and the
+    # build of these cycles (and their donor) is the one ``nhanes-mg usual-intake`` makes
+    frame = load_frame(nhanes_data_dir, ["2001-2002", "2003-2004", "2005-2006"])
     res = estimate_usual_intake(
         frame,
         nutrients=("mg",),

@@ -7,6 +7,7 @@ column sums, which the tests compare before comparing any estimate.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from pathlib import Path
@@ -26,8 +27,10 @@ CYCLES = {
 }
 
 
+@functools.cache
 def _cycle(mirror: Path, cycle: str) -> pl.DataFrame:
-    """DEMO ⟕ VID ⟕ BMX ⟕ day-1 diet totals of one cycle, exam participants, lower-case names."""
+    """DEMO ⟕ VID ⟕ BMX ⟕ day-1 diet totals of one cycle, exam participants, lower-case names
+    (read once a session: the datasets below share cycles; polars frames are immutable)."""
     suffix, diet_table, prefix, status = CYCLES[cycle]
     folder = mirror / cycle
     demo = read_xpt(folder / f"DEMO_{suffix}.xpt").select(DEMO_COLS)

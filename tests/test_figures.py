@@ -1,0 +1,169 @@
+"""The figures of small fixed results (tests/hand_results.py): which files, PNG, and what the
+plots say — panel titles and axes in words (never a column name), shares as %, thresholds and
+published estimates where they belong. The plots are read from their plotnine objects, not
+from pixels."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+import pytest
+from plotnine import geom_hline, ggplot
+
+from nhanes_mg import figures
+from nhanes_mg.analyses import SpecResult
+from nhanes_mg.spec import parse_spec
+
+from hand_results import COLUMN_NAMES, FOREST_SPEC, forest_result, share_result
+
+PNG = b"\x89PNG\r\n\x1a\n"
+SNAKE = re.compile(r"\b_?[a-z0-9]+_[a-z0-9_]+\b")  # mg_total, share_below_ear, _x
+
+
+@pytest.fixture(scope="module")
+def share() -> SpecResult:
+    return share_result()
+
+
+@pytest.fixture(scope="module")
+def forest() -> SpecResult:
+    return forest_result()
+
+
+def _main(result: SpecResult, analysis: str) -> pl.DataFrame:
+    return result.table.filter(pl.col("sensitivity").is_null() & (pl.col("analysis") == analysis))
+
+
+def _data(plot: ggplot) -> pd.DataFrame:
+    """What the plot draws (plotnine keeps pandas)."""
+    assert isinstance(plot.data, pd.DataFrame)
+    return plot.data
+
+
+def _words(plot: ggplot) -> list[str]:
+    """Every text a reader sees that the plot is given: axis and legend titles, panel titles."""
+    texts = [str(v) for v in vars(plot.labels).values() if v is not None]
+    if "panel" in _data(plot):
+        texts += [str(p) for p in _data(plot)["panel"].unique()]
+    return texts
+
+
+def _no_column_names(plot: ggplot) -> None:
+    for text in _words(plot):
+        assert not SNAKE.search(text), text
+        assert not any(name in text for name in COLUMN_NAMES), text
+
+
+def _hlines(plot: ggplot) -> list[float]:
+    """The y values of the plot's horizontal reference lines (each a layer with its data)."""
+    values: list[float] = []
+    for layer in plot.layers:
+        if isinstance(layer.geom, geom_hline):
+            column = layer.mapping["yintercept"]
+            data = layer.geom.data
+            assert isinstance(data, pd.DataFrame)
+            values += [float(v) for v in data[column]]
+    return values
+
+
+def test_write_figures_writes_one_png_per_kind_main_first(
+    tmp_path: Path, share: SpecResult, forest: SpecResult
+) -> None:
+    paths = figures.write_figures(share, tmp_path / "figures")
+    assert [p.name for p in paths] == ["T1.png", "T1_groups.png", "T1_robustness.png"]
+    paths += figures.write_figures(forest, tmp_path / "figures")
+    assert [p.name for p in paths[3:]] == ["T3.png", "T3_robustness.png"]
+    for path in paths:
+        assert path.read_bytes()[:8] == PNG, path
+    # written atomically: nothing else is left in the folder
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(p.name for p in paths)
+
+
+def test_no_main_rows_no_figure(tmp_path: Path, share: SpecResult) -> None:
+    only_sensitivity = SpecResult(
+        spec=share.spec, table=share.table.filter(pl.col("sensitivity").is_not_null())
+    )
+    assert figures.write_figures(only_sensitivity, tmp_path / "figures") == []
+
+
+def test_trend_of_a_share_in_percent_with_the_threshold(share: SpecResult) -> None:
+    plot = figures._trend(share, _main(share, "share_below_ear"))
+    _no_column_names(plot)
+    assert plot.labels.x == "survey cycle" and plot.labels.y == "% (95% CI)"
+    data = _data(plot).set_index("cycle")
+    assert data.loc["2017-2018", "estimate"] == pytest.approx(54.7)
+    assert data.loc["2017-2018", "conf_low"] == pytest.approx(51.2)
+    assert set(data["panel"]) == {"share below the EAR, food"}
+    assert len(data) == 2  # the estimates only, not the trend row
+    assert _hlines(plot) == [pytest.approx(50.0)]  # the claim's 50 %, as %
+
+
+def test_groups_panel_is_titled_by_its_label(share: SpecResult) -> None:
+    plot = figures._groups(share, _main(share, "share_below_ear_by_sex"))
+    _no_column_names(plot)
+    data = _data(plot)
+    assert set(data["first"]) == {"male", "female"}
+    assert data["estimate"].max() == pytest.approx(59.0)
+    assert plot.labels.y == "% (95% CI)"
+
+
+def test_forest_of_odds_ratios_with_the_published_estimate(forest: SpecResult) -> None:
+    table = forest.table.filter(pl.col("sensitivity").is_null())
+    plot = figures._forest(forest, table)
+    _no_column_names(plot)
+    assert plot.labels.y == "odds ratio (95% CI), log scale"
+    data = _data(plot)
+    assert set(data["panel"]) == {
+        "25(OH)D < 30 nmol/L by quartiles of total Mg intake\n(crude)",
+        "25(OH)D < 30 nmol/L by quartiles of total Mg intake\n(adjusted)",
+    }
+    assert "P for trend" not in set(data["term"])  # a P value is not a point
+    # the reference category: a point at 1 with no interval
+    q1 = data[data["term"] == "Q1"]
+    assert (q1["estimate"] == 1.0).all() and (q1["conf_low"] == q1["conf_high"]).all()
+    published = data[data["source"] == "published"]
+    assert len(published) == 1
+    row = published.iloc[0]
+    shown = (row["term"], row["estimate"], row["conf_low"], row["conf_high"])
+    assert shown == ("Q4", 0.34, 0.21, 0.56)
+    assert row["panel"].endswith("(adjusted)")  # beside the estimate the verdict reads
+    assert _hlines(plot) == [1.0]  # no effect on the ratio scale
+    assert any(type(s).__name__ == "scale_y_log10" for s in plot.scales)
+
+
+def test_robustness_has_every_variant_coloured_by_its_verdict(forest: SpecResult) -> None:
+    plot = figures._robustness(forest)
+    assert plot is not None
+    _no_column_names(plot)
+    data = _data(plot)
+    assert list(data["variant"]) == [
+        "main analysis", "supplement non-users", "two-day mean intakes", "published",
+    ]  # fmt: skip
+    assert list(data["verdict"]) == ["consistent", "consistent", "not reproduced", "published"]
+    assert plot.labels.y == "effect (95% CI, ratio, log scale); dashed: no effect"
+    assert _hlines(plot) == [1.0]
+
+
+def test_robustness_of_a_share_in_percent(share: SpecResult) -> None:
+    plot = figures._robustness(share)
+    assert plot is not None
+    _no_column_names(plot)
+    assert list(_data(plot)["estimate"]) == [pytest.approx(54.7), pytest.approx(60.0)]
+    assert plot.labels.y == "estimate (95% CI, %); dashed: the claim's threshold 50"
+    assert _hlines(plot) == [pytest.approx(50.0)]
+
+
+def test_the_column_name_check_sees_an_unlabelled_analysis() -> None:
+    """Without labels a panel falls back to the outcome and exposure expressions: the check
+    above would catch it (it is not vacuous)."""
+    raw = {**FOREST_SPEC, "analysis": [
+        {k: v for k, v in a.items() if not k.endswith("_label")} for a in FOREST_SPEC["analysis"]
+    ]}  # fmt: skip
+    result = forest_result()
+    bare = SpecResult(spec=parse_spec(raw), table=result.table, fits=result.fits)
+    plot = figures._forest(bare, bare.table.filter(pl.col("sensitivity").is_null()))
+    with pytest.raises(AssertionError, match="mg_total"):
+        _no_column_names(plot)

@@ -1,0 +1,249 @@
+"""The report, tables and verdicts.csv of small fixed results (tests/hand_results.py): what each
+claim's section says (verdict and why, robustness, what it cannot test, what was fitted), how
+numbers are shown (shares as %, P values, thousands), which data files are listed, and that the
+HTML is self-contained and escaped."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import html
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from nhanes_mg import report, verdicts
+from nhanes_mg.analyses import SpecResult
+from nhanes_mg.report import ReportInputs, render_html, render_markdown
+
+from hand_results import forest_result, share_result
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"not really an image"
+META: dict[str, object] = {
+    "rows": 23456,
+    "cycles": ["2003-2004", "2005-2006", "2015-2016", "2017-2018"],
+    "gaps": [],
+}
+
+
+@pytest.fixture(scope="module")
+def results() -> list[SpecResult]:
+    return [share_result(), forest_result()]
+
+
+def _data_dir(folder: Path) -> Path:
+    """A data dir whose fetch manifest lists: a file of a built cycle, one of a cycle not
+    built, the ingredient database, a mortality file and a file deleted since it was fetched."""
+    entries = []
+    for relpath in ("2005-2006/DEMO_D.xpt", "2011-2012/DEMO_G.xpt", "1999-2000/DSII.xpt",
+                    "linked_mortality/NHANES_2005_2006_MORT_2015_PUBLIC.dat",
+                    "2003-2004/VID_C.xpt"):  # fmt: skip
+        path = folder / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(relpath.encode())
+        entries.append({"file": relpath, "size": path.stat().st_size,
+                        "sha256": hashlib.sha256(relpath.encode()).hexdigest(),
+                        "source": f"/mirror/{relpath}"})  # fmt: skip
+    (folder / "2003-2004" / "VID_C.xpt").unlink()
+    (folder / "fetch-manifest.json").write_text(json.dumps({"files": entries, "absent": []}))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory, results: list[SpecResult]) -> ReportInputs:
+    folder = tmp_path_factory.mktemp("report")
+    figure = folder / "out" / "figures" / "T1.png"
+    figure.parent.mkdir(parents=True)
+    figure.write_bytes(PNG)
+    return ReportInputs(results, {"T1": [figure]}, _data_dir(folder / "raw"), META)
+
+
+@pytest.fixture(scope="module")
+def md(inputs: ReportInputs) -> str:
+    return render_markdown(inputs, lambda p: f"figures/{p.name}")
+
+
+@pytest.fixture(scope="module")
+def page(inputs: ReportInputs) -> str:
+    return render_html(inputs)
+
+
+def _section(md: str, sid: str) -> str:
+    return md.split(f"\n## {sid}. ")[1].split("\n## ")[0]
+
+
+def test_summary_has_every_claim_with_its_verdict_and_robustness(md: str) -> None:
+    summary = md.split("## Summary")[1].split("\n## ")[0]
+    assert (
+        "| T1: Share of adults below the magnesium EAR (hand-made) | about half of adults below "
+        "the EAR | 54.7% (51.2–58.3%) | **consistent** | holds in 1 of 1 sensitivity analyses |"
+    ) in summary
+    assert (
+        "| T3: Magnesium intake and vitamin D deficiency (hand-made) | OR 0.34 (0.21–0.56), Q4 "
+        "vs Q1 | 0.40 (0.28–0.57) | **consistent** | holds in 1 of 2 sensitivity analyses; not in "
+        "two-day mean intakes (not reproduced) |"
+    ) in summary
+
+
+def test_claim_section_states_verdict_reason_robustness_and_limits(
+    md: str, results: list[SpecResult]
+) -> None:
+    forest = results[1]
+    assert forest.verdict is not None
+    section = _section(md, "T3")
+    assert "> Higher magnesium intake goes with less vitamin D deficiency." in section
+    assert "- **Source**: a unit test; evidence cited: Deng X et al. BMC Med 2013;11:187" in section
+    assert "- **Published**: OR 0.34 (0.21–0.56), Q4 vs Q1" in section
+    assert "- **Ours** (deficiency_adjusted, Q4): 0.40 (0.28–0.57)" in section
+    assert f"- **Verdict: consistent** — {forest.verdict.why}" in section
+    assert "overlaps the published CI 0.21–0.56" in forest.verdict.why
+    assert (
+        "- **Robustness**: holds in 1 of 2 sensitivity analyses; not in two-day mean intakes "
+        "(not reproduced)"
+    ) in section
+    assert (
+        "- **What this cannot test**: Cross-sectional: says nothing about which comes first."
+    ) in section
+    assert "- **Notes**: Day-1 intakes with the day-1 weight." in section
+    # each sensitivity analysis with its own verdict and why
+    assert (
+        "| two-day mean intakes | 0.90 (0.60–1.35) | not reproduced | the CI includes no effect "
+        "and excludes the published 0.34 |"
+    ) in section
+    assert "| supplement non-users | 0.55 (0.33–0.92) | consistent |" in section
+    assert "Incomplete data" not in section
+
+
+def test_fits_table_gives_cycles_n_events_and_weight(md: str) -> None:
+    section = _section(md, "T3")
+    assert "| analysis | model | cycles fitted | n (unweighted) | events | weight |" in section
+    assert (
+        "| deficiency_adjusted | survey logistic (quasibinomial), quartiles | 2003-2004, "
+        "2005-2006 | 4,321 | 321 | a day-1 intake → WTDRD1 |"
+    ) in section
+    assert "| deficiency_adjusted [two_day: two-day mean intakes] |" in section
+    assert "| 3,579 | 287 |" in section
+    assert "Cut points of `deficiency_adjusted`: 212, 276.5, 351" in section
+
+
+def test_numbers_shares_as_percent_ratios_plain_p_values_rounded(md: str) -> None:
+    share = _section(md, "T1")
+    assert (
+        "| share_below_ear | estimate | share | 2017-2018 | 54.7% | 51.2–58.3% |  | 4000 | "
+        "proportion |"
+    ) in share
+    assert "| share_below_ear_by_sex | estimate | share | female | 59.0% | 55.0–63.0% |" in share
+    women = "| share_below_ear [women] | estimate | share | 2017-2018 | 60.0% | 55.0–65.0% |"
+    assert women in share
+    # a trend is not a share: as is, with its P value
+    assert "| share_below_ear | trend | trend |  | 0.013 | -0.02–0.046 | 0.430 |" in share
+    forest = _section(md, "T3")
+    assert "| deficiency_adjusted | estimate | Q4 |  | 0.4 | 0.28–0.57 | 0.010 | 4321 |" in forest
+    assert "| deficiency_adjusted | reference | Q1 |  | 1 |  |  | 4321 | odds ratio |" in forest
+    assert "| deficiency_adjusted | trend | P for trend |  |  |  | < 0.001 |" in forest
+
+
+def test_figures_are_linked_in_markdown_and_embedded_in_html(md: str, page: str) -> None:
+    assert "![T1](figures/T1.png)" in _section(md, "T1")
+    assert "![T3]" not in md  # no figure given for T3
+    assert f"src='data:image/png;base64,{base64.b64encode(PNG).decode('ascii')}'" in page
+    assert "src='figures/" not in page
+
+
+def test_data_section_lists_the_files_of_the_built_cycles_with_sha256(md: str) -> None:
+    data = md.split("\n## Data\n")[1].split("\n## ")[0]
+    assert (
+        "Analytic dataset: 23456 participants, cycles 2003-2004, 2005-2006, 2015-2016, "
+        "2017-2018. Gaps: 0 missing table(s)."
+    ) in data
+    sha = hashlib.sha256(b"2005-2006/DEMO_D.xpt").hexdigest()
+    assert f"| 2005-2006/DEMO_D.xpt | 20 | {sha} | /mirror/2005-2006/DEMO_D.xpt |" in data
+    assert "| 1999-2000/DSII.xpt |" in data  # the ingredient database serves every cycle
+    assert "| linked_mortality/NHANES_2005_2006_MORT_2015_PUBLIC.dat |" in data
+    assert "2011-2012/DEMO_G.xpt" not in data  # a cycle not built
+    assert "2003-2004/VID_C.xpt" not in data  # deleted since it was fetched: not used
+
+
+def test_methods_state_every_verdict_rule_and_software_versions(md: str) -> None:
+    methods = md.split("\n## Methods\n")[1].split("\n## ")[0]
+    for word, rule in verdicts.VOCABULARY:
+        assert f"{word}: {rule}" in methods, word
+    software = md.split("\n## Software\n")[1]
+    assert "| nhanes-mg |" in software and "| polars |" in software
+
+
+def test_html_has_the_same_content_escaped(page: str, results: list[SpecResult]) -> None:
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert "<h2 id='T3'>T3. Magnesium intake and vitamin D deficiency (hand-made)</h2>" in page
+    assert "<a href='#T1'>T1</a>" in page
+    assert '<b class="v-consistent">consistent</b>' in page
+    forest = results[1]
+    assert forest.verdict is not None
+    why = html.escape(forest.verdict.why)
+    assert f'<li><b>Verdict</b>: <b class="v-consistent">consistent</b> — {why}' in page
+    assert (
+        "<li><b>Robustness</b>: holds in 1 of 2 sensitivity analyses; not in two-day mean intakes "
+        "(not reproduced)"
+    ) in page
+    assert "<li><b>What this cannot test</b>: Cross-sectional" in page
+    assert "<td>deficiency_adjusted</td><td>survey logistic (quasibinomial), quartiles</td>" in page
+    assert "<td>4,321</td><td>321</td>" in page
+    assert "<td>54.7%</td><td>51.2–58.3%</td>" in page
+    assert "<code>age &gt;= 20 AND recall_ok_d1</code>" in page  # escaped, not markup
+    assert "SYNTHETIC" not in page
+
+
+def test_synthetic_results_are_stamped(inputs: ReportInputs, tmp_path: Path) -> None:
+    stamped = dataclasses.replace(inputs, synthetic=True)
+    assert report.SYNTHETIC_STAMP in render_markdown(stamped, str)
+    assert f"<p class='stamp'>{report.SYNTHETIC_STAMP}" in render_html(stamped)
+    report.write_tables(inputs.results[0], tmp_path / "tables", synthetic=True)
+    table = pl.read_csv(tmp_path / "tables" / "T1.csv")
+    assert (table["data"] == report.SYNTHETIC_STAMP).all()
+
+
+def test_incomplete_and_not_estimated_are_said_beside_the_verdict(
+    inputs: ReportInputs, results: list[SpecResult]
+) -> None:
+    forest = results[1]
+    fits = list(forest.fits)
+    fits[1] = dataclasses.replace(fits[1], incomplete=("VID_D (2005-2006)",))
+    fits[3] = dataclasses.replace(fits[3], error="2 rows match the rule's term")
+    changed = dataclasses.replace(forest, fits=fits)
+    md = render_markdown(dataclasses.replace(inputs, results=[changed]), str)
+    section = _section(md, "T3")
+    verdict_line = next(i for i, line in enumerate(section.splitlines()) if "**Verdict" in line)
+    assert section.splitlines()[verdict_line + 1] == (
+        "- ⚠ **Incomplete data**: estimated without VID_D (2005-2006) (--allow-incomplete)"
+    )
+    assert (
+        "| deficiency_adjusted [two_day: two-day mean intakes] | survey logistic (quasibinomial), "
+        "quartiles |  |  |  | not estimated: 2 rows match the rule's term |"
+    ) in section
+
+
+def test_write_report_tables_and_verdicts_csv(inputs: ReportInputs, tmp_path: Path) -> None:
+    for result in inputs.results:
+        report.write_tables(result, tmp_path / "tables")
+    md_path, html_path = report.write_report(inputs, tmp_path)
+    assert (md_path, html_path) == (tmp_path / "report.md", tmp_path / "report.html")
+    assert "## T3." in md_path.read_text(encoding="utf-8")
+    fits = pl.read_csv(tmp_path / "tables" / "T3_fits.csv")
+    assert fits.columns[:4] == ["analysis", "sensitivity", "label", "cycles"]
+    adjusted = fits.filter(pl.col("sensitivity").is_null()).row(1, named=True)
+    assert adjusted["cycles"] == "2003-2004; 2005-2006" and adjusted["n"] == 4321
+    assert adjusted["events"] == 321 and adjusted["weight"] == "wt_diet1"
+    table = pl.read_csv(tmp_path / "tables" / "T1.csv")
+    assert table.height == inputs.results[0].table.height and "data" not in table.columns
+    rows = pl.read_csv(tmp_path / "tables" / "verdicts.csv")
+    t3 = rows.filter(pl.col("claim") == "T3")
+    assert t3["verdict"].to_list() == ["consistent", "consistent", "not reproduced"]
+    assert t3["sensitivity"].to_list() == [None, "non_users", "two_day"]
+    # the robustness line belongs to the main row only
+    assert t3["robustness"].to_list()[1:] == [None, None]
+    assert t3["robustness"][0].startswith("holds in 1 of 2")
+    assert t3["estimate"][0] == pytest.approx(0.40) and t3["row"][0] == "deficiency_adjusted, Q4"
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]  # nothing half-written
