@@ -590,21 +590,17 @@ def _model(
         & _flag(work, analysis.population, f"{where}: population")
         & complete.to_series()
     )
-    pre: SurveyDesign | None = None  # a design for weighted cut points, only when needed
-
-    def preliminary() -> SurveyDesign:
-        nonlocal pre
-        if pre is None:
-            pre = _design(work.with_columns(domain_flag.alias(_DOM)), weight.weight)
-        return pre
-
+    # One design of the analysis's cycles; every variable added later is an update() of it,
+    # which shares the strata, PSU and weight encodings instead of rebuilding them.
+    sample = _design(work, weight.weight)
     strata: tuple[str, str] | None = None
+    added: dict[str, pl.Series] = {}
     if analysis.modifier:
-        modifier, strata = _modifier(work, domain_flag, analysis, weight.weight, where)
-        work = work.with_columns(modifier.alias(_MOD))
+        modifier, strata = _modifier(work, domain_flag, analysis, sample, where)
+        added[_MOD] = modifier.alias(_MOD)
         domain_flag = domain_flag & modifier.is_not_null()
-        pre = None  # the domain changed
-    work = work.with_columns(domain_flag.alias(_DOM))
+    design = sample.update(**added, **{_DOM: domain_flag.alias(_DOM)})
+    in_domain = design.subset(pl.col(_DOM))
 
     # Exposure coding, by hand so that coefficient names are ours (no parsing of formula
     # names): one 0/1 column per non-reference category, or the exposure per `per` units.
@@ -615,8 +611,7 @@ def _model(
         labels = category_labels(analysis.exposure_type, analysis.quantiles, analysis.cutpoints)
         if analysis.exposure_type == "quantiles":
             k = analysis.quantiles
-            dom = preliminary().subset(pl.col(_DOM))
-            cuts = _weighted_quantiles(dom, _X, [i / k for i in range(1, k)])
+            cuts = _weighted_quantiles(in_domain, _X, [i / k for i in range(1, k)])
             if len(set(cuts)) < len(cuts):
                 raise EstimationError(
                     f"exposure {analysis.exposure} has tied quantile cut points {cuts}"
@@ -630,7 +625,7 @@ def _model(
             lab: (pl.col(_X) > lo) & (pl.col(_X) <= hi)
             for lab, lo, hi in zip(labels, bounds[:-1], bounds[1:], strict=True)
         }
-        medians = _category_medians(preliminary().subset(pl.col(_DOM)), in_category)
+        medians = _category_medians(in_domain, in_category)
         trend = pl.lit(None, pl.Float64)
         for lab, cond in in_category.items():
             trend = pl.when(cond).then(pl.lit(medians.get(lab))).otherwise(trend)
@@ -643,15 +638,13 @@ def _model(
                     .then(None)
                     .otherwise(in_category[lab].cast(pl.Float64))
                 )
-        work = work.with_columns(**dummies, **{_TREND: trend})
+        design = design.update(**dummies, **{_TREND: trend})
     else:
         columns["_e0"] = exposure_term(analysis)
-        work = work.with_columns((pl.col(_X) / analysis.per).alias("_e0"))
+        design = design.update(_e0=pl.col(_X) / analysis.per)
         reference = None
-    if analysis.modifier:
-        work = work.with_columns(**{f"{c}_m": pl.col(c) * pl.col(_MOD) for c in columns})
-
-    design = _design(work, weight.weight)
+    if analysis.modifier:  # after the exposure columns it multiplies (update sees the old frame)
+        design = design.update(**{f"{c}_m": pl.col(c) * pl.col(_MOD) for c in columns})
     domain = design.subset(pl.col(_DOM))
     used = domain.domain & (np.asarray(design.weights) > 0)  # in the domain, in the subsample
     n = int(used.sum())
@@ -772,7 +765,11 @@ def _joint(
 
 
 def _modifier(
-    work: pl.DataFrame, domain_flag: pl.Series, analysis: ModelAnalysis, weight: str, where: str
+    work: pl.DataFrame,
+    domain_flag: pl.Series,
+    analysis: ModelAnalysis,
+    sample: SurveyDesign,
+    where: str,
 ) -> tuple[pl.Series, tuple[str, str]]:
     """The effect modifier as 0/1 (null where unknown) and the names of its two strata."""
     text = analysis.modifier or ""
@@ -784,10 +781,8 @@ def _modifier(
     values = values.cast(pl.Float64)
     if analysis.modifier_cut == "median":
         # the weighted median in the analysis domain, as the claim's "below vs above median"
-        flagged = work.with_columns(
-            values.alias("_m"), (domain_flag & values.is_not_null()).alias("_mdom")
-        )
-        cut = _weighted_quantiles(_design(flagged, weight).subset(pl.col("_mdom")), "_m", [0.5])[0]
+        domain = sample.update(_m=values).subset(domain_flag & values.is_not_null())
+        cut = _weighted_quantiles(domain, "_m", [0.5])[0]
     else:
         cut = float(analysis.modifier_cut)
     return (values >= cut).cast(pl.Float64), analysis_strata(analysis, cut)
