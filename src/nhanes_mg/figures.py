@@ -193,10 +193,9 @@ def _trend(result: SpecResult, table: pl.DataFrame) -> ggplot:
     data = data.with_columns(
         year=pl.col("cycle").map_elements(_mid_year, return_dtype=pl.Float64),
         group=pl.col("group").fill_null("all participants"),
-        source=pl.lit("NHANES (ours)"),
     )
-    breaks = sorted({_mid_year(c) for c in data["cycle"].unique().to_list()})
-    labels = [f"{int(b - 1)}–{str(int(b))[2:]}" for b in breaks]  # 2002.0 is 2001-2002
+    cycles = {_mid_year(c): c for c in data["cycle"].unique().to_list()}
+    breaks = sorted(cycles)
     frame = data.to_pandas()  # plotnine draws from pandas: convert at the library boundary
     plot = (
         ggplot(frame, aes("year", "estimate", color="group", group="group"))
@@ -248,11 +247,9 @@ def _trend(result: SpecResult, table: pl.DataFrame) -> ggplot:
                 size=2.5,
             )
             plot += scale_shape_manual(values={"published range": "_", "published bound": "v"})
-            extra = sorted({p.year for p in points} - set(breaks))
-            breaks = sorted([*breaks, *extra])
-            labels = [
-                f"{int(b - 1)}–{str(int(b))[2:]}" if b not in extra else f"{int(b)}" for b in breaks
-            ]
+            breaks = sorted({*breaks, *(p.year for p in points)})
+    # a cycle's break is labelled as the cycle ("2001–02"), a published year as the year
+    labels = [f"{cycles[b][:4]}–{cycles[b][7:]}" if b in cycles else f"{int(b)}" for b in breaks]
     return plot + scale_x_continuous(breaks=breaks, labels=labels) + labs(shape="")
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from nhanes_mg import __version__, verdicts
+from nhanes_mg import __version__, catalog, verdicts
 from nhanes_mg.fetch import iter_manifest
 from nhanes_mg.files import atomic_write
 from nhanes_mg.results import FitInfo, SpecResult
@@ -175,8 +175,6 @@ FIT_HEADERS = ["analysis", "model", "cycles fitted", "n (unweighted)", "events",
 
 
 def cycles_text_of(fit: FitInfo) -> str:
-    from nhanes_mg import catalog
-
     return cycles_text(tuple(catalog.get_cycle(c) for c in fit.cycles)) if fit.cycles else ""
 
 
@@ -237,7 +235,11 @@ def _data_rows(data_dir: Path, cycles: object = None) -> list[list[str]]:
         if not (data_dir / relpath).is_file():
             continue
         folder = relpath.split("/", 1)[0]
-        if built is not None and folder[:1].isdigit() and folder not in built | {"1999-2000"}:
+        if (
+            built is not None
+            and folder[:1].isdigit()
+            and folder not in built | {catalog.INGREDIENT_DIR}
+        ):
             continue
         rows.append([relpath, str(e["size"]), str(e["sha256"]), str(e["source"])])
     return rows
