@@ -36,6 +36,7 @@ import numpy as np
 import polars as pl
 
 from nhanes_mg import catalog, verdicts
+from nhanes_mg.declared import subsamples as declared_subsamples
 from nhanes_mg.errors import EstimationError, IncompleteDataError, NhanesError, SpecError
 from nhanes_mg.lineage import affected_by
 from nhanes_mg.results import RATIO_SCALES, FitInfo, SpecResult, VariantVerdict, Verdict
@@ -339,7 +340,9 @@ def _run_analysis(
             incomplete=missing,
         )
         return table, info
-    weight = choose_weight(_expressions(spec, analysis), analysis.weight)
+    weight = choose_weight(
+        _expressions(spec, analysis), analysis.weight, declared_subsamples(spec.variables)
+    )
     frame, kept, dropped = _frame_for(spec, analysis, analytic, weight, where, skip)
     if isinstance(analysis, DescriptiveAnalysis):
         table, n = _descriptive(spec, analysis, frame, weight.weight, where)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from nhanes_mg import catalog
+from nhanes_mg import catalog, declared
 from nhanes_mg.derive.build import ANALYTIC_NAME, DICTIONARY_NAME, METADATA_NAME
 from nhanes_mg.errors import OutputError, SpecError
 from nhanes_mg.fetch import FetchReport, fetch, iter_manifest
@@ -132,7 +132,9 @@ def _run_locked(
     started = time.perf_counter()
     report: FetchReport | None = None
     if do_fetch:
-        report = fetch(catalog.parse_cycles(cycles), data_dir=data_dir, mirror=mirror)
+        extra = [c for c in declared.components(specs) if c not in catalog.DEFAULT_COMPONENTS]
+        components = [*catalog.DEFAULT_COMPONENTS, *extra] if extra else None
+        report = fetch(catalog.parse_cycles(cycles), components, data_dir=data_dir, mirror=mirror)
         notify("fetch", f"{len(report.fetched)} fetched, {len(report.skipped)} present")
     seconds["fetch"] = time.perf_counter() - started
 
@@ -164,6 +166,11 @@ def _run_locked(
         started = time.perf_counter()
         for spec in specs:
             _cycles_present(spec, meta)
+        # the specifications' own variables, read now: a missing table or column stops the
+        # run here, before any estimation
+        own = _declared_columns(specs, stage / ANALYTIC_NAME, data_dir)
+        if own:
+            _add_to_dictionary(stage / DICTIONARY_NAME, specs)
         options = (meta.get("gaps") or [], allow_incomplete, stage, synthetic)
         keys = {s.id: store.key("spec", _spec_text(s), build_key, allow_incomplete, synthetic)
                 for s in specs}  # fmt: skip
@@ -179,7 +186,8 @@ def _run_locked(
             done[spec.id] = (result, [stage / name for name in figure_names])
             reused.append(spec.id)
             notify(spec.id, (result.verdict.verdict if result.verdict else "done") + " (reused)")
-        for result, paths in _compute(todo, stage / ANALYTIC_NAME, options, workers, notify):
+        computed = _compute(todo, stage / ANALYTIC_NAME, own, options, workers, notify)
+        for result, paths in computed:
             done[result.spec.id] = (result, paths)
             relpaths = [p.relative_to(stage) for p in [*_table_paths(stage, result), *paths]]
             names = [str(p.relative_to(stage)) for p in paths]
@@ -232,9 +240,36 @@ def _table_paths(stage: Path, result: SpecResult) -> list[Path]:
             if p.exists()]  # fmt: skip
 
 
+def _declared_columns(
+    specs: list[Spec], analytic_path: Path, data_dir: Path
+) -> dict[str, pl.DataFrame]:
+    """SEQN and the declared variables of each specification that declares some."""
+    wanting = [s for s in specs if s.variables]
+    if not wanting:
+        return {}
+    frame = pl.read_parquet(analytic_path)
+    return {
+        s.id: declared.attach(frame, s, data_dir).select("seqn", *(v.name for v in s.variables))
+        for s in wanting
+    }
+
+
+def _add_to_dictionary(path: Path, specs: list[Spec]) -> None:
+    """Append the specifications' declared variables to the output's data dictionary."""
+    lines = ["", "## Variables declared by specifications", ""]
+    lines += ["| specification | variable | label | unit | source |", "|---|---|---|---|---|"]
+    for s in specs:
+        for v in s.variables:
+            source = v.source_text.replace("|", "\\|")
+            lines.append(f"| {s.id} | `{v.name}` | {v.label} | {v.unit} | {source} |")
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
 def _compute(
     specs: list[Spec],
     analytic_path: Path,
+    own: dict[str, pl.DataFrame],
     options: tuple[list[dict[str, object]], bool, Path, bool],
     workers: int | None,
     notify: Step,
@@ -250,7 +285,10 @@ def _compute(
         pool = ProcessPoolExecutor(n_workers, mp_context=context)
         try:
             with _workers_ignore_interrupts():
-                futures = [pool.submit(_run_one, spec, analytic_path, *options) for spec in specs]
+                futures = [
+                    pool.submit(_run_one, spec, analytic_path, own.get(spec.id), *options)
+                    for spec in specs
+                ]
             for future in futures:
                 result, paths = future.result()
                 notify(result.spec.id, result.verdict.verdict if result.verdict else "done")
@@ -264,7 +302,7 @@ def _compute(
         return
     frame = pl.read_parquet(analytic_path)
     for spec in specs:
-        result, paths = _run_one(spec, frame, *options)
+        result, paths = _run_one(spec, frame, own.get(spec.id), *options)
         notify(spec.id, result.verdict.verdict if result.verdict else "done")
         yield result, paths
 
@@ -350,6 +388,7 @@ def _specs_for_cycles(
 def _run_one(
     spec: Spec,
     analytic: pl.DataFrame | Path,
+    own: pl.DataFrame | None,
     gaps: list[dict[str, object]],
     allow_incomplete: bool,
     out_dir: Path,
@@ -361,6 +400,8 @@ def _run_one(
     from nhanes_mg.figures import write_figures
 
     frame = analytic if isinstance(analytic, pl.DataFrame) else pl.read_parquet(analytic)
+    if own is not None:  # the specification's declared variables
+        frame = frame.join(own, on="seqn", how="left")
     result = run_spec(spec, frame, gaps, allow_incomplete)
     result.usual_cache.clear()  # intermediate usual-intake tables: not part of the result
     write_tables(result, out_dir / "tables", synthetic=synthetic)

@@ -24,7 +24,7 @@ from nhanes_mg import __version__, catalog, verdicts
 from nhanes_mg.fetch import iter_manifest
 from nhanes_mg.files import atomic_write
 from nhanes_mg.results import FitInfo, SpecResult
-from nhanes_mg.spec import cycles_text
+from nhanes_mg.spec import Spec, cycles_text
 from nhanes_mg.weights import CDC_NAME
 
 PACKAGES = ("polars", "numpy", "scipy", "statsmodels", "formulaic", "plotnine", "pyreadstat")
@@ -178,6 +178,15 @@ def cycles_text_of(fit: FitInfo) -> str:
     return cycles_text(tuple(catalog.get_cycle(c) for c in fit.cycles)) if fit.cycles else ""
 
 
+def declared_text(spec: Spec, code: str = "") -> str:
+    """The specification's own variables in words: name (label, unit; source), …"""
+    parts = []
+    for v in spec.variables:
+        words = ", ".join(x for x in (v.label, v.unit) if x)
+        parts.append(f"{code}{v.name}{code} ({words + '; ' if words else ''}{v.source_text})")
+    return "; ".join(parts)
+
+
 def _robust_rows(result: SpecResult) -> list[list[str]]:
     v = result.verdict
     if v is None or v.main is None:
@@ -286,6 +295,8 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
         if spec.limits:
             out.append(f"- **What this cannot test**: {spec.limits}")
         out.append(f"- **Population**: `{spec.population}`, cycles as fitted below")
+        if spec.variables:
+            out.append(f"- **Its own variables**: {declared_text(spec, code='`')}")
         if spec.notes:
             out.append(f"- **Notes**: {spec.notes}")
         for note in r.notes:
@@ -424,6 +435,8 @@ def render_html(inputs: ReportInputs) -> str:
         parts.append(
             f"<li><b>Population</b>: <code>{_h(spec.population)}</code>, cycles as fitted below"
         )
+        if spec.variables:
+            parts.append(f"<li><b>Its own variables</b>: {_h(declared_text(spec))}")
         if spec.notes:
             parts.append(f"<li><b>Notes</b>: {_h(spec.notes)}")
         for note in r.notes:

@@ -26,6 +26,16 @@ A specification, field by field::
     [covariate_sets]                       # named covariate lists, used as "@name"
     adjusted = ["age", "sex", "race_eth"]
 
+    [variables]                            # optional: NHANES columns the build does not derive
+    waist_cm = { table = "BMX", column = "BMXWAIST", unit = "cm", label = "waist circumference" }
+    serum_ca = { table = "BIOPRO", column = "LBXSCA", missing = [], unit = "mg/dL" }
+    phosphorus = { table = "BIOPRO", column = { "2001-2002" = "LBDSPH", "2003-2018" = "LBXSPH" } }
+    high_waist = { expr = "waist_cm >= 102 AND sex = 'male' OR waist_cm >= 88 AND sex = 'female'" }
+    # table: a catalog component (its per-cycle file names are the catalog's, e.g. L40_B for
+    # BIOPRO in 2001-2002); column: the CDC variable (or one per cycles, where CDC renamed
+    # it); missing: codes that become null;
+    # expr: an SQL expression over the analytic columns and the variables declared above it.
+
     [[analysis]]                           # one or more
     name = "deficiency_adjusted"
     model = "logistic"                     # optional: overrides the spec's model
@@ -105,6 +115,7 @@ Examples
 from __future__ import annotations
 
 import itertools
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -113,7 +124,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from nhanes_mg import catalog
+from nhanes_mg import catalog, spec_columns
 from nhanes_mg.errors import CatalogError, SpecError
 from nhanes_mg.verdicts import DIRECTIONS, RULE_KINDS, Direction, RuleKind
 
@@ -144,6 +155,7 @@ _TOP_FIELDS = {
     "notes",
     "limits",
     "covariate_sets",
+    "variables",
     "analysis",
     "sensitivity",
     "reference",
@@ -181,6 +193,7 @@ _USUAL_FIELDS = _COMMON_FIELDS | {"statistic", "variable", "basis", "domain", "b
 _SENSITIVITY_FIELDS = {"name", "label", "analysis", "add_covariates", "term", "direction"} | (
     _MODEL_FIELDS | _DESCRIPTIVE_FIELDS | _USUAL_FIELDS
 ) - {"name"}
+_VARIABLE_FIELDS = {"table", "column", "missing", "expr", "unit", "label"}
 _REFERENCE_FIELDS = {"text", "estimate", "conf_low", "conf_high", "points"}
 _VERDICT_FIELDS = {
     "analysis",
@@ -304,6 +317,37 @@ class VerdictRule:
 
 
 @dataclass(frozen=True)
+class DeclaredVariable:
+    """A variable a specification brings: a CDC column of a table, or an expression.
+
+    Exactly one of (``table``, ``column``) and ``expr`` is set; ``missing`` holds the codes of
+    the column that mean "no answer" (refused, don't know) and become null.
+    """
+
+    name: str
+    table: str | None = None
+    column: str | None = None
+    missing: tuple[float, ...] = ()
+    expr: str | None = None
+    unit: str = ""
+    label: str = ""
+    columns_by_cycle: tuple[tuple[str, str], ...] = ()  # (cycle years, column) where it differs
+
+    def column_for(self, years: str) -> str | None:
+        """The CDC column in a cycle (``column`` unless that cycle names it otherwise)."""
+        return dict(self.columns_by_cycle).get(years, self.column)
+
+    @property
+    def source_text(self) -> str:
+        """Where the values come from, as the report prints it."""
+        if self.expr is not None:
+            return self.expr
+        codes = f" ({', '.join(f'{c:g}' for c in self.missing)} → missing)" if self.missing else ""
+        columns = sorted(set(dict(self.columns_by_cycle).values()) | {str(self.column)} - {"None"})
+        return f"{self.table}.{'/'.join(columns)}{codes}"
+
+
+@dataclass(frozen=True)
 class Spec:
     """A validated model specification (see the module docstring for the fields)."""
 
@@ -323,6 +367,7 @@ class Spec:
     notes: str = ""
     limits: str = ""
     path: str = ""
+    variables: tuple[DeclaredVariable, ...] = ()
 
     @property
     def cycles_text(self) -> str:
@@ -629,6 +674,59 @@ def _sensitivity(
     )
 
 
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _variables(raw: dict[str, Any], path: str) -> tuple[DeclaredVariable, ...]:
+    """The ``[variables]`` table: each a (table, column) or an expression, in order."""
+    out: list[DeclaredVariable] = []
+    for name, entry in raw.items():
+        where = f"variables.{name}"
+        if not _NAME.match(name):
+            raise _fail(path, where, "a variable name is lower case letters, digits and _")
+        if not isinstance(entry, dict):
+            raise _fail(path, where, 'must be a table, e.g. { table = "BMX", column = "BMXWAIST" }')
+        _known_fields(entry, _VARIABLE_FIELDS, path, where + ".")
+        expr = _get(entry, "expr", str, path, where + ".", False, None)
+        table = _get(entry, "table", str, path, where + ".", False, None)
+        column = _get(entry, "column", (str, dict), path, where + ".", False, None)
+        by_cycle: list[tuple[str, str]] = []
+        if isinstance(column, dict):  # { "2001-2002" = "LBDSPH", "2003-2018" = "LBXSPH" }
+            for cycles_key, name_in in column.items():
+                if not isinstance(name_in, str):
+                    raise _fail(path, f"{where}.column.{cycles_key}", "must be a column name")
+                for cycle in _cycles(cycles_key, path, f"{where}.column"):
+                    by_cycle.append((cycle.years, name_in.upper()))
+            column = ""
+        if (expr is None) == (table is None and column is None):
+            raise _fail(path, where, "needs either table and column, or expr (not both)")
+        if expr is None and (table is None or column is None):
+            raise _fail(path, where, "needs both table and column")
+        if table is not None:
+            try:
+                catalog.has_component(table, catalog.CYCLES[0])  # raises for an unknown one
+            except CatalogError as exc:
+                raise _fail(path, where + ".table", str(exc)) from exc
+        if expr is not None:
+            check_expression(expr, path, where + ".expr")
+        missing = _get(entry, "missing", list, path, where + ".", False, [])
+        if not all(isinstance(c, int | float) and not isinstance(c, bool) for c in missing):
+            raise _fail(path, where + ".missing", "must be a list of numeric codes")
+        out.append(
+            DeclaredVariable(
+                name=name,
+                table=table,
+                column=column.upper() if column else None,
+                columns_by_cycle=tuple(by_cycle),
+                missing=tuple(float(c) for c in missing),
+                expr=expr,
+                unit=_get(entry, "unit", str, path, where + ".", False, ""),
+                label=_get(entry, "label", str, path, where + ".", False, ""),
+            )
+        )
+    return tuple(out)
+
+
 def _reference(raw: dict[str, Any], path: str) -> Reference:
     where = "reference."
     _known_fields(raw, _REFERENCE_FIELDS, path, where)
@@ -731,8 +829,12 @@ def _verdict(raw: dict[str, Any], analyses: tuple[Analysis, ...], path: str) -> 
     )
 
 
-def parse_spec(raw: dict[str, Any], path: str = "<spec>") -> Spec:
-    """Validate a parsed TOML table into a :class:`Spec` (raises :class:`SpecError`)."""
+def parse_spec(raw: dict[str, Any], path: str = "<spec>", check_columns: bool = True) -> Spec:
+    """Validate a parsed TOML table into a :class:`Spec` (raises :class:`SpecError`).
+
+    With ``check_columns`` every expression's columns are checked against the analytic
+    dataset's schema plus the specification's ``[variables]`` (:mod:`nhanes_mg.spec_columns`).
+    """
     _known_fields(raw, _TOP_FIELDS, path, "")
     model = _choice(_get(raw, "model", str, path, ""), MODELS, path, "model")
     weight = _choice(_get(raw, "weight", str, path, "", False, "auto"), WEIGHTS, path, "weight")
@@ -762,7 +864,7 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>") -> Spec:
     if len(set(sens_names)) != len(sens_names):
         raise _fail(path, "sensitivity.name", "names must be unique within a specification")
     verdict_raw = _get(raw, "verdict", dict, path, "", False, {})
-    return Spec(
+    spec = Spec(
         id=_get(raw, "id", str, path, ""),
         title=_get(raw, "title", str, path, ""),
         claim=_get(raw, "claim", str, path, ""),
@@ -779,7 +881,11 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>") -> Spec:
         notes=_get(raw, "notes", str, path, "", False, ""),
         limits=_get(raw, "limits", str, path, "", False, ""),
         path=path,
+        variables=_variables(_get(raw, "variables", dict, path, "", False, {}), path),
     )
+    if check_columns:
+        spec_columns.check_columns(spec)  # every column named exists, before any data is read
+    return spec
 
 
 def load_spec(path: str | Path) -> Spec:

@@ -22,7 +22,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -64,16 +64,22 @@ def variables_of(expressions: Iterable[str | None]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def choose_weight(expressions: Iterable[str | None], explicit: str = "auto") -> WeightChoice:
+def choose_weight(
+    expressions: Iterable[str | None],
+    explicit: str = "auto",
+    declared: Mapping[str, str] | None = None,
+) -> WeightChoice:
     """The weight for an analysis using these expressions (or ``explicit`` when not "auto").
 
-    The reason names the variable that set the subsample, as the report prints it.
+    ``declared`` gives the subsample of a specification's own variables
+    (:func:`nhanes_mg.declared.subsamples`). The reason names the variable that set the
+    subsample, as the report prints it.
     """
     variables = variables_of(expressions)
     rank = catalog.SUBSAMPLES.index
     sub, why_var = "interview", ""
     for v in variables:
-        s = subsample_of(v)
+        s = declared[v] if declared and v in declared else subsample_of(v)
         if rank(s) > rank(sub):
             sub, why_var = s, v
     weight = WEIGHT_OF_SUBSAMPLE[sub]
