@@ -111,7 +111,7 @@ def describe_model(analysis: Analysis) -> str:
     elif analysis.exposure_type == "cutpoints":
         expo = f"{expo} cut at {', '.join(f'{c:g}' for c in analysis.cutpoints)}"
     elif analysis.per != 1:
-        expo = f"{expo} per {analysis.per:g}"
+        expo = f"{expo} per {analysis.per:g} {analysis.exposure_unit}".rstrip()
     if analysis.reference_category:
         expo += f" (reference {analysis.reference_category})"
     covs = ", ".join(analysis.covariates) if analysis.covariates else "none (crude)"

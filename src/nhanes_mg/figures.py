@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import textwrap
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -45,7 +45,7 @@ from plotnine import (
 from nhanes_mg import catalog, verdicts
 from nhanes_mg.files import atomic_write
 from nhanes_mg.results import RATIO_SCALES, SpecResult, VariantVerdict
-from nhanes_mg.spec import Analysis, ModelAnalysis, UsualIntakeAnalysis
+from nhanes_mg.spec import Analysis, DescriptiveAnalysis, ModelAnalysis, UsualIntakeAnalysis
 
 DPI = 120
 VERDICT_COLOURS = {
@@ -128,8 +128,11 @@ def _height(table: pl.DataFrame) -> float:
     return max(4.0, min(3.0 * rows + 1.0, 14.0))
 
 
-def panel_title(analysis: Analysis) -> str:
+def panel_title(analysis: Analysis, words: Mapping[str, tuple[str, str]] | None = None) -> str:
     r"""A panel's title: the analysis's label, or its outcome and exposure (never a column).
+
+    ``words`` maps a column to its label and unit (a specification's declared variables), for
+    a descriptive analysis of that column without a label of its own.
 
     >>> from nhanes_mg.spec import ModelAnalysis
     >>> panel_title(ModelAnalysis(name="a", outcome="y", outcome_label="deficiency",
@@ -149,15 +152,26 @@ def panel_title(analysis: Analysis) -> str:
         elif analysis.exposure_type == "cutpoints":
             expo = f"categories of {expo}"
         elif analysis.per != 1:
-            expo = f"{expo} (per {analysis.per:g})"
+            expo = f"{expo} (per {analysis.per:g} {analysis.exposure_unit}".rstrip() + ")"
         text = f"{analysis.outcome_label or analysis.outcome} by {expo} ({adjusted})"
+    elif isinstance(analysis, DescriptiveAnalysis) and words and analysis.variable in words:
+        label, unit = words[analysis.variable]
+        if analysis.statistic == "proportion":
+            text = f"{label}, % of participants"
+        else:
+            what = "median" if analysis.statistic == "quantile" and analysis.q == 0.5 else ""
+            what = what or {"mean": "mean", "quantile": f"{analysis.q:.0%} quantile"}.get(
+                analysis.statistic, analysis.statistic
+            )
+            text = f"{label}, {what}" + (f" ({unit})" if unit else "")
     else:
         text = analysis.name.replace("_", " ")
     return "\n".join(textwrap.wrap(text, 52))
 
 
 def _panels(result: SpecResult, table: pl.DataFrame) -> pl.DataFrame:
-    titles = {a.name: panel_title(a) for a in result.spec.analyses}
+    words = {v.name: (v.label or v.name.replace("_", " "), v.unit) for v in result.spec.variables}
+    titles = {a.name: panel_title(a, words) for a in result.spec.analyses}
     return table.with_columns(panel=pl.col("analysis").replace_strict(titles))
 
 
