@@ -21,9 +21,11 @@ from pathlib import Path
 import polars as pl
 
 from nhanes_mg import __version__, catalog, verdicts
+from nhanes_mg.evalues import RARE, EValues, evalues
 from nhanes_mg.fetch import iter_manifest
 from nhanes_mg.files import atomic_write
-from nhanes_mg.results import FitInfo, SpecResult
+from nhanes_mg.flow import COMPLETE_CASE_NOTE
+from nhanes_mg.results import FitInfo, SpecResult, VariantVerdict
 from nhanes_mg.spec import Spec, cycles_text
 from nhanes_mg.weights import CDC_NAME
 
@@ -54,7 +56,39 @@ def write_tables(result: SpecResult, folder: Path, synthetic: bool = False) -> P
     if synthetic:
         fits = fits.with_columns(data=pl.lit(SYNTHETIC_STAMP))
     atomic_write(folder / f"{result.spec.id}_fits.csv", fits.write_csv)
+    for name, frame in (("flow", result.flow), ("missing", result.missingness)):
+        if frame.height:
+            if synthetic:
+                frame = frame.with_columns(data=pl.lit(SYNTHETIC_STAMP))
+            atomic_write(folder / f"{result.spec.id}_{name}.csv", frame.write_csv)
     return path
+
+
+FLOW_HEADERS = ["step", "kept if", "n lost", "n remaining"]
+
+
+def flow_rows(result: SpecResult) -> tuple[str, list[list[str]]]:
+    """The sample flow of the verdict's analysis (else the first model analysis)."""
+    flow = result.flow.filter(pl.col("sensitivity").is_null()) if result.flow.height else None
+    if flow is None or not flow.height:
+        return "", []
+    names = flow["analysis"].unique(maintain_order=True).to_list()
+    wanted = result.spec.verdict.analysis if result.spec.verdict else names[0]
+    name = wanted if wanted in names else names[0]
+    rows: list[list[str]] = []
+    quiet: list[str] = []  # consecutive variables that lose nobody: one row
+    for r in flow.filter(pl.col("analysis") == name).iter_rows(named=True):
+        if r["kind"] == "missing" and r["n_lost"] == 0:
+            quiet.append(str(r["variable"]))
+            continue
+        if quiet:
+            rows.append(["", f"{', '.join(quiet)} not missing", "0", rows[-1][3]])
+            quiet = []
+        lost = "" if r["kind"] == "start" else f"{r['n_lost']:,}"
+        rows.append([str(r["step"]), r["condition"], lost, f"{r['n_after']:,}"])
+    if quiet:
+        rows.append(["", f"{', '.join(quiet)} not missing", "0", rows[-1][3]])
+    return name, rows
 
 
 def fits_table(result: SpecResult) -> pl.DataFrame:
@@ -227,6 +261,15 @@ def _methods() -> list[str]:
         "Effect modification: one joint model with exposure × modifier terms; the effect in "
         "each stratum and their contrast are linear combinations of its coefficients with "
         "design-based variance (as R's svycontrast); the interaction terms are tested jointly.",
+        "Sample flow: from every participant of the cycles fitted, the population's clauses, "
+        "the weight's subsample, then a missing outcome, exposure, time, covariate or "
+        "modifier in turn (tables/{id}_flow.csv); a claim notes when complete-case analysis "
+        f"loses more than {COMPLETE_CASE_NOTE:.0%} of the eligible sample (weighted).",
+        "E-values (VanderWeele & Ding 2017): how strongly an unmeasured confounder would have "
+        "to be tied to both exposure and outcome, on the risk-ratio scale, to explain the "
+        "verdict's odds or hazard ratio away (and its confidence limit nearer the null); an "
+        f"outcome in {RARE:.0%} or more of the analysed sample is common, and its ratio is "
+        "converted to a risk ratio first (√OR; (1 − 0.5^√HR) / (1 − 0.5^√(1/HR))).",
         "Verdicts: "
         + "; ".join(f"{word}: {rule}" for word, rule in verdicts.VOCABULARY)
         + ". "
@@ -286,7 +329,7 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
         if r.verdict:
             v = r.verdict
             out.append(f"- **Published**: {v.published}")
-            out.append(f"- **Ours** ({v.row}): {v.ours}")
+            out.append(f"- **Ours** ({v.row}): {v.ours}{_evalue_words(r)}")
             out.append(f"- **Verdict: {v.verdict}** — {v.why}")
             for line in r.incomplete:
                 out.append(f"- ⚠ **Incomplete data**: {line}")
@@ -299,7 +342,7 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
             out.append(f"- **Its own variables**: {declared_text(spec, code='`')}")
         if spec.notes:
             out.append(f"- **Notes**: {spec.notes}")
-        for note in r.notes:
+        for note in [*r.notes, *r.cautions]:
             out.append(f"- ⚠ {note}")
         robust = _robust_rows(r)
         if robust:
@@ -317,6 +360,13 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
         out.append("| " + " | ".join(FIT_HEADERS) + " |")
         out.append("|" + " --- |" * len(FIT_HEADERS))
         out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in _fit_rows(r)]
+        flow_name, flow = flow_rows(r)
+        if flow:
+            out += ["", f"**Who was analysed in `{flow_name}`** (every model analysis: "
+                    f"`tables/{spec.id}_flow.csv`; missingness: `tables/{spec.id}_missing.csv`):",
+                    "", "| " + " | ".join(FLOW_HEADERS) + " |",
+                    "|" + " --- |" * len(FLOW_HEADERS)]  # fmt: skip
+            out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in flow]
         for f in r.fits:
             if f.cuts:
                 out.append(
@@ -424,7 +474,7 @@ def render_html(inputs: ReportInputs) -> str:
         if r.verdict:
             v = r.verdict
             parts.append(f"<li><b>Published</b>: {_h(v.published)}")
-            parts.append(f"<li><b>Ours</b> ({_h(v.row)}): {_h(v.ours)}")
+            parts.append(f"<li><b>Ours</b> ({_h(v.row)}): {_h(v.ours + _evalue_words(r))}")
             parts.append(f"<li><b>Verdict</b>: {_verdict_span(v.verdict)} — {_h(v.why)}")
             for line in r.incomplete:
                 parts.append(f"<li>⚠ <b>Incomplete data</b>: {_h(line)}")
@@ -439,7 +489,7 @@ def render_html(inputs: ReportInputs) -> str:
             parts.append(f"<li><b>Its own variables</b>: {_h(declared_text(spec))}")
         if spec.notes:
             parts.append(f"<li><b>Notes</b>: {_h(spec.notes)}")
-        for note in r.notes:
+        for note in [*r.notes, *r.cautions]:
             parts.append(f"<li>⚠ {_h(note)}")
         parts.append("</ul>")
         robust = _robust_rows(r)
@@ -455,6 +505,13 @@ def render_html(inputs: ReportInputs) -> str:
             f"<p><b>What was fitted</b> ({_h(spec.id)}_fits.csv)</p>"
             + _table_html(FIT_HEADERS, _fit_rows(r))
         )
+        flow_name, flow = flow_rows(r)
+        if flow:
+            parts.append(
+                f"<p><b>Who was analysed in <code>{_h(flow_name)}</code></b> (every model "
+                f"analysis: {_h(spec.id)}_flow.csv; missingness: {_h(spec.id)}_missing.csv)</p>"
+                + _table_html(FLOW_HEADERS, flow)
+            )
         cuts = [
             f"<li>cut points of <code>{_h(f.analysis)}</code>"
             f"{_h(' [' + f.sensitivity + ']' if f.sensitivity else '')}: "
@@ -494,6 +551,35 @@ def render_html(inputs: ReportInputs) -> str:
     return "\n".join(parts)
 
 
+def _evalue_words(result: SpecResult) -> str:
+    v = result.verdict
+    ev = evalues_of(result, v.main) if v and v.main else None
+    if ev is None:
+        return ""
+    return f"; {ev.text()}" + (" (common outcome: as a risk ratio)" if ev.common else "")
+
+
+def evalues_of(result: SpecResult, variant: VariantVerdict) -> EValues | None:
+    """E-values of a verdict's odds or hazard ratio (an effect rule; adjusted or not)."""
+    rule = result.spec.verdict
+    if rule is None or rule.kind != "effect" or not math.isfinite(variant.estimate):
+        return None
+    fit = result.fit(rule.analysis, variant.sensitivity)
+    if fit is None or not fit.events or not fit.n:
+        return None
+    rows = result.table.filter(
+        (pl.col("analysis") == rule.analysis)
+        & pl.col("sensitivity").eq_missing(pl.lit(variant.sensitivity, pl.String))
+        & (pl.col("role") == "estimate")
+    )
+    scales = set(rows["scale"].drop_nulls().to_list())
+    if len(scales) != 1 or scales & {"odds ratio", "hazard ratio"} != scales:
+        return None
+    return evalues(
+        variant.estimate, variant.conf_low, variant.conf_high, scales.pop(), fit.events / fit.n
+    )
+
+
 def verdicts_table(results: Sequence[SpecResult]) -> pl.DataFrame:
     """Every claim's verdict and its sensitivity verdicts, one row each (``verdicts.csv``)."""
     rows = []
@@ -502,6 +588,7 @@ def verdicts_table(results: Sequence[SpecResult]) -> pl.DataFrame:
         if v is None or v.main is None:
             continue
         for s in (v.main, *v.sensitivity):
+            ev = evalues_of(r, s)
             rows.append(
                 {
                     "claim": r.spec.id,
@@ -516,6 +603,8 @@ def verdicts_table(results: Sequence[SpecResult]) -> pl.DataFrame:
                     "why": s.why,
                     "published": v.published,
                     "robustness": v.robustness if s.sensitivity is None else None,
+                    "evalue": ev.estimate if ev else None,
+                    "evalue_limit": ev.limit if ev else None,
                 }
             )
     schema = {
@@ -531,6 +620,8 @@ def verdicts_table(results: Sequence[SpecResult]) -> pl.DataFrame:
         "why": pl.String,
         "published": pl.String,
         "robustness": pl.String,
+        "evalue": pl.Float64,
+        "evalue_limit": pl.Float64,
     }
     return pl.DataFrame(rows, schema=schema)
 

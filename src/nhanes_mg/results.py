@@ -96,9 +96,14 @@ class SpecResult:
     table: pl.DataFrame
     fits: list[FitInfo] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    cautions: list[str] = field(default_factory=list)  # e.g. large complete-case losses
     verdict: Verdict | None = None
     error: str | None = None
     usual_cache: dict[tuple[object, ...], pl.DataFrame] = field(default_factory=dict, repr=False)
+    # who was analysed, per model analysis (columns analysis, sensitivity, then those of
+    # nhanes_mg.flow.FLOW_SCHEMA / MISSING_SCHEMA); empty without model analyses
+    flow: pl.DataFrame = field(default_factory=pl.DataFrame)
+    missingness: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @property
     def incomplete(self) -> list[str]:
