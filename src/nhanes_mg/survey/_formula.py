@@ -15,6 +15,7 @@ import polars as pl
 from formulaic import Formula, model_matrix
 
 from nhanes_mg.errors import EstimationError
+from nhanes_mg.survey import splines as _splines
 from nhanes_mg.survey._scratch import scratch
 from nhanes_mg.survey.design import Encoded, SurveyDesign
 
@@ -114,6 +115,8 @@ def _parsed(formula: str) -> Formula:
 
 
 def required_variables(formula: str) -> list[str]:
+    if "ns(" in formula and _splines.parse(formula) is not None:  # natural spline terms
+        return _splines.required_variables(formula, required_variables)
     try:
         return sorted(_parsed(formula).required_variables)
     except Exception as exc:
@@ -142,6 +145,12 @@ def build(
     ``reference`` maps a variable to its reference level: the variable becomes categorical
     (also when numeric) with that level first, so treatment contrasts compare with it.
     """
+    if "ns(" in formula and (spline := _splines.parse(formula)) is not None:
+        # ns() terms: the base formula with a placeholder column each, then the basis columns
+        return _splines.expand(
+            design, spline, build, reference, extra=extra, intercept=intercept, engine=engine,
+            scratch_x=scratch_x, lazy_dense=lazy_dense,
+        )  # fmt: skip
     reference = dict(reference or {})
     simple, needed = _variables(formula, tuple(sorted(reference)), tuple(extra), engine)
     frame = design.frame
