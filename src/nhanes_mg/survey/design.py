@@ -291,6 +291,49 @@ class SurveyDesign:
             allow_zero_weights=allow_zero_weights,
         )
 
+    @classmethod
+    def _rows_only(cls, frame: pl.DataFrame, weights: np.ndarray, weights_col: str) -> SurveyDesign:
+        """The rows, weights and domain of a replicate-weight design, without strata or PSUs.
+
+        :class:`~nhanes_mg.survey.replicate.ReplicateDesign` keeps its frame, full-sample
+        weights and domain in one of these, so that the column encodings, domains, updates
+        and model matrices are the very code of this class. The structure is one stratum
+        holding one PSU (so :meth:`domain_rows` is frame order); it is never used for a
+        variance: a replicate design takes its variances from its replicate weights.
+        ``weights`` must be validated by the caller (finite, non-negative, length of frame).
+        """
+        new = object.__new__(cls)
+        n = frame.height
+        w = np.array(weights, dtype=np.float64)
+        w.flags.writeable = False
+        zeros = np.zeros(n, dtype=np.int64)
+        one = np.zeros(1, dtype=np.int64)
+        for a in (zeros, one):
+            a.flags.writeable = False
+        new._frame = frame
+        new.strata = ""
+        new.psu = ""
+        new.weights_col = weights_col
+        new.n_cycles = None
+        new.lonely_psu = "certainty"
+        new._w = w
+        new._structure = _Structure(
+            stratum=zeros,
+            psu=zeros,
+            psu_stratum=one,
+            n_psu=np.ones(1, dtype=np.int64),
+            stratum_labels=[1],
+            lonely=np.zeros(1, dtype=bool),
+        )
+        new._domain = np.ones(n, dtype=bool)
+        new._domain.flags.writeable = False
+        new._domain_label = None
+        new._columns = {}
+        new._parent = None
+        new._replaced = frozenset()
+        new._memo = {}
+        return new
+
     # ------------------------------------------------------------------ properties
     @property
     def frame(self) -> pl.DataFrame:

@@ -4,6 +4,12 @@ Every function takes the variable first and the design second, like R, and retur
 :class:`~nhanes_mg.survey.results.SurveyResult`. Intervals use Student t with the design's
 degrees of freedom by default (``df=None``); pass ``df=math.inf`` for R's default normal
 intervals of ``confint(svymean(...))``.
+
+Each accepts a :class:`SurveyDesign` (Taylor linearization, R's ``svydesign``) or a
+:class:`~nhanes_mg.survey.replicate.ReplicateDesign` (R's ``svrepdesign``): then the estimate
+is computed with the full-sample weights and with every replicate's weights (means, totals
+and ratios as one matrix product of the replicate weights), and the variance is R's
+``svrVar`` of the replicate estimates; the design df is R's ``degf`` of a replicate design.
 """
 
 from __future__ import annotations
@@ -19,7 +25,11 @@ from scipy.special import expit, logit
 
 from nhanes_mg.errors import EstimationError
 from nhanes_mg.survey.design import SurveyDesign, SurveyWarning, Variable, _name
+from nhanes_mg.survey.glm import intercept_logit_refits, irls
+from nhanes_mg.survey.replicate import ReplicateDesign
 from nhanes_mg.survey.results import SurveyResult, critical_value, make_result, wald
+
+AnyDesign = SurveyDesign | ReplicateDesign
 
 Variables = Variable | Sequence[Variable]
 
@@ -30,8 +40,10 @@ def _as_list(x: Variables) -> list[Variable]:
     return list(x)
 
 
-def _matrix(design: SurveyDesign, x: Variables) -> tuple[np.ndarray, list[str]]:
+def _matrix(design: AnyDesign, x: Variables) -> tuple[np.ndarray, list[str]]:
     """Full-length value matrix (NaN = missing); text/categorical columns become indicators."""
+    if isinstance(design, ReplicateDesign):
+        design = design._base
     cols: list[np.ndarray] = []
     names: list[str] = []
     for var in _as_list(x):
@@ -57,7 +69,7 @@ def _matrix(design: SurveyDesign, x: Variables) -> tuple[np.ndarray, list[str]]:
     return np.column_stack(cols), names
 
 
-def _rows(design: SurveyDesign, values: np.ndarray, na_rm: bool, what: str) -> np.ndarray:
+def _rows(design: AnyDesign, values: np.ndarray, na_rm: bool, what: str) -> np.ndarray:
     """Domain rows with complete values; raise on missing values unless ``na_rm``."""
     dom = design.domain
     if not dom.any():
@@ -75,13 +87,34 @@ def _rows(design: SurveyDesign, values: np.ndarray, na_rm: bool, what: str) -> n
     return rows
 
 
-def _df(design: SurveyDesign, df: float | None) -> float:
+def _df(design: AnyDesign, df: float | None) -> float:
     return float(design.df) if df is None else float(df)
+
+
+def _replicate_linear(
+    design: ReplicateDesign, values: np.ndarray, rows: np.ndarray, mean: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted totals (or means) of ``values`` on ``rows`` and their replicate covariance.
+
+    R's ``svytotal``/``svymean`` of a ``svyrep.design``: the replicate estimates are one
+    matrix product of the rows' replicate weights with the values.
+    """
+    idx = np.flatnonzero(rows)
+    z = values.take(idx, axis=0)
+    w = design.weights.take(idx)
+    reps_w = design.replicate_weights_of(idx)
+    estimate = w @ z
+    replicates = reps_w.T @ z
+    if mean:
+        estimate = estimate / w.sum()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            replicates = replicates / reps_w.sum(axis=0)[:, None]
+    return estimate, design.replicate_variance(estimate, replicates)
 
 
 def svymean(
     x: Variables,
-    design: SurveyDesign,
+    design: AnyDesign,
     *,
     na_rm: bool = False,
     level: float = 0.95,
@@ -116,6 +149,12 @@ def svymean(
     >>> svymean("x", d).tidy().select("term", "estimate").row(0)
     ('x', 3.6)
     """
+    if isinstance(design, ReplicateDesign):
+        values, names = _matrix(design, x)
+        rows = _rows(design, values, na_rm, "svymean")
+        mean, v = _replicate_linear(design, values, rows, mean=True)
+        n = int((rows & (design.weights > 0)).sum())
+        return make_result(names, mean, v, _df(design, df), n, level, "mean")
     values, names = _matrix(design, x)
     rows = _rows(design, values, na_rm, "svymean")
     w = np.where(rows, design.weights, 0.0)
@@ -130,7 +169,7 @@ def svymean(
 
 def svytotal(
     x: Variables,
-    design: SurveyDesign,
+    design: AnyDesign,
     *,
     na_rm: bool = False,
     level: float = 0.95,
@@ -148,6 +187,12 @@ def svytotal(
     >>> svytotal("x", d).estimate[0]
     np.float64(80.0)
     """
+    if isinstance(design, ReplicateDesign):
+        values, names = _matrix(design, x)
+        rows = _rows(design, values, na_rm, "svytotal")
+        total, v = _replicate_linear(design, values, rows, mean=False)
+        n = int((rows & (design.weights > 0)).sum())
+        return make_result(names, total, v, _df(design, df), n, level, "total")
     values, names = _matrix(design, x)
     rows = _rows(design, values, na_rm, "svytotal")
     w = np.where(rows, design.weights, 0.0)
@@ -161,7 +206,7 @@ def svytotal(
 
 def svyciprop(
     x: Variable,
-    design: SurveyDesign,
+    design: AnyDesign,
     *,
     method: Literal["logit", "wald", "mean"] = "logit",
     level: float = 0.95,
@@ -184,6 +229,11 @@ def svyciprop(
     -----
     ``std_error`` is the SE of the proportion itself for both methods (R's ``SE()`` of a
     ``svyciprop``); ``statistic`` is estimate / std_error.
+
+    With a replicate design, R's ``"logit"`` interval comes from ``svyglm(y ~ 1, design,
+    family = quasibinomial)``: the intercept refitted with every replicate's weights gives the
+    SE of the logit, and the estimate is the expit of the fitted intercept (equal to the
+    weighted proportion up to IRLS convergence, ~1e-9). This is done the same way here.
 
     Examples
     --------
@@ -216,8 +266,12 @@ def svyciprop(
                 f"svyciprop: the proportion of {names[0]!r} is {p:g} in this domain; the logit "
                 "interval is undefined (use method='wald' or check the domain)"
             )
-        eta = logit(p)
-        se_eta = se / (p * (1 - p))
+        if isinstance(design, ReplicateDesign):
+            eta, se_eta = _replicate_logit(design, values, rows)
+            p = float(expit(eta))  # R reports expit of the fitted intercept
+        else:
+            eta = logit(p)
+            se_eta = se / (p * (1 - p))
         q = critical_value(level, ddf)
         lo, hi = expit(eta - q * se_eta), expit(eta + q * se_eta)
         stat, pval, _, _ = wald(np.array([p]), np.array([se]), ddf, level)
@@ -239,10 +293,28 @@ def svyciprop(
     return m
 
 
+def _replicate_logit(
+    design: ReplicateDesign, values: np.ndarray, rows: np.ndarray
+) -> tuple[float, float]:
+    """(intercept, its replicate SE) of ``svyglm(y ~ 1, design, family = quasibinomial)``."""
+    idx = np.flatnonzero(rows)
+    y = np.ascontiguousarray(values[idx, 0])
+    ones = np.ones((len(idx), 1), order="F")
+    # R: svyglm rescales the weights to mean 1 over the domain, rows with missing data
+    # included (glm drops them after)
+    w = design.weights.take(idx) / design._base.domain_weight_mean()
+    fit = irls(ones, y, w, "quasibinomial")
+    if not fit.converged:
+        raise EstimationError("svyciprop: the logistic fit of the proportion did not converge")
+    betas = intercept_logit_refits(y, design.replicate_weights_of(idx), float(fit.beta[0]))
+    v = design.replicate_variance(fit.beta, betas)
+    return float(fit.beta[0]), float(np.sqrt(v[0, 0]))
+
+
 def svyratio(
     numerator: Variable,
     denominator: Variable,
-    design: SurveyDesign,
+    design: AnyDesign,
     *,
     na_rm: bool = False,
     level: float = 0.95,
@@ -268,6 +340,19 @@ def svyratio(
     den = design.values(denominator)
     both = np.column_stack([num, den])
     rows = _rows(design, both, na_rm, "svyratio")
+    term = f"{_name(numerator)}/{_name(denominator)}"
+    if isinstance(design, ReplicateDesign):
+        # R: the ratio of the means of numerator and denominator, in each replicate too
+        idx = np.flatnonzero(rows)
+        totals = design.weights.take(idx) @ both.take(idx, axis=0)
+        if totals[1] == 0:
+            raise EstimationError("svyratio: the weighted total of the denominator is zero")
+        reps = design.replicate_weights_of(idx).T @ both.take(idx, axis=0)
+        ratio = totals[0] / totals[1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v = design.replicate_variance(ratio, reps[:, 0] / reps[:, 1])
+        n = int((rows & (design.weights > 0)).sum())
+        return make_result([term], np.array([ratio]), v, _df(design, df), n, level, "ratio")
     w = np.where(rows, design.weights, 0.0)
     y = np.where(rows, num, 0.0)
     xx = np.where(rows, den, 0.0)
@@ -278,7 +363,6 @@ def svyratio(
     infl = w * (y - ratio * xx) / tx
     v = design.variance(infl, rows)
     n = int((rows & (w > 0)).sum())
-    term = f"{_name(numerator)}/{_name(denominator)}"
     return make_result([term], np.array([ratio]), v, _df(design, df), n, level, "ratio")
 
 
@@ -293,12 +377,13 @@ def _qrule_math(xs: np.ndarray, cumw: np.ndarray, total: float, p: float) -> flo
 
 def svyquantile(
     x: Variable,
-    design: SurveyDesign,
+    design: AnyDesign,
     quantiles: Sequence[float] = (0.5,),
     *,
     level: float = 0.95,
     df: float | None = None,
     na_rm: bool = False,
+    interval_type: Literal["mean", "quantile"] = "mean",
 ) -> SurveyResult:
     """Weighted quantiles with Woodruff intervals (R ≥ 4.1 ``svyquantile`` defaults).
 
@@ -308,6 +393,12 @@ def svyquantile(
     ``F ± t(df) × SE(F)``, mapped back through the quantile rule; the SE is the interval
     width / (2 t). ``df`` defaults to the design df of the complete rows of the domain.
     A CDF interval reaching below 0 or above 1 gives a NaN bound, as in R (with a warning).
+
+    With a replicate design ``SE(F)`` is the replicate SE of the CDF at the estimate (R's
+    default ``interval.type = "mean"`` for a ``svyrep.design``); ``interval_type="quantile"``
+    (replicate designs only, R's ``interval.type = "quantile"``) instead computes the
+    quantile with every replicate's weights, and the interval is the estimate ± t × their
+    replicate SE (R warns that jackknife SEs of quantiles are not valid; so do we).
 
     Examples
     --------
@@ -320,6 +411,16 @@ def svyquantile(
     >>> svyquantile("x", d, [0.5]).tidy().select("estimate", "conf_low", "conf_high").row(0)
     (39.0, 36.0, 43.0)
     """
+    replicate = design if isinstance(design, ReplicateDesign) else None
+    if interval_type not in ("mean", "quantile"):
+        raise EstimationError(
+            f"svyquantile: interval_type must be 'mean' or 'quantile', not {interval_type!r}"
+        )
+    if interval_type == "quantile" and replicate is None:
+        raise EstimationError(
+            "svyquantile: interval_type='quantile' needs a replicate design (R's option of "
+            "svyquantile.svyrep.design); Taylor designs use Woodruff intervals"
+        )
     values = design.values(x)
     rows = _rows(design, values[:, None], na_rm, "svyquantile")
     keep = rows & (design.weights > 0)
@@ -334,16 +435,43 @@ def svyquantile(
     ddf = float(design.degf(rows)) if df is None else float(df)
     q = critical_value(level, ddf)
     name = _name(x)
+    reps_w: np.ndarray | None = None
+    if replicate is not None:
+        idx = np.flatnonzero(rows)
+        reps_w = replicate.replicate_weights_of(idx)
+        if interval_type == "quantile" and replicate.type in ("JK1", "JKn"):
+            warnings.warn(
+                "Jackknife replicate weights may not give valid standard errors for quantiles "
+                "(R's warning)",
+                SurveyWarning,
+                stacklevel=2,
+            )
     est, se, lo, hi = [], [], [], []
     for p in quantiles:
         if not 0 <= p <= 1:
             raise EstimationError(f"svyquantile: quantile {p} is not in [0, 1]")
         qhat = _qrule_math(xs, cumw, total, p)
+        if replicate is not None and interval_type == "quantile":
+            assert reps_w is not None
+            theta = _replicate_quantiles(values[rows], reps_w, p)
+            f_se = float(np.sqrt(replicate.replicate_variance(qhat, theta)[0, 0]))
+            est.append(qhat)
+            lo.append(qhat - q * f_se)
+            hi.append(qhat + q * f_se)
+            se.append(f_se)
+            continue
         below = np.where(rows, (values <= qhat).astype(float), 0.0)
         w = np.where(rows, design.weights, 0.0)
         wsum = w.sum()
         f = (w @ below) / wsum
-        var = design.variance(w * (below - f) / wsum, rows)
+        if replicate is not None:
+            assert reps_w is not None
+            b = below[rows]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                f_reps = (reps_w.T @ b) / reps_w.sum(axis=0)
+            var = replicate.replicate_variance(f, f_reps)
+        else:
+            var = design.variance(w * (below - f) / wsum, rows)  # type: ignore[union-attr]
         f_se = float(np.sqrt(var[0, 0]))
         plo, phi = f - q * f_se, f + q * f_se
         low = _qrule_math(xs, cumw, total, plo) if plo >= 0 else math.nan
@@ -375,14 +503,30 @@ def svyquantile(
         n=np.full(k, int(keep.sum()), dtype=np.int64),
         vcov=None,
         level=level,
-        method="quantile",
+        method="quantile" if interval_type == "mean" else "quantile-replicates",
     )
+
+
+def _replicate_quantiles(x: np.ndarray, weights: np.ndarray, p: float) -> np.ndarray:
+    """R's ``qrule_math(x, w_r, p)`` for every replicate column ``w_r`` of ``weights``."""
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    out = np.empty(weights.shape[1])
+    for r in range(weights.shape[1]):
+        wr = weights[order, r]
+        nonzero = wr != 0  # R's qrule_math drops zero weights first
+        if not nonzero.any():
+            out[r] = math.nan
+            continue
+        cum = np.cumsum(wr[nonzero].astype(np.longdouble))
+        out[r] = _qrule_math(xs[nonzero], cum.astype(float), float(cum[-1]), p)
+    return out
 
 
 def svyby(
     x: Any,
     by: str | Sequence[str],
-    design: SurveyDesign,
+    design: AnyDesign,
     fun: Callable[..., SurveyResult],
     **kwargs: Any,
 ) -> SurveyResult:

@@ -1,4 +1,9 @@
-"""Design-based generalized linear models (R's ``svyglm``) and Wald tests (``regTermTest``)."""
+"""Design-based generalized linear models (R's ``svyglm``) and Wald tests (``regTermTest``).
+
+With a :class:`SurveyDesign` the covariance is the linearization sandwich of R's
+``svyglm.survey.design``; with a :class:`~nhanes_mg.survey.replicate.ReplicateDesign` the
+model is refitted with every replicate's weights, as R's ``svyglm.svyrep.design``.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from nhanes_mg.errors import EstimationError
 from nhanes_mg.survey import _formula
 from nhanes_mg.survey._scratch import scratch
 from nhanes_mg.survey.design import SurveyDesign, SurveyWarning, psu_totals
+from nhanes_mg.survey.replicate import ReplicateDesign
 from nhanes_mg.survey.results import SurveyResult, wald
 
 Family = Literal["gaussian", "binomial", "quasibinomial", "poisson", "quasipoisson"]
@@ -252,31 +258,40 @@ def irls(
     *,
     tol: float = 1e-8,
     maxit: int = 25,
+    start: np.ndarray | None = None,
 ) -> IRLSFit:
     """Weighted IRLS with R's ``glm.fit`` start, convergence rule and step-halving.
 
     Steps are solved as Newton increments (``beta + (X'WX)^-1 X'W z_resid``), so the limit is
     the root of the weighted score to machine precision whatever the conditioning of ``X``.
     ``X`` is a dense matrix or the products of one (:class:`DenseOps`, :class:`CellOps`).
+    ``start`` gives starting coefficients (R's ``glm.fit(start = )``: the first deviance is
+    that of ``X start``), as R's replicate refits of ``svyglm`` do; by default R's
+    ``mustart`` of the family.
     """
     ops = DenseOps(X) if isinstance(X, np.ndarray) else X
-    linkinv, mu_eta_f, variance, dev_resid, start = _family(family)
+    linkinv, mu_eta_f, variance, dev_resid, mustart = _family(family)
     logit = family in ("binomial", "quasibinomial")
     if logit and np.all((y == 0) | (y == 1)):
-        return _irls_logit01(ops, y, w, tol, maxit)
+        return _irls_logit01(ops, y, w, tol, maxit, start)
 
     def deviance(mu: np.ndarray) -> float:
         return float(dev_resid(y, mu, w).sum())
 
-    mu = start(y, w)
-    eta = _link(family, mu)
-    beta = np.zeros(ops.p)
-    # the first step solves for beta from the starting eta (R does the same)
+    first = start is None
+    if start is None:
+        mu = mustart(y, w)
+        eta = _link(family, mu)
+        beta = np.zeros(ops.p)
+    else:
+        beta = np.array(start, dtype=np.float64)
+        eta = ops.mul(beta)
+        mu = linkinv(eta)
+    # without a start the first step solves for beta from the starting eta (R does the same)
     dev_old = deviance(mu)
     converged = False
     it = 0
-    first = True
-    for it in range(1, maxit + 1):  # noqa: B007
+    for it in range(1, maxit + 1):
         if logit:
             # canonical link: mu_eta = V(mu) = mu (1 - mu), so W = w mu (1 - mu) and
             # W z = w (y - mu) (R floors mu_eta at machine epsilon; so do we)
@@ -288,11 +303,9 @@ def irls(
             ww = w * mu_eta**2 / variance(mu)
             wz = ww * (y - mu) / mu_eta
         xtwx = ops.gram(ww)
-        if first:
+        if it == 1:
             _check_full_rank(xtwx)
-            rhs = ops.tmul(ww * eta + wz)  # beta = 0
-        else:
-            rhs = ops.tmul(wz)
+        rhs = ops.tmul(ww * eta + wz) if first else ops.tmul(wz)  # first: from beta = 0
         try:
             step = np.linalg.solve(xtwx, rhs)
         except np.linalg.LinAlgError as exc:
@@ -322,7 +335,12 @@ def irls(
 
 
 def _irls_logit01(
-    ops: DenseOps | CellOps, y: np.ndarray, w: np.ndarray, tol: float, maxit: int
+    ops: DenseOps | CellOps,
+    y: np.ndarray,
+    w: np.ndarray,
+    tol: float,
+    maxit: int,
+    start: np.ndarray | None = None,
 ) -> IRLSFit:
     """:func:`irls` for a logistic model of a 0/1 outcome, in preallocated vectors.
 
@@ -361,12 +379,18 @@ def _irls_logit01(
         np.divide(e, np.add(e, 1.0, out=tmp), out=mu)
         return dev
 
-    np.multiply(w, y, out=mu)  # R's mustart: (w y + 0.5) / (w + 1)
-    mu += 0.5
-    mu /= np.add(w, 1.0, out=tmp)
-    np.log(np.divide(mu, np.subtract(1.0, mu, out=tmp), out=eta), out=eta)  # the logit
-    beta = np.zeros(ops.p)
-    dev_old = deviance(mu)  # the first step solves for beta from the starting eta, as R
+    first = start is None
+    if start is None:
+        np.multiply(w, y, out=mu)  # R's mustart: (w y + 0.5) / (w + 1)
+        mu += 0.5
+        mu /= np.add(w, 1.0, out=tmp)
+        np.log(np.divide(mu, np.subtract(1.0, mu, out=tmp), out=eta), out=eta)  # the logit
+        beta = np.zeros(ops.p)
+        dev_old = deviance(mu)  # the first step solves for beta from the starting eta, as R
+    else:  # R's glm.fit(start = ): eta = X start, the deviance there
+        beta = np.array(start, dtype=np.float64)
+        ops.mul(beta, out=eta)
+        dev_old = linkinv_deviance(eta, mu)
     converged = False
     it = 0
     xtwx = np.empty((ops.p, ops.p))
@@ -382,11 +406,12 @@ def _irls_logit01(
         xtwx = ops.gram(ww)
         if it == 1:
             _check_full_rank(xtwx)
+        if it == 1 and first:
             rhs = ops.tmul(np.add(np.multiply(ww, eta, out=tmp), wz, out=tmp))  # beta = 0
         else:
             rhs = ops.tmul(wz)
         step = _solve(xtwx, rhs)
-        new_beta = step if it == 1 else beta + step
+        new_beta = step if it == 1 and first else beta + step
         ops.mul(new_beta, out=eta)
         dev = linkinv_deviance(eta, mu)
         halvings = 0
@@ -442,7 +467,7 @@ class SvyGLMResult(SurveyResult):
 
 def svyglm(
     formula: str,
-    design: SurveyDesign,
+    design: SurveyDesign | ReplicateDesign,
     *,
     family: Family = "gaussian",
     reference: Mapping[str, Any] | None = None,
@@ -459,9 +484,10 @@ def svyglm(
         categorical columns are categorical automatically; ``C(x)`` makes a numeric column
         categorical. The first level (sorted) is the reference unless ``reference`` says
         otherwise.
-    design : SurveyDesign
+    design : SurveyDesign or ReplicateDesign
         Full design, possibly a domain (``design.subset(...)``); the model is fitted on the
-        domain rows with complete data, the variance uses the full design.
+        domain rows with complete data, the variance uses the full design. With replicate
+        weights the model is refitted with each replicate (see Notes).
     family : {"gaussian", "binomial", "quasibinomial", "poisson", "quasipoisson"}
         Canonical links (identity, logit, log). Binomial and quasibinomial give identical
         estimates and SEs here (the design-based variance does not use the dispersion).
@@ -498,6 +524,15 @@ def svyglm(
     through formulaic, with identical column names. Row order and summation order differ
     from R's, so results agree with R to rounding (~1e-12 relative), not bit for bit.
 
+    Replicate designs follow R's ``svyglm.svyrep.design``: the full-sample fit as above, then
+    one IRLS fit per replicate on the same rows with weights ``w_r / sum(w_r)`` started at the
+    full-sample coefficients (R's ``glm.fit(start = beta0)``, same convergence rule, so the
+    same iterates); the covariance is ``svrVar`` of the replicate coefficients and
+    ``df_residual`` is ``degf(design) + 1 - p`` with R's replicate ``degf`` of the domain
+    (rows with missing data included, as R computes it before dropping them). A replicate
+    whose fit is singular (a category absent from it) gives NaN and is discarded with a
+    warning, as R discards replicates with NA coefficients.
+
     Examples
     --------
     >>> import numpy as np, polars as pl
@@ -522,13 +557,16 @@ def svyglm(
         raise EstimationError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
     if "~" not in formula:
         raise EstimationError(f"svyglm: formula {formula!r} has no '~'")
-    data = _formula.build(design, formula, reference=reference, scratch_x=True, lazy_dense=True)
+    replicate = design if isinstance(design, ReplicateDesign) else None
+    # the rows, full-sample weights and domain (of a replicate design: its row store)
+    base = design._base if isinstance(design, ReplicateDesign) else design
+    data = _formula.build(base, formula, reference=reference, scratch_x=True, lazy_dense=True)
     idx = data.index  # frame row of each model row (fast path: sorted by cell or by PSU)
     y = data.y
     assert y is not None
     p = len(data.columns)
     ops = CellOps(data.cells, p) if data.cells is not None else DenseOps(data.X)
-    w_full = design.weights.take(idx) if data.weights is None else data.weights
+    w_full = base.weights.take(idx) if data.weights is None else data.weights
     if family in ("binomial", "quasibinomial") and not (y.min() >= 0 and y.max() <= 1):
         raise EstimationError(f"svyglm: the outcome of {formula!r} must be in [0, 1] for {family}")
     if family in ("poisson", "quasipoisson") and y.min() < 0:
@@ -548,7 +586,7 @@ def svyglm(
             _check_separation(data.X[pos], y[pos], data.columns)
     # R rescales the weights to mean 1 over the domain rows (rescale=TRUE). The limit does not
     # depend on it, but IRLS starts from it, so the same constant gives R's very iterates.
-    w = w_full / design.domain_weight_mean()
+    w = w_full / base.domain_weight_mean()
     try:
         fit = irls(ops, y, w, family, tol=tol, maxit=maxit)
     except _RankDeficient:
@@ -569,6 +607,10 @@ def svyglm(
                 SurveyWarning,
                 stacklevel=2,
             )
+    if replicate is not None:
+        return _replicate_glm(
+            replicate, formula, family, data, ops, y, fit, idx, p, pos, level, tol, maxit
+        )
     # Sandwich as R's svy.varcoef: influence = estfun @ (X'WX)^-1 with estfun = x times the
     # working residual (y - mu) / mu_eta(eta) times the working weight of the fit.
     _, mu_eta_f, _, _, _ = _family(family)
@@ -582,11 +624,11 @@ def svyglm(
     equilibrated = xtwx * np.outer(dscale, dscale)
     a_inv = _solve(equilibrated, np.eye(len(dscale))) * np.outer(dscale, dscale)  # = inv()
     # V(estfun @ A) = A' V(estfun) A: PSU totals of the n x p scores first, multiply after
-    psu = design.psu_index.take(idx) if data.psu is None else data.psu
-    totals = ops.psu_totals(resid_w, psu, design.n_psu)
-    meat = design.variance_of_totals(totals, idx)  # the model's rows; zero elsewhere
+    psu = base.psu_index.take(idx) if data.psu is None else data.psu
+    totals = ops.psu_totals(resid_w, psu, base.n_psu)
+    meat = base.variance_of_totals(totals, idx)  # the model's rows; zero elsewhere
     vcov = a_inv @ meat @ a_inv
-    df_res = float(design.degf_of_psus(psu if all_pos else psu[pos]) + 1 - p)
+    df_res = float(base.degf_of_psus(psu if all_pos else psu[pos]) + 1 - p)
     se = np.sqrt(np.diag(vcov))
     stat, pval, lo, hi = wald(fit.beta, se, df_res, level)
     n = int(np.count_nonzero(pos))
@@ -612,6 +654,168 @@ def svyglm(
         converged=fit.converged,
         iterations=fit.iterations,
         deviance=fit.deviance,
+    )
+
+
+def replicate_refits(
+    ops: np.ndarray | DenseOps | CellOps,
+    y: np.ndarray,
+    weights: np.ndarray,
+    family: str,
+    beta0: np.ndarray,
+    *,
+    tol: float = 1e-8,
+    maxit: int = 25,
+) -> np.ndarray:
+    """Coefficients refitted with each replicate's weights (R's ``svyglm.svyrep.design``).
+
+    ``weights`` is the m x R matrix of the model rows' analysis replicate weights; column
+    ``r`` is normalised to sum 1 and IRLS starts at ``beta0`` (R: ``glm.fit(X, y, weights =
+    w_r / sum(w_r), start = beta0)``). A singular replicate fit gives a row of NaN (R: NA
+    coefficients, later discarded by ``svrVar``); a fit that does not converge keeps its last
+    iterate with a warning, as R's ``glm.fit``. Returns R x p.
+    """
+    n_rep = weights.shape[1]
+    betas = np.empty((n_rep, len(beta0)))
+    if family == "gaussian":
+        # identity link: glm.fit's first step from beta0 is the weighted least-squares fit
+        # (its second step only confirms it), taken here as beta0 + a Newton increment
+        lin = DenseOps(ops) if isinstance(ops, np.ndarray) else ops
+        resid = y - lin.mul(beta0)
+        for r in range(n_rep):
+            wr = np.array(weights[:, r], dtype=np.float64)
+            total = wr.sum()
+            try:
+                if not total > 0:
+                    raise _RankDeficient
+                wr /= total
+                xtwx = lin.gram(wr)
+                _check_full_rank(xtwx)
+                betas[r] = beta0 + _solve(xtwx, lin.tmul(wr * resid))
+            except _RankDeficient:
+                betas[r] = np.nan
+        return betas
+    not_converged = 0
+    for r in range(n_rep):
+        wr = np.array(weights[:, r], dtype=np.float64)
+        total = wr.sum()
+        if not total > 0:
+            betas[r] = np.nan
+            continue
+        wr /= total
+        try:
+            fit = irls(ops, y, wr, family, tol=tol, maxit=maxit, start=beta0)
+        except (_RankDeficient, EstimationError):
+            betas[r] = np.nan
+            continue
+        not_converged += not fit.converged
+        betas[r] = fit.beta
+    if not_converged:
+        warnings.warn(
+            f"svyglm: {not_converged} replicate fit(s) did not converge in {maxit} iterations "
+            "(their last iterate is used, as R's glm.fit)",
+            SurveyWarning,
+            stacklevel=3,
+        )
+    return betas
+
+
+def intercept_logit_refits(
+    y: np.ndarray,
+    weights: np.ndarray,
+    beta0: float,
+    *,
+    tol: float = 1e-8,
+    maxit: int = 25,
+) -> np.ndarray:
+    """:func:`replicate_refits` of ``y ~ 1`` (logit link, 0/1 ``y``) from weighted counts.
+
+    With one constant column every row has the same ``mu``, so the IRLS of R's ``glm.fit``
+    (start ``beta0``, weights ``w_r / sum(w_r)``, Newton steps, deviance rule) needs only
+    the weighted numbers of events and non-events of each replicate: the same iterates,
+    without a pass over the rows per iteration. Returns R values (NaN: no weight).
+    """
+    events = weights.T @ y
+    totals = weights.sum(axis=0)
+    out = np.full(weights.shape[1], np.nan)
+    for r in range(weights.shape[1]):
+        if not totals[r] > 0:
+            continue
+        s1 = events[r] / totals[r]  # normalised weights: events + non-events = 1
+        s0 = (totals[r] - events[r]) / totals[r]
+
+        def mu_dev(beta: float, s1: float = s1, s0: float = s0) -> tuple[float, float]:
+            e = math.exp(min(max(beta, -30.0), 30.0))  # R's logit_linkinv bounds
+            if beta < -30:
+                e = _EPS
+            elif beta > 30:
+                e = 1 / _EPS
+            mu = e / (1 + e)
+            dev = -2.0 * (
+                (s1 * math.log(mu) if s1 else 0.0) + (s0 * math.log1p(-mu) if s0 else 0.0)
+            )
+            return mu, dev
+
+        beta = float(beta0)
+        mu, dev_old = mu_dev(beta)
+        for _ in range(maxit):
+            var = max(mu * (1 - mu), _EPS)
+            beta = beta + (s1 - (s1 + s0) * mu) / ((s1 + s0) * var)
+            mu, dev = mu_dev(beta)
+            if abs(dev - dev_old) / (abs(dev) + 0.1) < tol:
+                break
+            dev_old = dev
+        out[r] = beta
+    return out
+
+
+def _replicate_glm(
+    design: ReplicateDesign,
+    formula: str,
+    family: str,
+    data: _formula.ModelData,
+    ops: DenseOps | CellOps,
+    y: np.ndarray,
+    fit: IRLSFit,
+    idx: np.ndarray,
+    p: int,
+    pos: np.ndarray,
+    level: float,
+    tol: float,
+    maxit: int,
+) -> SvyGLMResult:
+    """The replicate covariance of a full-sample fit (R's ``svyglm.svyrep.design``)."""
+    weights = design.replicate_weights_of(idx)
+    betas = replicate_refits(ops, y, weights, family, fit.beta, tol=tol, maxit=maxit)
+    vcov = design.replicate_variance(fit.beta, betas)
+    a_inv = np.linalg.inv(fit.xtwx)  # R's naive.cov: summary(glm)$cov.unscaled
+    df_res = float(design.df + 1 - p)
+    se = np.sqrt(np.diag(vcov))
+    stat, pval, lo, hi = wald(fit.beta, se, df_res, level)
+    n = int(np.count_nonzero(pos))
+    return SvyGLMResult(
+        terms=list(data.columns),
+        estimate=fit.beta,
+        std_error=se,
+        statistic=stat,
+        p_value=pval,
+        conf_low=lo,
+        conf_high=hi,
+        df=np.full(p, df_res),
+        n=np.full(p, n, dtype=np.int64),
+        vcov=vcov,
+        level=level,
+        method=f"svyglm-{family}-{design.type}",
+        formula=formula,
+        family=family,
+        columns=list(data.columns),
+        term_columns=data.term_columns,
+        df_residual=df_res,
+        naive_vcov=a_inv,
+        converged=fit.converged,
+        iterations=fit.iterations,
+        deviance=fit.deviance,
+        extra={"replicates": betas},
     )
 
 
