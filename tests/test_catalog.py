@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from nhanes_mg import catalog
@@ -23,11 +25,68 @@ def test_cycles_and_letters() -> None:
         ("BIOPRO", "2001-2002", "L40_B"),
         ("DSQTOT", "2017-2018", "DSQTOT_J"),
         ("DEMO", "2017-2020", "P_DEMO"),
+        # laboratory files numbered before 2005 (GHB, BIOPRO as the shared mirror holds them)
+        ("BIOPRO", "2003-2004", "L40_C"),
+        ("BIOPRO", "2005-2006", "BIOPRO_D"),
+        ("BIOPRO", "1999-2000", "LAB18"),
+        ("GLU", "2001-2002", "L10AM_B"),
+        ("GLU", "2003-2004", "L10AM_C"),
+        ("GLU", "2005-2006", "GLU_D"),
+        ("TCHOL", "2001-2002", "L13_B"),
+        ("TCHOL", "2009-2010", "TCHOL_F"),
+        ("HDL", "2011-2012", "HDL_G"),
+        ("TRIGLY", "2003-2004", "L13AM_C"),
+        ("ALB_CR", "2003-2004", "L16_C"),
+        ("ALB_CR", "2017-2018", "ALB_CR_J"),
+        ("CBC", "2001-2002", "L25_B"),
+        ("BPX", "2017-2018", "BPX_J"),
+        ("BPXO", "2017-2020", "P_BPXO"),
+        ("BMX", "2001-2002", "BMX_B"),
     ],
 )
 def test_table_names(component: str, cycle: str, name: str) -> None:
     assert catalog.table_name(component, cycle) == name
     assert catalog.component_of(name) == component
+
+
+def test_hdl_shares_the_cholesterol_file_until_2004() -> None:
+    assert catalog.table_name("HDL", "2003-2004") == "L13_C"
+    assert catalog.table_name("HDL", "2005-2006") == "HDL_D"
+    assert catalog.component_of("L13_C") == "TCHOL"  # the first component of a shared file
+    cycle = catalog.get_cycle("2001-2002")
+    assert catalog.tables_for(cycle, ["TCHOL", "HDL", "GLU"]) == ["L13_B", "L10AM_B"]
+
+
+def test_locate_a_column() -> None:
+    ref = catalog.locate("BIOPRO", "lbdscr", "2001-2002")
+    assert (ref.table, ref.column, ref.cycle) == ("L40_B", "LBDSCR", "2001-2002")
+    assert ref.relpath == "2001-2002/L40_B.xpt"
+    assert catalog.locate("BMX", "BMXWAIST", "J").table == "BMX_J"
+    with pytest.raises(CatalogError, match="has no BPX"):
+        catalog.locate("BPX", "BPXSY1", "2017-2020")
+    with pytest.raises(CatalogError, match="no column"):
+        catalog.locate("BMX", " ", "2005-2006")
+
+
+def test_components_known_but_not_fetched_by_default() -> None:
+    defaults = catalog.default_components()
+    assert set(defaults) < set(catalog.KNOWN_COMPONENTS)
+    for component in ("GLU", "TCHOL", "HDL", "TRIGLY", "ALB_CR", "BPX", "BPXO", "CBC"):
+        assert component in catalog.KNOWN_COMPONENTS and component not in defaults
+        assert component in catalog.COMPONENT_SUBSAMPLE
+    assert set(catalog.FETCHED_UNREAD) <= set(defaults)
+    assert defaults == catalog.DEFAULT_COMPONENTS
+    with pytest.raises(AttributeError):
+        _ = catalog.NO_SUCH_NAME  # type: ignore[attr-defined]
+
+
+@pytest.mark.mirror
+def test_mirror_file_names_are_the_catalogs(mirror_dir: Path) -> None:
+    # every cycle of the shared mirror holds the files the catalog names for these components
+    for component in ("BIOPRO", "BMX", "GHB", "DEMO", "VID", "DR1TOT"):
+        for cycle in catalog.parse_cycles(None):
+            relpath = catalog.xpt_relpath(catalog.table_name(component, cycle), cycle)
+            assert (mirror_dir / relpath).is_file(), relpath
 
 
 def test_absent_components_are_errors() -> None:

@@ -11,8 +11,7 @@ import polars as pl
 import pytest
 
 from nhanes_mg import catalog, demo, fetch, read
-from nhanes_mg.derive import build_analytic
-from nhanes_mg.derive import spec as derive_spec
+from nhanes_mg.derive import build_analytic, registry
 from nhanes_mg.pipeline import run_pipeline
 from nhanes_mg.spec import load_shipped_specs
 
@@ -100,7 +99,7 @@ def test_xpt_files_read_back_with_the_columns_the_build_needs(mirror: Path) -> N
             assert frame.columns[0] == "SEQN"
             if component != "DSQ2":
                 assert frame["SEQN"].is_unique().all(), table
-            for source in derive_spec.sources_of(component):
+            for source in registry.sources_of(component):
                 column = source.column_for(cycle.letter)
                 if column is not None:
                     assert column in frame.columns, f"{table} lacks {column}"

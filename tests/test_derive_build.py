@@ -19,9 +19,10 @@ from nhanes_mg.derive import (
     column_order,
     format_summary,
     read_metadata,
+    schema,
     write_analytic,
 )
-from nhanes_mg.derive.spec import SOURCES
+from nhanes_mg.derive.registry import SOURCES
 from nhanes_mg.errors import MissingTableError
 
 from derive_support import SessionBuild, link_tree
@@ -63,6 +64,7 @@ def test_seqn_unique_and_columns_documented(result: BuildResult) -> None:
     assert frame["seqn"].null_count() == 0
     assert frame.columns == column_order()
     assert {v.name for v in VARIABLES} == set(frame.columns)
+    assert frame.schema == pl.Schema(schema())  # declared before any data is read
 
 
 def test_weights(result: BuildResult) -> None:
@@ -206,6 +208,9 @@ def test_missing_tables_warn_and_build_the_rest(tmp_path: Path, mirror_dir: Path
         r = build_analytic(broken, "2001-2006")
     messages = [str(w.message) for w in caught]
     assert any("VID_D (2005-2006)" in m for m in messages), messages
+    # the warning names what the gap leaves null, derived variables included
+    vid = "VID_D (2005-2006) is missing: vitd_25oh_nmol, vitd_25oh_ngml, vitd_status will be null"
+    assert any(m.startswith(vid) for m in messages), messages
     assert any("DSQ2_C (2003-2004)" in m for m in messages), messages
     assert any("DEMO_B (2001-2002)" in m for m in messages), messages
     gaps = {(g["cycle"], g["table"]) for g in r.metadata["gaps"]}

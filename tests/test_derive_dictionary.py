@@ -12,7 +12,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "data_dictionary.md"
 def test_committed_dictionary_is_current() -> None:
     assert DOC.read_text() == data_dictionary(), (
         "docs/data_dictionary.md is stale: regenerate with "
-        "`python -c 'from nhanes_mg.derive import data_dictionary as d; print(d(), end=\"\")' "
+        "`python -m nhanes_mg.derive.dictionary "
         "> docs/data_dictionary.md`"
     )
 

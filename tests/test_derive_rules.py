@@ -7,7 +7,7 @@ import pytest
 
 from nhanes_mg.derive import rules
 from nhanes_mg.derive.mortality import mortality_columns
-from nhanes_mg.derive.spec import SOURCES
+from nhanes_mg.derive.registry import SOURCES
 
 
 def _frame(ages: list[float], sexes: list[str]) -> pl.DataFrame:
@@ -122,7 +122,7 @@ def test_day_mean_uses_available_days() -> None:
 def test_egfr_known_values() -> None:
     # CKD-EPI 2021: female 60 y, Scr 0.7 -> 142 * 0.9938^60 * 1.012 ≈ 98.4
     df = pl.DataFrame(
-        {"_scr_std": [0.7, 2.0, 1.0], "age": [60.0, 70.0, 12.0], "sex": ["female", "male", "male"]}
+        {"scr": [0.7, 2.0, 1.0], "age": [60.0, 70.0, 12.0], "sex": ["female", "male", "male"]}
     )
     e = df.select(e=rules.egfr_ckd_epi_2021())["e"].to_list()
     assert e[0] == pytest.approx(142 * 0.9938**60 * 1.012, rel=1e-9)

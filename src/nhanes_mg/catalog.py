@@ -16,6 +16,8 @@ Examples
 'NHANES_2005_2006_MORT_2019_PUBLIC.dat'
 >>> catalog.expected_rows("2005-2006/DEMO_D.xpt")
 10348
+>>> catalog.locate("BIOPRO", "LBDSCR", "2001-2002").relpath
+'2001-2002/L40_B.xpt'
 """
 
 from __future__ import annotations
@@ -71,7 +73,9 @@ CYCLES: tuple[Cycle, ...] = (
 # (it overlaps 2017-2018 and has its own weights).
 PREPANDEMIC = Cycle(2017, 2020, "P", "", prefix="P_")
 
-# Components and the cycles that have them. A name differing from component+suffix is listed.
+# Components and the cycles that have them. A name differing from component+suffix is listed:
+# before 2005 CDC numbered the laboratory files (checked against the shared mirror for GHB and
+# BIOPRO, whose L10_B/L10_C and L40_B/L40_C it holds; the others as CDC publishes them).
 _SPECIAL_NAMES: dict[tuple[str, str], str] = {
     ("DR1TOT", "A"): "DRXTOT",
     ("DR1TOT", "B"): "DRXTOT_B",
@@ -81,6 +85,25 @@ _SPECIAL_NAMES: dict[tuple[str, str], str] = {
     ("BIOPRO", "A"): "LAB18",
     ("BIOPRO", "B"): "L40_B",
     ("BIOPRO", "C"): "L40_C",
+    ("GLU", "A"): "LAB10AM",
+    ("GLU", "B"): "L10AM_B",
+    ("GLU", "C"): "L10AM_C",
+    # total and HDL cholesterol share one file until 2004 (HDL: LBDHDL, then LBXHDD)
+    ("TCHOL", "A"): "LAB13",
+    ("TCHOL", "B"): "L13_B",
+    ("TCHOL", "C"): "L13_C",
+    ("HDL", "A"): "LAB13",
+    ("HDL", "B"): "L13_B",
+    ("HDL", "C"): "L13_C",
+    ("TRIGLY", "A"): "LAB13AM",
+    ("TRIGLY", "B"): "L13AM_B",
+    ("TRIGLY", "C"): "L13AM_C",
+    ("ALB_CR", "A"): "LAB16",
+    ("ALB_CR", "B"): "L16_B",
+    ("ALB_CR", "C"): "L16_C",
+    ("CBC", "A"): "LAB25",
+    ("CBC", "B"): "L25_B",
+    ("CBC", "C"): "L25_C",
 }
 _COMPONENT_CYCLES: dict[str, str] = {
     # component: letters of the cycles that publish it
@@ -104,10 +127,23 @@ _COMPONENT_CYCLES: dict[str, str] = {
     "GHB": "ABCDEFGHIJP",
     "BIOPRO": "ABCDEFGHIJP",
     "PTH": "D",
+    # known for users' own variables (nothing the package derives reads them)
+    "BPX": "ABCDEFGHIJ",  # blood pressure, auscultatory (2017-2020: oscillometric P_BPXO only)
+    "BPXO": "JP",  # blood pressure, oscillometric
+    "GLU": "ABCDEFGHIJP",  # fasting plasma glucose (morning fasting subsample)
+    "TCHOL": "ABCDEFGHIJP",  # total cholesterol
+    "HDL": "ABCDEFGHIJP",  # HDL cholesterol
+    "TRIGLY": "ABCDEFGHIJP",  # triglycerides and LDL (morning fasting subsample)
+    "ALB_CR": "ABCDEFGHIJP",  # urine albumin and creatinine
+    "CBC": "ABCDEFGHIJP",  # complete blood count
 }
 # Which NHANES subsample answers each component: the household interview, the MEC exam
 # (examination and laboratory), or the dietary recalls of day 1 / of both days. The weight of an
 # analysis is the weight of the smallest subsample among the variables it uses (NCHS).
+# GLU and TRIGLY are measured in the morning fasting subsample, which has its own weight
+# (WTSAF2YR) the analytic dataset does not carry: a specification may not declare variables
+# from them (spec.py refuses it), since no weight here would be right for them.
+FASTING_COMPONENTS: tuple[str, ...] = ("GLU", "TRIGLY")
 SUBSAMPLES: tuple[str, ...] = ("interview", "exam", "diet1", "diet2")  # each within the last
 COMPONENT_SUBSAMPLE: dict[str, str] = {
     "DEMO": "interview", "SMQ": "interview", "DIQ": "interview", "MCQ": "interview",
@@ -115,13 +151,42 @@ COMPONENT_SUBSAMPLE: dict[str, str] = {
     "ALQ": "exam",  # adults answer the alcohol questions in the MEC interview
     "DSQ1": "interview", "DSQ2": "interview", "DSQTOT": "interview",
     "VID": "exam", "BMX": "exam", "GHB": "exam", "BIOPRO": "exam", "PTH": "exam",
+    "BPX": "exam", "BPXO": "exam", "GLU": "exam", "TCHOL": "exam", "HDL": "exam",
+    "TRIGLY": "exam", "ALB_CR": "exam", "CBC": "exam",
     "DR1TOT": "diet1", "DS1TOT": "diet1",
     "DR2TOT": "diet2", "DS2TOT": "diet2",
 }  # fmt: skip
-# Components the package's analyses use: what `fetch` gets by default.
-DEFAULT_COMPONENTS: tuple[str, ...] = tuple(_COMPONENT_CYCLES)
+# Every component the catalog can name (for `fetch --tables` and users' own variables).
+KNOWN_COMPONENTS: tuple[str, ...] = tuple(_COMPONENT_CYCLES)
+# Fetched by default although no variable of the analytic dataset reads them: a
+# specification's own variables may.
+FETCHED_UNREAD: tuple[str, ...] = ("BPQ", "KIQ_U")
 # The 1999-2006 dietary supplement ingredient database (not cycle-suffixed).
 INGREDIENT_TABLES: tuple[str, ...] = ("DSII", "DSBI", "DSPI")
+
+# What `fetch` gets by default (see default_components), resolved on first use.
+DEFAULT_COMPONENTS: tuple[str, ...]
+
+
+def default_components() -> tuple[str, ...]:
+    """The components ``fetch`` gets by default, in catalog order: the ones the analytic
+    dataset is built from (declared once, in :mod:`nhanes_mg.derive.registry`) and
+    :data:`FETCHED_UNREAD`.
+
+    >>> default_components()[:4]
+    ('DEMO', 'VID', 'BMX', 'SMQ')
+    """
+    from nhanes_mg.derive import registry
+
+    wanted = {*registry.REGISTRY.components, *FETCHED_UNREAD}
+    return tuple(c for c in _COMPONENT_CYCLES if c in wanted)
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    if name == "DEFAULT_COMPONENTS":  # read from the registry, which imports this module
+        return default_components()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _RANGE = re.compile(r"^(\d{4})\s*-\s*(\d{4})$")
 
@@ -207,7 +272,8 @@ def table_name(component: str, cycle: Cycle | str) -> str:
 
 
 def component_of(table: str) -> str:
-    """Inverse of :func:`table_name` ("DRXTOT_B" -> "DR1TOT")."""
+    """Inverse of :func:`table_name` ("DRXTOT_B" -> "DR1TOT"; a file two components share,
+    L13_B, gives the first: TCHOL)."""
     for (component, _), name in _SPECIAL_NAMES.items():
         if name == table:
             return component
@@ -220,8 +286,44 @@ def component_of(table: str) -> str:
 
 def tables_for(cycle: Cycle, components: Iterable[str] | None = None) -> list[str]:
     """The table names a cycle has for the given components (default: all the package uses)."""
-    comps = DEFAULT_COMPONENTS if components is None else tuple(components)
-    return [table_name(c, cycle) for c in comps if has_component(c, cycle)]
+    comps = default_components() if components is None else tuple(components)
+    return list(dict.fromkeys(table_name(c, cycle) for c in comps if has_component(c, cycle)))
+
+
+@dataclass(frozen=True)
+class ColumnRef:
+    """Where a CDC column of a component lives in one cycle."""
+
+    component: str
+    column: str
+    cycle: str  # years, "2005-2006"
+    table: str  # CDC's file name, "BIOPRO_D"
+    relpath: str  # in a data dir or mirror, "2005-2006/BIOPRO_D.xpt"
+
+
+def locate(component: str, column: str, cycle: Cycle | str) -> ColumnRef:
+    """The table (and data-dir path) a CDC ``column`` of ``component`` is read from in
+    ``cycle``: :func:`table_name` for the table, the column as CDC spells it (upper case).
+
+    The column is not looked up (the catalog does not list every table's columns): a name CDC
+    changed between cycles (BIOPRO's LBDSCR in 2001-2002, LBXSCR after) is the caller's to
+    give per cycle.
+
+    >>> ref = locate("GLU", "lbxglu", "2003-2004")
+    >>> ref.table, ref.column, ref.relpath
+    ('L10AM_C', 'LBXGLU', '2003-2004/L10AM_C.xpt')
+
+    Raises
+    ------
+    CatalogError
+        Unknown component or cycle, the cycle has no such table, or an empty column name.
+    """
+    cycle = get_cycle(cycle)
+    name = column.strip().upper()
+    if not name:
+        raise CatalogError(f"no column named for {component} ({cycle.years})")
+    table = table_name(component, cycle)
+    return ColumnRef(component, name, cycle.years, table, xpt_relpath(table, cycle))
 
 
 def xpt_relpath(table: str, cycle: Cycle) -> str:

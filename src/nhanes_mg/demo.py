@@ -7,6 +7,11 @@ linked-mortality files (fixed width, CRLF) and a ``SYNTHETIC.txt`` that says wha
 layout is the real mirror's, so ``fetch(mirror=folder)`` → ``build_analytic`` → the analyses run
 unchanged on it.
 
+The tables hold every CDC column the variable registry (:mod:`nhanes_mg.derive.registry`)
+declares: the ones simulated below with their associations, and any other declared column (a
+variable added to the registry, of a table the demo knows or not) drawn as plain noise in its
+plausible range (``Source.demo``), so the build of the demo never misses a declared variable.
+
 The people are made up. Variable names, codes, missing-value codes, skip patterns and the design
 (about 15 pseudo-strata per cycle with 2 PSUs each, stratum numbers as CDC numbers them, weights
 summing to the US population) follow NHANES; the distributions are plausible and carry built-in
@@ -46,6 +51,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +63,8 @@ import polars as pl
 
 from nhanes_mg import catalog
 from nhanes_mg.catalog import Cycle
+from nhanes_mg.derive import registry
+from nhanes_mg.derive.sources import Source
 
 Arr = npt.NDArray[np.float64]
 Sim = dict[str, Any]  # one cycle's simulated participants: name -> numpy array (or scalar)
@@ -200,7 +208,7 @@ def _simulate(cycle: Cycle, n: int, seed: int) -> Sim:
     rng = np.random.default_rng([seed, cycle.begin])
     letter = cycle.letter
     t = (cycle.begin - 2001) / 2.0  # cycle index, 0 for 2001-2002: secular trends
-    s: Sim = {"letter": letter, "n": n, "rng": rng}
+    s: Sim = {"letter": letter, "n": n, "rng": rng, "seed": seed}
     s["seqn"] = (_SEQN_START[letter] + np.arange(n)).astype(np.float64)
 
     # Design: strata numbered as CDC does, 2 PSUs each; every PSU gets people.
@@ -767,7 +775,35 @@ def _table(component: str, s: Sim, cycle: Cycle) -> dict[str, Any]:
         "PTH": lambda: _rows(s, examined & adult, {"LBXPT21": s["pth"]}),
     }
     build = builders.get(component)
-    return build() if build else {"SEQN": s["seqn"]}
+    columns = build() if build else {"SEQN": s["seqn"]}
+    return _declared_columns(columns, component, s, cycle)
+
+
+def _declared_columns(
+    columns: dict[str, Any], component: str, s: Sim, cycle: Cycle
+) -> dict[str, Any]:
+    """``columns`` with every column the registry declares for the table (in this cycle) that
+    the simulation above does not write, drawn as noise (see :func:`_noise`)."""
+    rows = len(columns["SEQN"])
+    for source in registry.REGISTRY.sources_of(component):
+        column = source.column_for(cycle.letter)
+        if column is not None and column not in columns:
+            columns[column] = _noise(source, column, rows, s["seed"], cycle)
+    return columns
+
+
+def _noise(source: Source, column: str, rows: int, seed: int, cycle: Cycle) -> Arr:
+    """Values for a declared column the demo does not simulate: answers 1/2 with a few of the
+    item's own missing codes for a questionnaire item, else uniform in ``source.demo`` (0-100
+    without it), 5 % missing. Its own random stream (seed, cycle, column): adding a variable
+    leaves every other column's values as they were."""
+    rng = np.random.default_rng([seed, cycle.begin, zlib.crc32(column.encode())])
+    codes = source.codes_for(cycle.letter)
+    if codes and source.demo is None:
+        return _codes(rng, rng.choice([1.0, 2.0], rows), 0.01, codes)
+    lo, hi = source.demo or (0.0, 100.0)
+    values = np.round(rng.uniform(lo, hi, rows), 2)
+    return _where(rng.random(rows) < 0.05, np.nan, values)
 
 
 def _pa(s: Sim, which: str) -> Arr:

@@ -30,7 +30,7 @@ def _declarations() -> tuple[
     dict[str, tuple[str, ...]],
 ]:
     from nhanes_mg.derive.dictionary import DERIVED_FROM, EXTRA_COMPONENTS, VARIABLES
-    from nhanes_mg.derive.spec import SOURCES
+    from nhanes_mg.derive.registry import SOURCES
 
     component: dict[str, set[str]] = {}  # a source name may come from several tables
     for source in SOURCES:  # (DSD010: DSQ1 in 2001-2006, DSQTOT from 2007)
@@ -70,7 +70,7 @@ def affected_by(
 ) -> list[tuple[str, str, list[str]]]:
     """The build's gaps (missing tables or columns) that leave one of ``variables`` unmeasured
     in one of ``cycles``, as ``(table, cycle, [variables])``."""
-    from nhanes_mg.derive.spec import SOURCES
+    from nhanes_mg.derive.registry import SOURCES
 
     out = []
     for gap in gaps:

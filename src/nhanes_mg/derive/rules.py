@@ -186,17 +186,32 @@ def add_nullable(a: str, b: str) -> pl.Expr:
     return pl.col(a) + pl.col(b)
 
 
-def egfr_ckd_epi_2021(scr: str = "_scr_std", age: str = "age", sex: str = "sex") -> pl.Expr:
+def recalibrated_creatinine(scr: str = "_scr", cycle: str = "cycle") -> pl.Expr:
+    """Serum creatinine (mg/dL) on the IDMS-traceable scale: 2005-2006 recalibrated by CDC's
+    equation −0.016 + 0.978·Scr, other cycles as published.
+
+    >>> df = pl.DataFrame({"_scr": [1.0, 1.0], "cycle": ["2005-2006", "2007-2008"]})
+    >>> df.select(s=recalibrated_creatinine())["s"].to_list()
+    [0.962, 1.0]
+    """
+    value = pl.col(scr)
+    return pl.when(pl.col(cycle) == "2005-2006").then(-0.016 + 0.978 * value).otherwise(value)
+
+
+def egfr_ckd_epi_2021(scr: str | pl.Expr = "scr", age: str = "age", sex: str = "sex") -> pl.Expr:
     """eGFR (mL/min/1.73 m²), CKD-EPI 2021 race-free creatinine equation, adults ≥ 18.
 
-    >>> df = pl.DataFrame({"_scr_std": [1.0], "age": [50.0], "sex": ["male"]})
+    ``scr`` is serum creatinine in mg/dL: a column name or an expression.
+
+    >>> df = pl.DataFrame({"scr": [1.0], "age": [50.0], "sex": ["male"]})
     >>> round(df.select(e=egfr_ckd_epi_2021())["e"][0], 1)
     91.7
     """
     female = pl.col(sex).cast(pl.Utf8) == "female"
     kappa = pl.when(female).then(0.7).otherwise(0.9)
     alpha = pl.when(female).then(-0.241).otherwise(-0.302)
-    ratio_ = pl.col(scr) / kappa
+    creatinine = pl.col(scr) if isinstance(scr, str) else scr
+    ratio_ = creatinine / kappa
     value = (
         142.0
         * pl.min_horizontal(ratio_, pl.lit(1.0)).pow(alpha)
@@ -204,4 +219,37 @@ def egfr_ckd_epi_2021(scr: str = "_scr_std", age: str = "age", sex: str = "sex")
         * pl.lit(0.9938).pow(pl.col(age))
         * pl.when(female).then(1.012).otherwise(1.0)
     )
-    return pl.when((pl.col(age) >= 18) & (pl.col(scr) > 0)).then(value).otherwise(None)
+    return pl.when((pl.col(age) >= 18) & (creatinine > 0)).then(value).otherwise(None)
+
+
+def recall_day(value: str, day: int) -> pl.Expr:
+    """A recall-day amount, null unless that day's recall is reliable (``recall_ok_d{day}``)."""
+    return pl.when(pl.col(f"recall_ok_d{day}")).then(pl.col(value))
+
+
+def supplement_30day(key: str, dsq2_years: Sequence[str]) -> pl.Expr:
+    """A nutrient's daily amount from supplements, 30-day questionnaire (``key``: mg, ca, vitd).
+
+    In ``dsq2_years`` (2001-2006) the DSQ2 × DSII amount ``_dsq2_{key}`` of a participant with
+    products, 0 for a non-user (DSD010 == 2), else null. Later, the DSQTOT total
+    ``_dsq_{key}`` (0 when no product holds the nutrient) for everyone who answered DSD010 or
+    reported an antacid, else null.
+    """
+    c = pl.col
+    dsq2 = (
+        pl.when(c("ds_products").is_not_null())
+        .then(c(f"_dsq2_{key}"))
+        .when(c("_dsd010") == 2)
+        .then(0.0)
+    )
+    answered = c("_dsd010").is_not_null() | (c("_dsd010an") == 1)
+    dsqtot = pl.when(answered).then(c(f"_dsq_{key}").fill_null(0.0))
+    return pl.when(c("cycle").is_in(list(dsq2_years))).then(dsq2).otherwise(dsqtot)
+
+
+def supplement_24h(key: str, day: int) -> pl.Expr:
+    """A nutrient's amount from supplements on recall day ``day`` (2007+): ``_ds{day}_{key}``
+    (0 for a non-user) when the recall is reliable and DS{day}DS answered 1/2, else null."""
+    answered = pl.col(f"_ds{day}ds").is_in([1.0, 2.0])
+    ok = pl.col(f"recall_ok_d{day}")
+    return pl.when(ok & answered).then(pl.col(f"_ds{day}_{key}").fill_null(0.0))
