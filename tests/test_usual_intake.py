@@ -1,4 +1,4 @@
-"""The NCI usual-intake method: simulation recovery, BRR construction and the real mirror."""
+"""The NCI usual-intake method: simulation recovery, replicate weights and the real mirror."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ import polars as pl
 import pytest
 from numpy.polynomial.hermite_e import hermegauss
 from scipy import optimize, stats
-from scipy.linalg import hadamard
 
 from nhanes_mg.errors import DesignError, EstimationError
 from nhanes_mg.usual_intake import (
-    brr_variance,
+    UsualIntakeResult,
     estimate_usual_intake,
     fit_amount_model,
-    hadamard_order,
-    replicate_factors,
+    replicate_design,
     simulate_frame,
 )
 from nhanes_mg.usual_intake.distrib import domain_summaries
@@ -153,7 +151,9 @@ def test_run_usual_intake_writes_tables_and_figure(tmp_path) -> None:
     written = pl.read_csv(tmp_path / "tables" / "usual_intake.csv")
     for col in ("pct_below_ear", "pct_below_ear_se", "pct_below_rda", "pct_below_rda_se"):
         assert col in written.columns, col
-    assert written["pct_below_rda"].to_list() == pytest.approx(table["pct_below_rda"].to_list())
+    assert written["pct_below_rda"].to_list() == pytest.approx(
+        table["pct_below_rda"].to_list(), nan_ok=True
+    )  # NaN: the empty children's domains (the simulated ages are 19-80)
 
 
 def test_cycle_without_second_recalls_and_no_donor_is_an_error() -> None:
@@ -221,7 +221,14 @@ def _frame_with_dris(n: int, seed: int) -> pl.DataFrame:
 def dri_result() -> tuple[pl.DataFrame, pl.DataFrame]:
     frame = _frame_with_dris(3000, seed=8)
     res = estimate_usual_intake(frame, nutrients=("mg",), n_brr=16, n_sim=20, n_jobs=1)
-    return frame, res.table
+    # the simulated ages are 19-80: the children's built-in domains are empty (n = 0, NaN)
+    empty = res.table.filter(pl.col("n") == 0)
+    young = {
+        f"{who} {g}" for who in ("age", "male", "female") for g in ("1-3", "4-8", "9-13", "14-18")
+    }
+    assert set(empty["domain"]) == young
+    assert empty["pct_below_ear"].is_nan().all()
+    return frame, res.table.filter(pl.col("n") > 0)
 
 
 def test_share_below_rda_at_least_share_below_ear_everywhere(dri_result) -> None:
@@ -292,80 +299,69 @@ def test_frame_without_rda_column_is_a_typed_error() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# (2) BRR replicate construction
+# (2) the replicate weights: the one adapter to the survey engine's Fay BRR
 # --------------------------------------------------------------------------------------------
 def _design(n_strata: int, per_psu: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    codes = np.arange(100, 100 + n_strata)[::-1]  # unsorted codes: assignment must sort them
+    codes = np.arange(100, 100 + n_strata)[::-1]
     strata = np.repeat(codes, 2 * per_psu)
     psu = np.tile(np.repeat([1, 2], per_psu), n_strata)
     perm = np.random.default_rng(seed).permutation(len(strata))
     return strata[perm], psu[perm]
 
 
-def test_hadamard_order_rule() -> None:
-    assert [hadamard_order(h) for h in (1, 3, 14, 15, 16, 30)] == [2, 4, 16, 16, 32, 32]
+def test_replicate_design_is_the_survey_engines_fay_brr() -> None:
+    from nhanes_mg.survey import SurveyDesign, as_svrepdesign
 
-
-def test_replicate_factors_balance_and_assignment() -> None:
     strata, psu = _design(15)
-    f = replicate_factors(strata, psu)
-    assert f.shape == (len(strata), 16)
-    assert set(np.round(f, 10).ravel()) == {0.3, 1.7}
-    levels = np.unique(strata)
-    signs = np.empty((len(levels), 16))
-    for k, level in enumerate(levels):
-        one = f[(strata == level) & (psu == 1)]
-        two = f[(strata == level) & (psu == 2)]
-        assert np.all(one == one[0]) and np.all(two == two[0])  # whole PSUs move together
-        assert np.allclose(one[0] + two[0], 2.0)  # halves complement each other
-        signs[k] = np.where(one[0] > 1, 1.0, -1.0)
-        # documented rule: k-th stratum (sorted codes) ↔ Hadamard column k + 1
-        assert np.array_equal(signs[k], hadamard(16)[:, k + 1])
-    assert np.allclose(signs.sum(axis=1), 0.0)  # balanced: each PSU kept in half the replicates
-    gram = signs @ signs.T
-    assert np.allclose(gram, 16 * np.eye(len(levels)))  # orthogonal across strata
+    w = np.random.default_rng(1).uniform(1, 3, len(strata))
+    rw = replicate_design(strata, psu, w)
+    frame = pl.DataFrame({"s": strata, "p": psu, "w": w})
+    engine = as_svrepdesign(
+        SurveyDesign(frame, strata="s", psu="p", weights="w"), type="Fay", fay_rho=0.3
+    )
+    assert rw.n_replicates == engine.n_replicates == 16 and rw.df == engine.df == 15
+    np.testing.assert_array_equal(rw.repweights, engine.replicate_weights)
+    factors = np.round(rw.repweights / w[:, None], 10)
+    assert set(factors.ravel()) == {0.3, 1.7}
+    for level in np.unique(strata):  # whole PSUs move together; the halves complement
+        one, two = factors[(strata == level) & (psu == 1)], factors[(strata == level) & (psu == 2)]
+        assert (one == one[0]).all() and (two == two[0]).all()
+        assert np.allclose(one[0] + two[0], 2.0)
+    # R's Hadamard orders: 16 strata (2007-2008) need 20 replicates, two cycles 32
+    for n_strata, n_replicates in ((16, 20), (30, 32)):
+        s16, p16 = _design(n_strata)
+        assert replicate_design(s16, p16, np.ones(len(s16))).n_replicates == n_replicates
 
 
-def test_sixteen_strata_need_32_replicates_and_three_psu_strata_collapse() -> None:
-    strata, psu = _design(16)
-    assert replicate_factors(strata, psu).shape[1] == 32
-    with pytest.raises(DesignError):
-        replicate_factors(strata, psu, n_replicates=16)
-    s3 = np.array([1, 1, 1, 2, 2])
-    p3 = np.array([1, 2, 3, 1, 2])
-    f = replicate_factors(s3, p3)
-    assert np.array_equal(f[1], f[2])  # PSUs 2 and 3 form the second half-sample
-    with pytest.raises(DesignError, match="single PSU"):
-        replicate_factors(np.array([1, 1, 2]), np.array([1, 1, 1]))
-
-
-def test_brr_variance_of_a_total_equals_the_linearization_formula() -> None:
+def test_fay_brr_variance_of_a_total_equals_the_linearization_formula() -> None:
     """With 2 PSUs per stratum and full balance, Fay-BRR reproduces Σ_h (t_h1 - t_h2)²."""
     strata, psu = _design(15, per_psu=5, seed=4)
     rng = np.random.default_rng(9)
     w = rng.uniform(1, 3, len(strata))
     y = rng.gamma(2, 50, len(strata))
-    f = replicate_factors(strata, psu, fay_rho=0.3)
+    rw = replicate_design(strata, psu, w)
     total = float(w @ y)
-    reps = (w[:, None] * f * y[:, None]).sum(axis=0)
-    v_brr = float(brr_variance(total, reps, 0.3))
+    reps = rw.repweights.T @ y
+    v_brr = float(rw.variance(np.array([total]), reps[:, None])[0])
     v_lin = 0.0
     for level in np.unique(strata):
         t1 = float((w * y)[(strata == level) & (psu == 1)].sum())
         t2 = float((w * y)[(strata == level) & (psu == 2)].sum())
         v_lin += (t1 - t2) ** 2
     assert v_brr == pytest.approx(v_lin, rel=1e-10)
-    # classical BRR (ρ = 0) gives the same for a linear statistic
-    f0 = replicate_factors(strata, psu, fay_rho=0.0)
-    reps0 = (w[:, None] * f0 * y[:, None]).sum(axis=0)
-    assert float(brr_variance(total, reps0, 0.0)) == pytest.approx(v_lin, rel=1e-10)
 
 
-def test_brr_rejects_bad_designs() -> None:
+def test_replicate_design_options_and_errors() -> None:
+    strata, psu = _design(15)
+    none = replicate_design(strata, psu, np.ones(len(strata)), n_replicates=0)
+    assert none.n_replicates == 0 and np.isnan(none.df)
+    with pytest.raises(DesignError, match="replicates are 16"):
+        replicate_design(strata, psu, np.ones(len(strata)), n_replicates=32)
+    # three PSUs in a stratum (2009-2012): the first against the other two
+    three = replicate_design(np.array([1, 1, 1, 2, 2]), np.array([1, 2, 3, 1, 2]), np.ones(5))
+    assert np.array_equal(three.repweights[1], three.repweights[2])
     with pytest.raises(DesignError, match="missing"):
-        replicate_factors(np.array([1.0, np.nan]), np.array([1.0, 2.0]))
-    with pytest.raises(DesignError, match="Fay"):
-        replicate_factors(np.array([1, 1]), np.array([1, 2]), fay_rho=1.0)
+        replicate_design(np.array([1.0, np.nan]), np.array([1.0, 2.0]), np.ones(2))
 
 
 # --------------------------------------------------------------------------------------------
@@ -380,7 +376,7 @@ PUBLISHED_TOLERANCE = 3.0
 
 
 @pytest.fixture(scope="module")
-def mirror_result(nhanes_data_dir) -> pl.DataFrame:
+def mirror_estimate(nhanes_data_dir) -> tuple[pl.DataFrame, UsualIntakeResult]:
     from nhanes_mg.usual_intake.run import load_frame
 
     # the session's data dir fetched from the mirror: its parquet cache is shared, and the
@@ -392,11 +388,28 @@ def mirror_result(nhanes_data_dir) -> pl.DataFrame:
         pools={"2003-2006": ("2003-2004", "2005-2006")},
         n_sim=30,
     )
-    assert res.info["n_replicates"] == 16
+    # one replicate design per population over its cycles and donors (15 strata each)
+    assert res.info["design_cycles"] == {
+        "2001-2002": ["2003-2004", "2001-2002"],
+        "2003-2004": ["2003-2004"],
+        "2005-2006": ["2005-2006"],
+        "2003-2006": ["2003-2004", "2005-2006"],
+    }
+    assert res.info["replicates"] == {
+        "2001-2002": 32, "2003-2004": 16, "2005-2006": 16, "2003-2006": 32
+    }  # fmt: skip
+    assert res.info["df"] == {
+        "2001-2002": 30.0, "2003-2004": 15.0, "2005-2006": 15.0, "2003-2006": 30.0
+    }  # fmt: skip
     assert res.info["donors"] == {"2001-2002": "2003-2004"}
     borrowed = res.models.filter(pl.col("cycle") == "2001-2002")["borrowed_lambda_rho"]
     assert borrowed.len() == 8 and borrowed.all()
-    return res.table
+    return frame, res
+
+
+@pytest.fixture(scope="module")
+def mirror_result(mirror_estimate) -> pl.DataFrame:
+    return mirror_estimate[1].table
 
 
 def _row(table: pl.DataFrame, population: str, basis: str, domain: str, method: str) -> dict:
@@ -445,3 +458,72 @@ def test_share_below_rda_on_the_mirror(mirror_result) -> None:
     assert (with_se["pct_below_rda_se"] > 0).all()
     adults = _row(mirror_result, "2005-2006", "food", "age 19+", "usual")
     assert adults["pct_below_rda"] > adults["pct_below_ear"] + 5.0
+
+
+# --------------------------------------------------------------------------------------------
+# (4) any domain on the real mirror: by hand from the draws, and the built-in domains again
+# --------------------------------------------------------------------------------------------
+KIDS = "age BETWEEN 9 AND 13 AND NOT supp_user"
+
+
+@pytest.fixture(scope="module")
+def mirror_domains(mirror_estimate) -> pl.DataFrame:
+    """Three domains of the population aged 2+, from the stored fits (no refitting)."""
+    from nhanes_mg.usual_intake import summarize_domains
+
+    return summarize_domains(
+        mirror_estimate[1],
+        [("kids", KIDS), "TRUE", ("women 51-70", "sex = 'female' AND age BETWEEN 51 AND 70")],
+        population="age >= 2",
+        populations=["2005-2006", "2003-2006"],
+    )
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize("basis", ["food", "food+supplements"])
+def test_domain_share_below_ear_by_hand_from_the_draws_on_the_mirror(
+    mirror_estimate, mirror_domains, basis
+) -> None:
+    """The pooled 2003-2006 share of supplement non-users aged 9-13 below the Mg EAR, from
+    ``result.draws`` (joined to the analytic frame by SEQN) equals the table's."""
+    frame, res = mirror_estimate
+    row = _row(mirror_domains, "2003-2006", basis, "kids", "usual")
+    assert row["domain_where"] == f"(age >= 2) AND ({KIDS})"
+    draws = res.draws.filter(pl.col("cycle").is_in(["2003-2004", "2005-2006"])).join(
+        frame.select("seqn", "supp_user"), on="seqn"
+    )
+    d = draws.filter(pl.sql_expr(KIDS).fill_null(False))
+    if basis != "food":
+        d = d.filter(pl.col("supp_mg").is_not_nan())
+    usual = d["usual_mg"].to_numpy()
+    if basis != "food":
+        usual = usual + d["supp_mg"].to_numpy()[:, None]
+    w = d["weight"].to_numpy() / 2  # two cycles pooled
+    below = (usual < d["ear_mg"].to_numpy()[:, None]).mean(axis=1)
+    assert row["n"] == d.height > 500
+    assert row["pct_below_ear"] == pytest.approx(100 * float(w @ below) / w.sum(), rel=1e-12)
+    assert row["mean"] == pytest.approx(float(w @ usual.mean(axis=1)) / w.sum(), rel=1e-12)
+    assert 0.5 < row["pct_below_ear_se"] < 6 and row["df"] == 30.0
+
+
+@pytest.mark.mirror
+def test_population_and_domain_equal_the_built_in_domains_on_the_mirror(
+    mirror_domains, mirror_result
+) -> None:
+    """A population (ages 2+) with the domain TRUE is the built-in "age 2+" (Fulgoni's 45%),
+    with a domain inside it the built-in "female 51-70": the same estimates, SEs and CIs."""
+    from nhanes_mg.usual_intake.estimate import STAT_NAMES
+
+    out = mirror_domains
+    assert set(out["population"]) == {"2005-2006", "2003-2006"}  # the two asked for
+    stats_ = [c for s in STAT_NAMES for c in (s, f"{s}_se", f"{s}_low", f"{s}_high")]
+    for mine, builtin in (("TRUE", "age 2+"), ("women 51-70", "female 51-70")):
+        for population in ("2005-2006", "2003-2006"):
+            for basis in ("food", "food+supplements"):
+                got = _row(out, population, basis, mine, "usual")
+                want = _row(mirror_result, population, basis, builtin, "usual")
+                assert got["n"] == want["n"]
+                for s in stats_:
+                    assert got[s] == pytest.approx(want[s], rel=1e-12, nan_ok=True), (mine, s)
+    fulgoni = _row(out, "2003-2006", "food+supplements", "TRUE", "usual")
+    assert abs(fulgoni["pct_below_ear"] - 45.0) <= PUBLISHED_TOLERANCE

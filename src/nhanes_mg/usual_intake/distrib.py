@@ -149,8 +149,9 @@ def domain_summaries(
     percentiles: Sequence[int] = PERCENTILES,
     *,
     cuts: Mapping[str, FloatArray] | None = None,
+    above: Mapping[str, FloatArray] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Mean, percentiles and % below person-specific cut-points, per domain.
+    """Mean, percentiles and % below (or above) person-specific cut-points, per domain.
 
     ``values`` is ``(n, M)``: M draws per person, each with weight ``w_i / M`` (a one-column
     array for one-day data); values must be non-negative. Every person belongs to one *cell*
@@ -165,7 +166,8 @@ def domain_summaries(
     under the person's own cut-point. A person whose cut-point is NaN counts as not below
     (but stays in the domain's total). What the share *means* depends on the cut-point: below
     the EAR it is the prevalence of inadequacy (cut-point method); below the RDA it only
-    describes the intake distribution (the share not meeting the RDA).
+    describes the intake distribution (the share not meeting the RDA). ``above`` works the
+    same way with a strict ``>`` and gives ``pct_above_{name}`` (e.g. above a fixed intake).
 
     How it stays fast: each draw becomes one 64-bit integer key (cell, float32 bits of the
     value, person), so one integer ``np.sort`` orders all draws by cell and value and carries
@@ -191,10 +193,11 @@ def domain_summaries(
         if name in named:
             raise EstimationError(f"domain summaries: cut-point {name!r} given twice")
         named[name] = np.asarray(arr, dtype=np.float64)
+    upper = {name: np.asarray(arr, dtype=np.float64) for name, arr in (above or {}).items()}
     values = np.asarray(values, dtype=np.float64)
     if values.ndim == 1:
         values = values[:, None]
-    for name, arr in named.items():
+    for name, arr in (*named.items(), *upper.items()):
         if arr.shape != values.shape[:1]:
             raise EstimationError(
                 f"domain summaries: cut-point {name!r} has shape {arr.shape}, "
@@ -205,7 +208,9 @@ def domain_summaries(
     out: dict[str, dict[str, float]] = {}
     if not keep.any():
         return out
-    n_cells = int(cells.max()) + 1
+    n_cells = max(
+        [int(cells.max()) + 1, *(int(max(cs, default=-1)) + 1 for cs in domains.values())]
+    )
     vals, w, c = values[keep], np.asarray(weights, dtype=np.float64)[keep], cells[keep]
     n, m = vals.shape
     if n >= 1 << _PERSON_BITS or n_cells >= 1 << (64 - _CELL_SHIFT):
@@ -216,11 +221,17 @@ def domain_summaries(
     cell_n = np.bincount(c, minlength=n_cells).astype(np.float64)
     cell_sum = np.bincount(c, weights=w * vals.mean(axis=1), minlength=n_cells)
     # every cut-point in one pass: (K, n, M) comparisons, then one bincount over K × cells
-    cut_names = list(named)
+    cut_names = [f"pct_below_{k}" for k in named] + [f"pct_above_{k}" for k in upper]
     cell_below: FloatArray = np.zeros((len(cut_names), n_cells))
     if cut_names:
-        cut_arr = np.stack([named[k][keep] for k in cut_names])  # (K, n)
-        share = np.count_nonzero(vals[None, :, :] < cut_arr[:, :, None], axis=2) / m  # (K, n)
+        shares = []
+        if named:
+            cut_arr = np.stack([named[k][keep] for k in named])  # (K, n)
+            shares.append(np.count_nonzero(vals[None, :, :] < cut_arr[:, :, None], axis=2) / m)
+        if upper:
+            cut_arr = np.stack([upper[k][keep] for k in upper])
+            shares.append(np.count_nonzero(vals[None, :, :] > cut_arr[:, :, None], axis=2) / m)
+        share = np.concatenate(shares)  # (K, n)
         slot = (c[None, :] + n_cells * np.arange(len(cut_names))[:, None]).ravel()
         cell_below = np.asarray(
             np.bincount(
@@ -290,6 +301,6 @@ def domain_summaries(
         for k, p in enumerate(percentiles):
             row[f"p{p}"] = float(quant[i, k])
         for k, name in enumerate(cut_names):
-            row[f"pct_below_{name}"] = float(100.0 * cell_below[k, cells_d].sum() / total[i])
+            row[name] = float(100.0 * cell_below[k, cells_d].sum() / total[i])
         out[d] = row
     return out

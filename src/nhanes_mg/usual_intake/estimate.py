@@ -1,12 +1,11 @@
-"""Usual-intake estimation over NHANES cycles, nutrients and domains, with Fay-BRR errors.
+"""Usual-intake estimation over NHANES cycles, nutrients and any domains, with replicate errors.
 
 Input is a polars frame with one row per participant (the analytic dataset of
-:mod:`nhanes_mg.derive`, or :func:`nhanes_mg.usual_intake.data.load_minimal_frame`), with the
-columns listed in :data:`REQUIRED_COLUMNS` (plus ``mg_supp``/``ca_supp`` for the
-food + supplements basis). polars does the data handling; the numeric core converts each
-cycle to numpy arrays once, because the model is fitted hundreds of times (replicates ×
-subgroups × nutrients) and needs dense linear algebra and vectorised Monte Carlo that polars
-expressions do not provide.
+:mod:`nhanes_mg.derive`), with the columns listed in :data:`REQUIRED_COLUMNS` (plus
+``mg_supp``/``ca_supp`` for the food + supplements basis). polars does the data handling and
+evaluates the domains; the numeric core converts each cycle to numpy arrays once, because the
+model is fitted hundreds of times (replicates × fit strata × nutrients) and needs dense linear
+algebra and vectorised Monte Carlo that polars expressions do not provide.
 
 Model layout (per cycle and nutrient)
 -------------------------------------
@@ -15,17 +14,31 @@ Model layout (per cycle and nutrient)
   are: intercept, day-2 indicator (sequence effect), weekend (Fri-Sun), the finer DRI age
   groups of the band (1-3/4-8, 9-13/14-18, 19-30/31-50, 51-70/71+) and supplement use (when
   supplement data are present). With ``stratify=False`` one model per cycle is fitted with
-  sex and all age groups as covariates.
+  sex and all age groups as covariates. The model is fitted on everyone aged ≥ 1 with a
+  reliable day-1 recall and a positive weight, whatever domains are summarised.
 * Usual intake is simulated for every participant (``n_sim`` pseudo-persons each), day-2
   effect removed, weekday/weekend 4:3; food + supplements = usual food intake + the person's
   30-day average supplement amount (Bailey et al. 2011).
 * Cycles without second recalls (2001-2002 in the public files) borrow λ and the variance
   ratio ρ = σ_u²/σ_e² of the same fit stratum from a donor cycle (default 2003-2004), in each
-  BRR replicate from the donor's same replicate; β and the total variance come from the cycle
+  replicate from the donor's same replicate; β and the total variance come from the cycle
   itself.
 
-Statistics (:data:`STAT_NAMES`, each with a Fay-BRR standard error ``*_se``)
-----------------------------------------------------------------------------
+Domains and replicates
+----------------------
+A reported *population* is one cycle or a pool of cycles (weights divided by the number
+pooled). Its replicate design is built once over every row of its cycles and of their donor
+cycles — the whole design, by :func:`nhanes_mg.usual_intake.replicates.replicate_design` (one
+Hadamard assignment over all those strata, as R's ``as.svrepdesign``). Every model is refitted
+with each replicate's weights. A *domain* (:mod:`nhanes_mg.usual_intake.domains`: an SQL
+condition such as ``"sex = 'male' AND age >= 20"``) is a mask on the persons whose draws a
+summary adds up — domain estimation: nobody is dropped before the fits or the replicates, and
+a domain can be summarised later from the stored fits without refitting
+(:func:`summarize_domains`). ``population`` (a condition) is AND-ed into every domain.
+
+Statistics (:data:`STAT_NAMES`, each with a replicate standard error ``*_se`` and a 95% CI
+``*_low``/``*_high`` from Student's t on the design degrees of freedom ``df``)
+-------------------------------------------------------------------------------------------
 Per population × nutrient × basis × method (``usual``: the NCI distribution; ``day1``: one
 24-h recall) × domain:
 
@@ -39,6 +52,8 @@ Per population × nutrient × basis × method (``usual``: the NCI distribution; 
   prevalence of inadequacy: the RDA is set to cover 97-98% of healthy people, so most people
   below it still meet their requirement, and only the EAR cut-point estimates inadequacy.
   Since everyone's RDA exceeds their EAR, ``pct_below_rda ≥ pct_below_ear`` in every row;
+* ``pct_above_cut``: % whose intake is above a fixed amount (``above={"mg": 350}``; the
+  amount is in ``above_cut``; NaN when none is given);
 * ``pct_above_ul_supp`` (Mg, food + supplements rows): % whose *supplemental* Mg exceeds the
   UL for supplemental Mg (NaN elsewhere).
 
@@ -52,34 +67,50 @@ Examples
 True
 >>> bool(row["pct_below_rda"][0] >= row["pct_below_ear"][0])
 True
+>>> men = summarize_domains(res, ["sex = 'male' AND age >= 50"])  # no refitting
+>>> men["domain"][0], int(men["n"][0]) == frame.filter(
+...     (pl.col("sex") == "male") & (pl.col("age") >= 50)).height
+("sex = 'male' AND age >= 50", True)
+>>> res.draws.columns[:4]
+['seqn', 'cycle', 'fit_stratum', 'weight']
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
+from scipy import stats as sps
 
 from nhanes_mg.errors import EstimationError
-from nhanes_mg.usual_intake.brr import FAY_RHO, brr_variance, hadamard_order, replicate_factors
 from nhanes_mg.usual_intake.distrib import (
     PERCENTILES,
     domain_summaries,
     standard_draws,
     usual_intake_draws,
 )
+from nhanes_mg.usual_intake.domains import (
+    Domain,
+    and_population,
+    as_domains,
+    check_domains,
+    evaluate,
+)
 from nhanes_mg.usual_intake.model import AmountFit, fit_amount_model, replace_zeros
+from nhanes_mg.usual_intake.replicates import FAY_RHO, ReplicateWeights, replicate_design
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.int64]
 
 NUTRIENTS = ("mg", "ca")
+DEFAULT_WEIGHT = "wt_diet1"  # the NCI method (MIXTRAN) weights the model by the day-1 weight
 REQUIRED_COLUMNS = (
     "seqn",
     "cycle",
@@ -120,25 +151,29 @@ DISTRIBUTION_STATS = ("mean", *(f"p{p}" for p in PERCENTILES))
 STAT_NAMES = (
     *DISTRIBUTION_STATS,
     *(f"pct_below_{cp}" for cp in CUT_POINTS),
+    "pct_above_cut",
     "pct_above_ul_supp",
 )
-_SUMMARY_STATS = STAT_NAMES[:-1]  # the ones distrib.domain_summaries gives
+_SUMMARY_STATS = STAT_NAMES[:-2]  # always given by distrib.domain_summaries
+_EMPTY = dict.fromkeys(STAT_NAMES, float("nan"))
 BASES = ("food", "food+supplements")
+CONFIDENCE = 0.95
+_ROW = "__usual_intake_row"
 
 
 @dataclass
 class _CycleArrays:
-    """One cycle as numpy arrays (rows: participants aged ≥ 1 with a reliable day-1 recall)."""
+    """One cycle as numpy arrays (rows: participants aged ≥ 1 with a reliable day-1 recall and
+    a positive weight, by SEQN)."""
 
     cycle: str
-    seqn: NDArray[np.int64]
+    pos: IntArray  # row of each person in the source frame
+    seqn: IntArray
     age: FloatArray
     male: BoolArray
-    group: NDArray[np.int64]  # index into AGE_GROUPS
-    band: NDArray[np.int64]  # index into FIT_BANDS
+    group: IntArray  # index into AGE_GROUPS
+    band: IntArray  # index into FIT_BANDS
     w: FloatArray
-    strata: FloatArray
-    psu: FloatArray
     weekend: FloatArray  # (n, 2)
     y: dict[str, FloatArray]  # nutrient -> (n, 2), nan where no reliable recall
     supp: dict[str, FloatArray]  # nutrient -> (n,), nan when unknown
@@ -157,20 +192,7 @@ class _CycleArrays:
         return bool(np.any(~np.isnan(next(iter(self.y.values()))[:, 1])))
 
 
-@dataclass
-class UsualIntakeResult:
-    """Estimates (``table``), fitted models (``models``), run facts (``info``) and, per cycle,
-    the full-sample arrays behind the estimates (``draws``: ``w``, ``age``, ``male`` and per
-    nutrient ``usual_{nut}`` (n, M), ``day1_{nut}``, ``ear_{nut}``, ``rda_{nut}``,
-    ``supp_{nut}``)."""
-
-    table: pl.DataFrame
-    models: pl.DataFrame
-    info: dict[str, Any]
-    draws: dict[str, dict[str, FloatArray]] = field(default_factory=dict)
-
-
-def _age_index(age: FloatArray, bins: Sequence[tuple[str, int, int]]) -> NDArray[np.int64]:
+def _age_index(age: FloatArray, bins: Sequence[tuple[str, int, int]]) -> IntArray:
     idx = np.full(len(age), -1, dtype=np.int64)
     for i, (_, lo, hi) in enumerate(bins):
         idx[(age >= lo) & (age <= hi)] = i
@@ -192,19 +214,22 @@ def _to_bool(frame: pl.DataFrame, name: str) -> BoolArray:
     return np.asarray(frame[name].cast(pl.Boolean).fill_null(False).to_numpy(), dtype=bool)
 
 
-def _cycle_arrays(frame: pl.DataFrame, cycle: str, nutrients: Sequence[str]) -> _CycleArrays:
+def _cycle_arrays(
+    frame: pl.DataFrame, cycle: str, nutrients: Sequence[str], weight: str
+) -> _CycleArrays:
     # polars selects and filters the cycle once; from here on numpy: the same arrays are refit
-    # and resimulated for every BRR replicate (dense linear algebra, (n, M) Monte Carlo
-    # arrays, integer-key sorts), which polars expressions cannot do without copies per pass.
+    # and resimulated for every replicate (dense linear algebra, (n, M) Monte Carlo arrays,
+    # integer-key sorts), which polars expressions cannot do without copies per pass.
     sub = frame.filter(
         (pl.col("cycle").cast(pl.Utf8) == cycle)
         & (pl.col("age") >= 1)
         & pl.col("recall_ok_d1").fill_null(False)
-        & (pl.col("wt_diet1") > 0)
+        & (pl.col(weight) > 0)
     ).sort("seqn")
     if sub.height == 0:
         raise EstimationError(
-            f"usual intake: no participant aged ≥ 1 with a day-1 recall in {cycle}"
+            f"usual intake: no participant aged ≥ 1 with a day-1 recall and a positive "
+            f"{weight} in {cycle}"
         )
     age = _to_float(sub, "age")
     ok2 = _to_bool(sub, "recall_ok_d2")
@@ -247,14 +272,13 @@ def _cycle_arrays(frame: pl.DataFrame, cycle: str, nutrients: Sequence[str]) -> 
     )
     return _CycleArrays(
         cycle=cycle,
+        pos=np.asarray(sub[_ROW].to_numpy(), dtype=np.int64),
         seqn=np.asarray(sub["seqn"].to_numpy(), dtype=np.int64),
         age=age,
         male=np.asarray((sex == "male").to_numpy(), dtype=bool),
         group=_age_index(age, AGE_GROUPS),
         band=_age_index(age, FIT_BANDS),
-        w=_to_float(sub, "wt_diet1"),
-        strata=_to_float(sub, "sdmvstra"),
-        psu=_to_float(sub, "sdmvpsu"),
+        w=_to_float(sub, weight),
         weekend=weekend,
         y=y,
         supp=supp,
@@ -271,7 +295,7 @@ class _FitStratum:
     """Rows of one fit and its design (built once per cycle, reused by every replicate)."""
 
     name: str
-    rows: NDArray[np.int64]
+    rows: IntArray
     X: FloatArray  # (n_s, 2, p)
     X_weekday: FloatArray  # (n_s, p): day-1 rows, weekend 0
     X_weekend: FloatArray
@@ -322,51 +346,6 @@ def _fit_strata(ca: _CycleArrays, stratify: bool) -> list[_FitStratum]:
     return out
 
 
-# Cells: sex × (age 1, 2-3, 4-8, 9-13, 14-18, 19-30, 31-50, 51-70, 71+); every reported
-# domain is a union of cells (age 1 is its own cell so that "age 2+" is one too).
-_AGE_CELLS = ((1, 1), (2, 3), *((lo, hi) for _, lo, hi in AGE_GROUPS[1:]))
-_GROUP_CELLS = {0: (0, 1), **{g: (g + 1,) for g in range(1, len(AGE_GROUPS))}}
-_N_AGE_CELLS = len(_AGE_CELLS)
-
-
-def _cells(age: FloatArray, male: BoolArray) -> NDArray[np.int64]:
-    """Cell of each person: ``sex * 9 + age cell`` (male 0, female 1)."""
-    age_cell = np.full(len(age), -1, dtype=np.int64)
-    for i, (lo, hi) in enumerate(_AGE_CELLS):
-        age_cell[(age >= lo) & (age <= hi)] = i
-    return np.where(age_cell >= 0, np.where(male, 0, 1) * _N_AGE_CELLS + age_cell, -1)
-
-
-def _domain_cells() -> dict[str, list[int]]:
-    """Reported domains as lists of cells."""
-    both = (0, 1)
-
-    def cells_of(sexes: Iterable[int], age_cells: Iterable[int]) -> list[int]:
-        return [s * _N_AGE_CELLS + a for s in sexes for a in age_cells]
-
-    every = range(_N_AGE_CELLS)
-    d: dict[str, list[int]] = {
-        "all": cells_of(both, every),
-        "age 2+": cells_of(both, range(1, _N_AGE_CELLS)),
-        "age 19+": cells_of(both, range(5, _N_AGE_CELLS)),
-        "male": cells_of((0,), every),
-        "female": cells_of((1,), every),
-    }
-    for g, (name, _, _) in enumerate(AGE_GROUPS):
-        d[f"age {name}"] = cells_of(both, _GROUP_CELLS[g])
-    for s, sex_name in enumerate(("male", "female")):
-        for g, (name, _, _) in enumerate(AGE_GROUPS):
-            d[f"{sex_name} {name}"] = cells_of((s,), _GROUP_CELLS[g])
-    return d
-
-
-DOMAINS = _domain_cells()
-
-
-def _domain_masks(cells: NDArray[np.int64]) -> dict[str, BoolArray]:
-    return {name: np.isin(cells, cs) for name, cs in DOMAINS.items()}
-
-
 def _ul_share(
     supp: FloatArray, ul: FloatArray, w: FloatArray, domains: Mapping[str, BoolArray]
 ) -> dict[str, float]:
@@ -380,45 +359,104 @@ def _ul_share(
     return out
 
 
-_Key = tuple[str, str, str, str, str]
+@dataclass
+class _Unit:
+    """A reported population (one cycle or a pool) and its replicate design.
+
+    The design holds every row of ``cycles`` (the members and the donors they borrow from);
+    ``rows[c]`` are the positions of cycle ``c``'s modelled persons in it."""
+
+    label: str
+    members: tuple[str, ...]
+    cycles: tuple[str, ...]  # members and donors, donors first (the fitting order)
+    design: ReplicateWeights
+    rows: dict[str, IntArray]
+
+    @property
+    def n_replicates(self) -> int:
+        return self.design.n_replicates
+
+    def weights(self, cycle: str, r: int) -> FloatArray:
+        """Cycle ``cycle``'s modelled persons' weights in replicate ``r`` (-1: full sample)."""
+        rows = self.rows[cycle]
+        return self.design.weights[rows] if r < 0 else self.design.repweights[rows, r]
+
+
+@dataclass
+class _Compiled:
+    """The domains of one population: per-person masks, and for the packed summaries the
+    persons' *atoms* (distinct patterns of domain membership; -1: in no domain) with each
+    domain as a list of atoms (in chunks of at most ~2,000 atoms)."""
+
+    domains: tuple[Domain, ...]
+    masks: dict[str, BoolArray]
+    chunks: list[tuple[IntArray, dict[str, list[int]]]]
+
+
+_MAX_ATOMS = 2000
+_MAX_BITS = 62
+
+
+def _atoms(masks: Sequence[BoolArray], labels: Sequence[str]) -> list[tuple[IntArray, dict]]:
+    """Partition the persons by which of these domains they belong to."""
+    if len(labels) > _MAX_BITS:
+        half = len(labels) // 2
+        return _atoms(masks[:half], labels[:half]) + _atoms(masks[half:], labels[half:])
+    code = np.zeros(len(masks[0]), dtype=np.uint64)
+    for d, mask in enumerate(masks):
+        code |= mask.astype(np.uint64) << np.uint64(d)
+    patterns, atom = np.unique(code, return_inverse=True)
+    if len(patterns) > _MAX_ATOMS and len(labels) > 1:
+        half = len(labels) // 2
+        return _atoms(masks[:half], labels[:half]) + _atoms(masks[half:], labels[half:])
+    atom = np.asarray(atom, dtype=np.int64).ravel()
+    if patterns[0] == 0:  # in none of the domains: left out of the summaries
+        atom = atom - 1
+        patterns = patterns[1:]
+    groups = {
+        label: np.flatnonzero((patterns >> np.uint64(d)) & np.uint64(1)).tolist()
+        for d, label in enumerate(labels)
+    }
+    return [(atom, groups)]
+
+
+_FitKey = tuple[str, str, str]  # cycle, nutrient, fit stratum
+_Key = tuple[str, str, str, str, str]  # population, nutrient, basis, method, domain label
 _PassStats = dict[_Key, tuple[float, dict[str, float]]]
 
 
 @dataclass
-class _Run:
-    """Everything one replicate pass needs (shared read-only with worker processes)."""
+class _State:
+    """Everything the fits and the summaries need (shared read-only with worker processes)."""
 
+    frame: pl.DataFrame  # the source rows (with _ROW), on which domains are evaluated
     arrays: dict[str, _CycleArrays]
     order: list[str]
     nutrients: tuple[str, ...]
     donors: dict[str, str]
-    factors: dict[str, FloatArray | None]
-    draws: dict[tuple[str, str], FloatArray]
     strata_of: dict[str, list[_FitStratum]]
-    units: list[tuple[str, tuple[str, ...]]]
+    y_fit: dict[_FitKey, FloatArray]
+    draws: dict[tuple[str, str], FloatArray]
+    units: list[_Unit]
     n_sim: int
-    full_fits: dict[tuple[str, str, str], AmountFit]
+    above: dict[str, float]
+    weight: str
+    full_fits: dict[_FitKey, AmountFit] = field(default_factory=dict)
+    full_usual: dict[tuple[str, str], FloatArray] = field(default_factory=dict)
+    rep_fits: dict[tuple[str, int], dict[_FitKey, AmountFit]] = field(default_factory=dict)
 
-    def replicate(
-        self, r: int
-    ) -> tuple[
-        dict[tuple[str, str, str], AmountFit], _PassStats, dict[tuple[str, str], FloatArray]
-    ]:
-        """Fit every model and summarise every domain with replicate ``r``'s weights
-        (``r = -1``: the full-sample weights)."""
-        weights: dict[str, FloatArray] = {}
-        for c, a in self.arrays.items():
-            f = self.factors[c]
-            weights[c] = a.w if r < 0 or f is None else a.w * f[:, r]
-        fits: dict[tuple[str, str, str], AmountFit] = {}
-        usual: dict[tuple[str, str], FloatArray] = {}
+    def fit(
+        self, cycles: Sequence[str], weight_of: Callable[[str], FloatArray], what: str = ""
+    ) -> dict[_FitKey, AmountFit]:
+        """Fit every model of ``cycles`` (donors first) with these weights; replicate fits
+        start from the full-sample fits."""
+        fits: dict[_FitKey, AmountFit] = {}
         for nut in self.nutrients:
-            for c in self.order:
+            for c in cycles:
                 a = self.arrays[c]
-                values = np.empty((a.n, self.n_sim))
+                w = weight_of(c)
                 for fs in self.strata_of[c]:
-                    y_s, _ = replace_zeros(a.y[nut][fs.rows])
-                    start = self.full_fits.get((c, nut, fs.name)) if r >= 0 else None
+                    key = (c, nut, fs.name)
                     fixed = None
                     if not a.has_day2:
                         donor_fit = fits.get((self.donors[c], nut, fs.name))
@@ -428,92 +466,423 @@ class _Run:
                             )
                         fixed = (donor_fit.lam, donor_fit.rho)
                     try:
-                        fit = fit_amount_model(
-                            y_s,
+                        fits[key] = fit_amount_model(
+                            self.y_fit[key],
                             fs.X,
-                            weights[c][fs.rows],
+                            w[fs.rows],
                             fs.columns,
-                            start=start,
+                            start=self.full_fits.get(key) if what else None,
                             fixed_lam_rho=fixed,
                         )
                     except EstimationError as exc:
                         raise EstimationError(
-                            f"usual intake {nut} {c} {fs.name}"
-                            f"{'' if r < 0 else f' (BRR replicate {r + 1})'}: {exc}"
+                            f"usual intake {nut} {c} {fs.name}{what}: {exc}"
                         ) from exc
-                    fits[(c, nut, fs.name)] = fit
-                    values[fs.rows] = usual_intake_draws(
-                        fit, fs.X_weekday, fs.X_weekend, self.draws[(c, nut)][fs.rows]
-                    )
-                usual[(c, nut)] = values
-        out: _PassStats = {}
-        for label, members in self.units:
-            k = len(members)
-            w = np.concatenate([weights[c] / k for c in members])
-            cells = _cells(
-                np.concatenate([self.arrays[c].age for c in members]),
-                np.concatenate([self.arrays[c].male for c in members]),
+        return fits
+
+    def simulate(self, cycle: str, nut: str, fits: Mapping[_FitKey, AmountFit]) -> FloatArray:
+        """Usual intakes (n, M) of a cycle's persons from these fits and the stored draws."""
+        a = self.arrays[cycle]
+        values = np.empty((a.n, self.n_sim))
+        for fs in self.strata_of[cycle]:
+            values[fs.rows] = usual_intake_draws(
+                fits[(cycle, nut, fs.name)],
+                fs.X_weekday,
+                fs.X_weekend,
+                self.draws[(cycle, nut)][fs.rows],
             )
-            have_supp = all(self.arrays[c].has_supp for c in members)
-            for nut in self.nutrients:
-                cut_points = {
-                    "ear": np.concatenate([self.arrays[c].ear[nut] for c in members]),
-                    "rda": np.concatenate([self.arrays[c].rda[nut] for c in members]),
-                }
-                u = np.concatenate([usual[(c, nut)] for c in members])
-                d1 = np.concatenate([self.arrays[c].y[nut][:, 0] for c in members])[:, None]
-                pieces: list[tuple[str, str, FloatArray, NDArray[np.int64]]] = [
-                    ("food", "usual", u, cells),
-                    ("food", "day1", d1, cells),
+        return values
+
+    def compile(
+        self, domains: Sequence[Domain], populations: Iterable[str] | None = None
+    ) -> dict[str, _Compiled]:
+        """The domain masks of every population (or of ``populations``); domains checked."""
+        parsed = check_domains(domains)
+        full = {d.where: evaluate(self.frame, d, parsed[d.where]) for d in domains}
+        known = [u.label for u in self.units]
+        wanted = known if populations is None else list(populations)
+        unknown = [p for p in wanted if p not in known]
+        if unknown:
+            raise EstimationError(
+                f"usual intake: no population {unknown[0]!r} in this result; it has "
+                f"{', '.join(known)}"
+            )
+        out = {}
+        for unit in self.units:
+            if unit.label not in wanted:
+                continue
+            pos = np.concatenate([self.arrays[c].pos for c in unit.members])
+            masks = {d.label: full[d.where][pos] for d in domains}
+            out[unit.label] = _Compiled(
+                tuple(domains),
+                masks,
+                _atoms(list(masks.values()), list(masks)),
+            )
+        return out
+
+    def summarize(
+        self,
+        unit: _Unit,
+        comp: _Compiled,
+        usual: Mapping[tuple[str, str], FloatArray],
+        weight_of: Callable[[str], FloatArray],
+    ) -> _PassStats:
+        """Every statistic of every domain of one population, for one set of weights."""
+        members = unit.members
+        k = len(members)
+        w = np.concatenate([weight_of(c) / k for c in members])
+        have_supp = all(self.arrays[c].has_supp for c in members)
+        out: _PassStats = {}
+        cyc = [self.arrays[c] for c in members]
+        for nut in self.nutrients:
+            cuts = {
+                "ear": np.concatenate([a.ear[nut] for a in cyc]),
+                "rda": np.concatenate([a.rda[nut] for a in cyc]),
+            }
+            above = {"cut": np.full(len(w), self.above[nut])} if nut in self.above else None
+            u = np.concatenate([usual[(c, nut)] for c in members])
+            d1 = np.concatenate([a.y[nut][:, 0] for a in cyc])[:, None]
+            pieces: list[tuple[str, str, FloatArray, BoolArray | None]] = [
+                ("food", "usual", u, None),
+                ("food", "day1", d1, None),
+            ]
+            ul: dict[str, float] = {}
+            if have_supp:
+                s = np.concatenate([a.supp[nut] for a in cyc])
+                known = ~np.isnan(s)  # unknown supplements: out of the f+s summaries
+                s0 = np.nan_to_num(s)[:, None]
+                pieces += [
+                    ("food+supplements", "usual", u + s0, known),
+                    ("food+supplements", "day1", d1 + s0, known),
                 ]
-                ul: dict[str, float] = {}
-                if have_supp:
-                    s = np.concatenate([self.arrays[c].supp[nut] for c in members])
-                    known_cells = np.where(np.isnan(s), -1, cells)  # unknown supplements: out
-                    s0 = np.nan_to_num(s)[:, None]
-                    pieces += [
-                        ("food+supplements", "usual", u + s0, known_cells),
-                        ("food+supplements", "day1", d1 + s0, known_cells),
-                    ]
-                    if nut == "mg":
-                        ul_mg = np.concatenate([self.arrays[c].ul_supp_mg for c in members])
-                        ul = _ul_share(s, ul_mg, w, _domain_masks(cells))
-                for basis, method, vals, cell_of in pieces:
-                    # one pass gives pct_below_ear and pct_below_rda from the same draws
-                    summ = domain_summaries(vals, w, cell_of, DOMAINS, cuts=cut_points)
-                    for dom, st in summ.items():
-                        row = {s_name: st[s_name] for s_name in _SUMMARY_STATS}
-                        row["pct_above_ul_supp"] = (
-                            ul.get(dom, np.nan) if basis != "food" else np.nan
-                        )
-                        out[(label, nut, basis, method, dom)] = (st["n"], row)
-        return fits, out, usual
+                if nut == "mg":
+                    ul_mg = np.concatenate([a.ul_supp_mg for a in cyc])
+                    ul = _ul_share(s, ul_mg, w, comp.masks)
+            for basis, method, vals, known_mask in pieces:
+                found: dict[str, dict[str, float]] = {}
+                for atom, groups in comp.chunks:
+                    cells = atom if known_mask is None else np.where(known_mask, atom, -1)
+                    # one pass gives every cut-point's share from the same draws
+                    found.update(domain_summaries(vals, w, cells, groups, cuts=cuts, above=above))
+                for d in comp.domains:
+                    st = found.get(d.label)
+                    if st is None:  # nobody (with a known supplement intake) in the domain
+                        out[(unit.label, nut, basis, method, d.label)] = (0.0, dict(_EMPTY))
+                        continue
+                    row = {name: st[name] for name in _SUMMARY_STATS}
+                    row["pct_above_cut"] = st.get("pct_above_cut", np.nan)
+                    row["pct_above_ul_supp"] = (
+                        ul.get(d.label, np.nan) if basis != "food" else np.nan
+                    )
+                    out[(unit.label, nut, basis, method, d.label)] = (st["n"], row)
+        return out
+
+    def replicate(
+        self, unit_index: int, r: int, comp: _Compiled, fit: bool
+    ) -> tuple[dict[_FitKey, AmountFit], _PassStats]:
+        """Replicate ``r`` of one population: its fits (refitted when ``fit``, else the
+        stored ones), usual intakes and summaries."""
+        unit = self.units[unit_index]
+
+        def weight_of(c: str) -> FloatArray:
+            return unit.weights(c, r)
+
+        if fit:
+            fits = self.fit(unit.cycles, weight_of, f" ({unit.label}, replicate {r + 1})")
+        else:
+            fits = self.rep_fits[(unit.label, r)]
+        usual = {
+            (c, nut): self.simulate(c, nut, fits) for c in unit.members for nut in self.nutrients
+        }
+        return (fits if fit else {}), self.summarize(unit, comp, usual, weight_of)
 
 
-_WORKER_RUN: _Run | None = None
+_WORKER: tuple[_State, dict[str, _Compiled], bool] | None = None
 
 
-def _worker_replicate(r: int) -> _PassStats:
-    assert _WORKER_RUN is not None
-    return _WORKER_RUN.replicate(r)[1]
+def _worker_task(task: tuple[int, int]) -> tuple[dict[_FitKey, AmountFit], _PassStats]:
+    assert _WORKER is not None
+    state, compiled, fit = _WORKER
+    ui, r = task
+    return state.replicate(ui, r, compiled[state.units[ui].label], fit)
 
 
-def _map_replicates(run: _Run, n_replicates: int, n_jobs: int | None) -> list[_PassStats]:
-    """Run replicates 0 … R-1, in worker processes (fork: the arrays are shared, not copied)
-    when more than one CPU is allowed and available."""
-    if n_replicates == 0:
-        return []
+def _map_replicates(
+    state: _State, compiled: dict[str, _Compiled], fit: bool, n_jobs: int | None
+) -> dict[tuple[str, int], tuple[dict[_FitKey, AmountFit], _PassStats]]:
+    """Every population's replicates, in worker processes (fork: the arrays are shared, not
+    copied) when more than one CPU is allowed and available."""
+    tasks = [
+        (ui, r)
+        for ui, unit in enumerate(state.units)
+        if unit.label in compiled
+        for r in range(unit.n_replicates)
+    ]
+    if not tasks:
+        return {}
     jobs = min(2, os.cpu_count() or 1) if n_jobs is None else max(1, n_jobs)
     if jobs == 1 or "fork" not in mp.get_all_start_methods():
-        return [run.replicate(r)[1] for r in range(n_replicates)]
-    global _WORKER_RUN
-    _WORKER_RUN = run
-    try:
-        ctx = mp.get_context("fork")
-        with ctx.Pool(jobs) as pool:
-            return pool.map(_worker_replicate, range(n_replicates), chunksize=1)
-    finally:
-        _WORKER_RUN = None
+        results = [state.replicate(ui, r, compiled[state.units[ui].label], fit) for ui, r in tasks]
+    else:
+        global _WORKER
+        _WORKER = (state, compiled, fit)
+        try:
+            ctx = mp.get_context("fork")
+            with ctx.Pool(min(jobs, len(tasks))) as pool:
+                results = pool.map(_worker_task, tasks, chunksize=1)
+        finally:
+            _WORKER = None
+    return {(state.units[ui].label, r): res for (ui, r), res in zip(tasks, results, strict=True)}
+
+
+def _table(
+    state: _State,
+    compiled: dict[str, _Compiled],
+    full: _PassStats,
+    replicates: Mapping[tuple[str, int], _PassStats],
+) -> pl.DataFrame:
+    """One row per population × nutrient × basis × method × domain: n, each statistic, its
+    replicate SE and t-based CI on the population's design df."""
+    units = {u.label: u for u in state.units}
+    rows = []
+    for unit_label, comp in compiled.items():
+        unit = units[unit_label]
+        R = unit.n_replicates
+        df = unit.design.df
+        t = float(sps.t.ppf(0.5 + CONFIDENCE / 2, df)) if R and df > 0 else np.nan
+        for nut in state.nutrients:
+            for basis in BASES:
+                for method in ("usual", "day1"):
+                    for d in comp.domains:
+                        key = (unit_label, nut, basis, method, d.label)
+                        if key not in full:
+                            continue  # no supplement data: no food + supplements rows
+                        n_dom, est = full[key]
+                        theta = np.array([est[s] for s in STAT_NAMES], dtype=np.float64)
+                        reps = np.full((R, len(STAT_NAMES)), np.nan)
+                        for r in range(R):
+                            got = replicates.get((unit_label, r), {}).get(key)
+                            if got is not None:
+                                reps[r] = [got[1][s] for s in STAT_NAMES]
+                        se = np.full(len(STAT_NAMES), np.nan)
+                        if R:
+                            ok = np.all(np.isfinite(reps), axis=0) & np.isfinite(theta)
+                            if ok.any():
+                                se[ok] = np.sqrt(unit.design.variance(theta[ok], reps[:, ok]))
+                        row: dict[str, Any] = {
+                            "population": unit_label,
+                            "nutrient": nut,
+                            "basis": basis,
+                            "method": method,
+                            "domain": d.label,
+                            "domain_where": d.where,
+                            "n": int(n_dom),
+                            "df": df,
+                            "above_cut": state.above.get(nut),
+                        }
+                        for i, s_name in enumerate(STAT_NAMES):
+                            row[s_name] = float(theta[i])
+                            row[f"{s_name}_se"] = float(se[i])
+                            row[f"{s_name}_low"] = float(theta[i] - t * se[i])
+                            row[f"{s_name}_high"] = float(theta[i] + t * se[i])
+                        rows.append(row)
+    schema: dict[str, Any] = {
+        "population": pl.String,
+        "nutrient": pl.String,
+        "basis": pl.String,
+        "method": pl.String,
+        "domain": pl.String,
+        "domain_where": pl.String,
+        "n": pl.Int64,
+        "df": pl.Float64,
+        "above_cut": pl.Float64,
+        **{c: pl.Float64 for s in STAT_NAMES for c in (s, f"{s}_se", f"{s}_low", f"{s}_high")},
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+@dataclass
+class UsualIntakeResult:
+    """Estimates (``table``), fitted models (``models``: the full-sample fits), run facts
+    (``info``), and what summaries of other domains need without refitting.
+
+    ``draws`` is the person-level frame behind the estimates (one row per modelled person of
+    every fitted cycle): ``seqn``, ``cycle``, ``fit_stratum`` (the model stratum), ``weight``
+    (the full-sample weight of the cycle), ``age``, ``sex`` and per nutrient ``usual_{nut}``
+    (an array of the ``n_sim`` usual-intake draws, each worth ``weight / n_sim``),
+    ``day1_{nut}``, ``ear_{nut}``, ``rda_{nut}`` and ``supp_{nut}`` (NaN: unknown or no
+    supplement data). A pool's summaries divide each cycle's weights by the number pooled.
+    :meth:`summarize` (or :func:`summarize_domains`) estimates any other domains, with
+    replicate errors, from the stored fits.
+    """
+
+    table: pl.DataFrame
+    models: pl.DataFrame
+    info: dict[str, Any]
+    _state: _State | None = field(default=None, repr=False)
+    _draws: pl.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def draws(self) -> pl.DataFrame:
+        if self._draws is None:
+            self._draws = _draws_frame(self._require_state())
+        return self._draws
+
+    def _require_state(self) -> _State:
+        if self._state is None:
+            raise EstimationError("usual intake: this result keeps no fits to summarise from")
+        return self._state
+
+    def summarize(
+        self,
+        domains: Iterable[Any] | None,
+        *,
+        population: str | Domain | None = None,
+        populations: Iterable[str] | None = None,
+        n_jobs: int | None = None,
+    ) -> pl.DataFrame:
+        """Summaries of ``domains`` (as :func:`estimate_usual_intake`'s) from the stored
+        full-sample and replicate fits, without refitting (see :func:`summarize_domains`)."""
+        return summarize_domains(
+            self, domains, population=population, populations=populations, n_jobs=n_jobs
+        )
+
+
+def _draws_frame(state: _State) -> pl.DataFrame:
+    parts = []
+    for c in state.order:
+        a = state.arrays[c]
+        stratum = np.empty(a.n, dtype=object)
+        for fs in state.strata_of[c]:
+            stratum[fs.rows] = fs.name
+        cols: dict[str, Any] = {
+            "seqn": a.seqn,
+            "cycle": [c] * a.n,
+            "fit_stratum": stratum.astype(str),
+            "weight": a.w,
+            "age": a.age,
+            "sex": np.where(a.male, "male", "female"),
+        }
+        for nut in state.nutrients:
+            cols[f"usual_{nut}"] = pl.Series(f"usual_{nut}", state.full_usual[(c, nut)])
+            cols[f"day1_{nut}"] = a.y[nut][:, 0]
+            cols[f"ear_{nut}"] = a.ear[nut]
+            cols[f"rda_{nut}"] = a.rda[nut]
+            cols[f"supp_{nut}"] = a.supp[nut] if a.has_supp else np.full(a.n, np.nan)
+        parts.append(pl.DataFrame(cols))
+    return pl.concat(parts)
+
+
+def _population(population: str | Domain | None, columns: Iterable[str]) -> str | None:
+    """The population's condition, checked (syntax and columns) like a domain's."""
+    if population is None or (isinstance(population, str) and not population.strip()):
+        return None
+    if isinstance(population, str):
+        population = Domain("population", population, "population")
+    check_domains([population], columns)
+    return population.where
+
+
+def summarize_domains(
+    result: UsualIntakeResult,
+    domains: Iterable[Any] | None,
+    *,
+    population: str | Domain | None = None,
+    populations: Iterable[str] | None = None,
+    n_jobs: int | None = None,
+) -> pl.DataFrame:
+    """Summaries of any domains from a result's stored fits (no refitting).
+
+    ``domains`` as in :func:`estimate_usual_intake` (conditions, ``(label, where)`` pairs,
+    ``{"label", "where"}`` tables, built-in labels; ``None``: the built-in domains);
+    ``population`` is AND-ed into each; ``populations`` restricts the reported populations
+    (cycles or pools of the result; default all). Returns a table with the columns of
+    ``result.table``. Replicate summaries re-simulate each replicate's usual intakes from its
+    stored fits and the same random draws, so a domain given here and the same domain given
+    to :func:`estimate_usual_intake` agree exactly.
+    """
+    state = result._require_state()
+    chosen = as_domains(domains)
+    where = _population(population, state.frame.columns)
+    check_domains(chosen, state.frame.columns)
+    chosen = and_population(chosen, where)
+    compiled = state.compile(chosen, populations)
+    full: _PassStats = {}
+    for unit in state.units:
+        if unit.label not in compiled:
+            continue
+        full.update(
+            state.summarize(
+                unit, compiled[unit.label], state.full_usual, lambda c: state.arrays[c].w
+            )
+        )
+    reps = _map_replicates(state, compiled, False, n_jobs)
+    return _table(state, compiled, full, {k: v[1] for k, v in reps.items()})
+
+
+def _unit_cycles(
+    members: Sequence[str], donors: Mapping[str, str], order: list[str]
+) -> tuple[str, ...]:
+    need = set(members)
+    queue = list(members)
+    while queue:
+        c = queue.pop()
+        d = donors.get(c)
+        if d is not None and d not in need:
+            need.add(d)
+            queue.append(d)
+    return tuple(c for c in order if c in need)
+
+
+def _build_unit(
+    label: str,
+    members: Sequence[str],
+    frame: pl.DataFrame,
+    arrays: Mapping[str, _CycleArrays],
+    order: list[str],
+    donors: Mapping[str, str],
+    weight: str,
+    n_brr: int | None,
+    fay_rho: float,
+) -> _Unit:
+    """A population and its replicate design over every row of its cycles (and donors')."""
+    cycles = _unit_cycles(members, {c: donors[c] for c in order if not arrays[c].has_day2}, order)
+    strata: list[FloatArray] = []
+    psu: list[FloatArray] = []
+    wts: list[FloatArray] = []
+    rows: dict[str, IntArray] = {}
+    offset = 0
+    for c in sorted(cycles):  # every row of every cycle: one design over all their strata
+        sub = frame.filter(pl.col("cycle").cast(pl.Utf8) == c).select(
+            _ROW, "sdmvstra", "sdmvpsu", weight
+        )
+        sub = sub.filter(
+            (pl.col(weight).fill_null(0.0) > 0)
+            | (pl.col("sdmvstra").is_not_null() & pl.col("sdmvpsu").is_not_null())
+        )  # rows without design values carry no weight: not part of the design
+        pos = np.asarray(sub[_ROW].to_numpy(), dtype=np.int64)
+        strata.append(_to_float(sub, "sdmvstra"))
+        psu.append(_to_float(sub, "sdmvpsu"))
+        wts.append(np.nan_to_num(_to_float(sub, weight)))
+        order_pos = np.argsort(pos, kind="stable")
+        at = np.searchsorted(pos, arrays[c].pos, sorter=order_pos)
+        rows[c] = offset + order_pos[at]
+        offset += len(pos)
+    # NHANES numbers strata uniquely across cycles; other frames may not: then each cycle's
+    # strata get their own codes, so that pooled strata stay distinct
+    if len(strata) > 1 and sum(len(np.unique(x)) for x in strata) != len(
+        np.unique(np.concatenate(strata))
+    ):
+        top = max(float(np.nanmax(x)) for x in strata) + 1
+        strata = [x + i * top for i, x in enumerate(strata)]
+    design = replicate_design(
+        np.concatenate(strata),
+        np.concatenate(psu),
+        np.concatenate(wts),
+        n_replicates=n_brr,
+        fay_rho=fay_rho,
+    )
+    return _Unit(label, tuple(members), cycles, design, rows)
 
 
 def estimate_usual_intake(
@@ -522,6 +891,10 @@ def estimate_usual_intake(
     cycles: Iterable[str] | None = None,
     nutrients: Sequence[str] = NUTRIENTS,
     pools: Mapping[str, Sequence[str]] | None = None,
+    domains: Iterable[Any] | None = None,
+    population: str | Domain | None = None,
+    weight: str = DEFAULT_WEIGHT,
+    above: Mapping[str, float] | None = None,
     n_brr: int | None = None,
     n_sim: int = 50,
     fay_rho: float = FAY_RHO,
@@ -530,27 +903,43 @@ def estimate_usual_intake(
     seed: int = 20060,
     n_jobs: int | None = None,
 ) -> UsualIntakeResult:
-    """Usual-intake distributions by the NCI method, per cycle (and pooled cycles).
+    """Usual-intake distributions by the NCI method, per cycle (and pooled cycles), in any
+    domains.
 
     Parameters
     ----------
     frame : polars.DataFrame
-        One row per participant with :data:`REQUIRED_COLUMNS`, ``{nut}_food_d1``,
-        ``{nut}_food_d2``, ``{nut}_ear``, ``{nut}_rda`` (the person's age/sex EAR and RDA)
-        and optionally ``{nut}_supp`` (mg/day) and ``supp_user`` for each nutrient.
+        One row per participant with :data:`REQUIRED_COLUMNS` (``weight`` in place of
+        ``wt_diet1`` when another is chosen), ``{nut}_food_d1``, ``{nut}_food_d2``,
+        ``{nut}_ear``, ``{nut}_rda`` (the person's age/sex EAR and RDA) and optionally
+        ``{nut}_supp`` (mg/day) and ``supp_user`` for each nutrient; plus whatever columns the
+        domains use.
     cycles : iterable of str, optional
-        Cycles to report ("2005-2006", ...); default every cycle in ``frame``. Donor cycles
-        are fitted as needed even when not reported.
+        Cycles to report one by one ("2005-2006", ...); default every cycle in ``frame``;
+        ``[]`` with ``pools`` reports only the pools. Donor cycles are fitted as needed even
+        when not reported.
     nutrients : sequence of str
         Any of "mg", "ca".
     pools : mapping, optional
-        Extra reported populations made of several cycles, e.g.
-        ``{"2003-2006": ("2003-2004", "2005-2006")}``: weights are divided by the number of
-        cycles pooled (NCHS guidance) and the usual-intake draws of each cycle's own model are
-        combined.
+        Populations made of several cycles, e.g. ``{"2003-2006": ("2003-2004", "2005-2006")}``:
+        weights are divided by the number of cycles pooled (NCHS guidance), the usual-intake
+        draws of each cycle's own model are combined, and the replicates come from one design
+        over all the pooled strata.
+    domains : iterable, optional
+        SQL conditions over ``frame``'s columns (``"sex = 'male' AND age >= 20"``, labelled by
+        their text), ``(label, where)`` pairs, ``{"label": …, "where": …}`` tables,
+        :class:`~nhanes_mg.usual_intake.domains.Domain` objects or built-in labels ("age 19+");
+        default :data:`~nhanes_mg.usual_intake.domains.DEFAULT_DOMAINS`.
+    population : str, optional
+        An SQL condition AND-ed into every domain (a specification's population).
+    weight : str
+        The weight column (default ``wt_diet1``, the NCI method's): it weights the model
+        likelihood, the summaries and, through the replicates, the errors.
+    above : mapping, optional
+        Nutrient → amount (mg/day): ``pct_above_cut`` is the % with intake above it.
     n_brr : int, optional
-        Number of Fay-BRR replicates (a power of two above the largest number of strata);
-        default the smallest such, 0 for point estimates only.
+        Replicates per population: default the design's (the Hadamard order for its strata);
+        0 for point estimates only.
     n_sim : int
         Pseudo-persons per participant in the Monte Carlo step.
     fay_rho : float
@@ -563,36 +952,57 @@ def estimate_usual_intake(
     seed : int
         Seed of the Monte Carlo draws.
     n_jobs : int, optional
-        Processes for the BRR replicates (default: up to 2, the CPUs available). The full
-        sample is fitted first; its fits start every replicate's search.
+        Processes for the replicates (default: up to 2, the CPUs available). The full sample
+        is fitted first; its fits start every replicate's search.
 
     Returns
     -------
     UsualIntakeResult
-        ``table``: one row per population × nutrient × basis × method × domain, with ``n``,
-        each statistic of :data:`STAT_NAMES` and its BRR standard error (``*_se``):
+        ``table``: one row per population × nutrient × basis × method × domain with the
+        domain's ``domain`` label and ``domain_where`` condition, ``n``, ``df`` and each
+        statistic of :data:`STAT_NAMES` with ``*_se``, ``*_low`` and ``*_high``;
         ``pct_below_ear`` (prevalence of inadequacy, EAR cut-point method) and
         ``pct_below_rda`` (share not meeting the RDA — a description of the intake
         distribution, not a prevalence of inadequacy) come from the same draws and
-        replicates.
+        replicates. ``draws`` and :meth:`~UsualIntakeResult.summarize` as described there.
 
     Raises
     ------
+    SpecError
+        A domain or the population cannot be parsed or names a column the frame lacks
+        (checked before any fitting).
     EstimationError
         Missing columns (e.g. no ``{nut}_rda``), an empty cycle, a failed fit, or a cycle
         without second recalls and no donor.
     """
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    required = [weight if c == "wt_diet1" else c for c in REQUIRED_COLUMNS]
+    missing = [c for c in required if c not in frame.columns]
     if missing:
         raise EstimationError(f"usual intake: the frame lacks columns {', '.join(missing)}")
     bad = [n for n in nutrients if n not in NUTRIENTS]
     if bad:
         raise EstimationError(f"usual intake: unknown nutrients {bad}; known: {NUTRIENTS}")
+    above = {k: float(v) for k, v in (above or {}).items()}
+    if set(above) - set(NUTRIENTS):
+        raise EstimationError(f"usual intake: 'above' names unknown nutrients {sorted(above)}")
+    chosen = as_domains(domains)
+    where = _population(population, frame.columns)
+    check_domains(chosen, frame.columns)  # every condition and column, before any fitting
+    chosen = and_population(chosen, where)
+
     present = sorted(set(frame["cycle"].cast(pl.Utf8).unique().to_list()))
     report = sorted(set(cycles)) if cycles is not None else present
-    pools = dict(pools or {})
+    pools = {label: tuple(members) for label, members in (pools or {}).items()}
+    for label, members in pools.items():
+        if not members:
+            raise EstimationError(f"usual intake: pool {label!r} has no cycles")
+        if label in report and tuple(members) != (label,):
+            raise EstimationError(f"usual intake: pool {label!r} has a cycle's name")
     donors = dict(DEFAULT_DONORS if donors is None else donors)
     needed = set(report) | {c for members in pools.values() for c in members}
+    if not needed:
+        raise EstimationError("usual intake: no cycle to report")
+    indexed = frame.with_row_index(_ROW)
     arrays: dict[str, _CycleArrays] = {}
     queue = sorted(needed)
     while queue:
@@ -601,7 +1011,7 @@ def estimate_usual_intake(
             continue
         if cyc not in present:
             raise EstimationError(f"usual intake: cycle {cyc} is not in the data")
-        arrays[cyc] = _cycle_arrays(frame, cyc, nutrients)
+        arrays[cyc] = _cycle_arrays(indexed, cyc, nutrients, weight)
         if not arrays[cyc].has_day2:
             donor = donors.get(cyc)
             if donor is None:
@@ -617,65 +1027,48 @@ def estimate_usual_intake(
         if not arrays[c].has_day2 and not arrays[donors[c]].has_day2:
             raise EstimationError(f"usual intake: donor {donors[c]} of {c} has no second recalls")
 
-    max_strata = max(len(np.unique(a.strata)) for a in arrays.values())
-    R = hadamard_order(max_strata) if n_brr is None else int(n_brr)
-    factors = {
-        c: replicate_factors(a.strata, a.psu, n_replicates=R, fay_rho=fay_rho) if R else None
-        for c, a in arrays.items()
-    }
     rng = np.random.default_rng(seed)
     draws = {(c, nut): standard_draws(arrays[c].n, n_sim, rng) for c in order for nut in nutrients}
-    units: list[tuple[str, tuple[str, ...]]] = [(c, (c,)) for c in report]
-    units += [(label, tuple(members)) for label, members in pools.items()]
-    run = _Run(
+    strata_of = {c: _fit_strata(arrays[c], stratify) for c in order}
+    y_fit = {
+        (c, nut, fs.name): replace_zeros(arrays[c].y[nut][fs.rows])[0]
+        for c in order
+        for nut in nutrients
+        for fs in strata_of[c]
+    }
+    labels = [(c, (c,)) for c in report if c not in pools] + list(pools.items())
+    units = [
+        _build_unit(label, members, indexed, arrays, order, donors, weight, n_brr, fay_rho)
+        for label, members in labels
+    ]
+    state = _State(
+        frame=indexed,
         arrays=arrays,
         order=order,
         nutrients=tuple(nutrients),
         donors=donors,
-        factors=factors,
+        strata_of=strata_of,
+        y_fit=y_fit,
         draws=draws,
-        strata_of={c: _fit_strata(arrays[c], stratify) for c in order},
         units=units,
         n_sim=n_sim,
-        full_fits={},
+        above=above,
+        weight=weight,
     )
-    full_fits, full, full_usual = run.replicate(-1)
-    run.full_fits = full_fits
-    fits = {(c, nut, name, -1): f for (c, nut, name), f in full_fits.items()}
-    replicate_stats = _map_replicates(run, R, n_jobs)
+    compiled = state.compile(chosen)
+    state.full_fits = state.fit(order, lambda c: arrays[c].w)
+    state.full_usual = {
+        (c, nut): state.simulate(c, nut, state.full_fits) for c in order for nut in nutrients
+    }
+    full: _PassStats = {}
+    for unit in units:
+        full.update(
+            state.summarize(unit, compiled[unit.label], state.full_usual, lambda c: arrays[c].w)
+        )
+    replicate_results = _map_replicates(state, compiled, True, n_jobs)
+    state.rep_fits = {key: fits for key, (fits, _) in replicate_results.items()}
+    table = _table(state, compiled, full, {k: v[1] for k, v in replicate_results.items()})
 
-    # results[(unit, nut, basis, method, domain)][stat] -> list over replicates (index 0 = full)
-    results: dict[tuple[str, str, str, str, str], dict[str, list[float]]] = {}
-    counts: dict[tuple[str, str, str, str, str], float] = {}
-    for key, (n_dom, stats) in full.items():
-        counts[key] = n_dom
-        results[key] = {s_name: [v] for s_name, v in stats.items()}
-    for rep in replicate_stats:
-        for key, slot in results.items():
-            rep_stats = rep.get(key)
-            for s_name in STAT_NAMES:
-                slot[s_name].append(rep_stats[1][s_name] if rep_stats else np.nan)
-
-    rows = []
-    for key, slot in results.items():
-        label, nut, basis, method, dom = key
-        row: dict[str, Any] = {
-            "population": label,
-            "nutrient": nut,
-            "basis": basis,
-            "method": method,
-            "domain": dom,
-            "n": int(counts[key]),
-        }
-        for s_name, series in slot.items():
-            arr = np.asarray(series, dtype=np.float64)
-            row[s_name] = float(arr[0])
-            if R and len(arr) == R + 1 and np.all(np.isfinite(arr)):
-                row[f"{s_name}_se"] = float(np.sqrt(brr_variance(arr[0], arr[1:], fay_rho)))
-            else:
-                row[f"{s_name}_se"] = float("nan")
-        rows.append(row)
-    table = pl.DataFrame(rows)
     model_rows = [
         {
             "cycle": c,
@@ -691,33 +1084,25 @@ def estimate_usual_intake(
             "covariates": ", ".join(f.columns),
             "beta": ", ".join(f"{b:.5g}" for b in f.beta),
         }
-        for (c, nut, name, _), f in fits.items()
+        for (c, nut, name), f in state.full_fits.items()
     ]
     info = {
-        "n_replicates": R,
+        "n_replicates": max(u.n_replicates for u in units),
+        "replicates": {u.label: u.n_replicates for u in units},
+        "df": {u.label: u.design.df for u in units},
+        "replicate_method": units[0].design.method,
+        "design_cycles": {u.label: list(u.cycles) for u in units},
         "fay_rho": fay_rho,
         "n_sim": n_sim,
+        "weight": weight,
+        "population": where,
+        "domains": [{"label": d.label, "where": d.where} for d in chosen],
         "cycles_fitted": order,
         "donors": {c: donors[c] for c in order if not arrays[c].has_day2},
+        "pools": {label: list(members) for label, members in pools.items()},
         "stratify": stratify,
     }
-    draws_out: dict[str, dict[str, FloatArray]] = {}
-    for c in report:
-        a = arrays[c]
-        entry: dict[str, FloatArray] = {
-            "w": a.w,
-            "age": a.age,
-            "male": a.male.astype(np.float64),
-        }
-        for nut in nutrients:
-            entry[f"usual_{nut}"] = full_usual[(c, nut)]
-            entry[f"day1_{nut}"] = a.y[nut][:, 0]
-            entry[f"ear_{nut}"] = a.ear[nut]
-            entry[f"rda_{nut}"] = a.rda[nut]
-            if a.has_supp:
-                entry[f"supp_{nut}"] = a.supp[nut]
-        draws_out[c] = entry
-    return UsualIntakeResult(table, pl.DataFrame(model_rows), info, draws_out)
+    return UsualIntakeResult(table, pl.DataFrame(model_rows), info, state)
 
 
 def simulate_frame(

@@ -1,15 +1,18 @@
 """Usual-intake tables and figure for the CLI (``nhanes-mg usual-intake``).
 
 :func:`run_usual_intake` takes the analytic frame (or a data dir, from which it builds the
-frame with :func:`nhanes_mg.derive.build_analytic`), estimates usual intakes with BRR standard
-errors and writes::
+frame with :func:`nhanes_mg.derive.build_analytic`), estimates usual intakes in the domains
+asked for (default: the built-in sex × age domains) with replicate standard errors and writes::
 
-    {out_dir}/tables/usual_intake.csv          estimates and BRR SEs (one row per population ×
-                                               nutrient × basis × method × domain): mean,
-                                               percentiles, pct_below_ear, pct_below_rda,
-                                               pct_above_ul_supp and their *_se
+    {out_dir}/tables/usual_intake.csv          estimates, replicate SEs and t-based 95% CIs (one
+                                               row per population × nutrient × basis × method ×
+                                               domain, with the domain's label and condition):
+                                               mean, percentiles, pct_below_ear, pct_below_rda,
+                                               pct_above_cut, pct_above_ul_supp and their
+                                               *_se, *_low, *_high
     {out_dir}/tables/usual_intake_models.csv   the fitted amount models (λ, σ_u², σ_e², β …)
-    {out_dir}/tables/usual_intake.json         run facts (replicates, Fay ρ, draws, donors, time)
+    {out_dir}/tables/usual_intake.json         run facts (replicates, df, Fay ρ, draws, donors,
+                                               domains, time)
     {out_dir}/figures/usual_intake_vs_day1.png day-1 vs usual-intake distributions vs the EAR
 
 ``pct_below_ear`` (usual intake) is the prevalence of inadequacy by the EAR cut-point method;
@@ -29,11 +32,13 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,8 +47,10 @@ import polars as pl
 from nhanes_mg.catalog import parse_cycles
 from nhanes_mg.errors import EstimationError
 from nhanes_mg.files import atomic_write
+from nhanes_mg.usual_intake.domains import Domain, as_domains, check_domains
 from nhanes_mg.usual_intake.estimate import (
     DEFAULT_DONORS,
+    DEFAULT_WEIGHT,
     NUTRIENTS,
     UsualIntakeResult,
     estimate_usual_intake,
@@ -70,6 +77,20 @@ def default_pools(cycles: Iterable[str]) -> dict[str, tuple[str, ...]]:
     return pools
 
 
+def pool_label(cycles: Sequence[str]) -> str:
+    """The name of a pool: ``2011-2014`` for consecutive cycles, else the cycles joined by +.
+
+    >>> pool_label(["2011-2012", "2013-2014"]), pool_label(["2005-2006", "2017-2018"])
+    ('2011-2014', '2005-2006+2017-2018')
+    """
+    years = sorted(cycles)
+    spans = [tuple(int(x) for x in y.split("-")) for y in years]
+    consecutive = all(b[0] == a[1] + 1 for a, b in itertools.pairwise(spans))
+    if consecutive:
+        return f"{spans[0][0]}-{spans[-1][1]}"
+    return "+".join(years)
+
+
 def load_frame(data_dir: str | Path, cycles: Sequence[str]) -> pl.DataFrame:
     """The analytic frame of ``cycles`` (plus donor cycles) from a fetched data dir."""
     from nhanes_mg.derive import build_analytic
@@ -90,6 +111,11 @@ def run_usual_intake(
     n_brr: int | None = None,
     n_sim: int = 50,
     pools: Mapping[str, Sequence[str]] | None = None,
+    pool: bool = False,
+    domains: Iterable[Any] | None = None,
+    population: str | Domain | None = None,
+    weight: str = DEFAULT_WEIGHT,
+    above: Mapping[str, float] | None = None,
     n_jobs: int | None = None,
     seed: int = 20060,
     figure: bool = True,
@@ -108,11 +134,25 @@ def run_usual_intake(
     nutrients : sequence of str
         "mg" and/or "ca".
     n_brr : int, optional
-        BRR replicates (default: 16, or 32 when a cycle has 16 strata); 0 skips the SEs.
+        Replicates: default the design's (Fay BRR: 16 for a cycle of 15 strata, 20 for
+        2007-2008, 32 for a pair of cycles pooled or borrowing from a donor); 0 skips the SEs.
     n_sim : int
         Monte Carlo pseudo-persons per participant.
     pools : mapping, optional
         Pooled populations (default :func:`default_pools`: 2003-2006 when both cycles run).
+    pool : bool
+        Pool all of ``cycles`` into one population (named by :func:`pool_label`) and report
+        only it.
+    domains : iterable, optional
+        Domains (SQL conditions, ``(label, where)`` pairs, ``{"label", "where"}`` tables or
+        built-in labels; see :mod:`nhanes_mg.usual_intake.domains`); default the built-in ones.
+        Conditions are checked (syntax, then the frame's columns) before anything is fitted.
+    population : str, optional
+        A condition AND-ed into every domain.
+    weight : str
+        The weight column (default ``wt_diet1``).
+    above : mapping, optional
+        Nutrient → mg/day for ``pct_above_cut``.
     n_jobs : int, optional
         Processes for the replicates (default up to 2).
     seed : int
@@ -124,15 +164,22 @@ def run_usual_intake(
     -------
     polars.DataFrame
         The table written to ``tables/usual_intake.csv`` (columns: population, nutrient,
-        basis, method, domain, n and each statistic of
-        :data:`~nhanes_mg.usual_intake.estimate.STAT_NAMES` with its ``*_se``).
+        basis, method, domain, domain_where, n, df and each statistic of
+        :data:`~nhanes_mg.usual_intake.estimate.STAT_NAMES` with its ``*_se``, ``*_low`` and
+        ``*_high``), in the order population × nutrient × basis × method × domain as given.
 
     Raises
     ------
+    SpecError
+        A domain (or the population) does not parse or names a column the dataset lacks.
     EstimationError
         See :func:`nhanes_mg.usual_intake.estimate_usual_intake`.
     """
     started = time.perf_counter()
+    chosen = as_domains(domains)
+    check_domains(chosen)  # syntax first: a typo fails before the frame is built
+    if population:
+        check_domains(as_domains([population], "population"))
     cycle_list = None if cycles is None else [c.years for c in parse_cycles(cycles)]
     if isinstance(source, pl.DataFrame):
         frame = source
@@ -140,12 +187,21 @@ def run_usual_intake(
         frame = load_frame(source, cycle_list or [c.years for c in parse_cycles(None)])
     if cycle_list is None:
         cycle_list = sorted(set(frame["cycle"].cast(pl.Utf8).unique().to_list()))
-    pools = default_pools(cycle_list) if pools is None else dict(pools)
+    if pool:
+        pools = {pool_label(cycle_list): tuple(cycle_list)}
+        report: list[str] = []
+    else:
+        pools = default_pools(cycle_list) if pools is None else dict(pools)
+        report = cycle_list
     result = estimate_usual_intake(
         frame,
-        cycles=cycle_list,
+        cycles=report,
         nutrients=nutrients,
         pools=pools,
+        domains=chosen,
+        population=population,
+        weight=weight,
+        above=above,
         n_brr=n_brr,
         n_sim=n_sim,
         n_jobs=n_jobs,
@@ -154,14 +210,10 @@ def run_usual_intake(
     out = Path(out_dir)
     tables = out / "tables"
     tables.mkdir(parents=True, exist_ok=True)
-    table = result.table.sort("population", "nutrient", "basis", "method", "domain")
+    table = result.table
     atomic_write(tables / TABLE_NAME, table.write_csv)
     atomic_write(tables / MODELS_NAME, result.models.write_csv)
-    info = {
-        **result.info,
-        "pools": {k: list(v) for k, v in pools.items()},
-        "seconds": round(time.perf_counter() - started, 1),
-    }
+    info = {**result.info, "seconds": round(time.perf_counter() - started, 1)}
     atomic_write(tables / INFO_NAME, lambda p: Path(p).write_text(json.dumps(info, indent=2)))
     if figure:
         write_figure(result, out / "figures" / FIGURE_NAME)
@@ -180,22 +232,24 @@ def _weighted_density(
 def figure_data(result: UsualIntakeResult, population: str | None = None) -> pd.DataFrame:
     """Weighted densities of intake as % of the person's EAR, day 1 vs usual, food only.
 
-    ``population`` is a reported cycle (default: the latest). Ages ≥ 1.
+    ``population`` is a fitted cycle (default: the latest). Ages ≥ 1.
     """
-    if not result.draws:
+    draws = result.draws
+    if draws.is_empty():
         raise EstimationError("usual intake: no draws to plot")
-    cycle = population or max(result.draws)
-    d = result.draws[cycle]
+    cycle = population or max(draws["cycle"].unique().to_list())
+    d = draws.filter(pl.col("cycle") == cycle)
     edges = np.linspace(0.0, 300.0, 61)  # % of EAR, 5-point bins (the tail above 300% not drawn)
     rows = []
+    w = d["weight"].to_numpy()
     for nut in NUTRIENTS:
-        if f"usual_{nut}" not in d:
+        if f"usual_{nut}" not in d.columns:
             continue
-        ear, w = d[f"ear_{nut}"], d["w"]
-        usual = d[f"usual_{nut}"]
+        ear = d[f"ear_{nut}"].to_numpy()
+        usual = d[f"usual_{nut}"].to_numpy()
         m = usual.shape[1]
         pieces = {
-            "day 1 (one 24-h recall)": (100 * d[f"day1_{nut}"] / ear, w),
+            "day 1 (one 24-h recall)": (100 * d[f"day1_{nut}"].to_numpy() / ear, w),
             "usual intake (NCI method)": (
                 (100 * usual / ear[:, None]).ravel(),
                 np.repeat(w / m, m),
