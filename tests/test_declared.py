@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from nhanes_mg.errors import SpecError
 from nhanes_mg.pipeline import RunSummary, run_pipeline
 from nhanes_mg.read import load_table
 from nhanes_mg.spec import Spec, parse_spec
+from nhanes_mg.store import ResultStore
 
 from derive_support import session_build_in_runs
 
@@ -105,10 +107,13 @@ def test_a_user_spec_runs_end_to_end(
     build_result: BuildResult,
     tmp_path: Path,
 ) -> None:
-    with session_build_in_runs(build_result, nhanes_data_dir):
-        summary: RunSummary = run_pipeline(
-            data_dir=nhanes_data_dir, out_dir=tmp_path, spec_paths=[EXAMPLE], do_fetch=False
-        )
+    try:
+        with session_build_in_runs(build_result, nhanes_data_dir):
+            summary: RunSummary = run_pipeline(
+                data_dir=nhanes_data_dir, out_dir=tmp_path, spec_paths=[EXAMPLE], do_fetch=False
+            )
+    finally:  # the session's data dir is shared: leave no stored build for other tests
+        shutil.rmtree(ResultStore(nhanes_data_dir).root, ignore_errors=True)
     (result,) = summary.results
     table = pl.read_csv(tmp_path / "tables" / "U1.csv")
     odds = table.filter(pl.col("analysis") == "deficiency_by_waist")

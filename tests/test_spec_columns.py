@@ -90,6 +90,7 @@ def test_declared_variables_extend_the_columns_in_order() -> None:
         ({"expr": "age > 1", "table": "BMX", "column": "X"}, "either table and column, or expr"),
         ({"table": "BMX", "column": "BMXWAIST", "missing": ["."]}, "list of numeric codes"),
         ({"table": "BMX", "column": "BMXWAIST", "units": "cm"}, "unknown field"),
+        ({"table": "GLU", "column": "LBXGLU"}, "fasting subsample, whose weight"),
     ],
 )
 def test_malformed_declarations_are_one_line(entry: dict[str, Any], message: str) -> None:

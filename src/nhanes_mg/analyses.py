@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -38,12 +39,14 @@ import polars as pl
 from nhanes_mg import catalog, verdicts
 from nhanes_mg.declared import subsamples as declared_subsamples
 from nhanes_mg.errors import EstimationError, IncompleteDataError, NhanesError, SpecError
+from nhanes_mg.flow import Needed, sample_flow
 from nhanes_mg.lineage import affected_by
 from nhanes_mg.results import RATIO_SCALES, FitInfo, SpecResult, VariantVerdict, Verdict
 from nhanes_mg.spec import (
     Analysis,
     DescriptiveAnalysis,
     ModelAnalysis,
+    Outputs,
     Spec,
     UsualIntakeAnalysis,
     category_labels,
@@ -60,7 +63,18 @@ from nhanes_mg.survey import (
     svyratio,
 )
 from nhanes_mg.survey.design import SurveyWarning
+from nhanes_mg.survey.km import svykm
+from nhanes_mg.survey.predmeans import svypredmeans
 from nhanes_mg.survey.results import TIDY_SCHEMA, SurveyResult
+from nhanes_mg.survey.splines import spline_curve, spline_nonlinearity
+from nhanes_mg.survey.standardize import (
+    US2000_ADULT,
+    US2000_STANDARD,
+    nchs_adult_age_group,
+    nchs_age_group,
+    svystandardize,
+)
+from nhanes_mg.table1 import TABLE1_SCHEMA, table_one
 from nhanes_mg.weights import CDC_NAME, WeightChoice, choose_weight, variables_of
 
 # The tidy table: structure columns, then a survey result's tidy columns, then what they are.
@@ -86,10 +100,17 @@ def describe_model(analysis: Analysis) -> str:
     """One sentence on what an analysis estimates, for the report."""
     if isinstance(analysis, UsualIntakeAnalysis):
         cut = "EAR" if analysis.statistic == "usual_below_ear" else "RDA"
+        labels = ", ".join(f"'{label}'" for label, _ in analysis.domains)
+        what = (
+            f"mean usual intake of {analysis.variable.capitalize()}"
+            if analysis.statistic == "usual_mean"
+            else f"share below the {analysis.variable.capitalize()} {cut} from usual intake"
+        )
         return (
-            f"share below the {analysis.variable.capitalize()} {cut} from usual intake "
-            f"({analysis.basis}; NCI method, Fay-BRR SEs, normal 95% CI) beside day 1, "
-            f"domain '{analysis.domain}'"
+            f"{what} "
+            f"({analysis.basis}; NCI method, Fay-BRR replicate SEs, 95% CI from t on the "
+            f"design df) beside day 1, domain{'s' if len(analysis.domains) > 1 else ''} "
+            f"{labels} of the population"
         )
     if isinstance(analysis, DescriptiveAnalysis):
         by = f" by {', '.join(analysis.by)}" if analysis.by else ""
@@ -193,7 +214,16 @@ def _expressions(spec: Spec, analysis: Analysis) -> list[str | None]:
         ]
     nut = analysis.variable  # usual intake: both recall days, the cut points, supplements
     supp = [f"{nut}_supp"] if analysis.basis != "food" else []
-    return [f"{nut}_food_d1", f"{nut}_food_d2", f"{nut}_ear", f"{nut}_rda", *supp, *common]
+    domains = [where for _, where in analysis.domains]
+    return [
+        f"{nut}_food_d1",
+        f"{nut}_food_d2",
+        f"{nut}_ear",
+        f"{nut}_rda",
+        *supp,
+        *domains,
+        *common,
+    ]
 
 
 def _frame_for(
@@ -325,18 +355,25 @@ def _run_analysis(
     skip = {cycle: f"{table} missing (--allow-incomplete)" for table, cycle, _ in hits}
     if isinstance(analysis, UsualIntakeAnalysis):
         cycles = [c for c in wanted if c not in skip]
-        table, n = _usual_intake(analysis, cycles, analytic, result)
+        table, n, used = _usual_intake(spec, analysis, cycles, analytic, result, where, skip)
+        weight_name = _usual_weight(analysis)
+        reason = (
+            "NCI method: both recall days in the mixed model, weighted by the day-1 dietary "
+            "weight WTDRD1 (as MIXTRAN)"
+            if analysis.weight == "auto"
+            else "set by the specification (the NCI method's default: WTDRD1)"
+        )
         info = FitInfo(
             analysis.name,
             analysis.sensitivity,
             label,
             describe_model(analysis),
-            cycles=tuple(table["cycle"].unique(maintain_order=True).to_list()),
+            cycles=used,
             dropped=tuple(skip.items()),
             n=n,
-            weight="wt_diet1",
-            weight_reason="NCI method: both recall days in the mixed model, weighted by the "
-            "day-1 dietary weight WTDRD1 (as MIXTRAN); Fay-BRR replicates",
+            weight=weight_name,
+            weight_reason=f"{reason}; Fay-BRR replicates of the full design, the population "
+            "and domains as domains of it",
             incomplete=missing,
         )
         return table, info
@@ -360,7 +397,7 @@ def _run_analysis(
             incomplete=missing,
         )
         return table, info
-    table, info = _model(spec, analysis, frame, weight, where, kept, dropped, label)
+    table, info = _model(spec, analysis, frame, weight, where, kept, dropped, label, result)
     return table, replace(info, incomplete=missing)
 
 
@@ -378,6 +415,9 @@ def _descriptive(
         columns["_den"] = _sql(frame, analysis.denominator or "", f"{where}: denominator")
     for name, text in analysis.groups.items():
         columns[name] = _sql(frame, text, f"{where}: groups.{name}")
+    standard = STANDARDS.get(analysis.age_standardize or "")
+    if standard is not None:
+        columns["_agecat"] = frame.select(standard[0]("age"))[:, 0]
     work = frame.with_columns(**columns)
     if analysis.statistic == "proportion" and work["_v"].dtype != pl.Boolean:
         raise SpecError(f"{where}: variable {analysis.variable!r} is not a condition")
@@ -413,13 +453,50 @@ def _descriptive(
                 model="descriptive",
             )
         )
+        if standard is not None:
+            rows.append(_standardized(analysis, domain, standard, rows[-1]))
     if not rows:
         raise EstimationError("the population is empty")
     table = pl.concat(rows)
     n = int(table["n"].sum())
     if analysis.trend and analysis.by and analysis.by[0] == "cycle":
-        table = pl.concat([table, _cycle_trend(table, analysis)])
+        crude = table.filter(pl.col("role") == "estimate")
+        table = pl.concat([table, _cycle_trend(crude, analysis)])
     return table, n
+
+
+# Direct age standardization (spec: age_standardize): the age groups and the 2000 U.S.
+# standard population NCHS uses (sources in nhanes_mg.survey.standardize).
+STANDARDS: dict[str, tuple[Callable[[str], pl.Expr], dict[str, int]]] = {
+    "adult": (nchs_adult_age_group, US2000_ADULT),
+    "all_ages": (nchs_age_group, US2000_STANDARD),
+}
+
+
+def _standardized(
+    analysis: DescriptiveAnalysis,
+    domain: SurveyDesign,
+    standard: tuple[Callable[[str], pl.Expr], dict[str, int]],
+    crude: pl.DataFrame,
+) -> pl.DataFrame:
+    """The estimate of ``crude``'s row directly age-standardized to the 2000 U.S. standard
+    (R: svystandardize(design, by = ~agecat, over = ~1, population)), role
+    "age-standardized"."""
+    in_ages = domain.subset(pl.col("_agecat").is_not_null())
+    present = set(in_ages.frame.filter(pl.Series(in_ages.domain))["_agecat"].drop_nulls())
+    if present != set(standard[1]):  # a standard needs every age group in the domain
+        return crude.clear()
+    std = svystandardize(in_ages, by="_agecat", over=None, population=standard[1])
+    tidy = _statistic(analysis, std).tidy()
+    return crude.with_columns(
+        role=pl.lit("age-standardized"),
+        estimate=pl.lit(tidy["estimate"][0]),
+        std_error=pl.lit(tidy["std_error"][0]),
+        conf_low=pl.lit(tidy["conf_low"][0]),
+        conf_high=pl.lit(tidy["conf_high"][0]),
+        df=pl.lit(tidy["df"][0]).cast(crude.schema["df"]),
+        n=pl.lit(tidy["n"][0]).cast(crude.schema["n"]),
+    )
 
 
 def _statistic(analysis: DescriptiveAnalysis, domain: SurveyDesign) -> SurveyResult:
@@ -504,59 +581,137 @@ def _cycle_trend(table: pl.DataFrame, analysis: DescriptiveAnalysis) -> pl.DataF
 # ---------------------------------------------------------------------------------- usual intake
 
 
-def _usual_intake(
-    analysis: UsualIntakeAnalysis, wanted: list[str], analytic: pl.DataFrame, result: SpecResult
-) -> tuple[pl.DataFrame, int]:
-    """Share below the EAR or the RDA from usual intake (NCI method) beside day 1, by cycle.
+def _usual_weight(analysis: UsualIntakeAnalysis) -> str:
+    """The NCI method weights by the day-1 weight (as MIXTRAN) unless the spec sets one."""
+    return "wt_diet1" if analysis.weight == "auto" else analysis.weight
 
-    The usual-intake module defines its own population (reliable recalls, ages ≥ 1, the
-    person's EAR and RDA); ``domain`` picks one of its subgroups. Intervals: estimate ± 1.96
-    BRR SE.
+
+def _usual_domains(spec: Spec, analysis: UsualIntakeAnalysis, where: str) -> list[Any]:
+    """The analysis's domains within the spec's and the analysis's population, each labelled
+    by its full condition (unique: the key of its rows in the shared estimate)."""
+    from nhanes_mg.usual_intake.domains import Domain, and_population
+
+    own = [Domain(label, cond, f"{where}: domain {label!r}") for label, cond in analysis.domains]
+    within = and_population(and_population(own, analysis.population), spec.population)
+    return [Domain(d.where, d.where, d.source) for d in within]
+
+
+def _usual_intake(
+    spec: Spec,
+    analysis: UsualIntakeAnalysis,
+    wanted: list[str],
+    analytic: pl.DataFrame,
+    result: SpecResult,
+    where: str,
+    skip: dict[str, str],
+) -> tuple[pl.DataFrame, int, tuple[str, ...]]:
+    """Share below the EAR or the RDA from usual intake (NCI method) beside day 1, by cycle
+    (or for the cycles pooled, ``pool = true``), in each of the analysis's domains.
+
+    The model is fitted on the full design of each cycle (everyone aged ≥ 1 with a reliable
+    day-1 recall, with the analysis's weight); the spec's and the analysis's population and
+    each domain select, as domains, whose usual intakes are summarised. One estimation serves
+    every usual-intake analysis of the specification with the same cycles, nutrient, weight
+    and replicates (every basis, cut and domain). Intervals: t on the design df.
     """
     from nhanes_mg.usual_intake import estimate_usual_intake
+    from nhanes_mg.usual_intake.domains import Domain, check_domains
+    from nhanes_mg.usual_intake.run import pool_label
 
     present = set(analytic["cycle"].cast(pl.String).unique().to_list())
     cycles = [c for c in wanted if c in present]
     if not cycles:
         raise EstimationError(f"none of the cycles {', '.join(wanted)} is in the data")
-    key = (tuple(cycles), analysis.variable, analysis.brr)
-    if key not in result.usual_cache:  # every basis, domain and cut from one estimation
-        # the whole frame: a cycle without second recalls borrows from its donor cycle
-        result.usual_cache[key] = estimate_usual_intake(
+    weight = _usual_weight(analysis)
+    if weight not in analytic.columns:
+        raise SpecError(f"{where}: no weight column {weight} in the analytic dataset")
+    mine = _usual_domains(spec, analysis, where)
+    for text in (spec.population, analysis.population):
+        if text:
+            for name in variables_of([text]):
+                if name not in analytic.columns:
+                    raise SpecError(
+                        f"{where}: population: no column {name} in the analytic dataset"
+                    )
+    check_domains(mine, analytic.columns)
+    key = ("usual", tuple(cycles), analysis.variable, analysis.brr, weight, analysis.pool)
+    needed = {d.label: d for d in mine}
+    for other in (*spec.analyses, *spec.sensitivities):  # the specification's other analyses
+        if (
+            not isinstance(other, UsualIntakeAnalysis)
+            or (other.variable, other.brr, _usual_weight(other), other.pool) != key[2:]
+            or [
+                c.years for c in spec.cycles_of(other) if c.years in present and c.years not in skip
+            ]
+            != cycles
+        ):
+            continue
+        try:
+            theirs = _usual_domains(spec, other, where)
+            check_domains(theirs, analytic.columns)
+        except SpecError:
+            continue  # that analysis reports its own error
+        for d in theirs:
+            needed.setdefault(d.label, d)
+    cached = result.usual_cache.get(key)
+    if cached is None or not set(d.label for d in mine) <= set(cached["domain"]):
+        if cached is not None:  # keep what was estimated before (labels are conditions)
+            for text in cached["domain"].unique().to_list():
+                needed.setdefault(text, Domain(text, text, where))
+        cached = estimate_usual_intake(
             analytic,
-            cycles=cycles,
+            cycles=[] if analysis.pool else cycles,
             nutrients=(analysis.variable,),
-            pools={},
+            pools={pool_label(cycles): tuple(cycles)} if analysis.pool else {},
+            domains=list(needed.values()),
+            weight=weight,
             n_brr=analysis.brr,
             n_jobs=1,
         ).table
-    rows = result.usual_cache[key].filter(
-        (pl.col("basis") == analysis.basis) & (pl.col("domain") == analysis.domain)
+        result.usual_cache[key] = cached
+    labels = {d.label: label for d, (label, _) in zip(mine, analysis.domains, strict=True)}
+    rows = cached.filter(
+        (pl.col("basis") == analysis.basis)
+        & pl.col("domain").is_in(list(labels))
+        & (pl.col("n") > 0)
     )
     if rows.is_empty():
-        raise EstimationError(f"the usual-intake results have no domain {analysis.domain!r}")
-    stat = "pct_below_ear" if analysis.statistic == "usual_below_ear" else "pct_below_rda"
+        raise EstimationError(
+            f"no one with a usual intake is in the domain{'s' if len(labels) > 1 else ''} "
+            f"{', '.join(repr(label) for label, _ in analysis.domains)} of the population"
+        )
+    stat, per, scale = {
+        "usual_below_ear": ("pct_below_ear", 100.0, "proportion"),
+        "usual_below_rda": ("pct_below_rda", 100.0, "proportion"),
+        "usual_mean": ("mean", 1.0, "mean"),
+    }[analysis.statistic]
+    several = len(analysis.domains) > 1
     table = rows.select(
         cycle=pl.col("population"),
         term=pl.col("method").replace({"day1": "day 1", "usual": "usual intake"}),
-        estimate=pl.col(stat) / 100,
-        std_error=pl.col(f"{stat}_se") / 100,
+        group=pl.col("domain").replace_strict(labels) if several else pl.lit(None, pl.String),
+        estimate=pl.col(stat) / per,
+        std_error=pl.col(f"{stat}_se") / per,
+        conf_low=pl.col(f"{stat}_low") / per,
+        conf_high=pl.col(f"{stat}_high") / per,
+        df=pl.col("df"),
         n=pl.col("n").cast(pl.Int64),
-    ).with_columns(
-        conf_low=pl.col("estimate") - Z95 * pl.col("std_error"),
-        conf_high=pl.col("estimate") + Z95 * pl.col("std_error"),
-        df=pl.lit(math.inf),
     )
     table = _rows(
         table,
         analysis=analysis.name,
         role="estimate",
-        scale="proportion",
+        scale=scale,
         outcome=analysis.label or analysis.name,
         model="usual intake",
     )
-    n = int(rows.filter(pl.col("method") == "usual")["n"].sum())
-    return table.sort("cycle", "term"), n
+    usual = rows.filter(pl.col("method") == "usual")
+    n = int(usual.group_by("population").agg(pl.col("n").max())["n"].sum())
+    order = {label: i for i, (label, _) in enumerate(analysis.domains)}
+    table = table.sort(
+        "cycle", pl.col("group").replace_strict(order, default=0, return_dtype=pl.Int64), "term"
+    )
+    return table, n, tuple(cycles)
 
 
 # ---------------------------------------------------------------------------------- models
@@ -571,6 +726,7 @@ def _model(
     cycles: tuple[str, ...],
     dropped: tuple[tuple[str, str], ...],
     label: str,
+    result: SpecResult,
 ) -> tuple[pl.DataFrame, FitInfo]:
     kind = analysis.model
     covariates = list(analysis.covariates)
@@ -604,6 +760,8 @@ def _model(
         domain_flag = domain_flag & modifier.is_not_null()
     design = sample.update(**added, **{_DOM: domain_flag.alias(_DOM)})
     in_domain = design.subset(pl.col(_DOM))
+    if spec.outputs.sample_flow:
+        _record_flow(result, spec, analysis, work, weight, added.get(_MOD))
 
     # Exposure coding, by hand so that coefficient names are ours (no parsing of formula
     # names): one 0/1 column per non-reference category, or the exposure per `per` units.
@@ -649,6 +807,10 @@ def _model(
     if analysis.modifier:  # after the exposure columns it multiplies (update sees the old frame)
         design = design.update(**{f"{c}_m": pl.col(c) * pl.col(_MOD) for c in columns})
     domain = design.subset(pl.col(_DOM))
+    if not analysis.sensitivity:
+        _describe_sample(
+            result, spec.outputs, analysis, in_domain, domain, labels, cuts, frame, work
+        )
     used = domain.domain & (np.asarray(design.weights) > 0)  # in the domain, in the subsample
     n = int(used.sum())
     if n == 0:
@@ -707,6 +869,225 @@ def _model(
         tuple(cuts),
     )
     return pl.concat(tables), info
+
+
+def _describe_sample(
+    result: SpecResult,
+    outputs: Outputs,
+    analysis: ModelAnalysis,
+    in_domain: SurveyDesign,
+    domain: SurveyDesign,
+    labels: list[str],
+    cuts: list[float],
+    frame: pl.DataFrame,
+    work: pl.DataFrame,
+) -> None:
+    """What a main model analysis's sample looks like by exposure category (quartiles, in the
+    domain, for a continuous exposure): Table 1, the adjusted margins of a logistic or linear
+    model with categories, and for a Cox model the survival curves, deaths and person-years."""
+    categorical = bool(labels)
+    if not categorical:
+        labels = [f"Q{i}" for i in range(1, 5)]
+        cuts = _weighted_quantiles(in_domain, _X, [0.25, 0.5, 0.75])
+        if len(set(cuts)) < len(cuts):
+            return
+    bounds = [-math.inf, *cuts, math.inf]
+    category = pl.lit(None, pl.String)
+    for lab, lo, hi in zip(labels, bounds[:-1], bounds[1:], strict=True):
+        category = (
+            pl.when((pl.col(_X) > lo) & (pl.col(_X) <= hi)).then(pl.lit(lab)).otherwise(category)
+        )
+    order = {lab: i for i, lab in enumerate(labels)}
+    keys: dict[str, pl.Expr] = dict(
+        analysis=pl.lit(analysis.name),
+        exposure=pl.lit(analysis.exposure_label or analysis.exposure),
+        group_order=pl.col("group").replace_strict(order, default=99, return_dtype=pl.Int64),
+    )
+    # the characteristics as the dataset holds them (the model's copies are recoded: yes/no
+    # as 0/1), the outcome as yes/no for a logistic or Cox model
+    outcome = work[_Y]
+    if analysis.model in ("logistic", "cox"):
+        outcome = outcome == 1
+    shown = [
+        *analysis.covariates,
+        *(c for c in outputs.table1_extra if c not in analysis.covariates),
+    ]
+    values = {"_t1_y": outcome} | {f"_t1_{i}": frame[c] for i, c in enumerate(shown)}
+    names = [analysis.outcome_label or analysis.outcome, *shown]
+    described = in_domain.update(_cat=category, **values)
+    if outputs.table1:
+        table = table_one(described, "_cat", list(zip(values, names, strict=True)))
+        table = table.with_columns(
+            variable=pl.col("variable").replace_strict(dict(zip(values, names, strict=True)))
+        )
+        if analysis.model == "cox":
+            table = pl.concat([table, _deaths_and_person_years(described, analysis.time or "")])
+        result.table1 = _append(result.table1, table.with_columns(**keys))
+    # the curve a cut point could hide: beside quantile analyses, or asked for (spline = true)
+    if outputs.dose_response and (analysis.exposure_type == "quantiles" or analysis.spline):
+        _record_dose_response(result, analysis, in_domain, domain, labels, cuts, keys)
+    if analysis.model == "cox" and outputs.survival_curves:
+        curves = svykm(_TIME, _Y, domain.update(_cat=category), group="_cat", se=True).tidy()
+        curves = curves.with_columns(pl.col("group").cast(pl.String))
+        result.survival = _append(result.survival, curves.with_columns(**keys))
+    elif categorical and analysis.model != "cox" and outputs.margins:
+        margins = _margins(analysis, domain.update(_cat=category))
+        if margins is not None:
+            result.margins = _append(result.margins, margins.with_columns(**keys))
+
+
+SPLINE_KNOTS = (0.10, 0.50, 0.90)  # interior knots: weighted percentiles (Harrell's three)
+SPLINE_BOUNDARY = (0.05, 0.95)  # boundary knots, and the range the curve is drawn over
+
+
+def _record_dose_response(
+    result: SpecResult,
+    analysis: ModelAnalysis,
+    in_domain: SurveyDesign,
+    domain: SurveyDesign,
+    labels: list[str],
+    cuts: list[float],
+    keys: dict[str, pl.Expr],
+) -> None:
+    """The adjusted dose–response curve of a quantile analysis's exposure: a natural cubic
+    spline (knots at weighted percentiles) relative to the median of the reference category,
+    with pointwise CIs, the quantile estimates beside it and the test of non-linearity."""
+    probs = [*SPLINE_KNOTS, *SPLINE_BOUNDARY]
+    knots = _weighted_quantiles(in_domain, _X, probs)
+    inner, (lo, hi) = knots[:3], knots[3:]
+    if len(set(knots)) < len(knots):
+        return
+    covariates = list(analysis.covariates)
+    term = f"ns({_X}, knots=[{', '.join(map(repr, inner))}], Boundary.knots=[{lo!r}, {hi!r}])"
+    bounds = [-math.inf, *cuts, math.inf]
+    in_category = {
+        lab: (pl.col(_X) > a) & (pl.col(_X) <= b)
+        for lab, a, b in zip(labels, bounds[:-1], bounds[1:], strict=True)
+    }
+    medians = _category_medians(in_domain, in_category)
+    reference_label = analysis.reference_category or labels[0]
+    reference = medians.get(reference_label)
+    if reference is None:
+        return
+    try:
+        fit = _fit(analysis.model, " + ".join([term, *covariates]), domain)
+        grid = list(np.linspace(lo, hi, 41))
+        exponentiate = analysis.model in ("logistic", "cox")
+        curve = spline_curve(fit, _X, grid, reference, exponentiate=exponentiate, design=domain)
+        nonlinear = float(spline_nonlinearity(fit, _X).p_value[0])
+    except NhanesError:
+        return
+    curve = curve.with_columns(role=pl.lit("curve"), group=pl.lit(None, pl.String))
+    # each category's weighted median: where its quantile estimate is drawn beside the curve
+    placed = pl.DataFrame(
+        {"value": list(medians.values()), "group": list(medians.keys())},
+        schema={"value": pl.Float64, "group": pl.String},
+    ).with_columns(role=pl.lit("category"))
+    both = pl.concat([curve, placed], how="diagonal_relaxed").with_columns(
+        p_nonlinear=pl.lit(nonlinear),
+        reference=pl.lit(reference),
+        knots=pl.lit(", ".join(f"{k:.4g}" for k in inner)),
+        unit=pl.lit(analysis.exposure_unit),
+    )
+    result.dose_response = _append(result.dose_response, both.with_columns(**keys))
+
+
+def _append(table: pl.DataFrame, more: pl.DataFrame) -> pl.DataFrame:
+    return pl.concat([table, more], how="diagonal_relaxed") if table.width else more
+
+
+def _deaths_and_person_years(described: SurveyDesign, time: str) -> pl.DataFrame:
+    """Unweighted deaths and person-years (follow-up in months / 12) by category, among the
+    analysed (in the domain, in the weight's subsample)."""
+    analysed = pl.Series(described.domain & (np.asarray(described.weights) > 0))
+    rows = (
+        described.frame.filter(analysed & pl.col("_cat").is_not_null())
+        .group_by("_cat")
+        .agg(
+            deaths=(pl.col(_Y) == 1).sum().cast(pl.Float64),
+            person_years=(pl.col(_TIME) / 12).sum(),
+            n=pl.len().cast(pl.Int64),
+        )
+    )
+    out = []
+    for variable, statistic in (("deaths", "count"), ("person_years", "person-years")):
+        out.append(
+            rows.select(
+                variable=pl.lit("deaths" if variable == "deaths" else "person-years"),
+                label=pl.lit(f"{variable.replace('_', '-')} (unweighted)"),
+                level=pl.lit(None, pl.String),
+                group=pl.col("_cat"),
+                statistic=pl.lit(statistic),
+                estimate=pl.col(variable),
+                std_error=pl.lit(None, pl.Float64),
+                n=pl.col("n"),
+                p_value=pl.lit(None, pl.Float64),
+                test=pl.lit(None, pl.String),
+            )
+        )
+    return pl.concat(out).cast(TABLE1_SCHEMA)  # type: ignore[arg-type]
+
+
+def _margins(analysis: ModelAnalysis, domain: SurveyDesign) -> pl.DataFrame | None:
+    """Predictive margins by category (R's svypredmeans): adjusted prevalences or means."""
+    rhs = " + ".join(analysis.covariates) or "1"
+    kind = analysis.model
+    try:
+        fit = _fit(kind, rhs, domain)
+        res = svypredmeans(fit, "_cat", domain)  # type: ignore[arg-type]
+    except NhanesError:
+        return None
+    tidy = res.tidy()
+    scale = 100.0 if kind == "logistic" else 1.0
+    return tidy.select(
+        group=pl.col("term"),
+        statistic=pl.lit("adjusted prevalence, %" if kind == "logistic" else "adjusted mean"),
+        estimate=pl.col("estimate") * scale,
+        std_error=pl.col("std_error") * scale,
+        conf_low=pl.col("conf_low") * scale,
+        conf_high=pl.col("conf_high") * scale,
+        adjusted_for=pl.lit(", ".join(analysis.covariates) or "nothing"),
+    )
+
+
+def _record_flow(
+    result: SpecResult,
+    spec: Spec,
+    analysis: ModelAnalysis,
+    work: pl.DataFrame,
+    weight: WeightChoice,
+    modifier: pl.Series | None,
+) -> None:
+    """The analysis's sample flow and missingness, added to the result's tables."""
+    needed = [
+        Needed(analysis.outcome_label or analysis.outcome, "outcome", work[_Y]),
+        Needed(analysis.exposure_label or analysis.exposure, "exposure", work[_X]),
+    ]
+    if analysis.model == "cox":
+        needed.append(Needed(f"follow-up time ({analysis.time})", "time", work[_TIME]))
+    needed += [Needed(c, "covariate", work[c]) for c in analysis.covariates]
+    if modifier is not None:
+        needed.append(Needed(f"modifier ({analysis.modifier})", "modifier", modifier))
+    flow, missing, note = sample_flow(
+        work,
+        [spec.population, analysis.population],
+        work[weight.weight],
+        CDC_NAME.get(weight.weight, weight.weight),
+        needed,
+    )
+    keys = dict(analysis=analysis.name, sensitivity=analysis.sensitivity)
+    key_columns = [pl.lit(v, pl.String).alias(k) for k, v in keys.items()]
+    result.flow = pl.concat(
+        [result.flow, flow.select(*key_columns, pl.all())] if result.flow.width else
+        [flow.select(*key_columns, pl.all())]
+    )  # fmt: skip
+    result.missingness = pl.concat(
+        [result.missingness, missing.select(*key_columns, pl.all())]
+        if result.missingness.width
+        else [missing.select(*key_columns, pl.all())]
+    )
+    if note and not analysis.sensitivity:
+        result.cautions.append(f"{analysis.name}: {note}")
 
 
 def _joint(

@@ -195,13 +195,21 @@ def run(
             "results when nothing they depend on changed).",
         ),
     ] = False,
+    no_validate: Annotated[
+        bool,
+        typer.Option(
+            "--no-validate",
+            help="Leave out the validation gallery (published NHANES estimates reproduced; "
+            "see `nhanes-mg validate`).",
+        ),
+    ] = False,
 ) -> None:
     """The main job: fetch → build → analyses → tables, figures and report."""
     from nhanes_mg.pipeline import run_pipeline, select_specs
 
     only_ids = [o for o in (only or "").split(",") if o.strip()]
     n_specs = len(select_specs(only_ids, spec or []))
-    with _progress("nhanes-mg run", n_specs + 3) as advance:
+    with _progress("nhanes-mg run", n_specs + 3 + (not no_validate)) as advance:
         summary = run_pipeline(
             data_dir=data_dir,
             out_dir=out_dir,
@@ -213,6 +221,7 @@ def run(
             allow_incomplete=allow_incomplete,
             on_wait=_waiting,
             force=force,
+            validate=not no_validate,
         )
     _print_summary(summary)
     if summary.incomplete and not allow_incomplete:
@@ -279,6 +288,13 @@ def _print_summary(summary: object, synthetic: bool = False) -> None:
             + (f"; computed: {', '.join(computed)}" if computed else "")
             + " — `--force` recomputes all"
         )
+    if summary.validation is not None:
+        from nhanes_mg.validation.section import counts
+
+        console.print(
+            f"validation gallery: {counts(summary.validation)} — tables/validation.csv, "
+            "figures/validation.png and the report's section"
+        )
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in summary.seconds.items())
     console.print(f"[green]✓[/] report: {summary.report_html} and {summary.report_md} ({timing})")
 
@@ -306,6 +322,78 @@ def specs(
             Path(s.path).name,
         )
     out.print(table)
+
+
+@app.command()
+def validate(
+    mirror: MirrorOpt = None,
+    data_dir: DataDirOpt = Path("data/raw"),
+    out_dir: OutOpt = Path("outputs"),
+    spec: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--spec",
+            help="Your own target (a specification with [reference] and [validation]) instead "
+            "of the shipped ones; repeat for more.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Recompute the build and the gallery.")
+    ] = False,
+) -> None:
+    """The validation gallery: published NHANES estimates re-estimated with their sources'
+    definitions, ours beside each (tables/validation.csv, figures/validation.png)."""
+    from nhanes_mg.validation.command import validate_pipeline
+
+    with _progress("nhanes-mg validate", 3) as advance:
+        summary = validate_pipeline(
+            data_dir=data_dir,
+            out_dir=out_dir,
+            mirror=mirror,
+            spec_paths=spec or [],
+            force=force,
+            step=advance,
+            on_wait=_waiting,
+        )
+    print_validation(summary.table)
+    for line in summary.warnings:
+        console.print(f"[yellow]warning:[/] {escape(line)}")
+    from nhanes_mg.validation.section import counts
+
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in summary.seconds.items())
+    reused = f"; reused: {', '.join(summary.reused)}" if summary.reused else ""
+    console.print(
+        f"[green]✓[/] {counts(summary.table)}: {summary.table_path} and "
+        f"{summary.figure_path} ({timing}{reused})"
+    )
+
+
+def print_validation(table: object) -> None:
+    """The gallery as a terminal table: target, published, ours, status and reason."""
+    import polars as pl
+
+    from nhanes_mg.validation.section import rows
+
+    assert isinstance(table, pl.DataFrame)
+    colours = {
+        "within the published CI": "green",
+        "within two combined SEs": "cyan",
+        "off": "red",
+        "not estimated": "yellow",
+    }
+    shown = Table(title="Validation gallery: published NHANES estimates reproduced")
+    for column in ("target", "published", "ours (95% CI)", "z", "status", "reason"):
+        shown.add_column(column, overflow="fold")
+    for target, _topic, _source, published, ours, z, status, reason in rows(table):
+        shown.add_row(
+            escape(target),
+            escape(published),
+            escape(ours),
+            escape(z),
+            f"[{colours.get(status, 'white')}]{escape(status)}[/]",
+            escape(reason),
+        )
+    out.print(shown)
 
 
 @app.command()
@@ -356,36 +444,104 @@ def usual_intake(
     data_dir: DataDirOpt = Path("data/raw"),
     out_dir: OutOpt = Path("outputs"),
     nutrients: Annotated[str, typer.Option("--nutrients", help="mg, ca or mg,ca")] = "mg,ca",
+    pool: Annotated[
+        bool,
+        typer.Option("--pool", help="Pool the cycles into one estimate (e.g. 2011-2014)."),
+    ] = False,
+    domain: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--domain",
+            help="A domain: an SQL condition over the analytic dataset, optionally labelled "
+            "(\"men 20+: sex = 'male' AND age >= 20\"); repeat for more. Default: everyone, "
+            "by sex and by age group.",
+        ),
+    ] = None,
+    population: Annotated[
+        str | None,
+        typer.Option("--population", help="A condition AND-ed into every domain."),
+    ] = None,
+    above: Annotated[
+        list[str] | None,
+        typer.Option("--above", help="% with intake above an amount: mg=350 (repeatable)."),
+    ] = None,
     brr: Annotated[
         int | None,
-        typer.Option("--brr", help="BRR replicates (default 16 a cycle; 0 skips the SEs)"),
+        typer.Option(
+            "--brr", help="Replicates per population (default: the design's; 0 skips the SEs)"
+        ),
     ] = None,
 ) -> None:
-    """Usual intake of Mg and Ca by the NCI method: % below the EAR and RDA, Fay-BRR SEs."""
+    """Usual intake of Mg and Ca by the NCI method in any domains: mean, percentiles, % below
+    the EAR and RDA, with replicate SEs and t-based 95% CIs."""
     import polars as pl
 
+    from nhanes_mg.errors import SpecError
+    from nhanes_mg.usual_intake.domains import (
+        Domain,
+        as_domains,
+        check_domains,
+        parse_domain_option,
+    )
     from nhanes_mg.usual_intake.run import run_usual_intake
 
     chosen = [n.strip().lower() for n in nutrients.split(",") if n.strip()]
-    with console.status("Estimating usual intakes (NCI method, BRR) …"):
-        table = run_usual_intake(data_dir, out_dir, cycles=cycles, nutrients=chosen, n_brr=brr)
-    # the headline: % below the EAR (prevalence of inadequacy) and % below the RDA (not
-    # meeting the RDA), day-1 vs usual intake, whole population, adults and by sex
-    headline = table.filter(pl.col("domain").is_in(["all", "male", "female", "age 19+"])).select(
+    catalog.parse_cycles(cycles)  # a bad --cycles fails here, before anything is built
+    domains = [parse_domain_option(d, "--domain") for d in domain] if domain else None
+    check_domains(as_domains(domains))  # syntax, before the dataset is built
+    pop = Domain("population", population, "--population") if population else None
+    if pop is not None:
+        check_domains([pop])
+    amounts: dict[str, float] = {}
+    for item in above or []:
+        nut, _, value = item.partition("=")
+        try:
+            amounts[nut.strip().lower()] = float(value)
+        except ValueError:
+            raise SpecError(f"--above {item!r}: give NUTRIENT=AMOUNT, e.g. mg=350") from None
+    with console.status("Estimating usual intakes (NCI method, replicates) …"):
+        table = run_usual_intake(
+            data_dir,
+            out_dir,
+            cycles=cycles,
+            nutrients=chosen,
+            n_brr=brr,
+            pool=pool,
+            domains=domains,
+            population=pop,
+            above=amounts or None,
+        )
+    # the headline: % below the EAR (prevalence of inadequacy, with its 95% CI) and % below
+    # the RDA (not meeting the RDA), usual intake and day 1; by default the whole
+    # population, adults and each sex
+    if domains is None:
+        table = table.filter(pl.col("domain").is_in(["all", "male", "female", "age 19+"]))
+
+    def share(stat: str) -> pl.Expr:
+        return pl.format(
+            "{} ({}–{})", *(pl.col(f"{stat}{s}").round(1) for s in ("", "_low", "_high"))
+        )
+
+    headline = table.select(
         "population",
         "nutrient",
         "basis",
         "method",
         "domain",
         "n",
-        "mean",
-        "pct_below_ear",
-        "pct_below_ear_se",
-        "pct_below_rda",
-        "pct_below_rda_se",
+        pl.col("mean").round(0).cast(pl.Int64, strict=False).alias("mean mg/d"),
+        share("pct_below_ear").alias("% < EAR (95% CI)"),
+        share("pct_below_rda").alias("% < RDA (95% CI)"),
     )
-    with pl.Config(tbl_rows=80, tbl_cols=14, tbl_width_chars=180, float_precision=1):
-        typer.echo(str(headline.sort("population", "nutrient", "basis", "domain", "method")))
+    with pl.Config(
+        tbl_rows=200,
+        tbl_cols=10,
+        tbl_width_chars=160,
+        fmt_str_lengths=60,
+        tbl_hide_column_data_types=True,
+        tbl_hide_dataframe_shape=True,
+    ):
+        typer.echo(str(headline))
     console.print(
         f"[green]✓[/] wrote {out_dir / 'tables' / 'usual_intake.csv'} and "
         f"{out_dir / 'figures' / 'usual_intake_vs_day1.png'}"

@@ -69,8 +69,6 @@ def evalues(
     """E-values of a ratio and its interval; ``outcome_share`` decides rare or common."""
     common = outcome_share >= RARE
     rr, low, high = (as_risk_ratio(v, measure, common) for v in (estimate, conf_low, conf_high))
-    if rr >= 1:
-        limit = e_value(low) if low > 1 else 1.0
-    else:
-        limit = e_value(high) if high < 1 else 1.0
-    return EValues(e_value(rr), limit, common)
+    if rr >= 1:  # the limit nearer the null: the lower one (1 when it is below the null)
+        return EValues(e_value(rr), e_value(low) if low > 1 else 1.0, common)
+    return EValues(e_value(rr), e_value(high) if high < 1 else 1.0, common)

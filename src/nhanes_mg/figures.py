@@ -96,9 +96,20 @@ def write_figures(result: SpecResult, folder: Path, stamp: str = "") -> list[Pat
                 max(3.0, 1.2 + 0.45 * len(result.verdict.sensitivity if result.verdict else [])),
             )
         )
+    dose = _dose_response(result)
+    if dose is not None:
+        plots.append(("spline", dose, 4.5))
+    survival = _survival(result)
+    if survival is not None:
+        plots.append(("survival", survival, 4.5))
     paths = []
     for i, (kind, plot, height) in enumerate(plots):
-        title = spec.title + (" — robustness of the verdict" if kind == "robustness" else "")
+        suffix = {
+            "robustness": " — robustness of the verdict",
+            "spline": " — dose–response",
+            "survival": " — survival by exposure category (survey Kaplan–Meier)",
+        }
+        title = spec.title + suffix.get(kind, "")
         width = 70 if kind == "robustness" else 100  # long variant names narrow that plot
         title = "\n".join(textwrap.wrap(title, width)) + (f"\n{stamp}" if stamp else "")
         plot = (
@@ -203,10 +214,15 @@ def _mid_year(cycle: str) -> float:
 
 
 def _trend(result: SpecResult, table: pl.DataFrame) -> ggplot:
-    data = _percent(_panels(result, table.filter(pl.col("role") == "estimate")))
+    roles = ["estimate", "age-standardized"]  # crude, and standardized where asked for
+    data = _percent(_panels(result, table.filter(pl.col("role").is_in(roles))))
+    standardized = (data["role"] == "age-standardized").any()
     data = data.with_columns(
         year=pl.col("cycle").map_elements(_mid_year, return_dtype=pl.Float64),
-        group=pl.col("group").fill_null("all participants"),
+        group=pl.col("group").fill_null("all participants")
+        + pl.when(pl.col("role") == "age-standardized")
+        .then(pl.lit(", age-standardized (2000 US)"))
+        .otherwise(pl.lit(", crude" if standardized else "")),
     )
     cycles = {_mid_year(c): c for c in data["cycle"].unique().to_list()}
     breaks = sorted(cycles)
@@ -425,6 +441,106 @@ def _robustness(result: SpecResult) -> ggplot | None:
     if v.ratio_scale:
         plot += scale_y_log10()
     return plot
+
+
+def _verdict_analysis(result: SpecResult, table: pl.DataFrame) -> str:
+    names = table["analysis"].unique(maintain_order=True).to_list()
+    wanted = result.spec.verdict.analysis if result.spec.verdict else names[0]
+    return wanted if wanted in names else names[0]
+
+
+def _dose_response(result: SpecResult) -> ggplot | None:
+    """The verdict analysis's adjusted dose–response curve (natural spline) with its 95%
+    band, its quantile estimates at their categories' weighted medians, and P non-linear."""
+    table = result.dose_response
+    if not table.height:
+        return None
+    name = _verdict_analysis(result, table)
+    data = table.filter(pl.col("analysis") == name)
+    curve = data.filter(pl.col("role") == "curve")
+    estimates = result.table.filter(
+        (pl.col("analysis") == name)
+        & pl.col("sensitivity").is_null()
+        & pl.col("role").is_in(["estimate", "reference"])
+        & pl.col("stratum").is_null()
+    ).select(group="term", estimate="estimate", conf_low="conf_low", conf_high="conf_high")
+    points = (
+        data.filter(pl.col("role") == "category")
+        .select("group", "value")
+        .join(estimates, on="group", how="inner")
+        .with_columns(
+            pl.col("conf_low").fill_null(pl.col("estimate")),
+            pl.col("conf_high").fill_null(pl.col("estimate")),
+        )
+    )
+    scale = result.table.filter(pl.col("analysis") == name)["scale"].drop_nulls()
+    ratio = scale.len() > 0 and scale[0] in RATIO_SCALES
+    first = data.row(0, named=True)
+    unit = f", {first['unit']}" if first["unit"] else ""
+    what = scale[0] if scale.len() else "difference"
+    y = f"{what} (95% CI{', log scale' if ratio else ''})"
+    caption = (
+        f"Reference: {first['reference']:.4g} {first['unit']} (the weighted median of the "
+        f"reference category). Natural cubic spline, knots at the weighted 10th, 50th and 90th "
+        f"percentiles ({first['knots']}), adjusted as the model; P for non-linearity "
+        f"{first['p_nonlinear']:.2g}."
+    )
+    curve_pd = curve.to_pandas()  # plotnine draws from pandas: convert at the library boundary
+    plot = (
+        ggplot(curve_pd, aes("value", "estimate"))
+        + theme_bw()
+        + geom_hline(yintercept=1.0 if ratio else 0.0, linetype="dashed", color="grey")
+        + geom_ribbon(aes(ymin="conf_low", ymax="conf_high"), alpha=0.2, fill="#4477aa")
+        + geom_line(color="#4477aa")
+        + labs(
+            x=f"{first['exposure']}{unit}",
+            y=y,
+            shape="",
+            caption="\n".join(textwrap.wrap(caption, 125)),
+        )
+        + theme(plot_caption=element_text(ha="left", size=8))
+    )
+    if points.height:
+        plot += geom_pointrange(
+            aes("value", "estimate", ymin="conf_low", ymax="conf_high", shape="kind"),
+            data=points.with_columns(kind=pl.lit("quantile estimate")).to_pandas(),
+            color="black",
+        )
+    if ratio:
+        plot += scale_y_log10()
+    return plot
+
+
+def _survival(result: SpecResult) -> ggplot | None:
+    """Survey Kaplan–Meier curves of the verdict's Cox analysis by exposure category, with
+    their pointwise 95% band (R's svykm, se=TRUE)."""
+    curves = result.survival
+    if not curves.height:
+        return None
+    name = _verdict_analysis(result, curves)
+    analysis = result.spec.analysis(name)
+    data = curves.filter(pl.col("analysis") == name).sort("group_order", "time")
+    data = data.with_columns(
+        years=pl.col("time") / 12,
+        **{c: pl.col(c) * 100 for c in ("survival", "conf_low", "conf_high")},
+    )
+    frame = data.to_pandas()  # plotnine draws from pandas: convert at the library boundary
+    order = data["group"].unique(maintain_order=True).to_list()
+    exposure = data["exposure"][0]
+    frame["group"] = pd.Categorical(frame["group"], categories=order, ordered=True)
+    outcome = analysis.outcome_label if isinstance(analysis, ModelAnalysis) else ""
+    return (
+        ggplot(frame, aes("years", "survival", color="group", fill="group"))
+        + theme_bw()
+        + geom_ribbon(aes(ymin="conf_low", ymax="conf_high"), alpha=0.15, color="none")
+        + geom_line()
+        + labs(
+            x="years since the examination",
+            y=f"% free of {outcome or 'the event'} (95% CI)",
+            color=f"{exposure}, weighted quartile" if order[0] == "Q1" else exposure,
+            fill=f"{exposure}, weighted quartile" if order[0] == "Q1" else exposure,
+        )
+    )
 
 
 def _is_share(result: SpecResult) -> bool:

@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -49,6 +50,7 @@ class RunSummary:
     incomplete: list[tuple[str, str]] = field(default_factory=list)  # (claim, what is missing)
     moved: int = 0  # files moved into the output folder
     reused: list[str] = field(default_factory=list)  # "build" and the specifications reused
+    validation: pl.DataFrame | None = None  # the validation gallery (None: not run)
 
 
 def select_specs(only: Sequence[str] | None = None, spec_paths: Sequence[Path] = ()) -> list[Spec]:
@@ -86,6 +88,7 @@ def run_pipeline(
     allow_incomplete: bool = False,
     on_wait: Callable[[str], None] | None = None,
     force: bool = False,
+    validate: bool = False,
 ) -> RunSummary:
     """Run everything; see the module docstring. Raises :class:`NhanesError` subclasses.
 
@@ -97,12 +100,16 @@ def run_pipeline(
     locked for the run: a second run on it waits (``on_wait`` says so) instead of racing.
     The build and each specification's results are reused from the data dir's results store
     when nothing they depend on changed (:mod:`nhanes_mg.store`); ``force`` recomputes all.
+    ``validate`` adds the validation gallery (:mod:`nhanes_mg.validation`; not on synthetic
+    data): ``tables/validation.csv``, ``figures/validation.png`` and a report section
+    (``nhanes-mg run`` asks for it unless ``--no-validate``).
     """
     with data_dir_lock(data_dir, "run", wait_message=on_wait):
         return _run_locked(
             data_dir=data_dir, out_dir=out_dir, cycles=cycles, mirror=mirror, only=only,
             spec_paths=spec_paths, do_fetch=do_fetch, synthetic=synthetic, step=step,
             workers=workers, allow_incomplete=allow_incomplete, force=force,
+            validate=validate,
         )  # fmt: skip
 
 
@@ -120,6 +127,7 @@ def _run_locked(
     workers: int | None,
     allow_incomplete: bool,
     force: bool,
+    validate: bool = False,
 ) -> RunSummary:
     notify = step or (lambda what, status: None)
     seconds: dict[str, float] = {}
@@ -143,25 +151,12 @@ def _run_locked(
     stage = _staging_folder(out_dir)
     try:
         started = time.perf_counter()
-        build_key = store.key("build", _inputs(data_dir), cycles)
-        stored = None if force else store.get(build_key)
-        if stored is not None:
-            (meta, caught), files = stored
-            store.restore(build_key, files, stage)
-            reused.append("build")
-        else:
-            from nhanes_mg.derive import build_analytic, write_analytic
-
-            with warnings.catch_warnings(record=True) as records:
-                warnings.simplefilter("always")
-                build = build_analytic(data_dir, cycles)
-            caught = [str(r.message) for r in records if "MissingTable" in type(r.message).__name__]
-            write_analytic(build, stage)
-            meta = dict(build.metadata)
-            meta.setdefault("rows", build.frame.height)
-            store.put(build_key, (meta, caught), stage, BUILD_FILES)
+        build_key, meta, caught = build_or_reuse(store, data_dir, cycles, stage, force, reused)
         seconds["build"] = time.perf_counter() - started
-        notify("build", f"{meta.get('rows', 0):,} participants" + (" (reused)" if stored else ""))
+        notify(
+            "build",
+            f"{meta.get('rows', 0):,} participants" + (" (reused)" if "build" in reused else ""),
+        )
 
         started = time.perf_counter()
         for spec in specs:
@@ -196,8 +191,23 @@ def _run_locked(
         figures = {s.id: done[s.id][1] for s in specs}
         seconds["analyses"] = time.perf_counter() - started
 
+        gallery = None
+        if validate and not synthetic:  # published estimates beside ours (not on made-up data)
+            from nhanes_mg.validation.command import FIGURE, gallery_in_stage
+
+            started = time.perf_counter()
+            gallery = gallery_in_stage(
+                store, build_key, stage / ANALYTIC_NAME, stage, force=force, reused=reused,
+                gaps=meta.get("gaps") or [],
+            )  # fmt: skip
+            seconds["validation"] = time.perf_counter() - started
+            notify("validation", f"{gallery.height} targets")
+
         started = time.perf_counter()
-        write_report(ReportInputs(results, figures, data_dir, meta, synthetic=synthetic), stage)
+        inputs = ReportInputs(results, figures, data_dir, meta, synthetic=synthetic)
+        if gallery is not None:
+            inputs.validation, inputs.validation_figure = gallery, stage / FIGURE
+        write_report(inputs, stage)
         moved = _commit(stage, out_dir)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -208,11 +218,43 @@ def _run_locked(
     summary.incomplete = [(r.spec.id, line) for r in results for line in r.incomplete]
     summary.moved = moved
     summary.reused = reused
+    summary.validation = gallery
     return summary
 
 
 # What the build writes into the output folder (and the results store keeps).
 BUILD_FILES = (ANALYTIC_NAME, METADATA_NAME, DICTIONARY_NAME)
+
+
+def build_or_reuse(
+    store: ResultStore,
+    data_dir: Path,
+    cycles: str | None,
+    stage: Path,
+    force: bool,
+    reused: list[str],
+) -> tuple[str, dict[str, Any], list[str]]:
+    """The analytic build in ``stage`` (:data:`BUILD_FILES`): restored from the results store
+    when nothing it depends on changed (then "build" is added to ``reused``), else built and
+    stored. Returns its key, its metadata and the missing-table warnings it gave."""
+    build_key = store.key("build", _inputs(data_dir), cycles)
+    stored = None if force else store.get(build_key)
+    if stored is not None:
+        (meta, caught), files = stored
+        store.restore(build_key, files, stage)
+        reused.append("build")
+        return build_key, meta, caught
+    from nhanes_mg.derive import build_analytic, write_analytic
+
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        build = build_analytic(data_dir, cycles)
+    caught = [str(r.message) for r in records if "MissingTable" in type(r.message).__name__]
+    write_analytic(build, stage)
+    meta = dict(build.metadata)
+    meta.setdefault("rows", build.frame.height)
+    store.put(build_key, (meta, caught), stage, BUILD_FILES)
+    return build_key, meta, caught
 
 
 def _inputs(data_dir: Path) -> list[tuple[str, object, int, int]]:
@@ -236,8 +278,20 @@ def _spec_text(spec: Spec) -> str:
 
 def _table_paths(stage: Path, result: SpecResult) -> list[Path]:
     folder = stage / "tables"
-    return [p for p in (folder / f"{result.spec.id}.csv", folder / f"{result.spec.id}_fits.csv")
-            if p.exists()]  # fmt: skip
+    names = [
+        f"{result.spec.id}{suffix}.csv"
+        for suffix in (
+            "",
+            "_fits",
+            "_flow",
+            "_missing",
+            "_table1",
+            "_margins",
+            "_survival",
+            "_dose_response",
+        )
+    ]
+    return [folder / name for name in names if (folder / name).exists()]
 
 
 def _declared_columns(

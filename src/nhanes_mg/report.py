@@ -42,6 +42,8 @@ class ReportInputs:
     data_dir: Path
     analytic_meta: dict[str, object]
     synthetic: bool = False
+    validation: pl.DataFrame | None = None  # the validation gallery (nhanes_mg.validation)
+    validation_figure: Path | None = None
 
 
 def write_tables(result: SpecResult, folder: Path, synthetic: bool = False) -> Path:
@@ -56,7 +58,15 @@ def write_tables(result: SpecResult, folder: Path, synthetic: bool = False) -> P
     if synthetic:
         fits = fits.with_columns(data=pl.lit(SYNTHETIC_STAMP))
     atomic_write(folder / f"{result.spec.id}_fits.csv", fits.write_csv)
-    for name, frame in (("flow", result.flow), ("missing", result.missingness)):
+    parts = (
+        ("flow", result.flow),
+        ("missing", result.missingness),
+        ("table1", result.table1),
+        ("margins", result.margins),
+        ("survival", result.survival),
+        ("dose_response", result.dose_response),
+    )
+    for name, frame in parts:
         if frame.height:
             if synthetic:
                 frame = frame.with_columns(data=pl.lit(SYNTHETIC_STAMP))
@@ -67,14 +77,76 @@ def write_tables(result: SpecResult, folder: Path, synthetic: bool = False) -> P
 FLOW_HEADERS = ["step", "kept if", "n lost", "n remaining"]
 
 
+def _verdict_analysis(result: SpecResult, names: list[str]) -> str:
+    wanted = result.spec.verdict.analysis if result.spec.verdict else names[0]
+    return wanted if wanted in names else names[0]
+
+
+def table1_rows(result: SpecResult) -> tuple[str, list[str], list[list[str]]]:
+    """Table 1 of the verdict's analysis (else the first): characteristic × category cells
+    "mean (SE)" or "% (SE)", the unweighted n per category, and the P value."""
+    t1 = result.table1
+    if not t1.height:
+        return "", [], []
+    name = _verdict_analysis(result, t1["analysis"].unique(maintain_order=True).to_list())
+    t1 = t1.filter(pl.col("analysis") == name).sort("group_order")
+    groups = t1["group"].unique(maintain_order=True).to_list()
+    exposure = t1["exposure"][0]
+    headers = ["characteristic", *[f"{exposure}: {g}" for g in groups], "P"]
+    rows: list[list[str]] = []
+    first = t1.filter(pl.col("variable") == t1["variable"][0], pl.col("level").is_null())
+    if first.height:
+        n_by = dict(zip(first["group"], first["n"], strict=True))
+        rows.append(["n (unweighted)", *[f"{n_by.get(g, 0):,}" for g in groups], ""])
+    keys = t1.select("variable", "level").unique(maintain_order=True).rows()
+    for variable, level in keys:
+        cells = t1.filter(pl.col("variable") == variable, pl.col("level").eq_missing(level))
+        by = {r["group"]: r for r in cells.iter_rows(named=True)}
+        stat = cells["statistic"][0]
+        label = f"{variable}: {level}" if level is not None else variable
+        label += {"percent": ", %", "mean": ", mean"}.get(stat, " (unweighted)")
+        p = cells["p_value"][0]
+        cells_text = [_t1_cell(by.get(g), stat) for g in groups]
+        rows.append([label, *cells_text, "" if p is None else _p_text(p)])
+    return name, headers, rows
+
+
+def margins_text(result: SpecResult) -> str:
+    """The verdict analysis's predictive margins in one line (or "")."""
+    m = result.margins
+    if not m.height:
+        return ""
+    name = _verdict_analysis(result, m["analysis"].unique(maintain_order=True).to_list())
+    m = m.filter(pl.col("analysis") == name).sort("group_order")
+    cells = "; ".join(
+        f"{r['group']} {r['estimate']:.1f} ({r['conf_low']:.1f}–{r['conf_high']:.1f})"
+        for r in m.iter_rows(named=True)
+    )
+    return (
+        f"{m['statistic'][0]} by {m['exposure'][0]} (predictive margins of `{name}`, "
+        f"adjusted for {m['adjusted_for'][0]}; 95% CI): {cells}"
+    )
+
+
+def _t1_cell(row: dict[str, object] | None, stat: str) -> str:
+    """A Table 1 cell: "mean (SE)", "% (SE)" or a count."""
+    if row is None or not isinstance(row["estimate"], float) or math.isnan(row["estimate"]):
+        return "—"
+    if stat in ("count", "person-years"):
+        return f"{row['estimate']:,.0f}"
+    return f"{row['estimate']:.1f} ({row['std_error']:.1f})"
+
+
+def _p_text(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def flow_rows(result: SpecResult) -> tuple[str, list[list[str]]]:
     """The sample flow of the verdict's analysis (else the first model analysis)."""
     flow = result.flow.filter(pl.col("sensitivity").is_null()) if result.flow.height else None
     if flow is None or not flow.height:
         return "", []
-    names = flow["analysis"].unique(maintain_order=True).to_list()
-    wanted = result.spec.verdict.analysis if result.spec.verdict else names[0]
-    name = wanted if wanted in names else names[0]
+    name = _verdict_analysis(result, flow["analysis"].unique(maintain_order=True).to_list())
     rows: list[list[str]] = []
     quiet: list[str] = []  # consecutive variables that lose nobody: one row
     for r in flow.filter(pl.col("analysis") == name).iter_rows(named=True):
@@ -367,6 +439,15 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
                     "", "| " + " | ".join(FLOW_HEADERS) + " |",
                     "|" + " --- |" * len(FLOW_HEADERS)]  # fmt: skip
             out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in flow]
+        t1_name, t1_headers, t1 = table1_rows(r)
+        if t1:
+            out += ["", f"**Table 1: `{t1_name}`'s sample by exposure category**, weighted "
+                    f"(SE), design-based P (`tables/{spec.id}_table1.csv`):", "",
+                    "| " + " | ".join(t1_headers) + " |",
+                    "|" + " --- |" * len(t1_headers)]  # fmt: skip
+            out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in t1]
+        if margins_text(r):
+            out += ["", f"**Adjusted**: {margins_text(r)}"]
         for f in r.fits:
             if f.cuts:
                 out.append(
@@ -378,6 +459,10 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
         out.append("| " + " | ".join(HEADERS) + " |")
         out.append("|" + " --- |" * len(HEADERS))
         out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in _rows(r)]
+    if inputs.validation is not None:
+        from nhanes_mg.validation import section
+
+        out += section.markdown(inputs.validation, inputs.validation_figure, figure_ref)
     out += ["", "## Methods", ""] + [f"- {m}" for m in _methods()]
     meta = inputs.analytic_meta
     gaps = meta.get("gaps") or []
@@ -512,6 +597,15 @@ def render_html(inputs: ReportInputs) -> str:
                 f"analysis: {_h(spec.id)}_flow.csv; missingness: {_h(spec.id)}_missing.csv)</p>"
                 + _table_html(FLOW_HEADERS, flow)
             )
+        t1_name, t1_headers, t1 = table1_rows(r)
+        if t1:
+            parts.append(
+                f"<p><b>Table 1: <code>{_h(t1_name)}</code>'s sample by exposure category</b>, "
+                f"weighted (SE), design-based P ({_h(spec.id)}_table1.csv)</p>"
+                + _table_html(t1_headers, t1)
+            )
+        if margins_text(r):
+            parts.append(f"<p><b>Adjusted</b>: {_h(margins_text(r))}</p>")
         cuts = [
             f"<li>cut points of <code>{_h(f.analysis)}</code>"
             f"{_h(' [' + f.sensitivity + ']' if f.sensitivity else '')}: "
@@ -527,6 +621,10 @@ def render_html(inputs: ReportInputs) -> str:
             f"<details><summary>Table ({_h(spec.id)}.csv)</summary>"
             f"{_table_html(HEADERS, _rows(r))}</details>"
         )
+    if inputs.validation is not None:
+        from nhanes_mg.validation import section
+
+        parts.append(section.html_section(inputs.validation, inputs.validation_figure))
     parts.append("<h2>Methods</h2><ul>" + "".join(f"<li>{_h(m)}" for m in _methods()) + "</ul>")
     meta = inputs.analytic_meta
     gaps = meta.get("gaps") or []
@@ -562,6 +660,8 @@ def _evalue_words(result: SpecResult) -> str:
 def evalues_of(result: SpecResult, variant: VariantVerdict) -> EValues | None:
     """E-values of a verdict's odds or hazard ratio (an effect rule; adjusted or not)."""
     rule = result.spec.verdict
+    if not result.spec.outputs.evalues:
+        return None
     if rule is None or rule.kind != "effect" or not math.isfinite(variant.estimate):
         return None
     fit = result.fit(rule.analysis, variant.sensitivity)

@@ -104,6 +104,11 @@ class SpecResult:
     # nhanes_mg.flow.FLOW_SCHEMA / MISSING_SCHEMA); empty without model analyses
     flow: pl.DataFrame = field(default_factory=pl.DataFrame)
     missingness: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # Table 1 of each main model analysis (nhanes_mg.table1.TABLE1_SCHEMA + analysis, …)
+    table1: pl.DataFrame = field(default_factory=pl.DataFrame)
+    margins: pl.DataFrame = field(default_factory=pl.DataFrame)  # predictive margins
+    survival: pl.DataFrame = field(default_factory=pl.DataFrame)  # survey KM curves (Cox)
+    dose_response: pl.DataFrame = field(default_factory=pl.DataFrame)  # spline curves
 
     @property
     def incomplete(self) -> list[str]:

@@ -36,6 +36,15 @@ A specification, field by field::
     # it); missing: codes that become null;
     # expr: an SQL expression over the analytic columns and the variables declared above it.
 
+    [outputs]                              # optional: what model analyses show (all true)
+    sample_flow = true                     # exclusion cascade + missingness (tables/{id}_flow.csv)
+    table1 = true                          # characteristics by exposure category, design P
+    table1_extra = ["supp_user"]           # characteristics beside outcome and covariates
+    margins = true                         # predictive margins by category (logistic, linear)
+    dose_response = true                   # spline curve beside quantile analyses
+    survival_curves = true                 # survey Kaplan–Meier curves by category (Cox)
+    evalues = true                         # E-values of the verdict's odds or hazard ratio
+
     [[analysis]]                           # one or more
     name = "deficiency_adjusted"
     model = "logistic"                     # optional: overrides the spec's model
@@ -59,6 +68,7 @@ A specification, field by field::
     modifier_labels = ["Mg ≥ {cut} mg/day", "Mg < {cut} mg/day"]   # the strata's names
     trend = true                           # P for trend over the exposure categories
     time = "followup_months_exam"          # cox: follow-up time
+    spline = true                          # continuous: its dose–response curve too
     # descriptive analyses:
     statistic = "mean"                     # mean | quantile | proportion | ratio
     variable = "ca_food_d1"                # column or expression (proportion: a condition)
@@ -66,13 +76,23 @@ A specification, field by field::
     q = 0.5                                # statistic = "quantile"
     by = ["cycle", "sex"]                  # estimates per group (domains of the full design)
     groups = { age_group = "CASE WHEN age < 20 THEN 'young' ELSE 'adult' END" }
+    age_standardize = "adult"              # beside the crude: directly age-standardized to
+                                           # the 2000 US standard (adult: 20-39, 40-59, 60+;
+                                           # all_ages: the 11 NCHS groups); mean or proportion
     # usual intake (NCI method):
-    statistic = "usual_below_ear"          # or "usual_below_rda"
+    statistic = "usual_below_ear"          # or "usual_below_rda", "usual_mean" (mg/day)
     variable = "mg"                        # nutrient: mg | ca
     basis = "food+supplements"             # food | food+supplements
-    domain = "age 19+"                     # a domain of nhanes_mg.usual_intake
-    brr = 16                               # BRR replicates (default: all)
-    cycles = ["2005-2006", "2017-2018"]    # each cycle estimated on its own
+    domains = ["age >= 19", { label = "women 51+", where = "sex = 'female' AND age >= 51" }]
+                                           # SQL conditions (label: the text) or {label, where};
+                                           # each AND-ed with the population; one row per domain
+                                           # (in `group` when there are several). Default: the
+                                           # whole population. Old form: domain = "age 19+" (a
+                                           # built-in label of nhanes_mg.usual_intake.domains, or
+                                           # one condition)
+    brr = 0                                # 0: no replicate SEs (default: the design's Fay BRR)
+    cycles = ["2005-2006", "2017-2018"]    # each cycle estimated on its own …
+    pool = true                            # … or all pooled into one estimate ("2011-2014")
 
     [[sensitivity]]                        # optional: a variant of one analysis
     name = "vitd_intake"                   # unique among the sensitivity analyses
@@ -131,7 +151,7 @@ from nhanes_mg.verdicts import DIRECTIONS, RULE_KINDS, Direction, RuleKind
 MODELS = ("descriptive", "linear", "logistic", "cox")
 EXPOSURE_TYPES = ("continuous", "quantiles", "cutpoints")
 STATISTICS = ("mean", "quantile", "proportion", "ratio")
-USUAL_STATISTICS = ("usual_below_ear", "usual_below_rda")
+USUAL_STATISTICS = ("usual_below_ear", "usual_below_rda", "usual_mean")
 USUAL_BASES = ("food", "food+supplements")
 WEIGHTS = ("auto", "wt_mec", "wt_diet1", "wt_diet2")
 # Old rule names (before the verdict vocabulary): rule -> (kind, direction)
@@ -156,6 +176,7 @@ _TOP_FIELDS = {
     "limits",
     "covariate_sets",
     "variables",
+    "outputs",
     "analysis",
     "sensitivity",
     "reference",
@@ -179,6 +200,7 @@ _MODEL_FIELDS = _COMMON_FIELDS | {
     "modifier_labels",
     "trend",
     "time",
+    "spline",
 }
 _DESCRIPTIVE_FIELDS = _COMMON_FIELDS | {
     "statistic",
@@ -188,8 +210,17 @@ _DESCRIPTIVE_FIELDS = _COMMON_FIELDS | {
     "by",
     "groups",
     "trend",
+    "age_standardize",
 }
-_USUAL_FIELDS = _COMMON_FIELDS | {"statistic", "variable", "basis", "domain", "brr"}
+_USUAL_FIELDS = _COMMON_FIELDS | {
+    "statistic",
+    "variable",
+    "basis",
+    "domain",
+    "domains",
+    "brr",
+    "pool",
+}
 _SENSITIVITY_FIELDS = {"name", "label", "analysis", "add_covariates", "term", "direction"} | (
     _MODEL_FIELDS | _DESCRIPTIVE_FIELDS | _USUAL_FIELDS
 ) - {"name"}
@@ -231,6 +262,7 @@ class DescriptiveAnalysis(_Common):
     by: tuple[str, ...] = ()
     groups: dict[str, str] = field(default_factory=dict)
     trend: bool = False
+    age_standardize: str | None = None  # "adult" | "all_ages": beside the crude estimate
     kind: Literal["descriptive"] = "descriptive"
 
     @property
@@ -259,23 +291,53 @@ class ModelAnalysis(_Common):
     modifier_labels: tuple[str, str] | None = None  # (holds, complement); "{cut}" is replaced
     trend: bool = False
     time: str | None = None
+    spline: bool = False  # a continuous exposure's dose–response curve (quantiles: always)
     kind: Literal["model"] = "model"
 
 
 @dataclass(frozen=True)
 class UsualIntakeAnalysis(_Common):
-    """Share of usual intake (NCI method) below the EAR or the RDA, beside day 1, by cycle."""
+    """Share of usual intake (NCI method) below the EAR or the RDA, or mean usual intake,
+    beside day 1, by cycle (or pooled), in each of ``domains`` ((label, SQL condition) pairs,
+    each a domain within the population; ``domain`` is the first one's label)."""
 
     statistic: str = "usual_below_ear"
     variable: str = "mg"
     basis: str = "food"
     domain: str = "all"
     brr: int | None = None
+    domains: tuple[tuple[str, str], ...] = (("all", "TRUE"),)
+    pool: bool = False  # the cycles pooled into one estimate
     kind: Literal["usual_intake"] = "usual_intake"
 
     @property
     def model(self) -> str:
         return "descriptive"
+
+
+def _usual_domains(raw: dict[str, Any], path: str, where: str) -> tuple[tuple[str, str], ...]:
+    """A usual-intake analysis's ``domains`` (a list of conditions or {label, where} tables)
+    or its old ``domain`` (a built-in label or one condition), as (label, condition) pairs."""
+    from nhanes_mg.usual_intake.domains import domain_of
+
+    if "domain" in raw and "domains" in raw:
+        raise _fail(path, where + "domains", "give domain (one) or domains (a list), not both")
+    if "domains" in raw:
+        items = _get(raw, "domains", list, path, where)
+        if not items:
+            raise _fail(path, where + "domains", "needs at least one domain")
+        fields = [f"{where}domains[{i}]" for i in range(len(items))]
+    else:
+        items = [_get(raw, "domain", str, path, where, False, "all")]
+        fields = [f"{where}domain"]
+    out: list[tuple[str, str]] = []
+    for item, name in zip(items, fields, strict=True):
+        d = domain_of(item, f"{path}: field '{name}'")
+        check_expression(d.where, path, name)
+        if d.label in (label for label, _ in out):
+            raise _fail(path, name, f"the label {d.label!r} is given twice")
+        out.append((d.label, d.where))
+    return tuple(out)
 
 
 Analysis = DescriptiveAnalysis | ModelAnalysis | UsualIntakeAnalysis
@@ -314,6 +376,35 @@ class VerdictRule:
     group: str | None = None
     value: float | None = None
     stronger_in: Literal["modifier", "complement"] | None = None
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What a specification's model analyses show beside their estimates (all on by default)."""
+
+    sample_flow: bool = True  # the exclusion cascade and the missingness table
+    table1: bool = True  # characteristics by exposure category, with design-based P values
+    table1_extra: tuple[str, ...] = ()  # characteristics beside the outcome and covariates
+    margins: bool = True  # predictive margins by exposure category (logistic, linear)
+    dose_response: bool = True  # spline curve beside quantile analyses (and spline = true)
+    survival_curves: bool = True  # survey Kaplan–Meier curves by category (Cox)
+    evalues: bool = True  # E-values of the verdict's odds or hazard ratio
+
+
+_OUTPUT_FIELDS = {f for f in Outputs.__dataclass_fields__}
+
+
+def _outputs(raw: dict[str, Any], path: str) -> Outputs:
+    _known_fields(raw, _OUTPUT_FIELDS, path, "outputs.")
+    flags = {
+        k: _get(raw, k, bool, path, "outputs.", False, True)
+        for k in _OUTPUT_FIELDS
+        if k != "table1_extra"
+    }
+    extra = _get(raw, "table1_extra", list, path, "outputs.", False, [])
+    if not all(isinstance(c, str) for c in extra):
+        raise _fail(path, "outputs.table1_extra", "must be a list of column names")
+    return Outputs(**flags, table1_extra=tuple(extra))
 
 
 @dataclass(frozen=True)
@@ -368,6 +459,7 @@ class Spec:
     limits: str = ""
     path: str = ""
     variables: tuple[DeclaredVariable, ...] = ()
+    outputs: Outputs = field(default_factory=Outputs)
 
     @property
     def cycles_text(self) -> str:
@@ -509,6 +601,7 @@ def _analysis(
         weight=weight,
     )
     if usual:
+        domains = _usual_domains(raw, path, where)
         return UsualIntakeAnalysis(
             statistic=str(statistic),
             variable=_choice(
@@ -520,8 +613,10 @@ def _analysis(
                 path,
                 where + "basis",
             ),
-            domain=_get(raw, "domain", str, path, where, False, "all"),
+            domain=domains[0][0],
+            domains=domains,
             brr=_get(raw, "brr", int, path, where, False, None),
+            pool=_get(raw, "pool", bool, path, where, False, False),
             **common,
         )
     if model == "descriptive":
@@ -555,6 +650,7 @@ def _analysis(
             by=tuple(by),
             groups=groups,
             trend=bool(_get(raw, "trend", bool, path, where, False, False)),
+            age_standardize=_age_standard(raw, statistic, path, where),
             **common,
         )
     for key in ("outcome", "exposure", "modifier"):
@@ -614,8 +710,22 @@ def _analysis(
         modifier_labels=tuple(modifier_labels) if modifier_labels else None,
         trend=bool(_get(raw, "trend", bool, path, where, False, False)),
         time=_get(raw, "time", str, path, where, model == "cox"),
+        spline=bool(_get(raw, "spline", bool, path, where, False, False)),
         **common,
     )
+
+
+AGE_STANDARDS = ("adult", "all_ages")
+
+
+def _age_standard(raw: dict[str, Any], statistic: str, path: str, where: str) -> str | None:
+    value = _get(raw, "age_standardize", str, path, where, False, None)
+    if value is None:
+        return None
+    _choice(value, AGE_STANDARDS, path, where + "age_standardize")
+    if statistic not in ("mean", "proportion"):
+        raise _fail(path, where + "age_standardize", "only a mean or a proportion is standardized")
+    return str(value)
 
 
 def category_labels(exposure_type: str, quantiles: int, cutpoints: tuple[float, ...]) -> list[str]:
@@ -707,6 +817,14 @@ def _variables(raw: dict[str, Any], path: str) -> tuple[DeclaredVariable, ...]:
                 catalog.has_component(table, catalog.CYCLES[0])  # raises for an unknown one
             except CatalogError as exc:
                 raise _fail(path, where + ".table", str(exc)) from exc
+            if table in catalog.FASTING_COMPONENTS:
+                raise _fail(
+                    path,
+                    where + ".table",
+                    f"{table} is measured in the morning fasting subsample, whose weight "
+                    "(WTSAF2YR) the analytic dataset does not carry; no weight here would be "
+                    "right for it",
+                )
         if expr is not None:
             check_expression(expr, path, where + ".expr")
         missing = _get(entry, "missing", list, path, where + ".", False, [])
@@ -882,6 +1000,7 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", check_columns: bool = 
         limits=_get(raw, "limits", str, path, "", False, ""),
         path=path,
         variables=_variables(_get(raw, "variables", dict, path, "", False, {}), path),
+        outputs=_outputs(_get(raw, "outputs", dict, path, "", False, {}), path),
     )
     if check_columns:
         spec_columns.check_columns(spec)  # every column named exists, before any data is read

@@ -98,6 +98,9 @@ def check_columns(spec: object, known: Iterable[str] | None = None) -> None:
             _check(path, where + ".expr", variable.expr, known_here, known_here)
         declared.append(variable.name)
     known_all = base | set(declared)
+    outputs = getattr(spec, "outputs", None)
+    for column in getattr(outputs, "table1_extra", ()):
+        _check(path, "outputs.table1_extra", column, known_all, known_all)
     for where, text, extra in _fields(spec):
         _check(path, where, text, known_all | extra, known_all | extra)
 

@@ -1,0 +1,58 @@
+"""Table 1: weighted characteristics by exposure category, with design-based P values."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from nhanes_mg.analyses import run_spec
+from nhanes_mg.spec import load_shipped_specs
+from nhanes_mg.survey import SurveyDesign, regtermtest, svyglm, svymean
+from nhanes_mg.table1 import table_one
+
+
+@pytest.fixture(scope="module")
+def exam_2005(analytic_frame: pl.DataFrame) -> SurveyDesign:
+    frame = analytic_frame.filter(pl.col("cycle") == "2005-2006", pl.col("wt_mec") > 0)
+    frame = frame.with_columns(
+        bmi_group=pl.when(pl.col("bmi") >= 30).then(pl.lit("obese")).otherwise(pl.lit("not"))
+    )
+    return SurveyDesign(frame, strata="sdmvstra", psu="sdmvpsu", weights="wt_mec")
+
+
+@pytest.mark.mirror
+def test_cells_are_domain_means_of_the_full_design(exam_2005: SurveyDesign) -> None:
+    adults = exam_2005.subset((pl.col("age") >= 20) & pl.col("bmi").is_not_null())
+    table = table_one(adults, "bmi_group", [("vitd_25oh_nmol", "25(OH)D"), ("sex", "sex")])
+    cell = table.filter(pl.col("variable") == "vitd_25oh_nmol", pl.col("group") == "obese")
+    direct = svymean(
+        "vitd_25oh_nmol",
+        exam_2005.subset(
+            (pl.col("age") >= 20) & (pl.col("bmi") >= 30) & pl.col("vitd_25oh_nmol").is_not_null()
+        ),
+        na_rm=True,
+    )
+    assert cell["estimate"][0] == pytest.approx(float(direct.estimate[0]), rel=1e-12)
+    assert cell["std_error"][0] == pytest.approx(float(direct.std_error[0]), rel=1e-12)
+    # the P value is the Wald F of a survey regression on the groups
+    work = adults.subset(pl.col("vitd_25oh_nmol").is_not_null())
+    wald = regtermtest(svyglm("vitd_25oh_nmol ~ bmi_group", work), "bmi_group")
+    assert cell["p_value"][0] == pytest.approx(float(wald.p_value[0]), rel=1e-12)
+    sex = table.filter(pl.col("variable") == "sex")
+    assert sex["level"].unique(maintain_order=True).to_list() == ["male", "female"]  # Enum order
+    shares = sex.group_by("group").agg(pl.col("estimate").sum())["estimate"]
+    assert shares.to_list() == pytest.approx([100.0, 100.0])  # % of each group
+
+
+@pytest.mark.mirror
+def test_a_model_analysis_gets_its_table_one(analytic_frame: pl.DataFrame) -> None:
+    spec = next(s for s in load_shipped_specs() if s.id == "C3")
+    result = run_spec(spec, analytic_frame)
+    t1 = result.table1.filter(pl.col("analysis") == "deficiency_adjusted")
+    assert t1["group"].unique(maintain_order=True).sort().to_list() == ["Q1", "Q2", "Q3", "Q4"]
+    fit = result.fit("deficiency_adjusted")
+    assert fit is not None
+    first = t1.filter(pl.col("variable") == t1["variable"][0])
+    assert first["n"].sum() == fit.n  # the categories hold the analysed sample
+    assert set(t1["variable"]) >= {"age", "sex", "pir", "25(OH)D < 30 nmol/L (deficiency)"}
+    assert t1["p_value"].null_count() == 0
