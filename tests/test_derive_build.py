@@ -251,6 +251,16 @@ def test_write_analytic(tmp_path: Path, result: BuildResult) -> None:
     assert (tmp_path / "out" / "data_dictionary.md").read_text().startswith("# Analytic dataset")
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
     assert b"nhanes_mg" in (pq.read_schema(path).metadata or {})
+    # the supplement seam: 2001-2006 (our DSQ2 derivation) beside 2007-2018 (CDC's DSQTOT)
+    seam = pl.read_csv(tmp_path / "out" / "tables" / "supplement_seam.csv")
+    assert sorted(seam["cycle"].unique()) == CYCLES
+    assert set(seam["nutrient"]) == {"magnesium", "calcium"}
+    assert seam.filter(pl.col("cycle") == "2005-2006")["derivation"][0].startswith("DSQ2")
+    assert seam.filter(pl.col("cycle") == "2007-2008")["derivation"][0].startswith("DSQTOT")
+    assert (tmp_path / "out" / "figures" / "supplement_seam.png").stat().st_size > 10_000
+    flagged = {r["cycle"]: r["share_flagged"] for r in meta["supplement_quality"]}
+    assert sorted(flagged) == ["2001-2002", "2003-2004", "2005-2006"]
+    assert all(0 < share < 0.25 for share in flagged.values())
 
 
 def test_same_inputs_build_byte_identical_parquet(
@@ -281,7 +291,9 @@ def test_format_summary(result: BuildResult) -> None:
     text = format_summary(result)
     lines = text.splitlines()
     assert lines[0].split()[:2] == ["cycle", "participants"]
-    assert len(lines) == 1 + len(CYCLES) + 1  # header, cycles, total (no gaps)
+    # header, cycles, total, the flagged supplement shares of 2001-2006 (no gaps)
+    assert len(lines) == 1 + len(CYCLES) + 1 + 3
+    assert lines[-3].startswith("supplements 2001-2002: ") and "% of adults flagged" in lines[-3]
     assert "2005-2006" in lines[3] and "2015" in lines[3]
     assert "no linked file" in lines[1]
 

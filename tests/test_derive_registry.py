@@ -70,13 +70,20 @@ def test_lineage_read_off_the_rules() -> None:
     assert set(registry.DERIVED_FROM["mg_ear"]) == {"age", "sex"}
     assert registry.DERIVED_FROM["ckd"] == ("egfr",)
     assert "hba1c" in registry.DERIVED_FROM["diabetes"]
-    assert registry.EXTRA_COMPONENTS == {
-        "mg_supp": ("DSQ2", "DSPI", "DSII"),
-        "ca_supp": ("DSQ2", "DSPI", "DSII"),
-        "vitd_supp": ("DSQ2", "DSPI", "DSII"),
+    dsq2 = ("DSQ2", "DSPI", "DSII", "DSBI")  # the 2001-2006 derivation's tables
+    assert {
+        "mg_supp": dsq2,
+        "ca_supp": dsq2,
+        "vitd_supp": dsq2,
         "ds_products": ("DSQ2",),
         "ds_unmatched_products": ("DSQ2", "DSPI"),
-    }
+        "ds_unquantified_products": dsq2,
+        "ds_implausible_products": dsq2,
+        "ds_unreconciled_products": dsq2,
+        "supp_quality": dsq2,
+        "mg_supp_user": dsq2,
+        "ca_supp_user": dsq2,
+    } == registry.EXTRA_COMPONENTS
     lineage = REGISTRY.lineage
     assert lineage["smoking"].sources == ("_smq020", "_smq040")
     assert lineage["supp_user"].sources == ("_dsd010",)

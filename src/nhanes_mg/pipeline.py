@@ -24,7 +24,13 @@ from typing import Any
 import polars as pl
 
 from nhanes_mg import catalog, declared
-from nhanes_mg.derive.build import ANALYTIC_NAME, DICTIONARY_NAME, METADATA_NAME
+from nhanes_mg.derive.build import (
+    ANALYTIC_NAME,
+    DICTIONARY_NAME,
+    METADATA_NAME,
+    SEAM_FIGURE,
+    SEAM_TABLE,
+)
 from nhanes_mg.errors import OutputError, SpecError
 from nhanes_mg.fetch import FetchReport, fetch, iter_manifest
 from nhanes_mg.lock import data_dir_lock
@@ -205,6 +211,8 @@ def _run_locked(
 
         started = time.perf_counter()
         inputs = ReportInputs(results, figures, data_dir, meta, synthetic=synthetic)
+        if (stage / SEAM_FIGURE).exists():
+            inputs.seam_figure = stage / SEAM_FIGURE
         if gallery is not None:
             inputs.validation, inputs.validation_figure = gallery, stage / FIGURE
         write_report(inputs, stage)
@@ -223,7 +231,7 @@ def _run_locked(
 
 
 # What the build writes into the output folder (and the results store keeps).
-BUILD_FILES = (ANALYTIC_NAME, METADATA_NAME, DICTIONARY_NAME)
+BUILD_FILES = (ANALYTIC_NAME, METADATA_NAME, DICTIONARY_NAME, SEAM_TABLE, SEAM_FIGURE)
 
 
 def build_or_reuse(

@@ -44,6 +44,7 @@ class ReportInputs:
     synthetic: bool = False
     validation: pl.DataFrame | None = None  # the validation gallery (nhanes_mg.validation)
     validation_figure: Path | None = None
+    seam_figure: Path | None = None  # supplements by cycle: the 2006/2007 derivation seam
 
 
 def write_tables(result: SpecResult, folder: Path, synthetic: bool = False) -> Path:
@@ -475,6 +476,9 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
     if isinstance(gaps, list):
         for g in gaps:
             out.append(f"- gap: {g}")
+    out += ["", *_supplement_words(meta)]
+    if inputs.seam_figure is not None:
+        out += ["", f"![supplements by cycle]({figure_ref(inputs.seam_figure)})"]
     out += ["", "| file | bytes | sha256 | source |", "| --- | --- | --- | --- |"]
     out += [
         "| " + " | ".join(_cell(c) for c in row) + " |"
@@ -483,6 +487,23 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
     out += ["", "## Software", "", "| package | version |", "| --- | --- |"]
     out += [f"| {n} | {v} |" for n, v in _versions()]
     return "\n".join(out) + "\n"
+
+
+def _supplement_words(meta: dict[str, object]) -> list[str]:
+    """The 2001-2006 supplement derivation's flagged shares, one sentence (or none)."""
+    rows = meta.get("supplement_quality")
+    if not isinstance(rows, list) or not rows:
+        return []
+    shares = "; ".join(
+        f"{r['cycle']} {100 * r['share_flagged']:.1f}% ({100 * r['share_null']:.1f}% unknown)"
+        for r in rows
+    )
+    return [
+        "Supplements 2001-2006 (DSQ2 × DSII, our derivation; CDC's DSQTOT totals from 2007): "
+        f"adults ≥ 20 whose supplement amounts are flagged (supp_quality): {shares}. The figure "
+        "shows supplemental Mg and Ca by cycle, so a step at the 2006/2007 change of derivation "
+        "is visible (tables/supplement_seam.csv)."
+    ]
 
 
 def _cell(text: object) -> str:
@@ -634,6 +655,10 @@ def render_html(inputs: ReportInputs) -> str:
     )
     if isinstance(gaps, list) and gaps:
         parts.append("<ul>" + "".join(f"<li>{_h(g)}" for g in gaps) + "</ul>")
+    parts += [f"<p>{_h(line)}</p>" for line in _supplement_words(meta)]
+    if inputs.seam_figure is not None:
+        data = base64.b64encode(inputs.seam_figure.read_bytes()).decode("ascii")
+        parts.append(f"<img alt='supplements by cycle' src='data:image/png;base64,{data}'>")
     parts.append(
         "<details><summary>Every file used, with its sha256</summary>"
         + _table_html(

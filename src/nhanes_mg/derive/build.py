@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from nhanes_mg import __version__, catalog, read
 from nhanes_mg.catalog import Cycle
 from nhanes_mg.derive import registry as reg
-from nhanes_mg.derive import rules
+from nhanes_mg.derive import rules, supplements
 from nhanes_mg.derive.registry import SUPPLEMENT_TOTALS_SOURCE, Options, Registry
 from nhanes_mg.derive.steps import CycleContext, Gap, MissingTableWarning, warn_gap
 from nhanes_mg.errors import CatalogError, MissingTableError
@@ -46,6 +46,8 @@ __all__ = [
 
 ANALYTIC_NAME = "analytic.parquet"
 METADATA_NAME = "analytic.json"
+SEAM_TABLE = "tables/supplement_seam.csv"  # supplemental Mg and Ca by cycle, 2001-2018
+SEAM_FIGURE = "figures/supplement_seam.png"
 DICTIONARY_NAME = "data_dictionary.md"
 METADATA_KEY = b"nhanes_mg"
 # Build metadata that differs between two builds of the same inputs: in analytic.json and
@@ -217,6 +219,12 @@ def format_summary(result: BuildResult) -> str:
         )
     total = result.summary.select(pl.exclude("cycle", "mortality_release")).sum().row(0)
     lines.append(f"{'total':<10} {total[0]:>12} {total[1]:>16} {total[2]:>12} {total[3]:>13}")
+    for row in result.metadata.get("supplement_quality", []):
+        lines.append(
+            f"supplements {row['cycle']}: {100 * row['share_flagged']:.1f}% of adults flagged "
+            f"({100 * row['share_null']:.1f}% amount unknown, {100 * row['share_lower_bound']:.1f}%"
+            " a lower bound; supp_quality)"
+        )
     for gap in result.gaps:
         where = f"{gap['table']}.{gap['column']}" if gap["column"] else gap["table"]
         lines.append(f"gap: {where} ({gap['cycle']}) {gap['reason']}")
@@ -284,6 +292,10 @@ def build_analytic(
         "mortality_releases": {k: v for k, v in releases.items()},
         "vitd_cutpoints_nmol": list(vitd_cutpoints),
         "supplement_totals_source": SUPPLEMENT_TOTALS_SOURCE,
+        # 2001-2006: the share of adults whose supplement amounts are flagged (supp_quality)
+        "supplement_quality": supplements.supp_quality_summary(frame)
+        .with_columns(pl.col("cycle").cast(pl.Utf8))
+        .to_dicts(),
         "build_seconds": round(time.perf_counter() - started, 3),
     }
     return BuildResult(frame=frame, summary=_summary(frame), metadata=metadata)
@@ -299,6 +311,7 @@ def write_analytic(result: BuildResult, out_dir: str | Path) -> Path:
     out of the parquet and written to ``analytic.json`` only."""
     # imported here, not on top: ``python -m nhanes_mg.derive.dictionary`` (which imports the
     # package, hence this module) then finds the dictionary module not yet imported
+    from nhanes_mg.derive import seam  # survey engine and plotnine: only when writing
     from nhanes_mg.derive.dictionary import data_dictionary
 
     out = Path(out_dir)
@@ -317,6 +330,10 @@ def write_analytic(result: BuildResult, out_dir: str | Path) -> Path:
     atomic_write(parquet, lambda p: pq.write_table(table, p))
     atomic_write(out / METADATA_NAME, lambda p: p.write_text(meta_json + "\n"))
     atomic_write(out / DICTIONARY_NAME, lambda p: p.write_text(data_dictionary()))
+    # the 2006/2007 seam of the supplement derivations, as a table and a figure
+    table_seam = seam.supplement_seam(result.frame)
+    atomic_write(out / SEAM_TABLE, table_seam.write_csv)
+    seam.supplement_seam_figure(table_seam, out / SEAM_FIGURE)  # written atomically
     return parquet
 
 

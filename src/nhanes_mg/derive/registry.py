@@ -49,7 +49,7 @@ from functools import cached_property
 import polars as pl
 
 from nhanes_mg import catalog
-from nhanes_mg.derive import rules
+from nhanes_mg.derive import rules, supplements
 from nhanes_mg.derive.sources import FROM_E, NOT_B, Q1, Source, cdc
 from nhanes_mg.derive.steps import (
     CYCLE_LABEL,
@@ -185,8 +185,8 @@ SUPPLEMENT_TOTALS_SOURCE = (
     "are comparable across 2001-2018; the 24-h DS1TOT/DS2TOT amounts (2007+) are separate "
     "columns (*_supp_d1, *_supp_d2) for recall-day totals."
 )
-DSQ2_SRC = "DSQ2_B/C/D (DSDSUPID, DSD103, DSD122Q) × DSPI (DSDSUPID→DSDPID, DSDSERVQ) × DSII (DSDINGR, DSDQTY, DSDUNIT), 2001-2006"
-DSQ2_TABLES = ("DSQ2", "DSPI", "DSII")
+DSQ2_SRC = "DSQ2_B/C/D (DSDSUPID, DSD103, DSD122Q, DSD122U) × DSPI (DSDSUPID→DSDPID, DSDSERVQ, DSDSERVU) × DSII (DSDINGR, DSDQTY, DSDUNIT) × DSBI, 2001-2006"
+DSQ2_TABLES = ("DSQ2", "DSPI", "DSII", "DSBI")
 MORT_SRC = "NHANES_{cycle}_MORT_{release}_PUBLIC.dat"
 
 
@@ -365,7 +365,10 @@ ENTRIES: tuple[Variable, ...] = (
         internal("_dsq2_mg", F64, SUPPLEMENTS_DSQ2, reads=DSQ2_TABLES, cited=DSQ2_SRC),
         internal("_dsq2_ca", F64, SUPPLEMENTS_DSQ2, reads=DSQ2_TABLES, cited=DSQ2_SRC),
         internal("_dsq2_vitd", F64, SUPPLEMENTS_DSQ2, reads=DSQ2_TABLES, cited=DSQ2_SRC),
-        var("mg_supp", F64, "mg/day", "Magnesium from supplements", "Magnesium from supplements and antacids, 30-day average. 2001-2006: Σ over DSQ2 products of DSD103 × DSD122Q × (DSII amount per serving ÷ DSPI serving quantity) ÷ 30 (see module nhanes_mg.derive.supplements); 0 for non-users; null when a Mg product's days or quantity are unknown. 2007+: DSQTMAGN, 0 for respondents with no Mg product, null when DSD010 is missing.",
+        internal("_dsq2_quality", supplements.SUPP_QUALITY, SUPPLEMENTS_DSQ2, reads=DSQ2_TABLES, cited=DSQ2_SRC),
+        internal("_dsq2_mg_user", BOOL, SUPPLEMENTS_DSQ2, reads=DSQ2_TABLES, cited=DSQ2_SRC),
+        internal("_dsq2_ca_user", BOOL, SUPPLEMENTS_DSQ2, reads=DSQ2_TABLES, cited=DSQ2_SRC),
+        var("mg_supp", F64, "mg/day", "Magnesium from supplements", "Magnesium from supplements and antacids, 30-day average. 2001-2006: Σ over DSQ2 products of DSD103 × DSD122Q (converted to the label's serving unit) × (DSII amount of elemental Mg per serving, compounds such as antacids' magnesium hydroxide converted with NCHS's fractions) ÷ DSPI serving quantity ÷ 30 (module nhanes_mg.derive.supplements); 0 for non-users; null when a Mg product's days, quantity or unit cannot be known or its daily servings exceed 10 (see supp_quality). 2007+: DSQTMAGN, 0 for respondents with no Mg product, null when DSD010 is missing.",
             columns={"_dsd010an": (cdc("DSQ1", "DSD010AN", Q1, letters="CD"), cdc("DSQTOT", "DSD010AN", Q1, letters=FROM_E)),
                      "_dsq_mg": cdc("DSQTOT", "DSQTMAGN", letters=FROM_E)},
             expr=rules.supplement_30day("mg", SUPP_DSQ2_YEARS)),
@@ -379,6 +382,27 @@ ENTRIES: tuple[Variable, ...] = (
             step=SUPPLEMENTS_DSQ2, reads=("DSQ2",), cited="DSQ2"),
         var("ds_unmatched_products", I64, "count", "Supplement products not in DSPI", "2001-2006: DSQ2 products not found in DSPI (composition unknown, counted as contributing nothing).",
             step=SUPPLEMENTS_DSQ2, reads=("DSQ2", "DSPI"), cited="DSQ2 × DSPI"),
+        var("ds_unquantified_products", I64, "count", "Supplement products with an unknown amount", "2001-2006: DSQ2 products holding Mg, Ca or vitamin D without a usable amount (only in a blend, unit unknown, or a compound without a published elemental fraction): counted as contributing nothing.",
+            step=SUPPLEMENTS_DSQ2, reads=DSQ2_TABLES, cited=DSQ2_SRC),
+        var("ds_implausible_products", I64, "count", "Supplement products above 10 servings a day", "2001-2006: DSQ2 products taken at more than 10 label servings a day (our limit; NCHS has none): their amounts are null.",
+            step=SUPPLEMENTS_DSQ2, reads=DSQ2_TABLES, cited=DSQ2_SRC),
+        var("ds_unreconciled_products", I64, "count", "Supplement products in an unconvertible unit", "2001-2006: DSQ2 products whose reported unit (DSD122U) cannot be converted to the label's serving unit (DSDSERVU): their amounts are null.",
+            step=SUPPLEMENTS_DSQ2, reads=DSQ2_TABLES, cited=DSQ2_SRC),
+        var("supp_quality", supplements.SUPP_QUALITY, "", "Quality of the 2001-2006 supplement amounts", "2001-2006: the most severe issue among the participant's products (complete < ingredient_unquantified < product_unmatched: amounts are lower bounds; quantity_implausible < unit_unreconciled < usage_unknown: amounts are null); complete for non-users (DSD010 = 2); null from 2007 (CDC's DSQTOT totals) and when DSD010 is unknown.",
+            expr=pl.when(pl.col("cycle").is_in(list(SUPP_DSQ2_YEARS))).then(
+                pl.when(pl.col("ds_products").is_not_null()).then(pl.col("_dsq2_quality"))
+                .when(pl.col("supp_user").not_()).then(pl.lit("complete", supplements.SUPP_QUALITY))
+            ).cast(supplements.SUPP_QUALITY)),
+        var("mg_supp_user", BOOL, "", "Took a supplement with magnesium", "Took a product holding magnesium in the past 30 days (its amount may be unknown). 2001-2006: from DSQ2 × DSII, false for non-users (DSD010 = 2); 2007+: mg_supp > 0.",
+            expr=pl.when(pl.col("cycle").is_in(list(SUPP_DSQ2_YEARS))).then(
+                pl.when(pl.col("ds_products").is_not_null()).then(pl.col("_dsq2_mg_user"))
+                .when(pl.col("supp_user").not_()).then(pl.lit(False))
+            ).otherwise(pl.col("mg_supp") > 0)),
+        var("ca_supp_user", BOOL, "", "Took a supplement with calcium", "As mg_supp_user, calcium (2007+: ca_supp > 0).",
+            expr=pl.when(pl.col("cycle").is_in(list(SUPP_DSQ2_YEARS))).then(
+                pl.when(pl.col("ds_products").is_not_null()).then(pl.col("_dsq2_ca_user"))
+                .when(pl.col("supp_user").not_()).then(pl.lit(False))
+            ).otherwise(pl.col("ca_supp") > 0)),
         var("supp_user_d1", BOOL, "", "Supplement use, recall day 1", "Any supplement on recall day 1 (DS1DS), 2007+; null without a reliable day-1 recall.",
             columns={"_ds1ds": cdc("DS1TOT", "DS1DS", Q1, letters=FROM_E)}, expr=_supp_user_day(1)),
         var("supp_user_d2", BOOL, "", "Supplement use, recall day 2", "As supp_user_d1, day 2 (DS2DS).",

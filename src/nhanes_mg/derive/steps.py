@@ -104,9 +104,11 @@ CYCLE_LABEL = CycleStep("cycle_label", _cycle_label)
 
 
 def _supplements_dsq2(ctx: CycleContext, frame: pl.LazyFrame) -> pl.LazyFrame:
-    """2001-2006: per participant, the 30-day supplement amounts from DSQ2 × DSPI × DSII
-    (:func:`nhanes_mg.derive.supplements.supp_from_dsq2`) as ``_dsq2_mg``, ``_dsq2_ca``,
-    ``_dsq2_vitd``, with ``ds_products`` and ``ds_unmatched_products``."""
+    """2001-2006: per participant, the 30-day supplement amounts from DSQ2 × DSPI × DSII × DSBI
+    (:func:`nhanes_mg.derive.supplements.derive_supplements`: units reconciled, implausible
+    daily servings and unknown use made null, compounds converted to the element) as
+    ``_dsq2_mg``, ``_dsq2_ca``, ``_dsq2_vitd``, the flag ``_dsq2_quality``, the per-nutrient
+    users ``_dsq2_{mg,ca,vitd}_user`` and the ``ds_*_products`` counts."""
     cycle = ctx.cycle
     if cycle.letter not in SUPP_DSQ2_CYCLES:
         return frame
@@ -118,12 +120,24 @@ def _supplements_dsq2(ctx: CycleContext, frame: pl.LazyFrame) -> pl.LazyFrame:
     try:
         dsii = read.load_ingredient_table(ctx.data_dir, "DSII").lazy()
         dspi = read.load_ingredient_table(ctx.data_dir, "DSPI").lazy()
+        dsbi = read.load_ingredient_table(ctx.data_dir, "DSBI").lazy()
     except MissingTableError as exc:
-        ctx.report(Gap(cycle.years, "DSII" if "DSII" in str(exc) else "DSPI"))
+        missing = next((t for t in ("DSII", "DSPI", "DSBI") if t in str(exc)), "DSII")
+        ctx.report(Gap(cycle.years, missing))
         return frame
-    per_unit = supplements.ingredient_amounts(dsii, dspi)
-    out = supplements.supp_from_dsq2(dsq2, per_unit, supplements.known_supids(dspi))
-    out = out.rename({"mg_supp": "_dsq2_mg", "ca_supp": "_dsq2_ca", "vitd_supp": "_dsq2_vitd"})
+    products = supplements.product_table(dsii, dspi, dsbi)
+    out = supplements.derive_supplements(dsq2, products)
+    out = out.rename(
+        {
+            "mg_supp": "_dsq2_mg",
+            "ca_supp": "_dsq2_ca",
+            "vitd_supp": "_dsq2_vitd",
+            "supp_quality": "_dsq2_quality",
+            "mg_supp_user": "_dsq2_mg_user",
+            "ca_supp_user": "_dsq2_ca_user",
+            "vitd_supp_user": "_dsq2_vitd_user",
+        }
+    )
     return frame.join(out, on="SEQN", how="left")
 
 
