@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from nhanes_mg.derive import BuildResult
+    from nhanes_mg.results import SpecResult
 
 REPO = Path(__file__).resolve().parents[1]
 ARCHIVE = REPO.parent / "shared" / "nhanes" / "nhanes-mirror-2001-2018.tar.xz"
@@ -154,3 +155,24 @@ def cli_main(
         return code or 0, captured.out, captured.err
 
     return run
+
+
+ShippedResult = Callable[[str], "SpecResult"]
+
+
+@pytest.fixture(scope="session")
+def shipped_result(analytic_frame: pl.DataFrame) -> ShippedResult:
+    """``run_spec`` of a shipped specification on the session's analytic frame, computed once a
+    session whatever the number of tests that read it (they must not change it)."""
+    from nhanes_mg.analyses import run_spec
+    from nhanes_mg.spec import load_shipped_specs
+
+    cache: dict[str, SpecResult] = {}
+
+    def get(spec_id: str) -> SpecResult:
+        if spec_id not in cache:
+            spec = next(s for s in load_shipped_specs() if s.id == spec_id)
+            cache[spec_id] = run_spec(spec, analytic_frame)
+        return cache[spec_id]
+
+    return get

@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from conftest import ShippedResult
 from nhanes_mg import verdicts
 from nhanes_mg.analyses import (
     _SCHEMA,
@@ -16,7 +17,6 @@ from nhanes_mg.analyses import (
     FitInfo,
     SpecResult,
     judge,
-    run_spec,
 )
 from nhanes_mg.spec import load_shipped_specs, parse_spec
 
@@ -117,8 +117,10 @@ def _shipped(sid: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.mirror
-def test_c1_ratio_of_means_matches_a_direct_computation(analytic_frame: pl.DataFrame) -> None:
-    result = run_spec(_shipped("C1"), analytic_frame)
+def test_c1_ratio_of_means_matches_a_direct_computation(
+    analytic_frame: pl.DataFrame, shipped_result: ShippedResult
+) -> None:
+    result = shipped_result("C1")
     assert result.table.columns == list(TABLE_COLUMNS)
     row = result.table.filter(
         (pl.col("analysis") == "ratio_of_means_food") & (pl.col("cycle") == "2005-2006")
@@ -143,8 +145,10 @@ def test_c1_ratio_of_means_matches_a_direct_computation(analytic_frame: pl.DataF
 
 
 @pytest.mark.mirror
-def test_c3_quartiles_and_odds_ratios(analytic_frame: pl.DataFrame) -> None:
-    result = run_spec(_shipped("C3"), analytic_frame)
+def test_c3_quartiles_and_odds_ratios(
+    analytic_frame: pl.DataFrame, shipped_result: ShippedResult
+) -> None:
+    result = shipped_result("C3")
     assert not result.notes, result.notes
     adjusted = result.table.filter(
         (pl.col("analysis") == "deficiency_adjusted") & pl.col("sensitivity").is_null()
@@ -173,10 +177,10 @@ def test_c3_quartiles_and_odds_ratios(analytic_frame: pl.DataFrame) -> None:
 
 
 @pytest.mark.mirror
-def test_c6_each_analysis_runs_on_its_own_cycles(analytic_frame: pl.DataFrame) -> None:
+def test_c6_each_analysis_runs_on_its_own_cycles(shipped_result: ShippedResult) -> None:
     """Defect 1 of the verdicts issue: a Cox model beside cross-sectional ones no longer cuts
     the diabetes analyses to the cycles with linked mortality."""
-    result = run_spec(_shipped("C6"), analytic_frame)
+    result = shipped_result("C6")
     every = tuple(f"{y}-{y + 1}" for y in range(2001, 2018, 2))
     diabetes = result.fit("diabetes_by_ratio")
     assert diabetes is not None and diabetes.weight == "wt_diet2"  # two-day mean ratio
@@ -195,11 +199,11 @@ def test_c6_each_analysis_runs_on_its_own_cycles(analytic_frame: pl.DataFrame) -
 
 @pytest.mark.mirror
 def test_joint_model_contrast_agrees_with_its_interaction_test(
-    analytic_frame: pl.DataFrame,
+    shipped_result: ShippedResult,
 ) -> None:
     """C7's exposure has one degree of freedom: the contrast (the interaction coefficient)
     and the joint Wald test of the interaction are the same test, F = t²."""
-    result = run_spec(_shipped("C7"), analytic_frame)
+    result = shipped_result("C7")
     rows = result.table.filter(
         (pl.col("analysis") == "supplement_effect_by_mg") & pl.col("sensitivity").is_null()
     )

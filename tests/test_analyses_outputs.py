@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from conftest import ShippedResult
 from nhanes_mg.analyses import run_spec
 from nhanes_mg.results import SpecResult
 from nhanes_mg.spec import parse_spec, shipped_spec_paths
@@ -25,8 +26,8 @@ def _raw(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def c3(analytic_frame: pl.DataFrame) -> SpecResult:
-    return run_spec(parse_spec(_raw("C3"), "C3.toml"), analytic_frame)
+def c3(shipped_result: ShippedResult) -> SpecResult:
+    return shipped_result("C3")
 
 
 def test_crude_margins_are_the_category_prevalences(c3: SpecResult) -> None:
@@ -43,7 +44,8 @@ def test_crude_margins_are_the_category_prevalences(c3: SpecResult) -> None:
 
 def test_table_one_shows_who_fills_the_top_quartile(c3: SpecResult) -> None:
     users = c3.table1.filter(
-        pl.col("analysis") == "deficiency_adjusted", pl.col("variable") == "supp_user"
+        pl.col("analysis") == "deficiency_adjusted",
+        pl.col("variable") == "Supplement use, past 30 days",
     ).sort("group")
     shares = users["estimate"].to_list()
     assert shares == sorted(shares) and shares[-1] > 60  # [outputs] table1_extra
@@ -67,9 +69,9 @@ def test_the_dose_response_curve_is_anchored_at_its_reference(c3: SpecResult) ->
 
 
 def test_cox_analyses_get_survival_curves_deaths_and_person_years(
-    analytic_frame: pl.DataFrame,
+    shipped_result: ShippedResult,
 ) -> None:
-    result = run_spec(parse_spec(_raw("C5"), "C5.toml"), analytic_frame)
+    result = shipped_result("C5")
     curves = result.survival.filter(pl.col("analysis") == "cvd_per25")
     assert sorted(curves["group"].unique().to_list()) == ["Q1", "Q2", "Q3", "Q4"]
     assert curves["survival"].is_between(0.0, 1.0).all()
@@ -79,8 +81,10 @@ def test_cox_analyses_get_survival_curves_deaths_and_person_years(
     assert result.margins.height == 0  # no margins for a Cox model
 
 
-def test_age_standardized_prevalence_by_hand(analytic_frame: pl.DataFrame) -> None:
-    result = run_spec(parse_spec(_raw("C6"), "C6.toml"), analytic_frame)
+def test_age_standardized_prevalence_by_hand(
+    analytic_frame: pl.DataFrame, shipped_result: ShippedResult
+) -> None:
+    result = shipped_result("C6")
     rows = result.table.filter(
         pl.col("analysis") == "diabetes_prevalence_by_cycle", pl.col("sensitivity").is_null()
     )

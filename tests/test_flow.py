@@ -6,9 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from nhanes_mg.analyses import run_spec
+from conftest import ShippedResult
 from nhanes_mg.flow import Needed, population_clauses, sample_flow
-from nhanes_mg.spec import load_shipped_specs
 
 
 def test_clauses_split_at_top_level_and_only() -> None:
@@ -38,9 +37,8 @@ def test_cascade_by_hand() -> None:
 
 
 @pytest.mark.mirror
-def test_the_flow_ends_at_the_analysed_n(analytic_frame: pl.DataFrame) -> None:
-    spec = next(s for s in load_shipped_specs() if s.id == "C5")  # Cox, modifier, covariates
-    result = run_spec(spec, analytic_frame)
+def test_the_flow_ends_at_the_analysed_n(shipped_result: ShippedResult) -> None:
+    result = shipped_result("C5")  # Cox, modifier, covariates
     last = result.flow.group_by("analysis", "sensitivity", maintain_order=True).agg(
         pl.col("n_after").last(), pl.col("n_before").first()
     )

@@ -5,8 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from nhanes_mg.analyses import run_spec
-from nhanes_mg.spec import load_shipped_specs
+from conftest import ShippedResult
 from nhanes_mg.survey import SurveyDesign, regtermtest, svyglm, svymean
 from nhanes_mg.table1 import table_one
 
@@ -45,14 +44,14 @@ def test_cells_are_domain_means_of_the_full_design(exam_2005: SurveyDesign) -> N
 
 
 @pytest.mark.mirror
-def test_a_model_analysis_gets_its_table_one(analytic_frame: pl.DataFrame) -> None:
-    spec = next(s for s in load_shipped_specs() if s.id == "C3")
-    result = run_spec(spec, analytic_frame)
+def test_a_model_analysis_gets_its_table_one(shipped_result: ShippedResult) -> None:
+    result = shipped_result("C3")
     t1 = result.table1.filter(pl.col("analysis") == "deficiency_adjusted")
     assert t1["group"].unique(maintain_order=True).sort().to_list() == ["Q1", "Q2", "Q3", "Q4"]
     fit = result.fit("deficiency_adjusted")
     assert fit is not None
     first = t1.filter(pl.col("variable") == t1["variable"][0])
     assert first["n"].sum() == fit.n  # the categories hold the analysed sample
-    assert set(t1["variable"]) >= {"age", "sex", "pir", "25(OH)D < 30 nmol/L (deficiency)"}
+    expected = {"Age (years)", "Sex", "Family income to poverty ratio"}  # labels, not columns
+    assert set(t1["variable"]) >= expected | {"25(OH)D < 30 nmol/L (deficiency)"}
     assert t1["p_value"].null_count() == 0

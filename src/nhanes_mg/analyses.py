@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -38,6 +38,7 @@ import polars as pl
 
 from nhanes_mg import catalog, verdicts
 from nhanes_mg.declared import subsamples as declared_subsamples
+from nhanes_mg.derive import registry as derive_registry
 from nhanes_mg.errors import EstimationError, IncompleteDataError, NhanesError, SpecError
 from nhanes_mg.flow import Needed, sample_flow
 from nhanes_mg.lineage import affected_by
@@ -908,12 +909,15 @@ def _describe_sample(
     outcome = work[_Y]
     if analysis.model in ("logistic", "cox"):
         outcome = outcome == 1
+    registry_labels, registry_units = derive_registry.labels(), derive_registry.units()
+    units = {n: (lab, registry_units.get(n, "")) for n, lab in registry_labels.items()}
+    units |= {v.name: (v.label or v.name, v.unit) for v in result.spec.variables}
     shown = [
         *analysis.covariates,
         *(c for c in outputs.table1_extra if c not in analysis.covariates),
     ]
     values = {"_t1_y": outcome} | {f"_t1_{i}": frame[c] for i, c in enumerate(shown)}
-    names = [analysis.outcome_label or analysis.outcome, *shown]
+    names = [analysis.outcome_label or analysis.outcome, *(_words(c, units) for c in shown)]
     described = in_domain.update(_cat=category, **values)
     if outputs.table1:
         table = table_one(described, "_cat", list(zip(values, names, strict=True)))
@@ -990,6 +994,12 @@ def _record_dose_response(
         unit=pl.lit(analysis.exposure_unit),
     )
     result.dose_response = _append(result.dose_response, both.with_columns(**keys))
+
+
+def _words(column: str, units: Mapping[str, tuple[str, str]]) -> str:
+    """A column as a reader knows it: "Body mass index (kg/m²)" (its name if unknown)."""
+    label, unit = units.get(column, (column, ""))
+    return f"{label} ({unit})" if unit and unit != "ratio" else label
 
 
 def _append(table: pl.DataFrame, more: pl.DataFrame) -> pl.DataFrame:

@@ -104,7 +104,7 @@ def table1_rows(result: SpecResult) -> tuple[str, list[str], list[list[str]]]:
         cells = t1.filter(pl.col("variable") == variable, pl.col("level").eq_missing(level))
         by = {r["group"]: r for r in cells.iter_rows(named=True)}
         stat = cells["statistic"][0]
-        label = f"{variable}: {level}" if level is not None else variable
+        label = f"{variable}: {level.replace('_', ' ')}" if level is not None else variable
         label += {"percent": ", %", "mean": ", mean"}.get(stat, " (unweighted)")
         p = cells["p_value"][0]
         cells_text = [_t1_cell(by.get(g), stat) for g in groups]
