@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from run_support import ShippedResult
+
 from derive_support import SessionBuild, fill_cache
 
 if TYPE_CHECKING:
@@ -155,9 +157,6 @@ def cli_main(
         return code or 0, captured.out, captured.err
 
     return run
-
-
-ShippedResult = Callable[[str], "SpecResult"]
 
 
 @pytest.fixture(scope="session")

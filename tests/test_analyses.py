@@ -9,7 +9,6 @@ from typing import Any
 import polars as pl
 import pytest
 
-from conftest import ShippedResult
 from nhanes_mg import verdicts
 from nhanes_mg.analyses import (
     _SCHEMA,
@@ -19,6 +18,7 @@ from nhanes_mg.analyses import (
     judge,
 )
 from nhanes_mg.spec import load_shipped_specs, parse_spec
+from run_support import ShippedResult
 
 
 def _spec(verdict: dict[str, Any], sensitivity: list[dict[str, Any]] | None = None):  # type: ignore[no-untyped-def]

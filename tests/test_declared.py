@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from nhanes_mg import declared
+from nhanes_mg import catalog, declared
 from nhanes_mg.derive import BuildResult
 from nhanes_mg.errors import SpecError
 from nhanes_mg.pipeline import RunSummary, run_pipeline
@@ -21,6 +21,8 @@ from nhanes_mg.store import ResultStore
 from derive_support import session_build_in_runs
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "waist_vitd.toml"
+# variables from tables no variable of the analytic dataset reads (BPQ, KIQ_U)
+EXAMPLE_UNREAD = Path(__file__).parents[1] / "examples" / "told_conditions_vitd.toml"
 
 
 def _example(**changes: Any) -> Spec:
@@ -110,11 +112,14 @@ def test_a_user_spec_runs_end_to_end(
     try:
         with session_build_in_runs(build_result, nhanes_data_dir):
             summary: RunSummary = run_pipeline(
-                data_dir=nhanes_data_dir, out_dir=tmp_path, spec_paths=[EXAMPLE], do_fetch=False
+                data_dir=nhanes_data_dir,
+                out_dir=tmp_path,
+                spec_paths=[EXAMPLE, EXAMPLE_UNREAD],
+                do_fetch=False,
             )
     finally:  # the session's data dir is shared: leave no stored build for other tests
         shutil.rmtree(ResultStore(nhanes_data_dir).root, ignore_errors=True)
-    (result,) = summary.results
+    result, unread = summary.results
     table = pl.read_csv(tmp_path / "tables" / "U1.csv")
     odds = table.filter(pl.col("analysis") == "deficiency_by_waist")
     assert odds["term"].to_list() == ["waist circumference, per 10 cm"]
@@ -129,3 +134,13 @@ def test_a_user_spec_runs_end_to_end(
     assert "`waist_cm` (waist circumference, cm; BMX.BMXWAIST)" in report
     dictionary = (tmp_path / "data_dictionary.md").read_text(encoding="utf-8")
     assert "| U1 | `uric_acid` | serum uric acid | mg/dL | BIOPRO.LBXSUA |" in dictionary
+    # BPQ and KIQ_U: tables the analytic dataset does not read
+    assert set(catalog.FETCHED_UNREAD) >= {"BPQ", "KIQ_U"}
+    shares = pl.read_csv(tmp_path / "tables" / "U2.csv").filter(
+        pl.col("analysis") == "weak_kidneys_share"
+    )
+    assert shares.height == 2 and shares["estimate"].is_between(0.01, 0.06).all()
+    fit = unread.fit("deficiency_by_hypertension")
+    assert fit is not None and fit.n > 25_000 and fit.cycles[0] == "2007-2008"
+    t1 = unread.table1.filter(pl.col("variable") == "told of weak or failing kidneys")
+    assert t1.height == 2  # [outputs] table1_extra: a declared variable in Table 1

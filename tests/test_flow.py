@@ -6,8 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from conftest import ShippedResult
 from nhanes_mg.flow import Needed, population_clauses, sample_flow
+from run_support import ShippedResult
 
 
 def test_clauses_split_at_top_level_and_only() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from conftest import ShippedResult
 from nhanes_mg.survey import SurveyDesign, regtermtest, svyglm, svymean
 from nhanes_mg.table1 import table_one
+from run_support import ShippedResult
 
 
 @pytest.fixture(scope="module")

@@ -887,6 +887,10 @@ def _describe_sample(
     domain, for a continuous exposure): Table 1, the adjusted margins of a logistic or linear
     model with categories, and for a Cox model the survival curves, deaths and person-years."""
     categorical = bool(labels)
+    values_seen = in_domain.frame.filter(pl.Series(in_domain.domain))[_X].drop_nulls().unique()
+    if not categorical and set(values_seen.to_list()) <= {0.0, 1.0}:
+        # a yes/no exposure: its two groups (and margins by them, as for categories)
+        labels, cuts, categorical = ["no", "yes"], [0.5], True
     if not categorical:
         labels = [f"Q{i}" for i in range(1, 5)]
         cuts = _weighted_quantiles(in_domain, _X, [0.25, 0.5, 0.75])

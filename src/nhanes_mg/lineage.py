@@ -9,7 +9,7 @@ nothing here lists variables again. Two questions use it: which weight an analys
 Examples
 --------
 >>> sorted(components_of("mg_total"))
-['DEMO', 'DR1TOT', 'DR2TOT', 'DSII', 'DSPI', 'DSQ1', 'DSQ2', 'DSQTOT']
+['DEMO', 'DR1TOT', 'DR2TOT', 'DSBI', 'DSII', 'DSPI', 'DSQ1', 'DSQ2', 'DSQTOT']
 >>> subsample_of("mg_total"), subsample_of("vitd_25oh_nmol")
 ('diet2', 'exam')
 """
