@@ -366,9 +366,21 @@ def test_run_summary_counts_the_gallery(monkeypatch: pytest.MonkeyPatch, cli_mai
 
 @pytest.mark.mirror
 def test_every_target_has_its_expected_status_on_the_real_mirror(
-    analytic_frame: pl.DataFrame,
+    nhanes_data_dir: Path, build_result: BuildResult, tmp_path: Path
 ) -> None:
-    table = run_validation(analytic_frame)
+    """The gallery as ``run`` makes it: a job of the worker pool beside a claim."""
+    data_dir = _data_dir_copy(nhanes_data_dir, tmp_path)
+    quick = [p for p in shipped_spec_paths() if p.name.startswith("C7")]
+    with session_build_in_runs(build_result, data_dir):
+        summary = pipeline.run_pipeline(
+            data_dir=data_dir, out_dir=tmp_path / "out", spec_paths=quick, workers=2,
+            do_fetch=False, validate=True,
+        )  # fmt: skip
+    table = summary.validation
+    assert table is not None
+    assert pl.read_csv(tmp_path / "out" / "tables" / "validation.csv")["status"].to_list() == (
+        table["status"].to_list()
+    )
     expected = load_expected()
     got = dict(zip(table["id"], table["status"], strict=True))
     assert sorted(got) == sorted(expected)
@@ -436,13 +448,12 @@ def test_run_adds_the_gallery_to_the_report(
     data_dir = _data_dir_copy(nhanes_data_dir, tmp_path)
     asked: list[Path] = []
 
-    def gallery_in_stage(store: object, build_key: str, analytic: Path, stage: Path,
-                         **kwargs: object) -> pl.DataFrame:  # fmt: skip
+    def compute_gallery(analytic: Path, stage: Path, *args: object) -> pl.DataFrame:
         asked.append(analytic)
         command_mod.write_validation(_hand_table(), stage)
         return _hand_table()
 
-    monkeypatch.setattr(command_mod, "gallery_in_stage", gallery_in_stage)
+    monkeypatch.setattr(command_mod, "compute_gallery", compute_gallery)
     quick = [p for p in shipped_spec_paths() if p.name.startswith("C7")]
     with session_build_in_runs(build_result, data_dir):
         summary = pipeline.run_pipeline(

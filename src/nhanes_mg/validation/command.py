@@ -53,6 +53,46 @@ def write_validation(table: pl.DataFrame, folder: Path, stamp: str = "") -> list
     return [csv, write_validation_figure(table, folder / FIGURE, stamp=stamp)]
 
 
+def gallery_key(store: ResultStore, build_key: str, targets: Sequence[Target]) -> str:
+    """The store key of a gallery: the targets' text, the expectations, the build, the code."""
+    expected = expected_path()
+    return store.key(
+        "validation",
+        [(Path(t.path).name, t.text) for t in targets],
+        expected.read_text(encoding="utf-8") if expected.is_file() else "",
+        build_key,
+    )
+
+
+def stored_gallery(
+    store: ResultStore, key: str, stage: Path, reused: list[str] | None = None
+) -> pl.DataFrame | None:
+    """The stored gallery under ``key``, its files restored into ``stage`` (or ``None``)."""
+    hit = store.get(key)
+    if hit is None:
+        return None
+    table, files = hit
+    store.restore(key, files, stage)
+    if reused is not None:
+        reused.append("validation")
+    return table  # type: ignore[no-any-return]
+
+
+def compute_gallery(
+    analytic_path: Path,
+    stage: Path,
+    gaps: list[dict[str, object]] | None = None,
+    targets: Sequence[Target] | None = None,
+) -> pl.DataFrame:
+    """Estimate the gallery (the shipped targets by default) and write its CSV and figure into
+    ``stage``; a top-level function, so that ``run`` can give it to a worker process beside
+    the claims."""
+    chosen = list(targets) if targets is not None else load_targets()
+    table = run_validation(pl.read_parquet(analytic_path), chosen, load_expected(), gaps)
+    write_validation(table, stage)
+    return table
+
+
 def gallery_in_stage(
     store: ResultStore,
     build_key: str,
@@ -67,23 +107,12 @@ def gallery_in_stage(
     store when nothing it depends on changed (then "validation" is added to ``reused``).
     ``gaps``: the build's missing tables (a target needing one is not estimated)."""
     chosen = list(targets) if targets is not None else load_targets()
-    expected = expected_path()
-    key = store.key(
-        "validation",
-        [(Path(t.path).name, t.text) for t in chosen],
-        expected.read_text(encoding="utf-8") if expected.is_file() else "",
-        build_key,
-    )
-    hit = None if force else store.get(key)
-    if hit is not None:
-        table, files = hit
-        store.restore(key, files, stage)
-        if reused is not None:
-            reused.append("validation")
-        return table  # type: ignore[no-any-return]
-    table = run_validation(pl.read_parquet(analytic_path), chosen, load_expected(), gaps)
-    paths = write_validation(table, stage)
-    store.put(key, table, stage, [p.relative_to(stage) for p in paths])
+    key = gallery_key(store, build_key, chosen)
+    table = None if force else stored_gallery(store, key, stage, reused)
+    if table is not None:
+        return table
+    table = compute_gallery(analytic_path, stage, gaps, chosen)
+    store.put(key, table, stage, [TABLE, FIGURE])
     return table
 
 
