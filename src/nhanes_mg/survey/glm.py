@@ -629,6 +629,25 @@ def svyglm(
     meat = base.variance_of_totals(totals, idx)  # the model's rows; zero elsewhere
     vcov = a_inv @ meat @ a_inv
     df_res = float(base.degf_of_psus(psu if all_pos else psu[pos]) + 1 - p)
+    return _glm_result(
+        fit, data, vcov, a_inv, df_res, pos, level, f"svyglm-{family}", formula, family
+    )
+
+
+def _glm_result(
+    fit: IRLSFit,
+    data: _formula.ModelData,
+    vcov: np.ndarray,
+    a_inv: np.ndarray,
+    df_res: float,
+    pos: np.ndarray,
+    level: float,
+    method: str,
+    formula: str,
+    family: str,
+) -> SvyGLMResult:
+    """A fit's result from its covariance (Taylor or replicate) and residual df."""
+    p = len(fit.beta)
     se = np.sqrt(np.diag(vcov))
     stat, pval, lo, hi = wald(fit.beta, se, df_res, level)
     n = int(np.count_nonzero(pos))
@@ -644,7 +663,7 @@ def svyglm(
         n=np.full(p, n, dtype=np.int64),
         vcov=vcov,
         level=level,
-        method=f"svyglm-{family}",
+        method=method,
         formula=formula,
         family=family,
         columns=list(data.columns),
@@ -790,33 +809,10 @@ def _replicate_glm(
     vcov = design.replicate_variance(fit.beta, betas)
     a_inv = np.linalg.inv(fit.xtwx)  # R's naive.cov: summary(glm)$cov.unscaled
     df_res = float(design.df + 1 - p)
-    se = np.sqrt(np.diag(vcov))
-    stat, pval, lo, hi = wald(fit.beta, se, df_res, level)
-    n = int(np.count_nonzero(pos))
-    return SvyGLMResult(
-        terms=list(data.columns),
-        estimate=fit.beta,
-        std_error=se,
-        statistic=stat,
-        p_value=pval,
-        conf_low=lo,
-        conf_high=hi,
-        df=np.full(p, df_res),
-        n=np.full(p, n, dtype=np.int64),
-        vcov=vcov,
-        level=level,
-        method=f"svyglm-{family}-{design.type}",
-        formula=formula,
-        family=family,
-        columns=list(data.columns),
-        term_columns=data.term_columns,
-        df_residual=df_res,
-        naive_vcov=a_inv,
-        converged=fit.converged,
-        iterations=fit.iterations,
-        deviance=fit.deviance,
-        extra={"replicates": betas},
-    )
+    method = f"svyglm-{family}-{design.type}"
+    result = _glm_result(fit, data, vcov, a_inv, df_res, pos, level, method, formula, family)
+    result.extra = {"replicates": betas}
+    return result
 
 
 def _check_separation(X: np.ndarray, y: np.ndarray, columns: list[str]) -> None:

@@ -39,7 +39,8 @@ from nhanes_mg.errors import SpecError
 
 BoolArray = NDArray[np.bool_]
 
-_AGE_GROUPS = (
+# The DRI age groups (years); the last is open-ended (200: no upper bound).
+AGE_GROUPS: tuple[tuple[str, int, int], ...] = (
     ("1-3", 1, 3),
     ("4-8", 4, 8),
     ("9-13", 9, 13),
@@ -47,8 +48,9 @@ _AGE_GROUPS = (
     ("19-30", 19, 30),
     ("31-50", 31, 50),
     ("51-70", 51, 70),
-    ("71+", 71, None),
+    ("71+", 71, 200),
 )
+_OPEN_END = 200
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,8 @@ class Domain:
     source: str = "domain"
 
 
-def _age(lo: int, hi: int | None) -> str:
-    return f"age >= {lo}" if hi is None else f"age BETWEEN {lo} AND {hi}"
+def _age(lo: int, hi: int) -> str:
+    return f"age >= {lo}" if hi >= _OPEN_END else f"age BETWEEN {lo} AND {hi}"
 
 
 def _default_domains() -> tuple[Domain, ...]:
@@ -73,11 +75,11 @@ def _default_domains() -> tuple[Domain, ...]:
         Domain("male", "sex = 'male'"),
         Domain("female", "sex = 'female'"),
     ]
-    out += [Domain(f"age {name}", _age(lo, hi)) for name, lo, hi in _AGE_GROUPS]
+    out += [Domain(f"age {name}", _age(lo, hi)) for name, lo, hi in AGE_GROUPS]
     out += [
         Domain(f"{sex} {name}", f"sex = '{sex}' AND {_age(lo, hi)}")
         for sex in ("male", "female")
-        for name, lo, hi in _AGE_GROUPS
+        for name, lo, hi in AGE_GROUPS
     ]
     return tuple(out)
 

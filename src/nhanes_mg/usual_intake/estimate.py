@@ -96,6 +96,7 @@ from nhanes_mg.usual_intake.distrib import (
     usual_intake_draws,
 )
 from nhanes_mg.usual_intake.domains import (
+    AGE_GROUPS,
     Domain,
     and_population,
     as_domains,
@@ -123,16 +124,6 @@ REQUIRED_COLUMNS = (
     "recall_ok_d2",
     "weekend_d1",
     "weekend_d2",
-)
-AGE_GROUPS: tuple[tuple[str, int, int], ...] = (
-    ("1-3", 1, 3),
-    ("4-8", 4, 8),
-    ("9-13", 9, 13),
-    ("14-18", 14, 18),
-    ("19-30", 19, 30),
-    ("31-50", 31, 50),
-    ("51-70", 51, 70),
-    ("71+", 71, 200),
 )
 FIT_BANDS: tuple[tuple[str, int, int], ...] = (
     ("1-8", 1, 8),
