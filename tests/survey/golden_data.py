@@ -27,16 +27,17 @@ CYCLES = {
 }
 
 
-@functools.cache
-def _cycle(mirror: Path, cycle: str) -> pl.DataFrame:
-    """DEMO ⟕ VID ⟕ BMX ⟕ day-1 diet totals of one cycle, exam participants, lower-case names
-    (read once a session: the datasets below share cycles; polars frames are immutable)."""
-    suffix, diet_table, prefix, status = CYCLES[cycle]
-    folder = mirror / cycle
+def _exam_frame(
+    folder: Path, cycle: str, suffix: str, diet: tuple[str, str, str], vitd: str
+) -> pl.DataFrame:
+    """DEMO ⟕ VID ⟕ BMX ⟕ day-1 diet totals of one cycle, exam participants, lower-case names;
+    ``diet``: the diet table, its variable prefix and its recall-status column; ``vitd``: the
+    cycle's 25(OH)D column."""
+    diet_table, prefix, status = diet
     demo = read_xpt(folder / f"DEMO_{suffix}.xpt").select(DEMO_COLS)
-    vid = read_xpt(folder / f"VID_{suffix}.xpt").select("SEQN", "LBDVIDMS")
+    vid = read_xpt(folder / f"VID_{suffix}.xpt").select("SEQN", pl.col(vitd).alias("LBDVIDMS"))
     bmx = read_xpt(folder / f"BMX_{suffix}.xpt").select("SEQN", "BMXBMI")
-    diet = read_xpt(folder / f"{diet_table}.xpt").select(
+    diet_frame = read_xpt(folder / f"{diet_table}.xpt").select(
         "SEQN",
         pl.col("WTDRD1").alias("wt_diet1"),
         pl.col(status).alias("drstz"),
@@ -47,11 +48,10 @@ def _cycle(mirror: Path, cycle: str) -> pl.DataFrame:
     frame = (
         demo.join(vid, on="SEQN", how="left")
         .join(bmx, on="SEQN", how="left")
-        .join(diet, on="SEQN", how="left")
+        .join(diet_frame, on="SEQN", how="left")
         .filter(pl.col("WTMEC2YR") > 0)
     )
     educ = pl.col("DMDEDUC2")
-    mg = pl.col("magnesium")
     return frame.select(
         pl.col("SEQN").alias("seqn"),
         pl.lit(cycle).alias("cycle"),
@@ -74,7 +74,18 @@ def _cycle(mirror: Path, cycle: str) -> pl.DataFrame:
         (pl.col("kcal") / 1000).alias("kcal1000"),
         (pl.col("calcium") / 100).alias("ca100"),
         pl.col("calcium"),
-        mg,
+        pl.col("magnesium"),
+    )
+
+
+@functools.cache
+def _cycle(mirror: Path, cycle: str) -> pl.DataFrame:
+    """One cycle of 2001-2006 (:func:`_exam_frame`) with its Mg intake category (read once a
+    session: the datasets below share cycles; polars frames are immutable)."""
+    suffix, diet_table, prefix, status = CYCLES[cycle]
+    frame = _exam_frame(mirror / cycle, cycle, suffix, (diet_table, prefix, status), "LBDVIDMS")
+    mg = pl.col("magnesium")
+    return frame.with_columns(
         pl.when(mg < 200)
         .then(pl.lit("q1"))
         .when(mg < 300)
@@ -219,54 +230,10 @@ CYCLES_2009_2012 = {"2009-2010": "F", "2011-2012": "G"}
 
 @functools.cache
 def _cycle_2009_2012(mirror: Path, cycle: str) -> pl.DataFrame:
-    """One cycle of 2009-2012 with the columns of :func:`_cycle` (25(OH)D is LBXVIDMS)."""
+    """One cycle of 2009-2012 with the columns of :func:`_exam_frame` (25(OH)D is LBXVIDMS)."""
     suffix = CYCLES_2009_2012[cycle]
-    folder = mirror / cycle
-    demo = read_xpt(folder / f"DEMO_{suffix}.xpt").select(DEMO_COLS)
-    vid = read_xpt(folder / f"VID_{suffix}.xpt").select(
-        "SEQN", pl.col("LBXVIDMS").alias("LBDVIDMS")
-    )
-    bmx = read_xpt(folder / f"BMX_{suffix}.xpt").select("SEQN", "BMXBMI")
-    diet = read_xpt(folder / f"DR1TOT_{suffix}.xpt").select(
-        "SEQN",
-        pl.col("WTDRD1").alias("wt_diet1"),
-        pl.col("DR1DRSTZ").alias("drstz"),
-        pl.col("DR1TKCAL").alias("kcal"),
-        pl.col("DR1TCALC").alias("calcium"),
-        pl.col("DR1TMAGN").alias("magnesium"),
-    )
-    frame = (
-        demo.join(vid, on="SEQN", how="left")
-        .join(bmx, on="SEQN", how="left")
-        .join(diet, on="SEQN", how="left")
-        .filter(pl.col("WTMEC2YR") > 0)
-    )
-    educ = pl.col("DMDEDUC2")
-    mg = pl.col("magnesium")
-    return frame.select(
-        pl.col("SEQN").alias("seqn"),
-        pl.lit(cycle).alias("cycle"),
-        pl.col("SDMVSTRA").alias("sdmvstra"),
-        pl.col("SDMVPSU").alias("sdmvpsu"),
-        pl.col("WTMEC2YR").alias("wt_mec"),
-        pl.col("wt_diet1").fill_null(0.0),
-        pl.col("RIDAGEYR").alias("age"),
-        pl.col("RIAGENDR").cast(pl.Int64).cast(pl.String).alias("sex"),
-        pl.col("RIDRETH1").cast(pl.Int64).cast(pl.String).alias("race"),
-        pl.when(educ.is_in([1.0, 2.0, 3.0, 4.0, 5.0]))
-        .then(educ.cast(pl.Int64).cast(pl.String))
-        .alias("educ"),
-        pl.col("INDFMPIR").alias("pir"),
-        pl.col("BMXBMI").alias("bmi"),
-        pl.col("LBDVIDMS").alias("vitd"),
-        (pl.col("LBDVIDMS") / 10).alias("vitd10"),
-        (pl.col("LBDVIDMS") < 50).cast(pl.Float64).alias("vitd_lt50"),
-        pl.col("drstz").fill_null(0).cast(pl.Int64),
-        (pl.col("kcal") / 1000).alias("kcal1000"),
-        (pl.col("calcium") / 100).alias("ca100"),
-        pl.col("calcium"),
-        mg,
-    )
+    diet = (f"DR1TOT_{suffix}", "DR1", "DR1DRSTZ")
+    return _exam_frame(mirror / cycle, cycle, suffix, diet, "LBXVIDMS")
 
 
 def pooled_2009_2012(mirror: Path) -> pl.DataFrame:
