@@ -21,72 +21,6 @@ DSQ2_CYCLES = ("2001-2002", "2003-2004", "2005-2006")
 
 
 # ------------------------------------------------------------------------ legacy derivation
-def _toy() -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
-    dspi = pl.DataFrame(
-        {
-            "DSDPID": [1.0, 2.0, 3.0, 4.0],
-            "DSDSUPID": ["1000000001", "1000000002", "1000000003", ""],
-            "DSDSERVQ": [1.0, 2.0, None, 1.0],
-        }
-    )
-    dsii = pl.DataFrame(
-        {
-            "DSDPID": [1.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0],
-            "DSDINGR": [
-                "MAGNESIUM",
-                "CALCIUM",
-                "VITAMIN D",
-                "MAGNESIUM",
-                "CALCIUM",
-                "ZINC",
-                "MAGNESIUM",
-            ],
-            "DSDQTY": [100.0, 200.0, 400.0, 500.0, 1000.0, 15.0, 50.0],
-            "DSDUNIT": [1.0, 1.0, 2.0, 1.0, 1.0, 1.0, 21.0],  # unit 21 is not mg: left out
-        }
-    )
-    dsq2 = pl.DataFrame(
-        {
-            "SEQN": [10, 10, 11, 12, 13, 14],
-            "DSDSUPID": [
-                1000000001.0,
-                1000000002.0,
-                1000000001.0,
-                1000000003.0,
-                6666666666.0,
-                1000000001.0,
-            ],
-            "DSD103": [30.0, 15.0, 9999.0, 30.0, 30.0, 10.0],
-            "DSD122Q": [1.0, 1.0, 1.0, 2.0, 1.0, 2.0],
-        }
-    )
-    return dsq2.lazy(), dsii.lazy(), dspi.lazy()
-
-
-def test_toy_supplement_amounts() -> None:
-    dsq2, dsii, dspi = _toy()
-    per_unit = supplements.ingredient_amounts(dsii, dspi)
-    out = (
-        supplements.supp_from_dsq2(dsq2, per_unit, supplements.known_supids(dspi))
-        .collect()
-        .sort("SEQN")
-    )
-    rows = {r["SEQN"]: r for r in out.to_dicts()}
-    # 10: product 1 daily (100 mg) + product 2 half the days, 1 of its 2-tablet serving (250 mg)
-    assert rows[10]["mg_supp"] == pytest.approx(100.0 + 15 * 1 * 250.0 / 30)
-    assert rows[10]["ca_supp"] == pytest.approx(200.0 + 15 * 500.0 / 30)
-    assert rows[10]["vitd_supp"] == pytest.approx(400.0 / 40)  # IU -> µg
-    # 11: days unknown (9999) for a product holding Mg -> unknown, not zero
-    assert rows[11]["mg_supp"] is None
-    # 12: a product without Mg in mg units -> 0
-    assert rows[12]["mg_supp"] == 0.0
-    # 13: a product DSPI does not know adds nothing and is counted
-    assert rows[13]["mg_supp"] == 0.0
-    assert rows[13]["ds_unmatched_products"] == 1
-    # 14: 10 days × 2 tablets × 100 mg / 30
-    assert rows[14]["mg_supp"] == pytest.approx(10 * 2 * 100.0 / 30)
-
-
 # ------------------------------------------------------------------------ careful derivation
 # DSPI serving units: 18 tablet, 19 teaspoon/liquid, 24 scoop/powder, 27 chew
 # DSD122U reported units: 1 tablets, 7 mL, 11 tablespoons, 12 teaspoons, 20 chews, 21 scoop
@@ -488,44 +422,38 @@ def test_careful_derivation_by_hand(
 
 
 @pytest.mark.mirror
-@pytest.mark.parametrize("cycle", DSQ2_CYCLES)
-def test_the_build_uses_one_of_the_two_derivations(
-    nhanes_data_dir: Path, build_result: BuildResult, careful: pl.DataFrame, cycle: str
+def test_the_build_is_the_careful_derivation(
+    build_result: BuildResult, careful: pl.DataFrame
 ) -> None:
-    """The build's mg_supp for 2001-2006 is the legacy derivation's (as wired today) or the
-    careful one's (once build/registry call derive_supplements) — for every participant —,
-    and non-users (DSD010 == 2, no DSQ2 rows) get 0, not null."""
-    dd = nhanes_data_dir
-    built = build_result.frame.filter(pl.col("cycle") == cycle).sort("seqn")
-    dspi = read.load_ingredient_table(dd, "DSPI").lazy()
-    dsii = read.load_ingredient_table(dd, "DSII").lazy()
-    legacy = supplements.supp_from_dsq2(
-        read.load_table(dd, "DSQ2", cycle).lazy(),
-        supplements.ingredient_amounts(dsii, dspi),
-        supplements.known_supids(dspi),
-    ).collect()
-    have = built.filter(pl.col("ds_products").is_not_null()).select("seqn", "mg_supp")
-    compare = have.join(
-        legacy.select(pl.col("SEQN").alias("seqn"), pl.col("mg_supp").alias("legacy")),
-        on="seqn",
-        how="left",
-    ).join(careful.select("seqn", pl.col("mg_supp").alias("careful")), on="seqn", how="left")
-    assert compare.height == have.height > 3000
-
-    def same(column: str) -> bool:
-        both = compare.filter(pl.col("mg_supp").is_not_null())
-        nulls_agree = (compare["mg_supp"].is_null() == compare[column].is_null()).all()
-        gap = (both["mg_supp"] - both[column]).abs().max()
-        return bool(nulls_agree) and (gap is None or gap <= 1e-9)
-
-    assert same("legacy") or same("careful"), "mg_supp 2001-2006 is neither derivation's"
-    q1 = read.load_table(dd, "DSQ1", cycle)
-    non_users = q1.filter(pl.col("DSD010") == 2)["SEQN"]
-    no_rows = built.filter(
-        pl.col("seqn").is_in(non_users.implode()) & pl.col("ds_products").is_null()
+    """The build's 2001-2006 supplement columns are :func:`supplements.derive_supplements`'s,
+    combined as ``careful_frame`` recombines them here by hand (non-users, DSD010 == 2 with no
+    DSQ2 rows: 0 and "complete") — for every participant."""
+    columns = ["mg_supp", "ca_supp", "vitd_supp", "supp_quality", "mg_supp_user", "ca_supp_user"]
+    in_dsq2 = pl.col("cycle").cast(pl.Utf8).is_in(DSQ2_CYCLES)
+    built = build_result.frame.filter(in_dsq2).select("seqn", *columns).sort("seqn")
+    mine = careful.filter(in_dsq2).select("seqn", *columns).sort("seqn")
+    assert built.height == mine.height > 30_000
+    for column in columns:
+        assert built[column].eq_missing(mine[column]).all(), column
+    no_rows = build_result.frame.filter(
+        in_dsq2 & (pl.col("supp_user") == False) & pl.col("ds_products").is_null()  # noqa: E712
     )
-    assert no_rows.height > 1000
-    assert (no_rows["mg_supp"] == 0).all()
+    assert no_rows.height > 3000
+    assert (no_rows["mg_supp"] == 0).all() and (no_rows["supp_quality"] == "complete").all()
+
+
+def _exact_name_supids(dsii: pl.DataFrame, dspi: pl.DataFrame, name: str) -> pl.DataFrame:
+    """Supplement ids whose label lists the element by its exact name with an amount in mg —
+    the rule of the derivation before the audit, which missed antacids' compounds."""
+    products = dsii.filter(
+        (pl.col("DSDINGR") == name) & (pl.col("DSDUNIT") == 1) & (pl.col("DSDQTY") > 0)
+    )["DSDPID"]
+    return (
+        dspi.filter(pl.col("DSDPID").is_in(products.implode()))
+        .select(pl.col("DSDSUPID").cast(pl.Utf8).str.strip_chars().alias("supid"))
+        .unique()
+        .with_columns(pl.lit(True).alias("exact_name"))
+    )
 
 
 @pytest.mark.mirror
@@ -557,17 +485,14 @@ def test_real_units_limit_and_unmatched_products(
         "2005-2006": 109,
     }
     # rows the exact-name match gave no Mg (Ca): antacids listing the compound
-    legacy = supplements.ingredient_amounts(
-        read.load_ingredient_table(dd, "DSII").lazy(), read.load_ingredient_table(dd, "DSPI").lazy()
-    ).collect()
-    joined = r.join(legacy, on="supid", how="left", suffix="_legacy")
-    for key, counts in (
-        ("mg", {"2001-2002": 318, "2003-2004": 287, "2005-2006": 258}),
-        ("ca", {"2001-2002": 269, "2003-2004": 241, "2005-2006": 197}),
+    dsii = read.load_ingredient_table(dd, "DSII")
+    dspi = read.load_ingredient_table(dd, "DSPI")
+    for key, name, counts in (
+        ("mg", "MAGNESIUM", {"2001-2002": 318, "2003-2004": 287, "2005-2006": 258}),
+        ("ca", "CALCIUM", {"2001-2002": 269, "2003-2004": 241, "2005-2006": 197}),
     ):
-        only_compound = joined.filter(
-            (pl.col(key) > 0) & ~(pl.col(f"{key}_legacy").fill_null(0.0) > 0)
-        )
+        joined = r.join(_exact_name_supids(dsii, dspi, name), on="supid", how="left")
+        only_compound = joined.filter((pl.col(key) > 0) & pl.col("exact_name").is_null())
         assert by_cycle(only_compound) == counts, key
 
 

@@ -103,12 +103,6 @@ import polars as pl
 
 DSD103_CODES = (7777.0, 9999.0)
 DSD122Q_CODES = (77777.0, 99999.0, 777777.0, 999999.0)
-NUTRIENTS: dict[str, tuple[str, dict[float, float]]] = {
-    # legacy: output suffix: (DSII ingredient name, {DSDUNIT: factor to mg or µg})
-    "mg": ("MAGNESIUM", {1.0: 1.0}),
-    "ca": ("CALCIUM", {1.0: 1.0}),
-    "vitd": ("VITAMIN D", {2.0: 1.0 / 40.0, 4.0: 1.0}),
-}
 KEYS = ("mg", "ca", "vitd")
 
 # ---------------------------------------------------------------- ingredient rules
@@ -600,76 +594,4 @@ def supp_quality_summary(frame: pl.DataFrame, *, min_age: float = 20.0) -> pl.Da
             q.is_in(list(NULL_LEVELS)).mean().alias("share_null"),
         )
         .sort(pl.col("cycle").cast(pl.Utf8))
-    )
-
-
-# ---------------------------------------------------------------- legacy derivation
-def ingredient_amounts(dsii: pl.LazyFrame, dspi: pl.LazyFrame) -> pl.LazyFrame:
-    """Legacy: per supplement id (DSPI.DSDSUPID as text): mg, ca (mg) and vitd (µg) per unit
-    taken, from the exact ingredient names only (see :func:`product_table`)."""
-    frames = []
-    for key, (name, units) in NUTRIENTS.items():
-        factor = pl.col("DSDUNIT").replace_strict(units, default=None, return_dtype=pl.Float64)
-        frames.append(
-            dsii.filter((pl.col("DSDINGR") == name) & pl.col("DSDUNIT").is_in(list(units)))
-            .group_by("DSDPID")
-            # sorted within the product before summing: see _ordered_sum
-            .agg(_ordered_sum(pl.col("DSDQTY") * factor).alias(key))
-        )
-    per_product = frames[0]
-    for frame in frames[1:]:
-        per_product = per_product.join(frame, on="DSDPID", how="full", coalesce=True)
-    servq = pl.col("DSDSERVQ")
-    servq = pl.when(servq > 0).then(servq).otherwise(1.0)
-    return (
-        dspi.select("DSDPID", "DSDSUPID", "DSDSERVQ")
-        .join(per_product, on="DSDPID", how="inner")
-        .select(
-            pl.col("DSDSUPID").cast(pl.Utf8).str.strip_chars().alias("supid"),
-            *[(pl.col(k).fill_null(0.0) / servq).alias(k) for k in NUTRIENTS],
-        )
-        .filter(pl.col("supid") != "")
-    )
-
-
-def known_supids(dspi: pl.LazyFrame) -> pl.LazyFrame:
-    """Supplement ids DSPI knows (blank ids, which several products share, left out)."""
-    supid = pl.col("DSDSUPID").cast(pl.Utf8).str.strip_chars()
-    return dspi.select(supid.alias("supid")).filter(pl.col("supid") != "").unique()
-
-
-def supp_from_dsq2(dsq2: pl.LazyFrame, per_unit: pl.LazyFrame, known: pl.LazyFrame) -> pl.LazyFrame:
-    """Legacy: per SEQN ``mg_supp``, ``ca_supp``, ``vitd_supp`` (30-day average per day) and
-    counts, from :func:`ingredient_amounts` (no unit check, no plausibility limit).
-
-    ``known`` is the set of supplement ids DSPI knows (column ``supid``).
-    """
-    days = pl.col("DSD103")
-    days = pl.when(~days.is_in(list(DSD103_CODES))).then(days)
-    qty = pl.col("DSD122Q")
-    qty = pl.when(~qty.is_in(list(DSD122Q_CODES))).then(qty)
-    rows = (
-        dsq2.with_columns(
-            supid=pl.col("DSDSUPID").cast(pl.Int64).cast(pl.Utf8),
-            _days=days,
-            _qty=qty,
-        )
-        .join(per_unit, on="supid", how="left")
-        .join(known.with_columns(_known=pl.lit(True)), on="supid", how="left")
-    )
-    aggs = []
-    for key in NUTRIENTS:
-        amount = pl.col("_days") * pl.col("_qty") * pl.col(key) / 30.0
-        has = pl.col(key).fill_null(0.0) > 0
-        contrib = pl.when(has).then(amount).otherwise(0.0)
-        aggs.append(
-            pl.when(contrib.is_null().any())
-            .then(None)
-            .otherwise(_ordered_sum(contrib))
-            .alias(f"{key}_supp")
-        )
-    return rows.group_by("SEQN").agg(
-        *aggs,
-        pl.len().alias("ds_products"),
-        pl.col("_known").is_null().sum().cast(pl.Int64).alias("ds_unmatched_products"),
     )
