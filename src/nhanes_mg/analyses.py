@@ -768,6 +768,7 @@ def _model(
     # names): one 0/1 column per non-reference category, or the exposure per `per` units.
     labels: list[str] = []
     cuts: list[float] = []
+    medians: dict[str, float] = {}  # each category's weighted median (the trend's score)
     columns: dict[str, str] = {}  # model column → category label (or the exposure's term)
     if analysis.exposure_type in ("quantiles", "cutpoints"):
         labels = category_labels(analysis.exposure_type, analysis.quantiles, analysis.cutpoints)
@@ -810,7 +811,7 @@ def _model(
     domain = design.subset(pl.col(_DOM))
     if not analysis.sensitivity:
         _describe_sample(
-            result, spec.outputs, analysis, in_domain, domain, labels, cuts, frame, work
+            result, spec.outputs, analysis, in_domain, domain, (labels, cuts, medians), frame, work
         )
     used = domain.domain & (np.asarray(design.weights) > 0)  # in the domain, in the subsample
     n = int(used.sum())
@@ -878,19 +879,22 @@ def _describe_sample(
     analysis: ModelAnalysis,
     in_domain: SurveyDesign,
     domain: SurveyDesign,
-    labels: list[str],
-    cuts: list[float],
+    categories: tuple[list[str], list[float], dict[str, float]],
     frame: pl.DataFrame,
     work: pl.DataFrame,
 ) -> None:
     """What a main model analysis's sample looks like by exposure category (quartiles, in the
     domain, for a continuous exposure): Table 1, the adjusted margins of a logistic or linear
-    model with categories, and for a Cox model the survival curves, deaths and person-years."""
+    model with categories, and for a Cox model the survival curves, deaths and person-years.
+    ``categories``: the model's category labels, cut points and weighted medians (empty for
+    a continuous exposure)."""
+    labels, cuts, medians = categories
     categorical = bool(labels)
-    values_seen = in_domain.frame.filter(pl.Series(in_domain.domain))[_X].drop_nulls().unique()
-    if not categorical and set(values_seen.to_list()) <= {0.0, 1.0}:
-        # a yes/no exposure: its two groups (and margins by them, as for categories)
-        labels, cuts, categorical = ["no", "yes"], [0.5], True
+    if not categorical:
+        seen = in_domain.frame.filter(pl.Series(in_domain.domain))[_X].drop_nulls().unique()
+        if seen.len() <= 2 and set(seen.to_list()) <= {0.0, 1.0}:
+            # a yes/no exposure: its two groups (and margins by them, as for categories)
+            labels, cuts, categorical = ["no", "yes"], [0.5], True
     if not categorical:
         labels = [f"Q{i}" for i in range(1, 5)]
         cuts = _weighted_quantiles(in_domain, _X, [0.25, 0.5, 0.75])
@@ -933,7 +937,7 @@ def _describe_sample(
         result.table1 = _append(result.table1, table.with_columns(**keys))
     # the curve a cut point could hide: beside quantile analyses, or asked for (spline = true)
     if outputs.dose_response and (analysis.exposure_type == "quantiles" or analysis.spline):
-        _record_dose_response(result, analysis, in_domain, domain, labels, cuts, keys)
+        _record_dose_response(result, analysis, in_domain, domain, (labels, cuts, medians), keys)
     if analysis.model == "cox" and outputs.survival_curves:
         curves = svykm(_TIME, _Y, domain.update(_cat=category), group="_cat", se=True).tidy()
         curves = curves.with_columns(pl.col("group").cast(pl.String))
@@ -953,8 +957,7 @@ def _record_dose_response(
     analysis: ModelAnalysis,
     in_domain: SurveyDesign,
     domain: SurveyDesign,
-    labels: list[str],
-    cuts: list[float],
+    categories: tuple[list[str], list[float], dict[str, float]],
     keys: dict[str, pl.Expr],
 ) -> None:
     """The adjusted dose–response curve of a quantile analysis's exposure: a natural cubic
@@ -967,19 +970,21 @@ def _record_dose_response(
         return
     covariates = list(analysis.covariates)
     term = f"ns({_X}, knots=[{', '.join(map(repr, inner))}], Boundary.knots=[{lo!r}, {hi!r}])"
-    bounds = [-math.inf, *cuts, math.inf]
-    in_category = {
-        lab: (pl.col(_X) > a) & (pl.col(_X) <= b)
-        for lab, a, b in zip(labels, bounds[:-1], bounds[1:], strict=True)
-    }
-    medians = _category_medians(in_domain, in_category)
+    labels, cuts, medians = categories
+    if not medians:  # quartiles made here for a continuous exposure: their medians too
+        bounds = [-math.inf, *cuts, math.inf]
+        in_category = {
+            lab: (pl.col(_X) > a) & (pl.col(_X) <= b)
+            for lab, a, b in zip(labels, bounds[:-1], bounds[1:], strict=True)
+        }
+        medians = _category_medians(in_domain, in_category)
     reference_label = analysis.reference_category or labels[0]
     reference = medians.get(reference_label)
     if reference is None:
         return
     try:
         fit = _fit(analysis.model, " + ".join([term, *covariates]), domain)
-        grid = list(np.linspace(lo, hi, 41))
+        grid = sorted({*np.linspace(lo, hi, 41).tolist(), reference})  # through the reference
         exponentiate = analysis.model in ("logistic", "cox")
         curve = spline_curve(fit, _X, grid, reference, exponentiate=exponentiate, design=domain)
         nonlinear = float(spline_nonlinearity(fit, _X).p_value[0])

@@ -443,19 +443,13 @@ def _robustness(result: SpecResult) -> ggplot | None:
     return plot
 
 
-def _verdict_analysis(result: SpecResult, table: pl.DataFrame) -> str:
-    names = table["analysis"].unique(maintain_order=True).to_list()
-    wanted = result.spec.verdict.analysis if result.spec.verdict else names[0]
-    return wanted if wanted in names else names[0]
-
-
 def _dose_response(result: SpecResult) -> ggplot | None:
     """The verdict analysis's adjusted dose–response curve (natural spline) with its 95%
     band, its quantile estimates at their categories' weighted medians, and P non-linear."""
     table = result.dose_response
     if not table.height:
         return None
-    name = _verdict_analysis(result, table)
+    name = result.shown_analysis(table)
     data = table.filter(pl.col("analysis") == name)
     curve = data.filter(pl.col("role") == "curve")
     estimates = result.table.filter(
@@ -517,7 +511,7 @@ def _survival(result: SpecResult) -> ggplot | None:
     curves = result.survival
     if not curves.height:
         return None
-    name = _verdict_analysis(result, curves)
+    name = result.shown_analysis(curves)
     analysis = result.spec.analysis(name)
     data = curves.filter(pl.col("analysis") == name).sort("group_order", "time")
     data = data.with_columns(

@@ -35,7 +35,13 @@ from nhanes_mg.derive.build import (
 from nhanes_mg.errors import OutputError, SpecError
 from nhanes_mg.fetch import FetchReport, fetch, iter_manifest
 from nhanes_mg.lock import data_dir_lock
-from nhanes_mg.report import SYNTHETIC_STAMP, ReportInputs, write_report, write_tables
+from nhanes_mg.report import (
+    SYNTHETIC_STAMP,
+    ReportInputs,
+    table_names,
+    write_report,
+    write_tables,
+)
 from nhanes_mg.results import SpecResult
 from nhanes_mg.spec import Spec, load_shipped_specs, load_spec
 from nhanes_mg.store import ResultStore
@@ -311,20 +317,7 @@ def _spec_text(spec: Spec) -> str:
 
 def _table_paths(stage: Path, result: SpecResult) -> list[Path]:
     folder = stage / "tables"
-    names = [
-        f"{result.spec.id}{suffix}.csv"
-        for suffix in (
-            "",
-            "_fits",
-            "_flow",
-            "_missing",
-            "_table1",
-            "_margins",
-            "_survival",
-            "_dose_response",
-        )
-    ]
-    return [folder / name for name in names if (folder / name).exists()]
+    return [folder / name for name in table_names(result.spec.id) if (folder / name).exists()]
 
 
 def _declared_columns(

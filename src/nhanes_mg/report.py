@@ -47,6 +47,22 @@ class ReportInputs:
     seam_figure: Path | None = None  # supplements by cycle: the 2006/2007 derivation seam
 
 
+# the per-analysis outputs of a specification: tables/{id}_{name}.csv ← SpecResult.{attribute}
+OUTPUT_TABLES = {
+    "flow": "flow",
+    "missing": "missingness",
+    "table1": "table1",
+    "margins": "margins",
+    "survival": "survival",
+    "dose_response": "dose_response",
+}
+
+
+def table_names(spec_id: str) -> list[str]:
+    """Every table file :func:`write_tables` may write for a specification (under tables/)."""
+    return [f"{spec_id}.csv", f"{spec_id}_fits.csv", *(f"{spec_id}_{n}.csv" for n in OUTPUT_TABLES)]
+
+
 def write_tables(result: SpecResult, folder: Path, synthetic: bool = False) -> Path:
     """``tables/{id}.csv``: tidy rows; ``scale`` says whether ``estimate`` is an odds/hazard
     ratio, a difference, a mean, a share or a ratio of means."""
@@ -59,15 +75,8 @@ def write_tables(result: SpecResult, folder: Path, synthetic: bool = False) -> P
     if synthetic:
         fits = fits.with_columns(data=pl.lit(SYNTHETIC_STAMP))
     atomic_write(folder / f"{result.spec.id}_fits.csv", fits.write_csv)
-    parts = (
-        ("flow", result.flow),
-        ("missing", result.missingness),
-        ("table1", result.table1),
-        ("margins", result.margins),
-        ("survival", result.survival),
-        ("dose_response", result.dose_response),
-    )
-    for name, frame in parts:
+    for name, attribute in OUTPUT_TABLES.items():
+        frame = getattr(result, attribute)
         if frame.height:
             if synthetic:
                 frame = frame.with_columns(data=pl.lit(SYNTHETIC_STAMP))
@@ -78,18 +87,13 @@ def write_tables(result: SpecResult, folder: Path, synthetic: bool = False) -> P
 FLOW_HEADERS = ["step", "kept if", "n lost", "n remaining"]
 
 
-def _verdict_analysis(result: SpecResult, names: list[str]) -> str:
-    wanted = result.spec.verdict.analysis if result.spec.verdict else names[0]
-    return wanted if wanted in names else names[0]
-
-
 def table1_rows(result: SpecResult) -> tuple[str, list[str], list[list[str]]]:
     """Table 1 of the verdict's analysis (else the first): characteristic × category cells
     "mean (SE)" or "% (SE)", the unweighted n per category, and the P value."""
     t1 = result.table1
     if not t1.height:
         return "", [], []
-    name = _verdict_analysis(result, t1["analysis"].unique(maintain_order=True).to_list())
+    name = result.shown_analysis(t1)
     t1 = t1.filter(pl.col("analysis") == name).sort("group_order")
     groups = t1["group"].unique(maintain_order=True).to_list()
     exposure = t1["exposure"][0]
@@ -117,7 +121,7 @@ def margins_text(result: SpecResult) -> str:
     m = result.margins
     if not m.height:
         return ""
-    name = _verdict_analysis(result, m["analysis"].unique(maintain_order=True).to_list())
+    name = result.shown_analysis(m)
     m = m.filter(pl.col("analysis") == name).sort("group_order")
     cells = "; ".join(
         f"{r['group']} {r['estimate']:.1f} ({r['conf_low']:.1f}–{r['conf_high']:.1f})"
@@ -147,7 +151,7 @@ def flow_rows(result: SpecResult) -> tuple[str, list[list[str]]]:
     flow = result.flow.filter(pl.col("sensitivity").is_null()) if result.flow.height else None
     if flow is None or not flow.height:
         return "", []
-    name = _verdict_analysis(result, flow["analysis"].unique(maintain_order=True).to_list())
+    name = result.shown_analysis(flow)
     rows: list[list[str]] = []
     quiet: list[str] = []  # consecutive variables that lose nobody: one row
     for r in flow.filter(pl.col("analysis") == name).iter_rows(named=True):

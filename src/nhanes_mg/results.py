@@ -125,6 +125,13 @@ class SpecResult:
             lines[text] = lines.get(text, 0) + 1
         return [f"{text} ({n} analyses)" if n > 1 else text for text, n in lines.items()]
 
+    def shown_analysis(self, table: pl.DataFrame) -> str:
+        """The analysis whose rows of ``table`` (a per-analysis output: flow, Table 1,
+        margins, curves) the report and figures show: the verdict's, else the first."""
+        names = table["analysis"].unique(maintain_order=True).to_list()
+        wanted = self.spec.verdict.analysis if self.spec.verdict else names[0]
+        return str(wanted if wanted in names else names[0])
+
     def fit(self, analysis: str, sensitivity: str | None = None) -> FitInfo | None:
         return next(
             (f for f in self.fits if f.analysis == analysis and f.sensitivity == sensitivity), None
