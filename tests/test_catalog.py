@@ -122,3 +122,9 @@ def test_mortality_names() -> None:
     assert catalog.mortality_url(name).startswith("https://ftp.cdc.gov/pub/Health_Statistics/")
     with pytest.raises(CatalogError):
         catalog.mortality_file_name("2017-2020")
+
+
+def test_every_component_has_its_subsample() -> None:
+    """The weight rule (and a specification's own variables) read it for every component."""
+    assert set(catalog.KNOWN_COMPONENTS) <= set(catalog.COMPONENT_SUBSAMPLE)
+    assert set(catalog.COMPONENT_SUBSAMPLE.values()) <= set(catalog.SUBSAMPLES)

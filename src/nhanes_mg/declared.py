@@ -50,7 +50,7 @@ def subsamples(variables: Iterable[DeclaredVariable]) -> dict[str, str]:
     out: dict[str, str] = {}
     for v in variables:
         if v.table is not None:
-            out[v.name] = catalog.COMPONENT_SUBSAMPLE.get(v.table, "exam")
+            out[v.name] = catalog.COMPONENT_SUBSAMPLE[v.table]  # every known component has one
         else:
             used = variables_of([v.expr])
             subs = [out[u] if u in out else subsample_of(u) for u in used]

@@ -187,6 +187,19 @@ SUPPLEMENT_TOTALS_SOURCE = (
 )
 DSQ2_SRC = "DSQ2_B/C/D (DSDSUPID, DSD103, DSD122Q, DSD122U) × DSPI (DSDSUPID→DSDPID, DSDSERVQ, DSDSERVU) × DSII (DSDINGR, DSDQTY, DSDUNIT) × DSBI, 2001-2006"
 DSQ2_TABLES = ("DSQ2", "DSPI", "DSII", "DSBI")
+
+
+def _supp_nutrient_user(key: str) -> pl.Expr:
+    """Took a product holding the nutrient: 2001-2006 from the DSQ2 derivation (false for
+    non-users, DSD010 = 2); 2007+ an amount above 0 in CDC's totals."""
+    dsq2 = (
+        pl.when(pl.col("ds_products").is_not_null())
+        .then(pl.col(f"_dsq2_{key}_user"))
+        .when(pl.col("supp_user").not_())
+        .then(pl.lit(False))
+    )
+    in_dsq2 = pl.col("cycle").is_in(list(SUPP_DSQ2_YEARS))
+    return pl.when(in_dsq2).then(dsq2).otherwise(pl.col(f"{key}_supp") > 0)
 MORT_SRC = "NHANES_{cycle}_MORT_{release}_PUBLIC.dat"
 
 
@@ -394,15 +407,9 @@ ENTRIES: tuple[Variable, ...] = (
                 .when(pl.col("supp_user").not_()).then(pl.lit("complete", supplements.SUPP_QUALITY))
             ).cast(supplements.SUPP_QUALITY)),
         var("mg_supp_user", BOOL, "", "Took a supplement with magnesium", "Took a product holding magnesium in the past 30 days (its amount may be unknown). 2001-2006: from DSQ2 × DSII, false for non-users (DSD010 = 2); 2007+: mg_supp > 0.",
-            expr=pl.when(pl.col("cycle").is_in(list(SUPP_DSQ2_YEARS))).then(
-                pl.when(pl.col("ds_products").is_not_null()).then(pl.col("_dsq2_mg_user"))
-                .when(pl.col("supp_user").not_()).then(pl.lit(False))
-            ).otherwise(pl.col("mg_supp") > 0)),
+            expr=_supp_nutrient_user("mg")),
         var("ca_supp_user", BOOL, "", "Took a supplement with calcium", "As mg_supp_user, calcium (2007+: ca_supp > 0).",
-            expr=pl.when(pl.col("cycle").is_in(list(SUPP_DSQ2_YEARS))).then(
-                pl.when(pl.col("ds_products").is_not_null()).then(pl.col("_dsq2_ca_user"))
-                .when(pl.col("supp_user").not_()).then(pl.lit(False))
-            ).otherwise(pl.col("ca_supp") > 0)),
+            expr=_supp_nutrient_user("ca")),
         var("supp_user_d1", BOOL, "", "Supplement use, recall day 1", "Any supplement on recall day 1 (DS1DS), 2007+; null without a reliable day-1 recall.",
             columns={"_ds1ds": cdc("DS1TOT", "DS1DS", Q1, letters=FROM_E)}, expr=_supp_user_day(1)),
         var("supp_user_d2", BOOL, "", "Supplement use, recall day 2", "As supp_user_d1, day 2 (DS2DS).",
