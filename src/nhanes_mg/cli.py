@@ -333,8 +333,8 @@ def validate(
         list[Path] | None,
         typer.Option(
             "--spec",
-            help="Your own target (a specification with [reference] and [validation]) instead "
-            "of the shipped ones; repeat for more.",
+            help="Your own target (a specification with its reference and validation tables) "
+            "instead of the shipped ones; repeat for more.",
         ),
     ] = None,
     force: Annotated[

@@ -16,16 +16,11 @@ suppressPackageStartupMessages({
   library(survey)
 })
 
-args <- commandArgs(trailingOnly = TRUE)
-if (length(args) < 1) stop("usage: make_golden_epi.R MIRROR_DIR")
-mirror <- args[1]
-if (dir.exists(file.path(mirror, "nhanes-mirror"))) mirror <- file.path(mirror, "nhanes-mirror")
-script_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
-out_dir <- if (length(script_arg)) dirname(normalizePath(sub("^--file=", "", script_arg))) else "."
+script_dir <- dirname(normalizePath(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))))
+source(file.path(script_dir, "golden_common.R"))  # mirror, out_dir, frames, rows, writer
 
 options(survey.lonely.psu = "fail")
 
-xpt <- function(cycle, table) read.xport(file.path(mirror, cycle, paste0(table, ".xpt")))
 
 # DEMO left-join VID, BMX, day-1 diet; exam participants (WTMEC2YR > 0); lower-case names
 # (as build_cycle of make_golden.R and _cycle of golden_data.py)
@@ -82,15 +77,6 @@ read_mort <- function(name) {
              PERMTH_EXM = num(46, 48))
 }
 
-rows <- list()
-add <- function(case, term, estimate, se = NA, lo = NA, hi = NA, stat = NA, p = NA,
-                df = NA, n = NA) {
-  rows[[length(rows) + 1]] <<- data.frame(
-    case = case, term = term, estimate = as.numeric(estimate), std_error = as.numeric(se),
-    conf_low = as.numeric(lo), conf_high = as.numeric(hi), statistic = as.numeric(stat),
-    p_value = as.numeric(p), df = as.numeric(df), n = as.numeric(n),
-    stringsAsFactors = FALSE)
-}
 add_checks <- function(name, d, extra = character(0)) {
   add("check", paste0(name, ":n"), nrow(d))
   for (col in c("wt_mec", "age", "vitd", "bmi", "diabetes", extra)) {
@@ -254,10 +240,4 @@ for (s in names(km0)) {
   add("km_by_sex:at", paste0("sex=", s, ":t=", times), k$surv[idx])
 }
 
-out <- do.call(rbind, rows)
-fmt <- function(x) ifelse(is.na(x), "", ifelse(is.infinite(x), ifelse(x > 0, "Inf", "-Inf"),
-                                                  sprintf("%.17g", x)))
-for (col in c("estimate", "std_error", "conf_low", "conf_high", "statistic", "p_value", "df",
-              "n")) out[[col]] <- fmt(out[[col]])
-write.csv(out, file.path(out_dir, "golden_epi.csv"), row.names = FALSE)
-cat("wrote", nrow(out), "rows to", file.path(out_dir, "golden_epi.csv"), "\n")
+write_golden("golden_epi.csv")

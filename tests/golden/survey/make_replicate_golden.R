@@ -29,74 +29,11 @@ suppressPackageStartupMessages({
   library(survey)
 })
 
-args <- commandArgs(trailingOnly = TRUE)
-if (length(args) < 1) stop("usage: make_replicate_golden.R MIRROR_DIR")
-mirror <- args[1]
-if (dir.exists(file.path(mirror, "nhanes-mirror"))) mirror <- file.path(mirror, "nhanes-mirror")
-script_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
-out_dir <- if (length(script_arg)) dirname(normalizePath(sub("^--file=", "", script_arg))) else "."
+script_dir <- dirname(normalizePath(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))))
+source(file.path(script_dir, "golden_common.R"))  # mirror, out_dir, frames, rows, writer
 
 options(survey.lonely.psu = "fail", survey.replicates.mse = FALSE)
 
-xpt <- function(cycle, table) read.xport(file.path(mirror, cycle, paste0(table, ".xpt")))
-
-cycles <- list(
-  "2005-2006" = c(suffix = "D", diet = "DR1TOT_D", prefix = "DR1", status = "DR1DRSTZ",
-                  vid = "LBDVIDMS"),
-  "2009-2010" = c(suffix = "F", diet = "DR1TOT_F", prefix = "DR1", status = "DR1DRSTZ",
-                  vid = "LBXVIDMS"),
-  "2011-2012" = c(suffix = "G", diet = "DR1TOT_G", prefix = "DR1", status = "DR1DRSTZ",
-                  vid = "LBXVIDMS")
-)
-
-# DEMO left-join VID, BMX, day-1 diet; exam participants (WTMEC2YR > 0); lower-case names
-# (as build_cycle of make_golden.R; 2009-2012 name 25(OH)D LBXVIDMS)
-build_cycle <- function(cycle) {
-  info <- cycles[[cycle]]
-  demo <- xpt(cycle, paste0("DEMO_", info[["suffix"]]))[, c(
-    "SEQN", "SDMVSTRA", "SDMVPSU", "WTMEC2YR", "RIAGENDR", "RIDAGEYR", "RIDRETH1",
-    "DMDEDUC2", "INDFMPIR")]
-  vid <- xpt(cycle, paste0("VID_", info[["suffix"]]))[, c("SEQN", info[["vid"]])]
-  names(vid) <- c("SEQN", "LBDVIDMS")
-  bmx <- xpt(cycle, paste0("BMX_", info[["suffix"]]))[, c("SEQN", "BMXBMI")]
-  p <- info[["prefix"]]
-  diet <- xpt(cycle, info[["diet"]])[, c("SEQN", "WTDRD1", info[["status"]],
-                                          paste0(p, c("TKCAL", "TCALC", "TMAGN")))]
-  names(diet) <- c("SEQN", "wt_diet1", "drstz", "kcal", "calcium", "magnesium")
-  d <- merge(demo, vid, by = "SEQN", all.x = TRUE, sort = FALSE)
-  d <- merge(d, bmx, by = "SEQN", all.x = TRUE, sort = FALSE)
-  d <- merge(d, diet, by = "SEQN", all.x = TRUE, sort = FALSE)
-  d <- d[order(d$SEQN), ]
-  d <- d[!is.na(d$WTMEC2YR) & d$WTMEC2YR > 0, ]
-  mg <- d$magnesium
-  mg_cat <- ifelse(mg < 200, "q1", ifelse(mg < 300, "q2", ifelse(mg < 400, "q3", "q4")))
-  educ <- ifelse(d$DMDEDUC2 %in% 1:5, as.character(d$DMDEDUC2), NA_character_)
-  data.frame(
-    seqn = d$SEQN, cycle = cycle, sdmvstra = d$SDMVSTRA, sdmvpsu = d$SDMVPSU,
-    wt_mec = d$WTMEC2YR, wt_diet1 = ifelse(is.na(d$wt_diet1), 0, d$wt_diet1),
-    age = d$RIDAGEYR, sex = as.character(d$RIAGENDR), race = as.character(d$RIDRETH1),
-    educ = educ, pir = d$INDFMPIR, bmi = d$BMXBMI, vitd = d$LBDVIDMS,
-    vitd10 = d$LBDVIDMS / 10, vitd_lt50 = as.numeric(d$LBDVIDMS < 50),
-    drstz = ifelse(is.na(d$drstz), 0, d$drstz), kcal1000 = d$kcal / 1000,
-    ca100 = d$calcium / 100, calcium = d$calcium, magnesium = mg, mg_cat = mg_cat,
-    stringsAsFactors = FALSE
-  )
-}
-
-rows <- list()
-add <- function(case, term, estimate, se = NA, lo = NA, hi = NA, stat = NA, p = NA,
-                df = NA, n = NA) {
-  rows[[length(rows) + 1]] <<- data.frame(
-    case = case, term = term, estimate = as.numeric(estimate), std_error = as.numeric(se),
-    conf_low = as.numeric(lo), conf_high = as.numeric(hi), statistic = as.numeric(stat),
-    p_value = as.numeric(p), df = as.numeric(df), n = as.numeric(n),
-    stringsAsFactors = FALSE)
-}
-check_sums <- c("wt_mec", "wt_diet1", "age", "vitd", "magnesium", "bmi")
-add_checks <- function(name, d) {
-  add("check", paste0(name, ":n"), nrow(d))
-  for (col in check_sums) add("check", paste0(name, ":sum_", col), sum(d[[col]], na.rm = TRUE))
-}
 # the replicate design itself: replicates, scale, rscales, degf and column sums of the
 # analysis weights
 add_design <- function(case, rep) {
@@ -331,14 +268,8 @@ run_cases("fay_pooled:", pfay, as.svrepdesign(pddes, type = "Fay", fay.rho = 0.3
                                               large = "merge"), pooled)
 run_cases("jkn_pooled:", pjkn, as.svrepdesign(pddes, type = "JKn"), pooled)
 
-out <- do.call(rbind, rows)
-fmt <- function(x) ifelse(is.na(x), "", ifelse(is.infinite(x), ifelse(x > 0, "Inf", "-Inf"),
-                                                  sprintf("%.17g", x)))
-for (col in c("estimate", "std_error", "conf_low", "conf_high", "statistic", "p_value", "df",
-              "n")) out[[col]] <- fmt(out[[col]])
-write.csv(out, file.path(out_dir, "replicate_golden.csv"), row.names = FALSE)
+write_golden("replicate_golden.csv")
 writeLines(c(R.version.string, paste("survey", packageVersion("survey")),
              paste("survival", packageVersion("survival")),
              paste("foreign", packageVersion("foreign"))),
            file.path(out_dir, "versions.txt"))
-cat("wrote", nrow(out), "rows to", file.path(out_dir, "replicate_golden.csv"), "\n")
