@@ -21,9 +21,8 @@ source(file.path(script_dir, "golden_common.R"))  # mirror, out_dir, frames, row
 
 options(survey.lonely.psu = "fail")
 
-
-# DEMO left-join VID, BMX, day-1 diet; exam participants (WTMEC2YR > 0); lower-case names
-# (as build_cycle of make_golden.R and _cycle of golden_data.py)
+# DEMO left-join VID, BMX, day-1 diet of 2005-2006; exam participants (WTMEC2YR > 0);
+# lower-case names (the epi tests' own columns: replaces golden_common.R's build_cycle)
 build_cycle <- function(cycle = "2005-2006") {
   demo <- xpt(cycle, "DEMO_D")[, c(
     "SEQN", "SDMVSTRA", "SDMVPSU", "WTMEC2YR", "RIAGENDR", "RIDAGEYR", "RIDRETH1",
