@@ -20,23 +20,21 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Iterator
 
-import polars as pl
-
 from nhanes_mg.errors import SpecError
+from nhanes_mg.weights import variables_of
 
 
 def analytic_columns() -> frozenset[str]:
-    """The analytic dataset's public columns (never internal helper columns)."""
-    from nhanes_mg.derive.dictionary import column_order
+    """The analytic dataset's public columns (the registry's schema: no helper columns)."""
+    from nhanes_mg.derive.registry import schema
 
-    return frozenset(c for c in column_order() if not c.startswith("_"))
+    return frozenset(schema())
 
 
 def unknown_columns(text: str, known: Iterable[str]) -> list[str]:
     """The columns an SQL expression refers to that are not in ``known``, in order."""
-    names = pl.sql_expr(text).meta.root_names()
     known = set(known)
-    return [n for n in dict.fromkeys(names) if n not in known]
+    return [n for n in variables_of([text]) if n not in known]
 
 
 def suggestion(name: str, known: Iterable[str]) -> str:

@@ -200,6 +200,8 @@ def _supp_nutrient_user(key: str) -> pl.Expr:
     )
     in_dsq2 = pl.col("cycle").is_in(list(SUPP_DSQ2_YEARS))
     return pl.when(in_dsq2).then(dsq2).otherwise(pl.col(f"{key}_supp") > 0)
+
+
 MORT_SRC = "NHANES_{cycle}_MORT_{release}_PUBLIC.dat"
 
 
