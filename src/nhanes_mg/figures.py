@@ -177,7 +177,7 @@ def panel_title(analysis: Analysis, words: Mapping[str, tuple[str, str]] | None 
             text = f"{label}, {what}" + (f" ({unit})" if unit else "")
     else:
         text = analysis.name.replace("_", " ")
-    return "\n".join(textwrap.wrap(text, 52))
+    return "\n".join(textwrap.wrap(text, 44))  # two panels a row, a legend beside
 
 
 def _panels(result: SpecResult, table: pl.DataFrame) -> pl.DataFrame:
@@ -386,6 +386,10 @@ def _robustness(result: SpecResult) -> ggplot | None:
         for verdicts_row in [_main_variant(result), *v.sensitivity]
         if math.isfinite(verdicts_row.estimate)
     ]
+    # a variant on another scale (a difference beside ratios) cannot share a log axis: it is
+    # named under the axis instead of leaving an empty row
+    elsewhere = [s.label for s in variants if v.ratio_scale and not s.conf_low > 0]
+    variants = [s for s in variants if s.label not in elsewhere]
     if not variants:
         return None
     rows = [
@@ -428,6 +432,8 @@ def _robustness(result: SpecResult) -> ggplot | None:
     axis = f"{what} (95% CI{', ' + unit if unit else ''}); dashed: " + (
         f"the claim's threshold {null:g}" if spec.verdict.kind == "threshold" else "no effect"
     )
+    if elsewhere:
+        axis += f". On another scale, in the table: {'; '.join(elsewhere)}"
     colours = {k: c for k, c in VERDICT_COLOURS.items() if k in set(frame["verdict"])}
     plot = (
         ggplot(frame, aes("variant", "estimate", color="verdict"))
