@@ -117,8 +117,8 @@ def test_forest_of_odds_ratios_with_the_published_estimate(forest: SpecResult) -
     assert plot.labels.y == "odds ratio (95% CI), log scale"
     data = _data(plot)
     assert set(data["panel"]) == {
-        "25(OH)D < 30 nmol/L by quartiles of total Mg intake\n(crude)",
-        "25(OH)D < 30 nmol/L by quartiles of total Mg intake\n(adjusted)",
+        "25(OH)D < 30 nmol/L by quartiles of total Mg\nintake (crude)",
+        "25(OH)D < 30 nmol/L by quartiles of total Mg\nintake (adjusted)",
     }
     assert "P for trend" not in set(data["term"])  # a P value is not a point
     # the reference category: a point at 1 with no interval
