@@ -64,18 +64,6 @@ build_epi <- function() {
   d
 }
 
-read_mort <- function(name) {
-  lines <- readLines(file.path(mirror, "linked_mortality", name))
-  lines <- sub("\r$", "", lines)
-  lines <- lines[nchar(trimws(lines)) > 0]
-  lines <- formatC(lines, width = -48)  # pad trimmed lines (2019 release) to 48 characters
-  num <- function(a, b) suppressWarnings(as.numeric(trimws(substr(lines, a, b))))
-  # the columns of nhanes_mg.read.read_mortality (2015 layout): SEQN 1-14, ELIGSTAT 15,
-  # MORTSTAT 16, PERMTH_EXM 46-48
-  data.frame(seqn = num(1, 14), ELIGSTAT = num(15, 15), MORTSTAT = num(16, 16),
-             PERMTH_EXM = num(46, 48))
-}
-
 add_checks <- function(name, d, extra = character(0)) {
   add("check", paste0(name, ":n"), nrow(d))
   for (col in c("wt_mec", "age", "vitd", "bmi", "diabetes", extra)) {
