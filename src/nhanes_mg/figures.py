@@ -449,6 +449,10 @@ def _robustness(result: SpecResult) -> ggplot | None:
     return plot
 
 
+# log-axis breaks of ratio curves: plotnine's defaults can leave a whole side unlabelled
+RATIO_BREAKS = (0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
+
+
 def _dose_response(result: SpecResult) -> ggplot | None:
     """The verdict analysis's adjusted dose–response curve (natural spline) with its 95%
     band, its quantile estimates at their categories' weighted medians, and P non-linear."""
@@ -478,9 +482,11 @@ def _dose_response(result: SpecResult) -> ggplot | None:
     first = data.row(0, named=True)
     unit = f", {first['unit']}" if first["unit"] else ""
     what = scale[0] if scale.len() else "difference"
-    y = f"{what} (95% CI{', log scale' if ratio else ''})"
+    analysis = result.spec.analysis(name)
+    outcome = analysis.outcome_label if isinstance(analysis, ModelAnalysis) else ""
+    y = f"{what}{' of ' + outcome if outcome else ''}\n(95% CI{', log scale' if ratio else ''})"
     caption = (
-        f"Reference: {first['reference']:.4g} {first['unit']} (the weighted median of the "
+        f"Reference: {first['reference']:.4g}{unit.replace(',', '')} (the weighted median of the "
         f"reference category). Natural cubic spline, knots at the weighted 10th, 50th and 90th "
         f"percentiles ({first['knots']}), adjusted as the model; P for non-linearity "
         f"{first['p_nonlinear']:.2g}."
@@ -507,7 +513,9 @@ def _dose_response(result: SpecResult) -> ggplot | None:
             color="black",
         )
     if ratio:
-        plot += scale_y_log10()
+        low = float(curve["conf_low"].min())  # type: ignore[arg-type]
+        high = float(curve["conf_high"].max())  # type: ignore[arg-type]
+        plot += scale_y_log10(breaks=[b for b in RATIO_BREAKS if low <= b <= high])
     return plot
 
 
