@@ -36,13 +36,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from nhanes_mg import catalog, verdicts
+from nhanes_mg import catalog
 from nhanes_mg.declared import subsamples as declared_subsamples
 from nhanes_mg.derive import registry as derive_registry
 from nhanes_mg.errors import EstimationError, IncompleteDataError, NhanesError, SpecError
 from nhanes_mg.flow import Needed, sample_flow
+from nhanes_mg.judge import judge
 from nhanes_mg.lineage import affected_by
-from nhanes_mg.results import RATIO_SCALES, FitInfo, SpecResult, VariantVerdict, Verdict
+from nhanes_mg.results import FitInfo, SpecResult
 from nhanes_mg.spec import (
     Analysis,
     DescriptiveAnalysis,
@@ -67,7 +68,7 @@ from nhanes_mg.survey.design import SurveyWarning
 from nhanes_mg.survey.km import svykm
 from nhanes_mg.survey.predmeans import svypredmeans
 from nhanes_mg.survey.results import TIDY_SCHEMA, SurveyResult
-from nhanes_mg.survey.splines import spline_curve, spline_nonlinearity
+from nhanes_mg.survey.splines import NaturalSpline, spline_curve, spline_nonlinearity
 from nhanes_mg.survey.standardize import (
     US2000_ADULT,
     US2000_STANDARD,
@@ -333,7 +334,7 @@ def run_spec(
         result.fits.append(info)
     if tables:
         result.table = pl.concat([t.select(TABLE_COLUMNS) for t in tables], how="vertical")
-    result.verdict = judge(spec, result)
+    result.verdicts = judge(spec, result)
     return result
 
 
@@ -802,10 +803,22 @@ def _model(
                     .otherwise(in_category[lab].cast(pl.Float64))
                 )
         design = design.update(**dummies, **{_TREND: trend})
+    elif analysis.exposure_type == "spline":
+        reference = None
+        splined, weights_of = _spline_exposure(analysis, in_domain, work[_X])
+        design = design.update(**splined)
+        columns.update({c: analysis.exposure_term for c in splined})
     else:
-        columns["_e0"] = exposure_term(analysis)
+        columns["_e0"] = analysis.exposure_term
         design = design.update(_e0=pl.col(_X) / analysis.per)
         reference = None
+    # what each estimate row is: a weighted sum of model columns (one column, weight 1, for
+    # categories and a linear exposure; the spline's basis differences for a spline contrast)
+    combos: dict[str, dict[str, float]] = (
+        {analysis.exposure_term: weights_of}
+        if analysis.exposure_type == "spline"
+        else {lab: {c: 1.0} for c, lab in columns.items()}
+    )
     if analysis.modifier:  # after the exposure columns it multiplies (update sees the old frame)
         design = design.update(**{f"{c}_m": pl.col(c) * pl.col(_MOD) for c in columns})
     domain = design.subset(pl.col(_DOM))
@@ -819,13 +832,20 @@ def _model(
         raise EstimationError("the population is empty (or has no positive weight)")
     y = work[_Y].to_numpy()
     events = int(np.nansum(y[used])) if kind in ("logistic", "cox") else None
+    # the weighted share with the outcome decides whether it is rare (E-values)
+    w = np.asarray(design.weights)[used]
+    share = float(np.sum(w * y[used]) / np.sum(w)) if events is not None else None
 
     exponentiate = kind in ("logistic", "cox")
     base = dict(
         analysis=analysis.name, outcome=analysis.outcome_label or analysis.outcome, model=kind
     )
     fit = _fit(kind, " + ".join([*columns, *covariates]), domain)
-    tidy = fit.tidy(exponentiate=exponentiate).filter(pl.col("term").is_in(list(columns)))
+    if analysis.exposure_type == "spline":
+        tidy = svycontrast(fit, combos).tidy(exponentiate=exponentiate)
+    else:
+        tidy = fit.tidy(exponentiate=exponentiate).filter(pl.col("term").is_in(list(columns)))
+        tidy = tidy.with_columns(term=pl.col("term").replace_strict(columns))
     tables = []
     if reference is not None:
         tables.append(
@@ -837,14 +857,7 @@ def _model(
                 **base,
             )
         )
-    tables.append(
-        _rows(
-            tidy.with_columns(term=pl.col("term").replace_strict(columns)),
-            role="estimate",
-            scale=SCALES[kind],
-            **base,
-        )
-    )
+    tables.append(_rows(tidy, role="estimate", scale=SCALES[kind], **base))
     if labels:  # restore the categories' order, the reference among them
         order = {lab: i for i, lab in enumerate(labels)}
         tables = [pl.concat(tables).sort(pl.col("term").replace_strict(order, default=99))]
@@ -855,7 +868,7 @@ def _model(
         scale = "coefficient (log scale)" if kind != "linear" else "coefficient"
         tables.append(_rows(t, role="trend", term="P for trend", scale=scale, **base))
     if analysis.modifier and strata is not None:
-        tables += _joint(kind, columns, covariates, domain, strata, n, base)
+        tables += _joint(kind, combos, list(columns), covariates, domain, strata, n, base)
     info = FitInfo(
         analysis.name,
         analysis.sensitivity,
@@ -869,6 +882,7 @@ def _model(
         weight.reason,
         strata,
         tuple(cuts),
+        outcome_share=share,
     )
     return pl.concat(tables), info
 
@@ -1111,7 +1125,8 @@ def _record_flow(
 
 def _joint(
     kind: str,
-    columns: dict[str, str],
+    combos: dict[str, dict[str, float]],
+    columns: list[str],
     covariates: list[str],
     domain: SurveyDesign,
     strata: tuple[str, str],
@@ -1119,7 +1134,12 @@ def _joint(
     base: dict[str, str],
 ) -> list[pl.DataFrame]:
     """One joint model with exposure × modifier terms: the interaction test, the exposure's
-    effect in each stratum and their contrast (linear combinations of its coefficients)."""
+    effect in each stratum and their contrast (linear combinations of its coefficients).
+
+    ``combos`` names each effect as a weighted sum of the exposure's model ``columns`` (a
+    category's dummy, or a spline contrast's basis differences); where the modifier holds,
+    each column's interaction term adds to it.
+    """
     inter = [f"{c}_m" for c in columns]
     joint = _fit(kind, " + ".join([*columns, _MOD, *inter, *covariates]), domain)
     test = regtermtest(joint, inter)
@@ -1143,11 +1163,13 @@ def _joint(
     effects: dict[str, dict[str, float]] = {}
     term_of: dict[str, str] = {}
     stratum_of: dict[str, str] = {}
-    for i, (c, label) in enumerate(columns.items()):
+    for i, (label, weights) in enumerate(combos.items()):
         for holds, stratum in zip((True, False), strata, strict=True):
             name = f"effect{i}{'m' if holds else 'c'}"
-            # the effect where the modifier holds adds the interaction coefficient
-            effects[name] = {c: 1.0, f"{c}_m": 1.0} if holds else {c: 1.0}
+            effect = dict(weights)
+            if holds:  # the effect where the modifier holds adds the interaction terms
+                effect.update({f"{c}_m": w for c, w in weights.items()})
+            effects[name] = effect
             term_of[name], stratum_of[name] = label, stratum
     est = svycontrast(joint, effects).tidy(exponentiate=exponentiate)
     est = est.with_columns(
@@ -1155,16 +1177,34 @@ def _joint(
         term=pl.col("term").replace_strict(term_of),
     )
     out.append(_rows(est, role="stratum effect", scale=SCALES[kind], **base))
-    diff = svycontrast(joint, {c: {f"{c}_m": 1.0} for c in columns}).tidy(exponentiate=exponentiate)
-    out.append(
-        _rows(
-            diff.with_columns(term=pl.col("term").replace_strict(columns)),
-            role="modification contrast",
-            scale=CONTRAST_SCALES[kind],
-            **base,
-        )
-    )
+    contrasts = {
+        label: {f"{c}_m": w for c, w in weights.items()} for label, weights in combos.items()
+    }
+    diff = svycontrast(joint, contrasts).tidy(exponentiate=exponentiate)
+    out.append(_rows(diff, role="modification contrast", scale=CONTRAST_SCALES[kind], **base))
     return out
+
+
+def _spline_exposure(
+    analysis: ModelAnalysis, in_domain: SurveyDesign, x: pl.Series
+) -> tuple[dict[str, pl.Series], dict[str, float]]:
+    """A natural cubic spline of the exposure (knots at its weighted 10th, 50th and 90th
+    percentiles in the domain, boundary knots at the 5th and 95th, as the dose–response
+    curves), and the weights that turn its coefficients into the contrast between the
+    specification's two exposure values."""
+    knots = _weighted_quantiles(in_domain, _X, [*SPLINE_KNOTS, *SPLINE_BOUNDARY])
+    if len(set(knots)) < len(knots):
+        raise EstimationError(f"exposure {analysis.exposure}: tied spline knots {knots}")
+    ns = NaturalSpline(_X, tuple(knots[:3]), (knots[3], knots[4]), False, "_s")
+    values = x.cast(pl.Float64).to_numpy()
+    known = ~np.isnan(values)
+    basis = np.full((len(values), ns.df), np.nan)
+    basis[known] = ns.basis(values[known])
+    assert analysis.contrast is not None
+    low, high = ns.basis(list(analysis.contrast))
+    columns = {f"_s{j + 1}": pl.Series(f"_s{j + 1}", basis[:, j]) for j in range(ns.df)}
+    columns = {c: v.fill_nan(None) for c, v in columns.items()}
+    return columns, {c: float(high[j] - low[j]) for j, c in enumerate(columns)}
 
 
 def _modifier(
@@ -1189,14 +1229,6 @@ def _modifier(
     else:
         cut = float(analysis.modifier_cut)
     return (values >= cut).cast(pl.Float64), analysis_strata(analysis, cut)
-
-
-def exposure_term(analysis: ModelAnalysis) -> str:
-    """The term of a continuous exposure: ``total Mg intake, per 100 mg/day``."""
-    name = analysis.exposure_label or analysis.exposure
-    if analysis.per == 1 and not analysis.exposure_unit:
-        return name
-    return f"{name}, per {analysis.per:g} {analysis.exposure_unit}".rstrip()
 
 
 def analysis_strata(analysis: ModelAnalysis, cut: float | None) -> tuple[str, str]:
@@ -1225,178 +1257,3 @@ def _fit(kind: str, rhs: str, domain: SurveyDesign) -> SurveyResult:
         return svycoxph(f"Surv({_TIME}, {_Y}) ~ {rhs}", domain)
     family = "quasibinomial" if kind == "logistic" else "gaussian"
     return svyglm(f"{_Y} ~ {rhs}", domain, family=family)  # type: ignore[arg-type]
-
-
-# ---------------------------------------------------------------------------------- verdicts
-
-
-def judge(spec: Spec, result: SpecResult) -> Verdict | None:
-    """The specification's verdict rule applied to the main analysis and to each sensitivity
-    analysis of the same analysis (rules: :mod:`nhanes_mg.verdicts`)."""
-    rule = spec.verdict
-    if rule is None:
-        return None
-    ref = spec.reference
-    published = ref.text or "—"
-    pub = (
-        verdicts.Published(ref.estimate, ref.conf_low, ref.conf_high)
-        if ref.estimate is not None
-        else None
-    )
-    main = _judge_variant(spec, result, None, pub)
-    others = [
-        _judge_variant(spec, result, s, pub) for s in spec.sensitivities if s.name == rule.analysis
-    ]
-    row = ", ".join(x for x in (rule.analysis, rule.term, rule.cycle, rule.group) if x)
-    null, ratio = _null_of(spec, result)
-    return Verdict(main.verdict, main.why, main.ours, published, row, main, others, null, ratio)
-
-
-def _null_of(spec: Spec, result: SpecResult) -> tuple[float | None, bool]:
-    rule = spec.verdict
-    assert rule is not None
-    if rule.kind == "threshold":
-        return rule.value, False
-    rows = result.table.filter(
-        (pl.col("analysis") == rule.analysis) & (pl.col("role") == "estimate")
-    )
-    ratio = bool(rows.height and rows["scale"][0] in RATIO_SCALES)
-    return (1.0 if ratio else 0.0), ratio
-
-
-def _select(
-    table: pl.DataFrame,
-    spec: Spec,
-    sensitivity: str | None,
-    role: str,
-    stratum: str | None = None,
-    term: str | None = None,
-) -> pl.DataFrame:
-    """The rows the verdict reads: by analysis, variant, role and the rule's term/cycle/group.
-
-    A sensitivity analysis that changes a continuous exposure renames its one estimate row;
-    it is then that row.
-    """
-    rule = spec.verdict
-    assert rule is not None
-    same = (
-        pl.col("sensitivity").is_null()
-        if sensitivity is None
-        else pl.col("sensitivity") == sensitivity
-    )
-    rows = table.filter(
-        (pl.col("analysis") == rule.analysis)
-        & same
-        & (pl.col("role") == role)
-        & (pl.col("stratum").is_null() if stratum is None else pl.col("stratum") == stratum)
-    )
-    picked = rows
-    for col in ("term", "cycle", "group"):
-        want = term if col == "term" and term is not None else getattr(rule, col)
-        if want is not None:
-            picked = picked.filter(pl.col(col) == want)
-    if picked.is_empty() and rule.term is not None and rows["term"].n_unique() == 1:
-        picked = rows.filter(pl.col("term") == rows["term"][0])
-        for col in ("cycle", "group"):
-            if getattr(rule, col) is not None:
-                picked = picked.filter(pl.col(col) == getattr(rule, col))
-    return picked
-
-
-def _judge_variant(
-    spec: Spec, result: SpecResult, variant: Analysis | None, pub: verdicts.Published | None
-) -> VariantVerdict:
-    """The rule applied to the main analysis (``variant`` None) or to a sensitivity one."""
-    rule = spec.verdict
-    assert rule is not None
-    sensitivity = variant.sensitivity if variant else None
-    label = variant.sensitivity_label if variant else "main analysis"
-    term = variant.verdict_term if variant else None
-    direction = (variant.verdict_direction if variant else None) or rule.direction
-    info = result.fit(rule.analysis, sensitivity)
-    if info is None or info.error:
-        why = info.error if info and info.error else "the analysis was not estimated"
-        return VariantVerdict(sensitivity, label, verdicts.NOT_ESTIMATED, why, "—")
-    table = result.table
-    role = "modification contrast" if rule.kind == "modification" else "estimate"
-    rows = _select(table, spec, sensitivity, role, term=term)
-    if rows.height != 1:
-        what = f"{rule.analysis} / {rule.term or ''} {rule.cycle or ''} {rule.group or ''}".strip()
-        return VariantVerdict(
-            sensitivity, label, verdicts.NOT_ESTIMATED, f"{rows.height} rows match {what}", "—"
-        )
-    row = rows.row(0, named=True)
-    est, lo, hi = row["estimate"], row["conf_low"], row["conf_high"]
-    ratio = row["scale"] in RATIO_SCALES or row["scale"] in (
-        "ratio of odds ratios",
-        "ratio of hazard ratios",
-    )
-    percent = row["scale"] == "proportion"
-    if rule.kind == "threshold":
-        null = float(rule.value or 0.0)
-        r = verdicts.Rule("threshold", direction, null, False)
-        show = (lambda x: f"{100 * x:.3g}%") if percent else "{:g}".format
-        judgement = verdicts.judge_estimate(verdicts.Estimate(est, lo, hi), r, pub, show)
-        ours = verdicts.format_interval(est, lo, hi, null=null, percent=percent)
-        return VariantVerdict(
-            sensitivity, label, judgement.verdict, judgement.why, ours, est, lo, hi
-        )
-    null = 1.0 if ratio else 0.0
-    if rule.kind == "effect":
-        r = verdicts.Rule("effect", direction, null, ratio)
-        judgement = verdicts.judge_estimate(verdicts.Estimate(est, lo, hi), r, pub)
-        ours = verdicts.format_interval(est, lo, hi, null=null)
-        return VariantVerdict(
-            sensitivity, label, judgement.verdict, judgement.why, ours, est, lo, hi
-        )
-    # modification: the contrast oriented as "claimed stratum vs the other"
-    assert info.strata is not None
-    claimed, other = info.strata if rule.stronger_in == "modifier" else info.strata[::-1]
-    if rule.stronger_in == "complement":
-        est, lo, hi = (1 / est, 1 / hi, 1 / lo) if ratio else (-est, -hi, -lo)
-    effect_rows = {
-        s: _select(table, spec, sensitivity, "stratum effect", s, term) for s in (claimed, other)
-    }
-    if any(r.height != 1 for r in effect_rows.values()):
-        return VariantVerdict(
-            sensitivity,
-            label,
-            verdicts.NOT_ESTIMATED,
-            "no stratum effects for the rule's term",
-            "—",
-        )
-    eff = {s: r.row(0, named=True) for s, r in effect_rows.items()}
-    r = verdicts.Rule("modification", direction, null, ratio)
-    judgement = verdicts.judge_modification(
-        verdicts.Estimate(est, lo, hi),
-        verdicts.Estimate(
-            eff[claimed]["estimate"], eff[claimed]["conf_low"], eff[claimed]["conf_high"]
-        ),
-        r,
-        pub,
-    )
-    p = table.filter(
-        (pl.col("analysis") == rule.analysis)
-        & (pl.col("role") == "interaction")
-        & (
-            pl.col("sensitivity").is_null()
-            if sensitivity is None
-            else pl.col("sensitivity") == sensitivity
-        )
-    )
-    p_text = _p(p["p_value"][0]) if p.height == 1 else "—"
-    fmt = verdicts.format_interval
-    a, b = (
-        fmt(e["estimate"], e["conf_low"], e["conf_high"], null) for e in (eff[claimed], eff[other])
-    )
-    ours = (
-        f"{a} [{claimed}] vs {b} [{other}]; {row['scale']} {fmt(est, lo, hi, null)}; "
-        f"P-interaction {p_text}"
-    )
-    return VariantVerdict(sensitivity, label, judgement.verdict, judgement.why, ours, est, lo, hi)
-
-
-def _p(p: float | None) -> str:
-    if p is None or not math.isfinite(p):
-        return "—"
-    return "< 0.001" if p < 0.001 else f"= {p:.3f}"

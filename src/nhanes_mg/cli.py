@@ -250,22 +250,24 @@ def _print_summary(summary: object, synthetic: bool = False) -> None:
         "weaker than published": "yellow",
         "inconclusive": "white",
         "not reproduced": "white",
+        "no effect of the claimed size": "magenta",
         "contradicted": "red",
     }
     title = "Claims and verdicts" + (" — SYNTHETIC DATA, not for inference" if synthetic else "")
     table = Table(title=title)
-    for column in ("claim", "ours", "verdict", "robustness"):
+    for column in ("claim", "ours", "verdict", "specification curve"):
         table.add_column(column, overflow="fold")
     for result in summary.results:
-        v = result.verdict
-        verdict = f"[{colours.get(v.verdict, 'white')}]{v.verdict}[/]" if v else "—"
-        held = v.held if v else ""
-        table.add_row(
-            escape(f"{result.spec.id} {result.spec.title}"),
-            escape(v.ours) if v else "—",
-            verdict + (f"\n{escape(v.why)}" if v else ""),
-            escape(held),
-        )
+        claim = f"{result.spec.id} {result.spec.title}"
+        if not result.verdicts:
+            table.add_row(escape(claim), "—", "—", "")
+        for v in result.verdicts:  # one line per judged statement
+            name = f"{result.spec.id} ({v.statement}) {v.text}" if v.statement else claim
+            verdict = f"[{colours.get(v.verdict, 'white')}]{v.verdict}[/]"
+            curve = "; ".join(x for x in (v.summary, v.caution) if x)
+            table.add_row(
+                escape(name), escape(v.ours), verdict + f"\n{escape(v.why)}", escape(curve)
+            )
     out.print(table)
     for result in summary.results:
         failed: dict[str, list[str]] = {}  # one line per reason, naming the analyses

@@ -1,10 +1,11 @@
-"""plotnine figures of a specification's results: trends, groups, forests and robustness.
+"""plotnine figures of a specification's results: trends, groups, forests and curves.
 
 One figure per kind of result in a specification: ``{id}.png`` for the kind the verdict rests
 on, ``{id}_{kind}.png`` for the others (kinds: ``trend`` over cycles, ``groups``, ``forest`` of
 odds/hazard ratios, ``forest_linear`` of differences, ``usual`` intake beside day 1) and
-``{id}_robustness.png``: the verdict's estimate in the main analysis and in every sensitivity
-analysis, beside the published estimate, coloured by each one's verdict.
+``{id}_curve.png`` (``{id}_curve_{statement}.png`` for a claim with several statements): the
+specification curve, every analysis's and sensitivity analysis's estimate of the judged row,
+sorted, coloured by its verdict, each beside the published value it is compared with.
 
 Everything reads the tidy table's columns (``role``, ``cycle``, ``group``, ``stratum``,
 ``sensitivity``); shares are drawn as %, panels are titled by the analyses' labels.
@@ -44,7 +45,7 @@ from plotnine import (
 
 from nhanes_mg import catalog, verdicts
 from nhanes_mg.files import atomic_write
-from nhanes_mg.results import RATIO_SCALES, SpecResult, VariantVerdict
+from nhanes_mg.results import RATIO_SCALES, SpecResult, Verdict
 from nhanes_mg.spec import Analysis, DescriptiveAnalysis, ModelAnalysis, UsualIntakeAnalysis
 
 DPI = 120
@@ -54,6 +55,7 @@ VERDICT_COLOURS = {
     verdicts.WEAKER: "#9a6700",
     verdicts.INCONCLUSIVE: "#777777",
     verdicts.NOT_REPRODUCED: "#555555",
+    verdicts.NO_EFFECT_OF_SIZE: "#6a3d9a",
     verdicts.CONTRADICTED: "#b00020",
     verdicts.NOT_ESTIMATED: "#bbbbbb",
     "published": "#000000",
@@ -87,15 +89,15 @@ def write_figures(result: SpecResult, folder: Path, stamp: str = "") -> list[Pat
         else:
             plot = {"trend": _trend, "groups": _groups, "usual": _usual}[kind](result, sub)
         plots.append((kind, plot, _height(sub)))
-    robust = _robustness(result)
-    if robust is not None:
-        plots.append(
-            (
-                "robustness",
-                robust,
-                max(3.0, 1.2 + 0.45 * len(result.verdict.sensitivity if result.verdict else [])),
+    curve_titles: dict[str, str] = {}
+    for v in result.verdicts:
+        curve = _curve(result, v)
+        if curve is not None:
+            kind = f"curve_{v.statement}" if v.statement else "curve"
+            curve_titles[kind] = " — specification curve" + (
+                f" of statement ({v.statement}): {v.text}" if v.statement else ""
             )
-        )
+            plots.append((kind, curve, max(3.0, 1.4 + 0.45 * len(v.curve))))
     dose = _dose_response(result)
     if dose is not None:
         plots.append(("spline", dose, 4.5))
@@ -105,12 +107,12 @@ def write_figures(result: SpecResult, folder: Path, stamp: str = "") -> list[Pat
     paths = []
     for i, (kind, plot, height) in enumerate(plots):
         suffix = {
-            "robustness": " — robustness of the verdict",
+            **curve_titles,
             "spline": " — dose–response",
             "survival": " — survival by exposure category (survey Kaplan–Meier)",
         }
         title = spec.title + suffix.get(kind, "")
-        width = 70 if kind == "robustness" else 100  # long variant names narrow that plot
+        width = 70 if kind.startswith("curve") else 100  # long row names narrow that plot
         title = "\n".join(textwrap.wrap(title, width)) + (f"\n{stamp}" if stamp else "")
         plot = (
             plot
@@ -376,49 +378,41 @@ def _forest(result: SpecResult, table: pl.DataFrame, synthetic: bool = False) ->
     return plot
 
 
-def _robustness(result: SpecResult) -> ggplot | None:
-    """The verdict's estimate in the main and every sensitivity analysis, published beside."""
-    v, spec = result.verdict, result.spec
-    if v is None or spec.verdict is None:
-        return None
-    variants = [
-        verdicts_row
-        for verdicts_row in [_main_variant(result), *v.sensitivity]
-        if math.isfinite(verdicts_row.estimate)
-    ]
-    # a variant on another scale (a difference beside ratios) cannot share a log axis: it is
+def _curve(result: SpecResult, v: Verdict) -> ggplot | None:
+    """A statement's specification curve: its estimate in every analysis and sensitivity
+    analysis, sorted, coloured by verdict, each row's own published value beside it."""
+    rows_in = [c for c in v.curve if math.isfinite(c.estimate)]
+    # a row on another scale (a difference beside ratios) cannot share a log axis: it is
     # named under the axis instead of leaving an empty row
-    elsewhere = [s.label for s in variants if v.ratio_scale and not s.conf_low > 0]
-    variants = [s for s in variants if s.label not in elsewhere]
-    if not variants:
+    elsewhere = [c.label for c in rows_in if v.ratio_scale and not c.conf_low > 0]
+    rows_in = [c for c in rows_in if c.label not in elsewhere]
+    if not rows_in:
         return None
+    names: dict[int, str] = {}
+    for c in sorted(rows_in, key=lambda c: c.estimate):
+        name = ("▶ " if c is v.main else "") + c.label
+        while name in names.values():
+            name += " "  # two rows with one label stay two rows
+        names[id(c)] = "\n".join(textwrap.wrap(name, 48))
     rows = [
         {
-            "variant": s.label,
-            "estimate": s.estimate,
-            "conf_low": s.conf_low,
-            "conf_high": s.conf_high,
-            "verdict": s.verdict,
+            "variant": names[id(c)],
+            "estimate": c.estimate,
+            "conf_low": c.conf_low,
+            "conf_high": c.conf_high,
+            "verdict": c.verdict,
+            "published": math.nan if c.published is None else c.published,
         }
-        for s in variants
+        for c in rows_in
     ]
-    ref = spec.reference
-    if ref.estimate is not None and spec.verdict.kind != "modification":
-        rows.append(
-            {
-                "variant": "published",
-                "estimate": ref.estimate,
-                "conf_low": ref.conf_low if ref.conf_low is not None else ref.estimate,
-                "conf_high": ref.conf_high if ref.conf_high is not None else ref.estimate,
-                "verdict": "published",
-            }
-        )
     data = pl.DataFrame(rows)
-    share = _is_share(result)
+    share = v.percent
     if share:
-        data = data.with_columns([pl.col(c) * 100 for c in ("estimate", "conf_low", "conf_high")])
+        data = data.with_columns(
+            [pl.col(c) * 100 for c in ("estimate", "conf_low", "conf_high", "published")]
+        )
     frame = data.to_pandas()  # plotnine draws from pandas
-    order = list(dict.fromkeys(frame["variant"]))[::-1]
+    order = [names[id(c)] for c in sorted(rows_in, key=lambda c: c.estimate)]
     frame["variant"] = pd.Categorical(frame["variant"], categories=order, ordered=True)
     null = v.null if v.null is not None else 0.0
     if share:
@@ -427,14 +421,20 @@ def _robustness(result: SpecResult) -> ggplot | None:
         "threshold": "estimate",
         "effect": "effect",
         "modification": "effect in the claimed stratum relative to the other",
-    }[spec.verdict.kind]
+    }[v.kind]
     unit = "%" if share else ("ratio, log scale" if v.ratio_scale else "")
     axis = f"{what} (95% CI{', ' + unit if unit else ''}); dashed: " + (
-        f"the claim's threshold {null:g}" if spec.verdict.kind == "threshold" else "no effect"
+        f"the claim's threshold {null:g}{'%' if share else ''}"
+        if v.kind == "threshold"
+        else "no effect"
     )
+    axis += "; ◇ the published estimate each row is compared with"
     if elsewhere:
         axis += f". On another scale, in the table: {'; '.join(elsewhere)}"
+    if v.summary:
+        axis += f". {v.summary[0].upper()}{v.summary[1:]}"
     colours = {k: c for k, c in VERDICT_COLOURS.items() if k in set(frame["verdict"])}
+    published = frame[frame["published"].notna()]
     plot = (
         ggplot(frame, aes("variant", "estimate", color="verdict"))
         + theme_bw()
@@ -444,6 +444,16 @@ def _robustness(result: SpecResult) -> ggplot | None:
         + scale_color_manual(values=colours)
         + labs(x="", y="\n".join(textwrap.wrap(axis, 110)), color="verdict")
     )
+    if len(published):
+        plot += geom_point(
+            aes("variant", "published"),
+            data=published,
+            shape="D",
+            fill="none",
+            color="black",
+            size=3,
+            inherit_aes=False,
+        )
     if v.ratio_scale:
         plot += scale_y_log10()
     return plot
@@ -557,8 +567,3 @@ def _is_share(result: SpecResult) -> bool:
         return False
     rows = result.table.filter(pl.col("analysis") == rule.analysis)
     return bool(rows.height) and rows["scale"][0] == "proportion"
-
-
-def _main_variant(result: SpecResult) -> VariantVerdict:
-    assert result.verdict is not None and result.verdict.main is not None
-    return result.verdict.main

@@ -25,7 +25,7 @@ from nhanes_mg.evalues import RARE, EValues, evalues
 from nhanes_mg.fetch import iter_manifest
 from nhanes_mg.files import atomic_write
 from nhanes_mg.flow import COMPLETE_CASE_NOTE
-from nhanes_mg.results import FitInfo, SpecResult, VariantVerdict
+from nhanes_mg.results import FitInfo, SpecResult, VariantVerdict, Verdict
 from nhanes_mg.spec import Spec, cycles_text
 from nhanes_mg.weights import CDC_NAME
 
@@ -298,11 +298,56 @@ def declared_text(spec: Spec, code: str = "") -> str:
     return "; ".join(parts)
 
 
-def _robust_rows(result: SpecResult) -> list[list[str]]:
-    v = result.verdict
-    if v is None or v.main is None:
-        return []
-    return [[s.label, s.ours, s.verdict, s.why] for s in (v.main, *v.sensitivity)]
+CURVE_HEADERS = ["analysis", "row", "n", "ours", "published (its own comparator)", "verdict", "why"]
+
+
+def curve_rows(verdict: Verdict) -> list[list[str]]:
+    """A statement's specification curve as table rows, sorted by estimate (the main row
+    marked; rows not estimated last)."""
+    order = sorted(
+        verdict.curve,
+        key=lambda c: (
+            not math.isfinite(c.estimate),
+            c.estimate if math.isfinite(c.estimate) else 0,
+        ),
+    )
+    return [
+        [
+            ("▶ " if c is verdict.main else "") + c.label,
+            c.row,
+            "" if c.n is None else f"{c.n:,}",
+            c.ours,
+            c.comparator or "—",
+            c.verdict,
+            c.why,
+        ]
+        for c in order
+    ]
+
+
+def statement_items(result: SpecResult, v: Verdict) -> list[tuple[str, str]]:
+    """What the report says of one judged statement, as (heading, text) pairs; the heading
+    "Verdict" carries the verdict word first, then " — " and the reason."""
+    items: list[tuple[str, str]] = []
+    if v.statement:
+        tag = "Secondary statement" if v.secondary else "Statement"
+        items.append((f"{tag} ({v.statement})", v.text))
+    items.append(("Published", v.published))
+    ev, note = evalues_of(result, v, v.main) if v.main else (None, "")
+    evalue = (
+        f"; {ev.text()}" + (" (common outcome: as a risk ratio)" if ev.common else "") if ev else ""
+    )
+    if note:
+        evalue = f"; {note}"
+    items.append((f"Ours ({v.row})", v.ours + evalue))
+    items.append(("Verdict", f"{v.verdict} — {v.why}"))
+    if v.caution:
+        items.append(("⚠ Beside the verdict", v.caution))
+    if v.summary:
+        items.append(("Specification curve", v.summary))
+    if v.limits:
+        items.append(("What this statement cannot test", v.limits))
+    return items
 
 
 def _versions() -> list[tuple[str, str]]:
@@ -345,8 +390,15 @@ def _methods() -> list[str]:
         "E-values (VanderWeele & Ding 2017): how strongly an unmeasured confounder would have "
         "to be tied to both exposure and outcome, on the risk-ratio scale, to explain the "
         "verdict's odds or hazard ratio away (and its confidence limit nearer the null); an "
-        f"outcome in {RARE:.0%} or more of the analysed sample is common, and its ratio is "
-        "converted to a risk ratio first (√OR; (1 − 0.5^√HR) / (1 − 0.5^√(1/HR))).",
+        f"outcome in {RARE:.0%} or more of the analysed sample (survey-weighted) is common, "
+        "and its ratio is converted to a risk ratio first (√OR; (1 − 0.5^√HR) / "
+        "(1 − 0.5^√(1/HR))); an estimate on the other side of the claim gets none.",
+        "Specification curves: each judged statement reads one row of its verdict analysis; "
+        "its curve is that row in every analysis the statement lists and in each of their "
+        "sensitivity analyses, each judged by the same rule against its own comparator (the "
+        "estimate its source published for that cycle, basis and threshold, or nothing). The "
+        "summary gives the range of estimates and how many exclude no effect on the claimed "
+        "side; a verdict that rests on a minority of its analyses says so.",
         "Verdicts: "
         + "; ".join(f"{word}: {rule}" for word, rule in verdicts.VOCABULARY)
         + ". "
@@ -389,29 +441,29 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
         "",
         "## Summary",
         "",
-        "| claim | published | ours | verdict | robustness |",
+        "| claim | published | ours | verdict | specification curve |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for r in inputs.results:
-        v = r.verdict
+    for _, v, name in summary_rows(inputs.results):
+        curve = "; ".join(x for x in (v.summary, v.caution) if x) if v else ""
         out.append(
-            f"| {r.spec.id}: {r.spec.title} | {_cell(v.published if v else '—')} | "
+            f"| {_cell(name)} | {_cell(v.published if v else '—')} | "
             f"{_cell(v.ours if v else '—')} | **{v.verdict if v else 'no rule'}** | "
-            f"{_cell(v.robustness if v else '')} |"
+            f"{_cell(curve)} |"
         )
     for r in inputs.results:
         spec = r.spec
         out += ["", f"## {spec.id}. {spec.title}", "", f"> {spec.claim}", ""]
         out.append(f"- **Source**: {spec.source}; evidence cited: {spec.citation}")
-        if r.verdict:
-            v = r.verdict
-            out.append(f"- **Published**: {v.published}")
-            out.append(f"- **Ours** ({v.row}): {v.ours}{_evalue_words(r)}")
-            out.append(f"- **Verdict: {v.verdict}** — {v.why}")
-            for line in r.incomplete:
-                out.append(f"- ⚠ **Incomplete data**: {line}")
-            if v.robustness:
-                out.append(f"- **Robustness**: {v.robustness}")
+        for v in r.verdicts:
+            for head, text in statement_items(r, v):
+                if head == "Verdict":
+                    word, why = text.split(" — ", 1)
+                    out.append(f"- **Verdict: {word}** — {why}")
+                else:
+                    out.append(f"- **{head}**: {text}")
+        for line in r.incomplete:
+            out.append(f"- ⚠ **Incomplete data**: {line}")
         if spec.limits:
             out.append(f"- **What this cannot test**: {spec.limits}")
         out.append(f"- **Population**: `{spec.population}`, cycles as fitted below")
@@ -421,16 +473,17 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
             out.append(f"- **Notes**: {spec.notes}")
         for note in [*r.notes, *r.cautions]:
             out.append(f"- ⚠ {note}")
-        robust = _robust_rows(r)
-        if robust:
+        for v in r.verdicts:
             out += [
                 "",
-                "**The verdict's estimate in each sensitivity analysis**:",
+                f"**Specification curve{_of_statement(v)}**: every analysis and sensitivity "
+                "analysis, sorted by estimate, each against its own comparator "
+                "(▶ the main analysis):",
                 "",
-                "| analysis | ours | verdict | why |",
-                "| --- | --- | --- | --- |",
+                "| " + " | ".join(CURVE_HEADERS) + " |",
+                "|" + " --- |" * len(CURVE_HEADERS),
             ]
-            out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in robust]
+            out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in curve_rows(v)]
         for fig in inputs.figures.get(spec.id, []):
             out += ["", f"![{spec.id}]({figure_ref(fig)})"]
         out += ["", f"**What was fitted** (`tables/{spec.id}_fits.csv`):", ""]
@@ -563,33 +616,33 @@ def render_html(inputs: ReportInputs) -> str:
         "rule in its specification.</p><h2>Summary</h2>"
     )
     summary = []
-    for r in inputs.results:
-        v = r.verdict
+    for r, v, name in summary_rows(inputs.results):
+        curve = "; ".join(x for x in (v.summary, v.caution) if x) if v else ""
         summary.append(
             "<tr>"
-            f"<td><a href='#{_h(r.spec.id)}'>{_h(r.spec.id)}</a>: {_h(r.spec.title)}</td>"
+            f"<td><a href='#{_h(r.spec.id)}'>{_h(r.spec.id)}</a>{_h(name[len(r.spec.id) :])}</td>"
             f"<td>{_h(v.published if v else '—')}</td><td>{_h(v.ours if v else '—')}</td>"
             f"<td>{_verdict_span(v.verdict) if v else 'no rule'}</td>"
-            f"<td>{_h(v.robustness if v else '')}</td></tr>"
+            f"<td>{_h(curve)}</td></tr>"
         )
     parts.append(
         "<table><thead><tr><th>claim</th><th>published</th><th>ours</th><th>verdict</th>"
-        f"<th>robustness</th></tr></thead><tbody>{''.join(summary)}</tbody></table>"
+        f"<th>specification curve</th></tr></thead><tbody>{''.join(summary)}</tbody></table>"
     )
     for r in inputs.results:
         spec = r.spec
         parts.append(f"<h2 id='{_h(spec.id)}'>{_h(spec.id)}. {_h(spec.title)}</h2>")
         parts.append(f"<blockquote>{_h(spec.claim)}</blockquote><ul>")
         parts.append(f"<li><b>Source</b>: {_h(spec.source)}; evidence cited: {_h(spec.citation)}")
-        if r.verdict:
-            v = r.verdict
-            parts.append(f"<li><b>Published</b>: {_h(v.published)}")
-            parts.append(f"<li><b>Ours</b> ({_h(v.row)}): {_h(v.ours + _evalue_words(r))}")
-            parts.append(f"<li><b>Verdict</b>: {_verdict_span(v.verdict)} — {_h(v.why)}")
-            for line in r.incomplete:
-                parts.append(f"<li>⚠ <b>Incomplete data</b>: {_h(line)}")
-            if v.robustness:
-                parts.append(f"<li><b>Robustness</b>: {_h(v.robustness)}")
+        for v in r.verdicts:
+            for head, text in statement_items(r, v):
+                if head == "Verdict":
+                    word, why = text.split(" — ", 1)
+                    parts.append(f"<li><b>Verdict</b>: {_verdict_span(word)} — {_h(why)}")
+                else:
+                    parts.append(f"<li><b>{_h(head)}</b>: {_h(text)}")
+        for line in r.incomplete:
+            parts.append(f"<li>⚠ <b>Incomplete data</b>: {_h(line)}")
         if spec.limits:
             parts.append(f"<li><b>What this cannot test</b>: {_h(spec.limits)}")
         parts.append(
@@ -602,11 +655,11 @@ def render_html(inputs: ReportInputs) -> str:
         for note in [*r.notes, *r.cautions]:
             parts.append(f"<li>⚠ {_h(note)}")
         parts.append("</ul>")
-        robust = _robust_rows(r)
-        if robust:
+        for v in r.verdicts:
             parts.append(
-                "<p><b>The verdict's estimate in each sensitivity analysis</b></p>"
-                + _table_html(["analysis", "ours", "verdict", "why"], robust)
+                f"<p><b>Specification curve{_h(_of_statement(v))}</b>: every analysis and "
+                "sensitivity analysis, sorted by estimate, each against its own comparator "
+                "(▶ the main analysis)</p>" + _table_html(CURVE_HEADERS, curve_rows(v))
             )
         for fig in inputs.figures.get(spec.id, []):
             data = base64.b64encode(fig.read_bytes()).decode("ascii")
@@ -678,81 +731,132 @@ def render_html(inputs: ReportInputs) -> str:
     return "\n".join(parts)
 
 
-def _evalue_words(result: SpecResult) -> str:
-    v = result.verdict
-    ev = evalues_of(result, v.main) if v and v.main else None
-    if ev is None:
-        return ""
-    return f"; {ev.text()}" + (" (common outcome: as a risk ratio)" if ev.common else "")
+def summary_rows(
+    results: Sequence[SpecResult],
+) -> list[tuple[SpecResult, Verdict | None, str]]:
+    """The summary's lines: one per judged statement (one per claim without a rule)."""
+    out: list[tuple[SpecResult, Verdict | None, str]] = []
+    for r in results:
+        if not r.verdicts:
+            out.append((r, None, f"{r.spec.id}: {r.spec.title}"))
+        for v in r.verdicts:
+            name = (
+                f"{r.spec.id} ({v.statement}): {v.text}"
+                if v.statement
+                else (f"{r.spec.id}: {r.spec.title}")
+            )
+            out.append((r, v, name))
+    return out
 
 
-def evalues_of(result: SpecResult, variant: VariantVerdict) -> EValues | None:
-    """E-values of a verdict's odds or hazard ratio (an effect rule; adjusted or not)."""
-    rule = result.spec.verdict
-    if not result.spec.outputs.evalues:
-        return None
-    if rule is None or rule.kind != "effect" or not math.isfinite(variant.estimate):
-        return None
-    fit = result.fit(rule.analysis, variant.sensitivity)
-    if fit is None or not fit.events or not fit.n:
-        return None
-    rows = result.table.filter(
-        (pl.col("analysis") == rule.analysis)
-        & pl.col("sensitivity").eq_missing(pl.lit(variant.sensitivity, pl.String))
-        & (pl.col("role") == "estimate")
-    )
-    scales = set(rows["scale"].drop_nulls().to_list())
-    if len(scales) != 1 or scales & {"odds ratio", "hazard ratio"} != scales:
-        return None
+def _of_statement(v: Verdict) -> str:
+    return f" of statement ({v.statement})" if v.statement else ""
+
+
+def evalues_of(
+    result: SpecResult, verdict: Verdict, variant: VariantVerdict
+) -> tuple[EValues | None, str]:
+    """E-values of a curve row's odds or hazard ratio (an effect rule), or why there are
+    none: an estimate on the other side of the claim has nothing the claim predicts for
+    confounding to explain away."""
+    if not result.spec.outputs.evalues or verdict.kind != "effect":
+        return None, ""
+    if variant.scale not in ("odds ratio", "hazard ratio") or not math.isfinite(variant.estimate):
+        return None, ""
+    fit = result.fit(variant.analysis, variant.sensitivity)
+    if fit is None or fit.outcome_share is None:
+        return None, ""
+    claimed_below = _claimed_side(result, verdict, variant) == "below"
+    if (variant.estimate > 1) == claimed_below and variant.estimate != 1:
+        return None, (
+            "no E-value: the estimate lies on the other side of the claim, so there is no "
+            "association of the claimed kind for confounding to explain away"
+        )
     return evalues(
-        variant.estimate, variant.conf_low, variant.conf_high, scales.pop(), fit.events / fit.n
-    )
+        variant.estimate,
+        variant.conf_low,
+        variant.conf_high,
+        variant.scale,
+        fit.outcome_share,
+    ), ""
+
+
+def _claimed_side(result: SpecResult, verdict: Verdict, variant: VariantVerdict) -> str:
+    """The claimed side of the row's statement (a sensitivity analysis may set its own)."""
+    statement = next(s for s in result.spec.statements if s.name == verdict.statement)
+    for a in (*result.spec.analyses, *result.spec.sensitivities):
+        if a.name == variant.analysis and a.sensitivity == variant.sensitivity:
+            return a.verdict_direction or statement.verdict.direction
+    return statement.verdict.direction
+
+
+VERDICTS_SCHEMA = {
+    "claim": pl.String,
+    "statement": pl.String,
+    "main": pl.Boolean,
+    "analysis": pl.String,
+    "sensitivity": pl.String,
+    "label": pl.String,
+    "row": pl.String,
+    "n": pl.Int64,
+    "scale": pl.String,
+    "estimate": pl.Float64,
+    "conf_low": pl.Float64,
+    "conf_high": pl.Float64,
+    "ours": pl.String,
+    "comparator": pl.String,
+    "published": pl.Float64,
+    "published_low": pl.Float64,
+    "published_high": pl.Float64,
+    "verdict": pl.String,
+    "why": pl.String,
+    "curve": pl.String,
+    "caution": pl.String,
+    "evalue": pl.Float64,
+    "evalue_limit": pl.Float64,
+    "evalue_note": pl.String,
+}
 
 
 def verdicts_table(results: Sequence[SpecResult]) -> pl.DataFrame:
-    """Every claim's verdict and its sensitivity verdicts, one row each (``verdicts.csv``)."""
+    """Every statement's specification curve, one row per analysis and sensitivity analysis
+    (``verdicts.csv``): the main row of each statement has ``main`` true and carries the
+    curve's summary; ``statement`` is empty for a claim with one statement."""
     rows = []
     for r in results:
-        v = r.verdict
-        if v is None or v.main is None:
-            continue
-        for s in (v.main, *v.sensitivity):
-            ev = evalues_of(r, s)
-            rows.append(
-                {
-                    "claim": r.spec.id,
-                    "sensitivity": s.sensitivity,
-                    "label": s.label,
-                    "row": v.row,
-                    "estimate": s.estimate,
-                    "conf_low": s.conf_low,
-                    "conf_high": s.conf_high,
-                    "ours": s.ours,
-                    "verdict": s.verdict,
-                    "why": s.why,
-                    "published": v.published,
-                    "robustness": v.robustness if s.sensitivity is None else None,
-                    "evalue": ev.estimate if ev else None,
-                    "evalue_limit": ev.limit if ev else None,
-                }
-            )
-    schema = {
-        "claim": pl.String,
-        "sensitivity": pl.String,
-        "label": pl.String,
-        "row": pl.String,
-        "estimate": pl.Float64,
-        "conf_low": pl.Float64,
-        "conf_high": pl.Float64,
-        "ours": pl.String,
-        "verdict": pl.String,
-        "why": pl.String,
-        "published": pl.String,
-        "robustness": pl.String,
-        "evalue": pl.Float64,
-        "evalue_limit": pl.Float64,
-    }
-    return pl.DataFrame(rows, schema=schema)
+        for v in r.verdicts:
+            for c in v.curve:
+                ev, note = evalues_of(r, v, c)
+                main = c is v.main
+                rows.append(
+                    {
+                        "claim": r.spec.id,
+                        "statement": v.statement or None,
+                        "main": main,
+                        "analysis": c.analysis,
+                        "sensitivity": c.sensitivity,
+                        "label": c.label,
+                        "row": c.row,
+                        "n": c.n,
+                        "scale": c.scale or None,
+                        "estimate": c.estimate,
+                        "conf_low": c.conf_low,
+                        "conf_high": c.conf_high,
+                        "ours": c.ours,
+                        "comparator": c.comparator,
+                        "published": c.published,
+                        "published_low": c.published_low,
+                        "published_high": c.published_high,
+                        "verdict": c.verdict,
+                        "why": c.why,
+                        "curve": v.summary if main else None,
+                        "caution": (v.caution or None) if main else None,
+                        "evalue": ev.estimate if ev else None,
+                        "evalue_limit": ev.limit if ev else None,
+                        "evalue_note": note or None,
+                    }
+                )
+    return pl.DataFrame(rows, schema=VERDICTS_SCHEMA)
 
 
 def write_report(inputs: ReportInputs, out_dir: Path) -> tuple[Path, Path]:

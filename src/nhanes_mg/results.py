@@ -37,11 +37,13 @@ class FitInfo:
     error: str | None = None
     incomplete: tuple[str, ...] = ()  # missing tables it was estimated without (on request)
     missing_data: bool = False  # not estimated because a table it needs is missing
+    outcome_share: float | None = None  # weighted share with the outcome (binary outcomes)
 
 
 @dataclass(frozen=True)
 class VariantVerdict:
-    """The verdict rule applied to one variant (the main analysis or a sensitivity one)."""
+    """One row of a statement's specification curve: an analysis or sensitivity analysis,
+    the row it judges, its own comparator, our estimate and the verdict the rule gives it."""
 
     sensitivity: str | None
     label: str
@@ -51,41 +53,104 @@ class VariantVerdict:
     estimate: float = math.nan
     conf_low: float = math.nan
     conf_high: float = math.nan
+    analysis: str = ""
+    row: str = ""  # the row judged: "Q4", "usual intake, 2005-2006"
+    n: int | None = None
+    comparator: str = ""  # the source's words for this row, or why nothing compares
+    published: float | None = None
+    published_low: float | None = None
+    published_high: float | None = None
+    scale: str = ""
+
+    @property
+    def supports(self) -> bool:
+        """Its CI excludes no effect (or the threshold) on the claimed side."""
+        return self.verdict in verdicts.SUPPORTIVE
 
 
 @dataclass
 class Verdict:
-    """The claim's verdict: the main analysis's, with its numbers and its robustness."""
+    """One statement's verdict: the main analysis's, with its specification curve."""
 
     verdict: str
     why: str
     ours: str
     published: str
     row: str = ""  # which estimate: "deficiency_adjusted, Q4"
-    main: VariantVerdict | None = None  # the main analysis's numbers
-    sensitivity: list[VariantVerdict] = field(default_factory=list)
+    main: VariantVerdict | None = None  # the main analysis's row of the curve
+    curve: list[VariantVerdict] = field(default_factory=list)  # every row, the main first
     null: float | None = None
     ratio_scale: bool = False
+    statement: str = ""  # the statement's name ("" when the claim has one)
+    text: str = ""  # what the statement says
+    secondary: bool = False
+    limits: str = ""
+    percent: bool = False  # estimates are shares (shown as %)
+    kind: str = "effect"  # the rule: threshold | effect | modification
 
     @property
-    def agreeing(self) -> list[VariantVerdict]:
-        """The sensitivity analyses whose verdict agrees with the main one."""
-        return [s for s in self.sensitivity if verdicts.agrees(self.verdict, s.verdict)]
+    def others(self) -> list[VariantVerdict]:
+        """The curve without its main row."""
+        return [c for c in self.curve if c is not self.main]
+
+    def _show(self, x: float) -> str:
+        if self.percent:
+            return f"{100 * x:.1f}%"
+        return f"{x:.2f}".replace("-", "−") if abs(x) < 100 else f"{x:.0f}".replace("-", "−")
 
     @property
-    def held(self) -> str:
-        """``holds in 4 of 5 sensitivity analyses`` (empty without any)."""
-        if not self.sensitivity:
+    def null_words(self) -> str:
+        """What the claimed side is measured from: the threshold, or no effect."""
+        if self.kind == "threshold" and self.null is not None:
+            return self._show(self.null)
+        return "no difference between the strata" if self.kind == "modification" else "no effect"
+
+    @property
+    def summary(self) -> str:
+        """The curve in words: ``estimates 0.51–0.75 across 6 analyses; 4 exclude no effect on
+        the claimed side`` (empty for a curve of one row)."""
+        if len(self.curve) < 2:
             return ""
-        return f"holds in {len(self.agreeing)} of {len(self.sensitivity)} sensitivity analyses"
+        finite = [c for c in self.curve if math.isfinite(c.estimate)]
+        missing = len(self.curve) - len(finite)
+        if not finite:
+            return f"none of {len(self.curve)} analyses estimated"
+        scale = self.main.scale if self.main is not None else ""
+        same = [c for c in finite if c.scale == scale] or finite
+        lo, hi = min(c.estimate for c in same), max(c.estimate for c in same)
+        span = self._show(lo) if lo == hi else f"{self._show(lo)} to {self._show(hi)}"
+        elsewhere = len(finite) - len(same)
+        words = [
+            f"estimates {span} across {len(same)} analyses"
+            + (f" (and {elsewhere} on another scale)" if elsewhere else ""),
+            f"{sum(c.supports for c in finite)} exclude {self.null_words} on the claimed side",
+        ]
+        against = sum(c.verdict == verdicts.CONTRADICTED for c in finite)
+        if against:
+            words[-1] += f", {against} on the other side"
+        if missing:
+            words.append(f"{missing} not estimated")
+        return "; ".join(words)
 
     @property
-    def robustness(self) -> str:
-        """:attr:`held`, then the ones that disagree: ``…; not in supplement non-users (…)``."""
-        others = [s for s in self.sensitivity if s not in self.agreeing]
-        if not others:
-            return self.held
-        return self.held + "; not in " + "; ".join(f"{s.label} ({s.verdict})" for s in others)
+    def caution(self) -> str:
+        """Said beside the verdict when it rests on a minority of its own analyses, or when
+        most analyses support the claim and the main one does not (else empty)."""
+        finite = [c for c in self.curve if math.isfinite(c.estimate)]
+        if len(finite) < 2 or self.main is None:
+            return ""
+        k, s = len(finite), sum(c.supports for c in finite)
+        if self.main.supports and 2 * s < k:
+            return (
+                f"this verdict rests on a minority of its analyses: {s} of {k} exclude "
+                f"{self.null_words} on the claimed side"
+            )
+        if not self.main.supports and 2 * s > k:
+            return (
+                f"most of its analyses ({s} of {k}) exclude {self.null_words} on the claimed "
+                "side; the main one does not"
+            )
+        return ""
 
 
 @dataclass
@@ -97,7 +162,7 @@ class SpecResult:
     fits: list[FitInfo] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     cautions: list[str] = field(default_factory=list)  # e.g. large complete-case losses
-    verdict: Verdict | None = None
+    verdicts: list[Verdict] = field(default_factory=list)  # one per judged statement
     error: str | None = None
     usual_cache: dict[tuple[object, ...], pl.DataFrame] = field(default_factory=dict, repr=False)
     # who was analysed, per model analysis (columns analysis, sensitivity, then those of
@@ -109,6 +174,11 @@ class SpecResult:
     margins: pl.DataFrame = field(default_factory=pl.DataFrame)  # predictive margins
     survival: pl.DataFrame = field(default_factory=pl.DataFrame)  # survey KM curves (Cox)
     dose_response: pl.DataFrame = field(default_factory=pl.DataFrame)  # spline curves
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """The claim's primary verdict (its first statement's), or None without a rule."""
+        return self.verdicts[0] if self.verdicts else None
 
     @property
     def incomplete(self) -> list[str]:

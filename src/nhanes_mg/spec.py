@@ -149,7 +149,7 @@ from nhanes_mg.errors import CatalogError, SpecError
 from nhanes_mg.verdicts import DIRECTIONS, RULE_KINDS, Direction, RuleKind
 
 MODELS = ("descriptive", "linear", "logistic", "cox")
-EXPOSURE_TYPES = ("continuous", "quantiles", "cutpoints")
+EXPOSURE_TYPES = ("continuous", "quantiles", "cutpoints", "spline")
 STATISTICS = ("mean", "quantile", "proportion", "ratio")
 USUAL_STATISTICS = ("usual_below_ear", "usual_below_rda", "usual_mean")
 USUAL_BASES = ("food", "food+supplements")
@@ -181,8 +181,9 @@ _TOP_FIELDS = {
     "sensitivity",
     "reference",
     "verdict",
+    "statement",
 }
-_COMMON_FIELDS = {"name", "label", "model", "population", "cycles", "weight"}
+_COMMON_FIELDS = {"name", "label", "model", "population", "cycles", "weight", "compare"}
 _MODEL_FIELDS = _COMMON_FIELDS | {
     "outcome",
     "outcome_label",
@@ -201,6 +202,7 @@ _MODEL_FIELDS = _COMMON_FIELDS | {
     "trend",
     "time",
     "spline",
+    "contrast",
 }
 _DESCRIPTIVE_FIELDS = _COMMON_FIELDS | {
     "statistic",
@@ -235,6 +237,19 @@ _VERDICT_FIELDS = {
     "direction",
     "value",
     "stronger_in",
+    "smallest_effect",
+}
+_STATEMENT_FIELDS = {"name", "text", "limits", "secondary", "analyses", "reference", "verdict"}
+_COMPARE_FIELDS = {
+    "text",
+    "estimate",
+    "conf_low",
+    "conf_high",
+    "term",
+    "cycle",
+    "group",
+    "statistic",
+    "basis",
 }
 
 
@@ -249,6 +264,9 @@ class _Common:
     sensitivity_label: str = ""
     verdict_term: str | None = None  # a sensitivity's own row for the verdict rule
     verdict_direction: Direction | None = None  # … and the claimed side, when it differs
+    # the rows a statement judges here and what their source published (None: the statement's
+    # own row and reference; a sensitivity analysis inherits its analysis's unless it sets one)
+    compare: tuple[Comparator, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -292,7 +310,26 @@ class ModelAnalysis(_Common):
     trend: bool = False
     time: str | None = None
     spline: bool = False  # a continuous exposure's dose–response curve (quantiles: always)
+    contrast: tuple[float, float] | None = None  # exposure_type = "spline": (low, high) values
     kind: Literal["model"] = "model"
+
+    @property
+    def exposure_term(self) -> str:
+        """The term of a continuous or spline exposure: ``total Mg intake, per 100 mg/day``,
+        ``vitamin D intake, 25 vs 2.5 µg/day``."""
+        name = self.exposure_label or self.exposure
+        if self.exposure_type == "spline" and self.contrast:
+            low, high = self.contrast
+            return f"{name}, {high:g} vs {low:g} {self.exposure_unit}".rstrip()
+        if self.per == 1 and not self.exposure_unit:
+            return name
+        return f"{name}, per {self.per:g} {self.exposure_unit}".rstrip()
+
+    @property
+    def terms(self) -> list[str]:
+        """The terms of its estimate rows: the exposure's categories, or its one term."""
+        labels = category_labels(self.exposure_type, self.quantiles, self.cutpoints)
+        return labels or [self.exposure_term]
 
 
 @dataclass(frozen=True)
@@ -365,8 +402,40 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Comparator:
+    """One row of an analysis that a statement judges, and what its source published for it.
+
+    ``term``, ``cycle`` and ``group`` pick the row (unset: the statement's own); ``estimate``
+    (with its CI when published) is the number our estimate is held against, ``text`` the
+    source's words or why there is no number. ``statistic`` and ``basis`` state the estimand
+    the source reported; the specification is refused when they differ from the analysis's,
+    so that a share below the EAR is never held against one below the RDA.
+    """
+
+    text: str = ""
+    estimate: float | None = None
+    conf_low: float | None = None
+    conf_high: float | None = None
+    term: str | None = None
+    cycle: str | None = None
+    group: str | None = None
+    statistic: str | None = None
+    basis: str | None = None
+
+    @property
+    def published(self) -> Reference:
+        return Reference(self.text, self.estimate, self.conf_low, self.conf_high)
+
+
+@dataclass(frozen=True)
 class VerdictRule:
-    """Which row of which analysis the verdict reads, and what the claim says about it."""
+    """Which row of which analysis the verdict reads, and what the claim says about it.
+
+    ``smallest_effect`` (optional) is the smallest effect the claim would care about, on the
+    estimate's scale and on the claimed side (an odds ratio of 1.2, a difference of 5 nmol/L):
+    a CI that includes no effect but excludes every effect of that size reads "no effect of
+    the claimed size", not "inconclusive".
+    """
 
     analysis: str
     kind: RuleKind
@@ -376,6 +445,27 @@ class VerdictRule:
     group: str | None = None
     value: float | None = None
     stronger_in: Literal["modifier", "complement"] | None = None
+    smallest_effect: float | None = None
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One judged statement of a claim: its verdict rule, its source's estimate, and the
+    analyses whose estimates make its specification curve.
+
+    A claim with one statement has ``name`` ""; a claim that says two things (C4: Deng's
+    reported interaction, and the documents' mechanism) has one statement each, with its own
+    verdict, comparator and limits. ``analyses`` lists the analyses of its curve (each with
+    its sensitivity analyses); the verdict's analysis comes first.
+    """
+
+    name: str
+    text: str
+    verdict: VerdictRule
+    reference: Reference
+    analyses: tuple[str, ...]
+    limits: str = ""
+    secondary: bool = False
 
 
 @dataclass(frozen=True)
@@ -454,12 +544,13 @@ class Spec:
     analyses: tuple[Analysis, ...]
     sensitivities: tuple[Analysis, ...] = ()
     reference: Reference = field(default_factory=Reference)
-    verdict: VerdictRule | None = None
+    verdict: VerdictRule | None = None  # the first statement's (the claim's primary verdict)
     notes: str = ""
     limits: str = ""
     path: str = ""
     variables: tuple[DeclaredVariable, ...] = ()
     outputs: Outputs = field(default_factory=Outputs)
+    statements: tuple[Statement, ...] = ()  # judged statements; empty without a verdict
 
     @property
     def cycles_text(self) -> str:
@@ -570,7 +661,65 @@ def _covariates(
     return tuple(covariates)
 
 
+def _compare(raw: dict[str, Any], path: str, where: str) -> tuple[Comparator, ...] | None:
+    """An analysis's ``compare``: one table or a list of them (``[]``: nothing to compare)."""
+    if "compare" not in raw:
+        return None
+    value = raw["compare"]
+    items = [value] if isinstance(value, dict) else value
+    if not isinstance(items, list):
+        raise _fail(path, where + "compare", "must be a table or a list of tables")
+    out = []
+    for j, item in enumerate(items):
+        at = f"{where}compare[{j}]."
+        if not isinstance(item, dict):
+            raise _fail(path, at[:-1], "must be a table, e.g. { estimate = 0.48, cycle = … }")
+        _known_fields(item, _COMPARE_FIELDS, path, at)
+        text = {k: _get(item, k, str, path, at, False, None) for k in _COMPARE_TEXT}
+        comparator = Comparator(
+            text=text["text"] or "",
+            estimate=_number(item, "estimate", path, at),
+            conf_low=_number(item, "conf_low", path, at),
+            conf_high=_number(item, "conf_high", path, at),
+            **{k: v for k, v in text.items() if k != "text"},
+        )
+        _published_numbers(comparator.published, path, at)
+        if comparator.statistic is not None:
+            _choice(comparator.statistic, STATISTICS + USUAL_STATISTICS, path, at + "statistic")
+        if comparator.basis is not None:
+            _choice(comparator.basis, USUAL_BASES, path, at + "basis")
+        out.append(comparator)
+    return tuple(out)
+
+
+_COMPARE_TEXT = ("text", "term", "cycle", "group", "statistic", "basis")
+
+
+def _check_estimand(analysis: Analysis, path: str, where: str) -> None:
+    """Refuse a comparator whose stated estimand (statistic, basis) is not the analysis's."""
+    for j, c in enumerate(analysis.compare or ()):
+        at = f"{where}compare[{j}]."
+        for key in ("statistic", "basis"):
+            stated = getattr(c, key)
+            ours = getattr(analysis, key, None)
+            if stated is not None and stated != ours:
+                raise _fail(
+                    path,
+                    at + key,
+                    f"the source reported {key} {stated!r}, but this analysis estimates "
+                    f"{ours!r}: a comparator must report the analysis's own estimand",
+                )
+
+
 def _analysis(
+    raw: dict[str, Any], where: str, top_model: str, sets: dict[str, list[str]], path: str
+) -> Analysis:
+    analysis = _analysis_of_kind(raw, where, top_model, sets, path)
+    _check_estimand(analysis, path, where)
+    return analysis
+
+
+def _analysis_of_kind(
     raw: dict[str, Any], where: str, top_model: str, sets: dict[str, list[str]], path: str
 ) -> Analysis:
     model = top_model
@@ -599,6 +748,7 @@ def _analysis(
         population=population,
         cycles=cycles,
         weight=weight,
+        compare=_compare(raw, path, where),
     )
     if usual:
         domains = _usual_domains(raw, path, where)
@@ -692,6 +842,16 @@ def _analysis(
     per = float(_get(raw, "per", (int, float), path, where, False, 1.0))
     if per <= 0:
         raise _fail(path, where + "per", f"must be positive, not {per:g}")
+    contrast = _get(raw, "contrast", list, path, where, exposure_type == "spline", None)
+    if contrast is not None:
+        if exposure_type != "spline":
+            raise _fail(path, where + "contrast", 'only for exposure_type = "spline"')
+        if (
+            len(contrast) != 2
+            or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in contrast)
+            or not contrast[0] < contrast[1]
+        ):
+            raise _fail(path, where + "contrast", "must be two increasing numbers: [low, high]")
     return ModelAnalysis(
         model=model,
         outcome=_get(raw, "outcome", str, path, where),
@@ -711,6 +871,7 @@ def _analysis(
         trend=bool(_get(raw, "trend", bool, path, where, False, False)),
         time=_get(raw, "time", str, path, where, model == "cox"),
         spline=bool(_get(raw, "spline", bool, path, where, False, False)),
+        contrast=(float(contrast[0]), float(contrast[1])) if contrast else None,
         **common,
     )
 
@@ -845,8 +1006,7 @@ def _variables(raw: dict[str, Any], path: str) -> tuple[DeclaredVariable, ...]:
     return tuple(out)
 
 
-def _reference(raw: dict[str, Any], path: str) -> Reference:
-    where = "reference."
+def _reference(raw: dict[str, Any], path: str, where: str = "reference.") -> Reference:
     _known_fields(raw, _REFERENCE_FIELDS, path, where)
     points = []
     for j, p in enumerate(_get(raw, "points", list, path, where, False, [])):
@@ -871,15 +1031,20 @@ def _reference(raw: dict[str, Any], path: str) -> Reference:
         conf_high=_number(raw, "conf_high", path, where),
         points=tuple(points),
     )
+    _published_numbers(ref, path, where)
+    return ref
+
+
+def _published_numbers(ref: Reference, path: str, where: str) -> None:
     if (ref.conf_low is None) != (ref.conf_high is None):
         raise _fail(path, where + "conf_high", "give both conf_low and conf_high, or neither")
     if ref.conf_low is not None and ref.estimate is None:
         raise _fail(path, where + "estimate", "is required with conf_low/conf_high")
-    return ref
 
 
-def _verdict(raw: dict[str, Any], analyses: tuple[Analysis, ...], path: str) -> VerdictRule:
-    where = "verdict."
+def _verdict(
+    raw: dict[str, Any], analyses: tuple[Analysis, ...], path: str, where: str = "verdict."
+) -> VerdictRule:
     _known_fields(raw, _VERDICT_FIELDS, path, where)
     rule = _get(raw, "rule", str, path, where)
     if rule == "p_below":
@@ -937,14 +1102,157 @@ def _verdict(raw: dict[str, Any], analyses: tuple[Analysis, ...], path: str) -> 
     selectors = {k: _get(raw, k, str, path, where, False, None) for k in ("term", "cycle", "group")}
     if not any(selectors.values()):
         raise _fail(path, where + "term", "is required (or cycle / group): which row to judge")
+    smallest = _number(raw, "smallest_effect", path, where)
+    if smallest is not None and rule == "threshold":
+        raise _fail(path, where + "smallest_effect", "only for an effect or a modification")
     return VerdictRule(
         analysis=target,
         kind=rule,
         direction=direction,  # type: ignore[arg-type]
         value=value,
         stronger_in=stronger_in,
+        smallest_effect=smallest,
         **selectors,
     )
+
+
+def _statements(
+    raw: dict[str, Any], analyses: tuple[Analysis, ...], claim: str, path: str
+) -> tuple[Statement, ...]:
+    """The judged statements: ``[[statement]]`` tables, or the one of ``[verdict]`` and
+    ``[reference]`` (both optional: a specification without a verdict only estimates)."""
+    listed = _get(raw, "statement", list, path, "", False, None)
+    verdict_raw = _get(raw, "verdict", dict, path, "", False, None)
+    reference = _reference(_get(raw, "reference", dict, path, "", False, {}), path)
+    if listed is None:
+        if not verdict_raw:
+            return ()
+        rule = _verdict(verdict_raw, analyses, path)
+        return (Statement("", claim, rule, reference, (rule.analysis,)),)
+    if verdict_raw is not None:
+        raise _fail(path, "verdict", "give [verdict] (one statement) or [[statement]], not both")
+    if not listed:
+        raise _fail(path, "statement", "needs at least one [[statement]] table")
+    out: list[Statement] = []
+    names = [a.name for a in analyses]
+    for i, item in enumerate(listed):
+        where = f"statement[{i}]."
+        if not isinstance(item, dict):
+            raise _fail(path, where[:-1], "must be a table ([[statement]])")
+        _known_fields(item, _STATEMENT_FIELDS, path, where)
+        name = _get(item, "name", str, path, where)
+        if not _NAME.match(name):
+            raise _fail(path, where + "name", "a statement name is lower case letters, digits, _")
+        if name in (s.name for s in out):
+            raise _fail(path, where + "name", f"{name!r} is given twice")
+        rule = _verdict(
+            _get(item, "verdict", dict, path, where), analyses, path, where + "verdict."
+        )
+        members = _get(item, "analyses", list, path, where, False, [])
+        for m in members:
+            if m not in names:
+                raise _fail(path, where + "analyses", f"{m!r} is not one of: {', '.join(names)}")
+        ordered = (rule.analysis, *(m for m in members if m != rule.analysis))
+        out.append(
+            Statement(
+                name=name,
+                text=_get(item, "text", str, path, where),
+                verdict=rule,
+                reference=_reference(
+                    _get(item, "reference", dict, path, where, False, {}),
+                    path,
+                    where + "reference.",
+                ),
+                analyses=ordered,
+                limits=_get(item, "limits", str, path, where, False, ""),
+                secondary=bool(_get(item, "secondary", bool, path, where, False, False)),
+            )
+        )
+    if out[0].secondary:
+        raise _fail(
+            path, "statement[0].secondary", "the first statement is the claim's primary one"
+        )
+    return tuple(out)
+
+
+def curve_members(spec: Spec, statement: Statement) -> list[Analysis]:
+    """A statement's specification curve: each of its analyses, then that analysis's
+    sensitivity analyses, in the specification's order."""
+    out: list[Analysis] = []
+    for name in statement.analyses:
+        out.append(spec.analysis(name))
+        out += [s for s in spec.sensitivities if s.name == name]
+    return out
+
+
+def judged_rows(statement: Statement, analysis: Analysis) -> list[tuple[Comparator, bool]]:
+    """The rows a statement judges in one analysis of its curve, each with its comparator
+    and whether that comparator is the analysis's own (False: the statement's reference, for
+    the verdict's analysis, or nothing to compare, for the others).
+
+    An analysis with ``compare`` entries judges each entry's row (unset selectors: the
+    statement's); one without judges the statement's row.
+    """
+    rule = statement.verdict
+    term, cycle, group = analysis.verdict_term or rule.term, rule.cycle, rule.group
+    if analysis.compare:
+        return [
+            (
+                replace(
+                    c,
+                    term=c.term if c.term is not None else term,
+                    cycle=c.cycle if c.cycle is not None else cycle,
+                    group=c.group if c.group is not None else group,
+                ),
+                True,
+            )
+            for c in analysis.compare
+        ]
+    ref = statement.reference if analysis.name == rule.analysis else Reference()
+    if analysis.compare is not None:  # compare = []: nothing comparable was published
+        ref = Reference()
+    base = Comparator(ref.text, ref.estimate, ref.conf_low, ref.conf_high, term, cycle, group)
+    return [(base, False)]
+
+
+def producible(spec: Spec, analysis: Analysis) -> dict[str, list[str] | None]:
+    """The terms, cycles and groups of the rows an analysis can produce (None: known only
+    from the data, such as the values of a ``by`` column)."""
+    years = [c.years for c in spec.cycles_of(analysis)]
+    if isinstance(analysis, UsualIntakeAnalysis):
+        from nhanes_mg.usual_intake.run import pool_label  # the label the estimation gives
+
+        cycles = [pool_label(years)] if analysis.pool else years
+        groups = [label for label, _ in analysis.domains] if len(analysis.domains) > 1 else []
+        return {"term": ["usual intake", "day 1"], "cycle": cycles, "group": groups}
+    if isinstance(analysis, DescriptiveAnalysis):
+        by_cycle = "cycle" in analysis.by
+        return {
+            "term": None if analysis.by else ["all"],
+            "cycle": years if by_cycle else ([] if not analysis.by else None),
+            "group": None if len(analysis.by) > int(by_cycle) else [],
+        }
+    return {"term": analysis.terms, "cycle": [], "group": []}
+
+
+def _check_rows(spec: Spec) -> None:
+    """Every row a statement judges exists among the rows its analysis can produce; a miss
+    lists them (a verdict that would read "not estimated" for a typo is refused here)."""
+    for i, statement in enumerate(spec.statements):
+        where = f"statement[{i}]" if statement.name else "verdict"
+        for analysis in curve_members(spec, statement):
+            rows = producible(spec, analysis)
+            whose = analysis.name + (f" [{analysis.sensitivity}]" if analysis.sensitivity else "")
+            for comparator, _ in judged_rows(statement, analysis):
+                for key, known in rows.items():
+                    want = getattr(comparator, key)
+                    if want is None or known is None or want in known:
+                        continue
+                    if not known and key != "term":
+                        detail = f"{whose} has no {key} column"
+                    else:
+                        detail = f"{whose} gives {', '.join(repr(k) for k in known)}"
+                    raise _fail(spec.path, f"{where}.{key}", f"{want!r} matches no row: {detail}")
 
 
 def parse_spec(raw: dict[str, Any], path: str = "<spec>", check_columns: bool = True) -> Spec:
@@ -981,7 +1289,8 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", check_columns: bool = 
     sens_names = [s.sensitivity for s in sensitivities]
     if len(set(sens_names)) != len(sens_names):
         raise _fail(path, "sensitivity.name", "names must be unique within a specification")
-    verdict_raw = _get(raw, "verdict", dict, path, "", False, {})
+    statements = _statements(raw, analyses, _get(raw, "claim", str, path, ""), path)
+    top_reference = _reference(_get(raw, "reference", dict, path, "", False, {}), path)
     spec = Spec(
         id=_get(raw, "id", str, path, ""),
         title=_get(raw, "title", str, path, ""),
@@ -994,14 +1303,18 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", check_columns: bool = 
         model=model,
         analyses=analyses,
         sensitivities=sensitivities,
-        reference=_reference(_get(raw, "reference", dict, path, "", False, {}), path),
-        verdict=_verdict(verdict_raw, analyses, path) if verdict_raw else None,
+        reference=(
+            top_reference if "reference" in raw or not statements else statements[0].reference
+        ),
+        verdict=statements[0].verdict if statements else None,
+        statements=statements,
         notes=_get(raw, "notes", str, path, "", False, ""),
         limits=_get(raw, "limits", str, path, "", False, ""),
         path=path,
         variables=_variables(_get(raw, "variables", dict, path, "", False, {}), path),
         outputs=_outputs(_get(raw, "outputs", dict, path, "", False, {}), path),
     )
+    _check_rows(spec)
     if check_columns:
         spec_columns.check_columns(spec)  # every column named exists, before any data is read
     return spec

@@ -18,8 +18,14 @@ weaker than published      CI excludes the null on the claimed side and lies ent
 inconclusive               CI includes the null and the published value (or nothing was
                            published to exclude)
 not reproduced             CI includes the null and excludes the published value
+no effect of the claimed   CI includes the null and excludes every effect at least as
+size                       large as the specification's smallest effect of interest
 contradicted               CI excludes the null on the opposite side
 =========================  ===========================================================
+
+"No effect of the claimed size" needs a smallest effect of interest (``smallest`` in
+:class:`Rule`); without one, a CI that includes the null is inconclusive or not reproduced,
+however narrow it is.
 
 Effect modification is judged on the *modification contrast* of one joint model: the effect
 in the stratum where the claim says it is stronger minus (ratio scales: divided by) the effect
@@ -55,6 +61,7 @@ STRONGER = "stronger than published"
 WEAKER = "weaker than published"
 INCONCLUSIVE = "inconclusive"
 NOT_REPRODUCED = "not reproduced"
+NO_EFFECT_OF_SIZE = "no effect of the claimed size"
 CONTRADICTED = "contradicted"
 NOT_ESTIMATED = "not estimated"
 VERDICTS: tuple[str, ...] = (
@@ -63,9 +70,12 @@ VERDICTS: tuple[str, ...] = (
     WEAKER,
     INCONCLUSIVE,
     NOT_REPRODUCED,
+    NO_EFFECT_OF_SIZE,
     CONTRADICTED,
     NOT_ESTIMATED,
 )
+# the verdicts whose CI excludes no effect (or the threshold) on the claimed side
+SUPPORTIVE = frozenset({CONSISTENT, STRONGER, WEAKER})
 
 # The vocabulary, as the report and the README print it (a test keeps the README in step).
 VOCABULARY: tuple[tuple[str, str], ...] = (
@@ -91,6 +101,11 @@ VOCABULARY: tuple[tuple[str, str], ...] = (
         "comparable was published): the data cannot tell",
     ),
     (NOT_REPRODUCED, "the CI includes no effect and excludes the published value"),
+    (
+        NO_EFFECT_OF_SIZE,
+        "the CI includes no effect and excludes every effect as large as the specification's "
+        "smallest effect of interest (a precise null, not a CI too wide to say anything)",
+    ),
     (CONTRADICTED, "the CI excludes no effect on the opposite side of the claim"),
     (NOT_ESTIMATED, "the analysis could not be estimated (the reason is printed)"),
 )
@@ -141,6 +156,7 @@ class Rule:
     direction: Direction
     null: float
     ratio_scale: bool = False
+    smallest: float | None = None  # the smallest effect of interest, on the claimed side
 
 
 @dataclass(frozen=True)
@@ -207,6 +223,13 @@ def judge_estimate(
         return Judgement(
             CONTRADICTED, f"the whole CI lies on the other side of {null} (the claim: {side})"
         )
+    if lo <= 0 and rule.smallest is not None and hi < _side(rule, rule.smallest):
+        also = "" if published is None else f" (the published {show(published.estimate)})"
+        return Judgement(
+            NO_EFFECT_OF_SIZE,
+            f"the CI includes {null} and excludes every effect of {show(rule.smallest)} or more "
+            f"on the claimed side{also}",
+        )
     if lo <= 0:
         if published is None:
             return Judgement(
@@ -260,7 +283,7 @@ def judge_modification(
     'contradicted'
     """
     first = judge_estimate(contrast, rule, published)
-    if first.verdict not in (CONSISTENT, STRONGER, WEAKER):
+    if first.verdict not in SUPPORTIVE:
         return first
     effect = judge_estimate(
         claimed_stratum, Rule("effect", rule.direction, rule.null, rule.ratio_scale), None
@@ -272,16 +295,6 @@ def judge_modification(
             f"does not itself exclude no effect ({effect.why})",
         )
     return first
-
-
-def agrees(main: str, other: str) -> bool:
-    """Whether a sensitivity verdict agrees with the main one (same verdict, or both on the
-    claimed side with the null excluded: consistent, stronger or weaker than published); an
-    analysis that could not be estimated agrees with nothing."""
-    if NOT_ESTIMATED in (main, other):
-        return False
-    supportive = {CONSISTENT, STRONGER, WEAKER}
-    return main == other or (main in supportive and other in supportive)
 
 
 def format_interval(
