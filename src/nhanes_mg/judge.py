@@ -21,6 +21,7 @@ from nhanes_mg.results import RATIO_SCALES, SpecResult, VariantVerdict, Verdict
 from nhanes_mg.spec import Analysis, Comparator, Spec, Statement, curve_members, judged_rows
 
 CONTRAST_RATIO_SCALES = ("ratio of odds ratios", "ratio of hazard ratios")
+ALPHA = 0.05  # a published P for interaction is "reproduced" when ours falls on its side
 
 
 def judge(spec: Spec, result: SpecResult) -> list[Verdict]:
@@ -32,14 +33,19 @@ def judge_statement(spec: Spec, result: SpecResult, statement: Statement) -> Ver
     """One statement: its main verdict (the verdict analysis's own row) and its curve."""
     rule = statement.verdict
     curve: list[VariantVerdict] = []
-    main: VariantVerdict | None = None
+    candidates: list[tuple[Comparator, VariantVerdict]] = []
     for analysis in curve_members(spec, statement):
         for comparator, own in judged_rows(statement, analysis):
             row = _judge_row(spec, result, statement, analysis, comparator, own)
             curve.append(row)
-            if main is None and analysis.name == rule.analysis and not analysis.sensitivity:
-                main = row
-    assert main is not None  # the verdict's analysis is the curve's first member
+            if analysis.name == rule.analysis and not analysis.sensitivity:
+                candidates.append((comparator, row))
+    # the main row: the verdict analysis's row the rule names (its first, if none matches)
+    wanted = (rule.term, rule.cycle, rule.group)
+    main = next(
+        (row for c, row in candidates if (c.term, c.cycle, c.group) == wanted),
+        candidates[0][1],
+    )
     ref = statement.reference
     published = ref.text or "—"
     where = ", ".join(x for x in (rule.analysis, main.row) if x)
@@ -200,19 +206,25 @@ def _judge_row(
         & (pl.col("role") == "interaction")
         & pl.col("sensitivity").eq_missing(pl.lit(sensitivity, pl.String))
     )
-    p_text = p_value_text(p["p_value"][0]) if p.height == 1 else "—"
+    p_ours = p["p_value"][0] if p.height == 1 else None
+    p_text = p_value_text(p_ours)
+    note = ""
+    if comparator.p_value is not None and p_ours is not None:
+        reproduced = (p_ours < ALPHA) == (comparator.p_value < ALPHA)
+        note = (
+            f"the published P-interaction {comparator.p_text} is "
+            f"{'' if reproduced else 'not '}reproduced (ours P {p_text})"
+        )
     fmt = verdicts.format_interval
     a, b = (
         fmt(e["estimate"], e["conf_low"], e["conf_high"], null) for e in (eff[claimed], eff[other])
     )
-    scale = row["scale"]
-    if rule.stronger_in == "complement":
-        scale = f"{scale} (the second stratum's relative to the first's)"
+    scale = row["scale"]  # oriented as the claimed stratum's relative to the other's
     ours = (
         f"{a} [{claimed}] vs {b} [{other}]; {scale} {fmt(est, lo, hi, null)}; "
         f"P-interaction {p_text}"
     )
-    return _filled(blank, judgement, ours, est, lo, hi)
+    return replace(_filled(blank, judgement, ours, est, lo, hi), note=note)
 
 
 def _filled(

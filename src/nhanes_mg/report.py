@@ -319,7 +319,7 @@ def curve_rows(verdict: Verdict) -> list[list[str]]:
             c.ours,
             c.comparator or "—",
             c.verdict,
-            c.why,
+            c.why + (f"; {c.note}" if c.note else ""),
         ]
         for c in order
     ]
@@ -810,6 +810,7 @@ VERDICTS_SCHEMA = {
     "published_high": pl.Float64,
     "verdict": pl.String,
     "why": pl.String,
+    "note": pl.String,
     "curve": pl.String,
     "caution": pl.String,
     "evalue": pl.Float64,
@@ -849,6 +850,7 @@ def verdicts_table(results: Sequence[SpecResult]) -> pl.DataFrame:
                         "published_high": c.published_high,
                         "verdict": c.verdict,
                         "why": c.why,
+                        "note": c.note or None,
                         "curve": v.summary if main else None,
                         "caution": (v.caution or None) if main else None,
                         "evalue": ev.estimate if ev else None,

@@ -61,6 +61,7 @@ class VariantVerdict:
     published_low: float | None = None
     published_high: float | None = None
     scale: str = ""
+    note: str = ""  # e.g. whether a published P for interaction is reproduced
 
     @property
     def supports(self) -> bool:
@@ -134,23 +135,30 @@ class Verdict:
 
     @property
     def caution(self) -> str:
-        """Said beside the verdict when it rests on a minority of its own analyses, or when
-        most analyses support the claim and the main one does not (else empty)."""
+        """Said beside the verdict: when it rests on a minority of its own analyses, when most
+        analyses support the claim and the main one does not, and each published P for
+        interaction that our estimate does not reproduce (else empty)."""
+        words = [
+            f"{c.label}: {c.note}"
+            for c in self.curve
+            if " not reproduced" in c.note and not c.sensitivity  # the analyses' own P
+        ]
         finite = [c for c in self.curve if math.isfinite(c.estimate)]
-        if len(finite) < 2 or self.main is None:
-            return ""
-        k, s = len(finite), sum(c.supports for c in finite)
-        if self.main.supports and 2 * s < k:
-            return (
-                f"this verdict rests on a minority of its analyses: {s} of {k} exclude "
-                f"{self.null_words} on the claimed side"
-            )
-        if not self.main.supports and 2 * s > k:
-            return (
-                f"most of its analyses ({s} of {k}) exclude {self.null_words} on the claimed "
-                "side; the main one does not"
-            )
-        return ""
+        if len(finite) >= 2 and self.main is not None:
+            k, s = len(finite), sum(c.supports for c in finite)
+            if self.main.supports and 2 * s < k:
+                words.insert(
+                    0,
+                    f"this verdict rests on a minority of its analyses: {s} of {k} exclude "
+                    f"{self.null_words} on the claimed side",
+                )
+            elif not self.main.supports and 2 * s > k:
+                words.insert(
+                    0,
+                    f"most of its analyses ({s} of {k}) exclude {self.null_words} on the "
+                    "claimed side; the main one does not",
+                )
+        return "; ".join(words)
 
 
 @dataclass
