@@ -1220,7 +1220,7 @@ def _modifier(
     if analysis.modifier_cut is None:
         if values.dtype != pl.Boolean:
             raise SpecError(f"{where}: modifier {text!r} is not a condition (give modifier_cut)")
-        return values.cast(pl.Float64), analysis_strata(analysis, None)
+        return values.cast(pl.Float64), analysis.strata(None)
     values = values.cast(pl.Float64)
     if analysis.modifier_cut == "median":
         # the weighted median in the analysis domain, as the claim's "below vs above median"
@@ -1228,19 +1228,7 @@ def _modifier(
         cut = _weighted_quantiles(domain, "_m", [0.5])[0]
     else:
         cut = float(analysis.modifier_cut)
-    return (values >= cut).cast(pl.Float64), analysis_strata(analysis, cut)
-
-
-def analysis_strata(analysis: ModelAnalysis, cut: float | None) -> tuple[str, str]:
-    """Labels of the modifier's strata: (where it holds, the complement)."""
-    text = analysis.modifier or ""
-    if analysis.modifier_labels:
-        value = "" if cut is None else f"{cut:.3g}"
-        holds, other = analysis.modifier_labels
-        return holds.replace("{cut}", value), other.replace("{cut}", value)
-    if cut is None:
-        return text, f"not ({text})"
-    return f"{text} ≥ {cut:.4g}", f"{text} < {cut:.4g}"
+    return (values >= cut).cast(pl.Float64), analysis.strata(cut)
 
 
 def _category_medians(domain: SurveyDesign, categories: dict[str, pl.Expr]) -> dict[str, float]:

@@ -88,7 +88,8 @@ def _label(statement: Statement, analysis: Analysis, comparator: Comparator, man
 
 
 def _row_text(comparator: Comparator) -> str:
-    return ", ".join(x for x in (comparator.term, comparator.cycle, comparator.group) if x)
+    parts = (comparator.term, comparator.cycle, comparator.group, comparator.stratum)
+    return ", ".join(x for x in parts if x)
 
 
 def _select(
@@ -164,7 +165,9 @@ def _judge_row(
         return blank if info is None else replace(blank, why=info.error or blank.why)
     table = result.table
     role = "modification contrast" if rule.kind == "modification" else "estimate"
-    rows = _select(table, analysis, comparator, role)
+    if comparator.stratum is not None:
+        role = "stratum effect"
+    rows = _select(table, analysis, comparator, role, comparator.stratum)
     if rows.height != 1:
         what = f"{analysis.name} / {_row_text(comparator)}"
         return replace(blank, why=f"{rows.height} rows match {what}")

@@ -238,6 +238,7 @@ _VERDICT_FIELDS = {
     "value",
     "stronger_in",
     "smallest_effect",
+    "analyses",
 }
 _STATEMENT_FIELDS = {"name", "text", "limits", "secondary", "analyses", "reference", "verdict"}
 _COMPARE_FIELDS = {
@@ -251,6 +252,7 @@ _COMPARE_FIELDS = {
     "statistic",
     "basis",
     "p_value",
+    "stratum",
 }
 
 
@@ -325,6 +327,18 @@ class ModelAnalysis(_Common):
         if self.per == 1 and not self.exposure_unit:
             return name
         return f"{name}, per {self.per:g} {self.exposure_unit}".rstrip()
+
+    def strata(self, cut: float | None) -> tuple[str, str]:
+        """Labels of the modifier's strata: (where it holds, the complement); ``cut`` is the
+        number a continuous modifier is split at ("{cut}" in the labels)."""
+        text = self.modifier or ""
+        if self.modifier_labels:
+            value = "" if cut is None else f"{cut:.3g}"
+            holds, other = self.modifier_labels
+            return holds.replace("{cut}", value), other.replace("{cut}", value)
+        if cut is None:
+            return text, f"not ({text})"
+        return f"{text} ≥ {cut:.4g}", f"{text} < {cut:.4g}"
 
     @property
     def terms(self) -> list[str]:
@@ -422,6 +436,7 @@ class Comparator:
     group: str | None = None
     statistic: str | None = None
     basis: str | None = None
+    stratum: str | None = None  # a joint model's effect in this stratum of its modifier
     p_value: float | None = None  # a published P for interaction …
     p_below: bool = False  # … given only as a bound ("P < 0.001": 0.001, True)
 
@@ -701,7 +716,7 @@ def _compare(raw: dict[str, Any], path: str, where: str) -> tuple[Comparator, ..
     return tuple(out)
 
 
-_COMPARE_TEXT = ("text", "term", "cycle", "group", "statistic", "basis")
+_COMPARE_TEXT = ("text", "term", "cycle", "group", "statistic", "basis", "stratum")
 
 
 def _published_p(item: dict[str, Any], path: str, at: str) -> dict[str, Any]:
@@ -1158,13 +1173,13 @@ def _statements(
         if not verdict_raw:
             return ()
         rule = _verdict(verdict_raw, analyses, path)
-        return (Statement("", claim, rule, reference, (rule.analysis,)),)
+        members = _members(verdict_raw, rule, analyses, path, "verdict.")
+        return (Statement("", claim, rule, reference, members),)
     if verdict_raw is not None:
         raise _fail(path, "verdict", "give [verdict] (one statement) or [[statement]], not both")
     if not listed:
         raise _fail(path, "statement", "needs at least one [[statement]] table")
     out: list[Statement] = []
-    names = [a.name for a in analyses]
     for i, item in enumerate(listed):
         where = f"statement[{i}]."
         if not isinstance(item, dict):
@@ -1175,14 +1190,11 @@ def _statements(
             raise _fail(path, where + "name", "a statement name is lower case letters, digits, _")
         if name in (s.name for s in out):
             raise _fail(path, where + "name", f"{name!r} is given twice")
-        rule = _verdict(
-            _get(item, "verdict", dict, path, where), analyses, path, where + "verdict."
-        )
-        members = _get(item, "analyses", list, path, where, False, [])
-        for m in members:
-            if m not in names:
-                raise _fail(path, where + "analyses", f"{m!r} is not one of: {', '.join(names)}")
-        ordered = (rule.analysis, *(m for m in members if m != rule.analysis))
+        raw_rule = _get(item, "verdict", dict, path, where)
+        if "analyses" in raw_rule:
+            raise _fail(path, where + "verdict.analyses", "give it as the statement's analyses")
+        rule = _verdict(raw_rule, analyses, path, where + "verdict.")
+        ordered = _members(item, rule, analyses, path, where)
         out.append(
             Statement(
                 name=name,
@@ -1203,6 +1215,18 @@ def _statements(
             path, "statement[0].secondary", "the first statement is the claim's primary one"
         )
     return tuple(out)
+
+
+def _members(
+    raw: dict[str, Any], rule: VerdictRule, analyses: tuple[Analysis, ...], path: str, where: str
+) -> tuple[str, ...]:
+    """A statement's ``analyses`` (the members of its curve), the verdict's analysis first."""
+    names = [a.name for a in analyses]
+    members = _get(raw, "analyses", list, path, where, False, [])
+    for m in members:
+        if m not in names:
+            raise _fail(path, where + "analyses", f"{m!r} is not one of: {', '.join(names)}")
+    return (rule.analysis, *dict.fromkeys(m for m in members if m != rule.analysis))
 
 
 def curve_members(spec: Spec, statement: Statement) -> list[Analysis]:
@@ -1254,15 +1278,21 @@ def producible(spec: Spec, analysis: Analysis) -> dict[str, list[str] | None]:
 
         cycles = [pool_label(years)] if analysis.pool else years
         groups = [label for label, _ in analysis.domains] if len(analysis.domains) > 1 else []
-        return {"term": ["usual intake", "day 1"], "cycle": cycles, "group": groups}
+        return {"term": ["usual intake", "day 1"], "cycle": cycles, "group": groups, "stratum": []}
     if isinstance(analysis, DescriptiveAnalysis):
         by_cycle = "cycle" in analysis.by
         return {
             "term": None if analysis.by else ["all"],
             "cycle": years if by_cycle else ([] if not analysis.by else None),
             "group": None if len(analysis.by) > int(by_cycle) else [],
+            "stratum": [],
         }
-    return {"term": analysis.terms, "cycle": [], "group": []}
+    strata: list[str] | None = []
+    if analysis.modifier:  # a cut from the data ("median" in "{cut}") is known only then
+        named = analysis.modifier_labels or ("",)
+        fixed = analysis.modifier_cut is None or not any("{cut}" in x for x in named)
+        strata = list(analysis.strata(None)) if fixed else None
+    return {"term": analysis.terms, "cycle": [], "group": [], "stratum": strata}
 
 
 def _check_rows(spec: Spec) -> None:
