@@ -2,7 +2,7 @@
 
 Two specifications, parsed as the shipped ones are (:func:`nhanes_mg.spec.parse_spec`), with
 tidy tables and fits written out here and verdicts from the package's own rule
-(:func:`nhanes_mg.analyses.judge`):
+(:func:`nhanes_mg.judge.judge`):
 
 - ``T1`` (descriptive): the share below the Mg EAR by cycle (a trend), by sex (groups), a
   threshold verdict (> 50 % in 2017-2018) and one sensitivity analysis that agrees;
@@ -20,7 +20,8 @@ from typing import Any
 
 import polars as pl
 
-from nhanes_mg.analyses import _SCHEMA, TABLE_COLUMNS, FitInfo, SpecResult, judge
+from nhanes_mg.analyses import _SCHEMA, TABLE_COLUMNS, FitInfo, SpecResult
+from nhanes_mg.judge import judge
 from nhanes_mg.spec import Spec, parse_spec
 
 SHARE_SPEC: dict[str, Any] = {
@@ -150,7 +151,8 @@ def forest_result() -> SpecResult:
     fits = [
         FitInfo(name, sensitivity, label, "survey logistic (quasibinomial), quartiles",
                 cycles=("2003-2004", "2005-2006"), n=n, events=events, weight="wt_diet1",
-                weight_reason="a day-1 intake → WTDRD1", cuts=cuts)
+                weight_reason="a day-1 intake → WTDRD1", cuts=cuts,
+                outcome_share=round(events / n, 3))
         for name, sensitivity, label, n, events in (
             ("deficiency_crude", None, "", 4321, 321),
             ("deficiency_adjusted", None, "", 4321, 321),
@@ -163,5 +165,5 @@ def forest_result() -> SpecResult:
 
 def _judged(spec: Spec, table: pl.DataFrame, fits: list[FitInfo]) -> SpecResult:
     result = SpecResult(spec=spec, table=table, fits=fits)
-    result.verdict = judge(spec, result)
+    result.verdicts = judge(spec, result)
     return result

@@ -1,113 +1,16 @@
-"""The analysis runner: verdict selection on small tables; estimates on the real mirror checked
-against independent computations; each analysis on its own cycles with its own weight."""
+"""The analysis runner: estimates on the real mirror checked against independent computations;
+each analysis on its own cycles with its own weight (verdicts: test_judge.py)."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import polars as pl
 import pytest
 
-from nhanes_mg import verdicts
-from nhanes_mg.analyses import (
-    _SCHEMA,
-    TABLE_COLUMNS,
-    FitInfo,
-    SpecResult,
-    judge,
-)
-from nhanes_mg.spec import load_shipped_specs, parse_spec
+from nhanes_mg.analyses import TABLE_COLUMNS
+from nhanes_mg.spec import load_shipped_specs
 from run_support import ShippedResult
-
-
-def _spec(verdict: dict[str, Any], sensitivity: list[dict[str, Any]] | None = None):  # type: ignore[no-untyped-def]
-    raw = {
-        "id": "T", "title": "t", "claim": "c", "citation": "x", "cycles": "2005-2006",
-        "population": "age >= 20", "model": "linear",
-        "analysis": [{"name": "a", "outcome": "y", "exposure": "x", "modifier": "m >= 1"}],
-        "sensitivity": sensitivity or [], "verdict": {"analysis": "a", **verdict},
-    }  # fmt: skip
-    return parse_spec(raw, check_columns=False)  # toy columns: the verdict logic alone
-
-
-def _rows(*rows: dict[str, Any]) -> pl.DataFrame:
-    full = [{c: r.get(c) for c in TABLE_COLUMNS} for r in rows]
-    return pl.DataFrame(full, schema=_SCHEMA)
-
-
-def _result(spec, table: pl.DataFrame, sensitivities: tuple[str, ...] = ()) -> SpecResult:  # type: ignore[no-untyped-def]
-    fits = [
-        FitInfo("a", s, "", "", n=10, strata=("m high", "m low")) for s in (None, *sensitivities)
-    ]
-    return SpecResult(spec=spec, table=table, fits=fits)
-
-
-def _modification_rows(contrast: tuple[float, float, float], high: tuple[float, float, float],
-                       low: tuple[float, float, float], sensitivity: str | None = None,
-                       term: str = "x") -> list[dict[str, Any]]:  # fmt: skip
-    def row(role: str, est: tuple[float, float, float], stratum: str | None) -> dict[str, Any]:
-        return {"analysis": "a", "sensitivity": sensitivity, "role": role, "term": term,
-                "stratum": stratum, "estimate": est[0], "conf_low": est[1],
-                "conf_high": est[2], "scale": "difference" if role != "modification contrast"
-                else "difference of differences"}  # fmt: skip
-
-    return [
-        row("modification contrast", contrast, None),
-        row("stratum effect", high, "m high"),
-        row("stratum effect", low, "m low"),
-        {"analysis": "a", "sensitivity": sensitivity, "role": "interaction",
-         "term": "P for interaction", "p_value": 0.01},
-    ]  # fmt: skip
-
-
-def test_modification_reads_the_contrast_of_the_joint_model() -> None:
-    spec = _spec({"term": "x", "rule": "modification", "direction": "above",
-                  "stronger_in": "modifier"})  # fmt: skip
-    # stronger where m holds (5 vs 2): consistent
-    table = _rows(*_modification_rows((3.0, 1.0, 5.0), (5.0, 4.0, 6.0), (2.0, 1.0, 3.0)))
-    verdict = judge(spec, _result(spec, table))
-    assert verdict is not None and verdict.verdict == verdicts.CONSISTENT
-    assert "5.00 (4.00–6.00) [m high] vs 2.00 (1.00–3.00) [m low]" in verdict.ours
-    assert "P-interaction = 0.010" in verdict.ours
-
-
-def test_modification_claimed_in_the_complement_flips_the_contrast() -> None:
-    spec = _spec({"term": "x", "rule": "modification", "direction": "above",
-                  "stronger_in": "complement"})  # fmt: skip
-    table = _rows(*_modification_rows((3.0, 1.0, 5.0), (5.0, 4.0, 6.0), (2.0, 1.0, 3.0)))
-    verdict = judge(spec, _result(spec, table))
-    assert verdict is not None and verdict.verdict == verdicts.CONTRADICTED
-    assert verdict.ours.startswith("2.00 (1.00–3.00) [m low] vs 5.00")
-
-
-def test_sensitivity_verdicts_and_robustness_line() -> None:
-    spec = _spec(
-        {"term": "x", "rule": "modification", "direction": "above", "stronger_in": "modifier"},
-        [{"name": "s1", "analysis": "a", "label": "first"},
-         {"name": "s2", "analysis": "a", "label": "second", "term": "x2"}],
-    )  # fmt: skip
-    table = _rows(
-        *_modification_rows((3.0, 1.0, 5.0), (5.0, 4.0, 6.0), (2.0, 1.0, 3.0)),
-        *_modification_rows((2.0, 0.5, 3.5), (4.0, 3.0, 5.0), (2.0, 1.0, 3.0), "s1"),
-        *_modification_rows((-1.0, -2.0, 1.0), (2.0, 1.0, 3.0), (3.0, 2.0, 4.0), "s2", "x2"),
-    )
-    verdict = judge(spec, _result(spec, table, ("s1", "s2")))
-    assert verdict is not None
-    assert [s.verdict for s in verdict.sensitivity] == [verdicts.CONSISTENT, verdicts.INCONCLUSIVE]
-    assert verdict.robustness == ("holds in 1 of 2 sensitivity analyses; not in second "
-                                  "(inconclusive)")  # fmt: skip
-
-
-def test_a_missing_row_is_not_estimated_never_a_verdict() -> None:
-    spec = _spec({"term": "nope", "rule": "effect", "direction": "above"})
-    table = _rows({"analysis": "a", "role": "estimate", "term": "x", "estimate": 1.0,
-                   "conf_low": 0.5, "conf_high": 1.5, "scale": "difference"},
-                  {"analysis": "a", "role": "estimate", "term": "z", "estimate": 1.0,
-                   "conf_low": 0.5, "conf_high": 1.5, "scale": "difference"})  # fmt: skip
-    verdict = judge(spec, _result(spec, table))
-    assert verdict is not None and verdict.verdict == verdicts.NOT_ESTIMATED
-
 
 # ---------------------------------------------------------------------------------- real mirror
 

@@ -46,7 +46,7 @@ def consoles(monkeypatch: pytest.MonkeyPatch) -> tuple[Console, Console]:
     return out, err
 
 
-def test_summary_table_has_every_claim_verdict_why_and_robustness(
+def test_summary_table_has_every_claim_verdict_why_and_curve(
     consoles: tuple[Console, Console],
 ) -> None:
     share, forest = share_result(), forest_result()
@@ -57,10 +57,10 @@ def test_summary_table_has_every_claim_verdict_why_and_robustness(
     lines = out.splitlines()
     t1 = next(i for i, line in enumerate(lines) if "T1 Share of adults below the magnesium" in line)
     assert "54.7% (51.2–58.3%)" in lines[t1] and "consistent" in lines[t1]
-    assert "holds in 1 of 1 sensitivity analyses" in lines[t1]
+    assert "estimates 54.7% to 60.0% across 2 analyses; 2 exclude 50.0%" in lines[t1]
     assert share.verdict.why in lines[t1 + 1]  # the reason under the verdict
     t3 = next(i for i, line in enumerate(lines) if "T3 Magnesium intake and vitamin D" in line)
-    assert "0.40 (0.28–0.57)" in lines[t3] and "holds in 1 of 2 sensitivity analyses" in lines[t3]
+    assert "0.40 (0.28–0.57)" in lines[t3] and "estimates 0.40 to 0.90 across 3" in lines[t3]
     assert forest.verdict.why in lines[t3 + 1]
     assert "warning: C4 skipped: none of its cycles (2007-2010) is among --cycles" in err
     assert "1 file(s) not offered by the source" in err
@@ -96,7 +96,7 @@ def test_summary_names_what_was_not_estimated_incomplete_and_reused(
 
 def test_summary_of_a_claim_without_a_verdict(consoles: tuple[Console, Console]) -> None:
     bare = share_result()
-    bare.verdict = None
+    bare.verdicts = []
     cli._print_summary(_summary([bare]))
     out, _ = (c.export_text() for c in consoles)
     row = next(line for line in out.splitlines() if "T1 Share" in line)

@@ -73,9 +73,9 @@ def test_write_figures_writes_one_png_per_kind_main_first(
     tmp_path: Path, share: SpecResult, forest: SpecResult
 ) -> None:
     paths = figures.write_figures(share, tmp_path / "figures")
-    assert [p.name for p in paths] == ["T1.png", "T1_groups.png", "T1_robustness.png"]
+    assert [p.name for p in paths] == ["T1.png", "T1_groups.png", "T1_curve.png"]
     paths += figures.write_figures(forest, tmp_path / "figures")
-    assert [p.name for p in paths[3:]] == ["T3.png", "T3_robustness.png"]
+    assert [p.name for p in paths[3:]] == ["T3.png", "T3_curve.png"]
     for path in paths:
         assert path.read_bytes()[:8] == PNG, path
     # written atomically: nothing else is left in the folder
@@ -134,25 +134,35 @@ def test_forest_of_odds_ratios_with_the_published_estimate(forest: SpecResult) -
     assert any(type(s).__name__ == "scale_y_log10" for s in plot.scales)
 
 
-def test_robustness_has_every_variant_coloured_by_its_verdict(forest: SpecResult) -> None:
-    plot = figures._robustness(forest)
+def test_curve_is_sorted_coloured_by_verdict_with_each_rows_published_value(
+    forest: SpecResult,
+) -> None:
+    (verdict,) = forest.verdicts
+    plot = figures._curve(forest, verdict)
     assert plot is not None
     _no_column_names(plot)
     data = _data(plot)
-    assert list(data["variant"]) == [
-        "main analysis", "supplement non-users", "two-day mean intakes", "published",
-    ]  # fmt: skip
-    assert list(data["verdict"]) == ["consistent", "consistent", "not reproduced", "published"]
-    assert plot.labels.y == "effect (95% CI, ratio, log scale); dashed: no effect"
+    assert list(data["variant"].cat.categories) == [
+        "▶ main analysis",
+        "supplement non-users",
+        "two-day mean intakes",
+    ]  # fmt: skip  (sorted by estimate, the main one marked)
+    assert list(data["verdict"]) == ["consistent", "consistent", "not reproduced"]
+    assert list(data["published"]) == [0.34, 0.34, 0.34]  # each row's own comparator
+    assert plot.labels.y.replace("\n", " ").startswith(
+        "odds ratio (95% CI, log scale); dashed: no effect; ◇ the published estimate the row is "
+        "compared with. Estimates 0.40 to 0.90 across 3 analyses"
+    )
     assert _hlines(plot) == [1.0]
 
 
-def test_robustness_of_a_share_in_percent(share: SpecResult) -> None:
-    plot = figures._robustness(share)
+def test_curve_of_a_share_in_percent(share: SpecResult) -> None:
+    (verdict,) = share.verdicts
+    plot = figures._curve(share, verdict)
     assert plot is not None
     _no_column_names(plot)
     assert list(_data(plot)["estimate"]) == [pytest.approx(54.7), pytest.approx(60.0)]
-    assert plot.labels.y == "estimate (95% CI, %); dashed: the claim's threshold 50"
+    assert plot.labels.y.startswith("proportion (95% CI, %); dashed: the claim's threshold 50%")
     assert _hlines(plot) == [pytest.approx(50.0)]
 
 

@@ -75,20 +75,21 @@ def _section(md: str, sid: str) -> str:
     return md.split(f"\n## {sid}. ")[1].split("\n## ")[0]
 
 
-def test_summary_has_every_claim_with_its_verdict_and_robustness(md: str) -> None:
+def test_summary_has_every_claim_with_its_verdict_and_curve(md: str) -> None:
     summary = md.split("## Summary")[1].split("\n## ")[0]
     assert (
         "| T1: Share of adults below the magnesium EAR (hand-made) | about half of adults below "
-        "the EAR | 54.7% (51.2–58.3%) | **consistent** | holds in 1 of 1 sensitivity analyses |"
+        "the EAR | 54.7% (51.2–58.3%) | **consistent** | estimates 54.7% to 60.0% across 2 "
+        "analyses; 2 exclude 50.0% on the claimed side |"
     ) in summary
     assert (
         "| T3: Magnesium intake and vitamin D deficiency (hand-made) | OR 0.34 (0.21–0.56), Q4 "
-        "vs Q1 | 0.40 (0.28–0.57) | **consistent** | holds in 1 of 2 sensitivity analyses; not in "
-        "two-day mean intakes (not reproduced) |"
+        "vs Q1 | 0.40 (0.28–0.57) | **consistent** | estimates 0.40 to 0.90 across 3 analyses; "
+        "2 exclude no effect on the claimed side |"
     ) in summary
 
 
-def test_claim_section_states_verdict_reason_robustness_and_limits(
+def test_claim_section_states_verdict_reason_curve_and_limits(
     md: str, results: list[SpecResult]
 ) -> None:
     forest = results[1]
@@ -97,23 +98,28 @@ def test_claim_section_states_verdict_reason_robustness_and_limits(
     assert "> Higher magnesium intake goes with less vitamin D deficiency." in section
     assert "- **Source**: a unit test; evidence cited: Deng X et al. BMC Med 2013;11:187" in section
     assert "- **Published**: OR 0.34 (0.21–0.56), Q4 vs Q1" in section
-    assert "- **Ours** (deficiency_adjusted, Q4): 0.40 (0.28–0.57)" in section
+    assert "- **Ours** (deficiency_adjusted, Q4): 0.40 (0.28–0.57); E-value" in section
     assert f"- **Verdict: consistent** — {forest.verdict.why}" in section
     assert "overlaps the published CI 0.21–0.56" in forest.verdict.why
     assert (
-        "- **Robustness**: holds in 1 of 2 sensitivity analyses; not in two-day mean intakes "
-        "(not reproduced)"
+        "- **Specification curve**: estimates 0.40 to 0.90 across 3 analyses; 2 exclude no "
+        "effect on the claimed side"
     ) in section
     assert (
         "- **What this cannot test**: Cross-sectional: says nothing about which comes first."
     ) in section
     assert "- **Notes**: Day-1 intakes with the day-1 weight." in section
-    # each sensitivity analysis with its own verdict and why
+    # the curve: each analysis with its row, n, its own comparator, verdict and why, sorted
+    curve = section.split("**Specification curve**: every analysis")[1].split("\n\n**")[0]
+    lines = [line for line in curve.splitlines() if line.startswith("| ")][2:]
+    assert [line.split(" | ")[3] for line in lines] == [
+        "0.40 (0.28–0.57)", "0.55 (0.33–0.92)", "0.90 (0.60–1.35)",
+    ]  # fmt: skip
+    assert lines[0].startswith("| ▶ main analysis | Q4 | 4,321 |")
     assert (
-        "| two-day mean intakes | 0.90 (0.60–1.35) | not reproduced | the CI includes no effect "
-        "and excludes the published 0.34 |"
+        "| two-day mean intakes | Q4 | 4,321 | 0.90 (0.60–1.35) | OR 0.34 (0.21–0.56), Q4 vs Q1 "
+        "| not reproduced | the CI includes no effect and excludes the published 0.34 |"
     ) in section
-    assert "| supplement non-users | 0.55 (0.33–0.92) | consistent |" in section
     assert "Incomplete data" not in section
 
 
@@ -185,8 +191,8 @@ def test_html_has_the_same_content_escaped(page: str, results: list[SpecResult])
     why = html.escape(forest.verdict.why)
     assert f'<li><b>Verdict</b>: <b class="v-consistent">consistent</b> — {why}' in page
     assert (
-        "<li><b>Robustness</b>: holds in 1 of 2 sensitivity analyses; not in two-day mean intakes "
-        "(not reproduced)"
+        "<li><b>Specification curve</b>: estimates 0.40 to 0.90 across 3 analyses; 2 exclude no "
+        "effect on the claimed side"
     ) in page
     assert "<li><b>What this cannot test</b>: Cross-sectional" in page
     assert "<td>deficiency_adjusted</td><td>survey logistic (quasibinomial), quartiles</td>" in page
@@ -217,7 +223,7 @@ def test_incomplete_and_not_estimated_are_said_beside_the_verdict(
     section = _section(md, "T3")
     verdict_line = next(i for i, line in enumerate(section.splitlines()) if "**Verdict" in line)
     assert section.splitlines()[verdict_line + 1] == (
-        "- ⚠ **Incomplete data**: estimated without VID_D (2005-2006) (--allow-incomplete)"
+        "- **⚠ Incomplete data**: estimated without VID_D (2005-2006) (--allow-incomplete)"
     )
     assert (
         "| deficiency_adjusted [two_day: two-day mean intakes] | survey logistic (quasibinomial), "
@@ -242,8 +248,11 @@ def test_write_report_tables_and_verdicts_csv(inputs: ReportInputs, tmp_path: Pa
     t3 = rows.filter(pl.col("claim") == "T3")
     assert t3["verdict"].to_list() == ["consistent", "consistent", "not reproduced"]
     assert t3["sensitivity"].to_list() == [None, "non_users", "two_day"]
-    # the robustness line belongs to the main row only
-    assert t3["robustness"].to_list()[1:] == [None, None]
-    assert t3["robustness"][0].startswith("holds in 1 of 2")
-    assert t3["estimate"][0] == pytest.approx(0.40) and t3["row"][0] == "deficiency_adjusted, Q4"
+    assert t3["main"].to_list() == [True, False, False]
+    assert t3["statement"].to_list() == [None, None, None]  # one statement: no name
+    # the curve's summary belongs to the main row only
+    assert t3["curve"].to_list()[1:] == [None, None]
+    assert t3["curve"][0].startswith("estimates 0.40 to 0.90 across 3 analyses")
+    assert t3["estimate"][0] == pytest.approx(0.40) and t3["row"][0] == "Q4"
+    assert t3["published"].to_list() == [0.34, 0.34, 0.34]
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]  # nothing half-written

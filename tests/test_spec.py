@@ -11,6 +11,8 @@ from nhanes_mg.spec import (
     DescriptiveAnalysis,
     ModelAnalysis,
     UsualIntakeAnalysis,
+    curve_members,
+    judged_rows,
     load_shipped_specs,
     load_spec,
 )
@@ -55,9 +57,10 @@ def test_shipped_specs_cover_the_claims() -> None:
     for spec in specs:
         assert spec.verdict, f"{spec.id} has no verdict rule"
         assert spec.claim and spec.citation and spec.limits, spec.id
-        # every claim shows how robust its verdict is
-        judged = [s for s in spec.sensitivities if s.name == spec.verdict.analysis]
-        assert len(judged) >= 2, spec.id
+        # every statement shows its estimate in at least three analyses (its curve)
+        for statement in spec.statements:
+            rows = [r for a in curve_members(spec, statement) for r in judged_rows(statement, a)]
+            assert len(rows) >= 3, (spec.id, statement.name)
 
 
 def test_shipped_specs_are_typed() -> None:
@@ -199,3 +202,118 @@ def test_old_rule_names_still_read(tmp_path: Path) -> None:
 def test_a_spec_folder_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="is a folder, not a specification file"):
         load_spec(tmp_path)
+
+
+STATEMENTS = GOOD.replace(
+    """[verdict]
+rule = "effect"
+direction = "below"
+analysis = "a"
+term = "Q4"
+""",
+    """[[analysis]]
+name = "b"
+outcome = "vitd_25oh_nmol < 50"
+exposure = "mg_total"
+exposure_type = "quantiles"
+covariates = "@adj"
+compare = { text = "Deng: 0.62", estimate = 0.62 }
+
+[[statement]]
+name = "deficiency"
+text = "less deficiency"
+analyses = ["a", "b"]
+[statement.reference]
+text = "Deng: 0.34"
+estimate = 0.34
+[statement.verdict]
+rule = "effect"
+direction = "below"
+analysis = "a"
+term = "Q4"
+
+[[statement]]
+name = "insufficiency"
+text = "less insufficiency"
+secondary = true
+[statement.verdict]
+rule = "effect"
+direction = "below"
+analysis = "b"
+term = "Q4"
+""",
+)
+
+
+def test_statements_each_carry_their_rule_reference_and_curve(tmp_path: Path) -> None:
+    spec = load_spec(_write(tmp_path, STATEMENTS))
+    first, second = spec.statements
+    assert (first.name, first.analyses, first.reference.estimate) == (
+        "deficiency",
+        ("a", "b"),
+        0.34,
+    )
+    assert (second.name, second.analyses, second.secondary) == ("insufficiency", ("b",), True)
+    assert spec.verdict == first.verdict  # the claim's primary verdict
+    assert spec.analysis("b").compare is not None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('term = "Q4"\n\n[[statement]]', 'term = "Q5"\n\n[[statement]]',
+         "field 'statement[0].term': 'Q5' matches no row: a gives 'Q1', 'Q2', 'Q3', 'Q4'"),
+        ('name = "insufficiency"', 'name = "deficiency"', "'deficiency' is given twice"),
+        ('analyses = ["a", "b"]', 'analyses = ["a", "c"]', "'c' is not one of: a, b"),
+        ('name = "deficiency"', 'name = "Deficiency!"', "lower case letters"),
+        ('secondary = true', 'secondary = "yes"', "must be bool"),
+        ("[[statement]]\nname = \"deficiency\"",
+         "[verdict]\nrule = \"effect\"\ndirection = \"below\"\nanalysis = \"a\"\nterm = \"Q4\"\n"
+         "[[statement]]\nname = \"deficiency\"",
+         "give [verdict] (one statement) or [[statement]], not both"),
+        ('compare = { text = "Deng: 0.62", estimate = 0.62 }',
+         'compare = { text = "Deng", estimate = 0.62, conf_low = 0.4 }',
+         "give both conf_low and conf_high"),
+        ('compare = { text = "Deng: 0.62", estimate = 0.62 }',
+         'compare = { text = "Deng", p_value = "about 0.01" }', 'a number or "< number"'),
+        ('compare = { text = "Deng: 0.62", estimate = 0.62 }',
+         'compare = { text = "Deng", statistic = "usual_below_ear" }',
+         "the source reported statistic 'usual_below_ear', but this analysis estimates None"),
+        ('compare = { text = "Deng: 0.62", estimate = 0.62 }',
+         'compare = { text = "Deng", cycle = "1999-2000" }',
+         "'1999-2000' matches no row: b has no cycle column"),
+    ],
+)  # fmt: skip
+def test_malformed_statements_and_comparators_name_the_field(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    assert old in STATEMENTS, old
+    with pytest.raises(SpecError, match=None) as info:
+        load_spec(_write(tmp_path, STATEMENTS.replace(old, new, 1)))
+    assert message in str(info.value), str(info.value)
+
+
+def test_a_comparator_must_report_the_analysis_estimand(tmp_path: Path) -> None:
+    """A share below the EAR is never held against one below the RDA (C2's old defect)."""
+    usual = (
+        GOOD.replace(
+            """outcome = "vitd_25oh_nmol < 30"
+exposure = "mg_total"
+exposure_type = "quantiles"
+covariates = "@adj"
+""",
+            """model = "descriptive"
+statistic = "usual_below_rda"
+variable = "mg"
+basis = "food+supplements"
+cycles = ["2005-2006"]
+compare = { cycle = "2005-2006", estimate = 0.48, statistic = "usual_below_ear", basis = "food" }
+""",
+        )
+        .replace('term = "Q4"', 'term = "usual intake"\ncycle = "2005-2006"\nvalue = 0.5')
+        .replace('rule = "effect"', 'rule = "threshold"')
+    )
+    with pytest.raises(SpecError) as info:
+        load_spec(_write(tmp_path, usual))
+    assert "compare[0].statistic" in str(info.value)
+    assert "must report the analysis's own estimand" in str(info.value)

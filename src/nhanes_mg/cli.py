@@ -35,7 +35,7 @@ from rich.table import Table
 
 from nhanes_mg import __version__, catalog
 from nhanes_mg import fetch as fetch_mod
-from nhanes_mg.errors import IncompleteDataError, NhanesError
+from nhanes_mg.errors import IncompleteDataError, NhanesError, SpecError
 
 app = typer.Typer(
     name="nhanes-mg",
@@ -224,6 +224,13 @@ def run(
             validate=not no_validate,
         )
     _print_summary(summary)
+    for result in summary.results:  # a declared verdict whose row does not exist is an error
+        for v in result.verdicts:
+            if v.main is not None and v.main.unmatched:
+                where = f"statement {v.statement!r}" if v.statement else "verdict"
+                raise SpecError(
+                    f"{result.spec.path or result.spec.id}: {where}: not estimated: {v.main.why}"
+                )
     if summary.incomplete and not allow_incomplete:
         claims = sorted({claim for claim, _ in summary.incomplete})
         raise IncompleteDataError(

@@ -393,7 +393,7 @@ def _curve(result: SpecResult, v: Verdict) -> ggplot | None:
         name = ("▶ " if c is v.main else "") + c.label
         while name in names.values():
             name += " "  # two rows with one label stay two rows
-        names[id(c)] = "\n".join(textwrap.wrap(name, 48))
+        names[id(c)] = "\n".join(textwrap.wrap(name, 42))
     rows = [
         {
             "variant": names[id(c)],
@@ -417,18 +417,26 @@ def _curve(result: SpecResult, v: Verdict) -> ggplot | None:
     null = v.null if v.null is not None else 0.0
     if share:
         null *= 100
+    main = v.main or rows_in[0]
+    scale = main.scale or "estimate"
     what = {
-        "threshold": "estimate",
-        "effect": "effect",
-        "modification": "effect in the claimed stratum relative to the other",
+        "threshold": f"{scale} ({main.outcome})" if main.outcome and not share else scale,
+        "effect": (
+            f"{scale} {'in' if scale.startswith('difference') else 'of'} {main.outcome}"
+            if main.outcome
+            else scale
+        ),
+        "modification": f"{scale} ({main.outcome}): the claimed stratum's effect relative to "
+        "the other's",
     }[v.kind]
-    unit = "%" if share else ("ratio, log scale" if v.ratio_scale else "")
+    unit = "%" if share else ("log scale" if v.ratio_scale else "")
     axis = f"{what} (95% CI{', ' + unit if unit else ''}); dashed: " + (
         f"the claim's threshold {null:g}{'%' if share else ''}"
         if v.kind == "threshold"
         else "no effect"
     )
-    axis += "; ◇ the published estimate each row is compared with"
+    if any(c.published is not None for c in rows_in):
+        axis += "; ◇ the published estimate the row is compared with"
     if elsewhere:
         axis += f". On another scale, in the table: {'; '.join(elsewhere)}"
     if v.summary:
@@ -442,7 +450,7 @@ def _curve(result: SpecResult, v: Verdict) -> ggplot | None:
         + geom_pointrange(aes(ymin="conf_low", ymax="conf_high"), size=0.5)
         + coord_flip()
         + scale_color_manual(values=colours)
-        + labs(x="", y="\n".join(textwrap.wrap(axis, 110)), color="verdict")
+        + labs(x="", y="\n".join(textwrap.wrap(axis, 95)), color="verdict")
     )
     if len(published):
         plot += geom_point(

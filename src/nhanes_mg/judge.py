@@ -170,12 +170,30 @@ def _judge_row(
     rows = _select(table, analysis, comparator, role, comparator.stratum)
     if rows.height != 1:
         what = f"{analysis.name} / {_row_text(comparator)}"
-        return replace(blank, why=f"{rows.height} rows match {what}")
+        if rows.height:
+            return replace(blank, why=f"{rows.height} rows match {what}")
+        present = table.filter(
+            (pl.col("analysis") == analysis.name)
+            & pl.col("sensitivity").eq_missing(pl.lit(sensitivity, pl.String))
+            & (pl.col("role") == role)
+        )
+        found = "; ".join(
+            dict.fromkeys(_row_text(Comparator(term=t, cycle=c, group=g)) for t, c, g in
+                          present.select("term", "cycle", "group").iter_rows())
+        )  # fmt: skip
+        return replace(
+            blank, why=f"no row matches {what} (its rows: {found or 'none'})", unmatched=True
+        )
     row = rows.row(0, named=True)
     est, lo, hi = row["estimate"], row["conf_low"], row["conf_high"]
     ratio = _ratio(row["scale"])
     percent = row["scale"] == "proportion"
-    blank = replace(blank, n=row["n"] if row["n"] is not None else info.n, scale=row["scale"])
+    blank = replace(
+        blank,
+        n=row["n"] if row["n"] is not None else info.n,
+        scale=row["scale"],
+        outcome=row["outcome"] or "",
+    )
     if rule.kind in ("threshold", "effect"):
         null = float(rule.value or 0.0) if rule.kind == "threshold" else (1.0 if ratio else 0.0)
         r = verdicts.Rule(rule.kind, direction, null, ratio, rule.smallest_effect)

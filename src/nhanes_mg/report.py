@@ -325,28 +325,31 @@ def curve_rows(verdict: Verdict) -> list[list[str]]:
     ]
 
 
-def statement_items(result: SpecResult, v: Verdict) -> list[tuple[str, str]]:
-    """What the report says of one judged statement, as (heading, text) pairs; the heading
-    "Verdict" carries the verdict word first, then " — " and the reason."""
-    items: list[tuple[str, str]] = []
+def statement_items(result: SpecResult, v: Verdict) -> list[tuple[str, str, str]]:
+    """What the report says of one judged statement, as (heading, detail, text): the heading
+    is printed bold, the detail after it in parentheses; "Verdict" carries the verdict word
+    as its detail."""
+    items: list[tuple[str, str, str]] = []
     if v.statement:
         tag = "Secondary statement" if v.secondary else "Statement"
-        items.append((f"{tag} ({v.statement})", v.text))
-    items.append(("Published", v.published))
+        items.append((tag, v.statement, v.text))
+    items.append(("Published", "", v.published))
     ev, note = evalues_of(result, v, v.main) if v.main else (None, "")
     evalue = (
         f"; {ev.text()}" + (" (common outcome: as a risk ratio)" if ev.common else "") if ev else ""
     )
     if note:
         evalue = f"; {note}"
-    items.append((f"Ours ({v.row})", v.ours + evalue))
-    items.append(("Verdict", f"{v.verdict} — {v.why}"))
+    items.append(("Ours", v.row, v.ours + evalue))
+    items.append(("Verdict", v.verdict, v.why))
+    if v is result.verdicts[0]:  # beside the claim's primary verdict
+        items += [("⚠ Incomplete data", "", line) for line in result.incomplete]
     if v.caution:
-        items.append(("⚠ Beside the verdict", v.caution))
+        items.append(("⚠ Beside the verdict", "", v.caution))
     if v.summary:
-        items.append(("Specification curve", v.summary))
+        items.append(("Specification curve", "", v.summary))
     if v.limits:
-        items.append(("What this statement cannot test", v.limits))
+        items.append(("What this statement cannot test", "", v.limits))
     return items
 
 
@@ -456,14 +459,13 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
         out += ["", f"## {spec.id}. {spec.title}", "", f"> {spec.claim}", ""]
         out.append(f"- **Source**: {spec.source}; evidence cited: {spec.citation}")
         for v in r.verdicts:
-            for head, text in statement_items(r, v):
+            for head, detail, text in statement_items(r, v):
                 if head == "Verdict":
-                    word, why = text.split(" — ", 1)
-                    out.append(f"- **Verdict: {word}** — {why}")
+                    out.append(f"- **Verdict: {detail}** — {text}")
                 else:
-                    out.append(f"- **{head}**: {text}")
-        for line in r.incomplete:
-            out.append(f"- ⚠ **Incomplete data**: {line}")
+                    out.append(f"- **{head}**{f' ({detail})' if detail else ''}: {text}")
+        if not r.verdicts:
+            out += [f"- ⚠ **Incomplete data**: {line}" for line in r.incomplete]
         if spec.limits:
             out.append(f"- **What this cannot test**: {spec.limits}")
         out.append(f"- **Population**: `{spec.population}`, cycles as fitted below")
@@ -635,14 +637,14 @@ def render_html(inputs: ReportInputs) -> str:
         parts.append(f"<blockquote>{_h(spec.claim)}</blockquote><ul>")
         parts.append(f"<li><b>Source</b>: {_h(spec.source)}; evidence cited: {_h(spec.citation)}")
         for v in r.verdicts:
-            for head, text in statement_items(r, v):
+            for head, detail, text in statement_items(r, v):
                 if head == "Verdict":
-                    word, why = text.split(" — ", 1)
-                    parts.append(f"<li><b>Verdict</b>: {_verdict_span(word)} — {_h(why)}")
+                    parts.append(f"<li><b>Verdict</b>: {_verdict_span(detail)} — {_h(text)}")
                 else:
-                    parts.append(f"<li><b>{_h(head)}</b>: {_h(text)}")
-        for line in r.incomplete:
-            parts.append(f"<li>⚠ <b>Incomplete data</b>: {_h(line)}")
+                    more = f" ({_h(detail)})" if detail else ""
+                    parts.append(f"<li><b>{_h(head)}</b>{more}: {_h(text)}")
+        if not r.verdicts:
+            parts += [f"<li><b>⚠ Incomplete data</b>: {_h(line)}" for line in r.incomplete]
         if spec.limits:
             parts.append(f"<li><b>What this cannot test</b>: {_h(spec.limits)}")
         parts.append(

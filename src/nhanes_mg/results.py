@@ -61,7 +61,9 @@ class VariantVerdict:
     published_low: float | None = None
     published_high: float | None = None
     scale: str = ""
+    outcome: str = ""  # the outcome's words, with its unit ("25(OH)D, nmol/L")
     note: str = ""  # e.g. whether a published P for interaction is reproduced
+    unmatched: bool = False  # not estimated because no row of the analysis matched the rule
 
     @property
     def supports(self) -> bool:
