@@ -12,6 +12,7 @@ from nhanes_mg.derive import BuildResult
 from nhanes_mg.errors import SpecError
 from nhanes_mg.fetch import read_manifest
 from nhanes_mg.pipeline import RunSummary, run_pipeline, select_specs
+from nhanes_mg.spec import curve_members, judged_rows
 
 from derive_support import session_build_in_runs
 
@@ -52,14 +53,17 @@ def test_every_output_is_written(full_run: RunSummary) -> None:
         assert table.height > 0, sid
         figure = out / "figures" / f"{sid}.png"
         assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", sid
-        # the complete mirror leaves no claim and no sensitivity analysis unestimated
-        assert result.verdict is not None, sid
-        judged = [result.verdict.verdict, *(s.verdict for s in result.verdict.sensitivity)]
-        assert "not estimated" not in judged, (sid, result.verdict.why)
+        # the complete mirror leaves no row of any specification curve unestimated
+        assert result.verdicts, sid
+        for v in result.verdicts:
+            judged = [(c.label, c.verdict, c.why) for c in v.curve]
+            assert all(verdict != "not estimated" for _, verdict, _ in judged), (sid, judged)
     assert full_run.incomplete == []
     verdicts = pl.read_csv(out / "tables" / "verdicts.csv")
-    main = verdicts.filter(pl.col("sensitivity").is_null())
-    assert main["claim"].to_list() == [r.spec.id for r in full_run.results]
+    main = verdicts.filter(pl.col("main"))
+    assert main.select("claim", "statement").rows() == [
+        (r.spec.id, v.statement or None) for r in full_run.results for v in r.verdicts
+    ]
     html = full_run.report_html.read_text()
     assert "src='figures/" not in html and "data:image/png;base64," in html  # self-contained
     for result in full_run.results:
@@ -76,12 +80,21 @@ def test_report_names_the_data(full_run: RunSummary, nhanes_data_dir: Path) -> N
     assert "| polars |" in md and "## Methods" in md
 
 
-def _expected(lo: float, hi: float, null: float, above: bool, pub: tuple[float, ...] | None) -> str:
+def _expected(
+    lo: float,
+    hi: float,
+    null: float,
+    above: bool,
+    pub: tuple[float, ...] | None,
+    smallest: float | None = None,
+) -> str:
     """The verdict table re-stated independently of nhanes_mg.verdicts (README wording)."""
     sign = 1 if above else -1
     lo_s, hi_s = sorted((sign * (lo - null), sign * (hi - null)))
     if hi_s < 0:
         return "contradicted"
+    if lo_s <= 0 and smallest is not None and hi_s < sign * (smallest - null):
+        return "no effect of the claimed size"
     if lo_s <= 0:
         if pub is None or lo <= pub[0] <= hi:
             return "inconclusive"
@@ -95,56 +108,84 @@ def _expected(lo: float, hi: float, null: float, above: bool, pub: tuple[float, 
     return "stronger than published" if farther else "weaker than published"
 
 
+RATIO_SCALES = ("odds ratio", "hazard ratio", "ratio of odds ratios", "ratio of hazard ratios")
+
+
 @pytest.mark.mirror
 def test_verdicts_follow_from_the_numbers(full_run: RunSummary) -> None:
-    """Every shipped claim's verdict follows from the row printed beside it, by the README's
-    rules, and that row is what the report prints."""
+    """Every row of every statement's specification curve: its numbers are the fitted table's
+    row its comparator points at (no number typed twice), and its verdict follows from them by
+    the README's rules; the main verdict is printed in the report."""
     html = full_run.report_html.read_text()
+    checked = 0
     for result in full_run.results:
-        rule, verdict, sid = result.spec.verdict, result.verdict, result.spec.id
-        assert rule is not None and verdict is not None and verdict.main is not None, sid
-        main = result.table.filter(
-            (pl.col("analysis") == rule.analysis) & pl.col("sensitivity").is_null()
-        )
-        role = "modification contrast" if rule.kind == "modification" else "estimate"
-        rows = main.filter(pl.col("role") == role)
-        for column in ("term", "cycle", "group"):
-            if getattr(rule, column) is not None:
-                rows = rows.filter(pl.col(column) == getattr(rule, column))
-        assert rows.height == 1, sid
-        row = rows.row(0, named=True)
-        est, lo, hi = row["estimate"], row["conf_low"], row["conf_high"]
-        assert (verdict.main.estimate, verdict.main.conf_low) == (est, lo), sid
-        ratio = row["scale"] in ("odds ratio", "hazard ratio", "ratio of odds ratios",
-                                 "ratio of hazard ratios")  # fmt: skip
-        null = rule.value if rule.kind == "threshold" else (1.0 if ratio else 0.0)
-        assert null is not None
-        ref = result.spec.reference
-        pub = None
-        if ref.estimate is not None:
-            pub = (ref.estimate,) if ref.conf_low is None else (
-                ref.estimate, ref.conf_low, ref.conf_high)  # fmt: skip
-        if rule.kind == "modification":
-            assert rule.stronger_in == "modifier"  # every shipped one: no flip needed
-            expected = _expected(lo, hi, null, rule.direction == "above", None)
-            fit = result.fit(rule.analysis)
-            assert fit is not None and fit.strata is not None
-            claimed = main.filter(
-                (pl.col("role") == "stratum effect") & (pl.col("stratum") == fit.strata[0])
-                & (pl.col("term") == row["term"])
-            ).row(0, named=True)  # fmt: skip
-            effect = _expected(claimed["conf_low"], claimed["conf_high"], null,
-                               rule.direction == "above", None)  # fmt: skip
-            if expected == "consistent" and effect != "consistent":
-                expected = "inconclusive"
-        else:
-            expected = _expected(lo, hi, null, rule.direction == "above", pub)
-        assert verdict.verdict == expected, (sid, row, verdict.why)
-        # the report prints the numbers the rule saw, the verdict and its robustness
-        for text in (verdict.ours, verdict.verdict, verdict.robustness):
-            assert html_escape(text) in html, (sid, text)
-        if result.spec.sensitivities:
-            assert verdict.sensitivity and "sensitivity analyses" in verdict.robustness
+        sid = result.spec.id
+        for statement, verdict in zip(result.spec.statements, result.verdicts, strict=True):
+            rule = statement.verdict
+            assert verdict.statement == statement.name and verdict.main is not None, sid
+            members = [
+                (a, c) for a in curve_members(result.spec, statement)
+                for c, _ in judged_rows(statement, a)
+            ]  # fmt: skip
+            assert len(members) == len(verdict.curve), sid
+            for (analysis, comparator), row_verdict in zip(members, verdict.curve, strict=True):
+                what = (sid, statement.name, analysis.name, analysis.sensitivity)
+                rows = result.table.filter(
+                    (pl.col("analysis") == analysis.name)
+                    & pl.col("sensitivity").eq_missing(pl.lit(analysis.sensitivity, pl.String))
+                )
+                role = "modification contrast" if rule.kind == "modification" else "estimate"
+                if comparator.stratum is not None:
+                    role = "stratum effect"
+                    rows = rows.filter(pl.col("stratum") == comparator.stratum)
+                picked = rows.filter(pl.col("role") == role)
+                for column in ("term", "cycle", "group"):
+                    want = getattr(comparator, column)
+                    if want is not None and not (column == "term" and picked.height == 1):
+                        picked = picked.filter(pl.col(column) == want)
+                assert picked.height == 1, what
+                row = picked.row(0, named=True)
+                est, lo, hi = row["estimate"], row["conf_low"], row["conf_high"]
+                ratio = row["scale"] in RATIO_SCALES
+                null = rule.value if rule.kind == "threshold" else (1.0 if ratio else 0.0)
+                assert null is not None
+                above = (analysis.verdict_direction or rule.direction) == "above"
+                pub = None
+                if comparator.estimate is not None:
+                    pub = (comparator.estimate,) if comparator.conf_low is None else (
+                        comparator.estimate, comparator.conf_low, comparator.conf_high)  # fmt: skip
+                if rule.kind == "modification":
+                    fit = result.fit(analysis.name, analysis.sensitivity)
+                    assert fit is not None and fit.strata is not None
+                    claimed = fit.strata[0] if rule.stronger_in == "modifier" else fit.strata[1]
+                    if rule.stronger_in == "complement":  # the contrast faces the complement
+                        est, lo, hi = (1 / est, 1 / hi, 1 / lo) if ratio else (-est, -hi, -lo)
+                    expected = _expected(lo, hi, null, above, pub, rule.smallest_effect)
+                    effect = rows.filter(
+                        (pl.col("role") == "stratum effect") & (pl.col("stratum") == claimed)
+                        & (pl.col("term") == row["term"])
+                    ).row(0, named=True)  # fmt: skip
+                    in_stratum = _expected(
+                        effect["conf_low"], effect["conf_high"], null, above, None
+                    )
+                    if (
+                        expected
+                        in ("consistent", "stronger than published", "weaker than published")
+                        and in_stratum != "consistent"
+                    ):
+                        expected = "inconclusive"  # fmt: skip
+                else:
+                    expected = _expected(lo, hi, null, above, pub, rule.smallest_effect)
+                assert (row_verdict.estimate, row_verdict.conf_low) == pytest.approx((est, lo)), (
+                    what
+                )
+                assert row_verdict.verdict == expected, (*what, row, row_verdict.why)
+                assert row_verdict.published == comparator.estimate, what
+                checked += 1
+            # the report prints the numbers the rule saw, the verdict and the curve
+            for text in (verdict.ours, verdict.verdict, verdict.summary):
+                assert html_escape(text) in html, (sid, text)
+    assert checked >= 60  # every row of every shipped curve
 
 
 @pytest.mark.mirror
@@ -176,6 +217,15 @@ def test_c2_rests_on_usual_intake_with_day_1_beside(full_run: RunSummary) -> Non
     assert by_term[("2005-2006", "usual intake")] == pytest.approx(0.48, abs=0.03)
     assert rows["conf_low"].is_not_null().all()
     assert c2.spec.verdict is not None and c2.spec.verdict.term == "usual intake"
+    # Rosanoff's food shares are held against our food shares of their own cycles only
+    inadequacy = next(v for v in c2.verdicts if v.statement == "inadequacy")
+    compared = {(c.analysis, c.row): c.published for c in inadequacy.curve if c.published}
+    assert compared == {
+        ("usual_below_ear_food", "usual intake, 2005-2006"): 0.48,
+        ("usual_below_ear_food", "usual intake, 2001-2002"): 0.56,
+    }
+    most = next(v for v in c2.verdicts if v.statement == "most")
+    assert all(c.published is None for c in most.curve)  # Dai's 79%: the direction only
     rda = c2.table.filter(
         (pl.col("analysis") == "usual_below_rda_total_adults") & pl.col("sensitivity").is_null()
     )

@@ -256,3 +256,28 @@ def test_write_report_tables_and_verdicts_csv(inputs: ReportInputs, tmp_path: Pa
     assert t3["estimate"][0] == pytest.approx(0.40) and t3["row"][0] == "Q4"
     assert t3["published"].to_list() == [0.34, 0.34, 0.34]
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]  # nothing half-written
+
+
+def test_evalues_use_the_weighted_share_and_none_on_the_wrong_side(
+    results: list[SpecResult],
+) -> None:
+    forest = results[1]
+    (verdict,) = forest.verdicts
+    main = verdict.main
+    assert main is not None
+    fit = forest.fit(main.analysis)
+    assert fit is not None and fit.events == 321 and fit.n == 4321  # 7.4% of the sample
+    rare, note = report.evalues_of(forest, verdict, main)
+    assert rare is not None and not rare.common and note == ""
+    # the same sample with a weighted prevalence of 20% (say, the cases carry large weights):
+    # common, so the OR is taken to the risk-ratio scale first (√OR)
+    fits = [dataclasses.replace(f, outcome_share=0.20) if f is fit else f for f in forest.fits]
+    common, _ = report.evalues_of(dataclasses.replace(forest, fits=fits), verdict, main)
+    assert common is not None and common.common
+    assert common.estimate == pytest.approx(
+        1 / 0.40**0.5 + (1 / 0.40**0.5 * (1 / 0.40**0.5 - 1)) ** 0.5
+    )
+    # an estimate on the other side of the claim (OR > 1, claimed below 1): none, and why
+    wrong = dataclasses.replace(main, estimate=1.6, conf_low=1.2, conf_high=2.1)
+    none, why = report.evalues_of(forest, verdict, wrong)
+    assert none is None and why.startswith("no E-value: the estimate lies on the other side")

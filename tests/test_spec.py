@@ -317,3 +317,25 @@ compare = { cycle = "2005-2006", estimate = 0.48, statistic = "usual_below_ear",
         load_spec(_write(tmp_path, usual))
     assert "compare[0].statistic" in str(info.value)
     assert "must report the analysis's own estimand" in str(info.value)
+
+
+def test_a_published_number_is_held_only_against_its_own_cycles(tmp_path: Path) -> None:
+    """Deng's 2001-2006 OR is no comparator for a 2007-2018 estimate (a sensitivity analysis
+    on other cycles must bring its own comparator)."""
+    deng = STATEMENTS.replace(
+        'text = "Deng: 0.34"\nestimate = 0.34',
+        'text = "Deng: 0.34"\nestimate = 0.34\ncycles = "2005-2010"',
+    )
+    assert load_spec(_write(tmp_path, deng)).statements[0].reference.cycles == (
+        "2005-2006",
+        "2007-2008",
+        "2009-2010",
+    )
+    later = deng + '\n[[sensitivity]]\nname = "later"\nanalysis = "a"\ncycles = "2011-2014"\n'
+    with pytest.raises(SpecError) as info:
+        load_spec(_write(tmp_path, later))
+    assert "a [later] estimates on 2011-2012, 2013-2014, outside the cycles of the estimate" in (
+        str(info.value)
+    )
+    own = later + 'compare = { text = "nothing published for 2011-2014" }\n'
+    assert load_spec(_write(tmp_path, own)).sensitivities[0].compare is not None

@@ -93,12 +93,12 @@ def test_a_run_reuses_what_did_not_change(
         assert (tmp_path / "a" / "tables" / name).read_bytes() == (
             tmp_path / "b" / "tables" / name
         ).read_bytes(), name
-    assert (tmp_path / "b" / "figures" / "C7_robustness.png").exists()
+    assert (tmp_path / "b" / "figures" / "C7_curve_combined.png").exists()
     assert "data:image/png;base64," in (tmp_path / "b" / "report.html").read_text()
 
     # editing one specification recomputes that one only
     c7 = next(p for p in paths if p.name.startswith("C7"))
-    old_title = 'title = "25(OH)D by vitamin D supplement use'
+    old_title = 'title = "Magnesium with vitamin D vs vitamin D alone'
     assert old_title in c7.read_text()
     c7.write_text(c7.read_text().replace(old_title, 'title = "Vitamin D status by supplement use'))
     edited = run("c")

@@ -134,11 +134,21 @@ def test_modification_imprecise_is_inconclusive_not_failed() -> None:
     assert got.verdict == INCONCLUSIVE
 
 
-def test_agreement_with_the_main_verdict() -> None:
-    assert verdicts.agrees(CONSISTENT, WEAKER) and verdicts.agrees(STRONGER, CONSISTENT)
-    assert verdicts.agrees(INCONCLUSIVE, INCONCLUSIVE)
-    assert not verdicts.agrees(CONSISTENT, NOT_REPRODUCED)
-    assert not verdicts.agrees(NOT_ESTIMATED, NOT_ESTIMATED)
+def test_a_precise_null_reads_differently_from_a_wide_interval() -> None:
+    """C6: an OR of 0.95 (0.77–1.17) excludes the claimed OR 1.2 (no effect of that size);
+    0.95 (0.60–1.50) cannot say."""
+    rule = verdicts.Rule("effect", "above", 1.0, ratio_scale=True, smallest=1.2)
+    narrow = judge_estimate(Estimate(0.95, 0.77, 1.17), rule, None)
+    assert narrow.verdict == verdicts.NO_EFFECT_OF_SIZE
+    assert narrow.why == (
+        "the CI includes no effect and excludes every effect of 1.2 or more on the claimed side"
+    )
+    assert judge_estimate(Estimate(0.95, 0.60, 1.50), rule, None).verdict == INCONCLUSIVE
+    # without a smallest effect of interest, the narrow CI is only inconclusive
+    plain = verdicts.Rule("effect", "above", 1.0, ratio_scale=True)
+    assert judge_estimate(Estimate(0.95, 0.77, 1.17), plain, None).verdict == INCONCLUSIVE
+    # on the claimed side of the null, it changes nothing
+    assert judge_estimate(Estimate(1.1, 1.02, 1.18), rule, None).verdict == CONSISTENT
 
 
 @pytest.mark.parametrize(

@@ -227,7 +227,7 @@ _SENSITIVITY_FIELDS = {"name", "label", "analysis", "add_covariates", "term", "d
     _MODEL_FIELDS | _DESCRIPTIVE_FIELDS | _USUAL_FIELDS
 ) - {"name"}
 _VARIABLE_FIELDS = {"table", "column", "missing", "expr", "unit", "label"}
-_REFERENCE_FIELDS = {"text", "estimate", "conf_low", "conf_high", "points"}
+_REFERENCE_FIELDS = {"text", "estimate", "conf_low", "conf_high", "points", "cycles"}
 _VERDICT_FIELDS = {
     "analysis",
     "term",
@@ -253,6 +253,7 @@ _COMPARE_FIELDS = {
     "basis",
     "p_value",
     "stratum",
+    "cycles",
 }
 
 
@@ -414,6 +415,7 @@ class Reference:
     conf_low: float | None = None
     conf_high: float | None = None
     points: tuple[ReferencePoint, ...] = ()
+    cycles: tuple[str, ...] = ()  # the NHANES cycles the source's estimate is from
 
 
 @dataclass(frozen=True)
@@ -439,6 +441,7 @@ class Comparator:
     stratum: str | None = None  # a joint model's effect in this stratum of its modifier
     p_value: float | None = None  # a published P for interaction …
     p_below: bool = False  # … given only as a bound ("P < 0.001": 0.001, True)
+    cycles: tuple[str, ...] = ()  # the NHANES cycles the source's estimate is from
 
     @property
     def p_text(self) -> str:
@@ -447,7 +450,9 @@ class Comparator:
 
     @property
     def published(self) -> Reference:
-        return Reference(self.text, self.estimate, self.conf_low, self.conf_high)
+        return Reference(
+            self.text, self.estimate, self.conf_low, self.conf_high, cycles=self.cycles
+        )
 
 
 @dataclass(frozen=True)
@@ -705,6 +710,7 @@ def _compare(raw: dict[str, Any], path: str, where: str) -> tuple[Comparator, ..
             conf_low=_number(item, "conf_low", path, at),
             conf_high=_number(item, "conf_high", path, at),
             **_published_p(item, path, at),
+            cycles=_source_cycles(item, path, at),
             **{k: v for k, v in text.items() if k != "text"},
         )
         _published_numbers(comparator.published, path, at)
@@ -717,6 +723,13 @@ def _compare(raw: dict[str, Any], path: str, where: str) -> tuple[Comparator, ..
 
 
 _COMPARE_TEXT = ("text", "term", "cycle", "group", "statistic", "basis", "stratum")
+
+
+def _source_cycles(item: dict[str, Any], path: str, at: str) -> tuple[str, ...]:
+    """The cycles a source's estimate is from (``cycles = "2001-2006"``), as years."""
+    if "cycles" not in item:
+        return ()
+    return tuple(c.years for c in _cycles(item["cycles"], path, at + "cycles"))
 
 
 def _published_p(item: dict[str, Any], path: str, at: str) -> dict[str, Any]:
@@ -1075,6 +1088,7 @@ def _reference(raw: dict[str, Any], path: str, where: str = "reference.") -> Ref
         conf_low=_number(raw, "conf_low", path, where),
         conf_high=_number(raw, "conf_high", path, where),
         points=tuple(points),
+        cycles=_source_cycles(raw, path, where),
     )
     _published_numbers(ref, path, where)
     return ref
@@ -1265,7 +1279,9 @@ def judged_rows(statement: Statement, analysis: Analysis) -> list[tuple[Comparat
     ref = statement.reference if analysis.name == rule.analysis else Reference()
     if analysis.compare is not None:  # compare = []: nothing comparable was published
         ref = Reference()
-    base = Comparator(ref.text, ref.estimate, ref.conf_low, ref.conf_high, term, cycle, group)
+    base = Comparator(
+        ref.text, ref.estimate, ref.conf_low, ref.conf_high, term, cycle, group, cycles=ref.cycles
+    )
     return [(base, False)]
 
 
@@ -1295,6 +1311,26 @@ def producible(spec: Spec, analysis: Analysis) -> dict[str, list[str] | None]:
     return {"term": analysis.terms, "cycle": [], "group": [], "stratum": strata}
 
 
+def _check_source_cycles(
+    spec: Spec, analysis: Analysis, comparator: Comparator, where: str, whose: str
+) -> None:
+    """A published number is held only against estimates from the source's own cycles."""
+    if comparator.estimate is None or not comparator.cycles:
+        return
+    ours = (
+        [comparator.cycle] if comparator.cycle else [c.years for c in spec.cycles_of(analysis)]
+    )
+    outside = [c for c in ours if c not in comparator.cycles]
+    if outside:
+        raise _fail(
+            spec.path,
+            where,
+            f"{whose} estimates on {', '.join(outside)}, outside the cycles of the estimate it "
+            f"is compared with ({', '.join(comparator.cycles)}): give it its own comparator "
+            "(compare = { text = … }) or the source's cycles",
+        )
+
+
 def _check_rows(spec: Spec) -> None:
     """Every row a statement judges exists among the rows its analysis can produce; a miss
     lists them (a verdict that would read "not estimated" for a typo is refused here)."""
@@ -1304,6 +1340,7 @@ def _check_rows(spec: Spec) -> None:
             rows = producible(spec, analysis)
             whose = analysis.name + (f" [{analysis.sensitivity}]" if analysis.sensitivity else "")
             for comparator, _ in judged_rows(statement, analysis):
+                _check_source_cycles(spec, analysis, comparator, f"{where}.cycles", whose)
                 for key, known in rows.items():
                     want = getattr(comparator, key)
                     if want is None or known is None or want in known:
