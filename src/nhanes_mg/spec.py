@@ -1317,9 +1317,7 @@ def _check_source_cycles(
     """A published number is held only against estimates from the source's own cycles."""
     if comparator.estimate is None or not comparator.cycles:
         return
-    ours = (
-        [comparator.cycle] if comparator.cycle else [c.years for c in spec.cycles_of(analysis)]
-    )
+    ours = [comparator.cycle] if comparator.cycle else [c.years for c in spec.cycles_of(analysis)]
     outside = [c for c in ours if c not in comparator.cycles]
     if outside:
         raise _fail(
