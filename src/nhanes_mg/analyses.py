@@ -824,7 +824,15 @@ def _model(
     domain = design.subset(pl.col(_DOM))
     if not analysis.sensitivity:
         _describe_sample(
-            result, spec.outputs, analysis, in_domain, domain, (labels, cuts, medians), frame, work
+            result,
+            spec.outputs,
+            analysis,
+            in_domain,
+            domain,
+            (labels, cuts, medians),
+            frame,
+            work,
+            strata,
         )
     used = domain.domain & (np.asarray(design.weights) > 0)  # in the domain, in the subsample
     n = int(used.sum())
@@ -896,12 +904,13 @@ def _describe_sample(
     categories: tuple[list[str], list[float], dict[str, float]],
     frame: pl.DataFrame,
     work: pl.DataFrame,
+    strata: tuple[str, str] | None = None,
 ) -> None:
     """What a main model analysis's sample looks like by exposure category (quartiles, in the
     domain, for a continuous exposure): Table 1, the adjusted margins of a logistic or linear
-    model with categories, and for a Cox model the survival curves, deaths and person-years.
-    ``categories``: the model's category labels, cut points and weighted medians (empty for
-    a continuous exposure)."""
+    model with categories, and for a Cox model the survival curves (within each stratum of
+    its modifier, when it has one), deaths and person-years. ``categories``: the model's
+    category labels, cut points and weighted medians (empty for a continuous exposure)."""
     labels, cuts, medians = categories
     categorical = bool(labels)
     if not categorical:
@@ -953,9 +962,26 @@ def _describe_sample(
     if outputs.dose_response and (analysis.exposure_type == "quantiles" or analysis.spline):
         _record_dose_response(result, analysis, in_domain, domain, (labels, cuts, medians), keys)
     if analysis.model == "cox" and outputs.survival_curves:
-        curves = svykm(_TIME, _Y, domain.update(_cat=category), group="_cat", se=True).tidy()
-        curves = curves.with_columns(pl.col("group").cast(pl.String))
-        result.survival = _append(result.survival, curves.with_columns(**keys))
+        unit = f" {analysis.exposure_unit}" if analysis.exposure_unit else ""
+        ranges = {
+            lab: (f"≤ {hi:.3g}{unit}" if lo == -math.inf else f"> {lo:.3g}{unit}"
+                  if hi == math.inf else f"{lo:.3g}–{hi:.3g}{unit}")
+            for lab, lo, hi in zip(labels, bounds[:-1], bounds[1:], strict=True)
+        }  # fmt: skip
+        by_stratum: list[tuple[str | None, SurveyDesign]] = [(None, domain)]
+        if strata is not None:  # the claim's strata of the modifier, each its own curves
+            by_stratum = [
+                (name, domain.subset(pl.col(_MOD) == value))
+                for name, value in zip(strata, (1.0, 0.0), strict=True)
+            ]
+        for name, part in by_stratum:
+            curves = svykm(_TIME, _Y, part.update(_cat=category), group="_cat", se=True).tidy()
+            curves = curves.with_columns(
+                pl.col("group").cast(pl.String),
+                stratum=pl.lit(name, pl.String),
+                range=pl.col("group").cast(pl.String).replace_strict(ranges, default=None),
+            )
+            result.survival = _append(result.survival, curves.with_columns(**keys))
     elif categorical and analysis.model != "cox" and outputs.margins:
         margins = _margins(analysis, domain.update(_cat=category))
         if margins is not None:

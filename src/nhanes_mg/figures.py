@@ -109,7 +109,7 @@ def write_figures(result: SpecResult, folder: Path, stamp: str = "") -> list[Pat
         suffix = {
             **curve_titles,
             "spline": " — dose–response",
-            "survival": " — survival by exposure category (survey Kaplan–Meier)",
+            "survival": " — unadjusted survival by exposure category (survey-weighted)",
         }
         title = spec.title + suffix.get(kind, "")
         width = 70 if kind.startswith("curve") else 100  # long row names narrow that plot
@@ -433,6 +433,8 @@ def _curve(result: SpecResult, v: Verdict) -> ggplot | None:
     axis = f"{what} (95% CI{', ' + unit if unit else ''}); dashed: " + (
         f"the claim's threshold {null:g}{'%' if share else ''}"
         if v.kind == "threshold"
+        else "no difference between the strata"
+        if v.kind == "modification"
         else "no effect"
     )
     if any(c.published is not None for c in rows_in):
@@ -463,7 +465,9 @@ def _curve(result: SpecResult, v: Verdict) -> ggplot | None:
             inherit_aes=False,
         )
     if v.ratio_scale:
-        plot += scale_y_log10()
+        values = [*frame["conf_low"], *frame["conf_high"], *published["published"], null]
+        low, high = min(values), max(values)
+        plot += scale_y_log10(breaks=[b for b in RATIO_BREAKS if low / 1.1 <= b <= high * 1.1])
     return plot
 
 
@@ -538,35 +542,50 @@ def _dose_response(result: SpecResult) -> ggplot | None:
 
 
 def _survival(result: SpecResult) -> ggplot | None:
-    """Survey Kaplan–Meier curves of the verdict's Cox analysis by exposure category, with
-    their pointwise 95% band (R's svykm, se=TRUE)."""
+    """Unadjusted survey survival curves of the verdict's Cox analysis by exposure category
+    (each category's range in its unit), within each stratum of the claim's modifier when the
+    analysis has one, with pointwise 95% bands. R's ``svykm(se = TRUE)`` estimates survival as
+    the exponentiated Nelson–Aalen (Breslow) cumulative hazard, not the product-limit
+    estimator; the figure says so."""
     curves = result.survival
     if not curves.height:
         return None
     name = result.shown_analysis(curves)
     analysis = result.spec.analysis(name)
     data = curves.filter(pl.col("analysis") == name).sort("group_order", "time")
+    ranged = "range" in data.columns and data["range"].is_not_null().all()
     data = data.with_columns(
         years=pl.col("time") / 12,
+        label=(pl.col("group") + " (" + pl.col("range") + ")") if ranged else pl.col("group"),
         **{c: pl.col(c) * 100 for c in ("survival", "conf_low", "conf_high")},
     )
     frame = data.to_pandas()  # plotnine draws from pandas: convert at the library boundary
-    order = data["group"].unique(maintain_order=True).to_list()
+    order = data["label"].unique(maintain_order=True).to_list()
     exposure = data["exposure"][0]
-    frame["group"] = pd.Categorical(frame["group"], categories=order, ordered=True)
+    frame["label"] = pd.Categorical(frame["label"], categories=order, ordered=True)
     outcome = analysis.outcome_label if isinstance(analysis, ModelAnalysis) else ""
-    return (
-        ggplot(frame, aes("years", "survival", color="group", fill="group"))
+    legend = f"{exposure}, weighted quartile" if data["group"][0] == "Q1" else exposure
+    plot = (
+        ggplot(frame, aes("years", "survival", color="label", fill="label"))
         + theme_bw()
         + geom_ribbon(aes(ymin="conf_low", ymax="conf_high"), alpha=0.15, color="none")
         + geom_line()
         + labs(
             x="years since the examination",
             y=f"% free of {outcome or 'the event'} (95% CI)",
-            color=f"{exposure}, weighted quartile" if order[0] == "Q1" else exposure,
-            fill=f"{exposure}, weighted quartile" if order[0] == "Q1" else exposure,
+            color=legend,
+            fill=legend,
+            caption="Unadjusted survey survival curves: the exponentiated Nelson–Aalen "
+            "(Breslow) estimator, as R's svykm(se = TRUE), not the product-limit "
+            "(Kaplan–Meier) one.",
         )
+        + theme(plot_caption=element_text(ha="left", size=8))
     )
+    if "stratum" in data.columns and data["stratum"].is_not_null().all():
+        strata = data["stratum"].unique(maintain_order=True).to_list()
+        frame["stratum"] = pd.Categorical(frame["stratum"], categories=strata, ordered=True)
+        plot += facet_wrap("stratum")
+    return plot
 
 
 def _is_share(result: SpecResult) -> bool:

@@ -42,7 +42,7 @@ A specification, field by field::
     table1_extra = ["supp_user"]           # characteristics beside outcome and covariates
     margins = true                         # predictive margins by category (logistic, linear)
     dose_response = true                   # spline curve beside quantile analyses
-    survival_curves = true                 # survey Kaplan–Meier curves by category (Cox)
+    survival_curves = true                 # unadjusted survey survival curves by category (Cox)
     evalues = true                         # E-values of the verdict's odds or hazard ratio
 
     [[analysis]]                           # one or more
@@ -505,7 +505,7 @@ class Outputs:
     table1_extra: tuple[str, ...] = ()  # characteristics beside the outcome and covariates
     margins: bool = True  # predictive margins by exposure category (logistic, linear)
     dose_response: bool = True  # spline curve beside quantile analyses (and spline = true)
-    survival_curves: bool = True  # survey Kaplan–Meier curves by category (Cox)
+    survival_curves: bool = True  # unadjusted survival curves by category (Cox)
     evalues: bool = True  # E-values of the verdict's odds or hazard ratio
 
 
