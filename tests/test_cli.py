@@ -57,7 +57,7 @@ def test_summary_table_has_every_claim_verdict_why_and_curve(
     lines = out.splitlines()
     t1 = next(i for i, line in enumerate(lines) if "T1 Share of adults below the magnesium" in line)
     assert "54.7% (51.2–58.3%)" in lines[t1] and "consistent" in lines[t1]
-    assert "estimates 54.7% to 60.0% across 2 analyses; 2 exclude 50.0%" in lines[t1]
+    assert "estimates 54.7% to 60.0% across 2 analyses; 2 exclude 50%" in lines[t1]
     assert share.verdict.why in lines[t1 + 1]  # the reason under the verdict
     t3 = next(i for i, line in enumerate(lines) if "T3 Magnesium intake and vitamin D" in line)
     assert "0.40 (0.28–0.57)" in lines[t3] and "estimates 0.40 to 0.90 across 3" in lines[t3]

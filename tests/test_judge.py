@@ -112,7 +112,7 @@ def test_the_curve_shows_every_estimate_and_says_when_the_verdict_rests_on_a_min
     # every row is held against the published value (same estimand): all carry it
     assert {c.published for c in verdict.curve} == {0.5}
     assert verdict.summary == (
-        "estimates 0.55 to 1.40 across 4 analyses; 1 exclude no effect on the claimed side, "
+        "estimates 0.55 to 1.40 across 4 analyses; 1 excludes no effect on the claimed side, "
         "1 on the other side"
     )
     assert verdict.caution.startswith("this verdict rests on a minority of its analyses: 1 of 4")

@@ -80,7 +80,7 @@ def test_summary_has_every_claim_with_its_verdict_and_curve(md: str) -> None:
     assert (
         "| T1: Share of adults below the magnesium EAR (hand-made) | about half of adults below "
         "the EAR | 54.7% (51.2–58.3%) | **consistent** | estimates 54.7% to 60.0% across 2 "
-        "analyses; 2 exclude 50.0% on the claimed side |"
+        "analyses; 2 exclude 50% on the claimed side |"
     ) in summary
     assert (
         "| T3: Magnesium intake and vitamin D deficiency (hand-made) | OR 0.34 (0.21–0.56), Q4 "

@@ -583,6 +583,7 @@ code{background:#f6f6f6;padding:0 .2em}.stamp{background:#fde2e2;color:#900;padd
 font-weight:bold}.v-consistent{color:#176b2c}.v-weaker{color:#9a6700}
 .v-not-reproduced{color:#555}.v-contradicted{color:#b00020}.v-inconclusive{color:#777}
 .v-stronger-than-published{color:#2b7bba}.v-weaker-than-published{color:#9a6700}
+.v-no-effect-of-the-claimed-size{color:#6a3d9a}
 details{margin:.5em 0}summary{cursor:pointer;color:#0b5394}
 """
 

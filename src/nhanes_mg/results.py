@@ -105,7 +105,7 @@ class Verdict:
     def null_words(self) -> str:
         """What the claimed side is measured from: the threshold, or no effect."""
         if self.kind == "threshold" and self.null is not None:
-            return self._show(self.null)
+            return f"{100 * self.null:g}%" if self.percent else f"{self.null:g}"
         return "no difference between the strata" if self.kind == "modification" else "no effect"
 
     @property
@@ -123,10 +123,12 @@ class Verdict:
         lo, hi = min(c.estimate for c in same), max(c.estimate for c in same)
         span = self._show(lo) if lo == hi else f"{self._show(lo)} to {self._show(hi)}"
         elsewhere = len(finite) - len(same)
+        supporting = sum(c.supports for c in finite)
         words = [
             f"estimates {span} across {len(same)} analyses"
             + (f" (and {elsewhere} on another scale)" if elsewhere else ""),
-            f"{sum(c.supports for c in finite)} exclude {self.null_words} on the claimed side",
+            f"{supporting} {'excludes' if supporting == 1 else 'exclude'} {self.null_words} "
+            "on the claimed side",
         ]
         against = sum(c.verdict == verdicts.CONTRADICTED for c in finite)
         if against:
