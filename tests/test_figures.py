@@ -162,7 +162,7 @@ def test_curve_of_a_share_in_percent(share: SpecResult) -> None:
     assert plot is not None
     _no_column_names(plot)
     assert list(_data(plot)["estimate"]) == [pytest.approx(54.7), pytest.approx(60.0)]
-    assert plot.labels.y.startswith("proportion (95% CI, %); dashed: the claim's threshold 50%")
+    assert plot.labels.y.startswith("share (95% CI, %); dashed: the claim's threshold 50%")
     assert _hlines(plot) == [pytest.approx(50.0)]
 
 

@@ -161,6 +161,10 @@ def test_an_analysis_compared_per_cycle_judges_each_cycle_against_its_own_number
     ]  # fmt: skip
     (verdict,) = judge(spec, _result(spec, _rows(*rows)))
     assert verdict.main is not None and verdict.main.row == "2005-2006"  # the rule's cycle
+    assert [c.label for c in verdict.curve] == [
+        "main analysis (2005-2006)",
+        "same analysis (2001-2002)",
+    ]
     assert verdict.verdict == verdicts.INCONCLUSIVE  # includes 50% and the published 48%
     by_cycle = {c.row: (c.published, c.verdict) for c in verdict.curve}
     assert by_cycle == {"2005-2006": (0.48, verdicts.INCONCLUSIVE),

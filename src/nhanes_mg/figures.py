@@ -418,7 +418,7 @@ def _curve(result: SpecResult, v: Verdict) -> ggplot | None:
     if share:
         null *= 100
     main = v.main or rows_in[0]
-    scale = main.scale or "estimate"
+    scale = "share" if share else (main.scale or "estimate")
     what = {
         "threshold": f"{scale} ({main.outcome})" if main.outcome and not share else scale,
         "effect": (

@@ -46,6 +46,14 @@ def judge_statement(spec: Spec, result: SpecResult, statement: Statement) -> Ver
         (row for c, row in candidates if (c.term, c.cycle, c.group) == wanted),
         candidates[0][1],
     )
+    # the verdict analysis's other rows (other cycles, say) are not "the main analysis"
+    others = {id(row) for _, row in candidates if row is not main}
+    curve = [
+        replace(row, label=row.label.replace("main analysis", "same analysis", 1))
+        if id(row) in others
+        else row
+        for row in curve
+    ]
     ref = statement.reference
     published = ref.text or "—"
     where = ", ".join(x for x in (rule.analysis, main.row) if x)
