@@ -618,7 +618,6 @@ def _usual_intake(
     """
     from nhanes_mg.usual_intake import estimate_usual_intake
     from nhanes_mg.usual_intake.domains import Domain, check_domains
-    from nhanes_mg.usual_intake.run import pool_label
 
     present = set(analytic["cycle"].cast(pl.String).unique().to_list())
     cycles = [c for c in wanted if c in present]
@@ -664,7 +663,7 @@ def _usual_intake(
             analytic,
             cycles=[] if analysis.pool else cycles,
             nutrients=(analysis.variable,),
-            pools={pool_label(cycles): tuple(cycles)} if analysis.pool else {},
+            pools={catalog.pool_label(cycles): tuple(cycles)} if analysis.pool else {},
             domains=list(needed.values()),
             weight=weight,
             n_brr=analysis.brr,

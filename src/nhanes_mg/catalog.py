@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import csv
 import functools
+import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -390,3 +391,17 @@ def parse_mortality_name(file_name: str) -> tuple[str, int]:
         raise CatalogError(f"{file_name!r} is not a public linked-mortality file name")
     cycle = "III" if match.group(1) is None else f"{match.group(1)}-{match.group(2)}"
     return cycle, int(match.group(3))
+
+
+def pool_label(cycles: Sequence[str]) -> str:
+    """The name of a pool: ``2011-2014`` for consecutive cycles, else the cycles joined by +.
+
+    >>> pool_label(["2011-2012", "2013-2014"]), pool_label(["2005-2006", "2017-2018"])
+    ('2011-2014', '2005-2006+2017-2018')
+    """
+    years = sorted(cycles)
+    spans = [tuple(int(x) for x in y.split("-")) for y in years]
+    consecutive = all(b[0] == a[1] + 1 for a, b in itertools.pairwise(spans))
+    if consecutive:
+        return f"{spans[0][0]}-{spans[-1][1]}"
+    return "+".join(years)

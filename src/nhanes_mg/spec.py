@@ -1290,9 +1290,7 @@ def producible(spec: Spec, analysis: Analysis) -> dict[str, list[str] | None]:
     from the data, such as the values of a ``by`` column)."""
     years = [c.years for c in spec.cycles_of(analysis)]
     if isinstance(analysis, UsualIntakeAnalysis):
-        from nhanes_mg.usual_intake.run import pool_label  # the label the estimation gives
-
-        cycles = [pool_label(years)] if analysis.pool else years
+        cycles = [catalog.pool_label(years)] if analysis.pool else years
         groups = [label for label, _ in analysis.domains] if len(analysis.domains) > 1 else []
         return {"term": ["usual intake", "day 1"], "cycle": cycles, "group": groups, "stratum": []}
     if isinstance(analysis, DescriptiveAnalysis):

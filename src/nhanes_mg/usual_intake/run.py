@@ -32,7 +32,6 @@ Examples
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 import warnings
@@ -44,7 +43,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from nhanes_mg.catalog import parse_cycles
+from nhanes_mg.catalog import parse_cycles, pool_label
 from nhanes_mg.errors import EstimationError
 from nhanes_mg.files import atomic_write
 from nhanes_mg.usual_intake.domains import Domain, as_domains, check_domains
@@ -75,20 +74,6 @@ def default_pools(cycles: Iterable[str]) -> dict[str, tuple[str, ...]]:
     if {"2003-2004", "2005-2006"} <= have:
         pools["2003-2006"] = ("2003-2004", "2005-2006")
     return pools
-
-
-def pool_label(cycles: Sequence[str]) -> str:
-    """The name of a pool: ``2011-2014`` for consecutive cycles, else the cycles joined by +.
-
-    >>> pool_label(["2011-2012", "2013-2014"]), pool_label(["2005-2006", "2017-2018"])
-    ('2011-2014', '2005-2006+2017-2018')
-    """
-    years = sorted(cycles)
-    spans = [tuple(int(x) for x in y.split("-")) for y in years]
-    consecutive = all(b[0] == a[1] + 1 for a, b in itertools.pairwise(spans))
-    if consecutive:
-        return f"{spans[0][0]}-{spans[-1][1]}"
-    return "+".join(years)
 
 
 def load_frame(data_dir: str | Path, cycles: Sequence[str]) -> pl.DataFrame:
