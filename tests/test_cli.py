@@ -4,6 +4,7 @@ turns every way out into one line and an exit code."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Callable
 from pathlib import Path
@@ -194,3 +195,26 @@ def test_run_with_a_claim_left_incomplete_exits_1_after_the_report(
     code, _, stderr = cli_main("run", "--only", "C3", "--allow-incomplete")
     assert code == 0 and asked["allow_incomplete"] is True
     assert "error:" not in stderr
+
+
+def test_run_exits_1_when_a_declared_verdict_matched_no_row(
+    monkeypatch: pytest.MonkeyPatch, cli_main: CliMain
+) -> None:
+    """A verdict whose row exists in no table (a term the parser could not check: a `by`
+    group's values come from the data) ends the run with one line naming the rows there were."""
+    share = share_result()
+    (verdict,) = share.verdicts
+    assert verdict.main is not None
+    unmatched = dataclasses.replace(
+        verdict.main,
+        verdict="not estimated",
+        why="no row matches share_below_ear / 2019-2020 (its rows: share, 2015-2016; …)",
+        unmatched=True,
+    )
+    share.verdicts = [dataclasses.replace(verdict, main=unmatched, curve=[unmatched])]
+    monkeypatch.setattr(pipeline, "run_pipeline", lambda **_: _summary([share]))
+    code, stdout, stderr = cli_main("run", "--only", "C2")
+    assert code == 1 and "Claims and verdicts" in stdout
+    error = stderr.strip().splitlines()[-1]
+    assert error.startswith("error: ") and "verdict: not estimated: no row matches" in error
+    assert "(its rows: share, 2015-2016" in error
