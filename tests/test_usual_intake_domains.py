@@ -228,7 +228,7 @@ def test_unknown_column_or_bad_condition_fails_before_any_fitting(sim, monkeypat
     cases = {
         "sex = 'male' AND agee >= 20": "no column 'agee' in the analytic dataset "
         "(did you mean 'age'?)",
-        "age >>> 3": "cannot parse it as a condition",
+        "age >>> 3": "cannot parse it as an SQL expression near character 7",
         "age + 1": "is not a condition (it gives Float64)",
     }
     for where, message in cases.items():
@@ -368,7 +368,7 @@ def test_cli_malformed_domain_is_one_line_before_anything_is_built(cli_main, tmp
         "usual-intake", "--domain", "age >>> 3", "--data-dir", str(tmp_path / "none")
     )
     assert code == 1 and out == ""
-    assert err.strip().startswith("error: --domain 'age >>> 3': cannot parse it as a condition")
+    assert err.strip().startswith("error: --domain 'age >>> 3': cannot parse it as an SQL expression near character 7")
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "none").exists()
 

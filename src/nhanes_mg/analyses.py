@@ -40,6 +40,7 @@ from nhanes_mg import catalog
 from nhanes_mg.declared import subsamples as declared_subsamples
 from nhanes_mg.derive import registry as derive_registry
 from nhanes_mg.errors import EstimationError, IncompleteDataError, NhanesError, SpecError
+from nhanes_mg.expressions import sql_expr
 from nhanes_mg.flow import Needed, sample_flow
 from nhanes_mg.judge import judge
 from nhanes_mg.lineage import affected_by
@@ -152,8 +153,9 @@ def describe_model(analysis: Analysis) -> str:
 
 
 def _sql(frame: pl.DataFrame, text: str, where: str) -> pl.Series:
+    expression = sql_expr(text)  # refused before anything evaluates it (expressions.py)
     try:
-        return frame.select(pl.sql_expr(text).alias("_"))["_"]
+        return frame.select(expression.alias("_"))["_"]
     except Exception as exc:
         raise SpecError(
             f"{where}: cannot evaluate {text!r} on the analytic dataset ({exc})"

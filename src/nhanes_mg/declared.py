@@ -24,6 +24,7 @@ import polars as pl
 
 from nhanes_mg import catalog
 from nhanes_mg.errors import CatalogError, MissingTableError, SpecError
+from nhanes_mg.expressions import sql_expr
 from nhanes_mg.lineage import subsample_of
 from nhanes_mg.read import load_table
 from nhanes_mg.spec import DeclaredVariable, Spec
@@ -74,7 +75,7 @@ def attach(frame: pl.DataFrame, spec: Spec, data_dir: str | Path) -> pl.DataFram
             values = _column(variable, cycles, spec.path, data_dir)
             out = out.join(values, on="seqn", how="left")
         else:
-            out = out.with_columns(pl.sql_expr(str(variable.expr)).alias(variable.name))
+            out = out.with_columns(sql_expr(str(variable.expr)).alias(variable.name))
     return out
 
 

@@ -28,6 +28,8 @@ import polars as pl
 import sqlglot
 from sqlglot import exp
 
+from nhanes_mg.expressions import sql_expr
+
 COMPLETE_CASE_NOTE = 0.10  # note when complete-case analysis loses more than this (weighted)
 
 FLOW_SCHEMA: dict[str, pl.DataType] = {
@@ -60,7 +62,7 @@ def population_clauses(text: str | None) -> list[str]:
     clauses = [p.sql() for p in parts]
     try:  # each clause must be one polars can evaluate on its own
         for clause in clauses:
-            pl.sql_expr(clause)
+            sql_expr(clause)
     except Exception:  # polars raises several error types for SQL it does not know
         return [text]
     return clauses
@@ -110,7 +112,7 @@ def sample_flow(
     step("start", "all participants of the cycles fitted", None, keep.copy())
     for population in populations:
         for clause in population_clauses(population):
-            flag = frame.select(pl.sql_expr(clause).fill_null(False).alias("_"))["_"]
+            flag = frame.select(sql_expr(clause).fill_null(False).alias("_"))["_"]
             step("population", clause, None, flag.to_numpy().astype(bool))
     w = weight.fill_null(0.0).to_numpy().astype(float)
     step("subsample", f"in the weight's subsample ({weight_words})", None, w > 0)

@@ -146,6 +146,7 @@ import polars as pl
 
 from nhanes_mg import catalog, spec_columns
 from nhanes_mg.errors import CatalogError, SpecError
+from nhanes_mg.expressions import UnsafeExpressionError, check_sql
 from nhanes_mg.verdicts import DIRECTIONS, RULE_KINDS, Direction, RuleKind
 
 MODELS = ("descriptive", "linear", "logistic", "cox")
@@ -652,7 +653,13 @@ def _known_fields(
 
 
 def check_expression(text: str, path: str, where: str) -> pl.Expr:
-    """Parse an SQL expression, or raise :class:`SpecError` naming the field."""
+    """Parse an SQL expression, or raise :class:`SpecError` naming the field; anything but
+    columns, literals, operators and the allowed functions is refused before polars parses
+    it (:mod:`nhanes_mg.expressions`)."""
+    try:
+        check_sql(text)
+    except UnsafeExpressionError as exc:
+        raise _fail(path, where, str(exc)) from None
     try:
         return pl.sql_expr(text)
     except Exception as exc:  # polars raises several error types for bad SQL

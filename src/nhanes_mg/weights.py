@@ -25,9 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-import polars as pl
-
 from nhanes_mg import catalog
+from nhanes_mg.expressions import sql_expr
 from nhanes_mg.lineage import subsample_of
 
 WEIGHT_OF_SUBSAMPLE: dict[str, str] = {
@@ -60,7 +59,7 @@ def variables_of(expressions: Iterable[str | None]) -> list[str]:
     out: list[str] = []
     for text in expressions:
         if text:
-            out += pl.sql_expr(text).meta.root_names()
+            out += sql_expr(text).meta.root_names()
     return list(dict.fromkeys(out))
 
 

@@ -36,6 +36,7 @@ import polars as pl
 from numpy.typing import NDArray
 
 from nhanes_mg.errors import SpecError
+from nhanes_mg.expressions import UnsafeExpressionError, check_sql
 
 BoolArray = NDArray[np.bool_]
 
@@ -148,6 +149,10 @@ def parse_condition(text: str, source: str) -> pl.Expr:
     naming ``source``."""
     if not text.strip():
         raise SpecError(f"{source}: the condition is empty")
+    try:
+        check_sql(text)
+    except UnsafeExpressionError as exc:
+        raise SpecError(f"{source} {text[:80]!r}: {exc}") from None
     try:
         return pl.sql_expr(text)
     except Exception as exc:  # polars raises several error types for bad SQL
