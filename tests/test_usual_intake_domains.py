@@ -368,7 +368,9 @@ def test_cli_malformed_domain_is_one_line_before_anything_is_built(cli_main, tmp
         "usual-intake", "--domain", "age >>> 3", "--data-dir", str(tmp_path / "none")
     )
     assert code == 1 and out == ""
-    assert err.strip().startswith("error: --domain 'age >>> 3': cannot parse it as an SQL expression near character 7")
+    assert err.strip().startswith(
+        "error: --domain 'age >>> 3': cannot parse it as an SQL expression near character 7"
+    )
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "none").exists()
 
