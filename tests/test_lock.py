@@ -184,3 +184,24 @@ def test_an_unusable_data_dir_is_an_nhanes_error(tmp_path: Path) -> None:
         data_dir_lock(blocker / "raw", "build"),
     ):
         pass
+
+
+@pytest.mark.parametrize("link", ["symbolic", "hard"])
+def test_a_link_in_the_lock_files_place_is_refused_and_its_target_kept(
+    tmp_path: Path, link: str
+) -> None:
+    """A data dir someone else filled: the lock file is a link to a file of ours; taking the
+    lock must neither follow it nor empty the target."""
+    data_dir = tmp_path / "raw"
+    data_dir.mkdir()
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me\n")
+    if link == "symbolic":
+        (data_dir / LOCK_NAME).symlink_to(target)
+    else:
+        os.link(target, data_dir / LOCK_NAME)
+    refused = pytest.raises(NhanesError, match=r"is (a symbolic link|not a plain file)")
+    with refused as info, data_dir_lock(data_dir, "build"):
+        pass
+    assert "remove it" in str(info.value) and str(data_dir / LOCK_NAME) in str(info.value)
+    assert target.read_text() == "keep me\n"

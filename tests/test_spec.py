@@ -339,3 +339,36 @@ def test_a_published_number_is_held_only_against_its_own_cycles(tmp_path: Path) 
     )
     own = later + 'compare = { text = "nothing published for 2011-2014" }\n'
     assert load_spec(_write(tmp_path, own)).sensitivities[0].compare is not None
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("../../../ESCAPED", "is not an id"),
+        ("/tmp/absolute", "is not an id"),
+        ("", "is not an id"),
+        ("two\\nlines", "is not an id"),
+        ("<b>bold</b>", "is not an id"),
+        ("x" * 65, "is not an id"),
+        ("verdicts", "is the name of an output of the package itself"),
+        ("Supplement_Seam", "is the name of an output of the package itself"),
+    ],
+)
+def test_an_id_is_an_identifier_never_a_path(tmp_path: Path, value: str, said: str) -> None:
+    with pytest.raises(SpecError) as info:
+        load_spec(_write(tmp_path, GOOD.replace('id = "X1"', f'id = "{value}"')))
+    assert "field 'id'" in str(info.value) and said in str(info.value)
+
+
+def test_specifications_run_together_never_write_each_others_files(tmp_path: Path) -> None:
+    from nhanes_mg.pipeline import select_specs
+
+    paths = []
+    for name, sid in (("a.toml", "X1"), ("b.toml", "x1"), ("c.toml", "X1_fits")):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(GOOD.replace('id = "X1"', f'id = "{sid}"'))
+    with pytest.raises(SpecError, match=r"b\.toml: field 'id': 'x1' would write over the files"):
+        select_specs(spec_paths=paths[:2])
+    with pytest.raises(SpecError, match=r"c\.toml: field 'id': 'X1_fits' would write over"):
+        select_specs(spec_paths=[paths[0], paths[2]])
+    assert [s.id for s in select_specs(spec_paths=paths[:1])] == ["X1"]

@@ -12,8 +12,10 @@ holds the holder's pid and what it is doing, or nothing when free) and is harmle
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -109,9 +111,23 @@ def data_dir_lock(
     check_data_dir(folder)  # a file or an unwritable folder: one line saying what to do
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        # never through a link: a data dir someone else filled may hold a symbolic link (or a
+        # hard link) in the lock file's place, whose target the truncation below would empty
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NhanesError(
+                f"cannot lock {folder} for {what}: {path} is a symbolic link, not the lock "
+                "file; remove it"
+            ) from exc
         raise NhanesError(f"cannot lock {folder} for {what}: {exc.strerror or exc}") from exc
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        os.close(fd)
+        raise NhanesError(
+            f"cannot lock {folder} for {what}: {path} is not a plain file of its own (a link "
+            "or a special file); remove it"
+        )
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

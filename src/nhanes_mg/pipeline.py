@@ -43,7 +43,7 @@ from nhanes_mg.report import (
     write_tables,
 )
 from nhanes_mg.results import SpecResult
-from nhanes_mg.spec import Spec, load_shipped_specs, load_spec
+from nhanes_mg.spec import Spec, check_distinct_ids, load_shipped_specs, load_spec
 from nhanes_mg.store import ResultStore
 
 Step = Callable[[str, str], None]  # (what, status) as each piece finishes
@@ -83,6 +83,7 @@ def select_specs(only: Sequence[str] | None = None, spec_paths: Sequence[Path] =
                 f"{', '.join(s.id for s in specs)}"
             )
         specs = [s for s in specs if s.id.upper() in wanted]
+    check_distinct_ids(specs)
     return specs
 
 

@@ -1011,6 +1011,42 @@ def _sensitivity(
 
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# A specification's id names its output files (tables/{id}.csv, figures/{id}_curve.png …): an
+# identifier, never a path, and never the name of a file the package writes itself.
+SPEC_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+RESERVED_IDS = frozenset({"verdicts", "validation", "supplement_seam", "usual_intake", "report"})
+
+
+def check_id(value: str, path: str) -> str:
+    """A specification's ``id``: letters, digits, _ and -, starting with a letter, at most 64
+    characters, and not one of the package's own output names (case ignored)."""
+    if not SPEC_ID.match(value):
+        raise _fail(
+            path,
+            "id",
+            f"{value[:70]!r} is not an id: a letter, then letters, digits, _ or - (at most "
+            "64 characters); it names the output files",
+        )
+    if value.lower() in RESERVED_IDS:
+        raise _fail(
+            path, "id", f"{value!r} is the name of an output of the package itself; choose another"
+        )
+    return value
+
+
+def check_distinct_ids(specs: list[Spec]) -> None:
+    """Specifications run together must not write each other's files: no two ids alike (case
+    ignored), and no id that is another's followed by ``_`` (``C3`` and ``C3_fits``)."""
+    for a in specs:
+        for b in specs:
+            if a is b:
+                continue
+            x, y = a.id.lower(), b.id.lower()
+            if x == y or y.startswith(x + "_"):
+                raise SpecError(
+                    f"{b.path or b.id}: field 'id': {b.id!r} would write over the files of "
+                    f"{a.path or a.id} (id {a.id!r}); give each specification its own id"
+                )
 
 
 def _variables(raw: dict[str, Any], path: str) -> tuple[DeclaredVariable, ...]:
@@ -1394,7 +1430,7 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", check_columns: bool = 
     statements = _statements(raw, analyses, _get(raw, "claim", str, path, ""), path)
     top_reference = _reference(_get(raw, "reference", dict, path, "", False, {}), path)
     spec = Spec(
-        id=_get(raw, "id", str, path, ""),
+        id=check_id(_get(raw, "id", str, path, ""), path),
         title=_get(raw, "title", str, path, ""),
         claim=_get(raw, "claim", str, path, ""),
         source=_get(raw, "source", str, path, "", False, ""),
