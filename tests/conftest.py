@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import tarfile
+import tempfile
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -35,6 +36,13 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[1]
 ARCHIVE = REPO.parent / "shared" / "nhanes" / "nhanes-mirror-2001-2018.tar.xz"
+
+
+# The results store signs its entries with the user's key; the tests use one of their own
+# (their subprocesses inherit it), never the developer's ~/.config/nhanes-mg/store.key.
+os.environ.setdefault(
+    "NHANES_MG_STORE_KEY", str(Path(tempfile.gettempdir()) / f"nhanes-mg-test-{os.getpid()}.key")
+)
 
 
 def _in_ci() -> bool:

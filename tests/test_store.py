@@ -3,6 +3,8 @@ that reuses exactly what did not change."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -10,10 +12,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from nhanes_mg import store as store_module
 from nhanes_mg.derive import BuildResult
 from nhanes_mg.pipeline import run_pipeline
 from nhanes_mg.spec import shipped_spec_paths
-from nhanes_mg.store import ResultStore, code_version
+from nhanes_mg.store import Payload, ResultStore, code_version
 
 from derive_support import session_build_in_runs
 
@@ -28,11 +31,17 @@ def _folder(tmp_path: Path) -> Path:
 def test_a_stored_result_comes_back_with_its_files(tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "raw")
     key = store.key("spec", "text", 1)
-    store.put(key, {"verdict": "consistent"}, _folder(tmp_path), ["tables/X.csv"])
-    payload, files = store.get(key)  # type: ignore[misc]
-    assert payload == {"verdict": "consistent"} and files == [Path("tables/X.csv")]
+    frame = pl.DataFrame({"term": ["Q4"], "estimate": [0.57]})
+    payload = Payload({"verdict": "consistent", "n": [1, 2]}, {"table": frame})
+    store.put(key, payload, _folder(tmp_path), ["tables/X.csv"])
+    back, files = store.get(key)  # type: ignore[misc]
+    assert back.data == {"verdict": "consistent", "n": [1, 2]}
+    assert back.frames["table"].equals(frame) and files == [Path("tables/X.csv")]
     restored = store.restore(key, files, tmp_path / "out")
     assert restored[0].read_text() == "a,b\n1,2\n"
+    # data, never code: an entry is JSON, parquet and the files the computation wrote
+    kinds = {p.suffix for p in (store.root / key).rglob("*") if p.is_file()}
+    assert kinds == {".json", ".parquet", ".csv"}
 
 
 def test_keys_change_with_what_they_depend_on() -> None:
@@ -42,21 +51,96 @@ def test_keys_change_with_what_they_depend_on() -> None:
     assert len(code_version()) == 16
 
 
-@pytest.mark.parametrize("damage", ["payload.pkl", "files/tables/X.csv", "entry.json"])
+@pytest.mark.parametrize(
+    "damage", ["data.json", "files/tables/X.csv", "entry.json", "frames/t.parquet"]
+)
 def test_a_damaged_entry_is_never_used(tmp_path: Path, damage: str) -> None:
     store = ResultStore(tmp_path / "raw")
     key = store.key("spec", "text")
-    store.put(key, [1, 2, 3], _folder(tmp_path), ["tables/X.csv"])
+    store.put(key, Payload([1, 2, 3], {"t": pl.DataFrame({"a": [1]})}), _folder(tmp_path),
+              ["tables/X.csv"])  # fmt: skip
     with open(store.root / key / damage, "ab") as fh:
         fh.write(b"damaged")
     assert store.get(key) is None
     assert not (store.root / key).exists()  # removed, so the next run recomputes it
 
 
+def _forge(store: ResultStore, key: str, change: dict[str, object]) -> None:
+    """Edit an entry as someone with write access to the data dir would: the files and their
+    sha256 in entry.json made to agree (only the store key's HMAC cannot be redone)."""
+    entry_path = store.root / key / "entry.json"
+    entry = json.loads(entry_path.read_text())
+    (store.root / key / "data.json").write_text(json.dumps({"verdict": "forged"}))
+    entry["data"] = hashlib.sha256((store.root / key / "data.json").read_bytes()).hexdigest()
+    entry.update(change)
+    entry_path.write_text(json.dumps(entry))
+
+
+def test_an_entry_edited_with_its_checksums_updated_is_never_used(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "raw")
+    key = store.key("spec", "text")
+    store.put(key, Payload({"verdict": "consistent"}), _folder(tmp_path), [])
+    _forge(store, key, {})
+    assert store.get(key) is None and not (store.root / key).exists()
+
+
+def test_an_entry_made_with_another_users_key_is_never_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ResultStore(tmp_path / "raw")
+    key = store.key("spec", "text")
+    monkeypatch.setenv(store_module.KEY_ENV, str(tmp_path / "someone-else.key"))
+    store_module._secret.cache_clear()
+    store.put(key, Payload({"verdict": "theirs"}), _folder(tmp_path), [])
+    monkeypatch.setenv(store_module.KEY_ENV, str(tmp_path / "mine.key"))
+    store_module._secret.cache_clear()
+    try:
+        assert store.get(key) is None  # recomputed, never trusted
+        assert (tmp_path / "mine.key").stat().st_mode & 0o777 == 0o600
+    finally:
+        monkeypatch.undo()
+        store_module._secret.cache_clear()
+
+
+def test_paths_an_entry_names_stay_inside_it(tmp_path: Path) -> None:
+    """Even a correctly signed entry naming ../../x (or an absolute path) is refused, and
+    restoring never writes outside the folder."""
+    store = ResultStore(tmp_path / "raw")
+    key = store.key("spec", "text")
+    store.put(key, Payload({"a": 1}), _folder(tmp_path), ["tables/X.csv"])
+    outside = tmp_path / "outside.txt"
+    outside.write_text("x")
+    for rel in ("../../../outside.txt", str(outside)):
+        entry_path = store.root / key / "entry.json"
+        entry = json.loads(entry_path.read_text())
+        entry["files"] = {rel: hashlib.sha256(b"x").hexdigest()}
+        entry["mac"] = store_module._mac(entry)  # as if signed: the path check still holds
+        entry_path.write_text(json.dumps(entry))
+        assert store.get(key) is None
+        store.put(key, Payload({"a": 1}), _folder(tmp_path), ["tables/X.csv"])
+    with pytest.raises(ValueError, match="not a plain relative path"):
+        store.restore(key, [Path("../escaped.csv")], tmp_path / "out")
+    assert not (tmp_path / "escaped.csv").exists() and outside.read_text() == "x"
+
+
+def test_a_link_in_the_stores_place_is_never_followed(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("keep")
+    data_dir = tmp_path / "raw"
+    data_dir.mkdir()
+    (data_dir / ".results").symlink_to(elsewhere)
+    store = ResultStore(data_dir)
+    key = store.key("spec", "text")
+    store.put(key, Payload({"a": 1}), _folder(tmp_path), [])
+    assert store.get(key) is None and sorted(p.name for p in elsewhere.iterdir()) == ["keep.txt"]
+    assert store.clear() == 0 and (elsewhere / "keep.txt").read_text() == "keep"
+
+
 def test_clear(tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "raw")
-    store.put(store.key("a"), 1, _folder(tmp_path), [])
-    store.put(store.key("b"), 2, _folder(tmp_path), [])
+    store.put(store.key("a"), Payload(1), _folder(tmp_path), [])
+    store.put(store.key("b"), Payload(2), _folder(tmp_path), [])
     assert store.clear() == 2 and store.get(store.key("a")) is None
 
 

@@ -42,9 +42,9 @@ from nhanes_mg.report import (
     write_report,
     write_tables,
 )
-from nhanes_mg.results import SpecResult
+from nhanes_mg.results import SpecResult, result_document, result_from_document
 from nhanes_mg.spec import Spec, check_distinct_ids, load_shipped_specs, load_spec
-from nhanes_mg.store import ResultStore
+from nhanes_mg.store import Payload, ResultStore
 
 Step = Callable[[str, str], None]  # (what, status) as each piece finishes
 
@@ -187,11 +187,12 @@ def _run_locked(
         todo = []
         for spec in specs:
             hit = None if force else store.get(keys[spec.id])
-            if hit is None:
+            stored = _stored_result(spec, hit)
+            if hit is None or stored is None:
                 todo.append(spec)
                 continue
-            (result, figure_names), files = hit
-            store.restore(keys[spec.id], files, stage)
+            result, figure_names = stored
+            store.restore(keys[spec.id], hit[1], stage)
             done[spec.id] = (result, [stage / name for name in figure_names])
             reused.append(spec.id)
             notify(spec.id, (result.verdict.verdict if result.verdict else "done") + " (reused)")
@@ -222,7 +223,9 @@ def _run_locked(
             done[result.spec.id] = (result, paths)
             relpaths = [p.relative_to(stage) for p in [*_table_paths(stage, result), *paths]]
             names = [str(p.relative_to(stage)) for p in paths]
-            store.put(keys[result.spec.id], (result, names), stage, relpaths)
+            data, frames = result_document(result)
+            payload = Payload({"result": data, "figures": names}, frames)
+            store.put(keys[result.spec.id], payload, stage, relpaths)
         results = [done[s.id][0] for s in specs]
         figures = {s.id: done[s.id][1] for s in specs}
         seconds["analyses"] = time.perf_counter() - started
@@ -234,7 +237,9 @@ def _run_locked(
             gallery = side.get("gallery")
             if gallery is None:  # no claim to compute: the gallery ran alone
                 gallery = gallery_job()
-            store.put(gallery_store_key, gallery, stage, [TABLE, FIGURE])
+            store.put(
+                gallery_store_key, Payload(frames={"gallery": gallery}), stage, [TABLE, FIGURE]
+            )
             seconds["validation"] = time.perf_counter() - started  # beyond the claims' time
         if gallery is not None:
             notify("validation", f"{gallery.height} targets")
@@ -280,7 +285,8 @@ def build_or_reuse(
     build_key = store.key("build", _inputs(data_dir), cycles)
     stored = None if force else store.get(build_key)
     if stored is not None:
-        (meta, caught), files = stored
+        payload, files = stored
+        meta, caught = dict(payload.data["meta"]), [str(c) for c in payload.data["caught"]]
         store.restore(build_key, files, stage)
         reused.append("build")
         return build_key, meta, caught
@@ -293,8 +299,24 @@ def build_or_reuse(
     write_analytic(build, stage)
     meta = dict(build.metadata)
     meta.setdefault("rows", build.frame.height)
-    store.put(build_key, (meta, caught), stage, BUILD_FILES)
+    store.put(build_key, Payload({"meta": meta, "caught": caught}), stage, BUILD_FILES)
     return build_key, meta, caught
+
+
+def _stored_result(
+    spec: Spec, hit: tuple[Payload, list[Path]] | None
+) -> tuple[SpecResult, list[str]] | None:
+    """A specification's stored result and figure names (only files the entry verified), or
+    None when the entry does not make one (then it is recomputed)."""
+    if hit is None:
+        return None
+    payload, files = hit
+    try:
+        result = result_from_document(spec, payload.data["result"], payload.frames)
+        names = [str(n) for n in payload.data["figures"]]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (result, names) if {Path(n) for n in names} <= set(files) else None
 
 
 def _inputs(data_dir: Path) -> list[tuple[str, object, int, int]]:

@@ -7,8 +7,10 @@ nothing changed) does not load the survey engine.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -218,3 +220,68 @@ class SpecResult:
         return next(
             (f for f in self.fits if f.analysis == analysis and f.sensitivity == sensitivity), None
         )
+
+
+# ------------------------------------------------------------------ stored as data (store.py)
+
+RESULT_FRAMES = ("table", "flow", "missingness", "table1", "margins", "survival", "dose_response")
+_FIT_TUPLES = ("cycles", "cuts", "incomplete")
+
+
+def result_document(result: SpecResult) -> tuple[dict[str, Any], dict[str, pl.DataFrame]]:
+    """A result as JSON-able data and named frames, for the results store (no pickles).
+
+    :func:`result_from_document` makes it back, given the specification it came from.
+    """
+    data = {
+        "fits": [dataclasses.asdict(f) for f in result.fits],
+        "notes": list(result.notes),
+        "cautions": list(result.cautions),
+        "error": result.error,
+        "verdicts": [
+            {
+                **{k: v for k, v in dataclasses.asdict(v).items() if k not in ("main", "curve")},
+                "curve": [dataclasses.asdict(c) for c in v.curve],
+                "main": next((i for i, c in enumerate(v.curve) if c is v.main), None),
+            }
+            for v in result.verdicts
+        ],
+    }
+    frames = {n: getattr(result, n) for n in RESULT_FRAMES if getattr(result, n).width}
+    return data, frames
+
+
+def result_from_document(
+    spec: Spec, data: dict[str, Any], frames: dict[str, pl.DataFrame]
+) -> SpecResult:
+    """The :class:`SpecResult` that :func:`result_document` stored (raises on any field that
+    is not what the record holds: a damaged entry is then recomputed)."""
+    fits = []
+    for f in data["fits"]:
+        f = dict(f)
+        for name in _FIT_TUPLES:
+            f[name] = tuple(f[name])
+        f["dropped"] = tuple((str(c), str(why)) for c, why in f["dropped"])
+        f["strata"] = tuple(f["strata"]) if f["strata"] is not None else None
+        fits.append(FitInfo(**f))
+    verdicts_out = []
+    for v in data["verdicts"]:
+        v = dict(v)
+        curve = [VariantVerdict(**c) for c in v.pop("curve")]
+        main = v.pop("main")
+        verdicts_out.append(
+            Verdict(**v, curve=curve, main=curve[main] if main is not None else None)
+        )
+    result = SpecResult(
+        spec=spec,
+        table=frames.get("table", pl.DataFrame()),
+        fits=fits,
+        notes=[str(n) for n in data["notes"]],
+        cautions=[str(c) for c in data["cautions"]],
+        verdicts=verdicts_out,
+        error=data["error"],
+    )
+    for name in RESULT_FRAMES[1:]:
+        if name in frames:
+            setattr(result, name, frames[name])
+    return result

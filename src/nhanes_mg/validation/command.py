@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from nhanes_mg.files import atomic_write
-from nhanes_mg.store import ResultStore
+from nhanes_mg.store import Payload, ResultStore
 from nhanes_mg.validation.gallery import (
     Target,
     expected_path,
@@ -71,11 +71,14 @@ def stored_gallery(
     hit = store.get(key)
     if hit is None:
         return None
-    table, files = hit
+    payload, files = hit
+    table = payload.frames.get("gallery")
+    if table is None:
+        return None
     store.restore(key, files, stage)
     if reused is not None:
         reused.append("validation")
-    return table  # type: ignore[no-any-return]
+    return table
 
 
 def compute_gallery(
@@ -112,7 +115,7 @@ def gallery_in_stage(
     if table is not None:
         return table
     table = compute_gallery(analytic_path, stage, gaps, chosen)
-    store.put(key, table, stage, [TABLE, FIGURE])
+    store.put(key, Payload(frames={"gallery": table}), stage, [TABLE, FIGURE])
     return table
 
 
