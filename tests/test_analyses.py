@@ -161,3 +161,24 @@ def test_a_spline_contrast_is_the_fitted_curve_between_its_two_values() -> None:
     assert ours["estimate"] == pytest.approx(curve["estimate"], rel=1e-9)
     assert ours["std_error"] == pytest.approx(curve["std_error"], rel=1e-9)
     assert 10 < ours["estimate"] < 30  # the simulated rise from 2.5 to 25 (about 18)
+
+
+@pytest.mark.mirror
+def test_perfect_separation_is_not_estimated_never_an_odds_ratio_of_a_billion(
+    analytic_frame: pl.DataFrame,
+) -> None:
+    from nhanes_mg.analyses import run_spec
+    from nhanes_mg.spec import parse_spec
+
+    raw = {
+        "id": "SEP", "title": "t", "claim": "c", "citation": "x", "cycles": "2007-2010",
+        "population": "age >= 20", "model": "logistic",
+        "analysis": [{"name": "a", "outcome": "mg_total > 400", "exposure": "mg_total",
+                      "exposure_type": "quantiles", "exposure_label": "total Mg intake"}],
+        "verdict": {"analysis": "a", "term": "Q4", "rule": "effect", "direction": "above"},
+    }  # fmt: skip
+    result = run_spec(parse_spec(raw), analytic_frame)
+    (fit,) = result.fits
+    assert fit.failed and fit.error is not None
+    assert "is (almost) perfectly predicted by Q" in fit.error
+    assert result.verdicts[0].verdict == "not estimated"

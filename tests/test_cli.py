@@ -218,3 +218,23 @@ def test_run_exits_1_when_a_declared_verdict_matched_no_row(
     error = stderr.strip().splitlines()[-1]
     assert error.startswith("error: ") and "verdict: not estimated: no row matches" in error
     assert "(its rows: share, 2015-2016" in error
+
+
+def test_run_exits_1_when_an_analysis_could_not_be_estimated(
+    monkeypatch: pytest.MonkeyPatch, cli_main: CliMain
+) -> None:
+    """Not estimated for a reason of its own (separation, an empty domain …) is never exit 0;
+    an analysis whose cycles were left out by --cycles is not a failure."""
+    share = share_result()
+    share.fits = [
+        *share.fits,
+        FitInfo("other", None, "", "", error="none of its cycles …", outside_cycles=True),
+    ]
+    monkeypatch.setattr(pipeline, "run_pipeline", lambda **_: _summary([share]))
+    assert cli_main("run", "--only", "C2")[0] == 0
+    share.fits = [*share.fits, FitInfo("sep", "s1", "", "", error="perfectly predicted by Q4")]
+    code, _, stderr = cli_main("run", "--only", "C2")
+    assert code == 1
+    assert stderr.strip().splitlines()[-1] == (
+        "error: T1: sep [s1] not estimated: perfectly predicted by Q4"
+    )

@@ -372,3 +372,25 @@ def test_specifications_run_together_never_write_each_others_files(tmp_path: Pat
     with pytest.raises(SpecError, match=r"c\.toml: field 'id': 'X1_fits' would write over"):
         select_specs(spec_paths=[paths[0], paths[2]])
     assert [s.id for s in select_specs(spec_paths=paths[:1])] == ["X1"]
+
+
+INVERTED = "[reference]\nestimate = 0.34\nconf_low = 0.56\nconf_high = 0.21\n\n[verdict]"
+OUTSIDE = "[reference]\nestimate = 0.9\nconf_low = 0.21\nconf_high = 0.56\n\n[verdict]"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('term = "Q4"\n"""', 'term = "Q4"\nvalue = nan\n"""', "must be a finite number, not nan"),
+        ("[verdict]", "[reference]\nestimate = inf\n\n[verdict]", "must be a finite number"),
+        ("[verdict]", INVERTED, "must hold the estimate 0.34"),
+        ("[verdict]", OUTSIDE, "must hold the estimate 0.9"),
+    ],
+)  # fmt: skip
+def test_non_finite_and_impossible_published_numbers_are_refused(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    text = (GOOD + '"""').replace(old, new, 1).removesuffix('"""')
+    with pytest.raises(SpecError) as info:
+        load_spec(_write(tmp_path, text))
+    assert message in str(info.value), str(info.value)

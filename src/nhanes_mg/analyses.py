@@ -39,7 +39,13 @@ import polars as pl
 from nhanes_mg import catalog
 from nhanes_mg.declared import subsamples as declared_subsamples
 from nhanes_mg.derive import registry as derive_registry
-from nhanes_mg.errors import EstimationError, IncompleteDataError, NhanesError, SpecError
+from nhanes_mg.errors import (
+    EstimationError,
+    IncompleteDataError,
+    NhanesError,
+    OutsideCyclesError,
+    SpecError,
+)
 from nhanes_mg.expressions import sql_expr
 from nhanes_mg.flow import Needed, sample_flow
 from nhanes_mg.judge import judge
@@ -276,6 +282,10 @@ def _frame_for(
         else:
             kept.append(cycle)
     if not kept:
+        if all(why == "not in the analytic dataset" for _, why in dropped):
+            raise OutsideCyclesError(
+                f"none of its cycles ({', '.join(wanted)}) is among the cycles built (--cycles)"
+            )
         reasons = "; ".join(f"{c}: {why}" for c, why in dropped)
         raise EstimationError(f"no cycle has every variable and the weight ({reasons})")
     return frame.filter(pl.col("cycle").cast(pl.String).is_in(kept)), tuple(kept), tuple(dropped)
@@ -329,6 +339,7 @@ def run_spec(
                     describe_model(analysis),
                     error=str(exc),
                     missing_data=isinstance(exc, IncompleteDataError),
+                    outside_cycles=isinstance(exc, OutsideCyclesError),
                 )
             )
             continue
@@ -893,7 +904,39 @@ def _model(
         tuple(cuts),
         outcome_share=share,
     )
-    return pl.concat(tables), info
+    table = pl.concat(tables)
+    _refuse_separation(table, analysis)
+    return table, info
+
+
+# |log ratio| beyond this is no association any data could estimate (an odds ratio above
+# 22,000 or below 1/22,000): the outcome is (almost) perfectly predicted, as R warns
+SEPARATION_LOG_RATIO = 10.0
+
+
+def _refuse_separation(table: pl.DataFrame, analysis: ModelAnalysis) -> None:
+    """Raise :class:`EstimationError` naming the term when a ratio is infinite or absurdly
+    far from 1: (quasi-)complete separation, which a survey logistic or Cox model reports as
+    an odds ratio of 10⁹ rather than an error."""
+    ratios = table.filter(
+        pl.col("scale").is_in([*SCALES.values(), *CONTRAST_SCALES.values()])
+        & pl.col("scale").str.contains("ratio")
+        & pl.col("role").is_in(["estimate", "stratum effect", "modification contrast"])
+    )
+    for row in ratios.iter_rows(named=True):
+        value = row["estimate"]
+        if (
+            value is None
+            or not (0 < value < math.inf)
+            or abs(math.log(value)) > SEPARATION_LOG_RATIO
+        ):
+            where = f" [{row['stratum']}]" if row["stratum"] else ""
+            raise EstimationError(
+                f"the outcome {analysis.outcome_label or analysis.outcome!r} is (almost) "
+                f"perfectly predicted by {row['term']}{where}: its {row['scale']} "
+                f"({'none' if value is None else f'{value:.3g}'}) cannot be estimated; merge "
+                "categories or drop the term"
+            )
 
 
 def _describe_sample(

@@ -35,7 +35,7 @@ from rich.table import Table
 
 from nhanes_mg import __version__, catalog
 from nhanes_mg import fetch as fetch_mod
-from nhanes_mg.errors import IncompleteDataError, NhanesError, SpecError
+from nhanes_mg.errors import EstimationError, IncompleteDataError, NhanesError, SpecError
 
 app = typer.Typer(
     name="nhanes-mg",
@@ -231,6 +231,12 @@ def run(
                 raise SpecError(
                     f"{result.spec.path or result.spec.id}: {where}: not estimated: {v.main.why}"
                 )
+    failed = [(r.spec.id, f) for r in summary.results for f in r.fits if f.failed]
+    if failed:  # never exit 0 with an analysis that could not be estimated
+        claim, fit = failed[0]
+        name = fit.analysis + (f" [{fit.sensitivity}]" if fit.sensitivity else "")
+        more = f" and {len(failed) - 1} more (the report lists them)" if len(failed) > 1 else ""
+        raise EstimationError(f"{claim}: {name} not estimated: {fit.error}{more}")
     if summary.incomplete and not allow_incomplete:
         claims = sorted({claim for claim, _ in summary.incomplete})
         raise IncompleteDataError(

@@ -46,6 +46,10 @@ class EstimationError(NhanesError):
     """A model could not be estimated (non-convergence, separation, empty domain)."""
 
 
+class OutsideCyclesError(EstimationError):
+    """None of an analysis's cycles is among those built (``--cycles``): left out as asked."""
+
+
 class IncompleteDataError(MissingTableError):
     """A table (or column) an analysis needs is missing or damaged in one of its cycles."""
 

@@ -40,6 +40,12 @@ class FitInfo:
     incomplete: tuple[str, ...] = ()  # missing tables it was estimated without (on request)
     missing_data: bool = False  # not estimated because a table it needs is missing
     outcome_share: float | None = None  # weighted share with the outcome (binary outcomes)
+    outside_cycles: bool = False  # not estimated: none of its cycles was built (--cycles)
+
+    @property
+    def failed(self) -> bool:
+        """Not estimated for a reason of its own (not a missing table, not --cycles)."""
+        return bool(self.error) and not self.missing_data and not self.outside_cycles
 
 
 @dataclass(frozen=True)

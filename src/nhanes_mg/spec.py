@@ -135,6 +135,7 @@ Examples
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -637,6 +638,8 @@ def _choice(value: str, allowed: tuple[str, ...] | dict[str, Any], path: str, wh
 
 def _number(table: dict[str, Any], key: str, path: str, where: str) -> float | None:
     value = _get(table, key, (int, float), path, where, False, None)
+    if value is not None and not math.isfinite(value):
+        raise _fail(path, f"{where}{key}", f"must be a finite number, not {value}")
     return None if value is None else float(value)
 
 
@@ -881,6 +884,8 @@ def _analysis_of_kind(
         float(c)
         for c in _get(raw, "cutpoints", list, path, where, exposure_type == "cutpoints", [])
     )
+    if not all(math.isfinite(c) for c in cutpoints):
+        raise _fail(path, where + "cutpoints", "must be finite numbers")
     if exposure_type == "cutpoints" and list(cutpoints) != sorted(set(cutpoints)):
         raise _fail(path, where + "cutpoints", "must be distinct and increasing")
     quantiles = int(_get(raw, "quantiles", int, path, where, False, 4))
@@ -905,7 +910,7 @@ def _analysis_of_kind(
     ):
         raise _fail(path, where + "modifier_labels", "must be two names: [holds, complement]")
     per = float(_get(raw, "per", (int, float), path, where, False, 1.0))
-    if per <= 0:
+    if not math.isfinite(per) or per <= 0:
         raise _fail(path, where + "per", f"must be positive, not {per:g}")
     contrast = _get(raw, "contrast", list, path, where, exposure_type == "spline", None)
     if contrast is not None:
@@ -914,6 +919,7 @@ def _analysis_of_kind(
         if (
             len(contrast) != 2
             or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in contrast)
+            or not all(math.isfinite(x) for x in contrast)
             or not contrast[0] < contrast[1]
         ):
             raise _fail(path, where + "contrast", "must be two increasing numbers: [low, high]")
@@ -1142,6 +1148,19 @@ def _published_numbers(ref: Reference, path: str, where: str) -> None:
         raise _fail(path, where + "conf_high", "give both conf_low and conf_high, or neither")
     if ref.conf_low is not None and ref.estimate is None:
         raise _fail(path, where + "estimate", "is required with conf_low/conf_high")
+    low, high, estimate = ref.conf_low, ref.conf_high, ref.estimate
+    if (
+        low is not None
+        and high is not None
+        and estimate is not None
+        and not low <= estimate <= high
+    ):
+        raise _fail(
+            path,
+            where + "conf_low",
+            f"the published interval {low:g}–{high:g} must hold the estimate {estimate:g} "
+            "(low ≤ estimate ≤ high)",
+        )
 
 
 def _verdict(
