@@ -238,3 +238,22 @@ def test_run_exits_1_when_an_analysis_could_not_be_estimated(
     assert stderr.strip().splitlines()[-1] == (
         "error: T1: sep [s1] not estimated: perfectly predicted by Q4"
     )
+
+
+def test_a_tilde_in_a_path_option_is_the_home_folder(
+    monkeypatch: pytest.MonkeyPatch, cli_main: CliMain, tmp_path: Path
+) -> None:
+    """``--data-dir=~/x`` (the shell leaves ~ alone after =) is ~/x, never a folder named ~."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    code, _, stderr = cli_main("cache", "clear", "--data-dir=~/x")
+    assert code == 0 and str(home / "x") in stderr
+    assert not (tmp_path / "~").exists()
+
+
+@pytest.mark.parametrize("amount", ["nan", "inf", "-5"])
+def test_a_non_finite_amount_is_refused(cli_main: CliMain, amount: str) -> None:
+    code, _, stderr = cli_main("usual-intake", "--above", f"mg={amount}", "--data-dir", "none")
+    assert code == 1
+    assert stderr.strip() == f"error: --above 'mg={amount}': the amount must be a finite number ≥ 0"

@@ -6,6 +6,7 @@ code 1; no traceback.
 
 from __future__ import annotations
 
+import math
 import os
 
 # One BLAS thread per process: the models are many small solves, where threaded OpenBLAS
@@ -52,15 +53,30 @@ CyclesOpt = Annotated[
     str,
     typer.Option("--cycles", help="Cycle range or list: 2001-2018, 2005-2006,2007-2008"),
 ]
+
+
+def _home(value: object) -> object:
+    """``~`` in a path option means the home folder, as in a shell (``--data-dir=~/x`` is not
+    expanded by the shell): expanded for every path option."""
+    if isinstance(value, Path):
+        return value.expanduser()
+    if isinstance(value, str) and value.startswith("~"):
+        return os.path.expanduser(value)
+    if isinstance(value, list):
+        return [_home(v) for v in value]
+    return value
+
+
 MirrorOpt = Annotated[
     str | None,
     typer.Option(
         "--mirror",
         help="Offline mirror: a folder laid out like ../shared/nhanes (cycle folders or a "
         ".tar.xz of them) or a base URL. Default: CDC.",
+        callback=_home,
     ),
 ]
-DataDirOpt = Annotated[Path, typer.Option("--data-dir", help="Download cache.")]
+DataDirOpt = Annotated[Path, typer.Option("--data-dir", help="Download cache.", callback=_home)]
 
 
 @contextmanager
@@ -129,7 +145,7 @@ def fetch(
     _run_fetch(cycles, mirror, data_dir, components)
 
 
-OutOpt = Annotated[Path, typer.Option("--out", help="Output folder.")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Output folder.", callback=_home)]
 
 
 @app.command()
@@ -176,6 +192,7 @@ def run(
             "--spec",
             help="Your own specification file instead of the shipped ones (repeat for more: "
             "--spec a.toml --spec b.toml).",
+            callback=_home,
         ),
     ] = None,
     allow_incomplete: Annotated[
@@ -317,7 +334,8 @@ def _print_summary(summary: object, synthetic: bool = False) -> None:
 @app.command()
 def specs(
     spec: Annotated[
-        list[Path] | None, typer.Option("--spec", help="Validate your own file(s) instead.")
+        list[Path] | None,
+        typer.Option("--spec", help="Validate your own file(s) instead.", callback=_home),
     ] = None,
 ) -> None:
     """List the shipped model specifications (or validate your own)."""
@@ -350,6 +368,7 @@ def validate(
             "--spec",
             help="Your own target (a specification with its reference and validation tables) "
             "instead of the shipped ones; repeat for more.",
+            callback=_home,
         ),
     ] = None,
     force: Annotated[
@@ -514,6 +533,8 @@ def usual_intake(
             amounts[nut.strip().lower()] = float(value)
         except ValueError:
             raise SpecError(f"--above {item!r}: give NUTRIENT=AMOUNT, e.g. mg=350") from None
+        if not math.isfinite(amounts[nut.strip().lower()]) or amounts[nut.strip().lower()] < 0:
+            raise SpecError(f"--above {item!r}: the amount must be a finite number ≥ 0")
     with console.status("Estimating usual intakes (NCI method, replicates) …"):
         table = run_usual_intake(
             data_dir,
