@@ -11,7 +11,6 @@ import multiprocessing
 import os
 import shutil
 import signal
-import tempfile
 import threading
 import time
 import warnings
@@ -32,9 +31,10 @@ from nhanes_mg.derive.build import (
     SEAM_FIGURE,
     SEAM_TABLE,
 )
-from nhanes_mg.errors import OutputError, SpecError
+from nhanes_mg.errors import SpecError
 from nhanes_mg.fetch import FetchReport, fetch, iter_manifest
 from nhanes_mg.lock import data_dir_lock
+from nhanes_mg.outdir import check_output_folder, commit, staging_folder
 from nhanes_mg.report import (
     SYNTHETIC_STAMP,
     ReportInputs,
@@ -162,7 +162,7 @@ def _run_locked(
 
     store = ResultStore(data_dir)
     reused: list[str] = []
-    stage = _staging_folder(out_dir)
+    stage = staging_folder(out_dir)
     try:
         started = time.perf_counter()
         build_key, meta, caught = build_or_reuse(store, data_dir, cycles, stage, force, reused)
@@ -253,7 +253,7 @@ def _run_locked(
 
             inputs.validation, inputs.validation_figure = gallery, stage / FIGURE
         write_report(inputs, stage)
-        moved = _commit(stage, out_dir)
+        moved = commit(stage, out_dir)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     seconds["report"] = time.perf_counter() - started
@@ -443,34 +443,6 @@ def _stop(pool: ProcessPoolExecutor) -> None:
         process.terminate()
     for process in processes:
         process.join(timeout=5)
-
-
-def check_output_folder(out_dir: Path) -> None:
-    """Raise :class:`OutputError` (one line naming it) unless ``out_dir`` can hold outputs."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"--out {out_dir}: is a file, not a folder; give a folder")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"--out {out_dir}: cannot create it ({exc.strerror})") from exc
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise OutputError(f"--out {out_dir}: not writable; give a folder you can write to")
-
-
-def _staging_folder(out_dir: Path) -> Path:
-    """A fresh hidden folder inside ``out_dir`` (same file system: moves are renames)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=out_dir, prefix=".staging-"))
-
-
-def _commit(stage: Path, out_dir: Path) -> int:
-    """Move every file of the staging folder to its place in ``out_dir`` (renames)."""
-    files = sorted(p for p in stage.rglob("*") if p.is_file())
-    for path in files:
-        target = out_dir / path.relative_to(stage)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, target)
-    return len(files)
 
 
 def _specs_for_cycles(

@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from nhanes_mg.files import atomic_write
+from nhanes_mg.outdir import check_output_folder, commit, staging_folder
 from nhanes_mg.store import Payload, ResultStore
 from nhanes_mg.validation.gallery import (
     Target,
@@ -141,7 +142,7 @@ def validate_pipeline(
 
     notify = step or (lambda what, status: None)
     targets = load_targets(spec_paths or None)  # a bad target fails before any long work
-    pipeline.check_output_folder(out_dir)
+    check_output_folder(out_dir)
     seconds: dict[str, float] = {}
     with data_dir_lock(data_dir, "validate", wait_message=on_wait):
         started = time.perf_counter()
@@ -151,7 +152,7 @@ def validate_pipeline(
         seconds["fetch"] = time.perf_counter() - started
         store = ResultStore(data_dir)
         reused: list[str] = []
-        stage = pipeline._staging_folder(out_dir)
+        stage = staging_folder(out_dir)
         try:
             started = time.perf_counter()
             build_key, meta, caught = pipeline.build_or_reuse(
@@ -172,7 +173,7 @@ def validate_pipeline(
             )
             seconds["validation"] = time.perf_counter() - started
             notify("validation", f"{table.height} targets")
-            pipeline._commit(stage, out_dir)
+            commit(stage, out_dir)
         finally:
             shutil.rmtree(stage, ignore_errors=True)
     return ValidationSummary(
