@@ -170,7 +170,10 @@ def test_a_target_names_its_mistakes(tmp_path: Path) -> None:
     # a malformed specification is an error too, unless it names a feature it needs
     bad = '[[analysis]]\nname = "estimate"\nstatistic = "proportion"\nvariable = "no_such"\n'
     with pytest.raises(SpecError, match="unknown column 'no_such'"):
-        load_target(_target(tmp_path, "", bad))
+        load_target(_target(tmp_path, "[validation]\n", bad))
+    # a claim's specification (no [validation]) is no target: refused, never "57.6 vs 0.6"
+    with pytest.raises(SpecError, match=r"mine.toml: field 'validation': is required"):
+        load_target(_target(tmp_path, ""))
 
 
 def test_a_target_the_language_cannot_say_yet_is_not_estimated(tmp_path: Path) -> None:

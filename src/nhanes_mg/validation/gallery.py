@@ -162,7 +162,13 @@ def load_target(path: str | Path) -> Target:
 def parse_target(raw: dict[str, Any], path: str = "<target>", text: str = "") -> Target:
     """A target from a parsed TOML table (the ``[validation]`` table is taken out first)."""
     raw = dict(raw)
-    val = raw.pop("validation", {})
+    if "validation" not in raw:  # a claim's specification is no target: its numbers differ
+        raise SpecError(
+            f"{path}: field 'validation': is required — a target says which row of which "
+            "analysis reproduces the published value ([validation] with analysis, term …); "
+            "a claim's specification is run with `nhanes-mg run --spec`"
+        )
+    val = raw.pop("validation")
     if not isinstance(val, dict):
         raise SpecError(f"{path}: field 'validation': must be a table ([validation])")
     unknown = sorted(set(val) - _FIELDS)
