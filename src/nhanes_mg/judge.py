@@ -97,7 +97,7 @@ def _label(statement: Statement, analysis: Analysis, comparator: Comparator, man
 
 def _row_text(comparator: Comparator) -> str:
     parts = (comparator.term, comparator.cycle, comparator.group, comparator.stratum)
-    return ", ".join(x for x in parts if x)
+    return ", ".join(dict.fromkeys(x for x in parts if x))  # a by-cycle term is its cycle
 
 
 def _select(
@@ -196,8 +196,10 @@ def _judge_row(
     est, lo, hi = row["estimate"], row["conf_low"], row["conf_high"]
     ratio = _ratio(row["scale"])
     percent = row["scale"] == "proportion"
+    shown = replace(comparator, term=row["term"], cycle=row["cycle"], group=row["group"])
     blank = replace(
         blank,
+        row=_row_text(shown),  # the row read (a sensitivity may rename its one term)
         n=row["n"] if row["n"] is not None else info.n,
         scale=row["scale"],
         outcome=row["outcome"] or "",
