@@ -258,3 +258,25 @@ def test_swapped_cache_entry_is_rebuilt(mirror_dir: Path, tmp_path: Path) -> Non
     assert stamp == {"sha256": demo_digest, "table": "DEMO_E", "rows": direct.height}
     assert pl.read_parquet(demo_entry).equals(direct)  # rebuilt in place, atomically
     assert not [p for p in cache.iterdir() if p.name.endswith(".part")]
+
+
+@pytest.mark.mirror
+def test_a_mortality_file_cut_on_a_line_or_with_a_person_twice_is_refused(
+    mirror_dir: Path, tmp_path: Path
+) -> None:
+    """One record per DEMO participant: a file cut on a line boundary would otherwise be
+    read as part of the cohort, and a repeated SEQN would double a person."""
+    name = "NHANES_2005_2006_MORT_2015_PUBLIC.dat"
+    folder = tmp_path / "data" / catalog.MORTALITY_DIR
+    folder.mkdir(parents=True)
+    whole = (mirror_dir / catalog.MORTALITY_DIR / name).read_bytes()
+    (folder / name).write_bytes(whole)
+    loaded = read.load_mortality(tmp_path / "data", "2005-2006")
+    assert loaded is not None and loaded[0].height == 10348  # the whole file passes
+    lines = whole.splitlines(keepends=True)
+    (folder / name).write_bytes(b"".join(lines[:5000]))
+    with pytest.raises(InvalidFileError, match=r"5,000 records, but 2005-2006 has 10,348"):
+        read.load_mortality(tmp_path / "data", "2005-2006")
+    (folder / name).write_bytes(b"".join([*lines, lines[7]]))
+    with pytest.raises(InvalidFileError, match=r"appears more than once"):
+        read.load_mortality(tmp_path / "data", "2005-2006")

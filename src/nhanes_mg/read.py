@@ -346,8 +346,37 @@ def load_mortality(data_dir: str | Path, cycle: str | Cycle) -> tuple[pl.DataFra
     for release in catalog.MORTALITY_RELEASES:
         path = folder / catalog.mortality_file_name(cycle, release)
         if path.exists():
-            return read_mortality(path), release
+            frame = read_mortality(path)
+            _check_mortality_records(frame, path, cycle, Path(data_dir))
+            return frame, release
     return None
+
+
+def _check_mortality_records(
+    frame: pl.DataFrame, path: Path, cycle: str | Cycle, data_dir: Path
+) -> None:
+    """One record per participant: no SEQN twice, and (for the continuous cycles, whose public
+    file lists every DEMO participant) as many records as CDC's DEMO count, so that a file cut
+    on a line boundary is refused rather than read as part of the cohort."""
+    duplicated = frame.filter(pl.col("SEQN").is_duplicated())["SEQN"]
+    if len(duplicated):
+        raise InvalidFileError(
+            f"{path}: SEQN {duplicated[0]} appears more than once; one record per participant"
+        )
+    if str(cycle) == "III":
+        return
+    year = catalog.get_cycle(cycle)
+    demo = catalog.xpt_relpath(catalog.table_name("DEMO", year), year)
+    expected = catalog.expected_rows(demo)
+    entry = _recorded_entry(data_dir, demo, data_dir / demo) if (data_dir / demo).exists() else None
+    if entry and entry.get("synthetic"):  # a demo mirror's cohorts are its own size
+        rows = entry.get("rows")
+        expected = rows if isinstance(rows, int) else None
+    if expected is not None and frame.height != expected:
+        raise InvalidFileError(
+            f"{path}: {frame.height:,} records, but {year.years} has {expected:,} participants "
+            "(CDC's DEMO count): the file is cut short or damaged; fetch it again"
+        )
 
 
 def _recorded_entry(data_dir: Path, relpath: str, path: Path) -> dict[str, object] | None:
