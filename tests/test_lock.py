@@ -205,3 +205,21 @@ def test_a_link_in_the_lock_files_place_is_refused_and_its_target_kept(
         pass
     assert "remove it" in str(info.value) and str(data_dir / LOCK_NAME) in str(info.value)
     assert target.read_text() == "keep me\n"
+
+
+def test_a_killed_runs_temporaries_are_removed_when_the_lock_is_taken(tmp_path: Path) -> None:
+    data_dir = tmp_path / "raw"
+    (data_dir / "2005-2006").mkdir(parents=True)
+    (data_dir / ".results" / ".part-abc").mkdir(parents=True)
+    (data_dir / ".results" / ".part-abc" / "data.json").write_text("{}")
+    part = data_dir / "2005-2006" / ".DEMO_D.xpt.x1y2.part"
+    part.write_bytes(b"half a download")
+    keep = data_dir / "2005-2006" / "DEMO_D.xpt"
+    keep.write_bytes(b"whole")
+    elsewhere = tmp_path / "elsewhere.part"
+    elsewhere.write_text("not ours")
+    (data_dir / ".link.part").symlink_to(elsewhere)
+    with data_dir_lock(data_dir, "build"):
+        pass
+    assert not part.exists() and not (data_dir / ".results" / ".part-abc").exists()
+    assert keep.read_bytes() == b"whole" and elsewhere.read_text() == "not ours"

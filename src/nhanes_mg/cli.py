@@ -535,7 +535,12 @@ def usual_intake(
             raise SpecError(f"--above {item!r}: give NUTRIENT=AMOUNT, e.g. mg=350") from None
         if not math.isfinite(amounts[nut.strip().lower()]) or amounts[nut.strip().lower()] < 0:
             raise SpecError(f"--above {item!r}: the amount must be a finite number ≥ 0")
-    with console.status("Estimating usual intakes (NCI method, replicates) …"):
+    from nhanes_mg.lock import data_dir_lock
+
+    with (
+        data_dir_lock(data_dir, "usual-intake", wait_message=_waiting),
+        console.status("Estimating usual intakes (NCI method, replicates) …"),
+    ):
         table = run_usual_intake(
             data_dir,
             out_dir,
@@ -591,9 +596,11 @@ app.add_typer(cache_app, name="cache")
 @cache_app.command("clear")
 def cache_clear(data_dir: DataDirOpt = Path("data/raw")) -> None:
     """Remove every stored result of a data dir (the next run recomputes everything)."""
+    from nhanes_mg.lock import data_dir_lock
     from nhanes_mg.store import ResultStore
 
-    n = ResultStore(data_dir).clear()
+    with data_dir_lock(data_dir, "cache clear", wait_message=_waiting):
+        n = ResultStore(data_dir).clear()
     console.print(f"[green]✓[/] removed {n} stored result(s) from {data_dir}")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import shutil
 import stat
 import threading
 from collections.abc import Callable, Iterator
@@ -139,6 +140,7 @@ def data_dir_lock(
             fcntl.flock(fd, fcntl.LOCK_EX)  # blocks until the holder closes, exits or dies
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()} {what}\n".encode(), 0)
+        remove_stale_temporaries(folder)  # under the lock, no other run is writing here
         with _held_guard:
             _held[key] = 1
         try:
@@ -150,3 +152,24 @@ def data_dir_lock(
             os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # releases the flock (if held)
+
+
+def remove_stale_temporaries(folder: Path) -> int:
+    """Remove the temporaries a killed run left in a data dir (``.NAME.XXXX.part`` files of
+    atomic writes and downloads, ``.results/.part-*`` store entries); how many. Called with the
+    data dir's lock held: every writer of the data dir holds it, so none is in flight. Links
+    are never followed."""
+    removed = 0
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        for name in files:
+            path = Path(root) / name
+            if name.startswith(".") and name.endswith(".part") and not path.is_symlink():
+                path.unlink(missing_ok=True)
+                removed += 1
+        for name in list(dirs):
+            path = Path(root) / name
+            if name.startswith(".part-") and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+                dirs.remove(name)
+                removed += 1
+    return removed
