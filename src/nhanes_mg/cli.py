@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 
 # One BLAS thread per process: the models are many small solves, where threaded OpenBLAS
 # only adds contention (measured ~10x slower on a loaded 2-core machine), and `run` already
@@ -157,7 +158,7 @@ def build(
     """Derive the analytic dataset (analytic.parquet + data dictionary) from fetched tables."""
     import warnings
 
-    from nhanes_mg.derive import build_analytic, format_summary, write_analytic
+    from nhanes_mg.derive import ANALYTIC_NAME, build_analytic, format_summary, write_analytic
     from nhanes_mg.lock import data_dir_lock
 
     with (
@@ -170,7 +171,16 @@ def build(
     for record in records:
         if "MissingTable" in type(record.message).__name__:
             console.print(f"[yellow]warning:[/] {record.message}")
-    path = write_analytic(result, out_dir)
+    from nhanes_mg.outdir import check_output_folder, commit, staging_folder
+
+    check_output_folder(out_dir)  # one whole build in --out, as a run's (outdir.py)
+    stage = staging_folder(out_dir)
+    try:
+        write_analytic(result, stage)
+        commit(stage, out_dir)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    path = out_dir / ANALYTIC_NAME
     out.print(format_summary(result))
     console.print(
         f"[green]✓[/] wrote {path} ({result.frame.height:,} rows, {result.frame.width} columns)"
