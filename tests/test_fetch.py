@@ -81,10 +81,11 @@ def test_folder_mirror_then_skip(small_mirror: Path, tmp_path: Path) -> None:
 
     again = fetch.fetch(CYCLE_D, ["DEMO", "VID"], data_dir=data, mirror=small_mirror)
     assert again.fetched == [] and len(again.skipped) == 3
-    mortality = read.load_mortality(data, "2005-2006")
-    assert mortality is not None
-    frame, release = mortality
-    assert release == 2015 and frame["SEQN"].to_list() == [31127, 31128, 31129]
+    installed = data / "linked_mortality" / "NHANES_2005_2006_MORT_2015_PUBLIC.dat"
+    assert read.read_mortality(installed)["SEQN"].to_list() == [31127, 31128, 31129]
+    # three records are not the cohort of 2005-2006: loading it for a build is refused
+    with pytest.raises(InvalidFileError, match="3 records, but 2005-2006 has 10,348"):
+        read.load_mortality(data, "2005-2006")
 
 
 def test_changed_file_is_fetched_again(small_mirror: Path, tmp_path: Path) -> None:
@@ -592,3 +593,15 @@ def test_real_archive_subset(mirror_archive: Path, tmp_path: Path) -> None:
         "linked_mortality/NHANES_III_MORT_2019_PUBLIC.dat",
     ]
     assert read.load_table(tmp_path, "DEMO", "2011-2012").height == 9756
+
+
+def test_fetched_files_get_the_users_usual_mode(small_mirror: Path, tmp_path: Path) -> None:
+    """Not mkstemp's 0600: a data dir shared by a group reads as its umask says."""
+    old = os.umask(0o022)
+    try:
+        fetch.fetch(CYCLE_D, ["DEMO"], data_dir=tmp_path / "data", mirror=small_mirror,
+                    mortality=False)  # fmt: skip
+    finally:
+        os.umask(old)
+    mode = (tmp_path / "data" / "2005-2006" / "DEMO_D.xpt").stat().st_mode & 0o777
+    assert mode == 0o644

@@ -49,7 +49,7 @@ import httpx
 from nhanes_mg import catalog
 from nhanes_mg.catalog import Cycle
 from nhanes_mg.errors import FetchError, InvalidFileError, NetworkUnavailableError
-from nhanes_mg.files import atomic_write, check_data_dir, unwritable_error
+from nhanes_mg.files import atomic_write, check_data_dir, unwritable_error, usual_mode
 from nhanes_mg.read import MANIFEST_NAME, check_xpt_bytes, read_mortality, sha256_file
 
 USER_AGENT = "nhanes-mg (https://pypi.org/project/nhanes-mg)"
@@ -323,6 +323,7 @@ class _Installer:
             )
         target = self.data_dir / final.relpath
         try:
+            usual_mode(tmp)  # as the user's umask says, not mkstemp's 0600
             os.replace(tmp, target)
             if replaces is not None:
                 (self.data_dir / replaces).unlink(missing_ok=True)
