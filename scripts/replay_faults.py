@@ -1,7 +1,9 @@
 """Replay the failures a hostile user can cause, through the real command line, on the mirror.
 
-Prints a markdown table: case → exit code → the error line (or what happened), and whether any
-temporary or staging file was left behind. Each case works in its own temporary folder.
+Prints a markdown table: case → exit code → the error line (or what happened), whether any
+temporary or staging file was left behind and, for the hostile-user cases (a specification, a
+data dir or a results store someone else made), how many files appeared or changed outside
+the case's own folders. Each case works in its own temporary folder.
 
     .venv/bin/python scripts/replay_faults.py --mirror /path/to/unpacked/nhanes-mirror \\
         --data-dir data/raw          # a data dir already fetched from that mirror (copied)
@@ -10,6 +12,8 @@ temporary or staging file was left behind. Each case works in its own temporary 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -74,13 +78,240 @@ def mirror_without(mirror: Path, folder: Path, *names: str) -> Path:
     return folder
 
 
+def listing(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``root`` (links not followed) with its size and mtime."""
+    out = {}
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            info = path.stat()
+            out[str(path)] = (info.st_size, info.st_mtime_ns)
+    return out
+
+
+def changed_outside(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], *mine: Path
+) -> int:
+    """Files that appeared or changed outside the case's own folders."""
+    own = [str(p) for p in mine]
+    return sum(
+        1
+        for name, stamp in after.items()
+        if before.get(name) != stamp and not any(name.startswith(o) for o in own)
+    )
+
+
+SPEC = """id = "{id}"
+title = "t"
+claim = "c"
+citation = "x"
+cycles = "2007-2010"
+population = '''{population}'''
+model = "logistic"
+
+[[analysis]]
+name = "a"
+outcome = "{outcome}"
+exposure = "mg_total"
+exposure_label = "total Mg intake"
+exposure_type = "quantiles"
+
+[verdict]
+analysis = "a"
+term = "Q4"
+rule = "effect"
+direction = "below"
+{extra}
+"""
+
+Row = tuple[str, int, str, int, str]
+
+
+def hostile(root: Path, source: Path, rows: list[Row]) -> None:
+    """The hostile-user cases of issue 20: specifications and data dirs someone else made."""
+    root.mkdir(parents=True)
+
+    def case_dir(name: str) -> tuple[Path, Path]:
+        folder = root / name
+        raw = folder / "raw"
+        shutil.copytree(source, raw, ignore=shutil.ignore_patterns(".results", "*.lock"))
+        return raw, folder / "out"
+
+    def spec(folder: Path, name: str, **fields: str) -> Path:
+        values = {
+            "id": "H1",
+            "population": "age >= 20",
+            "outcome": "vitd_25oh_nmol < 30",
+            "extra": "",
+        } | fields
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(SPEC.format(**values))
+        return path
+
+    def record(
+        case: str,
+        done: subprocess.CompletedProcess[str],
+        before: dict[str, tuple[int, int]],
+        *mine: Path,
+        text: str | None = None,
+    ) -> None:
+        outside = changed_outside(before, listing(root.parent), *mine)
+        rows.append((case, done.returncode, text or said(done), leftovers(*mine), str(outside)))
+
+    def nhanes_run(raw: Path, out: Path, *more: str) -> subprocess.CompletedProcess[str]:
+        return run("run", *more, "--data-dir", str(raw), "--out", str(out), "--no-validate")
+
+    precious = root / "precious.txt"
+    precious.write_text("keep me")
+
+    raw, out = case_dir("lock")
+    (raw / ".nhanes-mg.lock").unlink(missing_ok=True)
+    (raw / ".nhanes-mg.lock").symlink_to(precious)
+    before = listing(root.parent)
+    done = run("build", "--data-dir", str(raw), "--out", str(out))
+    kept = precious.read_text() == "keep me"
+    record(
+        "the lock file is a link to another file; `build`",
+        done,
+        before,
+        raw,
+        out,
+        text=f"{said(done)}; target kept: {kept}",
+    )
+
+    raw, out = case_dir("ids")
+    for sid in ("../../../ESCAPED", "verdicts"):
+        path = spec(root / "ids", "h.toml", id=sid)
+        before = listing(root.parent)
+        done = nhanes_run(raw, out, "--spec", str(path))
+        record(f'`id = "{sid}"`; `run --spec`', done, before, raw, out, root / "ids")
+
+    for case, population in (
+        (
+            "population reads a file: `read_csv('/etc/passwd')`",
+            "(SELECT count(*) FROM read_csv('/etc/passwd')) > 0",
+        ),
+        (
+            "population reaches the network: `read_parquet('https://…')`",
+            "read_parquet('https://example.org/x.parquet') IS NULL",
+        ),
+    ):
+        path = spec(root / "sql", "h.toml", population=population)
+        before = listing(root.parent)
+        done = run("specs", "--spec", str(path))
+        leaked = "root:" in done.stderr + done.stdout
+        record(
+            case + "; `specs`",
+            done,
+            before,
+            root / "sql",
+            text=f"{said(done)}; file content echoed: {leaked}",
+        )
+
+    raw, out = case_dir("twice")
+    a, b = spec(root / "twice", "a.toml"), spec(root / "twice", "b.toml")
+    before = listing(root.parent)
+    done = nhanes_run(raw, out, "--spec", str(a), "--spec", str(b))
+    record("two `--spec` files with one id", done, before, raw, out)
+
+    path = spec(root / "nan", "h.toml", extra="value = nan")
+    before = listing(root.parent)
+    done = run("specs", "--spec", str(path))
+    record("`value = nan` in a verdict; `specs`", done, before, root / "nan")
+
+    raw, out = case_dir("separation")
+    path = spec(root / "separation", "h.toml", outcome="mg_total > 400")
+    before = listing(root.parent)
+    done = nhanes_run(raw, out, "--spec", str(path))
+    record(
+        "outcome perfectly predicted by the exposure; `run --spec`",
+        done,
+        before,
+        raw,
+        out,
+        root / "separation",
+    )
+
+    raw, out = case_dir("store")
+    before = listing(root.parent)
+    first = nhanes_run(raw, out, "--only", "C7")
+    verdicts = (out / "tables" / "verdicts.csv").read_bytes() if first.returncode == 0 else b""
+    for entry in (raw / ".results").glob("spec-*/entry.json"):
+        data = entry.parent / "data.json"
+        data.write_text(data.read_text().replace("inconclusive", "consistent"))
+        fields = json.loads(entry.read_text())
+        fields["data"] = hashlib.sha256(data.read_bytes()).hexdigest()
+        entry.write_text(json.dumps(fields))
+    done = nhanes_run(raw, out, "--only", "C7")
+    same = verdicts == (out / "tables" / "verdicts.csv").read_bytes()
+    record(
+        "a stored result edited, its checksum updated; `run` again",
+        done,
+        before,
+        raw,
+        out,
+        text=f"exit {done.returncode}; recomputed: verdicts.csv as the first run's: {same}",
+    )
+
+    raw, out = case_dir("mixed")
+    before = listing(root.parent)
+    nhanes_run(raw, out, "--only", "C7")
+    done = nhanes_run(raw, out, "--only", "C1")
+    tables = sorted(p.name for p in (out / "tables").glob("C*.csv"))
+    record(
+        "`run --only C7`, then `--only C1` into the same `--out`",
+        done,
+        before,
+        raw,
+        out,
+        text=f"exit {done.returncode}; tables after the second: {', '.join(tables)}",
+    )
+
+    raw, out = case_dir("foreign")
+    out.mkdir(parents=True)
+    (out / "chapter1.docx").write_text("mine")
+    before = listing(root.parent)
+    done = nhanes_run(raw, out, "--only", "C7")
+    record("`--out` holds someone else's file", done, before, raw, out)
+
+    raw, out = case_dir("mortality")
+    dat = raw / "linked_mortality" / "NHANES_2005_2006_MORT_2015_PUBLIC.dat"
+    dat.write_bytes(b"".join(dat.read_bytes().splitlines(keepends=True)[:5000]))
+    before = listing(root.parent)
+    done = run("build", "--data-dir", str(raw), "--out", str(out), "--cycles", "2005-2006")
+    record("mortality file cut on a line boundary; `build`", done, before, raw, out)
+
+    path = spec(root / "validate", "h.toml")
+    before = listing(root.parent)
+    done = run("validate", "--spec", str(path), "--data-dir", str(root / "validate" / "raw"))
+    record("`validate --spec` a claim's specification", done, before, root / "validate")
+
+    before = listing(root.parent)
+    done = run("usual-intake", "--above", "mg=nan", "--data-dir", str(root / "above"))
+    record("`usual-intake --above mg=nan`", done, before, root / "above")
+
+    raw, out = case_dir("stale")
+    (out / ".staging-999999999-x").mkdir(parents=True)
+    (raw / "2005-2006" / ".DEMO_D.xpt.abc.part").write_bytes(b"half")
+    before = listing(root.parent)
+    done = nhanes_run(raw, out, "--only", "C7")
+    record(
+        "a killed run's staging folder and `.part` file; `run` again",
+        done,
+        before,
+        raw,
+        out,
+        text=f"exit {done.returncode}; temporaries left: {leftovers(raw, out)}",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mirror", type=Path, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     args = parser.parse_args()
     mirror, source = args.mirror.resolve(), args.data_dir.resolve()
-    rows: list[tuple[str, int, str, int]] = []
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="nhanes-mg-faults-") as tmp_text:
         tmp = Path(tmp_text)
 
@@ -107,7 +338,13 @@ def main() -> None:
         ]
         done = run(*common)
         rows.append(
-            ("VID_D removed; `run --only C3`", done.returncode, said(done), leftovers(raw, out))
+            (
+                "VID_D removed; `run --only C3`",
+                done.returncode,
+                said(done),
+                leftovers(raw, out),
+                "—",
+            )
         )
         done = run(*common, "--allow-incomplete")
         incomplete = [ln for ln in done.stderr.splitlines() if "allow-incomplete" in ln]
@@ -117,6 +354,7 @@ def main() -> None:
                 done.returncode,
                 incomplete[0] if incomplete else said(done),
                 leftovers(raw, out),
+                "—",
             )
         )
 
@@ -132,6 +370,7 @@ def main() -> None:
                 done.returncode,
                 said(done),
                 leftovers(raw),
+                "—",
             )
         )
 
@@ -151,6 +390,7 @@ def main() -> None:
                     done.returncode,
                     f"analytic.parquet byte-identical to the first build: {same}",
                     leftovers(raw),
+                    "—",
                 )
             )
 
@@ -172,6 +412,7 @@ def main() -> None:
                     done.returncode,
                     f"{said(done)}; previous report kept: {kept}",
                     leftovers(raw, out),
+                    "—",
                 )
             )
 
@@ -191,7 +432,7 @@ def main() -> None:
             text = said(done) if done.returncode else done.stdout.strip()
             if done.returncode == 2:
                 text = done.stderr.strip().splitlines()[-1]
-            rows.append((case, done.returncode, text, leftovers(raw)))
+            rows.append((case, done.returncode, text, leftovers(raw), "—"))
 
         # 13. a truncated .tar.xz mirror
         archive_dir = tmp / "archive"
@@ -214,7 +455,13 @@ def main() -> None:
             str(raw),
         )
         rows.append(
-            ("truncated `.tar.xz` mirror; `fetch`", done.returncode, said(done), leftovers(raw))
+            (
+                "truncated `.tar.xz` mirror; `fetch`",
+                done.returncode,
+                said(done),
+                leftovers(raw),
+                "—",
+            )
         )
 
         # 14. no network, no mirror, empty data dir
@@ -228,7 +475,13 @@ def main() -> None:
             str(tmp / "net" / "raw"),
         )
         rows.append(
-            ("no network, no mirror; `fetch`", done.returncode, said(done), leftovers(tmp / "net"))
+            (
+                "no network, no mirror; `fetch`",
+                done.returncode,
+                said(done),
+                leftovers(tmp / "net"),
+                "—",
+            )
         )
 
         # 15. a complete data dir needs neither the network nor --mirror
@@ -245,13 +498,16 @@ def main() -> None:
                 done.returncode,
                 text,
                 leftovers(raw, out),
+                "—",
             )
         )
 
-    print("| case | exit | message | temp files left |")
-    print("| --- | --- | --- | --- |")
-    for case, code, text, left in rows:
-        print(f"| {case} | {code} | {text.replace('|', '/')} | {left} |")
+        hostile(tmp / "hostile", source, rows)
+
+    print("| case | exit | message | temp files left | files changed outside |")
+    print("| --- | --- | --- | --- | --- |")
+    for case, code, text, left, outside in rows:
+        print(f"| {case} | {code} | {text.replace('|', '/')} | {left} | {outside} |")
 
 
 if __name__ == "__main__":
