@@ -170,3 +170,60 @@ def test_an_interrupted_run_exits_non_zero_and_leaves_the_previous_outputs(
     assert (out / "report.html").read_text() == "the previous run's report"
     assert not (out / "tables").exists()  # nothing of the interrupted run is in place
     assert not _leftovers(out, data_dir)
+
+
+HOSTILE = """id = "{id}"
+title = "t"
+claim = "c"
+citation = "x"
+cycles = "2007-2010"
+population = '''{population}'''
+model = "descriptive"
+
+[[analysis]]
+name = "a"
+statistic = "mean"
+variable = "age"
+"""
+
+
+def _listing(root: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({"id": "../../../ESCAPED"}, "field 'id': '../../../ESCAPED' is not an id"),
+        ({"id": "verdicts"}, "field 'id': 'verdicts' is the name of an output"),
+        ({"population": "(SELECT count(*) FROM read_csv('{secret}')) > 0"},
+         "field 'population': a sub-query (SELECT …) is not allowed in an expression"),
+        ({"population": "read_csv('{secret}') IS NULL"},
+         "field 'population': the function read_csv() is not allowed in an expression"),
+        ({"population": "read_parquet('https://example.org/x.parquet') IS NULL"},
+         "field 'population': the function read_parquet() is not allowed"),
+    ],
+)  # fmt: skip
+def test_a_hostile_specification_reads_and_writes_nothing(
+    tmp_path: Path, fields: dict[str, str], said: str
+) -> None:
+    """Through the real command line: refused in one line before any work, no file read
+    (the secret's first line is never echoed), nothing written anywhere."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text("TOP-SECRET-LINE\n1\n")
+    values = {"id": "H1", "population": "age >= 20"} | {
+        k: v.format(secret=secret) for k, v in fields.items()
+    }
+    spec = tmp_path / "cases" / "hostile.toml"
+    spec.parent.mkdir()
+    spec.write_text(HOSTILE.format(**values))
+    before = _listing(tmp_path)
+    for args in (["specs", "--spec", str(spec)],
+                 ["run", "--spec", str(spec), "--data-dir", str(tmp_path / "raw"),
+                  "--out", str(tmp_path / "cases" / "out")]):  # fmt: skip
+        done = _cli(*args)
+        assert done.returncode == 1, done.stderr
+        line = _one_error_line(done.stderr)
+        assert said in line and "TOP-SECRET-LINE" not in done.stderr + done.stdout
+    assert _listing(tmp_path) == before  # not even an output folder
+    assert not (tmp_path / "ESCAPED.csv").exists() and not Path("/ESCAPED.csv").exists()
