@@ -44,7 +44,7 @@ from plotnine import (
 )
 
 from nhanes_mg import catalog, verdicts
-from nhanes_mg.files import atomic_write
+from nhanes_mg.files import atomic_write, inside
 from nhanes_mg.results import RATIO_SCALES, SpecResult, Verdict
 from nhanes_mg.spec import Analysis, DescriptiveAnalysis, ModelAnalysis, UsualIntakeAnalysis
 
@@ -119,7 +119,7 @@ def write_figures(result: SpecResult, folder: Path, stamp: str = "") -> list[Pat
             + labs(title=title)
             + theme(plot_title=element_text(size=10), figure_size=(10, height))
         )
-        path = folder / (f"{spec.id}.png" if i == 0 else f"{spec.id}_{kind}.png")
+        path = inside(folder, f"{spec.id}.png" if i == 0 else f"{spec.id}_{kind}.png")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # plotnine's notes on saving are not for users
             atomic_write(path, _saver(plot))

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from nhanes_mg.errors import DataDirError
+from nhanes_mg.errors import DataDirError, OutputError
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
@@ -35,6 +35,22 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def inside(folder: Path, name: str) -> Path:
+    """``folder / name``, checked to lie directly in ``folder``: a file name from a
+    specification (its id) can never become a path elsewhere.
+
+    >>> inside(Path("out/tables"), "C3_fits.csv").name
+    'C3_fits.csv'
+    >>> inside(Path("out/tables"), "../../x.csv")
+    Traceback (most recent call last):
+    ...
+    nhanes_mg.errors.OutputError: out/tables: '../../x.csv' is not a file name of this folder
+    """
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise OutputError(f"{folder}: {name!r} is not a file name of this folder")
+    return folder / name
 
 
 def usual_mode(path: Path) -> None:

@@ -23,7 +23,7 @@ import polars as pl
 from nhanes_mg import __version__, catalog, verdicts
 from nhanes_mg.evalues import RARE, EValues, evalues
 from nhanes_mg.fetch import iter_manifest
-from nhanes_mg.files import atomic_write
+from nhanes_mg.files import atomic_write, inside
 from nhanes_mg.flow import COMPLETE_CASE_NOTE
 from nhanes_mg.results import FitInfo, SpecResult, VariantVerdict, Verdict
 from nhanes_mg.spec import Spec, cycles_text
@@ -69,18 +69,18 @@ def write_tables(result: SpecResult, folder: Path, synthetic: bool = False) -> P
     table = result.table
     if synthetic:
         table = table.with_columns(data=pl.lit(SYNTHETIC_STAMP))
-    path = folder / f"{result.spec.id}.csv"
+    path = inside(folder, f"{result.spec.id}.csv")  # an id is a name, never a path
     atomic_write(path, table.write_csv)
     fits = fits_table(result)
     if synthetic:
         fits = fits.with_columns(data=pl.lit(SYNTHETIC_STAMP))
-    atomic_write(folder / f"{result.spec.id}_fits.csv", fits.write_csv)
+    atomic_write(inside(folder, f"{result.spec.id}_fits.csv"), fits.write_csv)
     for name, attribute in OUTPUT_TABLES.items():
         frame = getattr(result, attribute)
         if frame.height:
             if synthetic:
                 frame = frame.with_columns(data=pl.lit(SYNTHETIC_STAMP))
-            atomic_write(folder / f"{result.spec.id}_{name}.csv", frame.write_csv)
+            atomic_write(inside(folder, f"{result.spec.id}_{name}.csv"), frame.write_csv)
     return path
 
 
