@@ -227,3 +227,23 @@ def test_a_hostile_specification_reads_and_writes_nothing(
         assert said in line and "TOP-SECRET-LINE" not in done.stderr + done.stdout
     assert _listing(tmp_path) == before  # not even an output folder
     assert not (tmp_path / "ESCAPED.csv").exists() and not Path("/ESCAPED.csv").exists()
+
+
+def test_a_closed_output_pipe_and_an_ascii_terminal(tmp_path: Path) -> None:
+    """`nhanes-mg specs | head` whose reader is gone: one line, exit 141 (as SIGPIPE), not a
+    silent exit 1; a terminal that cannot show "…" gets "?" instead of an error."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nhanes_mg", "specs"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    err = process.stderr.read()
+    assert process.wait() == 141
+    assert err.strip() == "error: the output pipe was closed before all was written (broken pipe)"
+    ascii_env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    done = subprocess.run([sys.executable, "-m", "nhanes_mg", "specs"], capture_output=True,
+                          text=True, env=ascii_env, check=False)  # fmt: skip
+    assert done.returncode == 0 and "C3" in done.stdout and "error" not in done.stderr

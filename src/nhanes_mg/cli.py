@@ -6,6 +6,8 @@ code 1; no traceback.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import os
 import shutil
@@ -20,7 +22,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import IO, Annotated, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -45,8 +47,42 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+class PipeClosed(Exception):
+    """The reader of standard output went away (``nhanes-mg … | head``)."""
+
+
+class _Stdout(io.TextIOBase):
+    """Standard output as it is at each write (so that tests may capture it), turning a
+    broken pipe into :class:`PipeClosed`: the bundled click would otherwise end the command
+    with exit 1 and no word."""
+
+    def write(self, text: str) -> int:
+        try:
+            return sys.stdout.write(text)
+        except BrokenPipeError as exc:
+            raise PipeClosed from exc
+
+    def flush(self) -> None:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError as exc:
+            raise PipeClosed from exc
+
+    def isatty(self) -> bool:
+        return sys.stdout.isatty()
+
+    def fileno(self) -> int:  # the terminal's width is read from it
+        return sys.stdout.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(sys.stdout, "encoding", None) or "utf-8"
+
+
 console = Console(stderr=True, soft_wrap=True)
-out = Console()
+out = Console(file=cast(IO[str], _Stdout()))
 
 T = TypeVar("T")
 
@@ -668,6 +704,10 @@ def main() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _on_sigterm)
+    for stream in (sys.stdout, sys.stderr):  # a terminal or pipe that cannot show "…" or "≥"
+        reconfigure = getattr(stream, "reconfigure", None)  # gets "?" instead of an error
+        if callable(reconfigure):
+            reconfigure(errors="replace")
     try:
         # not standalone: typer then *returns* exit codes (130 for Ctrl-C) instead of exiting
         code = app(standalone_mode=False)
@@ -683,6 +723,13 @@ def main() -> None:
         _fail("interrupted", 130)
     except Terminated:
         _fail("terminated", 143)
+    except (PipeClosed, BrokenPipeError):
+        # the reader of our output went away (`nhanes-mg … | head`): say so on stderr and end
+        # as a program killed by SIGPIPE does; stdout goes to /dev/null so that Python's own
+        # flush at exit does not fail again
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _fail("the output pipe was closed before all was written (broken pipe)", 141)
     except OSError as exc:
         if _DEBUG:
             raise
