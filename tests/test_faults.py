@@ -247,3 +247,19 @@ def test_a_closed_output_pipe_and_an_ascii_terminal(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "nhanes_mg", "specs"], capture_output=True,
                           text=True, env=ascii_env, check=False)  # fmt: skip
     assert done.returncode == 0 and "C3" in done.stdout and "error" not in done.stderr
+
+
+@pytest.mark.mirror
+def test_usual_intake_without_a_supplement_table_stops_naming_it(
+    nhanes_data_dir: Path, tmp_path: Path
+) -> None:
+    """The missing-table rule of `run` holds for `usual-intake` too: without DSQTOT_J its food +
+    supplements rows would be dropped silently."""
+    data_dir = _data_dir_copy(nhanes_data_dir, tmp_path / "raw")
+    (data_dir / "2017-2018" / "DSQTOT_J.xpt").unlink()
+    done = _cli("usual-intake", "--cycles", "2017-2018", "--brr", "0", "--data-dir",
+                str(data_dir), "--out", str(tmp_path / "out"))  # fmt: skip
+    assert done.returncode == 1
+    line = _one_error_line(done.stderr)
+    assert line.startswith("error: DSQTOT_J (2017-2018) missing — needed for ca_supp, mg_supp")
+    assert not (tmp_path / "out" / "tables").exists()

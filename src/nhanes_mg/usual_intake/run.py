@@ -44,7 +44,7 @@ import pandas as pd
 import polars as pl
 
 from nhanes_mg.catalog import parse_cycles, pool_label
-from nhanes_mg.errors import EstimationError
+from nhanes_mg.errors import EstimationError, IncompleteDataError
 from nhanes_mg.files import atomic_write
 from nhanes_mg.usual_intake.domains import Domain, as_domains, check_domains
 from nhanes_mg.usual_intake.estimate import (
@@ -76,14 +76,31 @@ def default_pools(cycles: Iterable[str]) -> dict[str, tuple[str, ...]]:
     return pools
 
 
-def load_frame(data_dir: str | Path, cycles: Sequence[str]) -> pl.DataFrame:
-    """The analytic frame of ``cycles`` (plus donor cycles) from a fetched data dir."""
+def load_frame(
+    data_dir: str | Path, cycles: Sequence[str], needs: Sequence[str] = ()
+) -> pl.DataFrame:
+    """The analytic frame of ``cycles`` (plus donor cycles) from a fetched data dir.
+
+    A table missing for one of ``needs`` (the intake variables of the nutrients asked for)
+    in one of those cycles stops it with :class:`IncompleteDataError` naming the table, as
+    ``run`` does: estimating without it would drop rows (food + supplements) silently.
+    """
     from nhanes_mg.derive import build_analytic
+    from nhanes_mg.lineage import affected_by
 
     wanted = set(cycles) | {DEFAULT_DONORS[c] for c in cycles if c in DEFAULT_DONORS}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # gaps in unrelated components (labs, mortality)
         result = build_analytic(data_dir, sorted(wanted))
+    gaps = list(result.metadata.get("gaps") or [])  # as run reads them (dicts)
+    hits = affected_by(gaps, list(needs), sorted(wanted))
+    if hits:
+        missing = ", ".join(dict.fromkeys(f"{table} ({cycle})" for table, cycle, _ in hits))
+        found = sorted({v for *_, names in hits for v in names})
+        raise IncompleteDataError(
+            f"{missing} missing — needed for {', '.join(found)}; fetch the missing table(s) "
+            "again (nhanes-mg fetch) or leave out those cycles (--cycles)"
+        )
     return result.frame
 
 
@@ -169,7 +186,8 @@ def run_usual_intake(
     if isinstance(source, pl.DataFrame):
         frame = source
     else:
-        frame = load_frame(source, cycle_list or [c.years for c in parse_cycles(None)])
+        needs = [f"{n}_{part}" for n in nutrients for part in ("food_d1", "food_d2", "supp")]
+        frame = load_frame(source, cycle_list or [c.years for c in parse_cycles(None)], needs)
     if cycle_list is None:
         cycle_list = sorted(set(frame["cycle"].cast(pl.Utf8).unique().to_list()))
     if pool:
