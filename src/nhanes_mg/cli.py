@@ -522,7 +522,7 @@ DEMO_CYCLES = ("2003-2004", "2005-2006", "2007-2008", "2011-2012", "2013-2014", 
 def usual_intake(
     cycles: CyclesOpt = "2001-2018",
     data_dir: DataDirOpt = Path("data/raw"),
-    out_dir: OutOpt = Path("outputs"),
+    out_dir: OutOpt = Path("outputs/usual-intake"),
     nutrients: Annotated[str, typer.Option("--nutrients", help="mg, ca or mg,ca")] = "mg,ca",
     pool: Annotated[
         bool,
@@ -582,22 +582,29 @@ def usual_intake(
         if not math.isfinite(amounts[nut.strip().lower()]) or amounts[nut.strip().lower()] < 0:
             raise SpecError(f"--above {item!r}: the amount must be a finite number ≥ 0")
     from nhanes_mg.lock import data_dir_lock
+    from nhanes_mg.outdir import check_output_folder, commit, staging_folder
 
+    check_output_folder(out_dir)  # its own whole output, as a run's (outdir.py)
     with (
         data_dir_lock(data_dir, "usual-intake", wait_message=_waiting),
         console.status("Estimating usual intakes (NCI method, replicates) …"),
     ):
-        table = run_usual_intake(
-            data_dir,
-            out_dir,
-            cycles=cycles,
-            nutrients=chosen,
-            n_brr=brr,
-            pool=pool,
-            domains=domains,
-            population=pop,
-            above=amounts or None,
-        )
+        stage = staging_folder(out_dir)
+        try:
+            table = run_usual_intake(
+                data_dir,
+                stage,
+                cycles=cycles,
+                nutrients=chosen,
+                n_brr=brr,
+                pool=pool,
+                domains=domains,
+                population=pop,
+                above=amounts or None,
+            )
+            commit(stage, out_dir)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
     # the headline: % below the EAR (prevalence of inadequacy, with its 95% CI) and % below
     # the RDA (not meeting the RDA), usual intake and day 1; by default the whole
     # population, adults and each sex
