@@ -125,7 +125,7 @@ def test_verdicts_follow_from_the_numbers(full_run: RunSummary) -> None:
             assert verdict.statement == statement.name and verdict.main is not None, sid
             members = [
                 (a, c) for a in curve_members(result.spec, statement)
-                for c, _ in judged_rows(statement, a)
+                for c in judged_rows(statement, a)
             ]  # fmt: skip
             assert len(members) == len(verdict.curve), sid
             for (analysis, comparator), row_verdict in zip(members, verdict.curve, strict=True):

@@ -50,7 +50,7 @@ from nhanes_mg.expressions import sql_expr
 from nhanes_mg.flow import Needed, sample_flow
 from nhanes_mg.judge import judge
 from nhanes_mg.lineage import affected_by
-from nhanes_mg.results import FitInfo, SpecResult
+from nhanes_mg.results import CONTRAST_RATIO_SCALES, RATIO_SCALES, FitInfo, SpecResult
 from nhanes_mg.spec import (
     Analysis,
     DescriptiveAnalysis,
@@ -919,8 +919,7 @@ def _refuse_separation(table: pl.DataFrame, analysis: ModelAnalysis) -> None:
     far from 1: (quasi-)complete separation, which a survey logistic or Cox model reports as
     an odds ratio of 10⁹ rather than an error."""
     ratios = table.filter(
-        pl.col("scale").is_in([*SCALES.values(), *CONTRAST_SCALES.values()])
-        & pl.col("scale").str.contains("ratio")
+        pl.col("scale").is_in([*RATIO_SCALES, *CONTRAST_RATIO_SCALES])
         & pl.col("role").is_in(["estimate", "stratum effect", "modification contrast"])
     )
     for row in ratios.iter_rows(named=True):

@@ -17,10 +17,15 @@ from dataclasses import replace
 import polars as pl
 
 from nhanes_mg import verdicts
-from nhanes_mg.results import RATIO_SCALES, SpecResult, VariantVerdict, Verdict
+from nhanes_mg.results import (
+    CONTRAST_RATIO_SCALES,
+    RATIO_SCALES,
+    SpecResult,
+    VariantVerdict,
+    Verdict,
+)
 from nhanes_mg.spec import Analysis, Comparator, Spec, Statement, curve_members, judged_rows
 
-CONTRAST_RATIO_SCALES = ("ratio of odds ratios", "ratio of hazard ratios")
 ALPHA = 0.05  # a published P for interaction is "reproduced" when ours falls on its side
 
 
@@ -32,32 +37,32 @@ def judge(spec: Spec, result: SpecResult) -> list[Verdict]:
 def judge_statement(spec: Spec, result: SpecResult, statement: Statement) -> Verdict:
     """One statement: its main verdict (the verdict analysis's own row) and its curve."""
     rule = statement.verdict
-    curve: list[VariantVerdict] = []
-    candidates: list[tuple[Comparator, VariantVerdict]] = []
-    for analysis in curve_members(spec, statement):
-        for comparator, own in judged_rows(statement, analysis):
-            row = _judge_row(spec, result, statement, analysis, comparator, own)
-            curve.append(row)
-            if analysis.name == rule.analysis and not analysis.sensitivity:
-                candidates.append((comparator, row))
+    verdict_rows = judged_rows(statement, spec.analysis(rule.analysis))
     # the main row: the verdict analysis's row the rule names (its first, if none matches)
     wanted = (rule.term, rule.cycle, rule.group)
-    main = next(
-        (row for c, row in candidates if (c.term, c.cycle, c.group) == wanted),
-        candidates[0][1],
+    main_comparator = next(
+        (c for c in verdict_rows if (c.term, c.cycle, c.group) == wanted), verdict_rows[0]
     )
-    # the verdict analysis's other rows (other cycles, say) are not "the main analysis"
-    others = {id(row) for _, row in candidates if row is not main}
-    curve = [
-        replace(row, label=row.label.replace("main analysis", "same analysis", 1))
-        if id(row) in others
-        else row
-        for row in curve
-    ]
+    curve: list[VariantVerdict] = []
+    main: VariantVerdict | None = None
+    for analysis in curve_members(spec, statement):
+        comparators = judged_rows(statement, analysis)
+        for comparator in comparators:
+            is_main = (
+                analysis.name == rule.analysis
+                and not analysis.sensitivity
+                and comparator == main_comparator
+            )
+            label = _label(statement, analysis, comparator, len(comparators) > 1, is_main)
+            row = _judge_row(result, statement, analysis, comparator, label)
+            curve.append(row)
+            if is_main:
+                main = row
+    assert main is not None  # the verdict analysis is the curve's first member
     ref = statement.reference
     published = ref.text or "—"
     where = ", ".join(x for x in (rule.analysis, main.row) if x)
-    verdict = Verdict(
+    return Verdict(
         main.verdict,
         main.why,
         main.ours,
@@ -74,18 +79,21 @@ def judge_statement(spec: Spec, result: SpecResult, statement: Statement) -> Ver
         percent=main.scale == "proportion",
         kind=rule.kind,
     )
-    return verdict
 
 
 def _ratio(scale: str) -> bool:
     return scale in RATIO_SCALES or scale in CONTRAST_RATIO_SCALES
 
 
-def _label(statement: Statement, analysis: Analysis, comparator: Comparator, many: bool) -> str:
-    """The row's name in the curve: "main analysis", a sensitivity's label, or another
-    analysis's label (with the row when the analysis gives several)."""
+def _label(
+    statement: Statement, analysis: Analysis, comparator: Comparator, many: bool, main: bool
+) -> str:
+    """The row's name in the curve: "main analysis" (the verdict's row; "same analysis" for
+    its other rows, such as other cycles), a sensitivity's label, or another analysis's label
+    (with the row when the analysis gives several)."""
     if analysis.name == statement.verdict.analysis:
-        label = analysis.sensitivity_label if analysis.sensitivity else "main analysis"
+        own = "main analysis" if main else "same analysis"
+        label = analysis.sensitivity_label if analysis.sensitivity else own
     else:
         label = analysis.label or analysis.name.replace("_", " ")
         if analysis.sensitivity:
@@ -112,11 +120,8 @@ def _select(
     A sensitivity analysis that changes a continuous exposure renames its one estimate row;
     it is then that row.
     """
-    rows = table.filter(
-        (pl.col("analysis") == analysis.name)
-        & pl.col("sensitivity").eq_missing(pl.lit(analysis.sensitivity, pl.String))
-        & (pl.col("role") == role)
-        & (pl.col("stratum").is_null() if stratum is None else pl.col("stratum") == stratum)
+    rows = _rows_of(table, analysis, role).filter(
+        pl.col("stratum").is_null() if stratum is None else pl.col("stratum") == stratum
     )
     picked = rows
     for col in ("term", "cycle", "group"):
@@ -131,18 +136,24 @@ def _select(
     return picked
 
 
+def _rows_of(table: pl.DataFrame, analysis: Analysis, role: str) -> pl.DataFrame:
+    """The rows of one role of an analysis (or of one of its sensitivity analyses)."""
+    return table.filter(
+        (pl.col("analysis") == analysis.name)
+        & pl.col("sensitivity").eq_missing(pl.lit(analysis.sensitivity, pl.String))
+        & (pl.col("role") == role)
+    )
+
+
 def _judge_row(
-    spec: Spec,
     result: SpecResult,
     statement: Statement,
     analysis: Analysis,
     comparator: Comparator,
-    own: bool,
+    label: str,
 ) -> VariantVerdict:
     """The statement's rule applied to one row of the curve, against the row's comparator."""
     rule = statement.verdict
-    many = len(judged_rows(statement, analysis)) > 1
-    label = _label(statement, analysis, comparator, many)
     sensitivity = analysis.sensitivity
     direction = analysis.verdict_direction or rule.direction
     published_text = comparator.text or ("—" if comparator.estimate is None else "")
@@ -167,6 +178,7 @@ def _judge_row(
         published=comparator.estimate,
         published_low=comparator.conf_low,
         published_high=comparator.conf_high,
+        direction=direction,
     )
     info = result.fit(analysis.name, sensitivity)
     if info is None or info.error:
@@ -180,11 +192,7 @@ def _judge_row(
         what = f"{analysis.name} / {_row_text(comparator)}"
         if rows.height:
             return replace(blank, why=f"{rows.height} rows match {what}")
-        present = table.filter(
-            (pl.col("analysis") == analysis.name)
-            & pl.col("sensitivity").eq_missing(pl.lit(sensitivity, pl.String))
-            & (pl.col("role") == role)
-        )
+        present = _rows_of(table, analysis, role)
         found = "; ".join(
             dict.fromkeys(_row_text(Comparator(term=t, cycle=c, group=g)) for t, c, g in
                           present.select("term", "cycle", "group").iter_rows())
@@ -232,11 +240,7 @@ def _judge_row(
         r,
         pub,
     )
-    p = table.filter(
-        (pl.col("analysis") == analysis.name)
-        & (pl.col("role") == "interaction")
-        & pl.col("sensitivity").eq_missing(pl.lit(sensitivity, pl.String))
-    )
+    p = _rows_of(table, analysis, "interaction")
     p_ours = p["p_value"][0] if p.height == 1 else None
     p_text = p_value_text(p_ours)
     note = ""

@@ -769,7 +769,7 @@ def evalues_of(
     fit = result.fit(variant.analysis, variant.sensitivity)
     if fit is None or fit.outcome_share is None:
         return None, ""
-    claimed_below = _claimed_side(result, verdict, variant) == "below"
+    claimed_below = variant.direction == "below"
     if (variant.estimate > 1) == claimed_below and variant.estimate != 1:
         return None, (
             "no E-value: the estimate lies on the other side of the claim, so there is no "
@@ -782,15 +782,6 @@ def evalues_of(
         variant.scale,
         fit.outcome_share,
     ), ""
-
-
-def _claimed_side(result: SpecResult, verdict: Verdict, variant: VariantVerdict) -> str:
-    """The claimed side of the row's statement (a sensitivity analysis may set its own)."""
-    statement = next(s for s in result.spec.statements if s.name == verdict.statement)
-    for a in (*result.spec.analyses, *result.spec.sensitivities):
-        if a.name == variant.analysis and a.sensitivity == variant.sensitivity:
-            return a.verdict_direction or statement.verdict.direction
-    return statement.verdict.direction
 
 
 VERDICTS_SCHEMA = {

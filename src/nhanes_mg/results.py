@@ -18,6 +18,7 @@ from nhanes_mg import verdicts
 from nhanes_mg.spec import Spec
 
 RATIO_SCALES = ("odds ratio", "hazard ratio")
+CONTRAST_RATIO_SCALES = ("ratio of odds ratios", "ratio of hazard ratios")
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class VariantVerdict:
     scale: str = ""
     outcome: str = ""  # the outcome's words, with its unit ("25(OH)D, nmol/L")
     note: str = ""  # e.g. whether a published P for interaction is reproduced
+    direction: str = ""  # the side of no effect (or the threshold) the claim states here
     unmatched: bool = False  # not estimated because no row of the analysis matched the rule
 
     @property
@@ -98,11 +100,6 @@ class Verdict:
     limits: str = ""
     percent: bool = False  # estimates are shares (shown as %)
     kind: str = "effect"  # the rule: threshold | effect | modification
-
-    @property
-    def others(self) -> list[VariantVerdict]:
-        """The curve without its main row."""
-        return [c for c in self.curve if c is not self.main]
 
     def _show(self, x: float) -> str:
         if self.percent:

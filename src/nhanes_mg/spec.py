@@ -1315,10 +1315,10 @@ def curve_members(spec: Spec, statement: Statement) -> list[Analysis]:
     return out
 
 
-def judged_rows(statement: Statement, analysis: Analysis) -> list[tuple[Comparator, bool]]:
-    """The rows a statement judges in one analysis of its curve, each with its comparator
-    and whether that comparator is the analysis's own (False: the statement's reference, for
-    the verdict's analysis, or nothing to compare, for the others).
+def judged_rows(statement: Statement, analysis: Analysis) -> list[Comparator]:
+    """The rows a statement judges in one analysis of its curve, each as its comparator: the
+    analysis's own, else the statement's reference (for the verdict's analysis) or nothing to
+    compare (for the others).
 
     An analysis with ``compare`` entries judges each entry's row (unset selectors: the
     statement's); one without judges the statement's row.
@@ -1327,14 +1327,11 @@ def judged_rows(statement: Statement, analysis: Analysis) -> list[tuple[Comparat
     term, cycle, group = analysis.verdict_term or rule.term, rule.cycle, rule.group
     if analysis.compare:
         return [
-            (
-                replace(
-                    c,
-                    term=c.term if c.term is not None else term,
-                    cycle=c.cycle if c.cycle is not None else cycle,
-                    group=c.group if c.group is not None else group,
-                ),
-                True,
+            replace(
+                c,
+                term=c.term if c.term is not None else term,
+                cycle=c.cycle if c.cycle is not None else cycle,
+                group=c.group if c.group is not None else group,
             )
             for c in analysis.compare
         ]
@@ -1344,7 +1341,7 @@ def judged_rows(statement: Statement, analysis: Analysis) -> list[tuple[Comparat
     base = Comparator(
         ref.text, ref.estimate, ref.conf_low, ref.conf_high, term, cycle, group, cycles=ref.cycles
     )
-    return [(base, False)]
+    return [base]
 
 
 def producible(spec: Spec, analysis: Analysis) -> dict[str, list[str] | None]:
@@ -1397,7 +1394,7 @@ def _check_rows(spec: Spec) -> None:
         for analysis in curve_members(spec, statement):
             rows = producible(spec, analysis)
             whose = analysis.name + (f" [{analysis.sensitivity}]" if analysis.sensitivity else "")
-            for comparator, _ in judged_rows(statement, analysis):
+            for comparator in judged_rows(statement, analysis):
                 _check_source_cycles(spec, analysis, comparator, f"{where}.cycles", whose)
                 for key, known in rows.items():
                     want = getattr(comparator, key)
