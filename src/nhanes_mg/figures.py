@@ -45,7 +45,7 @@ from plotnine import (
 
 from nhanes_mg import catalog, verdicts
 from nhanes_mg.files import atomic_write, inside
-from nhanes_mg.results import RATIO_SCALES, SpecResult, Verdict
+from nhanes_mg.results import RATIO_SCALES, SpecResult, VariantVerdict, Verdict
 from nhanes_mg.spec import Analysis, DescriptiveAnalysis, ModelAnalysis, UsualIntakeAnalysis
 
 DPI = 120
@@ -97,7 +97,8 @@ def write_figures(result: SpecResult, folder: Path, stamp: str = "") -> list[Pat
             curve_titles[kind] = " — specification curve" + (
                 f" of statement ({v.statement}): {v.text}" if v.statement else ""
             )
-            plots.append((kind, curve, max(3.0, 1.4 + 0.45 * len(v.curve))))
+            lines = sum(len(_curve_label(c, v).splitlines()) for c in v.curve)
+            plots.append((kind, curve, max(3.0, 1.4 + 0.25 * lines + 0.2 * len(v.curve))))
     dose = _dose_response(result)
     if dose is not None:
         plots.append(("spline", dose, 4.5))
@@ -378,6 +379,11 @@ def _forest(result: SpecResult, table: pl.DataFrame, synthetic: bool = False) ->
     return plot
 
 
+def _curve_label(row: VariantVerdict, v: Verdict) -> str:
+    """A curve row's name as drawn: wrapped, the main row marked."""
+    return "\n".join(textwrap.wrap(("▶ " if row is v.main else "") + row.label, 42))
+
+
 def _curve(result: SpecResult, v: Verdict) -> ggplot | None:
     """A statement's specification curve: its estimate in every analysis and sensitivity
     analysis, sorted, coloured by verdict, each row's own published value beside it."""
@@ -390,10 +396,10 @@ def _curve(result: SpecResult, v: Verdict) -> ggplot | None:
         return None
     names: dict[int, str] = {}
     for c in sorted(rows_in, key=lambda c: c.estimate):
-        name = ("▶ " if c is v.main else "") + c.label
+        name = _curve_label(c, v)
         while name in names.values():
             name += " "  # two rows with one label stay two rows
-        names[id(c)] = "\n".join(textwrap.wrap(name, 42))
+        names[id(c)] = name
     rows = [
         {
             "variant": names[id(c)],
@@ -437,6 +443,9 @@ def _curve(result: SpecResult, v: Verdict) -> ggplot | None:
         if v.kind == "modification"
         else "no effect"
     )
+    if v.smallest is not None:
+        shown = f"{100 * v.smallest:g}%" if share else f"{v.smallest:g}"
+        axis += f"; dotted: the smallest effect of interest, {shown}"
     if any(c.published is not None for c in rows_in):
         axis += "; ◇ the published estimate the row is compared with"
     if elsewhere:
@@ -454,6 +463,10 @@ def _curve(result: SpecResult, v: Verdict) -> ggplot | None:
         + scale_color_manual(values=colours)
         + labs(x="", y="\n".join(textwrap.wrap(axis, 95)), color="verdict")
     )
+    if v.smallest is not None:
+        plot += geom_hline(
+            yintercept=v.smallest * (100 if share else 1), linetype="dotted", color="#6a3d9a"
+        )
     if len(published):
         plot += geom_point(
             aes("variant", "published"),
@@ -466,6 +479,7 @@ def _curve(result: SpecResult, v: Verdict) -> ggplot | None:
         )
     if v.ratio_scale:
         values = [*frame["conf_low"], *frame["conf_high"], *published["published"], null]
+        values += [] if v.smallest is None else [v.smallest]
         low, high = min(values), max(values)
         plot += scale_y_log10(breaks=[b for b in RATIO_BREAKS if low / 1.1 <= b <= high * 1.1])
     return plot

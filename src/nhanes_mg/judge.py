@@ -78,6 +78,7 @@ def judge_statement(spec: Spec, result: SpecResult, statement: Statement) -> Ver
         limits=statement.limits,
         percent=main.scale == "proportion",
         kind=rule.kind,
+        smallest=rule.smallest_effect,
     )
 
 

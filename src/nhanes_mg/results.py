@@ -100,6 +100,7 @@ class Verdict:
     limits: str = ""
     percent: bool = False  # estimates are shares (shown as %)
     kind: str = "effect"  # the rule: threshold | effect | modification
+    smallest: float | None = None  # the smallest effect of interest, when the rule has one
 
     def _show(self, x: float) -> str:
         if self.percent:
