@@ -1,9 +1,11 @@
 """Shared set-up of the derive tests: what the session's build of the real mirror holds (the
-``session_build`` and ``build_result`` fixtures of tests/conftest.py), and a data dir of links
-into the real mirror with files left out (the parquet cache goes there, never into the mirror)."""
+``session_build`` and ``build_result`` fixtures of tests/conftest.py), and a data dir of hard
+links into the real mirror with files left out (the parquet cache goes there, never into the mirror)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,7 +57,9 @@ def fill_cache(data_dir: Path, relpath: str) -> None:
 
 
 def link_tree(mirror: Path, target: Path, skip: Iterable[str] = ()) -> Path:
-    """Symlink every file of ``mirror`` (except the relative paths in ``skip``) into ``target``."""
+    """Hard-link every file of ``mirror`` (except the relative paths in ``skip``) into ``target``
+    (copied where the file systems differ): a data dir holds files, never links, which the
+    readers refuse."""
     skipped = set(skip)
     for path in mirror.rglob("*"):
         rel = path.relative_to(mirror)
@@ -64,5 +68,8 @@ def link_tree(mirror: Path, target: Path, skip: Iterable[str] = ()) -> Path:
         dest = target / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         if not dest.exists():
-            dest.symlink_to(path)
+            try:
+                os.link(path, dest)
+            except OSError:
+                shutil.copyfile(path, dest)
     return target

@@ -241,7 +241,7 @@ def test_swapped_cache_entry_is_rebuilt(mirror_dir: Path, tmp_path: Path) -> Non
     data = tmp_path / "data"
     (data / "2007-2008").mkdir(parents=True)
     for name in ("DEMO_E.xpt", "VID_E.xpt"):
-        (data / "2007-2008" / name).symlink_to(mirror_dir / "2007-2008" / name)
+        shutil.copyfile(mirror_dir / "2007-2008" / name, data / "2007-2008" / name)
     read.load_table(data, "DEMO", "2007-2008")
     read.load_table(data, "VID", "2007-2008")
     cache = data / read.CACHE_DIR
@@ -280,3 +280,18 @@ def test_a_mortality_file_cut_on_a_line_or_with_a_person_twice_is_refused(
     (folder / name).write_bytes(b"".join([*lines, lines[7]]))
     with pytest.raises(InvalidFileError, match=r"appears more than once"):
         read.load_mortality(tmp_path / "data", "2005-2006")
+
+
+def test_a_link_in_the_data_dir_is_refused_never_followed(tmp_path: Path) -> None:
+    """A data dir someone else filled: DEMO_D.xpt is a link to a file elsewhere."""
+    elsewhere = tmp_path / "elsewhere.xpt"
+    elsewhere.write_bytes(b"not ours")
+    data = tmp_path / "data"
+    (data / "2005-2006").mkdir(parents=True)
+    (data / "2005-2006" / "DEMO_D.xpt").symlink_to(elsewhere)
+    with pytest.raises(InvalidFileError, match=r"DEMO_D\.xpt: is a link, not a file of the data"):
+        read.load_table(data, "DEMO", "2005-2006")
+    (data / catalog.MORTALITY_DIR).mkdir()
+    (data / catalog.MORTALITY_DIR / "NHANES_2005_2006_MORT_2019_PUBLIC.dat").symlink_to(elsewhere)
+    with pytest.raises(InvalidFileError, match="is a link"):
+        read.load_mortality(data, "2005-2006")

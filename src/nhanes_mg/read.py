@@ -203,7 +203,7 @@ def read_xpt(
     cache_dir = Path(cache_dir)
     digest = digest or sha256_file(path)
     parquet, labels_json = _cache_paths(cache_dir, digest)
-    if parquet.exists():
+    if parquet.exists() and not parquet.is_symlink():  # a link is never a cache entry of ours
         cached = _read_cache(parquet, digest, path)
         if cached is not None:
             _check_rows(cached, path, expected_rows, rows_source)
@@ -317,6 +317,7 @@ def load_file(data_dir: str | Path, relpath: str, what: str | None = None) -> pl
     """
     data_dir = Path(data_dir)
     path = data_dir / relpath
+    _refuse_links(data_dir, relpath)
     if not path.exists():
         raise MissingTableError(
             f"{what or relpath} is not in {data_dir} (expected {path}); "
@@ -337,6 +338,19 @@ def load_file(data_dir: str | Path, relpath: str, what: str | None = None) -> pl
     )
 
 
+def _refuse_links(data_dir: Path, relpath: str) -> None:
+    """A data dir holds its files: a symbolic link below it (to a file elsewhere, say) is
+    refused, naming it, never followed."""
+    current = data_dir
+    for part in Path(relpath).parts:
+        current = current / part
+        if current.is_symlink():
+            raise InvalidFileError(
+                f"{current}: is a link, not a file of the data dir; delete it and run "
+                "`nhanes-mg fetch` again"
+            )
+
+
 def load_mortality(data_dir: str | Path, cycle: str | Cycle) -> tuple[pl.DataFrame, int] | None:
     """The newest linked-mortality file present for a cycle ("III" for NHANES III).
 
@@ -345,6 +359,7 @@ def load_mortality(data_dir: str | Path, cycle: str | Cycle) -> tuple[pl.DataFra
     folder = Path(data_dir) / catalog.MORTALITY_DIR
     for release in catalog.MORTALITY_RELEASES:
         path = folder / catalog.mortality_file_name(cycle, release)
+        _refuse_links(Path(data_dir), str(path.relative_to(data_dir)))
         if path.exists():
             frame = read_mortality(path)
             _check_mortality_records(frame, path, cycle, Path(data_dir))
