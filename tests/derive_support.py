@@ -1,6 +1,7 @@
 """Shared set-up of the derive tests: what the session's build of the real mirror holds (the
 ``session_build`` and ``build_result`` fixtures of tests/conftest.py), and a data dir of hard
-links into the real mirror with files left out (the parquet cache goes there, never into the mirror)."""
+links into the real mirror with files left out (the parquet cache goes there, never into the
+mirror)."""
 
 from __future__ import annotations
 
