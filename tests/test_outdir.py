@@ -91,3 +91,12 @@ def test_a_killed_runs_staging_folder_is_removed_by_the_next(tmp_path: Path) -> 
     mine = outdir.staging_folder(out)  # this process: alive
     outdir.check_output_folder(out)
     assert not dead.exists() and mine.exists()
+
+
+def test_an_output_folder_that_is_a_link_is_refused(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "out").symlink_to(elsewhere)
+    with pytest.raises(OutputError, match="is a link; give the folder itself"):
+        outdir.check_output_folder(tmp_path / "out")
+    assert list(elsewhere.iterdir()) == []
