@@ -103,6 +103,17 @@ def test_a_table_a_cycle_lacks_is_one_line_naming_it(
 
 
 @pytest.mark.mirror
+def test_a_table_with_several_rows_per_person_is_refused(
+    analytic_frame: pl.DataFrame, nhanes_data_dir: Path
+) -> None:
+    """DSQ2 has one row per supplement a participant took: joining it would multiply people."""
+    product = {"supp_days": {"table": "DSQ2", "column": "DSD103"}}
+    spec = _example(cycles="2005-2006", variables=product)
+    with pytest.raises(SpecError, match=r"variables.supp_days: DSQ2_D \(2005-2006\) has several "):
+        declared.attach(analytic_frame, spec, nhanes_data_dir)
+
+
+@pytest.mark.mirror
 def test_a_user_spec_runs_end_to_end(
     nhanes_data_dir: Path,
     mirror_dir: Path,

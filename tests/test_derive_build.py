@@ -23,9 +23,10 @@ from nhanes_mg.derive import (
     write_analytic,
 )
 from nhanes_mg.derive.registry import SOURCES
-from nhanes_mg.errors import MissingTableError
+from nhanes_mg.errors import InvalidFileError, MissingTableError
 
 from derive_support import SessionBuild, link_tree
+from nhanes_files import write_xpt
 
 pytestmark = pytest.mark.mirror
 CYCLES = [c.years for c in catalog.parse_cycles(None)]
@@ -226,6 +227,29 @@ def test_missing_tables_warn_and_build_the_rest(tmp_path: Path, mirror_dir: Path
     assert (non_users_c["mg_supp"] == 0).all()
     assert f.filter(pl.col("cycle") == "2005-2006")["mg_supp"].drop_nulls().len() > 9000
     assert f.height == 10122 + 10348
+
+
+def test_a_person_twice_in_a_person_level_table_is_refused(
+    tmp_path: Path, mirror_dir: Path
+) -> None:
+    """BMX_D with CDC's row count but one participant's SEQN given to another row: keeping
+    either row would silently change a person's BMI, so the build names the file."""
+    data = tmp_path / "data"
+    (data / "2005-2006").mkdir(parents=True)
+    (data / "2005-2006" / "DEMO_D.xpt").write_bytes(
+        (mirror_dir / "2005-2006" / "DEMO_D.xpt").read_bytes()
+    )
+    bmx = read.read_xpt(mirror_dir / "2005-2006" / "BMX_D.xpt").select("SEQN", "BMXBMI")
+    seqn = bmx["SEQN"].to_list()
+    seqn[1] = seqn[0]
+    write_xpt(
+        data / "2005-2006" / "BMX_D.xpt",
+        {"SEQN": [float(s) for s in seqn], "BMXBMI": bmx["BMXBMI"].to_list()},
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MissingTableWarning)
+        with pytest.raises(InvalidFileError, match=rf"BMX_D\.xpt: SEQN {seqn[0]} appears more"):
+            build_analytic(data, "2005-2006")
 
 
 def test_no_demo_at_all_is_an_error(tmp_path: Path) -> None:

@@ -107,6 +107,12 @@ def _column(
                 f"{where}: column {column} is not in {name} ({cycle.years}){hint}; a column "
                 'CDC renamed can be given per cycle: column = { "2001-2002" = …, "2003-2018" = … }'
             )
+        repeated = raw.filter(pl.col("SEQN").is_duplicated())["SEQN"]
+        if len(repeated):  # a long table (one row per supplement, food …) would multiply people
+            raise SpecError(
+                f"{where}: {name} ({cycle.years}) has several rows for SEQN {repeated[0]}; a "
+                "declared variable comes from a table with one row per participant"
+            )
         values = raw.select(pl.col("SEQN").cast(pl.Int64).alias("seqn"), pl.col(column))
         parts.append(values.rename({column: variable.name}))
     joined = pl.concat(parts, how="vertical_relaxed")

@@ -367,17 +367,31 @@ def load_mortality(data_dir: str | Path, cycle: str | Cycle) -> tuple[pl.DataFra
     return None
 
 
+def check_one_per_person(frame: pl.DataFrame, source: str | Path, key: str = "SEQN") -> None:
+    """Refuse a person-level table in which a participant appears twice.
+
+    Keeping the first row (or joining all of them) would silently drop or double a person's
+    data, so a repeated key is a damaged file, named.
+
+    >>> check_one_per_person(pl.DataFrame({"SEQN": [1, 2, 2]}), "DEMO_D.xpt")
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    nhanes_mg.errors.InvalidFileError: DEMO_D.xpt: SEQN 2 appears more than once; ...
+    """
+    duplicated = frame.filter(pl.col(key).is_duplicated())[key]
+    if len(duplicated):
+        raise InvalidFileError(
+            f"{source}: {key} {duplicated[0]} appears more than once; one record per participant"
+        )
+
+
 def _check_mortality_records(
     frame: pl.DataFrame, path: Path, cycle: str | Cycle, data_dir: Path
 ) -> None:
     """One record per participant: no SEQN twice, and (for the continuous cycles, whose public
     file lists every DEMO participant) as many records as CDC's DEMO count, so that a file cut
     on a line boundary is refused rather than read as part of the cohort."""
-    duplicated = frame.filter(pl.col("SEQN").is_duplicated())["SEQN"]
-    if len(duplicated):
-        raise InvalidFileError(
-            f"{path}: SEQN {duplicated[0]} appears more than once; one record per participant"
-        )
+    check_one_per_person(frame, path)
     if str(cycle) == "III":
         return
     year = catalog.get_cycle(cycle)

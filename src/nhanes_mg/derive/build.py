@@ -140,7 +140,8 @@ def _component_frame(
         value = rules.null_codes(pl.col(column).cast(pl.Float64), source.codes_for(cycle.letter))
         dtype = dtypes[source.name]
         exprs.append((value if dtype == pl.Float64 else value.cast(dtype)).alias(source.name))
-    return raw.lazy().select(exprs).unique(reg.KEY, keep="first")
+    read.check_one_per_person(raw, ctx.data_dir / catalog.xpt_relpath(table, cycle))
+    return raw.lazy().select(exprs)
 
 
 def _cycle_frame(
