@@ -208,6 +208,17 @@ def hostile(root: Path, source: Path, rows: list[Row]) -> None:
             text=f"{said(done)}; file content echoed: {leaked}",
         )
 
+    for case, population in (
+        ("a population of 5,000 AND-ed clauses", " AND ".join(["age >= 20"] * 5000)),
+        ("a population nested 300 parentheses deep", "(" * 300 + "age" + " + 1)" * 300 + " > 3"),
+    ):
+        path = spec(root / "size", "h.toml", population=population)
+        before = listing(root.parent)
+        start = time.monotonic()
+        done = run("specs", "--spec", str(path))
+        took = time.monotonic() - start
+        record(case + "; `specs`", done, before, root / "size", text=f"{said(done)} ({took:.1f} s)")
+
     raw, out = case_dir("twice")
     a, b = spec(root / "twice", "a.toml"), spec(root / "twice", "b.toml")
     before = listing(root.parent)
@@ -411,6 +422,34 @@ def main() -> None:
                     f"{name} during `run`",
                     done.returncode,
                     f"{said(done)}; previous report kept: {kept}",
+                    leftovers(raw, out),
+                    "—",
+                )
+            )
+
+        # SIGTERM at several moments of a cold run (fetch, build, models, report): how soon
+        # the process ends, since a long native call (polars, LAPACK) holds off Python handlers
+        for delay in (2.0, 5.0, 10.0, 20.0):
+            raw = tmp / f"term-{delay:.0f}" / "raw"
+            out = tmp / f"term-{delay:.0f}" / "out"
+            process = subprocess.Popen(
+                [*CLI, "run", "--mirror", str(mirror), "--data-dir", str(raw), "--out", str(out)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=ENV,
+            )
+            time.sleep(delay)
+            start = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=300)
+            took = time.monotonic() - start
+            done = subprocess.CompletedProcess(process.args, process.returncode, "", err)
+            rows.append(
+                (
+                    f"SIGTERM {delay:.0f} s into a cold `run`",
+                    done.returncode,
+                    f"{said(done)}; ended {took:.2f} s after the signal",
                     leftovers(raw, out),
                     "—",
                 )

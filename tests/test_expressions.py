@@ -78,3 +78,23 @@ def test_expressions_are_bounded_in_size() -> None:
         check_sql("age > 1 AND " * (MAX_LENGTH // 10))
     with pytest.raises(UnsafeExpressionError, match="more than 2,000 parts"):
         check_sql(" AND ".join(f"a{i} > {i}" for i in range(800)))
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("(" * 300 + "age" + " + 1)" * 300 + " > 3", "nested too deeply"),  # sqlglot's limit
+        ("abs(" * 60 + "age" + ")" * 60 + " > 3", "nested too deeply"),
+        ("NOT " * 60 + "(age > 3)", "polars cannot parse it"),  # polars' lower limit
+    ],
+)  # fmt: skip
+def test_deep_nesting_is_one_line_not_a_recursion_error(text: str, said: str) -> None:
+    """A hostile expression that would exhaust a parser's recursion is refused in one line,
+    without echoing the whole text back."""
+    with pytest.raises(UnsafeExpressionError, match=said) as info:
+        sql_expr(text)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 300
+    with pytest.raises(SpecError, match=said):
+        parse_condition(text, "--domain")
+    # long flat chains stay allowed: depth is not the limit, nesting is
+    assert sql_expr(" AND ".join(f"age > {i}" for i in range(300))).meta.root_names()[0] == "age"

@@ -202,6 +202,12 @@ def _listing(root: Path) -> dict[str, int]:
          "field 'population': the function read_csv() is not allowed in an expression"),
         ({"population": "read_parquet('https://example.org/x.parquet') IS NULL"},
          "field 'population': the function read_parquet() is not allowed"),
+        ({"population": " AND ".join(["age >= 20"] * 5000)},
+         "field 'population': the expression is 69,995 characters long (at most 20,000)"),
+        ({"population": " AND ".join(["age >= 20"] * 1000)},
+         "field 'population': the expression has more than 2,000 parts"),
+        ({"population": "(" * 300 + "age" + " + 1)" * 300 + " > 3"},
+         "field 'population': the expression is nested too deeply"),
     ],
 )  # fmt: skip
 def test_a_hostile_specification_reads_and_writes_nothing(
@@ -227,6 +233,27 @@ def test_a_hostile_specification_reads_and_writes_nothing(
         assert said in line and "TOP-SECRET-LINE" not in done.stderr + done.stdout
     assert _listing(tmp_path) == before  # not even an output folder
     assert not (tmp_path / "ESCAPED.csv").exists() and not Path("/ESCAPED.csv").exists()
+
+
+@pytest.mark.parametrize("second", ["H1", "h1", "H1_fits"])
+def test_two_specifications_that_would_share_files_are_refused(
+    cli_main: CliMain, tmp_path: Path, second: str
+) -> None:
+    """Two `--spec` files with one id (or one id a prefix of the other's files): the second
+    would overwrite the first's results and both rows would show its verdict."""
+    first = tmp_path / "a.toml"
+    first.write_text(HOSTILE.format(id="H1", population="age >= 20"))
+    other = tmp_path / "b.toml"
+    other.write_text(HOSTILE.format(id=second, population="age >= 40"))
+    before = _listing(tmp_path)
+    code, _, stderr = cli_main(
+        "run", "--spec", str(first), "--spec", str(other),
+        "--data-dir", str(tmp_path / "raw"), "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert code == 1
+    line = _one_error_line(stderr)
+    assert f"would write over the files of {first} (id 'H1')" in line
+    assert _listing(tmp_path) == before
 
 
 def test_a_closed_output_pipe_and_an_ascii_terminal(tmp_path: Path) -> None:

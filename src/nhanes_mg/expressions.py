@@ -114,6 +114,11 @@ def check_sql(text: str) -> None:
         )
     try:
         tree = sqlglot.parse_one(text)
+    except RecursionError:
+        raise UnsafeExpressionError(
+            "the expression is nested too deeply (parentheses, CASE or functions within "
+            "one another); write it with fewer levels"
+        ) from None
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as exc:
         found = getattr(exc, "errors", None) or [{}]
         col = found[0].get("col")
@@ -146,6 +151,23 @@ def check_sql(text: str) -> None:
 
 def sql_expr(text: str) -> pl.Expr:
     """``pl.sql_expr(text)`` once :func:`check_sql` has passed: the only way the package
-    turns a specification's text into an expression."""
+    turns a specification's text into an expression.
+
+    Raises :class:`UnsafeExpressionError` when the text is refused or polars cannot parse it
+    (polars' own parser has a lower nesting limit than sqlglot's), in one line.
+
+    >>> sql_expr("NOT " * 60 + "(age > 3)")
+    Traceback (most recent call last):
+    ...
+    nhanes_mg.expressions.UnsafeExpressionError: polars cannot parse it (invalid expression ...
+    """
     check_sql(text)
-    return pl.sql_expr(text)
+    try:
+        return pl.sql_expr(text)
+    except Exception as exc:  # polars raises several error types for bad SQL
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if len(first) > 120:
+            first = first[:117] + "..."
+        raise UnsafeExpressionError(
+            f"polars cannot parse it ({first}); if it is nested deeply, use fewer levels"
+        ) from None

@@ -147,7 +147,7 @@ import polars as pl
 
 from nhanes_mg import catalog, spec_columns
 from nhanes_mg.errors import CatalogError, SpecError
-from nhanes_mg.expressions import UnsafeExpressionError, check_sql
+from nhanes_mg.expressions import UnsafeExpressionError, sql_expr
 from nhanes_mg.verdicts import DIRECTIONS, RULE_KINDS, Direction, RuleKind
 
 MODELS = ("descriptive", "linear", "logistic", "cox")
@@ -660,13 +660,9 @@ def check_expression(text: str, path: str, where: str) -> pl.Expr:
     columns, literals, operators and the allowed functions is refused before polars parses
     it (:mod:`nhanes_mg.expressions`)."""
     try:
-        check_sql(text)
+        return sql_expr(text)
     except UnsafeExpressionError as exc:
         raise _fail(path, where, str(exc)) from None
-    try:
-        return pl.sql_expr(text)
-    except Exception as exc:  # polars raises several error types for bad SQL
-        raise _fail(path, where, f"cannot parse {text!r} as an expression ({exc})") from exc
 
 
 def _cycles(value: Any, path: str, where: str) -> tuple[catalog.Cycle, ...]:

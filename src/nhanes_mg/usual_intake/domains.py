@@ -36,7 +36,7 @@ import polars as pl
 from numpy.typing import NDArray
 
 from nhanes_mg.errors import SpecError
-from nhanes_mg.expressions import UnsafeExpressionError, check_sql
+from nhanes_mg.expressions import UnsafeExpressionError, sql_expr
 
 BoolArray = NDArray[np.bool_]
 
@@ -150,14 +150,9 @@ def parse_condition(text: str, source: str) -> pl.Expr:
     if not text.strip():
         raise SpecError(f"{source}: the condition is empty")
     try:
-        check_sql(text)
+        return sql_expr(text)
     except UnsafeExpressionError as exc:
         raise SpecError(f"{source} {text[:80]!r}: {exc}") from None
-    try:
-        return pl.sql_expr(text)
-    except Exception as exc:  # polars raises several error types for bad SQL
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise SpecError(f"{source} {text!r}: cannot parse it as a condition ({first})") from exc
 
 
 def check_domains(
