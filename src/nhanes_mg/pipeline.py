@@ -10,13 +10,10 @@ import functools
 import multiprocessing
 import os
 import shutil
-import signal
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +42,7 @@ from nhanes_mg.report import (
 from nhanes_mg.results import SpecResult, result_document, result_from_document
 from nhanes_mg.spec import Spec, check_distinct_ids, load_shipped_specs, load_spec
 from nhanes_mg.store import Payload, ResultStore
+from nhanes_mg.workers import quiet_worker
 
 Step = Callable[[str, str], None]  # (what, status) as each piece finishes
 
@@ -389,14 +387,13 @@ def _compute(
         # Specifications are independent: run them in worker processes (spawned, as polars
         # advises against fork), each reading the analytic parquet just written.
         context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(n_workers, mp_context=context)
+        pool = ProcessPoolExecutor(n_workers, mp_context=context, initializer=quiet_worker)
         try:
-            with _workers_ignore_interrupts():
-                gallery = pool.submit(gallery_job) if gallery_job is not None else None
-                futures = [
-                    pool.submit(_run_one, spec, analytic_path, own.get(spec.id), *options)
-                    for spec in specs
-                ]
+            gallery = pool.submit(gallery_job) if gallery_job is not None else None
+            futures = [
+                pool.submit(_run_one, spec, analytic_path, own.get(spec.id), *options)
+                for spec in specs
+            ]
             for future in futures:
                 result, paths = future.result()
                 notify(result.spec.id, result.verdict.verdict if result.verdict else "done")
@@ -417,20 +414,6 @@ def _compute(
         yield result, paths
     if gallery_job is not None and extra is not None:
         extra["gallery"] = gallery_job()
-
-
-@contextmanager
-def _workers_ignore_interrupts() -> Iterator[None]:
-    """Processes started inside inherit an ignored SIGINT: a Ctrl-C reaches the whole process
-    group, and the main process alone decides (it stops the workers, cleans up, exits 130)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:

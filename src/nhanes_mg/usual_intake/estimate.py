@@ -105,6 +105,7 @@ from nhanes_mg.usual_intake.domains import (
 )
 from nhanes_mg.usual_intake.model import AmountFit, fit_amount_model, replace_zeros
 from nhanes_mg.usual_intake.replicates import FAY_RHO, ReplicateWeights, replicate_design
+from nhanes_mg.workers import quiet_worker
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -619,7 +620,7 @@ def _map_replicates(
         _WORKER = (state, compiled, fit)
         try:
             ctx = mp.get_context("fork")
-            with ctx.Pool(min(jobs, len(tasks))) as pool:
+            with ctx.Pool(min(jobs, len(tasks)), initializer=quiet_worker) as pool:
                 results = pool.map(_worker_task, tasks, chunksize=1)
         finally:
             _WORKER = None
