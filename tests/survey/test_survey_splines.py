@@ -320,7 +320,7 @@ def test_cox_with_data_dependent_knots(toy: SurveyDesign) -> None:
 def test_spline_knots_weighted(toy: SurveyDesign) -> None:
     """The smallest x whose weighted cumulative share reaches p (R's qrule "math")."""
     dom = toy.subset(pl.col("grp") == "a")
-    frame = dom.frame.filter(pl.Series(dom.domain) & pl.col("x").is_not_null()).sort("x")
+    frame = dom.frame.filter(pl.Series(dom.domain)).filter(pl.col("x").is_not_null()).sort("x")
     share = frame["w"].cum_sum() / frame["w"].sum()
     probs = [0.1, 0.5, 0.9]
     expected = [float(frame["x"][int(np.searchsorted(share.to_numpy(), p))]) for p in probs]

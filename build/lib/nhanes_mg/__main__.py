@@ -1,0 +1,5 @@
+"""``python -m nhanes_mg`` runs the command line."""
+
+from nhanes_mg.cli import main
+
+main()

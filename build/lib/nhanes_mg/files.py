@@ -1,0 +1,101 @@
+"""Writing output files so that a failure never leaves a half-written file under its name, and
+telling a user in one line when a data dir cannot take them.
+
+>>> import tempfile, pathlib
+>>> target = pathlib.Path(tempfile.mkdtemp()) / "out" / "note.txt"
+>>> atomic_write(target, lambda p: p.write_text("done"))
+>>> target.read_text()
+'done'
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from nhanes_mg.errors import DataDirError, OutputError
+
+
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write(tmp)`` on a temp file beside ``path``, then rename it into place.
+
+    The folder is created if needed; on any error the temp file is removed and ``path`` keeps
+    its old content (or stays absent). The file gets the usual mode (``0666 & ~umask``), not
+    the ``0600`` of ``mkstemp``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        usual_mode(Path(tmp))
+        os.replace(tmp, path)
+    except OSError as exc:
+        if exc.filename is None or str(exc.filename) == tmp:  # name the file the user knows
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def inside(folder: Path, name: str) -> Path:
+    """``folder / name``, checked to lie directly in ``folder``: a file name from a
+    specification (its id) can never become a path elsewhere.
+
+    >>> inside(Path("out/tables"), "C3_fits.csv").name
+    'C3_fits.csv'
+    >>> inside(Path("out/tables"), "../../x.csv")
+    Traceback (most recent call last):
+    ...
+    nhanes_mg.errors.OutputError: out/tables: '../../x.csv' is not a file name of this folder
+    """
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise OutputError(f"{folder}: {name!r} is not a file name of this folder")
+    return folder / name
+
+
+def usual_mode(path: Path) -> None:
+    """Give a temp file the mode any new file gets (``0666 & ~umask``), not ``mkstemp``'s 0600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def unwritable_error(folder: Path, exc: OSError) -> DataDirError:
+    """The one-line error for a write into a data dir that the system refused."""
+    reason = exc.strerror or exc.__class__.__name__
+    return DataDirError(
+        f"cannot write to the data dir {folder} ({reason}): pass a writable --data-dir "
+        "or fix its permissions (and free space)"
+    )
+
+
+def check_data_dir(data_dir: Path, *, writable: bool = True) -> None:
+    """Raise :class:`~nhanes_mg.errors.DataDirError` naming ``data_dir`` unless it is usable.
+
+    A file where the folder should be is refused. With ``writable`` the folder is created if
+    missing and a probe file is written and removed, so that an unwritable data dir fails
+    up front in one line rather than half-way through, as some other error.
+
+    >>> import tempfile, pathlib
+    >>> check_data_dir(pathlib.Path(tempfile.mkdtemp()) / "raw")
+    """
+    if data_dir.exists() and not data_dir.is_dir():
+        raise DataDirError(
+            f"the data dir {data_dir} is a file, not a folder: pass --data-dir a folder "
+            "(it is created if missing)"
+        )
+    if not writable:
+        return
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=data_dir, prefix=".write-test.", suffix=".part")
+        try:
+            os.close(fd)
+        finally:
+            os.unlink(probe)
+    except OSError as exc:
+        raise unwritable_error(data_dir, exc) from exc
