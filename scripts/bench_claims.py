@@ -16,9 +16,9 @@ from pathlib import Path
 
 import polars as pl
 
-from nhanes_mg.analyses import run_spec
-from nhanes_mg.figures import write_figures
-from nhanes_mg.spec import load_shipped_specs
+from nhanes_mg.report.figures import write_figures
+from nhanes_mg.study.analyses import run_spec
+from nhanes_mg.study.spec import load_shipped_specs
 
 
 def main() -> None:

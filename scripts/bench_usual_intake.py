@@ -30,9 +30,9 @@ from pathlib import Path
 
 import polars as pl
 
-from nhanes_mg.catalog import parse_cycles, pool_label
+from nhanes_mg.data.catalog import parse_cycles, pool_label
+from nhanes_mg.jobs.usual_intake import default_pools
 from nhanes_mg.usual_intake import estimate_usual_intake
-from nhanes_mg.usual_intake.run import default_pools
 
 USER_DOMAIN = "sex = 'male' AND age >= 20"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nhanes_mg.spec_reference import render
+from nhanes_mg.study.spec_reference import render
 
 if __name__ == "__main__":
     target = Path(__file__).resolve().parent.parent / "docs" / "specification.md"

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from nhanes_mg.derive import BuildResult
-    from nhanes_mg.results import SpecResult
+    from nhanes_mg.study.results import SpecResult
 
 REPO = Path(__file__).resolve().parents[1]
 ARCHIVE = REPO.parent / "shared" / "nhanes" / "nhanes-mirror-2001-2018.tar.xz"
@@ -89,18 +89,19 @@ def mirror_archive() -> Path:
 def nhanes_data_dir(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Path:
     """A data dir filled by ``fetch`` from the real mirror, as a user's would be, with its
     parquet cache filled."""
-    from nhanes_mg.fetch import fetch
+    from nhanes_mg.data.fetch import fetch
+    from nhanes_mg.derive import fetched_components
 
     data_dir = tmp_path_factory.mktemp("data_raw")
-    fetch(data_dir=data_dir, mirror=mirror_dir)
+    fetch(None, fetched_components(), data_dir=data_dir, mirror=mirror_dir)
     _fill_cache(data_dir)
     return data_dir
 
 
 def _fill_cache(data_dir: Path) -> None:
     """Parse every fetched XPT file into the data dir's parquet cache as a first build would
-    (:func:`nhanes_mg.read.load_file`), but in two processes at once, largest files first."""
-    from nhanes_mg.fetch import iter_manifest
+    (:func:`nhanes_mg.data.read.load_file`), but in two processes at once, largest files first."""
+    from nhanes_mg.data.fetch import iter_manifest
 
     files = [str(e["file"]) for e in iter_manifest(data_dir) if str(e["file"]).endswith(".xpt")]
     files.sort(key=lambda relpath: -(data_dir / relpath).stat().st_size)
@@ -171,8 +172,8 @@ def cli_main(
 def shipped_result(analytic_frame: pl.DataFrame) -> ShippedResult:
     """``run_spec`` of a shipped specification on the session's analytic frame, computed once a
     session whatever the number of tests that read it (they must not change it)."""
-    from nhanes_mg.analyses import run_spec
-    from nhanes_mg.spec import load_shipped_specs
+    from nhanes_mg.study.analyses import run_spec
+    from nhanes_mg.study.spec import load_shipped_specs
 
     cache: dict[str, SpecResult] = {}
 

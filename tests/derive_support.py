@@ -52,7 +52,7 @@ def session_build_in_runs(result: BuildResult, *data_dirs: Path) -> Iterator[lis
 def fill_cache(data_dir: Path, relpath: str) -> None:
     """Parse one fetched XPT file of ``data_dir`` into its parquet cache (for a process pool:
     nothing is sent back)."""
-    from nhanes_mg import read
+    from nhanes_mg.data import read
 
     read.load_file(data_dir, relpath)
 

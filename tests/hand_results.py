@@ -1,8 +1,8 @@
 """Small fixed results made by hand, for the report, figure and CLI unit tests (no mirror).
 
-Two specifications, parsed as the shipped ones are (:func:`nhanes_mg.spec.parse_spec`), with
+Two specifications, parsed as the shipped ones are (:func:`nhanes_mg.study.spec.parse_spec`), with
 tidy tables and fits written out here and verdicts from the package's own rule
-(:func:`nhanes_mg.judge.judge`):
+(:func:`nhanes_mg.study.judge.judge`):
 
 - ``T1`` (descriptive): the share below the Mg EAR by cycle (a trend), by sex (groups), a
   threshold verdict (> 50 % in 2017-2018) and one sensitivity analysis that agrees;
@@ -20,9 +20,9 @@ from typing import Any
 
 import polars as pl
 
-from nhanes_mg.analyses import _SCHEMA, TABLE_COLUMNS, FitInfo, SpecResult
-from nhanes_mg.judge import judge
-from nhanes_mg.spec import Spec, parse_spec
+from nhanes_mg.study.analyses import _SCHEMA, TABLE_COLUMNS, FitInfo, SpecResult
+from nhanes_mg.study.judge import judge
+from nhanes_mg.study.spec import Spec, parse_spec
 
 SHARE_SPEC: dict[str, Any] = {
     "id": "T1",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from nhanes_mg.results import SpecResult
+from nhanes_mg.study.results import SpecResult
 
 ShippedResult = Callable[[str], SpecResult]
 """``shipped_result("C3")``: ``run_spec`` of a shipped specification, once a session."""

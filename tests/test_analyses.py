@@ -8,8 +8,8 @@ import math
 import polars as pl
 import pytest
 
-from nhanes_mg.analyses import TABLE_COLUMNS
-from nhanes_mg.spec import load_shipped_specs
+from nhanes_mg.study.analyses import TABLE_COLUMNS
+from nhanes_mg.study.spec import load_shipped_specs
 from run_support import ShippedResult
 
 # ---------------------------------------------------------------------------------- real mirror
@@ -128,10 +128,10 @@ def test_a_spline_contrast_is_the_fitted_curve_between_its_two_values() -> None:
     spline_curve) with the same knots — two independent routes to f(high) − f(low)."""
     import numpy as np
 
-    from nhanes_mg.analyses import _X, _spline_exposure, _weighted_quantiles
-    from nhanes_mg.spec import ModelAnalysis
+    from nhanes_mg.study.analyses import _X, _spline_exposure, _weighted_quantiles
+    from nhanes_mg.study.spec import ModelAnalysis
     from nhanes_mg.survey import SurveyDesign, svycontrast, svyglm
-    from nhanes_mg.survey.splines import spline_curve
+    from nhanes_mg.survey.spline_curve import spline_curve
 
     rng = np.random.default_rng(7)
     n = 600
@@ -167,8 +167,8 @@ def test_a_spline_contrast_is_the_fitted_curve_between_its_two_values() -> None:
 def test_perfect_separation_is_not_estimated_never_an_odds_ratio_of_a_billion(
     analytic_frame: pl.DataFrame,
 ) -> None:
-    from nhanes_mg.analyses import run_spec
-    from nhanes_mg.spec import parse_spec
+    from nhanes_mg.study.analyses import run_spec
+    from nhanes_mg.study.spec import parse_spec
 
     raw = {
         "id": "SEP", "title": "t", "claim": "c", "citation": "x", "cycles": "2007-2010",

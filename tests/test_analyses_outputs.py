@@ -10,9 +10,9 @@ from typing import Any
 import polars as pl
 import pytest
 
-from nhanes_mg.analyses import run_spec
-from nhanes_mg.results import SpecResult
-from nhanes_mg.spec import parse_spec, shipped_spec_paths
+from nhanes_mg.study.analyses import run_spec
+from nhanes_mg.study.results import SpecResult
+from nhanes_mg.study.spec import parse_spec, shipped_spec_paths
 from nhanes_mg.survey import SurveyDesign, svyciprop
 from nhanes_mg.survey.standardize import US2000_ADULT, nchs_adult_age_group
 from run_support import ShippedResult

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from nhanes_mg import catalog
+from nhanes_mg.data import catalog
+from nhanes_mg.derive.registry import FETCHED_UNREAD, fetched_components
 from nhanes_mg.errors import CatalogError
 
 
@@ -69,15 +70,12 @@ def test_locate_a_column() -> None:
 
 
 def test_components_known_but_not_fetched_by_default() -> None:
-    defaults = catalog.default_components()
+    defaults = fetched_components()
     assert set(defaults) < set(catalog.KNOWN_COMPONENTS)
     for component in ("GLU", "TCHOL", "HDL", "TRIGLY", "ALB_CR", "BPX", "BPXO", "CBC"):
         assert component in catalog.KNOWN_COMPONENTS and component not in defaults
         assert component in catalog.COMPONENT_SUBSAMPLE
-    assert set(catalog.FETCHED_UNREAD) <= set(defaults)
-    assert defaults == catalog.DEFAULT_COMPONENTS
-    with pytest.raises(AttributeError):
-        _ = catalog.NO_SUCH_NAME  # type: ignore[attr-defined]
+    assert set(FETCHED_UNREAD) <= set(defaults)
 
 
 @pytest.mark.mirror

@@ -13,11 +13,12 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from nhanes_mg import __version__, cli, pipeline
-from nhanes_mg.analyses import FitInfo, SpecResult
+from nhanes_mg import __version__, cli
+from nhanes_mg.data.fetch import FetchReport
 from nhanes_mg.errors import NhanesError, SpecError
-from nhanes_mg.fetch import FetchReport
-from nhanes_mg.pipeline import RunSummary
+from nhanes_mg.jobs import run as pipeline
+from nhanes_mg.jobs.run import RunSummary
+from nhanes_mg.study.analyses import FitInfo, SpecResult
 
 from hand_results import forest_result, share_result
 

@@ -10,13 +10,14 @@ from typing import Any
 import polars as pl
 import pytest
 
-from nhanes_mg import catalog, declared
+from nhanes_mg.data.read import load_table
 from nhanes_mg.derive import BuildResult
+from nhanes_mg.derive.registry import FETCHED_UNREAD
 from nhanes_mg.errors import SpecError
-from nhanes_mg.pipeline import RunSummary, run_pipeline
-from nhanes_mg.read import load_table
-from nhanes_mg.spec import Spec, parse_spec
-from nhanes_mg.store import ResultStore
+from nhanes_mg.jobs.run import RunSummary, run_pipeline
+from nhanes_mg.jobs.store import ResultStore
+from nhanes_mg.study import declared
+from nhanes_mg.study.spec import Spec, parse_spec
 
 from derive_support import session_build_in_runs
 
@@ -146,7 +147,7 @@ def test_a_user_spec_runs_end_to_end(
     dictionary = (tmp_path / "data_dictionary.md").read_text(encoding="utf-8")
     assert "| U1 | `uric_acid` | serum uric acid | mg/dL | BIOPRO.LBXSUA |" in dictionary
     # BPQ and KIQ_U: tables the analytic dataset does not read
-    assert set(catalog.FETCHED_UNREAD) >= {"BPQ", "KIQ_U"}
+    assert set(FETCHED_UNREAD) >= {"BPQ", "KIQ_U"}
     shares = pl.read_csv(tmp_path / "tables" / "U2.csv").filter(
         pl.col("analysis") == "weak_kidneys_share"
     )

@@ -10,10 +10,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from nhanes_mg import catalog, demo, fetch, read
-from nhanes_mg.derive import build_analytic, registry
-from nhanes_mg.pipeline import run_pipeline
-from nhanes_mg.spec import load_shipped_specs
+from nhanes_mg.data import catalog, fetch, read
+from nhanes_mg.derive import build_analytic, demo, fetched_components, registry
+from nhanes_mg.jobs.run import run_pipeline
+from nhanes_mg.study.spec import load_shipped_specs
 
 N = 600  # participants per cycle: small enough to be quick, large enough for every model
 CYCLES = demo.DEFAULT_CYCLES
@@ -52,7 +52,8 @@ def mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def data_dir(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("data")
-    report = fetch.fetch(catalog.parse_cycles(",".join(CYCLES)), data_dir=target, mirror=mirror)
+    cycles = catalog.parse_cycles(",".join(CYCLES))
+    report = fetch.fetch(cycles, fetched_components(), data_dir=target, mirror=mirror)
     # Only the linked-mortality files that do not exist (2007-2008, NHANES III) are missing.
     assert sorted(report.missing) == [
         "linked mortality (2007-2008): not in the mirror",
@@ -63,11 +64,11 @@ def data_dir(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_layout_matches_the_catalog_and_the_fetch_plan(mirror: Path) -> None:
     written = {str(p.relative_to(mirror)) for p in mirror.rglob("*") if p.is_file()}
-    plan = fetch.plan_files(catalog.parse_cycles(",".join(CYCLES)))
+    plan = fetch.plan_files(catalog.parse_cycles(",".join(CYCLES)), fetched_components())
     xpts = {w.relpath for w in plan if w.kind == "xpt"}
     for years in CYCLES:
         cycle = catalog.get_cycle(years)
-        for table in catalog.tables_for(cycle):
+        for table in catalog.tables_for(cycle, fetched_components()):
             assert catalog.xpt_relpath(table, cycle) in xpts
     expected = xpts | {f"linked_mortality/{name}" for name in MORTALITY.values()}
     expected |= {"SYNTHETIC.txt", "MANIFEST.tsv"}
@@ -90,7 +91,7 @@ def test_xpt_files_read_back_with_the_columns_the_build_needs(mirror: Path) -> N
     strata: dict[str, set[int]] = {}
     for years in CYCLES:
         cycle = catalog.get_cycle(years)
-        for component in catalog.DEFAULT_COMPONENTS:
+        for component in fetched_components():
             if not catalog.has_component(component, cycle):
                 continue
             table = catalog.table_name(component, cycle)

@@ -10,7 +10,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from nhanes_mg import catalog, read
+from nhanes_mg.data import catalog, read
 from nhanes_mg.derive import (
     VARIABLES,
     BuildResult,

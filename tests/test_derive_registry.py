@@ -8,8 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from nhanes_mg import catalog, demo, fetch, read
-from nhanes_mg.derive import build_analytic, registry
+from nhanes_mg.data import catalog, fetch, read
+from nhanes_mg.derive import build_analytic, demo, registry
 from nhanes_mg.derive.dictionary import data_dictionary
 from nhanes_mg.derive.registry import (
     BOOL,
@@ -109,9 +109,8 @@ def test_components_exist_once() -> None:
     assert registry.COMPONENTS[0] == "DEMO"
     assert "DSQ2" in registry.COMPONENTS  # read by a named function, not a Source
     assert not set(registry.COMPONENTS) & set(catalog.INGREDIENT_TABLES)
-    assert catalog.default_components() == FETCHED_BEFORE
-    assert catalog.DEFAULT_COMPONENTS == FETCHED_BEFORE
-    assert set(registry.COMPONENTS) | set(catalog.FETCHED_UNREAD) == set(FETCHED_BEFORE)
+    assert registry.fetched_components() == FETCHED_BEFORE
+    assert set(registry.COMPONENTS) | set(registry.FETCHED_UNREAD) == set(FETCHED_BEFORE)
 
 
 def test_stages_only_use_what_came_before() -> None:
@@ -160,14 +159,16 @@ def test_a_new_variable_is_one_entry(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert isinstance(extended, Registry)
     monkeypatch.setattr(registry, "REGISTRY", extended)
     # the build reads TCHOL now: fetch gets it by default, the demo writes it
-    assert "TCHOL" in catalog.default_components()
+    assert "TCHOL" in registry.fetched_components()
     cycles = ["2003-2004", "2007-2008"]
     mirror = demo.write_synthetic_mirror(tmp_path / "mirror", n_per_cycle=200, cycles=cycles)
     assert (mirror / "2003-2004" / "L13_C.xpt").exists()
     assert (mirror / "2007-2008" / "TCHOL_E.xpt").exists()
     bmx = read.read_xpt(mirror / "2007-2008" / "BMX_E.xpt")
     assert bmx["BMXWAIST"].drop_nulls().is_between(60, 140).all()
-    fetch.fetch(",".join(cycles), data_dir=tmp_path / "data", mirror=mirror)
+    fetch.fetch(
+        ",".join(cycles), registry.fetched_components(), data_dir=tmp_path / "data", mirror=mirror
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         result = build_analytic(tmp_path / "data", cycles)
@@ -188,6 +189,8 @@ def test_a_new_variable_is_one_entry(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_the_demo_build_has_the_declared_schema(tmp_path: Path) -> None:
     cycles = ["2005-2006", "2011-2012"]
     mirror = demo.write_synthetic_mirror(tmp_path / "mirror", n_per_cycle=150, cycles=cycles)
-    fetch.fetch(",".join(cycles), data_dir=tmp_path / "data", mirror=mirror)
+    fetch.fetch(
+        ",".join(cycles), registry.fetched_components(), data_dir=tmp_path / "data", mirror=mirror
+    )
     result = build_analytic(tmp_path / "data", cycles)
     assert result.frame.schema == pl.Schema(registry.schema(cycles))

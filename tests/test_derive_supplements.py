@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from nhanes_mg import read
+from nhanes_mg.data import read
 from nhanes_mg.derive import BuildResult, supplements
 from nhanes_mg.derive.supplements import SUPP_QUALITY_LEVELS
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from nhanes_mg.evalues import as_risk_ratio, e_value, evalues
+from nhanes_mg.study.evalues import as_risk_ratio, e_value, evalues
 
 
 def test_the_formula_and_its_symmetry() -> None:

@@ -10,10 +10,15 @@ import polars as pl
 import pytest
 
 from nhanes_mg.errors import SpecError
-from nhanes_mg.expressions import MAX_LENGTH, UnsafeExpressionError, check_sql, sql_expr
-from nhanes_mg.spec import load_spec
+from nhanes_mg.expressions import (
+    MAX_LENGTH,
+    UnsafeExpressionError,
+    check_sql,
+    sql_expr,
+    variables_of,
+)
+from nhanes_mg.study.spec import load_spec
 from nhanes_mg.usual_intake.domains import parse_condition
-from nhanes_mg.weights import variables_of
 
 
 @pytest.mark.parametrize(

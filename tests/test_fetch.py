@@ -14,8 +14,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from nhanes_mg import catalog, fetch, read
 from nhanes_mg.cli import app
+from nhanes_mg.data import catalog, fetch, read
+from nhanes_mg.derive import fetched_components
 from nhanes_mg.errors import (
     DataDirError,
     FetchError,
@@ -578,7 +579,7 @@ def test_real_mirror_every_file(nhanes_data_dir: Path, mirror_dir: Path) -> None
     fetched = {str(e["file"]) for e in fetch.iter_manifest(nhanes_data_dir)}
     assert fetched == mirror_files
     # a second fetch copies nothing
-    again = fetch.fetch(data_dir=nhanes_data_dir, mirror=mirror_dir)
+    again = fetch.fetch(None, fetched_components(), data_dir=nhanes_data_dir, mirror=mirror_dir)
     assert again.fetched == [] and len(again.skipped) == len(mirror_files)
 
 

@@ -13,9 +13,9 @@ import polars as pl
 import pytest
 from plotnine import geom_hline, ggplot
 
-from nhanes_mg import figures
-from nhanes_mg.analyses import SpecResult
-from nhanes_mg.spec import parse_spec
+from nhanes_mg.report import figures
+from nhanes_mg.study.analyses import SpecResult
+from nhanes_mg.study.spec import parse_spec
 
 from hand_results import COLUMN_NAMES, FOREST_SPEC, forest_result, share_result
 

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from nhanes_mg.flow import Needed, population_clauses, sample_flow
+from nhanes_mg.study.flow import Needed, population_clauses, sample_flow
 from run_support import ShippedResult
 
 

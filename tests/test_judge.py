@@ -1,4 +1,4 @@
-"""Statements judged on their specification curves (nhanes_mg.judge): which row each analysis
+"""Statements judged on their specification curves (nhanes_mg.study.judge): which row each analysis
 gives, against which comparator, the curve's words; on small tables (the real-mirror claims are
 in test_claims_sources.py)."""
 
@@ -8,10 +8,10 @@ from typing import Any
 
 import polars as pl
 
-from nhanes_mg import verdicts
-from nhanes_mg.analyses import _SCHEMA, TABLE_COLUMNS, FitInfo, SpecResult
-from nhanes_mg.judge import judge
-from nhanes_mg.spec import parse_spec
+from nhanes_mg.study import verdicts
+from nhanes_mg.study.analyses import _SCHEMA, TABLE_COLUMNS, FitInfo, SpecResult
+from nhanes_mg.study.judge import judge
+from nhanes_mg.study.spec import parse_spec
 
 
 def _spec(verdict: dict[str, Any], sensitivity: list[dict[str, Any]] | None = None,

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from nhanes_mg.data.lock import LOCK_NAME, data_dir_lock
 from nhanes_mg.errors import NhanesError
-from nhanes_mg.lock import LOCK_NAME, data_dir_lock
 
 PATIENCE = 120.0  # seconds: an upper bound for polling, not a speed requirement
 
@@ -29,7 +29,7 @@ CHILD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from nhanes_mg.lock import data_dir_lock
+    from nhanes_mg.data.lock import data_dir_lock
 
     data_dir, log, messages = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 
@@ -129,7 +129,7 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
             sys.executable,
             "-c",
             "import sys, time, pathlib\n"
-            "from nhanes_mg.lock import data_dir_lock\n"
+            "from nhanes_mg.data.lock import data_dir_lock\n"
             "with data_dir_lock(sys.argv[1], 'fetch'):\n"
             "    pathlib.Path(sys.argv[2]).touch()\n"
             "    time.sleep(600)\n",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from nhanes_mg import outdir
 from nhanes_mg.errors import OutputError
+from nhanes_mg.jobs import outdir
 
 
 def _run(out: Path, files: dict[str, str]) -> int:

@@ -8,11 +8,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from nhanes_mg.data.fetch import read_manifest
 from nhanes_mg.derive import BuildResult
 from nhanes_mg.errors import SpecError
-from nhanes_mg.fetch import read_manifest
-from nhanes_mg.pipeline import RunSummary, run_pipeline, select_specs
-from nhanes_mg.spec import curve_members, judged_rows
+from nhanes_mg.jobs.run import RunSummary, run_pipeline, select_specs
+from nhanes_mg.study.spec import curve_members, judged_rows
 
 from derive_support import session_build_in_runs
 
@@ -88,7 +88,7 @@ def _expected(
     pub: tuple[float, ...] | None,
     smallest: float | None = None,
 ) -> str:
-    """The verdict table re-stated independently of nhanes_mg.verdicts (README wording)."""
+    """The verdict table re-stated independently of nhanes_mg.study.verdicts (README wording)."""
     sign = 1 if above else -1
     lo_s, hi_s = sorted((sign * (lo - null), sign * (hi - null)))
     if hi_s < 0:

@@ -6,7 +6,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from nhanes_mg import catalog, fetch, read
+from nhanes_mg.data import catalog, fetch, read
+from nhanes_mg.derive import fetched_components
 from nhanes_mg.errors import InvalidFileError, MissingTableError
 
 from nhanes_files import (
@@ -177,7 +178,7 @@ def test_synthetic_tables_have_their_mirrors_counts(tmp_path: Path) -> None:
     digest = read.sha256_file(mirror / "2005-2006" / "DEMO_D.xpt")[:16]
     (mirror / "MANIFEST.tsv").write_text(
         "file\trows\tcolumns\tsha256_16\tkind\tsource\n"
-        f"2005-2006/DEMO_D.xpt\t6\t6\t{digest}\tsynthetic\tnhanes_mg.demo (seed 1)\n"
+        f"2005-2006/DEMO_D.xpt\t6\t6\t{digest}\tsynthetic\tnhanes_mg.derive.demo (seed 1)\n"
     )
     data = tmp_path / "data"
     fetch.fetch("2005-2006", ["DEMO"], data_dir=data, mirror=mirror, mortality=False)
@@ -194,7 +195,7 @@ def test_synthetic_tables_have_their_mirrors_counts(tmp_path: Path) -> None:
 
 
 def test_every_planned_table_of_2001_2018_has_a_count() -> None:
-    plan = fetch.plan_files(catalog.parse_cycles(None), mortality=False)
+    plan = fetch.plan_files(catalog.parse_cycles(None), fetched_components(), mortality=False)
     assert [w.relpath for w in plan if catalog.expected_rows(w.relpath) is None] == []
     assert catalog.expected_rows("1999-2000/DSII.xpt") == 169377
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from nhanes_mg import report, verdicts
-from nhanes_mg.analyses import SpecResult
-from nhanes_mg.report import ReportInputs, render_html, render_markdown
+from nhanes_mg.report import document as report
+from nhanes_mg.report.document import ReportInputs, render_html, render_markdown
+from nhanes_mg.study import verdicts
+from nhanes_mg.study.analyses import SpecResult
 
 from hand_results import forest_result, share_result
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from nhanes_mg.errors import SpecError
-from nhanes_mg.spec import (
+from nhanes_mg.study.spec import (
     DescriptiveAnalysis,
     ModelAnalysis,
     UsualIntakeAnalysis,
@@ -361,7 +361,7 @@ def test_an_id_is_an_identifier_never_a_path(tmp_path: Path, value: str, said: s
 
 
 def test_specifications_run_together_never_write_each_others_files(tmp_path: Path) -> None:
-    from nhanes_mg.pipeline import select_specs
+    from nhanes_mg.jobs.run import select_specs
 
     paths = []
     for name, sid in (("a.toml", "X1"), ("b.toml", "x1"), ("c.toml", "X1_fits")):

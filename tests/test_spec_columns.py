@@ -9,8 +9,13 @@ from typing import Any
 import pytest
 
 from nhanes_mg.errors import SpecError
-from nhanes_mg.spec import load_shipped_specs, parse_spec, shipped_spec_paths
-from nhanes_mg.spec_columns import analytic_columns, check_columns, suggestion, unknown_columns
+from nhanes_mg.study.spec import load_shipped_specs, parse_spec, shipped_spec_paths
+from nhanes_mg.study.spec_columns import (
+    analytic_columns,
+    check_columns,
+    suggestion,
+    unknown_columns,
+)
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "waist_vitd.toml"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nhanes_mg import spec_reference
+from nhanes_mg.study import spec_reference
 
 
 def test_the_committed_reference_is_current() -> None:

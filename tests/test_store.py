@@ -12,11 +12,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from nhanes_mg import store as store_module
 from nhanes_mg.derive import BuildResult
-from nhanes_mg.pipeline import run_pipeline
-from nhanes_mg.spec import shipped_spec_paths
-from nhanes_mg.store import Payload, ResultStore, code_version
+from nhanes_mg.jobs import store as store_module
+from nhanes_mg.jobs.run import run_pipeline
+from nhanes_mg.jobs.store import Payload, ResultStore, code_version
+from nhanes_mg.study.spec import shipped_spec_paths
 
 from derive_support import session_build_in_runs
 

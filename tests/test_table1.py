@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from nhanes_mg.study.table1 import table_one
 from nhanes_mg.survey import SurveyDesign, regtermtest, svyglm, svymean
-from nhanes_mg.table1 import table_one
 from run_support import ShippedResult
 
 

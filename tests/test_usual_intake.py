@@ -133,7 +133,7 @@ def test_single_model_with_sex_and_age_covariates_also_recovers() -> None:
 
 
 def test_run_usual_intake_writes_tables_and_figure(tmp_path) -> None:
-    from nhanes_mg.usual_intake.run import run_usual_intake
+    from nhanes_mg.jobs.usual_intake import run_usual_intake
 
     frame = simulate_frame(n=1500, seed=4).with_columns(
         pl.lit(20.0).alias("mg_supp"), pl.lit(0.0).alias("ca_supp")
@@ -377,7 +377,7 @@ PUBLISHED_TOLERANCE = 3.0
 
 @pytest.fixture(scope="module")
 def mirror_estimate(nhanes_data_dir) -> tuple[pl.DataFrame, UsualIntakeResult]:
-    from nhanes_mg.usual_intake.run import load_frame
+    from nhanes_mg.jobs.usual_intake import load_frame
 
     # the session's data dir fetched from the mirror: its parquet cache is shared, and the
     # build of these cycles (and their donor) is the one ``nhanes-mg usual-intake`` makes

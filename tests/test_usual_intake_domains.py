@@ -293,8 +293,8 @@ cycles = ["2005-2006"]
 def test_spec_domains_pool_population_and_weight() -> None:
     import tomllib
 
-    from nhanes_mg.analyses import run_spec
-    from nhanes_mg.spec import parse_spec
+    from nhanes_mg.study.analyses import run_spec
+    from nhanes_mg.study.spec import parse_spec
 
     spec = parse_spec(tomllib.loads(SPEC))
     pooled, means = spec.analyses
@@ -352,7 +352,7 @@ def test_spec_domains_pool_population_and_weight() -> None:
 def test_spec_domain_errors_name_the_field(field: str, message: str) -> None:
     import tomllib
 
-    from nhanes_mg.spec import parse_spec
+    from nhanes_mg.study.spec import parse_spec
 
     text = SPEC.split("[[analysis]]")[0] + (
         '[[analysis]]\nname = "a"\nstatistic = "usual_below_ear"\nvariable = "mg"\n' + field

@@ -15,11 +15,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from nhanes_mg import cli, pipeline
+from nhanes_mg import cli
 from nhanes_mg.derive import BuildResult
 from nhanes_mg.errors import SpecError
-from nhanes_mg.spec import shipped_spec_paths
-from nhanes_mg.validation import (
+from nhanes_mg.jobs import run as pipeline
+from nhanes_mg.jobs import validate as command_mod
+from nhanes_mg.study.spec import shipped_spec_paths
+from nhanes_mg.study.validation import (
     COLUMNS,
     NOT_ESTIMATED,
     OFF,
@@ -34,9 +36,8 @@ from nhanes_mg.validation import (
     run_validation,
     shipped_target_paths,
 )
-from nhanes_mg.validation import command as command_mod
-from nhanes_mg.validation.gallery import SCHEMA
-from nhanes_mg.validation.rules import Z95, combined_se, published_interval
+from nhanes_mg.study.validation.gallery import SCHEMA
+from nhanes_mg.study.validation.rules import Z95, combined_se, published_interval
 
 from derive_support import session_build_in_runs
 
@@ -267,7 +268,7 @@ def _hand_table() -> pl.DataFrame:
 
 
 def test_csv_figure_and_report_section(tmp_path: Path) -> None:
-    from nhanes_mg.report import ReportInputs, render_html, render_markdown
+    from nhanes_mg.report.document import ReportInputs, render_html, render_markdown
 
     table = _hand_table()
     csv, png = command_mod.write_validation(table, tmp_path)
@@ -290,7 +291,7 @@ def test_csv_figure_and_report_section(tmp_path: Path) -> None:
 
 
 def test_figure_reads_well_without_column_names() -> None:
-    from nhanes_mg.validation.figure import validation_figure
+    from nhanes_mg.report.validation_figure import validation_figure
 
     plot, height = validation_figure(_hand_table())
     assert height >= 4.0

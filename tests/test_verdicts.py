@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nhanes_mg import verdicts
-from nhanes_mg.verdicts import (
+from nhanes_mg.study import verdicts
+from nhanes_mg.study.verdicts import (
     CONSISTENT,
     CONTRADICTED,
     INCONCLUSIVE,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from nhanes_mg.derive.dictionary import DERIVED_FROM, VARIABLES
-from nhanes_mg.weights import choose_weight, subsample_of, variables_of
+from nhanes_mg.expressions import variables_of
+from nhanes_mg.study.weights import choose_weight, subsample_of
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """The ``nhanes-mg`` command line: fetch → build → analyses → report.
 
 Every :class:`~nhanes_mg.errors.NhanesError` ends the command with one red line and exit
-code 1; no traceback.
+code 1; no traceback. Each command imports its job (:mod:`nhanes_mg.jobs`) when it runs, so
+that ``--help``, ``--version`` and ``specs`` do not load the survey engine or plotnine.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from nhanes_mg import __version__, catalog
-from nhanes_mg import fetch as fetch_mod
+from nhanes_mg import __version__
+from nhanes_mg.data import catalog
+from nhanes_mg.data import fetch as fetch_mod
 from nhanes_mg.errors import EstimationError, IncompleteDataError, NhanesError, SpecError
 
 app = typer.Typer(
@@ -143,11 +145,11 @@ def _waiting(message: str) -> None:
 
 
 def _run_fetch(
-    cycles: str, mirror: str | None, data_dir: Path, components: list[str] | None = None
+    cycles: str, mirror: str | None, data_dir: Path, components: list[str]
 ) -> fetch_mod.FetchReport:
     chosen = catalog.parse_cycles(cycles)
     n_planned = len(fetch_mod.plan_files(chosen, components, nhanes3_mortality=True))
-    from nhanes_mg.lock import data_dir_lock
+    from nhanes_mg.data.lock import data_dir_lock
 
     with (
         data_dir_lock(data_dir, "fetch", wait_message=_waiting),
@@ -178,7 +180,12 @@ def fetch(
     data_dir: DataDirOpt = Path("data/raw"),
 ) -> None:
     """Download NHANES tables and linked-mortality files (skips files already valid)."""
-    components = [t.strip().upper() for t in tables.split(",")] if tables else None
+    if tables:
+        components = [t.strip().upper() for t in tables.split(",")]
+    else:
+        from nhanes_mg.derive import fetched_components  # lazy: `--help` stays fast
+
+        components = list(fetched_components())
     _run_fetch(cycles, mirror, data_dir, components)
 
 
@@ -194,8 +201,8 @@ def build(
     """Derive the analytic dataset (analytic.parquet + data dictionary) from fetched tables."""
     import warnings
 
+    from nhanes_mg.data.lock import data_dir_lock
     from nhanes_mg.derive import ANALYTIC_NAME, build_analytic, format_summary, write_analytic
-    from nhanes_mg.lock import data_dir_lock
 
     with (
         data_dir_lock(data_dir, "build", wait_message=_waiting),
@@ -207,7 +214,7 @@ def build(
     for record in records:
         if "MissingTable" in type(record.message).__name__:
             console.print(f"[yellow]warning:[/] {record.message}")
-    from nhanes_mg.outdir import check_output_folder, commit, staging_folder
+    from nhanes_mg.jobs.outdir import check_output_folder, commit, staging_folder
 
     check_output_folder(out_dir)  # one whole build in --out, as a run's (outdir.py)
     stage = staging_folder(out_dir)
@@ -268,7 +275,7 @@ def run(
     ] = False,
 ) -> None:
     """The main job: fetch → build → analyses → tables, figures and report."""
-    from nhanes_mg.pipeline import run_pipeline, select_specs
+    from nhanes_mg.jobs.run import run_pipeline, select_specs
 
     only_ids = [o for o in (only or "").split(",") if o.strip()]
     n_specs = len(select_specs(only_ids, spec or []))
@@ -310,7 +317,7 @@ def run(
 
 
 def _print_summary(summary: object, synthetic: bool = False) -> None:
-    from nhanes_mg.pipeline import RunSummary
+    from nhanes_mg.jobs.run import RunSummary
 
     assert isinstance(summary, RunSummary)
     for line in summary.warnings:
@@ -367,7 +374,7 @@ def _print_summary(summary: object, synthetic: bool = False) -> None:
             + " — `--force` recomputes all"
         )
     if summary.validation is not None:
-        from nhanes_mg.validation.section import counts
+        from nhanes_mg.report.validation_section import counts
 
         console.print(
             f"validation gallery: {counts(summary.validation)} — tables/validation.csv, "
@@ -385,7 +392,7 @@ def specs(
     ] = None,
 ) -> None:
     """List the shipped model specifications (or validate your own)."""
-    from nhanes_mg.pipeline import select_specs
+    from nhanes_mg.jobs.run import select_specs
 
     table = Table(title="Model specifications")
     for column in ("id", "title", "model", "cycles", "analyses", "sensitivity", "file"):
@@ -423,7 +430,7 @@ def validate(
 ) -> None:
     """The validation gallery: published NHANES estimates re-estimated with their sources'
     definitions, ours beside each (tables/validation.csv, figures/validation.png)."""
-    from nhanes_mg.validation.command import validate_pipeline
+    from nhanes_mg.jobs.validate import validate_pipeline
 
     with _progress("nhanes-mg validate", 3) as advance:
         summary = validate_pipeline(
@@ -438,7 +445,7 @@ def validate(
     print_validation(summary.table)
     for line in summary.warnings:
         console.print(f"[yellow]warning:[/] {escape(line)}")
-    from nhanes_mg.validation.section import counts
+    from nhanes_mg.report.validation_section import counts
 
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in summary.seconds.items())
     reused = f"; reused: {', '.join(summary.reused)}" if summary.reused else ""
@@ -452,7 +459,7 @@ def print_validation(table: object) -> None:
     """The gallery as a terminal table: target, published, ours, status and reason."""
     import polars as pl
 
-    from nhanes_mg.validation.section import rows
+    from nhanes_mg.report.validation_section import rows
 
     assert isinstance(table, pl.DataFrame)
     colours = {
@@ -489,8 +496,8 @@ def demo(
     import shutil
     import tempfile
 
-    from nhanes_mg import demo as demo_mod
-    from nhanes_mg.pipeline import run_pipeline, select_specs
+    from nhanes_mg.derive import demo as demo_mod
+    from nhanes_mg.jobs.run import run_pipeline, select_specs
 
     work = Path(tempfile.mkdtemp(prefix="nhanes-mg-demo-"))
     try:
@@ -557,13 +564,13 @@ def usual_intake(
     import polars as pl
 
     from nhanes_mg.errors import SpecError
+    from nhanes_mg.jobs.usual_intake import run_usual_intake
     from nhanes_mg.usual_intake.domains import (
         Domain,
         as_domains,
         check_domains,
         parse_domain_option,
     )
-    from nhanes_mg.usual_intake.run import run_usual_intake
 
     chosen = [n.strip().lower() for n in nutrients.split(",") if n.strip()]
     catalog.parse_cycles(cycles)  # a bad --cycles fails here, before anything is built
@@ -581,8 +588,8 @@ def usual_intake(
             raise SpecError(f"--above {item!r}: give NUTRIENT=AMOUNT, e.g. mg=350") from None
         if not math.isfinite(amounts[nut.strip().lower()]) or amounts[nut.strip().lower()] < 0:
             raise SpecError(f"--above {item!r}: the amount must be a finite number ≥ 0")
-    from nhanes_mg.lock import data_dir_lock
-    from nhanes_mg.outdir import check_output_folder, commit, staging_folder
+    from nhanes_mg.data.lock import data_dir_lock
+    from nhanes_mg.jobs.outdir import check_output_folder, commit, staging_folder
 
     check_output_folder(out_dir)  # its own whole output, as a run's (outdir.py)
     with (
@@ -649,8 +656,8 @@ app.add_typer(cache_app, name="cache")
 @cache_app.command("clear")
 def cache_clear(data_dir: DataDirOpt = Path("data/raw")) -> None:
     """Remove every stored result of a data dir (the next run recomputes everything)."""
-    from nhanes_mg.lock import data_dir_lock
-    from nhanes_mg.store import ResultStore
+    from nhanes_mg.data.lock import data_dir_lock
+    from nhanes_mg.jobs.store import ResultStore
 
     with data_dir_lock(data_dir, "cache clear", wait_message=_waiting):
         n = ResultStore(data_dir).clear()

@@ -25,6 +25,8 @@ nhanes_mg.expressions.UnsafeExpressionError: a sub-query (SELECT …) is not all
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import polars as pl
 import sqlglot
 from sqlglot import exp
@@ -171,3 +173,16 @@ def sql_expr(text: str) -> pl.Expr:
         raise UnsafeExpressionError(
             f"polars cannot parse it ({first}); if it is nested deeply, use fewer levels"
         ) from None
+
+
+def variables_of(expressions: Iterable[str | None]) -> list[str]:
+    """The dataset columns that SQL expressions (or plain column names) refer to, in order.
+
+    >>> variables_of(["age >= 20 AND sex = 'female'", None, "age"])
+    ['age', 'sex']
+    """
+    out: list[str] = []
+    for text in expressions:
+        if text:
+            out += sql_expr(text).meta.root_names()
+    return list(dict.fromkeys(out))

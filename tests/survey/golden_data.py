@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from nhanes_mg.read import read_mortality, read_xpt
+from nhanes_mg.data.read import read_mortality, read_xpt
 
 DEMO_COLS = ["SEQN", "SDMVSTRA", "SDMVPSU", "WTMEC2YR", "RIAGENDR", "RIDAGEYR", "RIDRETH1",
              "DMDEDUC2", "INDFMPIR"]  # fmt: skip

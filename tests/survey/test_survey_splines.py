@@ -30,15 +30,8 @@ import pytest
 
 from nhanes_mg.errors import EstimationError
 from nhanes_mg.survey import SurveyDesign, _formula, regtermtest, svycontrast, svycoxph, svyglm
-from nhanes_mg.survey.splines import (
-    NaturalSpline,
-    ns_basis,
-    parse,
-    spline_curve,
-    spline_knots,
-    spline_nonlinearity,
-    spline_term,
-)
+from nhanes_mg.survey.spline_curve import spline_curve, spline_nonlinearity, spline_term
+from nhanes_mg.survey.splines import NaturalSpline, ns_basis, parse, spline_knots
 
 import golden_data
 from golden_data import GOLDEN_DIR, Golden

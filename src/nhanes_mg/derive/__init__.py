@@ -2,7 +2,7 @@
 
 Each variable is declared once in :mod:`nhanes_mg.derive.registry`; the build
 (:mod:`nhanes_mg.derive.build`), the data dictionary (:mod:`nhanes_mg.derive.dictionary`) and
-the synthetic demo tables (:mod:`nhanes_mg.demo`) follow from those declarations.
+the synthetic demo tables (:mod:`nhanes_mg.derive.demo`) follow from those declarations.
 
 >>> from nhanes_mg.derive import build_analytic, write_analytic  # doctest: +SKIP
 >>> result = build_analytic("data/raw")  # doctest: +SKIP
@@ -17,7 +17,7 @@ from nhanes_mg.derive.build import (
     read_metadata,
     write_analytic,
 )
-from nhanes_mg.derive.registry import column_order, labels, schema, units
+from nhanes_mg.derive.registry import column_order, fetched_components, labels, schema, units
 from nhanes_mg.derive.steps import MissingTableWarning
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "build_analytic",
     "column_order",
     "data_dictionary",
+    "fetched_components",
     "format_summary",
     "labels",
     "read_metadata",
@@ -39,16 +40,17 @@ __all__ = [
 
 def data_dictionary() -> str:
     """The data dictionary as markdown (:func:`nhanes_mg.derive.dictionary.data_dictionary`)."""
+    # lazy: as VARIABLES below
     from nhanes_mg.derive.dictionary import data_dictionary as render
 
     return render()
 
 
 def __getattr__(name: str) -> object:
-    # VARIABLES (the dictionary's rows) is imported on first use, so that
+    # lazy: VARIABLES (the dictionary's rows) is imported on first use, so that
     # ``python -m nhanes_mg.derive.dictionary`` does not import that module twice
     if name == "VARIABLES":
-        from nhanes_mg.derive.dictionary import VARIABLES
+        from nhanes_mg.derive.dictionary import VARIABLES  # lazy: see above
 
         return VARIABLES
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

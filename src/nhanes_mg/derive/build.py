@@ -3,7 +3,7 @@
 Every DEMO participant of every built cycle is one row (flags, never drops). The build iterates
 over the registry (:mod:`nhanes_mg.derive.registry`), where each variable is declared once. Per
 cycle, every table a declared source lives in is read (through the parquet cache of
-:mod:`nhanes_mg.read`), its columns renamed to the declared names with each variable's own
+:mod:`nhanes_mg.data.read`), its columns renamed to the declared names with each variable's own
 missing codes nulled, and left-joined onto DEMO; the registry's named cycle steps add what no
 source describes (supplement products, linked mortality). The cycles are stacked, the declared
 expressions computed stage by stage on one lazy frame, and the frame steps (energy adjustment)
@@ -23,10 +23,12 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 
-from nhanes_mg import __version__, catalog, read
-from nhanes_mg.catalog import Cycle
+from nhanes_mg import __version__
+from nhanes_mg.data import catalog, read
+from nhanes_mg.data.catalog import Cycle
 from nhanes_mg.derive import registry as reg
 from nhanes_mg.derive import rules, supplements
+from nhanes_mg.derive.dictionary import data_dictionary
 from nhanes_mg.derive.registry import SUPPLEMENT_TOTALS_SOURCE, Options, Registry
 from nhanes_mg.derive.steps import CycleContext, Gap, MissingTableWarning, warn_gap
 from nhanes_mg.errors import CatalogError, MissingTableError
@@ -312,8 +314,6 @@ def write_analytic(result: BuildResult, out_dir: str | Path) -> Path:
     out of the parquet and written to ``analytic.json`` only."""
     # imported here, not on top: ``python -m nhanes_mg.derive.dictionary`` (which imports the
     # package, hence this module) then finds the dictionary module not yet imported
-    from nhanes_mg.derive import seam  # survey engine and plotnine: only when writing
-    from nhanes_mg.derive.dictionary import data_dictionary
 
     out = Path(out_dir)
     meta = dict(result.metadata)
@@ -332,6 +332,9 @@ def write_analytic(result: BuildResult, out_dir: str | Path) -> Path:
     atomic_write(out / METADATA_NAME, lambda p: p.write_text(meta_json + "\n"))
     atomic_write(out / DICTIONARY_NAME, lambda p: p.write_text(data_dictionary()))
     # the 2006/2007 seam of the supplement derivations, as a table and a figure
+    # lazy: the survey engine and plotnine, only when writing (a reused build never loads them)
+    from nhanes_mg.derive import seam
+
     table_seam = seam.supplement_seam(result.frame)
     atomic_write(out / SEAM_TABLE, table_seam.write_csv)
     seam.supplement_seam_figure(table_seam, out / SEAM_FIGURE)  # written atomically

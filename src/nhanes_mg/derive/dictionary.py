@@ -7,7 +7,7 @@ group come from :mod:`nhanes_mg.derive.registry`, the sources per cycle and the 
 from the declared CDC columns, the lineage from the rules themselves.
 
 :data:`VARIABLES`, :data:`DERIVED_FROM` and :data:`EXTRA_COMPONENTS` are the views
-:mod:`nhanes_mg.lineage` reads (which tables and subsample a variable needs).
+:mod:`nhanes_mg.derive.lineage` reads (which tables and subsample a variable needs).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from nhanes_mg import catalog
+from nhanes_mg.data import catalog
 from nhanes_mg.derive import registry as reg
 from nhanes_mg.derive import rules
 from nhanes_mg.derive.registry import (
@@ -133,7 +133,7 @@ def data_dictionary(registry: Registry | None = None) -> str:
         "(refused / don't know) are nulled per source variable (column *Missing codes*), never by a",
         "blanket rule. Cycle letters: B 2001-2002, C 2003-2004, D 2005-2006, E 2007-2008,",
         "F 2009-2010, G 2011-2012, H 2013-2014, I 2015-2016, J 2017-2018.",
-        "Tables are named by component as `nhanes_mg.catalog` does: DR1TOT is DRXTOT_B in",
+        "Tables are named by component as `nhanes_mg.data.catalog` does: DR1TOT is DRXTOT_B in",
         "2001-2002, GHB is L10_B/L10_C and BIOPRO is L40_B/L40_C in 2001-2004; otherwise the",
         "table is the component plus the cycle suffix (DEMO_D, VID_J, …). *Sources* lists the",
         "CDC columns a variable reads and the dataset variables it is *derived from*.",

@@ -16,7 +16,8 @@ CANCER_CODES = ("002",)
 
 
 def mortality_columns(frame: pl.LazyFrame, release: int) -> pl.LazyFrame:
-    """From a :func:`nhanes_mg.read.load_mortality` frame to the analytic columns (per SEQN)."""
+    """From a :func:`nhanes_mg.data.read.load_mortality` frame to the analytic columns (per
+    SEQN)."""
     eligible = pl.col("ELIGSTAT") == 1
     dead = eligible & (pl.col("MORTSTAT") == 1)
     ucod = pl.col("UCOD_LEADING")

@@ -16,8 +16,8 @@ made — exactly one of
 Everything else is derived from these declarations: the tables the build reads and ``fetch``
 gets (:data:`COMPONENTS`), the order the build computes the expressions in, the lineage that
 decides a variable's NHANES subsample (:data:`DERIVED_FROM`, :data:`EXTRA_COMPONENTS`, read by
-:mod:`nhanes_mg.lineage`), the data dictionary (:mod:`nhanes_mg.derive.dictionary`), the
-synthetic demo tables (:mod:`nhanes_mg.demo`) and the dataset's :func:`schema`.
+:mod:`nhanes_mg.derive.lineage`), the data dictionary (:mod:`nhanes_mg.derive.dictionary`), the
+synthetic demo tables (:mod:`nhanes_mg.derive.demo`) and the dataset's :func:`schema`.
 
 Adding an ordinary variable is one entry in the group it belongs to, e.g. in "Covariates"::
 
@@ -48,7 +48,7 @@ from functools import cached_property
 
 import polars as pl
 
-from nhanes_mg import catalog
+from nhanes_mg.data import catalog
 from nhanes_mg.derive import rules, supplements
 from nhanes_mg.derive.sources import FROM_E, NOT_B, Q1, Source, cdc
 from nhanes_mg.derive.steps import (
@@ -731,9 +731,26 @@ def _years(cycles: Iterable[str] | None) -> list[str]:
 
 REGISTRY = Registry(ENTRIES)
 
-# What other modules read (nhanes_mg.lineage, nhanes_mg.weights through it, the dictionary).
+# What other modules read (nhanes_mg.derive.lineage, nhanes_mg.study.weights through it, the dictionary).
 SOURCES: tuple[Source, ...] = REGISTRY.sources
 COMPONENTS: tuple[str, ...] = REGISTRY.components
+# Fetched by default although no variable of the analytic dataset reads them: a
+# specification's own variables may.
+FETCHED_UNREAD: tuple[str, ...] = ("BPQ", "KIQ_U")
+
+
+def fetched_components() -> tuple[str, ...]:
+    """The components ``fetch`` gets by default, in catalog order: the ones the analytic
+    dataset is built from and :data:`FETCHED_UNREAD`. The data stage fetches what it is
+    asked; this is what the study asks.
+
+    >>> fetched_components()[:4]
+    ('DEMO', 'VID', 'BMX', 'SMQ')
+    """
+    wanted = {*REGISTRY.components, *FETCHED_UNREAD}  # at call time: a test may extend it
+    return tuple(c for c in catalog.KNOWN_COMPONENTS if c in wanted)
+
+
 DERIVED_FROM: dict[str, tuple[str, ...]] = REGISTRY.derived_from
 EXTRA_COMPONENTS: dict[str, tuple[str, ...]] = REGISTRY.extra_components
 

@@ -41,7 +41,7 @@ from plotnine import (
     theme_bw,
 )
 
-from nhanes_mg import catalog
+from nhanes_mg.data import catalog
 from nhanes_mg.files import atomic_write
 from nhanes_mg.survey import SurveyDesign, svymean
 

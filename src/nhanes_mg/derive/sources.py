@@ -1,6 +1,6 @@
 """How a variable of the analytic dataset names its CDC source column, cycle by cycle.
 
-A :class:`Source` names a table component (as :mod:`nhanes_mg.catalog` knows it), the CDC
+A :class:`Source` names a table component (as :mod:`nhanes_mg.data.catalog` knows it), the CDC
 variable per cycle letter (CDC renames some between cycles: ``DRXTMAGN`` in 2001-2002,
 ``DR1TMAGN`` after) and the questionnaire missing-value codes that become null for *that*
 variable (per variable, never a blanket rule: ``INDFMPIR == 5`` is a value, ``ALQ130 == 999``
@@ -35,7 +35,7 @@ class Source:
     """One source variable: ``columns`` maps cycle letters (e.g. "CDEFGHIJ") to a CDC name.
 
     ``demo`` is the range of plausible values the synthetic demo mirror draws a column from
-    when :mod:`nhanes_mg.demo` does not simulate it on purpose (None: 1/2 answers for a
+    when :mod:`nhanes_mg.derive.demo` does not simulate it on purpose (None: 1/2 answers for a
     questionnaire item with missing codes, 0-100 otherwise).
     """
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import polars as pl
 
-from nhanes_mg import catalog, read
-from nhanes_mg.catalog import Cycle
+from nhanes_mg.data import catalog, read
+from nhanes_mg.data.catalog import Cycle
 from nhanes_mg.derive import supplements
 from nhanes_mg.derive.mortality import mortality_columns
 from nhanes_mg.errors import MissingTableError

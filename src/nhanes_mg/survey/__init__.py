@@ -72,14 +72,8 @@ from nhanes_mg.survey.replicate import (
     svrepdesign,
 )
 from nhanes_mg.survey.results import TIDY_COLUMNS, SurveyResult
-from nhanes_mg.survey.splines import (
-    NaturalSpline,
-    ns_basis,
-    spline_curve,
-    spline_knots,
-    spline_nonlinearity,
-    spline_term,
-)
+from nhanes_mg.survey.spline_curve import spline_curve, spline_nonlinearity, spline_term
+from nhanes_mg.survey.splines import NaturalSpline, ns_basis, spline_knots
 from nhanes_mg.survey.standardize import (
     US2000_ADULT,
     US2000_STANDARD,

@@ -36,7 +36,7 @@ import polars as pl
 from numpy.typing import NDArray
 
 from nhanes_mg.errors import SpecError
-from nhanes_mg.expressions import UnsafeExpressionError, sql_expr
+from nhanes_mg.expressions import UnsafeExpressionError, sql_expr, variables_of
 
 BoolArray = NDArray[np.bool_]
 
@@ -145,7 +145,7 @@ def parse_domain_option(text: str, source: str = "domain") -> Domain:
 
 def parse_condition(text: str, source: str) -> pl.Expr:
     """Parse an SQL condition with the parser every specification expression goes through
-    (``pl.sql_expr``, as :func:`nhanes_mg.spec.check_expression`), or raise :class:`SpecError`
+    (``pl.sql_expr``, as :func:`nhanes_mg.study.spec.check_expression`), or raise :class:`SpecError`
     naming ``source``."""
     if not text.strip():
         raise SpecError(f"{source}: the condition is empty")
@@ -161,7 +161,6 @@ def check_domains(
     """Parse every domain's condition and, given the dataset's ``columns``, check that every
     column it names exists; raise :class:`SpecError` naming the domain's source (e.g.
     ``--domain``) and the column. Returns the parsed expressions by condition text."""
-    from nhanes_mg.weights import variables_of
 
     known = None if columns is None else list(columns)
     parsed: dict[str, pl.Expr] = {}

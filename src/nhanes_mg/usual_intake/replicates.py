@@ -38,6 +38,8 @@ import polars as pl
 from numpy.typing import NDArray
 
 from nhanes_mg.errors import DesignError
+from nhanes_mg.survey.design import SurveyDesign, SurveyWarning
+from nhanes_mg.survey.replicate import as_svrepdesign
 
 FloatArray = NDArray[np.float64]
 FAY_RHO = 0.3
@@ -73,8 +75,6 @@ def replicate_design(
     ``n_replicates``: ``None`` for the design's own number, ``0`` for none (point estimates
     only; ``df`` is then NaN); any other number must be the design's.
     """
-    from nhanes_mg.survey.design import SurveyDesign, SurveyWarning
-    from nhanes_mg.survey.replicate import as_svrepdesign
 
     w = np.nan_to_num(np.asarray(weights, dtype=np.float64))
     if n_replicates == 0:

@@ -70,7 +70,7 @@ read_mort <- function(name) {
   lines <- lines[nchar(trimws(lines)) > 0]
   lines <- formatC(lines, width = -48)  # pad trimmed lines (2019 release) to 48 characters
   num <- function(a, b) suppressWarnings(as.numeric(trimws(substr(lines, a, b))))
-  # the columns of nhanes_mg.read.read_mortality: SEQN 1-14, ELIGSTAT 15, MORTSTAT 16,
+  # the columns of nhanes_mg.data.read.read_mortality: SEQN 1-14, ELIGSTAT 15, MORTSTAT 16,
   # PERMTH_EXM 46-48
   data.frame(seqn = num(1, 14), ELIGSTAT = num(15, 15), MORTSTAT = num(16, 16),
              PERMTH_EXM = num(46, 48))

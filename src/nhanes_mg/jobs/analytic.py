@@ -1,0 +1,68 @@
+"""The analytic dataset of a job: built from the data dir, or restored from its results store.
+
+``run`` and ``validate`` both start here (:func:`build_or_reuse`), so that a second job with
+nothing changed reads the build back instead of redoing it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from nhanes_mg import derive
+from nhanes_mg.data.fetch import iter_manifest
+from nhanes_mg.derive.build import (
+    ANALYTIC_NAME,
+    DICTIONARY_NAME,
+    METADATA_NAME,
+    SEAM_FIGURE,
+    SEAM_TABLE,
+)
+from nhanes_mg.jobs.store import Payload, ResultStore
+
+# What the build writes into the output folder (and the results store keeps).
+BUILD_FILES = (ANALYTIC_NAME, METADATA_NAME, DICTIONARY_NAME, SEAM_TABLE, SEAM_FIGURE)
+
+
+def build_or_reuse(
+    store: ResultStore,
+    data_dir: Path,
+    cycles: str | None,
+    stage: Path,
+    force: bool,
+    reused: list[str],
+) -> tuple[str, dict[str, Any], list[str]]:
+    """The analytic build in ``stage`` (:data:`BUILD_FILES`): restored from the results store
+    when nothing it depends on changed (then "build" is added to ``reused``), else built and
+    stored. Returns its key, its metadata and the missing-table warnings it gave."""
+    build_key = store.key("build", _inputs(data_dir), cycles)
+    stored = None if force else store.get(build_key)
+    if stored is not None:
+        payload, files = stored
+        meta, caught = dict(payload.data["meta"]), [str(c) for c in payload.data["caught"]]
+        store.restore(build_key, files, stage)
+        reused.append("build")
+        return build_key, meta, caught
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        build = derive.build_analytic(data_dir, cycles)
+    caught = [str(r.message) for r in records if "MissingTable" in type(r.message).__name__]
+    derive.write_analytic(build, stage)
+    meta = dict(build.metadata)
+    meta.setdefault("rows", build.frame.height)
+    store.put(build_key, Payload({"meta": meta, "caught": caught}), stage, BUILD_FILES)
+    return build_key, meta, caught
+
+
+def _inputs(data_dir: Path) -> list[tuple[str, object, int, int]]:
+    """The data files a build may read, as the fetch manifest knows them (file, sha256) and as
+    they are now (size, modification time): a file replaced behind the manifest's back
+    changes the key too."""
+    rows = []
+    for entry in iter_manifest(data_dir):
+        path = data_dir / str(entry["file"])
+        if path.is_file():
+            stat = path.stat()
+            rows.append((str(entry["file"]), entry.get("sha256"), stat.st_size, stat.st_mtime_ns))
+    return rows

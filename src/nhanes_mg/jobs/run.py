@@ -1,0 +1,428 @@
+"""The main job as one function: fetch → build → analyses → tables, figures and report.
+
+``nhanes-mg run`` and ``nhanes-mg demo`` both call :func:`run_pipeline`; the CLI adds progress
+bars and the terminal summary.
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from nhanes_mg.data import catalog
+from nhanes_mg.data.fetch import FetchReport, fetch
+from nhanes_mg.data.lock import data_dir_lock
+from nhanes_mg.derive import fetched_components
+from nhanes_mg.derive.build import ANALYTIC_NAME, DICTIONARY_NAME, SEAM_FIGURE
+from nhanes_mg.errors import SpecError
+from nhanes_mg.jobs import validate as validation  # a module: tests stand in for its parts
+from nhanes_mg.jobs.analytic import build_or_reuse
+from nhanes_mg.jobs.outdir import check_output_folder, commit, staging_folder
+from nhanes_mg.jobs.store import Payload, ResultStore
+from nhanes_mg.report.document import (
+    SYNTHETIC_STAMP,
+    ReportInputs,
+    table_names,
+    write_report,
+    write_tables,
+)
+from nhanes_mg.study import declared
+from nhanes_mg.study.results import SpecResult, result_document, result_from_document
+from nhanes_mg.study.spec import Spec, check_distinct_ids, load_shipped_specs, load_spec
+from nhanes_mg.workers import quiet_worker
+
+Step = Callable[[str, str], None]  # (what, status) as each piece finishes
+
+
+@dataclass
+class RunSummary:
+    """What a run produced and how long each stage took."""
+
+    fetch: FetchReport | None
+    analytic: dict[str, object]  # the build's metadata (cycles, rows, gaps, …)
+    results: list[SpecResult]
+    report_md: Path
+    report_html: Path
+    warnings: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    incomplete: list[tuple[str, str]] = field(default_factory=list)  # (claim, what is missing)
+    moved: int = 0  # files moved into the output folder
+    reused: list[str] = field(default_factory=list)  # "build" and the specifications reused
+    validation: pl.DataFrame | None = None  # the validation gallery (None: not run)
+
+
+def select_specs(only: Sequence[str] | None = None, spec_paths: Sequence[Path] = ()) -> list[Spec]:
+    """Shipped specifications (or the user's files), optionally only some ids.
+
+    >>> [s.id for s in select_specs(["C3", "c1"])]
+    ['C1', 'C3']
+    """
+    specs = [load_spec(p) for p in spec_paths] if spec_paths else load_shipped_specs()
+    if only:
+        wanted = {o.strip().upper() for o in only}
+        known = {s.id.upper() for s in specs}
+        unknown = sorted(wanted - known)
+        if unknown:
+            raise SpecError(
+                f"--only {', '.join(unknown)}: no such specification; known: "
+                f"{', '.join(s.id for s in specs)}"
+            )
+        specs = [s for s in specs if s.id.upper() in wanted]
+    check_distinct_ids(specs)
+    return specs
+
+
+def run_pipeline(
+    *,
+    data_dir: Path,
+    out_dir: Path,
+    cycles: str | None = None,
+    mirror: str | None = None,
+    only: Sequence[str] | None = None,
+    spec_paths: Sequence[Path] = (),
+    do_fetch: bool = True,
+    synthetic: bool = False,
+    step: Step | None = None,
+    workers: int | None = None,
+    allow_incomplete: bool = False,
+    on_wait: Callable[[str], None] | None = None,
+    force: bool = False,
+    validate: bool = False,
+) -> RunSummary:
+    """Run everything; see the module docstring. Raises :class:`NhanesError` subclasses.
+
+    ``workers`` processes run the specifications (default: one per core; 1 runs them here).
+    Outputs are written to a staging folder inside ``out_dir`` and moved into place at the
+    end, so ``out_dir`` holds the files of one whole run (or of the previous one, if this one
+    fails or is interrupted). A claim that needs a missing table is not estimated (see
+    :func:`nhanes_mg.study.analyses.run_spec`); ``summary.incomplete`` lists them. The data dir is
+    locked for the run: a second run on it waits (``on_wait`` says so) instead of racing.
+    The build and each specification's results are reused from the data dir's results store
+    when nothing they depend on changed (:mod:`nhanes_mg.jobs.store`); ``force`` recomputes all.
+    ``validate`` adds the validation gallery (:mod:`nhanes_mg.study.validation`; not on synthetic
+    data): ``tables/validation.csv``, ``figures/validation.png`` and a report section
+    (``nhanes-mg run`` asks for it unless ``--no-validate``).
+    """
+    with data_dir_lock(data_dir, "run", wait_message=on_wait):
+        return _run_locked(
+            data_dir=data_dir, out_dir=out_dir, cycles=cycles, mirror=mirror, only=only,
+            spec_paths=spec_paths, do_fetch=do_fetch, synthetic=synthetic, step=step,
+            workers=workers, allow_incomplete=allow_incomplete, force=force,
+            validate=validate,
+        )  # fmt: skip
+
+
+def _run_locked(
+    *,
+    data_dir: Path,
+    out_dir: Path,
+    cycles: str | None,
+    mirror: str | None,
+    only: Sequence[str] | None,
+    spec_paths: Sequence[Path],
+    do_fetch: bool,
+    synthetic: bool,
+    step: Step | None,
+    workers: int | None,
+    allow_incomplete: bool,
+    force: bool,
+    validate: bool = False,
+) -> RunSummary:
+    notify = step or (lambda what, status: None)
+    seconds: dict[str, float] = {}
+    specs = select_specs(only, spec_paths)  # fail on a bad spec before any long work
+    check_output_folder(out_dir)  # before any long work
+    skipped: list[str] = []
+    if cycles is not None:
+        specs, skipped = _specs_for_cycles(specs, catalog.parse_cycles(cycles))
+
+    started = time.perf_counter()
+    report: FetchReport | None = None
+    if do_fetch:
+        wanted = fetched_components()
+        components = [*wanted, *(c for c in declared.components(specs) if c not in wanted)]
+        report = fetch(catalog.parse_cycles(cycles), components, data_dir=data_dir, mirror=mirror)
+        notify("fetch", f"{len(report.fetched)} fetched, {len(report.skipped)} present")
+    seconds["fetch"] = time.perf_counter() - started
+
+    store = ResultStore(data_dir)
+    reused: list[str] = []
+    stage = staging_folder(out_dir)
+    try:
+        started = time.perf_counter()
+        build_key, meta, caught = build_or_reuse(store, data_dir, cycles, stage, force, reused)
+        seconds["build"] = time.perf_counter() - started
+        notify(
+            "build",
+            f"{meta.get('rows', 0):,} participants" + (" (reused)" if "build" in reused else ""),
+        )
+
+        started = time.perf_counter()
+        for spec in specs:
+            _cycles_present(spec, meta)
+        # the specifications' own variables, read now: a missing table or column stops the
+        # run here, before any estimation
+        own = _declared_columns(specs, stage / ANALYTIC_NAME, data_dir)
+        if own:
+            _add_to_dictionary(stage / DICTIONARY_NAME, specs)
+        options = (meta.get("gaps") or [], allow_incomplete, stage, synthetic)
+        keys = {s.id: store.key("spec", _spec_text(s), build_key, allow_incomplete, synthetic)
+                for s in specs}  # fmt: skip
+        done: dict[str, tuple[SpecResult, list[Path]]] = {}
+        todo = []
+        for spec in specs:
+            hit = None if force else store.get(keys[spec.id])
+            stored = _stored_result(spec, hit)
+            if hit is None or stored is None:
+                todo.append(spec)
+                continue
+            result, figure_names = stored
+            store.restore(keys[spec.id], hit[1], stage)
+            done[spec.id] = (result, [stage / name for name in figure_names])
+            reused.append(spec.id)
+            notify(spec.id, (result.verdict.verdict if result.verdict else "done") + " (reused)")
+        # the validation gallery: read back, or estimated in the worker pool beside the claims
+        # (its NCI usual-intake estimations are the longest single job, so it starts first)
+        gallery: pl.DataFrame | None = None
+        gallery_job: Callable[[], pl.DataFrame] | None = None
+        gallery_store_key = ""
+        if validate and not synthetic:  # published estimates beside ours (not on made-up data)
+            gallery_store_key = validation.gallery_key(store, build_key, validation.load_targets())
+            if not force:
+                gallery = validation.stored_gallery(store, gallery_store_key, stage, reused)
+            if gallery is None:
+                gaps = list(meta.get("gaps") or [])  # type: ignore[call-overload]
+                gallery_job = functools.partial(
+                    validation.compute_gallery, stage / ANALYTIC_NAME, stage, gaps
+                )
+        side: dict[str, pl.DataFrame] = {}  # the gallery's table, when a worker made it
+        computed = _compute(
+            todo, stage / ANALYTIC_NAME, own, options, workers, notify, gallery_job, side
+        )
+        for result, paths in computed:
+            done[result.spec.id] = (result, paths)
+            relpaths = [p.relative_to(stage) for p in [*_table_paths(stage, result), *paths]]
+            names = [str(p.relative_to(stage)) for p in paths]
+            data, frames = result_document(result)
+            payload = Payload({"result": data, "figures": names}, frames)
+            store.put(keys[result.spec.id], payload, stage, relpaths)
+        results = [done[s.id][0] for s in specs]
+        figures = {s.id: done[s.id][1] for s in specs}
+        seconds["analyses"] = time.perf_counter() - started
+
+        if gallery_job is not None:
+            started = time.perf_counter()
+            gallery = side.get("gallery")
+            if gallery is None:  # no claim to compute: the gallery ran alone
+                gallery = gallery_job()
+            store.put(
+                gallery_store_key,
+                Payload(frames={"gallery": gallery}),
+                stage,
+                [validation.TABLE, validation.FIGURE],
+            )
+            seconds["validation"] = time.perf_counter() - started  # beyond the claims' time
+        if gallery is not None:
+            notify("validation", f"{gallery.height} targets")
+
+        started = time.perf_counter()
+        inputs = ReportInputs(results, figures, data_dir, meta, synthetic=synthetic)
+        if (stage / SEAM_FIGURE).exists():
+            inputs.seam_figure = stage / SEAM_FIGURE
+        if gallery is not None:
+            inputs.validation, inputs.validation_figure = gallery, stage / validation.FIGURE
+        write_report(inputs, stage)
+        moved = commit(stage, out_dir)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    seconds["report"] = time.perf_counter() - started
+    md, html = out_dir / "report.md", out_dir / "report.html"
+    notify("report", str(html))
+    summary = RunSummary(report, meta, results, md, html, caught + skipped, seconds)
+    summary.incomplete = [(r.spec.id, line) for r in results for line in r.incomplete]
+    summary.moved = moved
+    summary.reused = reused
+    summary.validation = gallery
+    return summary
+
+
+def _stored_result(
+    spec: Spec, hit: tuple[Payload, list[Path]] | None
+) -> tuple[SpecResult, list[str]] | None:
+    """A specification's stored result and figure names (only files the entry verified), or
+    None when the entry does not make one (then it is recomputed)."""
+    if hit is None:
+        return None
+    payload, files = hit
+    try:
+        result = result_from_document(spec, payload.data["result"], payload.frames)
+        names = [str(n) for n in payload.data["figures"]]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (result, names) if {Path(n) for n in names} <= set(files) else None
+
+
+def _spec_text(spec: Spec) -> str:
+    """What a specification's results depend on: its file's text (or its parsed form)."""
+    path = Path(spec.path)
+    return path.read_text(encoding="utf-8") if spec.path and path.is_file() else repr(spec)
+
+
+def _table_paths(stage: Path, result: SpecResult) -> list[Path]:
+    folder = stage / "tables"
+    return [folder / name for name in table_names(result.spec.id) if (folder / name).exists()]
+
+
+def _declared_columns(
+    specs: list[Spec], analytic_path: Path, data_dir: Path
+) -> dict[str, pl.DataFrame]:
+    """SEQN and the declared variables of each specification that declares some."""
+    wanting = [s for s in specs if s.variables]
+    if not wanting:
+        return {}
+    frame = pl.read_parquet(analytic_path)
+    return {
+        s.id: declared.attach(frame, s, data_dir).select("seqn", *(v.name for v in s.variables))
+        for s in wanting
+    }
+
+
+def _add_to_dictionary(path: Path, specs: list[Spec]) -> None:
+    """Append the specifications' declared variables to the output's data dictionary."""
+    lines = ["", "## Variables declared by specifications", ""]
+    lines += ["| specification | variable | label | unit | source |", "|---|---|---|---|---|"]
+    for s in specs:
+        for v in s.variables:
+            source = v.source_text.replace("|", "\\|")
+            lines.append(f"| {s.id} | `{v.name}` | {v.label} | {v.unit} | {source} |")
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def _compute(
+    specs: list[Spec],
+    analytic_path: Path,
+    own: dict[str, pl.DataFrame],
+    options: tuple[list[dict[str, object]], bool, Path, bool],
+    workers: int | None,
+    notify: Step,
+    gallery_job: Callable[[], pl.DataFrame] | None = None,
+    extra: dict[str, pl.DataFrame] | None = None,
+) -> Iterator[tuple[SpecResult, list[Path]]]:
+    """Run specifications (in worker processes when there are several and cores to spare),
+    and the validation gallery's job beside them when given (its table into ``extra``)."""
+    if not specs:
+        return
+    jobs = len(specs) + (gallery_job is not None)
+    n_workers = min(workers or (os.cpu_count() or 1), jobs)
+    if n_workers > 1:
+        # Specifications are independent: run them in worker processes (spawned, as polars
+        # advises against fork), each reading the analytic parquet just written.
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(n_workers, mp_context=context, initializer=quiet_worker)
+        try:
+            gallery = pool.submit(gallery_job) if gallery_job is not None else None
+            futures = [
+                pool.submit(_run_one, spec, analytic_path, own.get(spec.id), *options)
+                for spec in specs
+            ]
+            for future in futures:
+                result, paths = future.result()
+                notify(result.spec.id, result.verdict.verdict if result.verdict else "done")
+                yield result, paths
+            if gallery is not None and extra is not None:
+                extra["gallery"] = gallery.result()
+        except BaseException:
+            # An interrupt or a failure: stop the workers now (they would go on writing into
+            # the staging folder), then let the error through.
+            _stop(pool)
+            raise
+        pool.shutdown()
+        return
+    frame = pl.read_parquet(analytic_path)
+    for spec in specs:
+        result, paths = _run_one(spec, frame, own.get(spec.id), *options)
+        notify(spec.id, result.verdict.verdict if result.verdict else "done")
+        yield result, paths
+    if gallery_job is not None and extra is not None:
+        extra["gallery"] = gallery_job()
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and terminate the worker processes."""
+    # ProcessPoolExecutor has no public terminate before Python 3.14: its processes are
+    # reached through the private mapping, as the standard library's own tests do.
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+
+
+def _specs_for_cycles(
+    specs: list[Spec], chosen: Sequence[catalog.Cycle]
+) -> tuple[list[Spec], list[str]]:
+    """The specifications with at least one of the chosen cycles, and a note on the others.
+
+    >>> kept, notes = _specs_for_cycles(load_shipped_specs(), catalog.parse_cycles("2003-2006"))
+    >>> [s.id for s in kept], notes[0][:40]
+    (['C1', 'C2', 'C3', 'C5', 'C6'], 'C4 skipped: none of its cycles (2007-200')
+    """
+    years = {c.years for c in chosen}
+    kept = [s for s in specs if years & {c.years for c in s.cycles}]
+    notes = [
+        f"{s.id} skipped: none of its cycles ({s.cycles_text}) is among --cycles"
+        for s in specs
+        if s not in kept
+    ]
+    if not kept:
+        raise SpecError(
+            f"--cycles {', '.join(sorted(years))}: no specification covers these cycles "
+            f"({'; '.join(notes)})"
+        )
+    return kept, notes
+
+
+def _run_one(
+    spec: Spec,
+    analytic: pl.DataFrame | Path,
+    own: pl.DataFrame | None,
+    gaps: list[dict[str, object]],
+    allow_incomplete: bool,
+    out_dir: Path,
+    synthetic: bool,
+) -> tuple[SpecResult, list[Path]]:
+    """One specification: estimates, its table and its figures."""
+    # lazy: a run that reuses every result never loads the survey engine or plotnine
+    from nhanes_mg.report.figures import write_figures
+    from nhanes_mg.study.analyses import run_spec
+
+    frame = analytic if isinstance(analytic, pl.DataFrame) else pl.read_parquet(analytic)
+    if own is not None:  # the specification's declared variables
+        frame = frame.join(own, on="seqn", how="left")
+    result = run_spec(spec, frame, gaps, allow_incomplete)
+    result.usual_cache.clear()  # intermediate usual-intake tables: not part of the result
+    write_tables(result, out_dir / "tables", synthetic=synthetic)
+    stamp = SYNTHETIC_STAMP if synthetic else ""
+    return result, write_figures(result, out_dir / "figures", stamp=stamp)
+
+
+def _cycles_present(spec: Spec, meta: dict[str, object]) -> None:
+    """Raise :class:`SpecError` unless the build holds at least one of the spec's cycles."""
+    built = meta.get("cycles")
+    have = set(built) if isinstance(built, list) else set()
+    if not have & {c.years for c in spec.cycles}:
+        raise SpecError(
+            f"{spec.path or spec.id}: field 'cycles': none of {spec.cycles_text} was built "
+            f"(built: {', '.join(sorted(have))})"
+        )

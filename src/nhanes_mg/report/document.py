@@ -1,0 +1,870 @@
+"""The report: per claim the document's sentence, published vs our estimate, verdict, figure,
+population and model; then methods, the data used (with sha256) and software versions.
+
+Writes ``report.md`` and a self-contained ``report.html`` (figures embedded as base64 PNG) and
+``tables/{id}.csv`` for every specification.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import importlib.metadata
+import math
+import os
+import platform
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from nhanes_mg import __version__
+from nhanes_mg.data import catalog
+from nhanes_mg.data.fetch import iter_manifest
+from nhanes_mg.files import atomic_write, inside
+from nhanes_mg.report import validation_section as section
+from nhanes_mg.study import verdicts
+from nhanes_mg.study.evalues import RARE, EValues, evalues
+from nhanes_mg.study.flow import COMPLETE_CASE_NOTE
+from nhanes_mg.study.results import FitInfo, SpecResult, VariantVerdict, Verdict
+from nhanes_mg.study.spec import Spec, cycles_text
+from nhanes_mg.study.weights import CDC_NAME
+
+PACKAGES = ("polars", "numpy", "scipy", "statsmodels", "formulaic", "plotnine", "pyreadstat")
+SYNTHETIC_STAMP = "SYNTHETIC DATA — not for inference"
+
+
+@dataclass
+class ReportInputs:
+    """What the report is made of."""
+
+    results: Sequence[SpecResult]
+    figures: dict[str, list[Path]]
+    data_dir: Path
+    analytic_meta: dict[str, object]
+    synthetic: bool = False
+    validation: pl.DataFrame | None = None  # the validation gallery (nhanes_mg.study.validation)
+    validation_figure: Path | None = None
+    seam_figure: Path | None = None  # supplements by cycle: the 2006/2007 derivation seam
+
+
+# the per-analysis outputs of a specification: tables/{id}_{name}.csv ← SpecResult.{attribute}
+OUTPUT_TABLES = {
+    "flow": "flow",
+    "missing": "missingness",
+    "table1": "table1",
+    "margins": "margins",
+    "survival": "survival",
+    "dose_response": "dose_response",
+}
+
+
+def table_names(spec_id: str) -> list[str]:
+    """Every table file :func:`write_tables` may write for a specification (under tables/)."""
+    return [f"{spec_id}.csv", f"{spec_id}_fits.csv", *(f"{spec_id}_{n}.csv" for n in OUTPUT_TABLES)]
+
+
+def write_tables(result: SpecResult, folder: Path, synthetic: bool = False) -> Path:
+    """``tables/{id}.csv``: tidy rows; ``scale`` says whether ``estimate`` is an odds/hazard
+    ratio, a difference, a mean, a share or a ratio of means."""
+    table = result.table
+    if synthetic:
+        table = table.with_columns(data=pl.lit(SYNTHETIC_STAMP))
+    path = inside(folder, f"{result.spec.id}.csv")  # an id is a name, never a path
+    atomic_write(path, table.write_csv)
+    fits = fits_table(result)
+    if synthetic:
+        fits = fits.with_columns(data=pl.lit(SYNTHETIC_STAMP))
+    atomic_write(inside(folder, f"{result.spec.id}_fits.csv"), fits.write_csv)
+    for name, attribute in OUTPUT_TABLES.items():
+        frame = getattr(result, attribute)
+        if frame.height:
+            if synthetic:
+                frame = frame.with_columns(data=pl.lit(SYNTHETIC_STAMP))
+            atomic_write(inside(folder, f"{result.spec.id}_{name}.csv"), frame.write_csv)
+    return path
+
+
+FLOW_HEADERS = ["step", "kept if", "n lost", "n remaining"]
+
+
+def table1_rows(result: SpecResult) -> tuple[str, list[str], list[list[str]]]:
+    """Table 1 of the verdict's analysis (else the first): characteristic × category cells
+    "mean (SE)" or "% (SE)", the unweighted n per category, and the P value."""
+    t1 = result.table1
+    if not t1.height:
+        return "", [], []
+    name = result.shown_analysis(t1)
+    t1 = t1.filter(pl.col("analysis") == name).sort("group_order")
+    groups = t1["group"].unique(maintain_order=True).to_list()
+    exposure = t1["exposure"][0]
+    headers = ["characteristic", *[f"{exposure}: {g}" for g in groups], "P"]
+    rows: list[list[str]] = []
+    first = t1.filter(pl.col("variable") == t1["variable"][0], pl.col("level").is_null())
+    if first.height:
+        n_by = dict(zip(first["group"], first["n"], strict=True))
+        rows.append(["n (unweighted)", *[f"{n_by.get(g, 0):,}" for g in groups], ""])
+    keys = t1.select("variable", "level").unique(maintain_order=True).rows()
+    for variable, level in keys:
+        cells = t1.filter(pl.col("variable") == variable, pl.col("level").eq_missing(level))
+        by = {r["group"]: r for r in cells.iter_rows(named=True)}
+        stat = cells["statistic"][0]
+        label = f"{variable}: {level.replace('_', ' ')}" if level is not None else variable
+        label += {"percent": ", %", "mean": ", mean"}.get(stat, " (unweighted)")
+        p = cells["p_value"][0]
+        cells_text = [_t1_cell(by.get(g), stat) for g in groups]
+        rows.append([label, *cells_text, "" if p is None else _p_text(p)])
+    return name, headers, rows
+
+
+def margins_text(result: SpecResult) -> str:
+    """The verdict analysis's predictive margins in one line (or "")."""
+    m = result.margins
+    if not m.height:
+        return ""
+    name = result.shown_analysis(m)
+    m = m.filter(pl.col("analysis") == name).sort("group_order")
+    cells = "; ".join(
+        f"{r['group']} {r['estimate']:.1f} ({r['conf_low']:.1f}–{r['conf_high']:.1f})"
+        for r in m.iter_rows(named=True)
+    )
+    return (
+        f"{m['statistic'][0]} by {m['exposure'][0]} (predictive margins of `{name}`, "
+        f"adjusted for {m['adjusted_for'][0]}; 95% CI): {cells}"
+    )
+
+
+def _t1_cell(row: dict[str, object] | None, stat: str) -> str:
+    """A Table 1 cell: "mean (SE)", "% (SE)" or a count."""
+    if row is None or not isinstance(row["estimate"], float) or math.isnan(row["estimate"]):
+        return "—"
+    if stat in ("count", "person-years"):
+        return f"{row['estimate']:,.0f}"
+    return f"{row['estimate']:.1f} ({row['std_error']:.1f})"
+
+
+def _p_text(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def flow_rows(result: SpecResult) -> tuple[str, list[list[str]]]:
+    """The sample flow of the verdict's analysis (else the first model analysis)."""
+    flow = result.flow.filter(pl.col("sensitivity").is_null()) if result.flow.height else None
+    if flow is None or not flow.height:
+        return "", []
+    name = result.shown_analysis(flow)
+    rows: list[list[str]] = []
+    quiet: list[str] = []  # consecutive variables that lose nobody: one row
+    for r in flow.filter(pl.col("analysis") == name).iter_rows(named=True):
+        if r["kind"] == "missing" and r["n_lost"] == 0:
+            quiet.append(str(r["variable"]))
+            continue
+        if quiet:
+            rows.append(["", f"{', '.join(quiet)} not missing", "0", rows[-1][3]])
+            quiet = []
+        lost = "" if r["kind"] == "start" else f"{r['n_lost']:,}"
+        rows.append([str(r["step"]), r["condition"], lost, f"{r['n_after']:,}"])
+    if quiet:
+        rows.append(["", f"{', '.join(quiet)} not missing", "0", rows[-1][3]])
+    return name, rows
+
+
+def fits_table(result: SpecResult) -> pl.DataFrame:
+    """What was fitted, one row per analysis and sensitivity analysis (``{id}_fits.csv``)."""
+    rows = [
+        {
+            "analysis": f.analysis,
+            "sensitivity": f.sensitivity,
+            "label": f.label,
+            "cycles": "; ".join(f.cycles),
+            "cycles_left_out": "; ".join(f"{c} ({why})" for c, why in f.dropped),
+            "n": f.n,
+            "events": f.events,
+            "weight": f.weight,
+            "weight_reason": f.weight_reason,
+            "model": f.description,
+            "error": f.error,
+        }
+        for f in result.fits
+    ]
+    schema = {
+        "analysis": pl.String,
+        "sensitivity": pl.String,
+        "label": pl.String,
+        "cycles": pl.String,
+        "cycles_left_out": pl.String,
+        "n": pl.Int64,
+        "events": pl.Int64,
+        "weight": pl.String,
+        "weight_reason": pl.String,
+        "model": pl.String,
+        "error": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _num(x: object, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return ""
+    if isinstance(x, float):
+        return f"{x:.{digits}g}" if abs(x) < 1e4 else f"{x:.0f}"
+    return str(x)
+
+
+def _p(p: object) -> str:
+    if not isinstance(p, float) or not math.isfinite(p):
+        return ""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _rows(result: SpecResult) -> list[list[str]]:
+    rows = []
+    for r in result.table.iter_rows(named=True):
+        share = r["scale"] == "proportion"
+        ci = ""
+        if r["conf_low"] is not None and math.isfinite(r["conf_low"]):
+            if share:
+                ci = f"{100 * r['conf_low']:.1f}–{100 * r['conf_high']:.1f}%"
+            else:
+                ci = f"{_num(r['conf_low'])}–{_num(r['conf_high'])}"
+        est = (
+            f"{100 * r['estimate']:.1f}%"
+            if share and r["estimate"] is not None
+            else (_num(r["estimate"]))
+        )
+        where = " · ".join(x for x in (r["cycle"], r["group"], r["subgroup"], r["stratum"]) if x)
+        rows.append(
+            [
+                r["analysis"] + (f" [{r['sensitivity']}]" if r["sensitivity"] else ""),
+                r["role"],
+                r["term"],
+                where,
+                est,
+                ci,
+                _p(r["p_value"]),
+                _num(r["n"]),
+                r["scale"],
+            ]
+        )
+    return rows
+
+
+HEADERS = [
+    "analysis",
+    "role",
+    "term",
+    "cycle · group · stratum",
+    "estimate",
+    "95% CI",
+    "P",
+    "n",
+    "scale",
+]
+
+
+def _fit_rows(result: SpecResult) -> list[list[str]]:
+    """What was fitted: analysis, model, cycles (and those left out), n, events, weight."""
+    rows = []
+    for f in result.fits:
+        name = f.analysis + (f" [{f.sensitivity}: {f.label}]" if f.sensitivity else "")
+        left = "; ".join(f"{c}: {why}" for c, why in f.dropped)
+        cycles = cycles_text_of(f) + (f" (left out: {left})" if left else "")
+        cdc = CDC_NAME.get(f.weight, f.weight)
+        weight = (
+            f.weight_reason
+            if cdc in f.weight_reason.split("→")[-1]
+            else (f"{cdc} — {f.weight_reason}" if f.weight else "")
+        )
+        if f.error:
+            rows.append([name, f.description, "", "", "", f"not estimated: {f.error}"])
+            continue
+        events = "" if f.events is None else f"{f.events:,}"
+        rows.append([name, f.description, cycles, f"{f.n:,}", events, weight])
+    return rows
+
+
+FIT_HEADERS = ["analysis", "model", "cycles fitted", "n (unweighted)", "events", "weight"]
+
+
+def cycles_text_of(fit: FitInfo) -> str:
+    return cycles_text(tuple(catalog.get_cycle(c) for c in fit.cycles)) if fit.cycles else ""
+
+
+def declared_text(spec: Spec, code: str = "") -> str:
+    """The specification's own variables in words: name (label, unit; source), …"""
+    parts = []
+    for v in spec.variables:
+        words = ", ".join(x for x in (v.label, v.unit) if x)
+        parts.append(f"{code}{v.name}{code} ({words + '; ' if words else ''}{v.source_text})")
+    return "; ".join(parts)
+
+
+CURVE_HEADERS = ["analysis", "row", "n", "ours", "published (its own comparator)", "verdict", "why"]
+
+
+def curve_rows(verdict: Verdict) -> list[list[str]]:
+    """A statement's specification curve as table rows, sorted by estimate (the main row
+    marked; rows not estimated last)."""
+    order = sorted(
+        verdict.curve,
+        key=lambda c: (
+            not math.isfinite(c.estimate),
+            c.estimate if math.isfinite(c.estimate) else 0,
+        ),
+    )
+    return [
+        [
+            ("▶ " if c is verdict.main else "") + c.label,
+            c.row,
+            "" if c.n is None else f"{c.n:,}",
+            c.ours,
+            c.comparator or "—",
+            c.verdict,
+            c.why + (f"; {c.note}" if c.note else ""),
+        ]
+        for c in order
+    ]
+
+
+def statement_items(result: SpecResult, v: Verdict) -> list[tuple[str, str, str]]:
+    """What the report says of one judged statement, as (heading, detail, text): the heading
+    is printed bold, the detail after it in parentheses; "Verdict" carries the verdict word
+    as its detail."""
+    items: list[tuple[str, str, str]] = []
+    if v.statement:
+        tag = "Secondary statement" if v.secondary else "Statement"
+        items.append((tag, v.statement, v.text))
+    items.append(("Published", "", v.published))
+    ev, note = evalues_of(result, v, v.main) if v.main else (None, "")
+    evalue = (
+        f"; {ev.text()}" + (" (common outcome: as a risk ratio)" if ev.common else "") if ev else ""
+    )
+    if note:
+        evalue = f"; {note}"
+    items.append(("Ours", v.row, v.ours + evalue))
+    items.append(("Verdict", v.verdict, v.why))
+    if v is result.verdicts[0]:  # beside the claim's primary verdict
+        items += [("⚠ Incomplete data", "", line) for line in result.incomplete]
+    if v.caution:
+        items.append(("⚠ Beside the verdict", "", v.caution))
+    if v.summary:
+        items.append(("Specification curve", "", v.summary))
+    if v.limits:
+        items.append(("What this statement cannot test", "", v.limits))
+    return items
+
+
+def _versions() -> list[tuple[str, str]]:
+    out = [("nhanes-mg", __version__), ("python", platform.python_version())]
+    for name in PACKAGES:
+        try:
+            out.append((name, importlib.metadata.version(name)))
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _methods() -> list[str]:
+    return [
+        "Survey design: strata SDMVSTRA, PSUs SDMVPSU nested within strata, Taylor "
+        "linearization (nhanes_mg.survey, checked against R's survey package); strata with a "
+        "single PSU in a domain are centred at the grand mean (survey.lonely.psu = 'adjust').",
+        "Domains: every population is a domain of the full design of its cycles; models are "
+        "complete-case within the domain (rows with missing outcome, exposure or covariate "
+        "leave the domain, not the design).",
+        "Quantile exposures: weighted quantiles computed in the analysis domain; P for trend "
+        "from the category's weighted median entered as a continuous term (Wald t, design df).",
+        "Trends across cycles: weighted least squares of the cycle estimates on the cycle "
+        "midpoint (weights 1/SE², cycles are independent samples), z test of the slope.",
+        "Logistic models: quasibinomial (same estimates as binomial, no warnings on weights); "
+        "Cox models: weighted partial likelihood, Efron ties, design-based (dfbeta) variance; "
+        "follow-up from the exam (PERMTH_EXM), ELIGSTAT = 1.",
+        "Weights: the weight of the smallest subsample among the variables an analysis uses "
+        "(interview or MEC exam: WTMEC2YR; a day-1 recall: WTDRD1; both recall days, such as a "
+        "two-day mean intake: WTDR2D), unless a specification sets one; each analysis runs on "
+        "the cycles that have its variables and its weight, k pooled cycles dividing the "
+        "weights by k.",
+        "Effect modification: one joint model with exposure × modifier terms; the effect in "
+        "each stratum and their contrast are linear combinations of its coefficients with "
+        "design-based variance (as R's svycontrast); the interaction terms are tested jointly.",
+        "Sample flow: from every participant of the cycles fitted, the population's clauses, "
+        "the weight's subsample, then a missing outcome, exposure, time, covariate or "
+        "modifier in turn (tables/{id}_flow.csv); a claim notes when complete-case analysis "
+        f"loses more than {COMPLETE_CASE_NOTE:.0%} of the eligible sample (weighted).",
+        "E-values (VanderWeele & Ding 2017): how strongly an unmeasured confounder would have "
+        "to be tied to both exposure and outcome, on the risk-ratio scale, to explain the "
+        "verdict's odds or hazard ratio away (and its confidence limit nearer the null); an "
+        f"outcome in {RARE:.0%} or more of the analysed sample (survey-weighted) is common, "
+        "and its ratio is converted to a risk ratio first (√OR; (1 − 0.5^√HR) / "
+        "(1 − 0.5^√(1/HR))); an estimate on the other side of the claim gets none.",
+        "Specification curves: each judged statement reads one row of its verdict analysis; "
+        "its curve is that row in every analysis the statement lists and in each of their "
+        "sensitivity analyses, each judged by the same rule against its own comparator (the "
+        "estimate its source published for that cycle, basis and threshold, or nothing). The "
+        "summary gives the range of estimates and how many exclude no effect on the claimed "
+        "side; a verdict that rests on a minority of its analyses says so.",
+        "Verdicts: "
+        + "; ".join(f"{word}: {rule}" for word, rule in verdicts.VOCABULARY)
+        + ". "
+        + verdicts.MODIFICATION_RULE,
+    ]
+
+
+def _data_rows(data_dir: Path, cycles: object = None) -> list[list[str]]:
+    """The data files the build read: in the fetch manifest, still present, of a cycle built
+    (a file deleted since it was fetched is not listed as used)."""
+    built = set(cycles) if isinstance(cycles, list) else None
+    rows = []
+    for e in iter_manifest(data_dir):
+        relpath = str(e["file"])
+        if not (data_dir / relpath).is_file():
+            continue
+        folder = relpath.split("/", 1)[0]
+        if (
+            built is not None
+            and folder[:1].isdigit()
+            and folder not in built | {catalog.INGREDIENT_DIR}
+        ):
+            continue
+        rows.append([relpath, str(e["size"]), str(e["sha256"]), str(e["source"])])
+    return rows
+
+
+def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> str:
+    """The report as markdown; ``figure_ref`` turns a figure path into a link target."""
+    stamp = (
+        f"\n> **{SYNTHETIC_STAMP}.** Generated sample, not NHANES.\n" if inputs.synthetic else ""
+    )
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    out = [
+        "# Magnesium, calcium and vitamin D claims checked on NHANES",
+        stamp,
+        f"Generated {now} by nhanes-mg {__version__}. Each claim of the source documents is set "
+        "beside the published estimate and ours, with a verdict that follows from the rule in "
+        "its specification.",
+        "",
+        "## Summary",
+        "",
+        "| claim | published | ours | verdict | specification curve |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for _, v, name in summary_rows(inputs.results):
+        curve = "; ".join(x for x in (v.summary, v.caution) if x) if v else ""
+        out.append(
+            f"| {_cell(name)} | {_cell(v.published if v else '—')} | "
+            f"{_cell(v.ours if v else '—')} | **{v.verdict if v else 'no rule'}** | "
+            f"{_cell(curve)} |"
+        )
+    for r in inputs.results:
+        spec = r.spec
+        out += ["", f"## {spec.id}. {spec.title}", "", f"> {spec.claim}", ""]
+        out.append(f"- **Source**: {spec.source}; evidence cited: {spec.citation}")
+        for v in r.verdicts:
+            for head, detail, text in statement_items(r, v):
+                if head == "Verdict":
+                    out.append(f"- **Verdict: {detail}** — {text}")
+                else:
+                    out.append(f"- **{head}**{f' ({detail})' if detail else ''}: {text}")
+        if not r.verdicts:
+            out += [f"- ⚠ **Incomplete data**: {line}" for line in r.incomplete]
+        if spec.limits:
+            out.append(f"- **What this cannot test**: {spec.limits}")
+        out.append(f"- **Population**: `{spec.population}`, cycles as fitted below")
+        if spec.variables:
+            out.append(f"- **Its own variables**: {declared_text(spec, code='`')}")
+        if spec.notes:
+            out.append(f"- **Notes**: {spec.notes}")
+        for note in [*r.notes, *r.cautions]:
+            out.append(f"- ⚠ {note}")
+        for v in r.verdicts:
+            out += [
+                "",
+                f"**Specification curve{_of_statement(v)}**: every analysis and sensitivity "
+                "analysis, sorted by estimate, each against its own comparator "
+                "(▶ the main analysis):",
+                "",
+                "| " + " | ".join(CURVE_HEADERS) + " |",
+                "|" + " --- |" * len(CURVE_HEADERS),
+            ]
+            out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in curve_rows(v)]
+        for fig in inputs.figures.get(spec.id, []):
+            out += ["", f"![{spec.id}]({figure_ref(fig)})"]
+        out += ["", f"**What was fitted** (`tables/{spec.id}_fits.csv`):", ""]
+        out.append("| " + " | ".join(FIT_HEADERS) + " |")
+        out.append("|" + " --- |" * len(FIT_HEADERS))
+        out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in _fit_rows(r)]
+        flow_name, flow = flow_rows(r)
+        if flow:
+            out += ["", f"**Who was analysed in `{flow_name}`** (every model analysis: "
+                    f"`tables/{spec.id}_flow.csv`; missingness: `tables/{spec.id}_missing.csv`):",
+                    "", "| " + " | ".join(FLOW_HEADERS) + " |",
+                    "|" + " --- |" * len(FLOW_HEADERS)]  # fmt: skip
+            out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in flow]
+        t1_name, t1_headers, t1 = table1_rows(r)
+        if t1:
+            out += ["", f"**Table 1: `{t1_name}`'s sample by exposure category**, weighted "
+                    f"(SE), design-based P (`tables/{spec.id}_table1.csv`):", "",
+                    "| " + " | ".join(t1_headers) + " |",
+                    "|" + " --- |" * len(t1_headers)]  # fmt: skip
+            out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in t1]
+        if margins_text(r):
+            out += ["", f"**Adjusted**: {margins_text(r)}"]
+        for f in r.fits:
+            if f.cuts:
+                out.append(
+                    f"\nCut points of `{f.analysis}`"
+                    f"{' [' + f.sensitivity + ']' if f.sensitivity else ''}: "
+                    f"{', '.join(f'{c:.4g}' for c in f.cuts)}"
+                )
+        out += ["", f"Table (`tables/{spec.id}.csv`):", ""]
+        out.append("| " + " | ".join(HEADERS) + " |")
+        out.append("|" + " --- |" * len(HEADERS))
+        out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in _rows(r)]
+    if inputs.validation is not None:
+        out += section.markdown(inputs.validation, inputs.validation_figure, figure_ref)
+    out += ["", "## Methods", ""] + [f"- {m}" for m in _methods()]
+    meta = inputs.analytic_meta
+    gaps = meta.get("gaps") or []
+    out += ["", "## Data", ""]
+    out.append(
+        f"Analytic dataset: {meta.get('rows', '?')} participants, cycles "
+        f"{', '.join(map(str, meta.get('cycles', []) or []))}. Gaps: "  # type: ignore[call-overload]
+        f"{len(gaps) if isinstance(gaps, list) else gaps} missing table(s)."
+    )
+    if isinstance(gaps, list):
+        for g in gaps:
+            out.append(f"- gap: {g}")
+    out += ["", *_supplement_words(meta)]
+    if inputs.seam_figure is not None:
+        out += ["", f"![supplements by cycle]({figure_ref(inputs.seam_figure)})"]
+    out += ["", "| file | bytes | sha256 | source |", "| --- | --- | --- | --- |"]
+    out += [
+        "| " + " | ".join(_cell(c) for c in row) + " |"
+        for row in _data_rows(inputs.data_dir, inputs.analytic_meta.get("cycles"))
+    ]
+    out += ["", "## Software", "", "| package | version |", "| --- | --- |"]
+    out += [f"| {n} | {v} |" for n, v in _versions()]
+    return "\n".join(out) + "\n"
+
+
+def _supplement_words(meta: dict[str, object]) -> list[str]:
+    """The 2001-2006 supplement derivation's flagged shares, one sentence (or none)."""
+    rows = meta.get("supplement_quality")
+    if not isinstance(rows, list) or not rows:
+        return []
+    shares = "; ".join(
+        f"{r['cycle']} {100 * r['share_flagged']:.1f}% ({100 * r['share_null']:.1f}% unknown)"
+        for r in rows
+    )
+    return [
+        "Supplements 2001-2006 (DSQ2 × DSII, our derivation; CDC's DSQTOT totals from 2007): "
+        f"adults ≥ 20 whose supplement amounts are flagged (supp_quality): {shares}. The figure "
+        "shows supplemental Mg and Ca by cycle, so a step at the 2006/2007 change of derivation "
+        "is visible (tables/supplement_seam.csv)."
+    ]
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+# ---------------------------------------------------------------------------------- HTML
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;
+margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
+blockquote{border-left:4px solid #bbb;margin:0;padding:.2em 1em;color:#444;font-style:italic}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
+td,th{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top}
+th{background:#f4f4f4}img{max-width:100%;border:1px solid #eee}
+code{background:#f6f6f6;padding:0 .2em}.stamp{background:#fde2e2;color:#900;padding:.5em 1em;
+font-weight:bold}.v-consistent{color:#176b2c}.v-weaker{color:#9a6700}
+.v-not-reproduced{color:#555}.v-contradicted{color:#b00020}.v-inconclusive{color:#777}
+.v-stronger-than-published{color:#2b7bba}.v-weaker-than-published{color:#9a6700}
+.v-no-effect-of-the-claimed-size{color:#6a3d9a}
+details{margin:.5em 0}summary{cursor:pointer;color:#0b5394}
+"""
+
+
+def _h(text: object) -> str:
+    return html.escape(str(text))
+
+
+def _verdict_span(verdict: str) -> str:
+    return f'<b class="v-{verdict.replace(" ", "-")}">{_h(verdict)}</b>'
+
+
+def _table_html(headers: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{_h(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_h(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(inputs: ReportInputs) -> str:
+    """A self-contained HTML report (figures inlined as base64 PNG)."""
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<title>nhanes-mg report</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>Magnesium, calcium and vitamin D claims checked on NHANES</h1>",
+    ]
+    if inputs.synthetic:
+        parts.append(f"<p class='stamp'>{SYNTHETIC_STAMP}. Generated sample, not NHANES.</p>")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    parts.append(
+        f"<p>Generated {now} by nhanes-mg {_h(__version__)}. Each claim of the source documents "
+        "is set beside the published estimate and ours, with a verdict that follows from the "
+        "rule in its specification.</p><h2>Summary</h2>"
+    )
+    summary = []
+    for r, v, name in summary_rows(inputs.results):
+        curve = "; ".join(x for x in (v.summary, v.caution) if x) if v else ""
+        summary.append(
+            "<tr>"
+            f"<td><a href='#{_h(r.spec.id)}'>{_h(r.spec.id)}</a>{_h(name[len(r.spec.id) :])}</td>"
+            f"<td>{_h(v.published if v else '—')}</td><td>{_h(v.ours if v else '—')}</td>"
+            f"<td>{_verdict_span(v.verdict) if v else 'no rule'}</td>"
+            f"<td>{_h(curve)}</td></tr>"
+        )
+    parts.append(
+        "<table><thead><tr><th>claim</th><th>published</th><th>ours</th><th>verdict</th>"
+        f"<th>specification curve</th></tr></thead><tbody>{''.join(summary)}</tbody></table>"
+    )
+    for r in inputs.results:
+        spec = r.spec
+        parts.append(f"<h2 id='{_h(spec.id)}'>{_h(spec.id)}. {_h(spec.title)}</h2>")
+        parts.append(f"<blockquote>{_h(spec.claim)}</blockquote><ul>")
+        parts.append(f"<li><b>Source</b>: {_h(spec.source)}; evidence cited: {_h(spec.citation)}")
+        for v in r.verdicts:
+            for head, detail, text in statement_items(r, v):
+                if head == "Verdict":
+                    parts.append(f"<li><b>Verdict</b>: {_verdict_span(detail)} — {_h(text)}")
+                else:
+                    more = f" ({_h(detail)})" if detail else ""
+                    parts.append(f"<li><b>{_h(head)}</b>{more}: {_h(text)}")
+        if not r.verdicts:
+            parts += [f"<li><b>⚠ Incomplete data</b>: {_h(line)}" for line in r.incomplete]
+        if spec.limits:
+            parts.append(f"<li><b>What this cannot test</b>: {_h(spec.limits)}")
+        parts.append(
+            f"<li><b>Population</b>: <code>{_h(spec.population)}</code>, cycles as fitted below"
+        )
+        if spec.variables:
+            parts.append(f"<li><b>Its own variables</b>: {_h(declared_text(spec))}")
+        if spec.notes:
+            parts.append(f"<li><b>Notes</b>: {_h(spec.notes)}")
+        for note in [*r.notes, *r.cautions]:
+            parts.append(f"<li>⚠ {_h(note)}")
+        parts.append("</ul>")
+        for v in r.verdicts:
+            parts.append(
+                f"<p><b>Specification curve{_h(_of_statement(v))}</b>: every analysis and "
+                "sensitivity analysis, sorted by estimate, each against its own comparator "
+                "(▶ the main analysis)</p>" + _table_html(CURVE_HEADERS, curve_rows(v))
+            )
+        for fig in inputs.figures.get(spec.id, []):
+            data = base64.b64encode(fig.read_bytes()).decode("ascii")
+            parts.append(f"<img alt='{_h(spec.id)} figure' src='data:image/png;base64,{data}'>")
+        parts.append(
+            f"<p><b>What was fitted</b> ({_h(spec.id)}_fits.csv)</p>"
+            + _table_html(FIT_HEADERS, _fit_rows(r))
+        )
+        flow_name, flow = flow_rows(r)
+        if flow:
+            parts.append(
+                f"<p><b>Who was analysed in <code>{_h(flow_name)}</code></b> (every model "
+                f"analysis: {_h(spec.id)}_flow.csv; missingness: {_h(spec.id)}_missing.csv)</p>"
+                + _table_html(FLOW_HEADERS, flow)
+            )
+        t1_name, t1_headers, t1 = table1_rows(r)
+        if t1:
+            parts.append(
+                f"<p><b>Table 1: <code>{_h(t1_name)}</code>'s sample by exposure category</b>, "
+                f"weighted (SE), design-based P ({_h(spec.id)}_table1.csv)</p>"
+                + _table_html(t1_headers, t1)
+            )
+        if margins_text(r):
+            parts.append(f"<p><b>Adjusted</b>: {_h(margins_text(r))}</p>")
+        cuts = [
+            f"<li>cut points of <code>{_h(f.analysis)}</code>"
+            f"{_h(' [' + f.sensitivity + ']' if f.sensitivity else '')}: "
+            f"{_h(', '.join(f'{c:.4g}' for c in f.cuts))}"
+            for f in r.fits
+            if f.cuts
+        ]
+        if cuts:
+            parts.append(
+                f"<details><summary>Cut points</summary><ul>{''.join(cuts)}</ul></details>"
+            )
+        parts.append(
+            f"<details><summary>Table ({_h(spec.id)}.csv)</summary>"
+            f"{_table_html(HEADERS, _rows(r))}</details>"
+        )
+    if inputs.validation is not None:
+        parts.append(section.html_section(inputs.validation, inputs.validation_figure))
+    parts.append("<h2>Methods</h2><ul>" + "".join(f"<li>{_h(m)}" for m in _methods()) + "</ul>")
+    meta = inputs.analytic_meta
+    gaps = meta.get("gaps") or []
+    parts.append(
+        f"<h2>Data</h2><p>Analytic dataset: {_h(meta.get('rows', '?'))} participants. "
+        f"Missing tables: {_h(len(gaps) if isinstance(gaps, list) else gaps)}.</p>"
+    )
+    if isinstance(gaps, list) and gaps:
+        parts.append("<ul>" + "".join(f"<li>{_h(g)}" for g in gaps) + "</ul>")
+    parts += [f"<p>{_h(line)}</p>" for line in _supplement_words(meta)]
+    if inputs.seam_figure is not None:
+        data = base64.b64encode(inputs.seam_figure.read_bytes()).decode("ascii")
+        parts.append(f"<img alt='supplements by cycle' src='data:image/png;base64,{data}'>")
+    parts.append(
+        "<details><summary>Every file used, with its sha256</summary>"
+        + _table_html(
+            ["file", "bytes", "sha256", "source"],
+            _data_rows(inputs.data_dir, inputs.analytic_meta.get("cycles")),
+        )
+        + "</details>"
+    )
+    parts.append(
+        "<h2>Software</h2>" + _table_html(["package", "version"], [list(v) for v in _versions()])
+    )
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def summary_rows(
+    results: Sequence[SpecResult],
+) -> list[tuple[SpecResult, Verdict | None, str]]:
+    """The summary's lines: one per judged statement (one per claim without a rule)."""
+    out: list[tuple[SpecResult, Verdict | None, str]] = []
+    for r in results:
+        if not r.verdicts:
+            out.append((r, None, f"{r.spec.id}: {r.spec.title}"))
+        for v in r.verdicts:
+            name = (
+                f"{r.spec.id} ({v.statement}): {v.text}"
+                if v.statement
+                else (f"{r.spec.id}: {r.spec.title}")
+            )
+            out.append((r, v, name))
+    return out
+
+
+def _of_statement(v: Verdict) -> str:
+    return f" of statement ({v.statement})" if v.statement else ""
+
+
+def evalues_of(
+    result: SpecResult, verdict: Verdict, variant: VariantVerdict
+) -> tuple[EValues | None, str]:
+    """E-values of a curve row's odds or hazard ratio (an effect rule), or why there are
+    none: an estimate on the other side of the claim has nothing the claim predicts for
+    confounding to explain away."""
+    if not result.spec.outputs.evalues or verdict.kind != "effect":
+        return None, ""
+    if variant.scale not in ("odds ratio", "hazard ratio") or not math.isfinite(variant.estimate):
+        return None, ""
+    fit = result.fit(variant.analysis, variant.sensitivity)
+    if fit is None or fit.outcome_share is None:
+        return None, ""
+    claimed_below = variant.direction == "below"
+    if (variant.estimate > 1) == claimed_below and variant.estimate != 1:
+        return None, (
+            "no E-value: the estimate lies on the other side of the claim, so there is no "
+            "association of the claimed kind for confounding to explain away"
+        )
+    return evalues(
+        variant.estimate,
+        variant.conf_low,
+        variant.conf_high,
+        variant.scale,
+        fit.outcome_share,
+    ), ""
+
+
+VERDICTS_SCHEMA = {
+    "claim": pl.String,
+    "statement": pl.String,
+    "main": pl.Boolean,
+    "analysis": pl.String,
+    "sensitivity": pl.String,
+    "label": pl.String,
+    "row": pl.String,
+    "n": pl.Int64,
+    "scale": pl.String,
+    "estimate": pl.Float64,
+    "conf_low": pl.Float64,
+    "conf_high": pl.Float64,
+    "ours": pl.String,
+    "comparator": pl.String,
+    "published": pl.Float64,
+    "published_low": pl.Float64,
+    "published_high": pl.Float64,
+    "verdict": pl.String,
+    "why": pl.String,
+    "note": pl.String,
+    "curve": pl.String,
+    "caution": pl.String,
+    "evalue": pl.Float64,
+    "evalue_limit": pl.Float64,
+    "evalue_note": pl.String,
+}
+
+
+def verdicts_table(results: Sequence[SpecResult]) -> pl.DataFrame:
+    """Every statement's specification curve, one row per analysis and sensitivity analysis
+    (``verdicts.csv``): the main row of each statement has ``main`` true and carries the
+    curve's summary; ``statement`` is empty for a claim with one statement."""
+    rows = []
+    for r in results:
+        for v in r.verdicts:
+            for c in v.curve:
+                ev, note = evalues_of(r, v, c)
+                main = c is v.main
+                rows.append(
+                    {
+                        "claim": r.spec.id,
+                        "statement": v.statement or None,
+                        "main": main,
+                        "analysis": c.analysis,
+                        "sensitivity": c.sensitivity,
+                        "label": c.label,
+                        "row": c.row,
+                        "n": c.n,
+                        "scale": c.scale or None,
+                        "estimate": c.estimate,
+                        "conf_low": c.conf_low,
+                        "conf_high": c.conf_high,
+                        "ours": c.ours,
+                        "comparator": c.comparator,
+                        "published": c.published,
+                        "published_low": c.published_low,
+                        "published_high": c.published_high,
+                        "verdict": c.verdict,
+                        "why": c.why,
+                        "note": c.note or None,
+                        "curve": v.summary if main else None,
+                        "caution": (v.caution or None) if main else None,
+                        "evalue": ev.estimate if ev else None,
+                        "evalue_limit": ev.limit if ev else None,
+                        "evalue_note": note or None,
+                    }
+                )
+    return pl.DataFrame(rows, schema=VERDICTS_SCHEMA)
+
+
+def write_report(inputs: ReportInputs, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``report.md`` (figures linked), ``report.html`` (figures embedded) and
+    ``tables/verdicts.csv``."""
+    table = verdicts_table(inputs.results)
+    if inputs.synthetic:
+        table = table.with_columns(data=pl.lit(SYNTHETIC_STAMP))
+    (out_dir / "tables").mkdir(parents=True, exist_ok=True)
+    atomic_write(out_dir / "tables" / "verdicts.csv", table.write_csv)
+    md = render_markdown(inputs, lambda p: os.path.relpath(p, out_dir))
+    md_path, html_path = out_dir / "report.md", out_dir / "report.html"
+    atomic_write(md_path, lambda p: p.write_text(md, encoding="utf-8"))
+    html_text = render_html(inputs)
+    atomic_write(html_path, lambda p: p.write_text(html_text, encoding="utf-8"))
+    return md_path, html_path
