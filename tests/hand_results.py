@@ -20,9 +20,11 @@ from typing import Any
 
 import polars as pl
 
-from nhanes_mg.study.analyses import _SCHEMA, TABLE_COLUMNS, FitInfo, SpecResult
+from nhanes_mg.study.analysis_frame import TABLE_COLUMNS, TABLE_SCHEMA
 from nhanes_mg.study.judge import judge
-from nhanes_mg.study.spec import Spec, parse_spec
+from nhanes_mg.study.results import FitInfo, SpecResult
+from nhanes_mg.study.spec import parse_spec
+from nhanes_mg.study.spec_types import Spec
 
 SHARE_SPEC: dict[str, Any] = {
     "id": "T1",
@@ -89,7 +91,7 @@ COLUMN_NAMES = ("mg_food_d1", "mg_ear", "mg_total", "vitd_25oh_nmol", "supp_user
 
 def rows(*given: dict[str, Any]) -> pl.DataFrame:
     """A tidy table (the runner's columns and types) from the columns given per row."""
-    return pl.DataFrame([{c: r.get(c) for c in TABLE_COLUMNS} for r in given], schema=_SCHEMA)
+    return pl.DataFrame([{c: r.get(c) for c in TABLE_COLUMNS} for r in given], schema=TABLE_SCHEMA)
 
 
 def _share(cycle: str | None, est: float, lo: float, hi: float, **more: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import math
 import polars as pl
 import pytest
 
-from nhanes_mg.study.analyses import TABLE_COLUMNS
+from nhanes_mg.study.analysis_frame import TABLE_COLUMNS
 from nhanes_mg.study.spec import load_shipped_specs
 from run_support import ShippedResult
 
@@ -128,8 +128,9 @@ def test_a_spline_contrast_is_the_fitted_curve_between_its_two_values() -> None:
     spline_curve) with the same knots — two independent routes to f(high) − f(low)."""
     import numpy as np
 
-    from nhanes_mg.study.analyses import _X, _spline_exposure, _weighted_quantiles
-    from nhanes_mg.study.spec import ModelAnalysis
+    from nhanes_mg.study.analysis_frame import EXPOSURE_COL, weighted_quantiles
+    from nhanes_mg.study.models import spline_exposure
+    from nhanes_mg.study.spec_types import ModelAnalysis
     from nhanes_mg.survey import SurveyDesign, svycontrast, svyglm
     from nhanes_mg.survey.spline_curve import spline_curve
 
@@ -141,23 +142,25 @@ def test_a_spline_contrast_is_the_fitted_curve_between_its_two_values() -> None:
             "sdmvstra": np.repeat(np.arange(1, 16), n // 15),
             "sdmvpsu": np.tile([1, 2], n // 2),
             "w": rng.uniform(0.5, 2.0, n),
-            _X: x,
+            EXPOSURE_COL: x,
             "y": 40 + 25 * (1 - np.exp(-x / 15)) + rng.normal(0, 5, n),
         }
     )
     design = SurveyDesign(frame, strata="sdmvstra", psu="sdmvpsu", weights="w")
     analysis = ModelAnalysis(
-        name="a", model="linear", outcome="y", exposure=_X, exposure_type="spline",
+        name="a", model="linear", outcome="y", exposure=EXPOSURE_COL, exposure_type="spline",
         contrast=(2.5, 25.0),
     )  # fmt: skip
-    columns, weights = _spline_exposure(analysis, design, frame[_X])
+    columns, weights = spline_exposure(analysis, design, frame[EXPOSURE_COL])
     by_hand = svyglm(f"y ~ {' + '.join(columns)}", design.update(**columns), family="gaussian")
     ours = svycontrast(by_hand, {"c": weights}).tidy().row(0, named=True)
 
-    knots = _weighted_quantiles(design, _X, [0.1, 0.5, 0.9, 0.05, 0.95])
-    term = f"ns({_X}, knots={knots[:3]!r}, Boundary.knots={knots[3:]!r})"
+    knots = weighted_quantiles(design, EXPOSURE_COL, [0.1, 0.5, 0.9, 0.05, 0.95])
+    term = f"ns({EXPOSURE_COL}, knots={knots[:3]!r}, Boundary.knots={knots[3:]!r})"
     by_formula = svyglm(f"y ~ {term}", design, family="gaussian")
-    curve = spline_curve(by_formula, _X, [25.0], 2.5, exponentiate=False).row(0, named=True)
+    curve = spline_curve(by_formula, EXPOSURE_COL, [25.0], 2.5, exponentiate=False).row(
+        0, named=True
+    )
     assert ours["estimate"] == pytest.approx(curve["estimate"], rel=1e-9)
     assert ours["std_error"] == pytest.approx(curve["std_error"], rel=1e-9)
     assert 10 < ours["estimate"] < 30  # the simulated rise from 2.5 to 25 (about 18)

@@ -18,7 +18,7 @@ from nhanes_mg.data.fetch import FetchReport
 from nhanes_mg.errors import NhanesError, SpecError
 from nhanes_mg.jobs import run as pipeline
 from nhanes_mg.jobs.run import RunSummary
-from nhanes_mg.study.analyses import FitInfo, SpecResult
+from nhanes_mg.study.results import FitInfo, SpecResult
 
 from hand_results import forest_result, share_result
 

@@ -17,7 +17,8 @@ from nhanes_mg.errors import SpecError
 from nhanes_mg.jobs.run import RunSummary, run_pipeline
 from nhanes_mg.jobs.store import ResultStore
 from nhanes_mg.study import declared
-from nhanes_mg.study.spec import Spec, parse_spec
+from nhanes_mg.study.spec import parse_spec
+from nhanes_mg.study.spec_types import Spec
 
 from derive_support import session_build_in_runs
 

@@ -14,7 +14,7 @@ import pytest
 from plotnine import geom_hline, ggplot
 
 from nhanes_mg.report import figures
-from nhanes_mg.study.analyses import SpecResult
+from nhanes_mg.study.results import SpecResult
 from nhanes_mg.study.spec import parse_spec
 
 from hand_results import COLUMN_NAMES, FOREST_SPEC, forest_result, share_result

@@ -9,8 +9,9 @@ from typing import Any
 import polars as pl
 
 from nhanes_mg.study import verdicts
-from nhanes_mg.study.analyses import _SCHEMA, TABLE_COLUMNS, FitInfo, SpecResult
+from nhanes_mg.study.analysis_frame import TABLE_COLUMNS, TABLE_SCHEMA
 from nhanes_mg.study.judge import judge
+from nhanes_mg.study.results import FitInfo, SpecResult
 from nhanes_mg.study.spec import parse_spec
 
 
@@ -26,9 +27,9 @@ def _spec(verdict: dict[str, Any], sensitivity: list[dict[str, Any]] | None = No
     return parse_spec(raw, check_columns=False)  # toy columns: the verdict logic alone
 
 
-def _rows(*rows: dict[str, Any]) -> pl.DataFrame:
+def tidy_rows(*rows: dict[str, Any]) -> pl.DataFrame:
     full = [{c: r.get(c) for c in TABLE_COLUMNS} for r in rows]
-    return pl.DataFrame(full, schema=_SCHEMA)
+    return pl.DataFrame(full, schema=TABLE_SCHEMA)
 
 
 def _result(spec, table: pl.DataFrame, sensitivities: tuple[str, ...] = ()) -> SpecResult:  # type: ignore[no-untyped-def]
@@ -67,7 +68,7 @@ def test_modification_reads_the_contrast_of_the_joint_model() -> None:
     spec = _spec({"term": "x", "rule": "modification", "direction": "above",
                   "stronger_in": "modifier"})  # fmt: skip
     # stronger where m holds (5 vs 2): consistent
-    table = _rows(*_modification_rows((3.0, 1.0, 5.0), (5.0, 4.0, 6.0), (2.0, 1.0, 3.0)))
+    table = tidy_rows(*_modification_rows((3.0, 1.0, 5.0), (5.0, 4.0, 6.0), (2.0, 1.0, 3.0)))
     (verdict,) = judge(spec, _result(spec, table))
     assert verdict.verdict == verdicts.CONSISTENT
     assert "5.00 (4.00–6.00) [m high] vs 2.00 (1.00–3.00) [m low]" in verdict.ours
@@ -78,7 +79,7 @@ def test_modification_reads_the_contrast_of_the_joint_model() -> None:
 def test_modification_claimed_in_the_complement_flips_the_contrast() -> None:
     spec = _spec({"term": "x", "rule": "modification", "direction": "above",
                   "stronger_in": "complement"})  # fmt: skip
-    table = _rows(*_modification_rows((3.0, 1.0, 5.0), (5.0, 4.0, 6.0), (2.0, 1.0, 3.0)))
+    table = tidy_rows(*_modification_rows((3.0, 1.0, 5.0), (5.0, 4.0, 6.0), (2.0, 1.0, 3.0)))
     (verdict,) = judge(spec, _result(spec, table))
     assert verdict.verdict == verdicts.CONTRADICTED
     assert verdict.ours.startswith("2.00 (1.00–3.00) [m low] vs 5.00")
@@ -97,7 +98,7 @@ def test_the_curve_shows_every_estimate_and_says_when_the_verdict_rests_on_a_min
          "verdict": {"analysis": "a", "term": "x", "rule": "effect", "direction": "below"}},
         check_columns=False,
     )  # fmt: skip
-    table = _rows(
+    table = tidy_rows(
         _estimate(0.55, 0.40, 0.75),
         _estimate(0.80, 0.60, 1.05, "s1"),
         _estimate(0.70, 0.45, 1.10, "s2"),
@@ -131,7 +132,7 @@ def test_a_sensitivity_analysis_can_have_its_own_comparator_or_none() -> None:
         "verdict": {"analysis": "a", "term": "x", "rule": "effect", "direction": "below"},
     }  # fmt: skip
     spec = parse_spec(raw, check_columns=False)
-    table = _rows(
+    table = tidy_rows(
         _estimate(0.85, 0.75, 0.95), _estimate(0.85, 0.75, 0.95, "other"),
         _estimate(0.85, 0.75, 0.95, "none"),
     )  # fmt: skip
@@ -159,7 +160,7 @@ def test_an_analysis_compared_per_cycle_judges_each_cycle_against_its_own_number
         {**_estimate(e, lo, hi, term=c, cycle=c), "scale": "proportion"}
         for c, e, lo, hi in (("2001-2002", 0.553, 0.52, 0.585), ("2005-2006", 0.488, 0.453, 0.522))
     ]  # fmt: skip
-    (verdict,) = judge(spec, _result(spec, _rows(*rows)))
+    (verdict,) = judge(spec, _result(spec, tidy_rows(*rows)))
     assert verdict.main is not None and verdict.main.row == "2005-2006"  # the rule's cycle
     assert [c.label for c in verdict.curve] == [
         "main analysis (2005-2006)",
@@ -176,7 +177,9 @@ def test_a_published_p_for_interaction_not_reproduced_is_said_beside_the_verdict
     spec = _spec({"term": "x", "rule": "modification", "direction": "above",
                   "stronger_in": "modifier"},
                  compare={"text": "P < 0.001", "p_value": "< 0.001"})  # fmt: skip
-    table = _rows(*_modification_rows((3.0, 1.0, 5.0), (5.0, 4.0, 6.0), (2.0, 1.0, 3.0), p=0.36))
+    table = tidy_rows(
+        *_modification_rows((3.0, 1.0, 5.0), (5.0, 4.0, 6.0), (2.0, 1.0, 3.0), p=0.36)
+    )
     (verdict,) = judge(spec, _result(spec, table))
     assert verdict.main is not None
     assert (
@@ -190,7 +193,7 @@ def test_a_stratum_of_a_joint_model_can_be_the_judged_row() -> None:
     spec = _spec({"term": "x", "rule": "effect", "direction": "above"},
                  modifier_labels=["m high", "m low"],
                  compare={"stratum": "m high", "text": "none"})  # fmt: skip
-    table = _rows(*_modification_rows((3.0, 1.0, 5.0), (5.0, 4.0, 6.0), (2.0, 1.0, 3.0)),
+    table = tidy_rows(*_modification_rows((3.0, 1.0, 5.0), (5.0, 4.0, 6.0), (2.0, 1.0, 3.0)),
                   {**_estimate(3.5, 2.5, 4.5), "scale": "difference"})  # fmt: skip
     (verdict,) = judge(spec, _result(spec, table))
     assert verdict.main is not None and (verdict.main.estimate, verdict.main.row) == (
@@ -201,7 +204,7 @@ def test_a_stratum_of_a_joint_model_can_be_the_judged_row() -> None:
 
 def test_a_missing_row_is_not_estimated_never_a_verdict() -> None:
     spec = _spec({"term": "nope", "rule": "effect", "direction": "above"})
-    table = _rows({"analysis": "a", "role": "estimate", "term": "x", "estimate": 1.0,
+    table = tidy_rows({"analysis": "a", "role": "estimate", "term": "x", "estimate": 1.0,
                    "conf_low": 0.5, "conf_high": 1.5, "scale": "difference"},
                   {"analysis": "a", "role": "estimate", "term": "z", "estimate": 1.0,
                    "conf_low": 0.5, "conf_high": 1.5, "scale": "difference"})  # fmt: skip

@@ -12,7 +12,7 @@ from nhanes_mg.data.fetch import read_manifest
 from nhanes_mg.derive import BuildResult
 from nhanes_mg.errors import SpecError
 from nhanes_mg.jobs.run import RunSummary, run_pipeline, select_specs
-from nhanes_mg.study.spec import curve_members, judged_rows
+from nhanes_mg.study.spec_types import curve_members, judged_rows
 
 from derive_support import session_build_in_runs
 

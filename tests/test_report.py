@@ -18,7 +18,7 @@ import pytest
 from nhanes_mg.report import document as report
 from nhanes_mg.report.document import ReportInputs, render_html, render_markdown
 from nhanes_mg.study import verdicts
-from nhanes_mg.study.analyses import SpecResult
+from nhanes_mg.study.results import SpecResult
 
 from hand_results import forest_result, share_result
 

@@ -7,14 +7,13 @@ from pathlib import Path
 import pytest
 
 from nhanes_mg.errors import SpecError
-from nhanes_mg.study.spec import (
+from nhanes_mg.study.spec import load_shipped_specs, load_spec
+from nhanes_mg.study.spec_types import (
     DescriptiveAnalysis,
     ModelAnalysis,
     UsualIntakeAnalysis,
     curve_members,
     judged_rows,
-    load_shipped_specs,
-    load_spec,
 )
 
 GOOD = """

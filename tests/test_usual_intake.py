@@ -512,7 +512,7 @@ def test_population_and_domain_equal_the_built_in_domains_on_the_mirror(
 ) -> None:
     """A population (ages 2+) with the domain TRUE is the built-in "age 2+" (Fulgoni's 45%),
     with a domain inside it the built-in "female 51-70": the same estimates, SEs and CIs."""
-    from nhanes_mg.usual_intake.estimate import STAT_NAMES
+    from nhanes_mg.usual_intake.arrays import STAT_NAMES
 
     out = mirror_domains
     assert set(out["population"]) == {"2005-2006", "2003-2006"}  # the two asked for

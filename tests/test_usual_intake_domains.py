@@ -16,8 +16,8 @@ from nhanes_mg.usual_intake import (
     simulate_frame,
     summarize_domains,
 )
+from nhanes_mg.usual_intake.arrays import STAT_NAMES
 from nhanes_mg.usual_intake.domains import as_domains, parse_domain_option
-from nhanes_mg.usual_intake.estimate import STAT_NAMES
 
 KEY = ["population", "nutrient", "basis", "method"]
 VALUES = [c for s in STAT_NAMES for c in (s, f"{s}_se", f"{s}_low", f"{s}_high")]
@@ -49,7 +49,7 @@ def sim() -> tuple[pl.DataFrame, object]:
     return frame, res
 
 
-def _rows(table: pl.DataFrame, domain: str) -> pl.DataFrame:
+def tidy_rows(table: pl.DataFrame, domain: str) -> pl.DataFrame:
     return table.filter(pl.col("domain") == domain).sort(KEY)
 
 
@@ -67,11 +67,11 @@ def test_a_domain_equals_the_built_in_domain_it_restates(sim) -> None:
         res, [("men", "sex = 'male'"), "age BETWEEN 51 AND 70 AND sex = 'female'"]
     )
     assert mine.columns == res.table.columns
-    men, builtin = _rows(mine, "men"), _rows(res.table, "male")
+    men, builtin = tidy_rows(mine, "men"), tidy_rows(res.table, "male")
     assert men.height == 4 and men["domain_where"][0] == "sex = 'male'"
     _same(men, builtin)
-    women = _rows(mine, "age BETWEEN 51 AND 70 AND sex = 'female'")
-    _same(women, _rows(res.table, "female 51-70"))
+    women = tidy_rows(mine, "age BETWEEN 51 AND 70 AND sex = 'female'")
+    _same(women, tidy_rows(res.table, "female 51-70"))
 
 
 def test_population_is_a_domain_anded_into_every_domain(sim) -> None:
@@ -79,10 +79,10 @@ def test_population_is_a_domain_anded_into_every_domain(sim) -> None:
     out = summarize_domains(
         res, ["TRUE", ("51-70", "age BETWEEN 51 AND 70")], population="sex = 'female'"
     )
-    _same(_rows(out, "TRUE"), _rows(res.table, "female"))
-    women = _rows(out, "51-70")
+    _same(tidy_rows(out, "TRUE"), tidy_rows(res.table, "female"))
+    women = tidy_rows(out, "51-70")
     assert women["domain_where"][0] == "(sex = 'female') AND (age BETWEEN 51 AND 70)"
-    _same(women, _rows(res.table, "female 51-70"))
+    _same(women, tidy_rows(res.table, "female 51-70"))
     assert res.info["population"] is None
 
 
@@ -140,7 +140,7 @@ def _in_band(age: float, band: str) -> bool:
 
 def test_intervals_use_t_on_the_design_degrees_of_freedom(sim) -> None:
     _, res = sim
-    row = _rows(res.table, "all").filter(pl.col("method") == "usual").row(0, named=True)
+    row = tidy_rows(res.table, "all").filter(pl.col("method") == "usual").row(0, named=True)
     assert row["df"] == 15.0  # 15 strata of 2 PSUs
     t = stats.t.ppf(0.975, 15)
     for s in ("mean", "p50", "pct_below_ear", "pct_below_rda"):

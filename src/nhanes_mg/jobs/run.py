@@ -37,7 +37,8 @@ from nhanes_mg.report.document import (
 )
 from nhanes_mg.study import declared
 from nhanes_mg.study.results import SpecResult, result_document, result_from_document
-from nhanes_mg.study.spec import Spec, check_distinct_ids, load_shipped_specs, load_spec
+from nhanes_mg.study.spec import check_distinct_ids, load_shipped_specs, load_spec
+from nhanes_mg.study.spec_types import Spec
 from nhanes_mg.workers import quiet_worker
 
 Step = Callable[[str, str], None]  # (what, status) as each piece finishes

@@ -48,14 +48,9 @@ from nhanes_mg.derive import build_analytic
 from nhanes_mg.derive.lineage import affected_by
 from nhanes_mg.errors import EstimationError, IncompleteDataError
 from nhanes_mg.files import atomic_write
+from nhanes_mg.usual_intake.arrays import DEFAULT_DONORS, DEFAULT_WEIGHT, NUTRIENTS
 from nhanes_mg.usual_intake.domains import Domain, as_domains, check_domains
-from nhanes_mg.usual_intake.estimate import (
-    DEFAULT_DONORS,
-    DEFAULT_WEIGHT,
-    NUTRIENTS,
-    UsualIntakeResult,
-    estimate_usual_intake,
-)
+from nhanes_mg.usual_intake.estimate import UsualIntakeResult, estimate_usual_intake
 
 TABLE_NAME = "usual_intake.csv"
 MODELS_NAME = "usual_intake_models.csv"
@@ -167,7 +162,7 @@ def run_usual_intake(
     polars.DataFrame
         The table written to ``tables/usual_intake.csv`` (columns: population, nutrient,
         basis, method, domain, domain_where, n, df and each statistic of
-        :data:`~nhanes_mg.usual_intake.estimate.STAT_NAMES` with its ``*_se``, ``*_low`` and
+        :data:`~nhanes_mg.usual_intake.arrays.STAT_NAMES` with its ``*_se``, ``*_low`` and
         ``*_high``), in the order population × nutrient × basis × method × domain as given.
 
     Raises

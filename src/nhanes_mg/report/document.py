@@ -29,7 +29,7 @@ from nhanes_mg.study import verdicts
 from nhanes_mg.study.evalues import RARE, EValues, evalues
 from nhanes_mg.study.flow import COMPLETE_CASE_NOTE
 from nhanes_mg.study.results import FitInfo, SpecResult, VariantVerdict, Verdict
-from nhanes_mg.study.spec import Spec, cycles_text
+from nhanes_mg.study.spec_types import Spec, cycles_text
 from nhanes_mg.study.weights import CDC_NAME
 
 PACKAGES = ("polars", "numpy", "scipy", "statsmodels", "formulaic", "plotnine", "pyreadstat")

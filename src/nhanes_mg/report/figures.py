@@ -47,7 +47,12 @@ from nhanes_mg.data import catalog
 from nhanes_mg.files import atomic_write, inside
 from nhanes_mg.study import verdicts
 from nhanes_mg.study.results import RATIO_SCALES, SpecResult, VariantVerdict, Verdict
-from nhanes_mg.study.spec import Analysis, DescriptiveAnalysis, ModelAnalysis, UsualIntakeAnalysis
+from nhanes_mg.study.spec_types import (
+    Analysis,
+    DescriptiveAnalysis,
+    ModelAnalysis,
+    UsualIntakeAnalysis,
+)
 
 DPI = 120
 VERDICT_COLOURS = {

@@ -27,8 +27,8 @@ from nhanes_mg.data.read import load_table
 from nhanes_mg.derive.lineage import subsample_of
 from nhanes_mg.errors import CatalogError, MissingTableError, SpecError
 from nhanes_mg.expressions import sql_expr, variables_of
-from nhanes_mg.study.spec import DeclaredVariable, Spec
 from nhanes_mg.study.spec_columns import suggestion
+from nhanes_mg.study.spec_types import DeclaredVariable, Spec
 
 
 def components(specs: Iterable[Spec]) -> list[str]:

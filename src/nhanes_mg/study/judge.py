@@ -24,7 +24,14 @@ from nhanes_mg.study.results import (
     VariantVerdict,
     Verdict,
 )
-from nhanes_mg.study.spec import Analysis, Comparator, Spec, Statement, curve_members, judged_rows
+from nhanes_mg.study.spec_types import (
+    Analysis,
+    Comparator,
+    Spec,
+    Statement,
+    curve_members,
+    judged_rows,
+)
 
 ALPHA = 0.05  # a published P for interaction is "reproduced" when ours falls on its side
 

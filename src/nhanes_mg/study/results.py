@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from nhanes_mg.study import verdicts
-from nhanes_mg.study.spec import Spec
+from nhanes_mg.study.spec_types import Spec
 
 RATIO_SCALES = ("odds ratio", "hazard ratio")
 CONTRAST_RATIO_SCALES = ("ratio of odds ratios", "ratio of hazard ratios")

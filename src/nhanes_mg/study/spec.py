@@ -134,242 +134,59 @@ Examples
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
-
-import polars as pl
+from typing import Any
 
 from nhanes_mg.data import catalog
 from nhanes_mg.errors import CatalogError, SpecError
-from nhanes_mg.expressions import UnsafeExpressionError, sql_expr
 from nhanes_mg.study import spec_columns
-from nhanes_mg.study.verdicts import DIRECTIONS, RULE_KINDS, Direction, RuleKind
+from nhanes_mg.study.spec_claims import (
+    _check_estimand,
+    _check_rows,
+    _compare,
+    _reference,
+    _statements,
+)
+from nhanes_mg.study.spec_fields import (
+    _NAME,
+    DESCRIPTIVE_FIELDS,
+    MODEL_FIELDS,
+    SENSITIVITY_FIELDS,
+    TOP_FIELDS,
+    USUAL_FIELDS,
+    VARIABLE_FIELDS,
+    _choice,
+    _covariates,
+    _cycles,
+    _fail,
+    _get,
+    _known_fields,
+    check_expression,
+)
+from nhanes_mg.study.spec_types import (
+    EXPOSURE_TYPES,
+    MODELS,
+    OUTPUT_FIELDS,
+    STATISTICS,
+    USUAL_BASES,
+    USUAL_STATISTICS,
+    WEIGHTS,
+    Analysis,
+    DeclaredVariable,
+    DescriptiveAnalysis,
+    ModelAnalysis,
+    Outputs,
+    Spec,
+    UsualIntakeAnalysis,
+    category_labels,
+)
+from nhanes_mg.study.verdicts import DIRECTIONS
 from nhanes_mg.usual_intake.domains import domain_of
-
-MODELS = ("descriptive", "linear", "logistic", "cox")
-EXPOSURE_TYPES = ("continuous", "quantiles", "cutpoints", "spline")
-STATISTICS = ("mean", "quantile", "proportion", "ratio")
-USUAL_STATISTICS = ("usual_below_ear", "usual_below_rda", "usual_mean")
-USUAL_BASES = ("food", "food+supplements")
-WEIGHTS = ("auto", "wt_mec", "wt_diet1", "wt_diet2")
-# Old rule names (before the verdict vocabulary): rule -> (kind, direction)
-_OLD_RULES: dict[str, tuple[str, str]] = {
-    "above": ("threshold", "above"),
-    "below": ("threshold", "below"),
-    "effect_below_1": ("effect", "below"),
-    "effect_above_1": ("effect", "above"),
-}
-
-_TOP_FIELDS = {
-    "id",
-    "title",
-    "claim",
-    "source",
-    "citation",
-    "cycles",
-    "weight",
-    "population",
-    "model",
-    "notes",
-    "limits",
-    "covariate_sets",
-    "variables",
-    "outputs",
-    "analysis",
-    "sensitivity",
-    "reference",
-    "verdict",
-    "statement",
-}
-_COMMON_FIELDS = {"name", "label", "model", "population", "cycles", "weight", "compare"}
-_MODEL_FIELDS = _COMMON_FIELDS | {
-    "outcome",
-    "outcome_label",
-    "exposure",
-    "exposure_label",
-    "exposure_unit",
-    "exposure_type",
-    "quantiles",
-    "cutpoints",
-    "reference_category",
-    "per",
-    "covariates",
-    "modifier",
-    "modifier_cut",
-    "modifier_labels",
-    "trend",
-    "time",
-    "spline",
-    "contrast",
-}
-_DESCRIPTIVE_FIELDS = _COMMON_FIELDS | {
-    "statistic",
-    "variable",
-    "denominator",
-    "q",
-    "by",
-    "groups",
-    "trend",
-    "age_standardize",
-}
-_USUAL_FIELDS = _COMMON_FIELDS | {
-    "statistic",
-    "variable",
-    "basis",
-    "domain",
-    "domains",
-    "brr",
-    "pool",
-}
-_SENSITIVITY_FIELDS = {"name", "label", "analysis", "add_covariates", "term", "direction"} | (
-    _MODEL_FIELDS | _DESCRIPTIVE_FIELDS | _USUAL_FIELDS
-) - {"name"}
-_VARIABLE_FIELDS = {"table", "column", "missing", "expr", "unit", "label"}
-_REFERENCE_FIELDS = {"text", "estimate", "conf_low", "conf_high", "points", "cycles"}
-_VERDICT_FIELDS = {
-    "analysis",
-    "term",
-    "cycle",
-    "group",
-    "rule",
-    "direction",
-    "value",
-    "stronger_in",
-    "smallest_effect",
-    "analyses",
-}
-_STATEMENT_FIELDS = {"name", "text", "limits", "secondary", "analyses", "reference", "verdict"}
-_COMPARE_FIELDS = {
-    "text",
-    "estimate",
-    "conf_low",
-    "conf_high",
-    "term",
-    "cycle",
-    "group",
-    "statistic",
-    "basis",
-    "p_value",
-    "stratum",
-    "cycles",
-}
-
-
-@dataclass(frozen=True)
-class _Common:
-    name: str
-    label: str = ""
-    population: str | None = None
-    cycles: tuple[catalog.Cycle, ...] = ()  # empty: the specification's
-    weight: str = "auto"
-    sensitivity: str | None = None  # the sensitivity analysis this is (None: the main one)
-    sensitivity_label: str = ""
-    verdict_term: str | None = None  # a sensitivity's own row for the verdict rule
-    verdict_direction: Direction | None = None  # … and the claimed side, when it differs
-    # the rows a statement judges here and what their source published (None: the statement's
-    # own row and reference; a sensitivity analysis inherits its analysis's unless it sets one)
-    compare: tuple[Comparator, ...] | None = None
-
-
-@dataclass(frozen=True)
-class DescriptiveAnalysis(_Common):
-    """Survey-weighted means, shares, ratios of means or quantiles, optionally by group."""
-
-    statistic: str = "mean"
-    variable: str = ""
-    denominator: str | None = None
-    q: float = 0.5
-    by: tuple[str, ...] = ()
-    groups: dict[str, str] = field(default_factory=dict)
-    trend: bool = False
-    age_standardize: str | None = None  # "adult" | "all_ages": beside the crude estimate
-    kind: Literal["descriptive"] = "descriptive"
-
-    @property
-    def model(self) -> str:
-        return "descriptive"
-
-
-@dataclass(frozen=True)
-class ModelAnalysis(_Common):
-    """A survey regression: linear, logistic (quasibinomial) or Cox."""
-
-    model: str = "logistic"
-    outcome: str = ""
-    outcome_label: str = ""
-    exposure: str = ""
-    exposure_label: str = ""
-    exposure_unit: str = ""
-    exposure_type: str = "continuous"
-    quantiles: int = 4
-    cutpoints: tuple[float, ...] = ()
-    reference_category: str | None = None
-    per: float = 1.0
-    covariates: tuple[str, ...] = ()
-    modifier: str | None = None
-    modifier_cut: str | float | None = None
-    modifier_labels: tuple[str, str] | None = None  # (holds, complement); "{cut}" is replaced
-    trend: bool = False
-    time: str | None = None
-    spline: bool = False  # a continuous exposure's dose–response curve (quantiles: always)
-    contrast: tuple[float, float] | None = None  # exposure_type = "spline": (low, high) values
-    kind: Literal["model"] = "model"
-
-    @property
-    def exposure_term(self) -> str:
-        """The term of a continuous or spline exposure: ``total Mg intake, per 100 mg/day``,
-        ``vitamin D intake, 25 vs 2.5 µg/day``."""
-        name = self.exposure_label or self.exposure
-        if self.exposure_type == "spline" and self.contrast:
-            low, high = self.contrast
-            return f"{name}, {high:g} vs {low:g} {self.exposure_unit}".rstrip()
-        if self.per == 1 and not self.exposure_unit:
-            return name
-        return f"{name}, per {self.per:g} {self.exposure_unit}".rstrip()
-
-    def strata(self, cut: float | None) -> tuple[str, str]:
-        """Labels of the modifier's strata: (where it holds, the complement); ``cut`` is the
-        number a continuous modifier is split at ("{cut}" in the labels)."""
-        text = self.modifier or ""
-        if self.modifier_labels:
-            value = "" if cut is None else f"{cut:.3g}"
-            holds, other = self.modifier_labels
-            return holds.replace("{cut}", value), other.replace("{cut}", value)
-        if cut is None:
-            return text, f"not ({text})"
-        return f"{text} ≥ {cut:.4g}", f"{text} < {cut:.4g}"
-
-    @property
-    def terms(self) -> list[str]:
-        """The terms of its estimate rows: the exposure's categories, or its one term."""
-        labels = category_labels(self.exposure_type, self.quantiles, self.cutpoints)
-        return labels or [self.exposure_term]
-
-
-@dataclass(frozen=True)
-class UsualIntakeAnalysis(_Common):
-    """Share of usual intake (NCI method) below the EAR or the RDA, or mean usual intake,
-    beside day 1, by cycle (or pooled), in each of ``domains`` ((label, SQL condition) pairs,
-    each a domain within the population; ``domain`` is the first one's label)."""
-
-    statistic: str = "usual_below_ear"
-    variable: str = "mg"
-    basis: str = "food"
-    domain: str = "all"
-    brr: int | None = None
-    domains: tuple[tuple[str, str], ...] = (("all", "TRUE"),)
-    pool: bool = False  # the cycles pooled into one estimate
-    kind: Literal["usual_intake"] = "usual_intake"
-
-    @property
-    def model(self) -> str:
-        return "descriptive"
 
 
 def _usual_domains(raw: dict[str, Any], path: str, where: str) -> tuple[tuple[str, str], ...]:
@@ -395,384 +212,17 @@ def _usual_domains(raw: dict[str, Any], path: str, where: str) -> tuple[tuple[st
     return tuple(out)
 
 
-Analysis = DescriptiveAnalysis | ModelAnalysis | UsualIntakeAnalysis
-
-
-@dataclass(frozen=True)
-class ReferencePoint:
-    """A published value to draw on a trend figure (a range when ``low`` and ``high`` differ)."""
-
-    label: str
-    year: float
-    low: float | None
-    high: float | None
-
-
-@dataclass(frozen=True)
-class Reference:
-    """The published evidence: its words, and its number when there is one."""
-
-    text: str = ""
-    estimate: float | None = None
-    conf_low: float | None = None
-    conf_high: float | None = None
-    points: tuple[ReferencePoint, ...] = ()
-    cycles: tuple[str, ...] = ()  # the NHANES cycles the source's estimate is from
-
-
-@dataclass(frozen=True)
-class Comparator:
-    """One row of an analysis that a statement judges, and what its source published for it.
-
-    ``term``, ``cycle`` and ``group`` pick the row (unset: the statement's own); ``estimate``
-    (with its CI when published) is the number our estimate is held against, ``text`` the
-    source's words or why there is no number. ``statistic`` and ``basis`` state the estimand
-    the source reported; the specification is refused when they differ from the analysis's,
-    so that a share below the EAR is never held against one below the RDA.
-    """
-
-    text: str = ""
-    estimate: float | None = None
-    conf_low: float | None = None
-    conf_high: float | None = None
-    term: str | None = None
-    cycle: str | None = None
-    group: str | None = None
-    statistic: str | None = None
-    basis: str | None = None
-    stratum: str | None = None  # a joint model's effect in this stratum of its modifier
-    p_value: float | None = None  # a published P for interaction …
-    p_below: bool = False  # … given only as a bound ("P < 0.001": 0.001, True)
-    cycles: tuple[str, ...] = ()  # the NHANES cycles the source's estimate is from
-
-    @property
-    def p_text(self) -> str:
-        """The published P as the source gave it: ``< 0.001``, ``= 0.03``."""
-        return "" if self.p_value is None else f"{'<' if self.p_below else '='} {self.p_value:g}"
-
-    @property
-    def published(self) -> Reference:
-        return Reference(
-            self.text, self.estimate, self.conf_low, self.conf_high, cycles=self.cycles
-        )
-
-
-@dataclass(frozen=True)
-class VerdictRule:
-    """Which row of which analysis the verdict reads, and what the claim says about it.
-
-    ``smallest_effect`` (optional) is the smallest effect the claim would care about, on the
-    estimate's scale and on the claimed side (an odds ratio of 1.2, a difference of 5 nmol/L):
-    a CI that includes no effect but excludes every effect of that size reads "no effect of
-    the claimed size", not "inconclusive".
-    """
-
-    analysis: str
-    kind: RuleKind
-    direction: Direction
-    term: str | None = None
-    cycle: str | None = None
-    group: str | None = None
-    value: float | None = None
-    stronger_in: Literal["modifier", "complement"] | None = None
-    smallest_effect: float | None = None
-
-
-@dataclass(frozen=True)
-class Statement:
-    """One judged statement of a claim: its verdict rule, its source's estimate, and the
-    analyses whose estimates make its specification curve.
-
-    A claim with one statement has ``name`` ""; a claim that says two things (C4: Deng's
-    reported interaction, and the documents' mechanism) has one statement each, with its own
-    verdict, comparator and limits. ``analyses`` lists the analyses of its curve (each with
-    its sensitivity analyses); the verdict's analysis comes first.
-    """
-
-    name: str
-    text: str
-    verdict: VerdictRule
-    reference: Reference
-    analyses: tuple[str, ...]
-    limits: str = ""
-    secondary: bool = False
-
-
-@dataclass(frozen=True)
-class Outputs:
-    """What a specification's model analyses show beside their estimates (all on by default)."""
-
-    sample_flow: bool = True  # the exclusion cascade and the missingness table
-    table1: bool = True  # characteristics by exposure category, with design-based P values
-    table1_extra: tuple[str, ...] = ()  # characteristics beside the outcome and covariates
-    margins: bool = True  # predictive margins by exposure category (logistic, linear)
-    dose_response: bool = True  # spline curve beside quantile analyses (and spline = true)
-    survival_curves: bool = True  # unadjusted survival curves by category (Cox)
-    evalues: bool = True  # E-values of the verdict's odds or hazard ratio
-
-
-_OUTPUT_FIELDS = {f for f in Outputs.__dataclass_fields__}
-
-
 def _outputs(raw: dict[str, Any], path: str) -> Outputs:
-    _known_fields(raw, _OUTPUT_FIELDS, path, "outputs.")
+    _known_fields(raw, OUTPUT_FIELDS, path, "outputs.")
     flags = {
         k: _get(raw, k, bool, path, "outputs.", False, True)
-        for k in _OUTPUT_FIELDS
+        for k in OUTPUT_FIELDS
         if k != "table1_extra"
     }
     extra = _get(raw, "table1_extra", list, path, "outputs.", False, [])
     if not all(isinstance(c, str) for c in extra):
         raise _fail(path, "outputs.table1_extra", "must be a list of column names")
     return Outputs(**flags, table1_extra=tuple(extra))
-
-
-@dataclass(frozen=True)
-class DeclaredVariable:
-    """A variable a specification brings: a CDC column of a table, or an expression.
-
-    Exactly one of (``table``, ``column``) and ``expr`` is set; ``missing`` holds the codes of
-    the column that mean "no answer" (refused, don't know) and become null.
-    """
-
-    name: str
-    table: str | None = None
-    column: str | None = None
-    missing: tuple[float, ...] = ()
-    expr: str | None = None
-    unit: str = ""
-    label: str = ""
-    columns_by_cycle: tuple[tuple[str, str], ...] = ()  # (cycle years, column) where it differs
-
-    def column_for(self, years: str) -> str | None:
-        """The CDC column in a cycle (``column`` unless that cycle names it otherwise)."""
-        return dict(self.columns_by_cycle).get(years, self.column)
-
-    @property
-    def source_text(self) -> str:
-        """Where the values come from, as the report prints it."""
-        if self.expr is not None:
-            return self.expr
-        codes = f" ({', '.join(f'{c:g}' for c in self.missing)} → missing)" if self.missing else ""
-        columns = sorted(set(dict(self.columns_by_cycle).values()) | {str(self.column)} - {"None"})
-        return f"{self.table}.{'/'.join(columns)}{codes}"
-
-
-@dataclass(frozen=True)
-class Spec:
-    """A validated model specification (see the module docstring for the fields)."""
-
-    id: str
-    title: str
-    claim: str
-    source: str
-    citation: str
-    cycles: tuple[catalog.Cycle, ...]
-    weight: str
-    population: str
-    model: str
-    analyses: tuple[Analysis, ...]
-    sensitivities: tuple[Analysis, ...] = ()
-    reference: Reference = field(default_factory=Reference)
-    verdict: VerdictRule | None = None  # the first statement's (the claim's primary verdict)
-    notes: str = ""
-    limits: str = ""
-    path: str = ""
-    variables: tuple[DeclaredVariable, ...] = ()
-    outputs: Outputs = field(default_factory=Outputs)
-    statements: tuple[Statement, ...] = ()  # judged statements; empty without a verdict
-
-    @property
-    def cycles_text(self) -> str:
-        return cycles_text(self.cycles)
-
-    def analysis(self, name: str) -> Analysis:
-        return next(a for a in self.analyses if a.name == name)
-
-    def cycles_of(self, analysis: Analysis) -> tuple[catalog.Cycle, ...]:
-        """The cycles an analysis asks for (its own, else the specification's)."""
-        return analysis.cycles or self.cycles
-
-
-def cycles_text(cycles: tuple[catalog.Cycle, ...] | list[catalog.Cycle]) -> str:
-    """``2001-2002 … 2017-2018`` for a run of consecutive cycles, else a list."""
-    if not cycles:
-        return ""
-    years = [c.years for c in cycles]
-    order = [c.years for c in catalog.CYCLES]
-    idx = [order.index(y) for y in years if y in order]
-    if len(idx) == len(years) and len(years) > 2 and idx == list(range(idx[0], idx[-1] + 1)):
-        return f"{years[0]} … {years[-1]}"
-    return ", ".join(years)
-
-
-def _fail(path: str, where: str, message: str) -> SpecError:
-    return SpecError(f"{path}: field '{where}': {message}")
-
-
-def _get(
-    table: dict[str, Any],
-    key: str,
-    kind: type | tuple[type, ...],
-    path: str,
-    where: str,
-    required: bool = True,
-    default: Any = None,
-) -> Any:
-    if key not in table:
-        if required:
-            raise _fail(path, f"{where}{key}", "is required")
-        return default
-    value = table[key]
-    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise _fail(path, f"{where}{key}", f"must be {names}, not {value!r}")
-    return value
-
-
-def _choice(value: str, allowed: tuple[str, ...] | dict[str, Any], path: str, where: str) -> str:
-    if value not in allowed:
-        raise _fail(path, where, f"{value!r} is not one of: {', '.join(allowed)}")
-    return value
-
-
-def _number(table: dict[str, Any], key: str, path: str, where: str) -> float | None:
-    value = _get(table, key, (int, float), path, where, False, None)
-    if value is not None and not math.isfinite(value):
-        raise _fail(path, f"{where}{key}", f"must be a finite number, not {value}")
-    return None if value is None else float(value)
-
-
-def _known_fields(
-    raw: dict[str, Any], allowed: set[str], path: str, where: str, kind: str = ""
-) -> None:
-    """Raise :class:`SpecError` on the first field not in ``allowed``, listing those."""
-    unknown = set(raw) - allowed
-    if unknown:
-        what = f"unknown field for a {kind} analysis" if kind else "unknown field"
-        raise _fail(
-            path, where + sorted(unknown)[0], f"{what}; allowed: {', '.join(sorted(allowed))}"
-        )
-
-
-def check_expression(text: str, path: str, where: str) -> pl.Expr:
-    """Parse an SQL expression, or raise :class:`SpecError` naming the field; anything but
-    columns, literals, operators and the allowed functions is refused before polars parses
-    it (:mod:`nhanes_mg.expressions`)."""
-    try:
-        return sql_expr(text)
-    except UnsafeExpressionError as exc:
-        raise _fail(path, where, str(exc)) from None
-
-
-def _cycles(value: Any, path: str, where: str) -> tuple[catalog.Cycle, ...]:
-    """A cycles field: a range/list string or a list of cycles."""
-    try:
-        if isinstance(value, str):
-            return catalog.parse_cycles(value)
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return tuple(catalog.get_cycle(v) for v in value)
-    except CatalogError as exc:
-        raise _fail(path, where, str(exc)) from exc
-    raise _fail(path, where, f"must be a range or a list of cycles, not {value!r}")
-
-
-def _covariates(
-    raw: dict[str, Any], key: str, sets: dict[str, list[str]], path: str, where: str
-) -> tuple[str, ...]:
-    covariates = raw.get(key, [])
-    if isinstance(covariates, str):
-        if not covariates.startswith("@") or covariates[1:] not in sets:
-            raise _fail(
-                path,
-                where + key,
-                f"{covariates!r} names no covariate set; sets: "
-                f"{', '.join('@' + s for s in sets) or '(none)'}",
-            )
-        covariates = sets[covariates[1:]]
-    if not isinstance(covariates, list) or not all(isinstance(c, str) for c in covariates):
-        raise _fail(path, where + key, "must be a list of column names or '@set'")
-    return tuple(covariates)
-
-
-def _compare(raw: dict[str, Any], path: str, where: str) -> tuple[Comparator, ...] | None:
-    """An analysis's ``compare``: one table or a list of them (``[]``: nothing to compare)."""
-    if "compare" not in raw:
-        return None
-    value = raw["compare"]
-    items = [value] if isinstance(value, dict) else value
-    if not isinstance(items, list):
-        raise _fail(path, where + "compare", "must be a table or a list of tables")
-    out = []
-    for j, item in enumerate(items):
-        at = f"{where}compare[{j}]."
-        if not isinstance(item, dict):
-            raise _fail(path, at[:-1], "must be a table, e.g. { estimate = 0.48, cycle = … }")
-        _known_fields(item, _COMPARE_FIELDS, path, at)
-        text = {k: _get(item, k, str, path, at, False, None) for k in _COMPARE_TEXT}
-        comparator = Comparator(
-            text=text["text"] or "",
-            estimate=_number(item, "estimate", path, at),
-            conf_low=_number(item, "conf_low", path, at),
-            conf_high=_number(item, "conf_high", path, at),
-            **_published_p(item, path, at),
-            cycles=_source_cycles(item, path, at),
-            **{k: v for k, v in text.items() if k != "text"},
-        )
-        _published_numbers(comparator.published, path, at)
-        if comparator.statistic is not None:
-            _choice(comparator.statistic, STATISTICS + USUAL_STATISTICS, path, at + "statistic")
-        if comparator.basis is not None:
-            _choice(comparator.basis, USUAL_BASES, path, at + "basis")
-        out.append(comparator)
-    return tuple(out)
-
-
-_COMPARE_TEXT = ("text", "term", "cycle", "group", "statistic", "basis", "stratum")
-
-
-def _source_cycles(item: dict[str, Any], path: str, at: str) -> tuple[str, ...]:
-    """The cycles a source's estimate is from (``cycles = "2001-2006"``), as years."""
-    if "cycles" not in item:
-        return ()
-    return tuple(c.years for c in _cycles(item["cycles"], path, at + "cycles"))
-
-
-def _published_p(item: dict[str, Any], path: str, at: str) -> dict[str, Any]:
-    """``p_value = 0.03`` or ``p_value = "< 0.001"`` (a bound, as sources print it)."""
-    value = _get(item, "p_value", (int, float, str), path, at, False, None)
-    if value is None:
-        return {}
-    below = isinstance(value, str)
-    if below:
-        text = str(value).replace(" ", "")
-        if not text.startswith("<"):
-            raise _fail(path, at + "p_value", f'must be a number or "< number", not {value!r}')
-        try:
-            value = float(text[1:])
-        except ValueError:
-            raise _fail(
-                path, at + "p_value", f'must be a number or "< number", not {item["p_value"]!r}'
-            ) from None
-    if not 0 < float(value) <= 1:
-        raise _fail(path, at + "p_value", f"must lie in (0, 1], not {value}")
-    return {"p_value": float(value), "p_below": below}
-
-
-def _check_estimand(analysis: Analysis, path: str, where: str) -> None:
-    """Refuse a comparator whose stated estimand (statistic, basis) is not the analysis's."""
-    for j, c in enumerate(analysis.compare or ()):
-        at = f"{where}compare[{j}]."
-        for key in ("statistic", "basis"):
-            stated = getattr(c, key)
-            ours = getattr(analysis, key, None)
-            if stated is not None and stated != ours:
-                raise _fail(
-                    path,
-                    at + key,
-                    f"the source reported {key} {stated!r}, but this analysis estimates "
-                    f"{ours!r}: a comparator must report the analysis's own estimand",
-                )
 
 
 def _analysis(
@@ -792,9 +242,7 @@ def _analysis_of_kind(
     statistic = raw.get("statistic")
     usual = model == "descriptive" and statistic in USUAL_STATISTICS
     allowed = (
-        _USUAL_FIELDS
-        if usual
-        else (_DESCRIPTIVE_FIELDS if model == "descriptive" else _MODEL_FIELDS)
+        USUAL_FIELDS if usual else (DESCRIPTIVE_FIELDS if model == "descriptive" else MODEL_FIELDS)
     )
     kind = "usual-intake" if usual else "descriptive" if model == "descriptive" else model
     _known_fields(raw, allowed, path, where, kind)
@@ -956,21 +404,6 @@ def _age_standard(raw: dict[str, Any], statistic: str, path: str, where: str) ->
     return str(value)
 
 
-def category_labels(exposure_type: str, quantiles: int, cutpoints: tuple[float, ...]) -> list[str]:
-    """The exposure categories' labels, lowest first (``Q1`` …, or ``≤ 1.7``, ``1.7–2.8`` …).
-
-    >>> category_labels("cutpoints", 4, (1.7, 2.8))
-    ['≤ 1.7', '1.7–2.8', '> 2.8']
-    """
-    if exposure_type == "quantiles":
-        return [f"Q{i + 1}" for i in range(quantiles)]
-    if exposure_type == "cutpoints":
-        edges = [f"{c:g}" for c in cutpoints]
-        middle = [f"{a}–{b}" for a, b in itertools.pairwise(edges)]
-        return [f"≤ {edges[0]}", *middle, f"> {edges[-1]}"]
-    return []
-
-
 def _sensitivity(
     raw: dict[str, Any],
     i: int,
@@ -984,7 +417,7 @@ def _sensitivity(
     where = f"sensitivity[{i}]."
     if not isinstance(raw, dict):
         raise _fail(path, f"sensitivity[{i}]", "must be a table ([[sensitivity]])")
-    _known_fields(raw, _SENSITIVITY_FIELDS, path, where)
+    _known_fields(raw, SENSITIVITY_FIELDS, path, where)
     name = _get(raw, "name", str, path, where)
     target = _get(raw, "analysis", str, path, where)
     if target not in names:
@@ -1012,7 +445,6 @@ def _sensitivity(
     )
 
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # A specification's id names its output files (tables/{id}.csv, figures/{id}_curve.png …): an
 # identifier, never a path, and never the name of a file the package writes itself.
 SPEC_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
@@ -1060,7 +492,7 @@ def _variables(raw: dict[str, Any], path: str) -> tuple[DeclaredVariable, ...]:
             raise _fail(path, where, "a variable name is lower case letters, digits and _")
         if not isinstance(entry, dict):
             raise _fail(path, where, 'must be a table, e.g. { table = "BMX", column = "BMXWAIST" }')
-        _known_fields(entry, _VARIABLE_FIELDS, path, where + ".")
+        _known_fields(entry, VARIABLE_FIELDS, path, where + ".")
         expr = _get(entry, "expr", str, path, where + ".", False, None)
         table = _get(entry, "table", str, path, where + ".", False, None)
         column = _get(entry, "column", (str, dict), path, where + ".", False, None)
@@ -1109,309 +541,13 @@ def _variables(raw: dict[str, Any], path: str) -> tuple[DeclaredVariable, ...]:
     return tuple(out)
 
 
-def _reference(raw: dict[str, Any], path: str, where: str = "reference.") -> Reference:
-    _known_fields(raw, _REFERENCE_FIELDS, path, where)
-    points = []
-    for j, p in enumerate(_get(raw, "points", list, path, where, False, [])):
-        pw = f"{where}points[{j}]."
-        if not isinstance(p, dict):
-            raise _fail(path, pw[:-1], "must be a table")
-        low, high = _number(p, "low", path, pw), _number(p, "high", path, pw)
-        if low is None and high is None:
-            raise _fail(path, pw + "high", "a point needs low or high (or both)")
-        points.append(
-            ReferencePoint(
-                _get(p, "label", str, path, pw),
-                float(_get(p, "year", (int, float), path, pw)),
-                low,
-                high,
-            )
-        )
-    ref = Reference(
-        text=_get(raw, "text", str, path, where, False, ""),
-        estimate=_number(raw, "estimate", path, where),
-        conf_low=_number(raw, "conf_low", path, where),
-        conf_high=_number(raw, "conf_high", path, where),
-        points=tuple(points),
-        cycles=_source_cycles(raw, path, where),
-    )
-    _published_numbers(ref, path, where)
-    return ref
-
-
-def _published_numbers(ref: Reference, path: str, where: str) -> None:
-    if (ref.conf_low is None) != (ref.conf_high is None):
-        raise _fail(path, where + "conf_high", "give both conf_low and conf_high, or neither")
-    if ref.conf_low is not None and ref.estimate is None:
-        raise _fail(path, where + "estimate", "is required with conf_low/conf_high")
-    low, high, estimate = ref.conf_low, ref.conf_high, ref.estimate
-    if (
-        low is not None
-        and high is not None
-        and estimate is not None
-        and not low <= estimate <= high
-    ):
-        raise _fail(
-            path,
-            where + "conf_low",
-            f"the published interval {low:g}–{high:g} must hold the estimate {estimate:g} "
-            "(low ≤ estimate ≤ high)",
-        )
-
-
-def _verdict(
-    raw: dict[str, Any], analyses: tuple[Analysis, ...], path: str, where: str = "verdict."
-) -> VerdictRule:
-    _known_fields(raw, _VERDICT_FIELDS, path, where)
-    rule = _get(raw, "rule", str, path, where)
-    if rule == "p_below":
-        raise _fail(
-            path,
-            where + "rule",
-            "'p_below' is retired: a P value alone does not make "
-            "a verdict; use rule = 'modification' with direction and stronger_in",
-        )
-    direction = raw.get("direction")
-    if rule in _OLD_RULES:
-        rule, implied = _OLD_RULES[rule]
-        direction = direction or implied
-    _choice(rule, RULE_KINDS, path, where + "rule")
-    if direction is None:
-        raise _fail(
-            path,
-            where + "direction",
-            "is required: 'above' or 'below' (the side of "
-            "no effect, or of the threshold, that the claim states)",
-        )
-    _choice(
-        _get(raw, "direction", str, path, where, False, direction),
-        DIRECTIONS,
-        path,
-        where + "direction",
-    )
-    names = [a.name for a in analyses]
-    target = _get(raw, "analysis", str, path, where)
-    if target not in names:
-        raise _fail(path, where + "analysis", f"{target!r} is not one of: {', '.join(names)}")
-    analysis = analyses[names.index(target)]
-    value = _number(raw, "value", path, where)
-    if rule == "threshold" and value is None:
-        raise _fail(path, where + "value", "is required for rule = 'threshold'")
-    stronger_in = raw.get("stronger_in")
-    if rule == "modification":
-        if not isinstance(analysis, ModelAnalysis) or not analysis.modifier:
-            raise _fail(path, where + "analysis", f"{target!r} has no modifier to judge")
-        if stronger_in is None:
-            raise _fail(
-                path,
-                where + "stronger_in",
-                "is required for rule = 'modification': "
-                "'modifier' (where the modifier holds) or 'complement'",
-            )
-        _choice(
-            _get(raw, "stronger_in", str, path, where),
-            ("modifier", "complement"),
-            path,
-            where + "stronger_in",
-        )
-    elif stronger_in is not None:
-        raise _fail(path, where + "stronger_in", "only for rule = 'modification'")
-    selectors = {k: _get(raw, k, str, path, where, False, None) for k in ("term", "cycle", "group")}
-    if not any(selectors.values()):
-        raise _fail(path, where + "term", "is required (or cycle / group): which row to judge")
-    smallest = _number(raw, "smallest_effect", path, where)
-    if smallest is not None and rule == "threshold":
-        raise _fail(path, where + "smallest_effect", "only for an effect or a modification")
-    return VerdictRule(
-        analysis=target,
-        kind=rule,
-        direction=direction,  # type: ignore[arg-type]
-        value=value,
-        stronger_in=stronger_in,
-        smallest_effect=smallest,
-        **selectors,
-    )
-
-
-def _statements(
-    raw: dict[str, Any], analyses: tuple[Analysis, ...], claim: str, path: str
-) -> tuple[Statement, ...]:
-    """The judged statements: ``[[statement]]`` tables, or the one of ``[verdict]`` and
-    ``[reference]`` (both optional: a specification without a verdict only estimates)."""
-    listed = _get(raw, "statement", list, path, "", False, None)
-    verdict_raw = _get(raw, "verdict", dict, path, "", False, None)
-    reference = _reference(_get(raw, "reference", dict, path, "", False, {}), path)
-    if listed is None:
-        if not verdict_raw:
-            return ()
-        rule = _verdict(verdict_raw, analyses, path)
-        members = _members(verdict_raw, rule, analyses, path, "verdict.")
-        return (Statement("", claim, rule, reference, members),)
-    if verdict_raw is not None:
-        raise _fail(path, "verdict", "give [verdict] (one statement) or [[statement]], not both")
-    if not listed:
-        raise _fail(path, "statement", "needs at least one [[statement]] table")
-    out: list[Statement] = []
-    for i, item in enumerate(listed):
-        where = f"statement[{i}]."
-        if not isinstance(item, dict):
-            raise _fail(path, where[:-1], "must be a table ([[statement]])")
-        _known_fields(item, _STATEMENT_FIELDS, path, where)
-        name = _get(item, "name", str, path, where)
-        if not _NAME.match(name):
-            raise _fail(path, where + "name", "a statement name is lower case letters, digits, _")
-        if name in (s.name for s in out):
-            raise _fail(path, where + "name", f"{name!r} is given twice")
-        raw_rule = _get(item, "verdict", dict, path, where)
-        if "analyses" in raw_rule:
-            raise _fail(path, where + "verdict.analyses", "give it as the statement's analyses")
-        rule = _verdict(raw_rule, analyses, path, where + "verdict.")
-        ordered = _members(item, rule, analyses, path, where)
-        out.append(
-            Statement(
-                name=name,
-                text=_get(item, "text", str, path, where),
-                verdict=rule,
-                reference=_reference(
-                    _get(item, "reference", dict, path, where, False, {}),
-                    path,
-                    where + "reference.",
-                ),
-                analyses=ordered,
-                limits=_get(item, "limits", str, path, where, False, ""),
-                secondary=bool(_get(item, "secondary", bool, path, where, False, False)),
-            )
-        )
-    if out[0].secondary:
-        raise _fail(
-            path, "statement[0].secondary", "the first statement is the claim's primary one"
-        )
-    return tuple(out)
-
-
-def _members(
-    raw: dict[str, Any], rule: VerdictRule, analyses: tuple[Analysis, ...], path: str, where: str
-) -> tuple[str, ...]:
-    """A statement's ``analyses`` (the members of its curve), the verdict's analysis first."""
-    names = [a.name for a in analyses]
-    members = _get(raw, "analyses", list, path, where, False, [])
-    for m in members:
-        if m not in names:
-            raise _fail(path, where + "analyses", f"{m!r} is not one of: {', '.join(names)}")
-    return (rule.analysis, *dict.fromkeys(m for m in members if m != rule.analysis))
-
-
-def curve_members(spec: Spec, statement: Statement) -> list[Analysis]:
-    """A statement's specification curve: each of its analyses, then that analysis's
-    sensitivity analyses, in the specification's order."""
-    out: list[Analysis] = []
-    for name in statement.analyses:
-        out.append(spec.analysis(name))
-        out += [s for s in spec.sensitivities if s.name == name]
-    return out
-
-
-def judged_rows(statement: Statement, analysis: Analysis) -> list[Comparator]:
-    """The rows a statement judges in one analysis of its curve, each as its comparator: the
-    analysis's own, else the statement's reference (for the verdict's analysis) or nothing to
-    compare (for the others).
-
-    An analysis with ``compare`` entries judges each entry's row (unset selectors: the
-    statement's); one without judges the statement's row.
-    """
-    rule = statement.verdict
-    term, cycle, group = analysis.verdict_term or rule.term, rule.cycle, rule.group
-    if analysis.compare:
-        return [
-            replace(
-                c,
-                term=c.term if c.term is not None else term,
-                cycle=c.cycle if c.cycle is not None else cycle,
-                group=c.group if c.group is not None else group,
-            )
-            for c in analysis.compare
-        ]
-    ref = statement.reference if analysis.name == rule.analysis else Reference()
-    if analysis.compare is not None:  # compare = []: nothing comparable was published
-        ref = Reference()
-    base = Comparator(
-        ref.text, ref.estimate, ref.conf_low, ref.conf_high, term, cycle, group, cycles=ref.cycles
-    )
-    return [base]
-
-
-def producible(spec: Spec, analysis: Analysis) -> dict[str, list[str] | None]:
-    """The terms, cycles and groups of the rows an analysis can produce (None: known only
-    from the data, such as the values of a ``by`` column)."""
-    years = [c.years for c in spec.cycles_of(analysis)]
-    if isinstance(analysis, UsualIntakeAnalysis):
-        cycles = [catalog.pool_label(years)] if analysis.pool else years
-        groups = [label for label, _ in analysis.domains] if len(analysis.domains) > 1 else []
-        return {"term": ["usual intake", "day 1"], "cycle": cycles, "group": groups, "stratum": []}
-    if isinstance(analysis, DescriptiveAnalysis):
-        by_cycle = "cycle" in analysis.by
-        return {
-            "term": None if analysis.by else ["all"],
-            "cycle": years if by_cycle else ([] if not analysis.by else None),
-            "group": None if len(analysis.by) > int(by_cycle) else [],
-            "stratum": [],
-        }
-    strata: list[str] | None = []
-    if analysis.modifier:  # a cut from the data ("median" in "{cut}") is known only then
-        named = analysis.modifier_labels or ("",)
-        fixed = analysis.modifier_cut is None or not any("{cut}" in x for x in named)
-        strata = list(analysis.strata(None)) if fixed else None
-    return {"term": analysis.terms, "cycle": [], "group": [], "stratum": strata}
-
-
-def _check_source_cycles(
-    spec: Spec, analysis: Analysis, comparator: Comparator, where: str, whose: str
-) -> None:
-    """A published number is held only against estimates from the source's own cycles."""
-    if comparator.estimate is None or not comparator.cycles:
-        return
-    ours = [comparator.cycle] if comparator.cycle else [c.years for c in spec.cycles_of(analysis)]
-    outside = [c for c in ours if c not in comparator.cycles]
-    if outside:
-        raise _fail(
-            spec.path,
-            where,
-            f"{whose} estimates on {', '.join(outside)}, outside the cycles of the estimate it "
-            f"is compared with ({', '.join(comparator.cycles)}): give it its own comparator "
-            "(compare = { text = … }) or the source's cycles",
-        )
-
-
-def _check_rows(spec: Spec) -> None:
-    """Every row a statement judges exists among the rows its analysis can produce; a miss
-    lists them (a verdict that would read "not estimated" for a typo is refused here)."""
-    for i, statement in enumerate(spec.statements):
-        where = f"statement[{i}]" if statement.name else "verdict"
-        for analysis in curve_members(spec, statement):
-            rows = producible(spec, analysis)
-            whose = analysis.name + (f" [{analysis.sensitivity}]" if analysis.sensitivity else "")
-            for comparator in judged_rows(statement, analysis):
-                _check_source_cycles(spec, analysis, comparator, f"{where}.cycles", whose)
-                for key, known in rows.items():
-                    want = getattr(comparator, key)
-                    if want is None or known is None or want in known:
-                        continue
-                    if key == "term" and len(known) == 1:
-                        continue  # a renamed single exposure term: it is that row (judge.py)
-                    if not known and key != "term":
-                        detail = f"{whose} has no {key} column"
-                    else:
-                        detail = f"{whose} gives {', '.join(repr(k) for k in known)}"
-                    raise _fail(spec.path, f"{where}.{key}", f"{want!r} matches no row: {detail}")
-
-
 def parse_spec(raw: dict[str, Any], path: str = "<spec>", check_columns: bool = True) -> Spec:
     """Validate a parsed TOML table into a :class:`Spec` (raises :class:`SpecError`).
 
     With ``check_columns`` every expression's columns are checked against the analytic
     dataset's schema plus the specification's ``[variables]`` (:mod:`nhanes_mg.study.spec_columns`).
     """
-    _known_fields(raw, _TOP_FIELDS, path, "")
+    _known_fields(raw, TOP_FIELDS, path, "")
     model = _choice(_get(raw, "model", str, path, ""), MODELS, path, "model")
     weight = _choice(_get(raw, "weight", str, path, "", False, "auto"), WEIGHTS, path, "weight")
     cycles = _cycles(_get(raw, "cycles", str, path, ""), path, "cycles")

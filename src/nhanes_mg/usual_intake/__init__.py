@@ -26,18 +26,18 @@ if TYPE_CHECKING:
     from nhanes_mg.usual_intake.estimate import (
         UsualIntakeResult,
         estimate_usual_intake,
-        simulate_frame,
         summarize_domains,
     )
     from nhanes_mg.usual_intake.model import AmountFit, fit_amount_model, replace_zeros
     from nhanes_mg.usual_intake.replicates import ReplicateWeights, replicate_design
+    from nhanes_mg.usual_intake.simulate import simulate_frame
 
 _WHERE = {
     "DEFAULT_DOMAINS": "domains",
     "Domain": "domains",
     "UsualIntakeResult": "estimate",
     "estimate_usual_intake": "estimate",
-    "simulate_frame": "estimate",
+    "simulate_frame": "simulate",
     "summarize_domains": "estimate",
     "AmountFit": "model",
     "fit_amount_model": "model",

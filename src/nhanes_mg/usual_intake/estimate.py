@@ -60,6 +60,7 @@ Per population × nutrient × basis × method (``usual``: the NCI distribution; 
 Examples
 --------
 >>> import numpy as np, polars as pl
+>>> from nhanes_mg.usual_intake.simulate import simulate_frame
 >>> frame = simulate_frame(n=1200, seed=3)
 >>> res = estimate_usual_intake(frame, nutrients=("mg",), n_brr=0, n_sim=20)
 >>> row = res.table.filter((pl.col("domain") == "all") & (pl.col("method") == "usual"))
@@ -85,18 +86,36 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from numpy.typing import NDArray
 from scipy import stats as sps
 
 from nhanes_mg.errors import EstimationError
+from nhanes_mg.usual_intake.arrays import (
+    BASES,
+    CONFIDENCE,
+    DEFAULT_DONORS,
+    DEFAULT_WEIGHT,
+    EMPTY_STATS,
+    NUTRIENTS,
+    REQUIRED_COLUMNS,
+    ROW_COLUMN,
+    STAT_NAMES,
+    SUMMARY_STATS,
+    BoolArray,
+    CycleArrays,
+    FitStratum,
+    FloatArray,
+    IntArray,
+    cycle_arrays,
+    fit_strata,
+    to_float,
+    ul_share,
+)
 from nhanes_mg.usual_intake.distrib import (
-    PERCENTILES,
     domain_summaries,
     standard_draws,
     usual_intake_draws,
 )
 from nhanes_mg.usual_intake.domains import (
-    AGE_GROUPS,
     Domain,
     and_population,
     as_domains,
@@ -106,249 +125,6 @@ from nhanes_mg.usual_intake.domains import (
 from nhanes_mg.usual_intake.model import AmountFit, fit_amount_model, replace_zeros
 from nhanes_mg.usual_intake.replicates import FAY_RHO, ReplicateWeights, replicate_design
 from nhanes_mg.workers import quiet_worker
-
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
-IntArray = NDArray[np.int64]
-
-NUTRIENTS = ("mg", "ca")
-DEFAULT_WEIGHT = "wt_diet1"  # the NCI method (MIXTRAN) weights the model by the day-1 weight
-REQUIRED_COLUMNS = (
-    "seqn",
-    "cycle",
-    "sdmvstra",
-    "sdmvpsu",
-    "wt_diet1",
-    "age",
-    "sex",
-    "recall_ok_d1",
-    "recall_ok_d2",
-    "weekend_d1",
-    "weekend_d2",
-)
-FIT_BANDS: tuple[tuple[str, int, int], ...] = (
-    ("1-8", 1, 8),
-    ("9-18", 9, 18),
-    ("19-50", 19, 50),
-    ("51+", 51, 200),
-)
-# Tolerable upper intake level for *supplemental* magnesium (IOM 1997), mg/day.
-UL_SUPP_MG: tuple[tuple[int, int, float], ...] = ((1, 3, 65.0), (4, 8, 110.0), (9, 200, 350.0))
-DEFAULT_DONORS: dict[str, str] = {"2001-2002": "2003-2004"}
-# Person-specific cut-points, read from the frame columns {nut}_ear and {nut}_rda. The share
-# of usual intake below the EAR is the prevalence of inadequacy; the share below the RDA only
-# describes the intake distribution ("not meeting the RDA") — see the module docstring.
-CUT_POINTS = ("ear", "rda")
-DISTRIBUTION_STATS = ("mean", *(f"p{p}" for p in PERCENTILES))
-STAT_NAMES = (
-    *DISTRIBUTION_STATS,
-    *(f"pct_below_{cp}" for cp in CUT_POINTS),
-    "pct_above_cut",
-    "pct_above_ul_supp",
-)
-_SUMMARY_STATS = STAT_NAMES[:-2]  # always given by distrib.domain_summaries
-_EMPTY = dict.fromkeys(STAT_NAMES, float("nan"))
-BASES = ("food", "food+supplements")
-CONFIDENCE = 0.95
-_ROW = "__usual_intake_row"
-
-
-@dataclass
-class _CycleArrays:
-    """One cycle as numpy arrays (rows: participants aged ≥ 1 with a reliable day-1 recall and
-    a positive weight, by SEQN)."""
-
-    cycle: str
-    pos: IntArray  # row of each person in the source frame
-    seqn: IntArray
-    age: FloatArray
-    male: BoolArray
-    group: IntArray  # index into AGE_GROUPS
-    band: IntArray  # index into FIT_BANDS
-    w: FloatArray
-    weekend: FloatArray  # (n, 2)
-    y: dict[str, FloatArray]  # nutrient -> (n, 2), nan where no reliable recall
-    supp: dict[str, FloatArray]  # nutrient -> (n,), nan when unknown
-    supp_user: FloatArray  # 0/1
-    ear: dict[str, FloatArray]
-    rda: dict[str, FloatArray]
-    ul_supp_mg: FloatArray
-    has_supp: bool
-
-    @property
-    def n(self) -> int:
-        return len(self.w)
-
-    @property
-    def has_day2(self) -> bool:
-        return bool(np.any(~np.isnan(next(iter(self.y.values()))[:, 1])))
-
-
-def _age_index(age: FloatArray, bins: Sequence[tuple[str, int, int]]) -> IntArray:
-    idx = np.full(len(age), -1, dtype=np.int64)
-    for i, (_, lo, hi) in enumerate(bins):
-        idx[(age >= lo) & (age <= hi)] = i
-    return idx
-
-
-def _ul_supp_mg(age: FloatArray) -> FloatArray:
-    out = np.full(len(age), np.nan)
-    for lo, hi, ul in UL_SUPP_MG:
-        out[(age >= lo) & (age <= hi)] = ul
-    return out
-
-
-def _to_float(frame: pl.DataFrame, name: str) -> FloatArray:
-    return np.asarray(frame[name].cast(pl.Float64).fill_null(np.nan).to_numpy(), dtype=np.float64)
-
-
-def _to_bool(frame: pl.DataFrame, name: str) -> BoolArray:
-    return np.asarray(frame[name].cast(pl.Boolean).fill_null(False).to_numpy(), dtype=bool)
-
-
-def _cycle_arrays(
-    frame: pl.DataFrame, cycle: str, nutrients: Sequence[str], weight: str
-) -> _CycleArrays:
-    # polars selects and filters the cycle once; from here on numpy: the same arrays are refit
-    # and resimulated for every replicate (dense linear algebra, (n, M) Monte Carlo arrays,
-    # integer-key sorts), which polars expressions cannot do without copies per pass.
-    sub = frame.filter(
-        (pl.col("cycle").cast(pl.Utf8) == cycle)
-        & (pl.col("age") >= 1)
-        & pl.col("recall_ok_d1").fill_null(False)
-        & (pl.col(weight) > 0)
-    ).sort("seqn")
-    if sub.height == 0:
-        raise EstimationError(
-            f"usual intake: no participant aged ≥ 1 with a day-1 recall and a positive "
-            f"{weight} in {cycle}"
-        )
-    age = _to_float(sub, "age")
-    ok2 = _to_bool(sub, "recall_ok_d2")
-    y: dict[str, FloatArray] = {}
-    supp: dict[str, FloatArray] = {}
-    ear: dict[str, FloatArray] = {}
-    rda: dict[str, FloatArray] = {}
-    has_supp = True
-    for nut in nutrients:
-        for col in (f"{nut}_food_d1", f"{nut}_food_d2", *(f"{nut}_{cp}" for cp in CUT_POINTS)):
-            if col not in sub.columns:
-                raise EstimationError(f"usual intake: the frame has no column {col!r}")
-        d1, d2 = _to_float(sub, f"{nut}_food_d1"), _to_float(sub, f"{nut}_food_d2")
-        d2 = np.where(ok2, d2, np.nan)
-        y[nut] = np.column_stack([d1, d2])
-        ear[nut] = _to_float(sub, f"{nut}_ear")
-        rda[nut] = _to_float(sub, f"{nut}_rda")
-        if f"{nut}_supp" in sub.columns and sub[f"{nut}_supp"].null_count() < sub.height:
-            supp[nut] = _to_float(sub, f"{nut}_supp")
-        else:
-            has_supp = False
-    if np.any(np.isnan(next(iter(y.values()))[:, 0])):
-        bad = int(np.isnan(next(iter(y.values()))[:, 0]).sum())
-        raise EstimationError(f"usual intake: {bad} reliable day-1 recalls in {cycle} lack amounts")
-    if has_supp:
-        if "supp_user" in sub.columns:
-            user = _to_bool(sub, "supp_user").astype(np.float64)
-        else:
-            user = np.zeros(sub.height)
-            for nut in nutrients:
-                user = np.maximum(user, (np.nan_to_num(supp[nut]) > 0).astype(np.float64))
-    else:
-        supp = {}
-        user = np.zeros(sub.height)
-    sex = sub["sex"].cast(pl.Utf8)
-    if sex.null_count():
-        raise EstimationError(f"usual intake: {sex.null_count()} participants in {cycle} lack sex")
-    weekend = np.column_stack([_to_bool(sub, "weekend_d1"), _to_bool(sub, "weekend_d2")]).astype(
-        np.float64
-    )
-    return _CycleArrays(
-        cycle=cycle,
-        pos=np.asarray(sub[_ROW].to_numpy(), dtype=np.int64),
-        seqn=np.asarray(sub["seqn"].to_numpy(), dtype=np.int64),
-        age=age,
-        male=np.asarray((sex == "male").to_numpy(), dtype=bool),
-        group=_age_index(age, AGE_GROUPS),
-        band=_age_index(age, FIT_BANDS),
-        w=_to_float(sub, weight),
-        weekend=weekend,
-        y=y,
-        supp=supp,
-        supp_user=user,
-        ear=ear,
-        rda=rda,
-        ul_supp_mg=_ul_supp_mg(age),
-        has_supp=has_supp,
-    )
-
-
-@dataclass
-class _FitStratum:
-    """Rows of one fit and its design (built once per cycle, reused by every replicate)."""
-
-    name: str
-    rows: IntArray
-    X: FloatArray  # (n_s, 2, p)
-    X_weekday: FloatArray  # (n_s, p): day-1 rows, weekend 0
-    X_weekend: FloatArray
-    columns: tuple[str, ...]
-
-
-def _fit_strata(ca: _CycleArrays, stratify: bool) -> list[_FitStratum]:
-    out = []
-    if stratify:
-        keys = [
-            (f"{'male' if male else 'female'} {band_name}", (ca.male == male) & (ca.band == b))
-            for male in (True, False)
-            for b, (band_name, _, _) in enumerate(FIT_BANDS)
-        ]
-    else:
-        keys = [("all", np.ones(ca.n, dtype=bool))]
-    for name, mask in keys:
-        rows = np.flatnonzero(mask)
-        if len(rows) == 0:
-            continue
-        cols: list[tuple[str, FloatArray]] = [("intercept", np.ones(len(rows)))]
-        if not stratify:
-            cols.append(("male", ca.male[rows].astype(np.float64)))
-        groups = np.unique(ca.group[rows])
-        for g in groups[1:]:
-            cols.append((f"age {AGE_GROUPS[g][0]}", (ca.group[rows] == g).astype(np.float64)))
-        if ca.has_supp and 0 < ca.supp_user[rows].sum() < len(rows):
-            cols.append(("supplement user", ca.supp_user[rows]))
-        person = np.column_stack([c for _, c in cols])
-        names = [n for n, _ in cols]
-        # insert day-2 and weekend after the intercept
-        day2_cols = ["day2"] if ca.has_day2 else []
-        p = person.shape[1] + len(day2_cols) + 1
-        X = np.zeros((len(rows), 2, p))
-        X[:, :, 0] = 1.0
-        j = 1
-        if day2_cols:
-            X[:, 1, j] = 1.0
-            j += 1
-        X[:, :, j] = ca.weekend[rows]
-        X[:, :, j + 1 :] = person[:, None, 1:]
-        Xwd = X[:, 0, :].copy()
-        Xwd[:, j] = 0.0
-        Xwe = Xwd.copy()
-        Xwe[:, j] = 1.0
-        columns = ("intercept", *day2_cols, "weekend", *names[1:])
-        out.append(_FitStratum(name, rows, X, Xwd, Xwe, columns))
-    return out
-
-
-def _ul_share(
-    supp: FloatArray, ul: FloatArray, w: FloatArray, domains: Mapping[str, BoolArray]
-) -> dict[str, float]:
-    known = ~np.isnan(supp)
-    above = known & (np.nan_to_num(supp) > ul)
-    out = {}
-    for name, mask in domains.items():
-        wd = np.where(mask & known, w, 0.0)
-        if wd.sum() > 0:
-            out[name] = float(100.0 * wd[above].sum() / wd.sum())
-    return out
 
 
 @dataclass
@@ -421,12 +197,12 @@ _PassStats = dict[_Key, tuple[float, dict[str, float]]]
 class _State:
     """Everything the fits and the summaries need (shared read-only with worker processes)."""
 
-    frame: pl.DataFrame  # the source rows (with _ROW), on which domains are evaluated
-    arrays: dict[str, _CycleArrays]
+    frame: pl.DataFrame  # the source rows (with ROW_COLUMN), on which domains are evaluated
+    arrays: dict[str, CycleArrays]
     order: list[str]
     nutrients: tuple[str, ...]
     donors: dict[str, str]
-    strata_of: dict[str, list[_FitStratum]]
+    strata_of: dict[str, list[FitStratum]]
     y_fit: dict[_FitKey, FloatArray]
     draws: dict[tuple[str, str], FloatArray]
     units: list[_Unit]
@@ -549,7 +325,7 @@ class _State:
                 ]
                 if nut == "mg":
                     ul_mg = np.concatenate([a.ul_supp_mg for a in cyc])
-                    ul = _ul_share(s, ul_mg, w, comp.masks)
+                    ul = ul_share(s, ul_mg, w, comp.masks)
             for basis, method, vals, known_mask in pieces:
                 found: dict[str, dict[str, float]] = {}
                 for atom, groups in comp.chunks:
@@ -559,9 +335,9 @@ class _State:
                 for d in comp.domains:
                     st = found.get(d.label)
                     if st is None:  # nobody (with a known supplement intake) in the domain
-                        out[(unit.label, nut, basis, method, d.label)] = (0.0, dict(_EMPTY))
+                        out[(unit.label, nut, basis, method, d.label)] = (0.0, dict(EMPTY_STATS))
                         continue
-                    row = {name: st[name] for name in _SUMMARY_STATS}
+                    row = {name: st[name] for name in SUMMARY_STATS}
                     row["pct_above_cut"] = st.get("pct_above_cut", np.nan)
                     row["pct_above_ul_supp"] = (
                         ul.get(d.label, np.nan) if basis != "food" else np.nan
@@ -830,7 +606,7 @@ def _build_unit(
     label: str,
     members: Sequence[str],
     frame: pl.DataFrame,
-    arrays: Mapping[str, _CycleArrays],
+    arrays: Mapping[str, CycleArrays],
     order: list[str],
     donors: Mapping[str, str],
     weight: str,
@@ -846,16 +622,16 @@ def _build_unit(
     offset = 0
     for c in sorted(cycles):  # every row of every cycle: one design over all their strata
         sub = frame.filter(pl.col("cycle").cast(pl.Utf8) == c).select(
-            _ROW, "sdmvstra", "sdmvpsu", weight
+            ROW_COLUMN, "sdmvstra", "sdmvpsu", weight
         )
         sub = sub.filter(
             (pl.col(weight).fill_null(0.0) > 0)
             | (pl.col("sdmvstra").is_not_null() & pl.col("sdmvpsu").is_not_null())
         )  # rows without design values carry no weight: not part of the design
-        pos = np.asarray(sub[_ROW].to_numpy(), dtype=np.int64)
-        strata.append(_to_float(sub, "sdmvstra"))
-        psu.append(_to_float(sub, "sdmvpsu"))
-        wts.append(np.nan_to_num(_to_float(sub, weight)))
+        pos = np.asarray(sub[ROW_COLUMN].to_numpy(), dtype=np.int64)
+        strata.append(to_float(sub, "sdmvstra"))
+        psu.append(to_float(sub, "sdmvpsu"))
+        wts.append(np.nan_to_num(to_float(sub, weight)))
         order_pos = np.argsort(pos, kind="stable")
         at = np.searchsorted(pos, arrays[c].pos, sorter=order_pos)
         rows[c] = offset + order_pos[at]
@@ -994,8 +770,8 @@ def estimate_usual_intake(
     needed = set(report) | {c for members in pools.values() for c in members}
     if not needed:
         raise EstimationError("usual intake: no cycle to report")
-    indexed = frame.with_row_index(_ROW)
-    arrays: dict[str, _CycleArrays] = {}
+    indexed = frame.with_row_index(ROW_COLUMN)
+    arrays: dict[str, CycleArrays] = {}
     queue = sorted(needed)
     while queue:
         cyc = queue.pop(0)
@@ -1003,7 +779,7 @@ def estimate_usual_intake(
             continue
         if cyc not in present:
             raise EstimationError(f"usual intake: cycle {cyc} is not in the data")
-        arrays[cyc] = _cycle_arrays(indexed, cyc, nutrients, weight)
+        arrays[cyc] = cycle_arrays(indexed, cyc, nutrients, weight)
         if not arrays[cyc].has_day2:
             donor = donors.get(cyc)
             if donor is None:
@@ -1021,7 +797,7 @@ def estimate_usual_intake(
 
     rng = np.random.default_rng(seed)
     draws = {(c, nut): standard_draws(arrays[c].n, n_sim, rng) for c in order for nut in nutrients}
-    strata_of = {c: _fit_strata(arrays[c], stratify) for c in order}
+    strata_of = {c: fit_strata(arrays[c], stratify) for c in order}
     y_fit = {
         (c, nut, fs.name): replace_zeros(arrays[c].y[nut][fs.rows])[0]
         for c in order
@@ -1095,73 +871,3 @@ def estimate_usual_intake(
         "stratify": stratify,
     }
     return UsualIntakeResult(table, pl.DataFrame(model_rows), info, state)
-
-
-def simulate_frame(
-    n: int = 4000,
-    *,
-    seed: int = 0,
-    cycle: str = "2005-2006",
-    lam: float = 0.25,
-    mu: float = 12.4,
-    sd_between: float = 1.2,
-    sd_within: float = 1.6,
-    p_day2: float = 0.9,
-    n_strata: int = 15,
-) -> pl.DataFrame:
-    """A synthetic analytic frame whose usual Mg intake is known (Box-Cox-normal model).
-
-    On the Box-Cox(λ) scale ``T(y_ij) = mu + u_i + e_ij``; every person's usual intake is
-    ``E[T⁻¹(mu + u_i + e)]`` over ``e``, stored in ``mg_usual_true`` (computed by fine
-    quadrature). The defaults give a Mg-like distribution (usual mean ≈ 280 mg/day, between-
-    and within-person CVs ≈ 30% and 40%). Weights are unequal but not informative;
-    ``mg_ear`` is a constant 250 and ``mg_rda`` a constant 310 (ages are drawn 19-80).
-    ``ca`` columns repeat ``mg``.
-
-    >>> simulate_frame(n=10).height
-    10
-    """
-    rng = np.random.default_rng(seed)
-    u = rng.normal(0.0, sd_between, n)
-    e = rng.normal(0.0, sd_within, (n, 2))
-    t = mu + u[:, None] + e
-    y = np.power(np.maximum(1.0 + lam * t, 1e-9), 1.0 / lam)
-    # true usual intake: E over e of the back-transform, by 200-point Gauss-Hermite
-    from numpy.polynomial.hermite_e import hermegauss
-
-    nodes, wq = hermegauss(200)
-    wq = wq / wq.sum()
-    tt = mu + u[:, None] + sd_within * nodes[None, :]
-    true_usual = np.power(np.maximum(1.0 + lam * tt, 0.0), 1.0 / lam) @ wq
-    two = rng.random(n) < p_day2
-    strata = rng.integers(1, n_strata + 1, n)
-    psu = rng.integers(1, 3, n)
-    male = rng.random(n) < 0.5
-    age = rng.integers(19, 81, n).astype(np.float64)
-    w = rng.uniform(0.5, 2.0, n) * 1000.0
-    frame = pl.DataFrame(
-        {
-            "seqn": np.arange(1, n + 1),
-            "cycle": [cycle] * n,
-            "sdmvstra": strata.astype(np.float64),
-            "sdmvpsu": psu.astype(np.float64),
-            "wt_diet1": w,
-            "age": age,
-            "sex": np.where(male, "male", "female"),
-            "recall_ok_d1": np.ones(n, dtype=bool),
-            "recall_ok_d2": two,
-            "weekend_d1": rng.random(n) < 3 / 7,  # no true weekend effect
-            "weekend_d2": rng.random(n) < 3 / 7,
-            "mg_food_d1": y[:, 0],
-            "mg_food_d2": np.where(two, y[:, 1], np.nan),
-            "mg_ear": np.full(n, 250.0),
-            "mg_rda": np.full(n, 310.0),
-            "mg_usual_true": true_usual,
-        }
-    )
-    return frame.with_columns(
-        pl.col("mg_food_d1").alias("ca_food_d1"),
-        pl.col("mg_food_d2").alias("ca_food_d2"),
-        pl.col("mg_ear").alias("ca_ear"),
-        pl.col("mg_rda").alias("ca_rda"),
-    )

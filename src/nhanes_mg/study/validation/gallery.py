@@ -50,8 +50,9 @@ import polars as pl
 
 from nhanes_mg.data import catalog
 from nhanes_mg.errors import CatalogError, NhanesError, SpecError
-from nhanes_mg.study import spec as spec_module
-from nhanes_mg.study.spec import Spec, UsualIntakeAnalysis, parse_spec
+from nhanes_mg.study import spec_fields
+from nhanes_mg.study.spec import parse_spec
+from nhanes_mg.study.spec_types import USUAL_STATISTICS, Spec, UsualIntakeAnalysis
 from nhanes_mg.study.validation import rules
 
 _FIELDS = {
@@ -255,13 +256,13 @@ def _not_yet_expressible(raw: dict[str, Any]) -> list[str]:
     """What a target's analyses ask for that the specification language cannot say yet:
     usual-intake ``domains`` (SQL conditions), pooled cycles (``pool``) and usual-intake
     statistics it does not know."""
-    usual_fields: set[str] = getattr(spec_module, "_USUAL_FIELDS", set())
+    usual_fields: set[str] = set(spec_fields.USUAL_FIELDS)
     missing = []
     for analysis in raw.get("analysis", []) if isinstance(raw.get("analysis"), list) else []:
         if not isinstance(analysis, dict):
             continue
         statistic = str(analysis.get("statistic", ""))
-        if statistic.startswith("usual_") and statistic not in spec_module.USUAL_STATISTICS:
+        if statistic.startswith("usual_") and statistic not in USUAL_STATISTICS:
             missing.append(f"statistic {statistic!r}")
         if "domains" in analysis and "domains" not in usual_fields:
             missing.append("usual-intake domains")

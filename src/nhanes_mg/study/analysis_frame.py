@@ -1,0 +1,252 @@
+"""What every kind of analysis shares: the tidy table's columns, the analysed frame (its cycles
+and weight), the design, SQL flags and weighted quantiles, and the sentence that describes a
+model. :mod:`nhanes_mg.study.analyses` runs the kinds (:mod:`.descriptive`, :mod:`.usual`,
+:mod:`.models`), each of which builds on these.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import polars as pl
+
+from nhanes_mg.errors import (
+    EstimationError,
+    OutsideCyclesError,
+    SpecError,
+)
+from nhanes_mg.expressions import sql_expr, variables_of
+from nhanes_mg.study.spec_types import (
+    Analysis,
+    DescriptiveAnalysis,
+    ModelAnalysis,
+    Spec,
+    UsualIntakeAnalysis,
+)
+from nhanes_mg.study.weights import CDC_NAME, WeightChoice
+from nhanes_mg.survey import (
+    SurveyDesign,
+    svyquantile,
+)
+from nhanes_mg.survey.design import SurveyWarning
+from nhanes_mg.survey.results import TIDY_SCHEMA
+
+# The tidy table: structure columns, then a survey result's tidy columns, then what they are.
+_STRUCTURE = ("analysis", "sensitivity", "role", "term", "cycle", "group", "subgroup", "stratum")
+TABLE_SCHEMA: dict[str, Any] = {
+    **{c: pl.String for c in _STRUCTURE},
+    **{c: t for c, t in TIDY_SCHEMA.items() if c != "term"},
+    **{c: pl.String for c in ("scale", "outcome", "model")},
+}
+TABLE_COLUMNS: tuple[str, ...] = tuple(TABLE_SCHEMA)  # the tidy table's columns, in order
+ROLES = ("estimate", "reference", "trend", "interaction", "stratum effect", "modification contrast")
+SCALES = {"logistic": "odds ratio", "cox": "hazard ratio", "linear": "difference"}
+CONTRAST_SCALES = {
+    "logistic": "ratio of odds ratios",
+    "cox": "ratio of hazard ratios",
+    "linear": "difference of differences",
+}
+OUTCOME_COL, EXPOSURE_COL, TREND_COL, MODIFIER_COL, TIME_COL, DOMAIN_COL = (
+    "_y",
+    "_x",
+    "_trend",
+    "_mod",
+    "_time",
+    "_dom",
+)
+Z95 = 1.959963984540054
+
+
+def describe_model(analysis: Analysis) -> str:
+    """One sentence on what an analysis estimates, for the report."""
+    if isinstance(analysis, UsualIntakeAnalysis):
+        cut = "EAR" if analysis.statistic == "usual_below_ear" else "RDA"
+        labels = ", ".join(f"'{label}'" for label, _ in analysis.domains)
+        what = (
+            f"mean usual intake of {analysis.variable.capitalize()}"
+            if analysis.statistic == "usual_mean"
+            else f"share below the {analysis.variable.capitalize()} {cut} from usual intake"
+        )
+        return (
+            f"{what} "
+            f"({analysis.basis}; NCI method, Fay-BRR replicate SEs, 95% CI from t on the "
+            f"design df) beside day 1, domain{'s' if len(analysis.domains) > 1 else ''} "
+            f"{labels} of the population"
+        )
+    if isinstance(analysis, DescriptiveAnalysis):
+        by = f" by {', '.join(analysis.by)}" if analysis.by else ""
+        what = {
+            "ratio": f"ratio of means ({analysis.variable}) / ({analysis.denominator})",
+            "mean": f"mean of {analysis.variable}",
+            "quantile": f"{analysis.q:.0%} quantile of {analysis.variable}",
+            "proportion": f"share with {analysis.variable}",
+        }[analysis.statistic]
+        return f"survey-weighted {what}{by}"
+    words = {
+        "logistic": "survey logistic regression",
+        "linear": "survey linear regression",
+        "cox": "survey Cox proportional-hazards model (Efron ties)",
+    }[analysis.model]
+    expo = analysis.exposure_label or analysis.exposure
+    if analysis.exposure_type == "quantiles":
+        expo = f"weighted quantiles ({analysis.quantiles}) of {expo} in the domain"
+    elif analysis.exposure_type == "cutpoints":
+        expo = f"{expo} cut at {', '.join(f'{c:g}' for c in analysis.cutpoints)}"
+    elif analysis.per != 1:
+        expo = f"{expo} per {analysis.per:g} {analysis.exposure_unit}".rstrip()
+    if analysis.reference_category:
+        expo += f" (reference {analysis.reference_category})"
+    covs = ", ".join(analysis.covariates) if analysis.covariates else "none (crude)"
+    extra = ""
+    if analysis.modifier:
+        extra = (
+            f"; effect modifier {analysis.modifier}: joint model with exposure × modifier "
+            "terms, stratum effects as linear contrasts"
+        )
+    outcome = analysis.outcome_label or analysis.outcome
+    return f"{words} of {outcome} on {expo}; adjusted for {covs}{extra}"
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def sql_series(frame: pl.DataFrame, text: str, where: str) -> pl.Series:
+    expression = sql_expr(text)  # refused before anything evaluates it (expressions.py)
+    try:
+        return frame.select(expression.alias("_"))["_"]
+    except Exception as exc:
+        raise SpecError(
+            f"{where}: cannot evaluate {text!r} on the analytic dataset ({exc})"
+        ) from exc
+
+
+def flag(frame: pl.DataFrame, text: str | None, where: str) -> pl.Series:
+    if not text:
+        return pl.Series([True] * frame.height)
+    values = sql_series(frame, text, where)
+    if values.dtype != pl.Boolean:
+        raise SpecError(f"{where}: {text!r} is not a condition (it gives {values.dtype})")
+    return values.fill_null(False)
+
+
+def design_for(frame: pl.DataFrame, weight: str) -> SurveyDesign:
+    # People outside the weight's subsample (null weight) are in the sample with weight 0:
+    # they stay in the design, as in R, and contribute to no estimate.
+    frame = frame.with_columns(pl.col(weight).fill_null(0.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SurveyWarning)
+        return SurveyDesign.pooled(
+            frame, weights=weight, allow_zero_weights=True, lonely_psu="adjust"
+        )
+
+
+def as_model_column(series: pl.Series) -> pl.Series:
+    """Enums → text (categorical in formulas), booleans → 0/1."""
+    if isinstance(series.dtype, pl.Enum) or series.dtype == pl.Categorical:
+        return series.cast(pl.String)
+    if series.dtype == pl.Boolean:
+        return series.cast(pl.Float64)
+    return series
+
+
+def weighted_quantiles(design: SurveyDesign, column: str, probs: list[float]) -> list[float]:
+    res = svyquantile(column, design, probs, na_rm=True)
+    return [float(v) for v in res.estimate]
+
+
+def expressions_of(spec: Spec, analysis: Analysis) -> list[str | None]:
+    """Every expression an analysis evaluates (for its variables, weight and cycles)."""
+    common = [spec.population, analysis.population]  # last: the weight's reason names an
+    if isinstance(analysis, ModelAnalysis):  # exposure or outcome before a population flag
+        return [
+            analysis.exposure,
+            analysis.outcome,
+            analysis.modifier,
+            analysis.time,
+            *analysis.covariates,
+            *common,
+        ]
+    if isinstance(analysis, DescriptiveAnalysis):
+        return [
+            analysis.variable,
+            analysis.denominator,
+            *analysis.groups.values(),
+            *(b for b in analysis.by if b != "cycle" and b not in analysis.groups),
+            *common,
+        ]
+    nut = analysis.variable  # usual intake: both recall days, the cut points, supplements
+    supp = [f"{nut}_supp"] if analysis.basis != "food" else []
+    domains = [where for _, where in analysis.domains]
+    return [
+        f"{nut}_food_d1",
+        f"{nut}_food_d2",
+        f"{nut}_ear",
+        f"{nut}_rda",
+        *supp,
+        *domains,
+        *common,
+    ]
+
+
+def frame_for(
+    spec: Spec,
+    analysis: Analysis,
+    analytic: pl.DataFrame,
+    weight: WeightChoice,
+    where: str,
+    skip: dict[str, str] | None = None,
+) -> tuple[pl.DataFrame, tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """The rows of the cycles this analysis can use, and the cycles it cannot (with why)."""
+    variables = variables_of(expressions_of(spec, analysis))
+    absent = [v for v in variables if v not in analytic.columns]
+    if absent:
+        raise SpecError(f"{where}: no column {', '.join(absent)} in the analytic dataset")
+    if weight.weight not in analytic.columns:
+        raise SpecError(f"{where}: no weight column {weight.weight} in the analytic dataset")
+    wanted = [c.years for c in spec.cycles_of(analysis)]
+    frame = analytic.filter(pl.col("cycle").cast(pl.String).is_in(wanted))
+    present = (
+        frame.group_by(pl.col("cycle").cast(pl.String))
+        .agg(
+            (pl.col(weight.weight) > 0).any().alias("__w"),
+            *[pl.col(v).is_not_null().any().alias(v) for v in variables],
+        )
+        .rows_by_key("cycle", named=True, unique=True)
+    )
+    kept, dropped = [], []
+    for cycle in wanted:
+        have = present.get(cycle)
+        if skip and cycle in skip:
+            dropped.append((cycle, skip[cycle]))
+            continue
+        if have is None:
+            dropped.append((cycle, "not in the analytic dataset"))
+            continue
+        why = [] if have["__w"] else [f"no {CDC_NAME.get(weight.weight, weight.weight)} weight"]
+        missing = [v for v in variables if not have[v]]
+        if any(v.startswith(("mort_", "followup_")) for v in missing):
+            why.append("no linked mortality file")
+        other = [v for v in missing if not v.startswith(("mort_", "followup_"))]
+        if other:
+            why.append(f"no {', '.join(other)}")
+        if why:
+            dropped.append((cycle, "; ".join(why)))
+        else:
+            kept.append(cycle)
+    if not kept:
+        if all(why == "not in the analytic dataset" for _, why in dropped):
+            raise OutsideCyclesError(
+                f"none of its cycles ({', '.join(wanted)}) is among the cycles built (--cycles)"
+            )
+        reasons = "; ".join(f"{c}: {why}" for c, why in dropped)
+        raise EstimationError(f"no cycle has every variable and the weight ({reasons})")
+    return frame.filter(pl.col("cycle").cast(pl.String).is_in(kept)), tuple(kept), tuple(dropped)
+
+
+def tidy_rows(tidy: pl.DataFrame, **columns: Any) -> pl.DataFrame:
+    """A tidy survey result with the table's remaining columns set."""
+    out = tidy.with_columns(**{k: pl.lit(v, TABLE_SCHEMA[k]) for k, v in columns.items()})
+    return out.with_columns(
+        [pl.lit(None, TABLE_SCHEMA[c]).alias(c) for c in TABLE_COLUMNS if c not in out.columns]
+    ).select([pl.col(c).cast(TABLE_SCHEMA[c]) for c in TABLE_COLUMNS])
