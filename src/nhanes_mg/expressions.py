@@ -25,7 +25,10 @@ nhanes_mg.expressions.UnsafeExpressionError: a sub-query (SELECT …) is not all
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 import sqlglot
@@ -108,6 +111,11 @@ def check_sql(text: str) -> None:
     """Refuse ``text`` unless it is an expression of the allowed kinds (module docstring).
 
     Raises :class:`UnsafeExpressionError` naming what is not allowed (never echoing data)."""
+    _checked_tree(text)
+
+
+def _checked_tree(text: str) -> Any:  # sqlglot names its node base class per version
+    """sqlglot's tree of ``text`` once every node has passed the allow-list."""
     if not isinstance(text, str) or not text.strip():
         raise UnsafeExpressionError("an expression must be non-empty text")
     if len(text) > MAX_LENGTH:
@@ -149,21 +157,72 @@ def check_sql(text: str) -> None:
                 else ""
             )
         )
+    return tree
 
 
-def sql_expr(text: str) -> pl.Expr:
-    """``pl.sql_expr(text)`` once :func:`check_sql` has passed: the only way the package
-    turns a specification's text into an expression.
+@dataclass(frozen=True, eq=False)
+class Condition:
+    """An expression of a specification parsed once: its text, its polars expression, the
+    columns it reads and its top-level ``AND`` clauses (each with its own expression, for the
+    sample flow). Get one with :func:`condition`, which parses each distinct text once per
+    process; combine parsed ones with :meth:`and_`, without text.
+
+    >>> c = condition("age >= 20 AND NOT coalesce(pregnant, false)")
+    >>> c.columns, c.clauses
+    (('age', 'pregnant'), ('age >= 20', 'NOT COALESCE(pregnant, FALSE)'))
+    >>> condition("age >= 20 AND NOT coalesce(pregnant, false)") is c  # parsed once
+    True
+    >>> both = c.and_(condition("sex = 'female'"))
+    >>> both.columns, len(both.clauses)
+    (('age', 'pregnant', 'sex'), 3)
+    """
+
+    text: str
+    expr: pl.Expr
+    columns: tuple[str, ...]
+    clauses: tuple[str, ...]
+    clause_exprs: tuple[pl.Expr, ...]
+
+    def and_(self, *others: Condition) -> Condition:
+        """All of these conditions: their expressions AND-ed, their clauses one after another
+        (the text, for reading only, is each in parentheses joined by AND)."""
+        parts = (self, *others)
+        expr = parts[0].expr
+        for other in parts[1:]:
+            expr = expr & other.expr
+        return Condition(
+            text=" AND ".join(f"({c.text})" for c in parts),
+            expr=expr,
+            columns=tuple(dict.fromkeys(col for c in parts for col in c.columns)),
+            clauses=tuple(clause for c in parts for clause in c.clauses),
+            clause_exprs=tuple(e for c in parts for e in c.clause_exprs),
+        )
+
+
+@functools.lru_cache(maxsize=4096)
+def condition(text: str) -> Condition:
+    """``text`` checked (:func:`check_sql`) and parsed, once per process for each text.
 
     Raises :class:`UnsafeExpressionError` when the text is refused or polars cannot parse it
     (polars' own parser has a lower nesting limit than sqlglot's), in one line.
 
-    >>> sql_expr("NOT " * 60 + "(age > 3)")
+    >>> condition("NOT " * 60 + "(age > 3)")
     Traceback (most recent call last):
     ...
     nhanes_mg.expressions.UnsafeExpressionError: polars cannot parse it (invalid expression ...
     """
-    check_sql(text)
+    tree = _checked_tree(text)
+    expr = _polars(text)
+    parts = list(tree.flatten()) if isinstance(tree, exp.And) else [tree]
+    clauses = tuple(part.sql() for part in parts)
+    try:  # each clause must be one polars can evaluate on its own, else the text is one step
+        clause_exprs = tuple(condition(c).expr for c in clauses) if len(clauses) > 1 else (expr,)
+    except UnsafeExpressionError:
+        clauses, clause_exprs = (text,), (expr,)
+    return Condition(text, expr, tuple(expr.meta.root_names()), clauses, clause_exprs)
+
+
+def _polars(text: str) -> pl.Expr:
     try:
         return pl.sql_expr(text)
     except Exception as exc:  # polars raises several error types for bad SQL
@@ -175,6 +234,12 @@ def sql_expr(text: str) -> pl.Expr:
         ) from None
 
 
+def sql_expr(text: str) -> pl.Expr:
+    """The polars expression of ``text`` (:func:`condition`): the only way the package turns
+    a specification's text into an expression."""
+    return condition(text).expr
+
+
 def variables_of(expressions: Iterable[str | None]) -> list[str]:
     """The dataset columns that SQL expressions (or plain column names) refer to, in order.
 
@@ -184,5 +249,5 @@ def variables_of(expressions: Iterable[str | None]) -> list[str]:
     out: list[str] = []
     for text in expressions:
         if text:
-            out += sql_expr(text).meta.root_names()
+            out += condition(text).columns
     return list(dict.fromkeys(out))

@@ -1,10 +1,11 @@
 """Who was analysed: the exclusion cascade (sample flow) and the missingness of each variable.
 
 A model analysis starts from every participant of the cycles it fits and loses people step by
-step: each clause of its population (the specification's, then the analysis's; top-level
-``AND`` clauses split with sqlglot, a well-kept SQL parser, so the steps read as the user wrote
-them), the weight's subsample (no positive weight), then a missing outcome, exposure, follow-up
-time, covariate or modifier, in that order. The last ``n_after`` is the analysed n.
+step: each clause of its population (the specification's, then the analysis's; the top-level
+``AND`` clauses of its parsed :class:`~nhanes_mg.expressions.Condition`, so the steps read as
+the user wrote them), the weight's subsample (no positive weight), then a missing outcome,
+exposure, follow-up time, covariate or modifier, in that order. The last ``n_after`` is the
+analysed n.
 
 Missingness is reported in the *eligible* sample (population and subsample, before any
 complete-case step): the weighted share missing for each variable, and a note when
@@ -25,10 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-import sqlglot
-from sqlglot import exp
 
-from nhanes_mg.expressions import sql_expr
+from nhanes_mg.expressions import condition
 
 COMPLETE_CASE_NOTE = 0.10  # note when complete-case analysis loses more than this (weighted)
 
@@ -52,20 +51,7 @@ MISSING_SCHEMA: dict[str, pl.DataType] = {
 
 def population_clauses(text: str | None) -> list[str]:
     """The top-level ``AND`` clauses of a population (one clause if it cannot be split)."""
-    if not text:
-        return []
-    try:
-        tree = sqlglot.parse_one(text)
-    except sqlglot.errors.ParseError:
-        return [text]
-    parts = list(tree.flatten()) if isinstance(tree, exp.And) else [tree]
-    clauses = [p.sql() for p in parts]
-    try:  # each clause must be one polars can evaluate on its own
-        for clause in clauses:
-            sql_expr(clause)
-    except Exception:  # polars raises several error types for SQL it does not know
-        return [text]
-    return clauses
+    return list(condition(text).clauses) if text else []
 
 
 @dataclass(frozen=True)
@@ -111,8 +97,11 @@ def sample_flow(
 
     step("start", "all participants of the cycles fitted", None, keep.copy())
     for population in populations:
-        for clause in population_clauses(population):
-            flag = frame.select(sql_expr(clause).fill_null(False).alias("_"))["_"]
+        if not population:
+            continue
+        parsed = condition(population)
+        for clause, expr in zip(parsed.clauses, parsed.clause_exprs, strict=True):
+            flag = frame.select(expr.fill_null(False).alias("_"))["_"]
             step("population", clause, None, flag.to_numpy().astype(bool))
     w = weight.fill_null(0.0).to_numpy().astype(float)
     step("subsample", f"in the weight's subsample ({weight_words})", None, w > 0)
