@@ -99,6 +99,22 @@ def test_domain_variance_uses_full_design() -> None:
     assert svymean("x", filtered).estimate[0] == pytest.approx(m, rel=1e-12)
 
 
+def test_subset_takes_the_conditions_specifications_write() -> None:
+    """``design.subset("…")`` is the polars-expression subset, and what a specification may
+    not hold (a file read, an unknown column) is one line before anything is evaluated."""
+    frame = _toy()
+    d = SurveyDesign(frame, strata="sdmvstra", psu="sdmvpsu", weights="wt_mec")
+    by_text = d.subset("g = 'a' AND x > 0")
+    by_expr = d.subset((pl.col("g") == "a") & (pl.col("x") > 0))
+    assert (by_text.domain == by_expr.domain).all() and by_text.domain.any()
+    assert svymean("x", by_text).estimate[0] == svymean("x", by_expr).estimate[0]
+    assert svymean("x", by_text).std_error[0] == svymean("x", by_expr).std_error[0]
+    with pytest.raises(NhanesError, match=r"the function read_csv\(\) is not allowed"):
+        d.subset("read_csv('/etc/passwd') IS NULL")
+    with pytest.raises(DesignError, match="cannot evaluate the subset condition"):
+        d.subset("no_such_column > 1")
+
+
 def test_tidy_columns_and_exponentiate() -> None:
     d = SurveyDesign(_toy(), strata="sdmvstra", psu="sdmvpsu", weights="wt_mec")
     tidy = svymean("x", d).tidy()

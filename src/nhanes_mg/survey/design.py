@@ -24,6 +24,7 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from nhanes_mg.errors import DesignError, EstimationError
+from nhanes_mg.expressions import condition as parse_condition
 
 LonelyPSU = Literal["fail", "remove", "adjust", "average", "certainty"]
 LONELY_PSU_OPTIONS: tuple[str, ...] = ("fail", "remove", "adjust", "average", "certainty")
@@ -398,12 +399,16 @@ class SurveyDesign:
         )
 
     # ------------------------------------------------------------------ domains
-    def subset(self, condition: pl.Expr | np.ndarray | pl.Series | Sequence[bool]) -> SurveyDesign:
+    def subset(
+        self, condition: str | pl.Expr | np.ndarray | pl.Series | Sequence[bool]
+    ) -> SurveyDesign:
         """The design restricted to a domain (R's ``subset(design, condition)``).
 
         All rows stay in the design, so variances use the full sample's strata and PSUs;
         rows where the condition is false or missing are outside the domain. Subsets nest:
-        ``design.subset(a).subset(b)`` is the domain ``a & b``.
+        ``design.subset(a).subset(b)`` is the domain ``a & b``. ``condition`` is an SQL
+        condition as specifications write them (``"age >= 60 AND sex = 'female'"``, checked
+        by :func:`nhanes_mg.expressions.condition`), a polars expression or a boolean mask.
 
         Examples
         --------
@@ -415,7 +420,12 @@ class SurveyDesign:
         >>> old = d.subset(pl.col("age") >= 60)
         >>> int(old.domain.sum()), len(old)
         (2, 4)
+        >>> int(d.subset("age >= 60 AND age < 70").domain.sum())
+        1
         """
+        text = condition if isinstance(condition, str) else None
+        if text is not None:
+            condition = parse_condition(text).expr  # one line naming what is not allowed
         if isinstance(condition, pl.Expr):
             try:
                 mask = self._frame.select(
@@ -429,7 +439,7 @@ class SurveyDesign:
                 mask = pl.Series(np.full(self._frame.height, bool(mask[0])))
             if mask.dtype != pl.Boolean:
                 raise DesignError(f"subset condition is {mask.dtype}, not Boolean")
-            label: str | None = str(condition)
+            label: str | None = text or str(condition)
             arr = mask.to_numpy()
         else:
             arr = np.asarray(

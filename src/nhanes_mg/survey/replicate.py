@@ -669,7 +669,7 @@ class ReplicateDesign:
         return new
 
     def subset(
-        self, condition: pl.Expr | np.ndarray | pl.Series | Sequence[bool]
+        self, condition: str | pl.Expr | np.ndarray | pl.Series | Sequence[bool]
     ) -> ReplicateDesign:
         """The design restricted to a domain (R's ``subset(design, condition)``).
 
