@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 from scipy import special
+
+from nhanes_mg.errors import EstimationError
 
 TIDY_SCHEMA: dict[str, pl.DataType] = {
     "term": pl.String(),
@@ -113,8 +116,87 @@ class SurveyResult:
             schema=TIDY_SCHEMA,
         )
 
+    @property
+    def coef(self) -> dict[str, float]:
+        """The estimates by term (R's ``coef``, statsmodels' ``params``)."""
+        return dict(zip(self.terms, np.asarray(self.estimate, dtype=float).tolist(), strict=True))
+
+    @property
+    def se(self) -> dict[str, float]:
+        """The design-based standard errors by term (R's ``SE``, statsmodels' ``bse``)."""
+        return dict(zip(self.terms, np.asarray(self.std_error, dtype=float).tolist(), strict=True))
+
+    def confint(self, level: float | None = None) -> pl.DataFrame:
+        """The confidence intervals by term (R's ``confint``): ``term, conf_low, conf_high``.
+
+        At the estimator's own ``level`` these are its intervals (a logit interval for
+        ``svyciprop``, Woodruff's for ``svyquantile``). At another level, Wald intervals
+        ``estimate ± t(df) × std_error`` are computed when the estimator's intervals are Wald
+        intervals; otherwise ask the estimator again with ``level=…``.
+
+        >>> r = make_result(["x"], np.array([2.0]), np.array([[0.25]]), 15.0, 100, 0.95, "mean")
+        >>> [round(v, 6) for v in r.confint(0.9).row(0)[1:]]  # 2 ± t(0.95; 15) × 0.5
+        [1.123475, 2.876525]
+        """
+        if level is None or level == self.level:
+            low, high = self.conf_low, self.conf_high
+        else:
+            est = np.asarray(self.estimate, dtype=float)
+            se = np.asarray(self.std_error, dtype=float)
+            df = np.asarray(self.df, dtype=float)
+            q_own = np.array([critical_value(self.level, d) for d in df])
+            wald_like = np.allclose(self.conf_low, est - q_own * se, rtol=1e-9, equal_nan=True)
+            if not wald_like or not np.allclose(self.conf_high, est + q_own * se, rtol=1e-9):
+                raise EstimationError(
+                    f"the intervals of {self.method or 'this estimate'} are not Wald intervals: "
+                    f"ask the estimator again with level={level}"
+                )
+            q = np.array([critical_value(level, d) for d in df])
+            low, high = est - q * se, est + q * se
+        return pl.DataFrame(
+            {
+                "term": list(self.terms),
+                "conf_low": np.asarray(low, dtype=float),
+                "conf_high": np.asarray(high, dtype=float),
+            }
+        )
+
+    def summary(self) -> str:
+        """A printed table as R's ``summary`` prints coefficients: estimate, standard error,
+        t (or z) value, P value and the interval, with the design's degrees of freedom."""
+        tidy = self.tidy()
+        width = max([len("term"), *(len(t) for t in self.terms)])
+        df = np.asarray(self.df, dtype=float)
+        reference = "z" if np.isinf(df).all() else "t"
+        pct = f"{100 * self.level:g}%"
+        lines = [
+            f"{type(self).__name__} ({self.method or 'survey estimate'}); df "
+            + ", ".join(sorted({"inf" if np.isinf(d) else f"{d:g}" for d in df}))
+            + f"; {pct} intervals",
+            f"{'term':<{width}}  {'Estimate':>11}  {'Std. Error':>11}  {reference + ' value':>8}"
+            f"  {'Pr(>|' + reference + '|)':>9}  {'low':>11}  {'high':>11}",
+        ]
+        for row in tidy.iter_rows(named=True):
+            lines.append(
+                f"{row['term']:<{width}}  {row['estimate']:>11.5g}  {row['std_error']:>11.5g}"
+                f"  {row['statistic']:>8.3f}  {_p_text(row['p_value']):>9}"
+                f"  {row['conf_low']:>11.5g}  {row['conf_high']:>11.5g}"
+            )
+        return "\n".join(lines)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.method})\n{self.tidy()}"
+
+    def _repr_html_(self) -> str:
+        """A notebook shows the tidy table under the estimator's name."""
+        table = self.tidy()._repr_html_()
+        return f"<p><b>{type(self).__name__}</b> ({html.escape(self.method)})</p>{table}"
+
+
+def _p_text(p: float) -> str:
+    if math.isnan(p):
+        return "NA"
+    return "< 2e-16" if p < 2e-16 else f"{p:.3g}"
 
 
 def make_result(
