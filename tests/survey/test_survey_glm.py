@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 
+from nhanes_mg.errors import NhanesError
 from nhanes_mg.survey import SurveyDesign, regtermtest, svyglm
 
 from golden_data import Golden
@@ -87,3 +89,32 @@ def test_interaction_and_p_for_interaction(diet: SurveyDesign, golden: Golden) -
     assert test.f_stat == pytest.approx(exp["statistic"], rel=1e-6)
     assert test.p_value[0] == pytest.approx(exp["p_value"], rel=1e-6)
     assert (test.num_df, test.den_df) == (exp["n"], exp["df"])
+
+
+def test_an_sql_condition_as_the_outcome() -> None:
+    """``"x < 30 ~ …"`` fits the 0/1 outcome a precomputed column gives (null stays missing),
+    shows the user's formula, and is checked as every specification expression is."""
+    rng = np.random.default_rng(3)
+    n = 600
+    x = rng.normal(40, 15, n)
+    x[:25] = np.nan  # unknown 25(OH)D: the outcome is missing, not "not deficient"
+    frame = pl.DataFrame(
+        {
+            "s": np.repeat(np.arange(1, 7), n // 6),
+            "p": np.tile(np.repeat([1, 2], n // 12), 6),
+            "w": rng.uniform(1, 3, n),
+            "age": rng.uniform(20, 80, n),
+            "vitd": x,
+        }
+    ).with_columns(pl.col("vitd").fill_nan(None))
+    design = SurveyDesign(frame, strata="s", psu="p", weights="w")
+    by_condition = svyglm("vitd < 30 ~ age", design, family="quasibinomial")
+    column = design.update(low=pl.col("vitd") < 30)
+    by_column = svyglm("low ~ age", column, family="quasibinomial")
+    assert by_condition.coef == by_column.coef and by_condition.se == by_column.se
+    assert int(by_condition.n[0]) == n - 25
+    assert by_condition.formula == "vitd < 30 ~ age"
+    with pytest.raises(NhanesError, match=r"the function read_csv\(\) is not allowed"):
+        svyglm("read_csv('x') = 1 ~ age", design, family="quasibinomial")
+    as_formulaic = svyglm("I(age > 50) ~ vitd", design, family="quasibinomial")
+    assert len(as_formulaic.terms) == 2

@@ -8,6 +8,7 @@ model is refitted with every replicate's weights, as R's ``svyglm.svyrep.design`
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from scipy.linalg import blas, lapack
 from scipy.special import xlogy
 
 from nhanes_mg.errors import EstimationError
+from nhanes_mg.expressions import condition
 from nhanes_mg.survey import _formula
 from nhanes_mg.survey._scratch import scratch
 from nhanes_mg.survey.design import SurveyDesign, SurveyWarning, psu_totals
@@ -465,6 +467,30 @@ class SvyGLMResult(SurveyResult):
         return dict(zip(self.terms, map(float, self.estimate), strict=True))
 
 
+_OUTCOME = "_outcome_condition"  # the column an outcome condition is evaluated into
+_NAME = re.compile(r"^\s*[A-Za-z_][A-Za-z0-9_.]*\s*$")
+
+
+def _condition_outcome(
+    formula: str, design: SurveyDesign | ReplicateDesign
+) -> tuple[str, SurveyDesign | ReplicateDesign]:
+    """``"vitd < 30 ~ x"`` → ``"_outcome_condition ~ x"`` on the design with that column (1
+    where the condition holds, 0 where not, null where it cannot be told). A plain column or
+    a formulaic expression (``I(…)``, ``np.log(…)``) on the left is left to formulaic."""
+    lhs, _, rhs = formula.partition("~")
+    if (
+        _NAME.match(lhs)
+        or lhs.strip().startswith(("I(", "C(", "np."))
+        or not any(op in lhs for op in ("<", ">", "=", " IN ", " AND ", " OR ", " BETWEEN "))
+    ):
+        return formula, design
+    parsed = condition(lhs.strip())  # one line naming what is not allowed
+    missing = [c for c in parsed.columns if c not in design.column_names]
+    if missing:
+        raise EstimationError(f"variable(s) not in the design's frame: {', '.join(missing)}")
+    return f"{_OUTCOME} ~{rhs}", design.update(**{_OUTCOME: parsed.expr.cast(pl.Float64)})
+
+
 def svyglm(
     formula: str,
     design: SurveyDesign | ReplicateDesign,
@@ -483,7 +509,8 @@ def svyglm(
         Wilkinson formula in formulaic syntax (``"y ~ x1 + C(x2) + x3:x4"``). Text and
         categorical columns are categorical automatically; ``C(x)`` makes a numeric column
         categorical. The first level (sorted) is the reference unless ``reference`` says
-        otherwise.
+        otherwise. The outcome may be an SQL condition as specifications write one
+        (``"vitd_25oh_nmol < 30 ~ age + sex"``): true is 1, false 0, null missing.
     design : SurveyDesign or ReplicateDesign
         Full design, possibly a domain (``design.subset(...)``); the model is fitted on the
         domain rows with complete data, the variance uses the full design. With replicate
@@ -557,6 +584,8 @@ def svyglm(
         raise EstimationError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
     if "~" not in formula:
         raise EstimationError(f"svyglm: formula {formula!r} has no '~'")
+    shown = formula
+    formula, design = _condition_outcome(formula, design)
     replicate = design if isinstance(design, ReplicateDesign) else None
     # the rows, full-sample weights and domain (of a replicate design: its row store)
     base = design._base if isinstance(design, ReplicateDesign) else design
@@ -609,7 +638,7 @@ def svyglm(
             )
     if replicate is not None:
         return _replicate_glm(
-            replicate, formula, family, data, ops, y, fit, idx, p, pos, level, tol, maxit
+            replicate, shown, family, data, ops, y, fit, idx, p, pos, level, tol, maxit
         )
     # Sandwich as R's svy.varcoef: influence = estfun @ (X'WX)^-1 with estfun = x times the
     # working residual (y - mu) / mu_eta(eta) times the working weight of the fit.
@@ -630,7 +659,7 @@ def svyglm(
     vcov = a_inv @ meat @ a_inv
     df_res = float(base.degf_of_psus(psu if all_pos else psu[pos]) + 1 - p)
     return _glm_result(
-        fit, data, vcov, a_inv, df_res, pos, level, f"svyglm-{family}", formula, family
+        fit, data, vcov, a_inv, df_res, pos, level, f"svyglm-{family}", shown, family
     )
 
 
