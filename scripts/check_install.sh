@@ -13,11 +13,16 @@ trap 'rm -rf "$work"' EXIT
 "$PY" -m venv "$work/tools"
 "$work/tools/bin/python" -m pip install -q --disable-pip-version-check uv
 uv="$work/tools/bin/uv"
+# build from the committed files only: a build/ or egg-info left in the working tree by an
+# earlier in-tree build would put stale modules into the wheel
+source="$work/source"
+mkdir -p "$source"
+git ls-files -z | xargs -0 cp --parents -t "$source"
 for resolution in highest lowest-direct; do
   venv="$work/$resolution"
   "$PY" -m venv "$venv"
   echo "install from pyproject.toml ($resolution) ..." >&2
-  "$uv" pip install -q --python "$venv/bin/python" --resolution "$resolution" . "pytest>=8"
+  "$uv" pip install -q --python "$venv/bin/python" --resolution "$resolution" "$source" "pytest>=8"
   "$venv/bin/python" scripts/import_all.py
   (cd "$work" && "$venv/bin/nhanes-mg" specs >/dev/null)
   "$venv/bin/python" - <<'PY'
