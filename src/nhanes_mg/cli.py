@@ -214,15 +214,10 @@ def build(
     for record in records:
         if "MissingTable" in type(record.message).__name__:
             console.print(f"[yellow]warning:[/] {record.message}")
-    from nhanes_mg.jobs.outdir import check_output_folder, commit, staging_folder
+    from nhanes_mg.jobs.outdir import staged
 
-    check_output_folder(out_dir)  # one whole build in --out, as a run's (outdir.py)
-    stage = staging_folder(out_dir)
-    try:
-        write_analytic(result, stage)
-        commit(stage, out_dir)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+    with staged(out_dir) as staging:  # one whole build in --out, as a run's (outdir.py)
+        write_analytic(result, staging.path)
     path = out_dir / ANALYTIC_NAME
     out.print(format_summary(result))
     console.print(
@@ -493,7 +488,6 @@ def demo(
 ) -> None:
     """The whole pipeline offline on a synthetic NHANES-shaped sample (SYNTHETIC — not for
     inference): no network and no mirror needed."""
-    import shutil
     import tempfile
 
     from nhanes_mg.derive import demo as demo_mod
@@ -589,29 +583,25 @@ def usual_intake(
         if not math.isfinite(amounts[nut.strip().lower()]) or amounts[nut.strip().lower()] < 0:
             raise SpecError(f"--above {item!r}: the amount must be a finite number ≥ 0")
     from nhanes_mg.data.lock import data_dir_lock
-    from nhanes_mg.jobs.outdir import check_output_folder, commit, staging_folder
+    from nhanes_mg.jobs.outdir import check_output_folder, staged
 
-    check_output_folder(out_dir)  # its own whole output, as a run's (outdir.py)
+    check_output_folder(out_dir)  # before the lock and the estimation (outdir.py)
     with (
         data_dir_lock(data_dir, "usual-intake", wait_message=_waiting),
         console.status("Estimating usual intakes (NCI method, replicates) …"),
+        staged(out_dir) as staging,  # its own whole output, as a run's
     ):
-        stage = staging_folder(out_dir)
-        try:
-            table = run_usual_intake(
-                data_dir,
-                stage,
-                cycles=cycles,
-                nutrients=chosen,
-                n_brr=brr,
-                pool=pool,
-                domains=domains,
-                population=pop,
-                above=amounts or None,
-            )
-            commit(stage, out_dir)
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
+        table = run_usual_intake(
+            data_dir,
+            staging.path,
+            cycles=cycles,
+            nutrients=chosen,
+            n_brr=brr,
+            pool=pool,
+            domains=domains,
+            population=pop,
+            above=amounts or None,
+        )
     # the headline: % below the EAR (prevalence of inadequacy, with its 95% CI) and % below
     # the RDA (not meeting the RDA), usual intake and day 1; by default the whole
     # population, adults and each sex

@@ -38,6 +38,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from nhanes_mg.errors import OutputError
@@ -158,3 +161,35 @@ def commit(stage: Path, out_dir: Path) -> int:
     finally:
         shutil.rmtree(aside, ignore_errors=True)
     return count
+
+
+@dataclass
+class Staging:
+    """The staging folder of a job (:func:`staged`) and, once committed, the number of files
+    it put in place."""
+
+    path: Path
+    moved: int = 0
+
+
+@contextmanager
+def staged(out_dir: Path) -> Iterator[Staging]:
+    """The one way a job writes into ``out_dir``: the output folder checked
+    (:func:`check_output_folder`), a staging folder inside it for the block to fill, committed
+    as a whole when the block ends without an error (:func:`commit`), removed in every case —
+    shared by ``run``, ``validate``, ``build`` and ``usual-intake``.
+
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp()) / "out"
+    >>> with staged(out) as staging:
+    ...     _ = (staging.path / "report.md").write_text("#")
+    >>> staging.moved, sorted(p.name for p in out.iterdir())
+    (1, ['.nhanes-mg-output', 'report.md'])
+    """
+    check_output_folder(out_dir)
+    staging = Staging(staging_folder(out_dir))
+    try:
+        yield staging
+        staging.moved = commit(staging.path, out_dir)
+    finally:
+        shutil.rmtree(staging.path, ignore_errors=True)

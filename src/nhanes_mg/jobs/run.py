@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -26,7 +25,7 @@ from nhanes_mg.derive.build import ANALYTIC_NAME, DICTIONARY_NAME, SEAM_FIGURE
 from nhanes_mg.errors import SpecError
 from nhanes_mg.jobs import validate as validation  # a module: tests stand in for its parts
 from nhanes_mg.jobs.analytic import build_or_reuse
-from nhanes_mg.jobs.outdir import check_output_folder, commit, staging_folder
+from nhanes_mg.jobs.outdir import check_output_folder, staged
 from nhanes_mg.jobs.store import Payload, ResultStore
 from nhanes_mg.report.document import (
     SYNTHETIC_STAMP,
@@ -157,8 +156,8 @@ def _run_locked(
 
     store = ResultStore(data_dir)
     reused: list[str] = []
-    stage = staging_folder(out_dir)
-    try:
+    with staged(out_dir) as staging:
+        stage = staging.path
         started = time.perf_counter()
         build_key, meta, caught = build_or_reuse(store, data_dir, cycles, stage, force, reused)
         seconds["build"] = time.perf_counter() - started
@@ -242,15 +241,12 @@ def _run_locked(
         if gallery is not None:
             inputs.validation, inputs.validation_figure = gallery, stage / validation.FIGURE
         write_report(inputs, stage)
-        moved = commit(stage, out_dir)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
     seconds["report"] = time.perf_counter() - started
     md, html = out_dir / "report.md", out_dir / "report.html"
     notify("report", str(html))
     summary = RunSummary(report, meta, results, md, html, caught + skipped, seconds)
     summary.incomplete = [(r.spec.id, line) for r in results for line in r.incomplete]
-    summary.moved = moved
+    summary.moved = staging.moved
     summary.reused = reused
     summary.validation = gallery
     return summary

@@ -8,7 +8,6 @@ build's key and the code: a second run with nothing changed reads it back.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from nhanes_mg.derive import fetched_components
 from nhanes_mg.derive.build import ANALYTIC_NAME
 from nhanes_mg.files import atomic_write
 from nhanes_mg.jobs.analytic import build_or_reuse
-from nhanes_mg.jobs.outdir import check_output_folder, commit, staging_folder
+from nhanes_mg.jobs.outdir import check_output_folder, staged
 from nhanes_mg.jobs.store import Payload, ResultStore
 from nhanes_mg.study.validation.gallery import (
     Target,
@@ -158,8 +157,8 @@ def validate_pipeline(
         seconds["fetch"] = time.perf_counter() - started
         store = ResultStore(data_dir)
         reused: list[str] = []
-        stage = staging_folder(out_dir)
-        try:
+        with staged(out_dir) as staging:
+            stage = staging.path
             started = time.perf_counter()
             build_key, meta, caught = build_or_reuse(store, data_dir, cycles, stage, force, reused)
             seconds["build"] = time.perf_counter() - started
@@ -177,9 +176,6 @@ def validate_pipeline(
             )
             seconds["validation"] = time.perf_counter() - started
             notify("validation", f"{table.height} targets")
-            commit(stage, out_dir)
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
     return ValidationSummary(
         table, out_dir / TABLE, out_dir / FIGURE, reused, seconds, warnings=list(caught)
     )
