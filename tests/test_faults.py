@@ -235,6 +235,51 @@ def test_a_hostile_specification_reads_and_writes_nothing(
     assert not (tmp_path / "ESCAPED.csv").exists() and not Path("/ESCAPED.csv").exists()
 
 
+@pytest.mark.parametrize(
+    ("case", "said"),
+    [
+        ("lock_link", "is a symbolic link, not the lock file; remove it"),
+        ("claim_as_target", "field 'validation': is required"),
+        ("nan_verdict", "field 'verdict.value': must be a finite number, not nan"),
+        ("foreign_out", "holds files nhanes-mg did not write (chapter1.docx)"),
+    ],
+)
+def test_a_data_dir_or_folder_someone_else_made_changes_nothing(
+    cli_main: CliMain, tmp_path: Path, case: str, said: str
+) -> None:
+    """Through the command line, before any long work: a lock file that is a link to a file
+    elsewhere (the file is kept, not emptied), a claim's specification given as a validation
+    target, a non-finite threshold, an output folder holding someone else's work (kept)."""
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    data, out = tmp_path / "raw", tmp_path / "out"
+    data.mkdir()
+    spec = tmp_path / "h.toml"
+    spec.write_text(HOSTILE.format(id="H1", population="age >= 20"))
+    if case == "lock_link":
+        (data / ".nhanes-mg.lock").symlink_to(precious)
+        args = ["build", "--data-dir", str(data), "--out", str(out)]
+    elif case == "claim_as_target":
+        args = ["validate", "--spec", str(spec), "--data-dir", str(data), "--out", str(out)]
+    elif case == "nan_verdict":
+        spec.write_text(
+            spec.read_text() + '[verdict]\nanalysis = "a"\nrule = "effect"\n'
+            'direction = "above"\nvalue = nan\n'
+        )
+        args = ["specs", "--spec", str(spec)]
+    else:
+        out.mkdir()
+        (out / "chapter1.docx").write_text("a thesis")
+        args = ["validate", "--data-dir", str(data), "--out", str(out)]
+    before = _listing(tmp_path)
+    code, _, stderr = cli_main(*args)
+    assert code == 1, stderr
+    assert said in _one_error_line(stderr)
+    assert _listing(tmp_path) == before  # nothing written, emptied or removed anywhere
+    assert precious.read_text() == "keep me"
+    assert not _leftovers(tmp_path)
+
+
 @pytest.mark.parametrize("second", ["H1", "h1", "H1_fits"])
 def test_two_specifications_that_would_share_files_are_refused(
     cli_main: CliMain, tmp_path: Path, second: str
