@@ -77,6 +77,7 @@ def test_cox_analyses_get_survival_curves_deaths_and_person_years(
     deaths = result.table1.filter(pl.col("analysis") == "cvd_per25", pl.col("variable") == "deaths")
     fit = result.fit("cvd_per25")
     assert fit is not None and deaths["estimate"].sum() == fit.events
+    assert deaths["group"].to_list() == ["Q1", "Q2", "Q3", "Q4"]  # category order, every run
     assert result.margins.height == 0  # no margins for a Cox model
 
 

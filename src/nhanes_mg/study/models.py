@@ -328,7 +328,7 @@ def _describe_sample(
             variable=pl.col("variable").replace_strict(dict(zip(values, names, strict=True)))
         )
         if analysis.model == "cox":
-            table = pl.concat([table, _deaths_and_person_years(described, analysis.time or "")])
+            table = pl.concat([table, _deaths_and_person_years(described, labels)])
         result.table1 = _append(result.table1, table.with_columns(**keys))
     # the curve a cut point could hide: beside quantile analyses, or asked for (spline = true)
     if outputs.dose_response and (analysis.exposure_type == "quantiles" or analysis.spline):
@@ -432,9 +432,9 @@ def _append(table: pl.DataFrame, more: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([table, more], how="diagonal_relaxed") if table.width else more
 
 
-def _deaths_and_person_years(described: SurveyDesign, time: str) -> pl.DataFrame:
+def _deaths_and_person_years(described: SurveyDesign, labels: list[str]) -> pl.DataFrame:
     """Unweighted deaths and person-years (follow-up in months / 12) by category, among the
-    analysed (in the domain, in the weight's subsample)."""
+    analysed (in the domain, in the weight's subsample), in the order of ``labels``."""
     analysed = pl.Series(described.domain & (np.asarray(described.weights) > 0))
     rows = (
         described.frame.filter(analysed & pl.col("_cat").is_not_null())
@@ -444,7 +444,8 @@ def _deaths_and_person_years(described: SurveyDesign, time: str) -> pl.DataFrame
             person_years=(pl.col(TIME_COL) / 12).sum(),
             n=pl.len().cast(pl.Int64),
         )
-        .sort("_cat")  # the categories' order, every run (group_by's order is not fixed)
+        # the categories' order, every run (group_by's is not fixed; "≤ 1.7" sorts last)
+        .sort(pl.col("_cat").replace_strict(labels, list(range(len(labels)))))
     )
     out = []
     for variable, statistic in (("deaths", "count"), ("person_years", "person-years")):
