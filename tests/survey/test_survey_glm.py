@@ -114,6 +114,9 @@ def test_an_sql_condition_as_the_outcome() -> None:
     assert by_condition.coef == by_column.coef and by_condition.se == by_column.se
     assert int(by_condition.n[0]) == n - 25
     assert by_condition.formula == "vitd < 30 ~ age"
+    words = svyglm("age between 20 and 50 ~ vitd", design, family="quasibinomial")
+    mid = design.update(mid=pl.col("age").is_between(20, 50))
+    assert words.coef == svyglm("mid ~ vitd", mid, family="quasibinomial").coef  # any case
     with pytest.raises(NhanesError, match=r"the function read_csv\(\) is not allowed"):
         svyglm("read_csv('x') = 1 ~ age", design, family="quasibinomial")
     as_formulaic = svyglm("I(age > 50) ~ vitd", design, family="quasibinomial")

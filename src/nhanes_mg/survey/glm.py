@@ -481,7 +481,9 @@ def _condition_outcome(
     if (
         _NAME.match(lhs)
         or lhs.strip().startswith(("I(", "C(", "np."))
-        or not any(op in lhs for op in ("<", ">", "=", " IN ", " AND ", " OR ", " BETWEEN "))
+        or not any(
+            op in lhs.upper() for op in ("<", ">", "=", " IN ", " AND ", " OR ", " BETWEEN ")
+        )
     ):
         return formula, design
     parsed = condition(lhs.strip())  # one line naming what is not allowed
