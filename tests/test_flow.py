@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from nhanes_mg.expressions import condition
 from nhanes_mg.study.flow import Needed, population_clauses, sample_flow
 from run_support import ShippedResult
 
@@ -26,7 +27,7 @@ def test_cascade_by_hand() -> None:
         }
     )
     needed = [Needed("y", "outcome", frame["y"]), Needed("x", "exposure", frame["x"])]
-    flow, missing, note = sample_flow(frame, ["age >= 20"], frame["w"], "W", needed)
+    flow, missing, note = sample_flow(frame, [condition("age >= 20")], frame["w"], "W", needed)
     assert flow["n_after"].to_list() == [6, 5, 4, 2, 1]
     assert flow["n_lost"].to_list() == [0, 1, 1, 2, 1]
     assert flow["kind"].to_list() == ["start", "population", "subsample", "missing", "missing"]

@@ -27,33 +27,22 @@ True
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import polars as pl
 
-from nhanes_mg.derive.lineage import affected_by
 from nhanes_mg.errors import (
     IncompleteDataError,
     NhanesError,
     OutsideCyclesError,
     SpecError,
 )
-from nhanes_mg.expressions import variables_of
-from nhanes_mg.study.analysis_frame import (
-    TABLE_COLUMNS,
-    TABLE_SCHEMA,
-    describe_model,
-    expressions_of,
-    frame_for,
-)
-from nhanes_mg.study.declared import subsamples as declared_subsamples
+from nhanes_mg.study.analysis_frame import TABLE_COLUMNS, TABLE_SCHEMA, rows_of
 from nhanes_mg.study.descriptive import estimate_descriptive
 from nhanes_mg.study.judge import judge
 from nhanes_mg.study.models import estimate_model
+from nhanes_mg.study.plan import AnalysisPlan, Plan, Schema, compile
 from nhanes_mg.study.results import FitInfo, SpecResult
-from nhanes_mg.study.spec_types import Analysis, DescriptiveAnalysis, Spec, UsualIntakeAnalysis
-from nhanes_mg.study.usual import estimate_usual, usual_weight
-from nhanes_mg.study.weights import choose_weight
+from nhanes_mg.study.spec_types import DescriptiveAnalysis, Spec, UsualIntakeAnalysis
+from nhanes_mg.study.usual import estimate_usual
 
 # ---------------------------------------------------------------------------------- run
 
@@ -64,35 +53,40 @@ def run_spec(
     gaps: list[dict[str, object]] | None = None,
     allow_incomplete: bool = False,
 ) -> SpecResult:
-    """Run every analysis and sensitivity analysis; one that cannot be estimated is recorded
-    (in ``notes`` and its :class:`FitInfo`), not raised. A malformed spec raises SpecError.
+    """Compile ``spec`` against the analytic dataset (:func:`nhanes_mg.study.plan.compile`)
+    and run the plan (:func:`run_plan`).
 
     ``gaps`` are the build's missing tables and columns (``BuildResult.gaps``). An analysis
     that needs one of them in one of its cycles is not estimated (never silently estimated
     on the other cycles) unless ``allow_incomplete``, and then its fit says what it lacks.
     """
+    plan = compile(spec, Schema.of(analytic, gaps or []), allow_incomplete)
+    return run_plan(plan, analytic)
+
+
+def run_plan(plan: Plan, analytic: pl.DataFrame) -> SpecResult:
+    """Run every analysis and sensitivity analysis of a compiled plan; one that cannot be
+    estimated is recorded (in ``notes`` and its :class:`FitInfo`), not raised. A malformed
+    spec raises SpecError."""
+    spec = plan.spec
     result = SpecResult(spec=spec, table=pl.DataFrame(schema=TABLE_SCHEMA))
     tables: list[pl.DataFrame] = []
-    for analysis in (*spec.analyses, *spec.sensitivities):
-        where = f"{spec.path or spec.id}: analysis {analysis.name!r}"
-        if analysis.sensitivity:
-            where += f" (sensitivity {analysis.sensitivity!r})"
-        label = analysis.sensitivity_label or analysis.label or analysis.name
+    for item in plan.analyses:
+        analysis = item.analysis
         try:
-            table, info = _run_analysis(
-                spec, analysis, analytic, result, where, gaps or [], allow_incomplete
-            )
+            if item.error is not None:
+                raise item.error
+            table, info = _run_analysis(spec, item, analytic, result)
         except SpecError:
             raise
         except NhanesError as exc:
-            name = analysis.name + (f" [{analysis.sensitivity}]" if analysis.sensitivity else "")
-            result.notes.append(f"{name}: not estimated — {exc}")
+            result.notes.append(f"{item.name}: not estimated — {exc}")
             result.fits.append(
                 FitInfo(
                     analysis.name,
                     analysis.sensitivity,
-                    label,
-                    describe_model(analysis),
+                    item.label,
+                    item.description,
                     error=str(exc),
                     missing_data=isinstance(exc, IncompleteDataError),
                     outside_cycles=isinstance(exc, OutsideCyclesError),
@@ -108,65 +102,43 @@ def run_spec(
 
 
 def _run_analysis(
-    spec: Spec,
-    analysis: Analysis,
-    analytic: pl.DataFrame,
-    result: SpecResult,
-    where: str,
-    gaps: list[dict[str, object]],
-    allow_incomplete: bool,
+    spec: Spec, item: AnalysisPlan, analytic: pl.DataFrame, result: SpecResult
 ) -> tuple[pl.DataFrame, FitInfo]:
-    label = analysis.sensitivity_label or analysis.label or analysis.name
-    wanted = [c.years for c in spec.cycles_of(analysis)]
-    hits = affected_by(gaps, variables_of(expressions_of(spec, analysis)), wanted)
-    missing = tuple(dict.fromkeys(f"{table} ({cycle})" for table, cycle, _ in hits))
-    if hits and not allow_incomplete:
-        needed = sorted({v for *_, found in hits for v in found})
-        raise IncompleteDataError(f"{', '.join(missing)} missing — needed for {', '.join(needed)}")
-    skip = {cycle: f"{table} missing (--allow-incomplete)" for table, cycle, _ in hits}
+    analysis = item.analysis
     if isinstance(analysis, UsualIntakeAnalysis):
-        cycles = [c for c in wanted if c not in skip]
-        table, n, used = estimate_usual(spec, analysis, cycles, analytic, result, where, skip)
-        weight_name = usual_weight(analysis)
-        reason = (
-            "NCI method: both recall days in the mixed model, weighted by the day-1 dietary "
-            "weight WTDRD1 (as MIXTRAN)"
-            if analysis.weight == "auto"
-            else "set by the specification (the NCI method's default: WTDRD1)"
+        skip = dict(item.dropped)
+        table, n, used = estimate_usual(
+            spec, analysis, list(item.kept), analytic, result, item.where, skip
         )
         info = FitInfo(
             analysis.name,
             analysis.sensitivity,
-            label,
-            describe_model(analysis),
+            item.label,
+            item.description,
             cycles=used,
-            dropped=tuple(skip.items()),
+            dropped=item.dropped,
             n=n,
-            weight=weight_name,
-            weight_reason=f"{reason}; Fay-BRR replicates of the full design, the population "
-            "and domains as domains of it",
-            incomplete=missing,
+            weight=item.weight.weight,
+            weight_reason=f"{item.weight.reason}; Fay-BRR replicates of the full design, the "
+            "population and domains as domains of it",
+            incomplete=item.incomplete,
         )
         return table, info
-    weight = choose_weight(
-        expressions_of(spec, analysis), analysis.weight, declared_subsamples(spec.variables)
-    )
-    frame, kept, dropped = frame_for(spec, analysis, analytic, weight, where, skip)
+    frame = rows_of(analytic, item.kept)
     if isinstance(analysis, DescriptiveAnalysis):
-        table, n = estimate_descriptive(spec, analysis, frame, weight.weight, where)
+        table, n = estimate_descriptive(spec, item, frame)
         info = FitInfo(
             analysis.name,
             analysis.sensitivity,
-            label,
-            describe_model(analysis),
-            kept,
-            dropped,
+            item.label,
+            item.description,
+            item.kept,
+            item.dropped,
             n,
             None,
-            weight.weight,
-            weight.reason,
-            incomplete=missing,
+            item.weight.weight,
+            item.weight.reason,
+            incomplete=item.incomplete,
         )
         return table, info
-    table, info = estimate_model(spec, analysis, frame, weight, where, kept, dropped, label, result)
-    return table, replace(info, incomplete=missing)
+    return estimate_model(spec, item, frame, result)

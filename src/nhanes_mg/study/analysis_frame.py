@@ -11,12 +11,8 @@ from typing import Any
 
 import polars as pl
 
-from nhanes_mg.errors import (
-    EstimationError,
-    OutsideCyclesError,
-    SpecError,
-)
-from nhanes_mg.expressions import sql_expr, variables_of
+from nhanes_mg.errors import SpecError
+from nhanes_mg.expressions import Condition, condition
 from nhanes_mg.study.spec_types import (
     Analysis,
     DescriptiveAnalysis,
@@ -24,7 +20,6 @@ from nhanes_mg.study.spec_types import (
     Spec,
     UsualIntakeAnalysis,
 )
-from nhanes_mg.study.weights import CDC_NAME, WeightChoice
 from nhanes_mg.survey import (
     SurveyDesign,
     svyquantile,
@@ -111,22 +106,25 @@ def describe_model(analysis: Analysis) -> str:
 # ---------------------------------------------------------------------------------- helpers
 
 
-def sql_series(frame: pl.DataFrame, text: str, where: str) -> pl.Series:
-    expression = sql_expr(text)  # refused before anything evaluates it (expressions.py)
+def sql_series(frame: pl.DataFrame, text: str | Condition, where: str) -> pl.Series:
+    """An expression (parsed by :func:`~nhanes_mg.expressions.condition`, once) on ``frame``."""
+    parsed = text if isinstance(text, Condition) else condition(text)
     try:
-        return frame.select(expression.alias("_"))["_"]
+        return frame.select(parsed.expr.alias("_"))["_"]
     except Exception as exc:
         raise SpecError(
-            f"{where}: cannot evaluate {text!r} on the analytic dataset ({exc})"
+            f"{where}: cannot evaluate {parsed.text!r} on the analytic dataset ({exc})"
         ) from exc
 
 
-def flag(frame: pl.DataFrame, text: str | None, where: str) -> pl.Series:
+def flag(frame: pl.DataFrame, text: str | Condition | None, where: str) -> pl.Series:
+    """A condition on ``frame``: true where it holds, false where not or unknown."""
     if not text:
         return pl.Series([True] * frame.height)
     values = sql_series(frame, text, where)
     if values.dtype != pl.Boolean:
-        raise SpecError(f"{where}: {text!r} is not a condition (it gives {values.dtype})")
+        shown = text.text if isinstance(text, Condition) else text
+        raise SpecError(f"{where}: {shown!r} is not a condition (it gives {values.dtype})")
     return values.fill_null(False)
 
 
@@ -189,59 +187,9 @@ def expressions_of(spec: Spec, analysis: Analysis) -> list[str | None]:
     ]
 
 
-def frame_for(
-    spec: Spec,
-    analysis: Analysis,
-    analytic: pl.DataFrame,
-    weight: WeightChoice,
-    where: str,
-    skip: dict[str, str] | None = None,
-) -> tuple[pl.DataFrame, tuple[str, ...], tuple[tuple[str, str], ...]]:
-    """The rows of the cycles this analysis can use, and the cycles it cannot (with why)."""
-    variables = variables_of(expressions_of(spec, analysis))
-    absent = [v for v in variables if v not in analytic.columns]
-    if absent:
-        raise SpecError(f"{where}: no column {', '.join(absent)} in the analytic dataset")
-    if weight.weight not in analytic.columns:
-        raise SpecError(f"{where}: no weight column {weight.weight} in the analytic dataset")
-    wanted = [c.years for c in spec.cycles_of(analysis)]
-    frame = analytic.filter(pl.col("cycle").cast(pl.String).is_in(wanted))
-    present = (
-        frame.group_by(pl.col("cycle").cast(pl.String))
-        .agg(
-            (pl.col(weight.weight) > 0).any().alias("__w"),
-            *[pl.col(v).is_not_null().any().alias(v) for v in variables],
-        )
-        .rows_by_key("cycle", named=True, unique=True)
-    )
-    kept, dropped = [], []
-    for cycle in wanted:
-        have = present.get(cycle)
-        if skip and cycle in skip:
-            dropped.append((cycle, skip[cycle]))
-            continue
-        if have is None:
-            dropped.append((cycle, "not in the analytic dataset"))
-            continue
-        why = [] if have["__w"] else [f"no {CDC_NAME.get(weight.weight, weight.weight)} weight"]
-        missing = [v for v in variables if not have[v]]
-        if any(v.startswith(("mort_", "followup_")) for v in missing):
-            why.append("no linked mortality file")
-        other = [v for v in missing if not v.startswith(("mort_", "followup_"))]
-        if other:
-            why.append(f"no {', '.join(other)}")
-        if why:
-            dropped.append((cycle, "; ".join(why)))
-        else:
-            kept.append(cycle)
-    if not kept:
-        if all(why == "not in the analytic dataset" for _, why in dropped):
-            raise OutsideCyclesError(
-                f"none of its cycles ({', '.join(wanted)}) is among the cycles built (--cycles)"
-            )
-        reasons = "; ".join(f"{c}: {why}" for c, why in dropped)
-        raise EstimationError(f"no cycle has every variable and the weight ({reasons})")
-    return frame.filter(pl.col("cycle").cast(pl.String).is_in(kept)), tuple(kept), tuple(dropped)
+def rows_of(analytic: pl.DataFrame, cycles: tuple[str, ...]) -> pl.DataFrame:
+    """The rows of the cycles an analysis keeps (its plan's)."""
+    return analytic.filter(pl.col("cycle").cast(pl.String).is_in(list(cycles)))
 
 
 def tidy_rows(tidy: pl.DataFrame, **columns: Any) -> pl.DataFrame:

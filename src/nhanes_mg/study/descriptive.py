@@ -24,6 +24,7 @@ from nhanes_mg.study.analysis_frame import (
     sql_series,
     tidy_rows,
 )
+from nhanes_mg.study.plan import AnalysisPlan
 from nhanes_mg.study.spec_types import DescriptiveAnalysis, Spec
 from nhanes_mg.survey import (
     SurveyDesign,
@@ -45,11 +46,14 @@ from nhanes_mg.survey.standardize import (
 
 
 def estimate_descriptive(
-    spec: Spec, analysis: DescriptiveAnalysis, frame: pl.DataFrame, weight: str, where: str
+    spec: Spec, item: AnalysisPlan, frame: pl.DataFrame
 ) -> tuple[pl.DataFrame, int]:
-    population = flag(frame, spec.population, f"{where}: population") & flag(
-        frame, analysis.population, f"{where}: population"
-    )
+    """A descriptive analysis as its plan says, on the rows of the cycles it keeps."""
+    analysis, where, weight = item.analysis, item.where, item.weight.weight
+    assert isinstance(analysis, DescriptiveAnalysis)
+    population = pl.Series([True] * frame.height)
+    for parsed in item.populations:
+        population = population & flag(frame, parsed, f"{where}: population")
     columns = {
         "_v": sql_series(frame, analysis.variable, f"{where}: variable"),
         DOMAIN_COL: population,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from nhanes_mg.expressions import condition
+from nhanes_mg.expressions import Condition, condition
 
 COMPLETE_CASE_NOTE = 0.10  # note when complete-case analysis loses more than this (weighted)
 
@@ -65,7 +65,7 @@ class Needed:
 
 def sample_flow(
     frame: pl.DataFrame,
-    populations: Sequence[str | None],
+    populations: Sequence[Condition],
     weight: pl.Series,
     weight_words: str,
     needed: Sequence[Needed],
@@ -96,10 +96,7 @@ def sample_flow(
         )
 
     step("start", "all participants of the cycles fitted", None, keep.copy())
-    for population in populations:
-        if not population:
-            continue
-        parsed = condition(population)
+    for parsed in populations:
         for clause, expr in zip(parsed.clauses, parsed.clause_exprs, strict=True):
             flag = frame.select(expr.fill_null(False).alias("_"))["_"]
             step("population", clause, None, flag.to_numpy().astype(bool))

@@ -16,6 +16,7 @@ from nhanes_mg.errors import (
     NhanesError,
     SpecError,
 )
+from nhanes_mg.expressions import Condition
 from nhanes_mg.study.analysis_frame import (
     CONTRAST_SCALES,
     DOMAIN_COL,
@@ -26,7 +27,6 @@ from nhanes_mg.study.analysis_frame import (
     TIME_COL,
     TREND_COL,
     as_model_column,
-    describe_model,
     design_for,
     flag,
     sql_series,
@@ -34,10 +34,11 @@ from nhanes_mg.study.analysis_frame import (
     weighted_quantiles,
 )
 from nhanes_mg.study.flow import Needed, sample_flow
+from nhanes_mg.study.plan import SPLINE_BOUNDARY, SPLINE_KNOTS, AnalysisPlan, ModelPlan
 from nhanes_mg.study.results import CONTRAST_RATIO_SCALES, RATIO_SCALES, FitInfo, SpecResult
-from nhanes_mg.study.spec_types import ModelAnalysis, Outputs, Spec, category_labels
+from nhanes_mg.study.spec_types import ModelAnalysis, Outputs, Spec
 from nhanes_mg.study.table1 import TABLE1_SCHEMA, table_one
-from nhanes_mg.study.weights import CDC_NAME, WeightChoice
+from nhanes_mg.study.weights import CDC_NAME
 from nhanes_mg.survey import (
     SurveyDesign,
     regtermtest,
@@ -50,67 +51,59 @@ from nhanes_mg.survey.predmeans import svypredmeans
 from nhanes_mg.survey.results import SurveyResult
 from nhanes_mg.survey.spline_curve import spline_curve, spline_nonlinearity
 from nhanes_mg.survey.splines import NaturalSpline
+from nhanes_mg.survey.terms import ModelTerms
 
 # ---------------------------------------------------------------------------------- models
 
 
 def estimate_model(
-    spec: Spec,
-    analysis: ModelAnalysis,
-    frame: pl.DataFrame,
-    weight: WeightChoice,
-    where: str,
-    cycles: tuple[str, ...],
-    dropped: tuple[tuple[str, str], ...],
-    label: str,
-    result: SpecResult,
+    spec: Spec, item: AnalysisPlan, frame: pl.DataFrame, result: SpecResult
 ) -> tuple[pl.DataFrame, FitInfo]:
+    """Estimate a model analysis as its plan says, on the rows of the cycles it keeps."""
+    analysis, plan, where, weight = item.analysis, item.model, item.where, item.weight
+    assert isinstance(analysis, ModelAnalysis) and plan is not None
     kind = analysis.model
-    covariates = list(analysis.covariates)
-    outcome = sql_series(frame, analysis.outcome, f"{where}: outcome")
+    covariates = list(plan.covariates)
+    outcome = sql_series(frame, plan.outcome, f"{where}: outcome")
     if outcome.dtype == pl.Boolean:
         outcome = outcome.cast(pl.Float64)
-    exposure = sql_series(frame, analysis.exposure, f"{where}: exposure")
+    exposure = sql_series(frame, plan.exposure, f"{where}: exposure")
     if exposure.dtype == pl.Boolean:
         exposure = exposure.cast(pl.Float64)
     work = frame.with_columns(
         [as_model_column(frame[c]).alias(c) for c in covariates]
         + [outcome.alias(OUTCOME_COL), exposure.cast(pl.Float64).alias(EXPOSURE_COL)]
     )
-    if kind == "cox":
-        work = work.with_columns(
-            sql_series(frame, analysis.time or "", f"{where}: time").alias(TIME_COL)
-        )
+    if plan.time is not None:
+        work = work.with_columns(sql_series(frame, plan.time, f"{where}: time").alias(TIME_COL))
     needed = [OUTCOME_COL, EXPOSURE_COL, *covariates] + ([TIME_COL] if kind == "cox" else [])
     complete = work.select(pl.all_horizontal([pl.col(c).is_not_null() for c in needed]))
-    domain_flag = (
-        flag(work, spec.population, f"{where}: population")
-        & flag(work, analysis.population, f"{where}: population")
-        & complete.to_series()
-    )
+    domain_flag = complete.to_series()
+    for population in item.populations:
+        domain_flag = flag(work, population, f"{where}: population") & domain_flag
     # One design of the analysis's cycles; every variable added later is an update() of it,
     # which shares the strata, PSU and weight encodings instead of rebuilding them.
     sample = design_for(work, weight.weight)
     strata: tuple[str, str] | None = None
     added: dict[str, pl.Series] = {}
-    if analysis.modifier:
-        modifier, strata = _modifier(work, domain_flag, analysis, sample, where)
+    if plan.modifier is not None:
+        modifier, strata = _modifier(work, domain_flag, analysis, plan.modifier, sample, where)
         added[MODIFIER_COL] = modifier.alias(MODIFIER_COL)
         domain_flag = domain_flag & modifier.is_not_null()
     design = sample.update(**added, **{DOMAIN_COL: domain_flag.alias(DOMAIN_COL)})
     in_domain = design.subset(pl.col(DOMAIN_COL))
     if spec.outputs.sample_flow:
-        _record_flow(result, spec, analysis, work, weight, added.get(MODIFIER_COL))
+        _record_flow(result, item, work, added.get(MODIFIER_COL))
 
-    # Exposure coding, by hand so that coefficient names are ours (no parsing of formula
-    # names): one 0/1 column per non-reference category, or the exposure per `per` units.
-    labels: list[str] = []
+    # Exposure coding (the plan's columns, so that coefficient names are ours): one 0/1
+    # column per non-reference category, the spline basis, or the exposure per `per` units.
+    labels: list[str] = list(plan.labels)
     cuts: list[float] = []
     medians: dict[str, float] = {}  # each category's weighted median (the trend's score)
-    columns: dict[str, str] = {}  # model column → category label (or the exposure's term)
-    if analysis.exposure_type in ("quantiles", "cutpoints"):
-        labels = category_labels(analysis.exposure_type, analysis.quantiles, analysis.cutpoints)
-        if analysis.exposure_type == "quantiles":
+    columns = dict(plan.columns)  # model column → category label (or the exposure's term)
+    reference = plan.reference
+    if labels:
+        if plan.coding == "quantiles":
             k = analysis.quantiles
             cuts = weighted_quantiles(in_domain, EXPOSURE_COL, [i / k for i in range(1, k)])
             if len(set(cuts)) < len(cuts):
@@ -119,7 +112,6 @@ def estimate_model(
                 )
         else:
             cuts = list(analysis.cutpoints)
-        reference = analysis.reference_category or labels[0]
         # right-closed intervals: (−∞, c1], (c1, c2], …
         bounds = [-math.inf, *cuts, math.inf]
         in_category = {
@@ -130,25 +122,19 @@ def estimate_model(
         trend = pl.lit(None, pl.Float64)
         for lab, cond in in_category.items():
             trend = pl.when(cond).then(pl.lit(medians.get(lab))).otherwise(trend)
-        dummies = {}
-        for j, lab in enumerate(labels):
-            if lab != reference:
-                columns[f"_e{j}"] = lab
-                dummies[f"_e{j}"] = (
-                    pl.when(pl.col(EXPOSURE_COL).is_null())
-                    .then(None)
-                    .otherwise(in_category[lab].cast(pl.Float64))
-                )
+        dummies = {
+            column: pl.when(pl.col(EXPOSURE_COL).is_null())
+            .then(None)
+            .otherwise(in_category[lab].cast(pl.Float64))
+            for column, lab in columns.items()
+        }
         design = design.update(**dummies, **{TREND_COL: trend})
-    elif analysis.exposure_type == "spline":
-        reference = None
+    elif plan.coding == "spline":
         splined, weights_of = spline_exposure(analysis, in_domain, work[EXPOSURE_COL])
+        assert list(splined) == list(columns)  # the plan's basis columns
         design = design.update(**splined)
-        columns.update({c: analysis.exposure_term for c in splined})
     else:
-        columns["_e0"] = analysis.exposure_term
-        design = design.update(_e0=pl.col(EXPOSURE_COL) / analysis.per)
-        reference = None
+        design = design.update(**{c: pl.col(EXPOSURE_COL) / analysis.per for c in columns})
     # what each estimate row is: a weighted sum of model columns (one column, weight 1, for
     # categories and a linear exposure; the spline's basis differences for a spline contrast)
     combos: dict[str, dict[str, float]] = (
@@ -156,8 +142,13 @@ def estimate_model(
         if analysis.exposure_type == "spline"
         else {lab: {c: 1.0} for c, lab in columns.items()}
     )
-    if analysis.modifier:  # after the exposure columns it multiplies (update sees the old frame)
-        design = design.update(**{f"{c}_m": pl.col(c) * pl.col(MODIFIER_COL) for c in columns})
+    if plan.modifier is not None:  # after the exposure columns (update sees the old frame)
+        design = design.update(
+            **{
+                i: pl.col(c) * pl.col(MODIFIER_COL)
+                for c, i in zip(columns, plan.interactions, strict=True)
+            }
+        )
     domain = design.subset(pl.col(DOMAIN_COL))
     if not analysis.sensitivity:
         _describe_sample(
@@ -185,7 +176,7 @@ def estimate_model(
     base = dict(
         analysis=analysis.name, outcome=analysis.outcome_label or analysis.outcome, model=kind
     )
-    fit = _fit(kind, " + ".join([*columns, *covariates]), domain)
+    fit = _fit(kind, plan.terms, domain)
     if analysis.exposure_type == "spline":
         tidy = svycontrast(fit, combos).tidy(exponentiate=exponentiate)
     else:
@@ -207,20 +198,20 @@ def estimate_model(
         order = {lab: i for i, lab in enumerate(labels)}
         tables = [pl.concat(tables).sort(pl.col("term").replace_strict(order, default=99))]
 
-    if analysis.trend and labels:
-        trend_fit = _fit(kind, " + ".join([TREND_COL, *covariates]), domain)
+    if plan.trend is not None:
+        trend_fit = _fit(kind, plan.trend, domain)
         t = trend_fit.tidy().filter(pl.col("term") == TREND_COL)
         scale = "coefficient (log scale)" if kind != "linear" else "coefficient"
         tables.append(tidy_rows(t, role="trend", term="P for trend", scale=scale, **base))
-    if analysis.modifier and strata is not None:
-        tables += _joint(kind, combos, list(columns), covariates, domain, strata, n, base)
+    if plan.joint is not None and strata is not None:
+        tables += _joint(plan, combos, domain, strata, n, base)
     info = FitInfo(
         analysis.name,
         analysis.sensitivity,
-        label,
-        describe_model(analysis),
-        cycles,
-        dropped,
+        item.label,
+        item.description,
+        item.kept,
+        item.dropped,
         n,
         events,
         weight.weight,
@@ -228,6 +219,7 @@ def estimate_model(
         strata,
         tuple(cuts),
         outcome_share=share,
+        incomplete=item.incomplete,
     )
     table = pl.concat(tables)
     _refuse_separation(table, analysis)
@@ -362,10 +354,6 @@ def _describe_sample(
             result.margins = _append(result.margins, margins.with_columns(**keys))
 
 
-SPLINE_KNOTS = (0.10, 0.50, 0.90)  # interior knots: weighted percentiles (Harrell's three)
-SPLINE_BOUNDARY = (0.05, 0.95)  # boundary knots, and the range the curve is drawn over
-
-
 def _record_dose_response(
     result: SpecResult,
     analysis: ModelAnalysis,
@@ -489,14 +477,11 @@ def _margins(analysis: ModelAnalysis, domain: SurveyDesign) -> pl.DataFrame | No
 
 
 def _record_flow(
-    result: SpecResult,
-    spec: Spec,
-    analysis: ModelAnalysis,
-    work: pl.DataFrame,
-    weight: WeightChoice,
-    modifier: pl.Series | None,
+    result: SpecResult, item: AnalysisPlan, work: pl.DataFrame, modifier: pl.Series | None
 ) -> None:
     """The analysis's sample flow and missingness, added to the result's tables."""
+    analysis, weight = item.analysis, item.weight
+    assert isinstance(analysis, ModelAnalysis)
     needed = [
         Needed(analysis.outcome_label or analysis.outcome, "outcome", work[OUTCOME_COL]),
         Needed(analysis.exposure_label or analysis.exposure, "exposure", work[EXPOSURE_COL]),
@@ -508,7 +493,7 @@ def _record_flow(
         needed.append(Needed(f"modifier ({analysis.modifier})", "modifier", modifier))
     flow, missing, note = sample_flow(
         work,
-        [spec.population, analysis.population],
+        item.populations,
         work[weight.weight],
         CDC_NAME.get(weight.weight, weight.weight),
         needed,
@@ -529,10 +514,8 @@ def _record_flow(
 
 
 def _joint(
-    kind: str,
+    plan: ModelPlan,
     combos: dict[str, dict[str, float]],
-    columns: list[str],
-    covariates: list[str],
     domain: SurveyDesign,
     strata: tuple[str, str],
     n: int,
@@ -541,13 +524,14 @@ def _joint(
     """One joint model with exposure × modifier terms: the interaction test, the exposure's
     effect in each stratum and their contrast (linear combinations of its coefficients).
 
-    ``combos`` names each effect as a weighted sum of the exposure's model ``columns`` (a
+    ``combos`` names each effect as a weighted sum of the exposure's model columns (a
     category's dummy, or a spline contrast's basis differences); where the modifier holds,
     each column's interaction term adds to it.
     """
-    inter = [f"{c}_m" for c in columns]
-    joint = _fit(kind, " + ".join([*columns, MODIFIER_COL, *inter, *covariates]), domain)
-    test = regtermtest(joint, inter)
+    assert plan.joint is not None
+    kind = plan.kind
+    joint = _fit(kind, plan.joint, domain)
+    test = regtermtest(joint, list(plan.interactions))
     out = [
         tidy_rows(
             pl.DataFrame(
@@ -616,12 +600,13 @@ def _modifier(
     work: pl.DataFrame,
     domain_flag: pl.Series,
     analysis: ModelAnalysis,
+    parsed: Condition,
     sample: SurveyDesign,
     where: str,
 ) -> tuple[pl.Series, tuple[str, str]]:
     """The effect modifier as 0/1 (null where unknown) and the names of its two strata."""
-    text = analysis.modifier or ""
-    values = sql_series(work, text, f"{where}: modifier")
+    text = parsed.text
+    values = sql_series(work, parsed, f"{where}: modifier")
     if analysis.modifier_cut is None:
         if values.dtype != pl.Boolean:
             raise SpecError(f"{where}: modifier {text!r} is not a condition (give modifier_cut)")
@@ -645,8 +630,14 @@ def _category_medians(domain: SurveyDesign, categories: dict[str, pl.Expr]) -> d
     return out
 
 
-def _fit(kind: str, rhs: str, domain: SurveyDesign) -> SurveyResult:
+def _fit(kind: str, terms: str | ModelTerms, domain: SurveyDesign) -> SurveyResult:
+    """A model of the plan's columns (:class:`ModelTerms`) or of a formula's right-hand side
+    (the dose–response spline, written as an ``ns()`` term)."""
     if kind == "cox":
-        return svycoxph(f"Surv({TIME_COL}, {OUTCOME_COL}) ~ {rhs}", domain)
+        rhs = (
+            terms if isinstance(terms, ModelTerms) else f"Surv({TIME_COL}, {OUTCOME_COL}) ~ {terms}"
+        )
+        return svycoxph(rhs, domain)
     family = "quasibinomial" if kind == "logistic" else "gaussian"
-    return svyglm(f"{OUTCOME_COL} ~ {rhs}", domain, family=family)  # type: ignore[arg-type]
+    model = terms if isinstance(terms, ModelTerms) else f"{OUTCOME_COL} ~ {terms}"
+    return svyglm(model, domain, family=family)  # type: ignore[arg-type]

@@ -14,17 +14,13 @@ from nhanes_mg.errors import (
 )
 from nhanes_mg.expressions import variables_of
 from nhanes_mg.study.analysis_frame import tidy_rows
+from nhanes_mg.study.plan import usual_weight
 from nhanes_mg.study.results import SpecResult
 from nhanes_mg.study.spec_types import Spec, UsualIntakeAnalysis
 from nhanes_mg.usual_intake import estimate_usual_intake
 from nhanes_mg.usual_intake.domains import Domain, and_population, check_domains
 
 # ---------------------------------------------------------------------------------- usual intake
-
-
-def usual_weight(analysis: UsualIntakeAnalysis) -> str:
-    """The NCI method weights by the day-1 weight (as MIXTRAN) unless the spec sets one."""
-    return "wt_diet1" if analysis.weight == "auto" else analysis.weight
 
 
 def _usual_domains(spec: Spec, analysis: UsualIntakeAnalysis, where: str) -> list[Any]:
@@ -58,7 +54,7 @@ def estimate_usual(
     cycles = [c for c in wanted if c in present]
     if not cycles:
         raise EstimationError(f"none of the cycles {', '.join(wanted)} is in the data")
-    weight = usual_weight(analysis)
+    weight = usual_weight(analysis).weight
     if weight not in analytic.columns:
         raise SpecError(f"{where}: no weight column {weight} in the analytic dataset")
     mine = _usual_domains(spec, analysis, where)
@@ -75,7 +71,7 @@ def estimate_usual(
     for other in (*spec.analyses, *spec.sensitivities):  # the specification's other analyses
         if (
             not isinstance(other, UsualIntakeAnalysis)
-            or (other.variable, other.brr, usual_weight(other), other.pool) != key[2:]
+            or (other.variable, other.brr, usual_weight(other).weight, other.pool) != key[2:]
             or [
                 c.years for c in spec.cycles_of(other) if c.years in present and c.years not in skip
             ]

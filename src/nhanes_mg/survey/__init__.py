@@ -25,6 +25,7 @@ argument order follow R: the variable or formula first, the design second.
 ``svypredmeans``          ``svypredmeans`` (predictive margins of a ``svyglm``)
 ``svystandardize``        ``svystandardize`` (direct standardization; 2000 U.S. standard)
 ``svykm``                 ``svykm`` (se=TRUE: exp(-H) with SEs; se=FALSE: product-limit)
+``ModelTerms``            a model given by its columns (no formula to parse)
 ``ns(x, ...)`` term       ``splines::ns`` in ``svyglm`` / ``svycoxph`` formulas
 ``spline_curve``          ``svycontrast`` of the basis difference f(v) - f(reference)
 ``spline_nonlinearity``   ``regTermTest`` of the spline's non-linear part
@@ -83,6 +84,7 @@ from nhanes_mg.survey.standardize import (
     nchs_age_group,
     svystandardize,
 )
+from nhanes_mg.survey.terms import ModelTerms
 
 __all__ = [
     "LONELY_PSU_OPTIONS",
@@ -90,6 +92,7 @@ __all__ = [
     "US2000_ADULT",
     "US2000_STANDARD",
     "US2000_STANDARD_WEIGHTS",
+    "ModelTerms",
     "NaturalSpline",
     "RegTermTestResult",
     "ReplicateDesign",

@@ -18,6 +18,7 @@ from nhanes_mg.errors import EstimationError
 from nhanes_mg.survey import splines as _splines
 from nhanes_mg.survey._scratch import scratch
 from nhanes_mg.survey.design import Encoded, SurveyDesign
+from nhanes_mg.survey.terms import ModelTerms
 
 
 @dataclass
@@ -125,7 +126,7 @@ def required_variables(formula: str) -> list[str]:
 
 def build(
     design: SurveyDesign,
-    formula: str,
+    formula: str | ModelTerms,
     *,
     reference: Mapping[str, Any] | None = None,
     extra: tuple[str, ...] = (),
@@ -145,6 +146,8 @@ def build(
     ``reference`` maps a variable to its reference level: the variable becomes categorical
     (also when numeric) with that level first, so treatment contrasts compare with it.
     """
+    if isinstance(formula, ModelTerms):  # columns given: nothing to parse
+        return _build_terms(design, formula, reference, extra, intercept, scratch_x, lazy_dense)
     if "ns(" in formula and (spline := _splines.parse(formula)) is not None:
         # ns() terms: the base formula with a placeholder column each, then the basis columns
         return _splines.expand(
@@ -153,40 +156,14 @@ def build(
         )  # fmt: skip
     reference = dict(reference or {})
     simple, needed = _variables(formula, tuple(sorted(reference)), tuple(extra), engine)
-    frame = design.frame
-    absent = [v for v in needed if v not in design.column_names]
-    if absent:
-        raise EstimationError(f"variable(s) not in the design's frame: {', '.join(absent)}")
-    # The hot path of every model fit: numpy encodings cached by the design, no polars call.
+    _check_present(design, needed)
     if simple is not None:
-        domain_rows = design.domain_rows()
-        if len(domain_rows) == 0:
-            raise EstimationError("the domain is empty")
-        # each column on the domain's rows, grouped by PSU (cached by the design)
-        enc = {c: design.domain_encoded(c) for c in needed}
-        if all(e.unsupported is None for e in enc.values()):
-            keep: np.ndarray | None = None
-            for e in enc.values():
-                if e.complete:
-                    continue
-                keep = (
-                    e.present.copy() if keep is None else np.logical_and(keep, e.present, out=keep)
-                )
-            select = None if keep is None or keep.all() else np.flatnonzero(keep)
-            weights = design.domain_row_weights()
-            if (select is not None and len(select) == 0) or not (
-                design.domain_weights_positive()
-                or ((weights if select is None else weights.take(select)) > 0).any()
-            ):
-                raise EstimationError(
-                    "no domain row with positive weight has complete data for " + ", ".join(needed)
-                )
-            model = _build_simple(
-                enc, select, None, domain_rows, design.domain_psu(), weights, simple, reference,
-                extra, intercept, scratch_x, lazy_dense,
-            )  # fmt: skip
-            model.n_frame = len(design)
+        model = _build_fast(
+            design, simple, needed, reference, extra, intercept, scratch_x, lazy_dense
+        )
+        if model is not None:
             return model
+    frame = design.frame
     schema = frame.schema
     present = [
         (pl.col(c).is_not_null() & pl.col(c).is_not_nan()) if schema[c].is_float()
@@ -241,6 +218,77 @@ def build(
         raise EstimationError(f"the model matrix of {formula!r} has non-finite values")
     extras = {c: pdf[c].to_numpy(dtype=float) for c in extra}
     return ModelData(rows, y, columns, term_columns, extras, dense=X)
+
+
+def _check_present(design: SurveyDesign, needed: list[str]) -> None:
+    absent = [v for v in needed if v not in design.column_names]
+    if absent:
+        raise EstimationError(f"variable(s) not in the design's frame: {', '.join(absent)}")
+
+
+def _build_terms(
+    design: SurveyDesign,
+    terms: ModelTerms,
+    reference: Mapping[str, Any] | None,
+    extra: tuple[str, ...],
+    intercept: bool,
+    scratch_x: bool,
+    lazy_dense: bool,
+) -> ModelData:
+    """:func:`build` for columns given as :class:`ModelTerms` (no formula to parse)."""
+    reference = dict(reference or {})
+    simple = (terms.outcome, list(terms.columns))
+    named = [v for v in (terms.outcome, *terms.columns) if v]
+    needed = sorted(set(named) | set(extra) | set(reference))
+    _check_present(design, needed)
+    model = _build_fast(design, simple, needed, reference, extra, intercept, scratch_x, lazy_dense)
+    if model is not None:
+        return model
+    return build(  # a column the fast path cannot encode: the same model through formulaic
+        design, terms.formula, reference=reference, extra=extra, intercept=intercept,
+        engine="formulaic", scratch_x=scratch_x, lazy_dense=lazy_dense,
+    )  # fmt: skip
+
+
+def _build_fast(
+    design: SurveyDesign,
+    simple: tuple[str | None, list[str]],
+    needed: list[str],
+    reference: dict[str, Any],
+    extra: tuple[str, ...],
+    intercept: bool,
+    scratch_x: bool,
+    lazy_dense: bool,
+) -> ModelData | None:
+    """The hot path of every model fit: numpy encodings cached by the design, no polars
+    call. None when a column cannot be encoded so (formulaic then builds the model)."""
+    domain_rows = design.domain_rows()
+    if len(domain_rows) == 0:
+        raise EstimationError("the domain is empty")
+    # each column on the domain's rows, grouped by PSU (cached by the design)
+    enc = {c: design.domain_encoded(c) for c in needed}
+    if any(e.unsupported is not None for e in enc.values()):
+        return None
+    keep: np.ndarray | None = None
+    for e in enc.values():
+        if e.complete:
+            continue
+        keep = e.present.copy() if keep is None else np.logical_and(keep, e.present, out=keep)
+    select = None if keep is None or keep.all() else np.flatnonzero(keep)
+    weights = design.domain_row_weights()
+    if (select is not None and len(select) == 0) or not (
+        design.domain_weights_positive()
+        or ((weights if select is None else weights.take(select)) > 0).any()
+    ):
+        raise EstimationError(
+            "no domain row with positive weight has complete data for " + ", ".join(needed)
+        )
+    model = _build_simple(
+        enc, select, None, domain_rows, design.domain_psu(), weights, simple, reference,
+        extra, intercept, scratch_x, lazy_dense,
+    )  # fmt: skip
+    model.n_frame = len(design)
+    return model
 
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -26,6 +26,7 @@ from nhanes_mg.errors import EstimationError
 from nhanes_mg.survey import _formula
 from nhanes_mg.survey.design import SurveyDesign, SurveyWarning, psu_totals
 from nhanes_mg.survey.results import SurveyResult, wald
+from nhanes_mg.survey.terms import ModelTerms
 
 _SURV = re.compile(r"^\s*Surv\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*\)\s*~(.*)$", re.S)
 
@@ -211,7 +212,7 @@ class SvyCoxResult(SurveyResult):
 
 
 def svycoxph(
-    formula: str,
+    formula: str | ModelTerms,
     design: SurveyDesign,
     *,
     ties: Literal["efron", "breslow"] = "efron",
@@ -225,9 +226,10 @@ def svycoxph(
 
     Parameters
     ----------
-    formula : str
+    formula : str or ModelTerms
         ``"Surv(time, event) ~ x1 + x2 + ..."``; ``event`` is 1 for a death, 0 for censoring;
-        the right-hand side is as in :func:`svyglm` (no intercept is fitted).
+        the right-hand side is as in :func:`svyglm` (no intercept is fitted). Or the columns
+        as :class:`~nhanes_mg.survey.terms.ModelTerms` with ``time`` set.
     design : SurveyDesign
         Full design or a domain of it.
     ties : {"efron", "breslow"}
@@ -267,16 +269,24 @@ def svycoxph(
     >>> fit.tidy(exponentiate=True)["term"].to_list()
     ['age']
     """
-    m = _SURV.match(formula)
-    if not m:
-        raise EstimationError(
-            f"svycoxph: formula must look like 'Surv(time, event) ~ x1 + x2', got {formula!r}"
-        )
-    time_col, event_col, rhs = m.group(1), m.group(2), m.group(3)
-    if not rhs.strip():
-        raise EstimationError("svycoxph: the formula has no covariates")
+    rhs_terms: str | ModelTerms
+    if isinstance(formula, ModelTerms):
+        if formula.time is None or formula.outcome is None or not formula.columns:
+            raise EstimationError(f"svycoxph: {formula} needs a time, an event and columns")
+        time_col, event_col = formula.time, formula.outcome
+        rhs_terms, formula = ModelTerms(None, formula.columns), formula.formula
+    else:
+        m = _SURV.match(formula)
+        if not m:
+            raise EstimationError(
+                f"svycoxph: formula must look like 'Surv(time, event) ~ x1 + x2', got {formula!r}"
+            )
+        time_col, event_col, rhs = m.group(1), m.group(2), m.group(3)
+        if not rhs.strip():
+            raise EstimationError("svycoxph: the formula has no covariates")
+        rhs_terms = "~" + rhs
     data = _formula.build(
-        design, "~" + rhs, reference=reference, extra=(time_col, event_col), intercept=False
+        design, rhs_terms, reference=reference, extra=(time_col, event_col), intercept=False
     )
     idx_all = data.index  # frame row of each model row
     w_all = design.weights.take(idx_all)

@@ -27,6 +27,7 @@ from nhanes_mg.survey._scratch import scratch
 from nhanes_mg.survey.design import SurveyDesign, SurveyWarning, psu_totals
 from nhanes_mg.survey.replicate import ReplicateDesign
 from nhanes_mg.survey.results import SurveyResult, wald
+from nhanes_mg.survey.terms import ModelTerms
 
 Family = Literal["gaussian", "binomial", "quasibinomial", "poisson", "quasipoisson"]
 FAMILIES: tuple[str, ...] = ("gaussian", "binomial", "quasibinomial", "poisson", "quasipoisson")
@@ -494,7 +495,7 @@ def _condition_outcome(
 
 
 def svyglm(
-    formula: str,
+    formula: str | ModelTerms,
     design: SurveyDesign | ReplicateDesign,
     *,
     family: Family = "gaussian",
@@ -507,12 +508,14 @@ def svyglm(
 
     Parameters
     ----------
-    formula : str
+    formula : str or ModelTerms
         Wilkinson formula in formulaic syntax (``"y ~ x1 + C(x2) + x3:x4"``). Text and
         categorical columns are categorical automatically; ``C(x)`` makes a numeric column
         categorical. The first level (sorted) is the reference unless ``reference`` says
         otherwise. The outcome may be an SQL condition as specifications write one
         (``"vitd_25oh_nmol < 30 ~ age + sex"``): true is 1, false 0, null missing.
+        Programs that make their own model columns pass them as
+        :class:`~nhanes_mg.survey.terms.ModelTerms` (used as named, nothing parsed).
     design : SurveyDesign or ReplicateDesign
         Full design, possibly a domain (``design.subset(...)``); the model is fitted on the
         domain rows with complete data, the variance uses the full design. With replicate
@@ -584,10 +587,13 @@ def svyglm(
     """
     if family not in FAMILIES:
         raise EstimationError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
-    if "~" not in formula:
+    if isinstance(formula, ModelTerms):
+        shown = formula.formula
+    elif "~" not in formula:
         raise EstimationError(f"svyglm: formula {formula!r} has no '~'")
-    shown = formula
-    formula, design = _condition_outcome(formula, design)
+    else:
+        shown = formula
+        formula, design = _condition_outcome(formula, design)
     replicate = design if isinstance(design, ReplicateDesign) else None
     # the rows, full-sample weights and domain (of a replicate design: its row store)
     base = design._base if isinstance(design, ReplicateDesign) else design
@@ -599,9 +605,9 @@ def svyglm(
     ops = CellOps(data.cells, p) if data.cells is not None else DenseOps(data.X)
     w_full = base.weights.take(idx) if data.weights is None else data.weights
     if family in ("binomial", "quasibinomial") and not (y.min() >= 0 and y.max() <= 1):
-        raise EstimationError(f"svyglm: the outcome of {formula!r} must be in [0, 1] for {family}")
+        raise EstimationError(f"svyglm: the outcome of {shown!r} must be in [0, 1] for {family}")
     if family in ("poisson", "quasipoisson") and y.min() < 0:
-        raise EstimationError(f"svyglm: the outcome of {formula!r} is negative ({family})")
+        raise EstimationError(f"svyglm: the outcome of {shown!r} is negative ({family})")
     pos = w_full > 0
     all_pos = bool(pos.all())
     if family in ("binomial", "quasibinomial"):
