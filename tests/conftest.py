@@ -153,14 +153,15 @@ def cli_main(
     def run(*args: str) -> tuple[int, str, str]:
         monkeypatch.setattr(sys, "argv", ["nhanes-mg", *args])
         capsys.readouterr()
-        previous = signal.getsignal(signal.SIGTERM)
+        previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
         code: int | str | None = 0  # main() returns on success
         try:
             cli.main()
         except SystemExit as exited:
             code = exited.code
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGTERM, previous[0])
+            signal.signal(signal.SIGINT, previous[1])
         assert code is None or isinstance(code, int), code
         captured = capsys.readouterr()
         return code or 0, captured.out, captured.err

@@ -124,6 +124,19 @@ def test_specs_lists_the_shipped_ones_and_checks_a_users(cli_main: CliMain, tmp_
     assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1
 
 
+def test_specs_prints_a_users_plan(cli_main: CliMain, tmp_path: Path) -> None:
+    from nhanes_mg.study.spec import shipped_spec_paths
+
+    own = tmp_path / "mine.toml"
+    own.write_text(next(p for p in shipped_spec_paths() if p.name.startswith("C3")).read_text())
+    code, out, _ = cli_main("specs", "--spec", str(own), "--data-dir", str(tmp_path / "none"))
+    assert code == 0
+    assert "cycles are checked against the data at run time" in out
+    assert "deficiency_adjusted" in out and "population: age >= 20" in out
+    assert "exposure: 4 weighted quantiles in the domain, reference Q1" in out
+    assert not (tmp_path / "none").exists()  # printing a plan writes nothing
+
+
 def _raising(error: BaseException) -> Callable[..., object]:
     def app(*args: object, **kwargs: object) -> object:
         raise error

@@ -2,7 +2,8 @@
 
 Every :class:`~nhanes_mg.errors.NhanesError` ends the command with one red line and exit
 code 1; no traceback. Each command imports its job (:mod:`nhanes_mg.jobs`) when it runs, so
-that ``--help``, ``--version`` and ``specs`` do not load the survey engine or plotnine.
+that ``--help``, ``--version`` and ``specs`` (without ``--spec``/``--plan``) do not load the
+survey engine or plotnine.
 """
 
 from __future__ import annotations
@@ -383,16 +384,32 @@ def _print_summary(summary: object, synthetic: bool = False) -> None:
 def specs(
     spec: Annotated[
         list[Path] | None,
-        typer.Option("--spec", help="Validate your own file(s) instead.", callback=_home),
+        typer.Option(
+            "--spec",
+            help="Validate your own file(s) instead, and print each one's compiled plan.",
+            callback=_home,
+        ),
     ] = None,
+    data_dir: DataDirOpt = Path("data/raw"),
+    cycles: CyclesOpt = "2001-2018",
+    plan: Annotated[
+        bool,
+        typer.Option("--plan", help="Print the compiled plan (also of the shipped ones)."),
+    ] = False,
 ) -> None:
-    """List the shipped model specifications (or validate your own)."""
+    """List the shipped model specifications (or validate your own and print their plans).
+
+    A plan says, per analysis, its population, weight (and why), cycles kept and left out
+    (with why: checked against the data dir's last build for ``--cycles``, when there is one),
+    model and the rows its statements judge.
+    """
     from nhanes_mg.jobs.run import select_specs
 
     table = Table(title="Model specifications")
     for column in ("id", "title", "model", "cycles", "analyses", "sensitivity", "file"):
         table.add_column(column, overflow="fold")
-    for s in select_specs(None, spec or []):
+    chosen = select_specs(None, spec or [])
+    for s in chosen:
         table.add_row(
             s.id,
             s.title,
@@ -403,6 +420,19 @@ def specs(
             Path(s.path).name,
         )
     out.print(table)
+    if spec or plan:
+        # lazy: compiling loads the survey engine's types; a plain listing does not
+        from nhanes_mg.jobs.analytic import stored_schema
+        from nhanes_mg.study.plan import compile as compile_plan
+
+        schema = stored_schema(data_dir, cycles) if data_dir.is_dir() else None
+        if schema is None:
+            out.print(
+                f"(no current build in {data_dir} for --cycles {cycles}: cycles are checked "
+                "against the data at run time)"
+            )
+        for s in chosen:
+            out.print(compile_plan(s, schema).text(), markup=False, highlight=False)
 
 
 @app.command()
@@ -688,8 +718,17 @@ class Terminated(BaseException):
     """SIGTERM, raised in the main thread so that every ``finally`` cleans up."""
 
 
+_SIGNALLED: list[int] = []  # the signals received (an error they cause is reported as them)
+
+
 def _on_sigterm(signum: int, frame: object) -> None:
+    _SIGNALLED.append(signum)
     raise Terminated()
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    _SIGNALLED.append(signum)
+    raise KeyboardInterrupt()
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -708,6 +747,7 @@ def main() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, _on_sigint)
     for stream in (sys.stdout, sys.stderr):  # a terminal or pipe that cannot show "…" or "≥"
         reconfigure = getattr(stream, "reconfigure", None)  # gets "?" instead of an error
         if callable(reconfigure):
@@ -740,6 +780,15 @@ def main() -> None:
         where = exc.filename or ""
         _fail(f"{where}: {exc.strerror or exc}" if where else str(exc))
     except Exception as exc:
+        if _SIGNALLED:  # the signal came while a module was being imported (its init fails)
+            interrupted = _SIGNALLED[0] == signal.SIGINT
+            console.print(f"[bold red]error:[/] {'interrupted' if interrupted else 'terminated'}")
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            # a half-initialised extension module can abort the interpreter's shutdown: the
+            # staging folder is gone already (finally blocks ran), so leave without it
+            os._exit(130 if interrupted else 143)
         # Usage errors come from the click that typer bundles; they know how to show
         # themselves (usage line + one error line) and their exit code.
         show = getattr(exc, "show", None)

@@ -234,7 +234,7 @@ def test_cox_bad_input() -> None:
 
 
 def test_fast_model_matrix_equals_formulaic() -> None:
-    from nhanes_mg.survey import _formula
+    from nhanes_mg.survey import model_matrix
 
     rng = np.random.default_rng(3)
     frame = _toy().with_columns(
@@ -248,15 +248,17 @@ def test_fast_model_matrix_equals_formulaic() -> None:
         ("y ~ g + x + fcode", {"fcode": 2.0, "g": "b"}),
         ("y ~ x", {}),
     ]:
-        fast = _formula.build(d, formula, reference=ref)
-        slow = _formula.build(d, formula, reference=ref, engine="formulaic")
+        fast = model_matrix.build(d, formula, reference=ref)
+        slow = model_matrix.build(d, formula, reference=ref, engine="formulaic")
         assert fast.columns == slow.columns
         assert fast.term_columns == slow.term_columns
         np.testing.assert_array_equal(fast.X, slow.X)
         np.testing.assert_array_equal(fast.y, slow.y)
         np.testing.assert_array_equal(fast.rows, slow.rows)
     for intercept in (True, False):
-        fast = _formula.build(d, "~ x + g", extra=("y",), intercept=intercept)
-        slow = _formula.build(d, "~ x + g", extra=("y",), intercept=intercept, engine="formulaic")
+        fast = model_matrix.build(d, "~ x + g", extra=("y",), intercept=intercept)
+        slow = model_matrix.build(
+            d, "~ x + g", extra=("y",), intercept=intercept, engine="formulaic"
+        )
         assert fast.columns == slow.columns and fast.term_columns == slow.term_columns
         np.testing.assert_array_equal(fast.X, slow.X)

@@ -13,8 +13,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from nhanes_mg.survey import SurveyDesign, _formula, svyglm
-from nhanes_mg.survey.design import _build_structure, _encode
+from nhanes_mg.survey import SurveyDesign, model_matrix, svyglm
+from nhanes_mg.survey.design import build_structure, encode_column
 from nhanes_mg.survey.glm import CellOps, DenseOps
 
 
@@ -41,7 +41,7 @@ def _reference_codes(s: pl.Series) -> tuple[list[object], np.ndarray]:
 def test_text_encoding_equals_polars(values: list[str | None]) -> None:
     s = pl.Series(values * 7, dtype=pl.String)
     for part in (s, s[3:], s[:2], s.slice(5, 9)):
-        enc = _encode(part)
+        enc = encode_column(part)
         levels, codes = _reference_codes(part)
         assert enc.levels == levels
         assert np.array_equal(enc.data.astype(np.int64), codes)
@@ -53,7 +53,7 @@ def test_text_encoding_random() -> None:
     alphabet = list("ab1é-Z ")
     words = ["".join(rng.choice(alphabet, rng.integers(0, 14))) for _ in range(300)]
     s = pl.Series([None if rng.uniform() < 0.1 else w for w in rng.choice(words, 5000)])
-    enc = _encode(s)
+    enc = encode_column(s)
     levels, codes = _reference_codes(s)
     assert enc.levels == levels and np.array_equal(enc.data.astype(np.int64), codes)
 
@@ -67,7 +67,7 @@ def test_numeric_encoding_equals_polars(dtype: pl.DataType) -> None:
     raw = [1, None, 0, 3, None, 1] * 5 if dtype != pl.Boolean else [True, None, False] * 10
     s = pl.Series(raw, dtype=dtype)
     for part in (s, s[1:], s.drop_nulls()):
-        enc = _encode(part)
+        enc = encode_column(part)
         expected = part.cast(pl.Float64).fill_null(np.nan).to_numpy()
         assert np.array_equal(enc.data, expected, equal_nan=True)
         assert enc.integer == (dtype != pl.Float64 and dtype != pl.Float32)
@@ -85,8 +85,8 @@ def test_numeric_encoding_equals_polars(dtype: pl.DataType) -> None:
 )
 def test_structure_equals_polars_ranks(strata: list[object], psu: list[object]) -> None:
     frame = pl.DataFrame({"s": strata, "p": psu, "w": [1.0] * len(strata)})
-    columns = {c: _encode(frame[c]) for c in ("s", "p")}
-    structure = _build_structure(frame, "s", "p", columns)
+    columns = {c: encode_column(frame[c]) for c in ("s", "p")}
+    structure = build_structure(frame, "s", "p", columns)
     ranks = frame.select(
         pl.col("s").rank("dense").cast(pl.Int64) - 1,
         pl.struct("s", "p").rank("dense").cast(pl.Int64).alias("p") - 1,
@@ -137,8 +137,8 @@ def test_fast_model_matrix_equals_formulaic_any_row_order(
 ) -> None:
     design = SurveyDesign(_shuffled_toy(), strata="sdmvstra", psu="sdmvpsu", weights="wt_mec")
     domain = design.subset(pl.col("wt_mec") > 1.2)
-    fast = _formula.build(domain, formula, reference=reference, lazy_dense=True)
-    slow = _formula.build(domain, formula, reference=reference, engine="formulaic")
+    fast = model_matrix.build(domain, formula, reference=reference, lazy_dense=True)
+    slow = model_matrix.build(domain, formula, reference=reference, engine="formulaic")
     assert fast.columns == slow.columns and fast.term_columns == slow.term_columns
     np.testing.assert_array_equal(fast.rows, slow.rows)
     order = np.argsort(fast.index)  # fast rows are grouped by PSU; formulaic's in frame order
@@ -165,7 +165,9 @@ def test_fast_model_matrix_equals_formulaic_any_row_order(
 
 def test_cell_products_equal_dense_products() -> None:
     design = SurveyDesign(_shuffled_toy(7), strata="sdmvstra", psu="sdmvpsu", weights="wt_mec")
-    data = _formula.build(design, "y ~ x + g + h + code", reference={"code": 2}, lazy_dense=True)
+    data = model_matrix.build(
+        design, "y ~ x + g + h + code", reference={"code": 2}, lazy_dense=True
+    )
     assert data.cells is not None and data.psu is not None
     X = data.X
     cell, dense = CellOps(data.cells, X.shape[1]), DenseOps(X)
@@ -211,8 +213,8 @@ def test_encoding_of_some_rows_equals_encoding_of_those_rows() -> None:
     )
     rows = rng.permutation(n)[:150]
     for name in frame.columns:
-        part = _encode(frame[name], rows)
-        whole = _encode(frame[name].gather(rows))
+        part = encode_column(frame[name], rows)
+        whole = encode_column(frame[name].gather(rows))
         assert part.levels == whole.levels
         np.testing.assert_array_equal(part.data, whole.data)
 

@@ -29,7 +29,7 @@ import polars as pl
 import pytest
 
 from nhanes_mg.errors import EstimationError
-from nhanes_mg.survey import SurveyDesign, _formula, regtermtest, svycontrast, svycoxph, svyglm
+from nhanes_mg.survey import SurveyDesign, model_matrix, regtermtest, svycontrast, svycoxph, svyglm
 from nhanes_mg.survey.spline_curve import spline_curve, spline_nonlinearity, spline_term
 from nhanes_mg.survey.splines import NaturalSpline, ns_basis, parse, spline_knots
 
@@ -143,7 +143,7 @@ def test_formula_errors(formula: str, message: str) -> None:
 def test_no_spline_terms() -> None:
     assert parse("y ~ x + means(z)") is None
     assert parse("y ~ x + z") is None
-    assert _formula.required_variables("y ~ ns(x, df=3) + C(g) + z") == ["g", "x", "y", "z"]
+    assert model_matrix.required_variables("y ~ ns(x, df=3) + C(g) + z") == ["g", "x", "y", "z"]
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +183,7 @@ def test_engines_and_column_order(toy: SurveyDesign) -> None:
     formula = "y ~ z + ns(x, knots=[150, 250, 350]) + grp"
     label = "ns(x, knots = c(150, 250, 350))"
     built = [
-        _formula.build(toy, formula, engine=engine, lazy_dense=lazy)
+        model_matrix.build(toy, formula, engine=engine, lazy_dense=lazy)
         for engine in ("auto", "formulaic")
         for lazy in (False, True)
     ]

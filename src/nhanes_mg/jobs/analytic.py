@@ -10,6 +10,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from nhanes_mg import derive
 from nhanes_mg.data.fetch import iter_manifest
 from nhanes_mg.derive.build import (
@@ -20,6 +22,7 @@ from nhanes_mg.derive.build import (
     SEAM_TABLE,
 )
 from nhanes_mg.jobs.store import Payload, ResultStore
+from nhanes_mg.study.plan import Schema
 
 # What the build writes into the output folder (and the results store keeps).
 BUILD_FILES = (ANALYTIC_NAME, METADATA_NAME, DICTIONARY_NAME, SEAM_TABLE, SEAM_FIGURE)
@@ -53,6 +56,21 @@ def build_or_reuse(
     meta.setdefault("rows", build.frame.height)
     store.put(build_key, Payload({"meta": meta, "caught": caught}), stage, BUILD_FILES)
     return build_key, meta, caught
+
+
+def stored_schema(data_dir: Path, cycles: str | None = None) -> Schema | None:
+    """The :class:`~nhanes_mg.study.plan.Schema` of the data dir's last build (for these
+    ``--cycles``), read from its results store; None when nothing current is stored (no
+    build yet, or a data file changed since)."""
+    store = ResultStore(data_dir)
+    key = store.key("build", _inputs(data_dir), cycles)
+    stored = store.get(key)
+    if stored is None:
+        return None
+    payload, _ = stored
+    frame = pl.read_parquet(store.stored_file(key, ANALYTIC_NAME))
+    gaps = list(payload.data["meta"].get("gaps") or [])
+    return Schema.of(frame, gaps)
 
 
 def _inputs(data_dir: Path) -> list[tuple[str, object, int, int]]:

@@ -243,6 +243,12 @@ class ResultStore:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def stored_file(self, key: str, rel: str | Path) -> Path:
+        """The path of one file of an entry :meth:`get` verified, to read in place."""
+        source = _no_links(self.root / key / "files", _plain(str(rel)))
+        _regular(source)
+        return source
+
     def restore(self, key: str, relpaths: Sequence[Path], folder: Path) -> list[Path]:
         """Copy an entry's files into ``folder`` (same relative layout); their new paths.
         Only the plain relative paths :meth:`get` verified are accepted."""

@@ -21,7 +21,7 @@ Examples
 --------
 >>> from nhanes_mg.study.spec import load_shipped_specs
 >>> spec = load_shipped_specs()[2]
->>> describe_model(spec.analyses[0]).startswith("survey logistic")
+>>> compile(spec, None).analyses[0].description.startswith("survey logistic")
 True
 """
 

@@ -19,13 +19,14 @@ Examples
 >>> import polars as pl
 >>> from nhanes_mg.study.spec import load_shipped_specs
 >>> spec = next(s for s in load_shipped_specs() if s.id == "C3")
->>> frame = pl.DataFrame({"cycle": ["2005-2006"], "age": [30]})
->>> plan = compile(spec, Schema.of(frame))
->>> first = plan.analyses[0]
->>> first.model.terms.columns[:3] if first.model else None
-('_e1', '_e2', '_e3')
->>> first.error is not None  # this toy frame has none of the variables
-True
+>>> plan = compile(spec, None)  # no dataset at hand: cycles are checked at run time
+>>> quartiles = plan.analyses[1]
+>>> quartiles.weight.weight, quartiles.model.terms.columns[:3] if quartiles.model else None
+('wt_diet1', ('_e1', '_e2', '_e3'))
+>>> compile(spec, Schema.of(pl.DataFrame({"cycle": ["2005-2006"], "age": [30]})))
+Traceback (most recent call last):
+...
+nhanes_mg.errors.SpecError: ...: analysis 'deficiency_crude': no column mg_food_d1, ...
 """
 
 from __future__ import annotations
@@ -128,6 +129,7 @@ class ModelPlan:
     exposure: Condition
     time: Condition | None
     modifier: Condition | None
+    modifier_cut: str | float | None  # a number, "median" (in the domain), or None (a flag)
     covariates: tuple[str, ...]
     coding: str  # continuous | quantiles | cutpoints | spline
     labels: tuple[str, ...]  # the categories, in order (none for one term)
@@ -140,6 +142,29 @@ class ModelPlan:
     @property
     def interactions(self) -> tuple[str, ...]:
         return tuple(f"{c}_m" for c in self.columns)
+
+    def words(self, terms: ModelTerms) -> str:
+        """A model in words: its outcome, then each column as the report names it."""
+        modifier = self.modifier.text if self.modifier else ""
+        if self.modifier_cut is not None:
+            modifier = f"{modifier} ≥ {self.modifier_cut}"
+        named = {
+            OUTCOME_COL: self.outcome.text,
+            TIME_COL: self.time.text if self.time else "",
+            MODIFIER_COL: modifier,
+            TREND_COL: "category median (trend)",
+        }
+        for column, term in self.columns.items():
+            named[column] = term
+            named[f"{column}_m"] = f"{term} × {modifier}"
+        if self.coding == "spline":
+            named.update({c: f"{t} (basis {c[2:]})" for c, t in self.columns.items()})
+            named.update({f"{c}_m": f"{t} (basis {c[2:]}) × {modifier}"
+                          for c, t in self.columns.items()})  # fmt: skip
+        rhs = " + ".join(named.get(c, c) for c in terms.columns)
+        if terms.time is not None:
+            return f"Surv({named[TIME_COL]}, {named[OUTCOME_COL]}) ~ {rhs}"
+        return f"{named[OUTCOME_COL]} ~ {rhs}"
 
 
 @dataclass(frozen=True)
@@ -208,11 +233,15 @@ class Plan:
                     lines.append(f"    left out: {cycle} — {why}")
             if item.model is not None:
                 m = item.model
-                model = m.joint or m.terms
-                lines.append(f"    model: {model.formula}")
-                cols = ", ".join(f"{c} = {term}" for c, term in m.columns.items())
-                lines.append(f"    exposure ({m.coding}): {cols}"
-                             + (f"; reference {m.reference}" if m.reference else ""))  # fmt: skip
+                lines.append(f"    model: {m.words(m.joint or m.terms)}")
+                coding = {
+                    "quantiles": f"{len(m.labels)} weighted quantiles in the domain",
+                    "cutpoints": "categories at the cut points",
+                }.get(m.coding, m.coding)
+                lines.append(f"    exposure: {coding}"
+                             + (f", reference {m.reference}" if m.reference else ""))  # fmt: skip
+                if m.trend is not None:
+                    lines.append(f"    trend: {m.words(m.trend)}")
             for statement, comp in item.judged:
                 row = ", ".join(
                     f"{k} {v!r}"
@@ -220,7 +249,8 @@ class Plan:
                     if v
                 )
                 published = comp.text or "nothing comparable published"
-                lines.append(f"    judged by {statement}: {row or 'its row'} vs {published}")
+                by = f"statement {statement!r}" if statement else "the verdict"
+                lines.append(f"    judged by {by}: {row or 'its row'} vs {published}")
             if item.error is not None:
                 lines.append(f"    not estimated: {item.error}")
         return "\n".join(lines)
@@ -382,6 +412,7 @@ def _model_plan(analysis: ModelAnalysis) -> ModelPlan:
         exposure=condition(analysis.exposure),
         time=condition(analysis.time) if analysis.time else None,
         modifier=condition(analysis.modifier) if analysis.modifier else None,
+        modifier_cut=analysis.modifier_cut,
         covariates=covariates,
         coding=analysis.exposure_type,
         labels=labels,

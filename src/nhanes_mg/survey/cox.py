@@ -23,7 +23,7 @@ import numpy as np
 from scipy.linalg import blas
 
 from nhanes_mg.errors import EstimationError
-from nhanes_mg.survey import _formula
+from nhanes_mg.survey import model_matrix
 from nhanes_mg.survey.design import SurveyDesign, SurveyWarning, psu_totals
 from nhanes_mg.survey.results import SurveyResult, wald
 from nhanes_mg.survey.terms import ModelTerms
@@ -285,7 +285,7 @@ def svycoxph(
         if not rhs.strip():
             raise EstimationError("svycoxph: the formula has no covariates")
         rhs_terms = "~" + rhs
-    data = _formula.build(
+    data = model_matrix.build(
         design, rhs_terms, reference=reference, extra=(time_col, event_col), intercept=False
     )
     idx_all = data.index  # frame row of each model row
@@ -301,7 +301,7 @@ def svycoxph(
         raise EstimationError(f"svycoxph: {event_col!r} must be 0/1 (1 = event)")
     if np.any(time < 0):
         raise EstimationError(f"svycoxph: {time_col!r} has negative times")
-    _formula.check_rank(X, data.columns, "svycoxph")
+    model_matrix.check_rank(X, data.columns, "svycoxph")
     _check_monotone(X, event, data.columns)
     w_pos = w_all if all_pos else w_all[pos]
     w = w_pos / w_pos.mean()

@@ -176,7 +176,7 @@ class SurveyDesign:
         # encodings are cached by the design, its domains and its updates.
         columns: dict[str, Encoded] = {}
         for col in (strata, psu, weights):
-            enc = _encode(frame.get_column(col))
+            enc = encode_column(frame.get_column(col))
             columns[col] = enc
             nulls = (
                 frame[col].null_count()
@@ -222,7 +222,7 @@ class SurveyDesign:
         self.n_cycles = n_cycles
         self.lonely_psu: LonelyPSU = lonely_psu
         self._w = w
-        self._structure = _build_structure(frame, strata, psu, columns)
+        self._structure = build_structure(frame, strata, psu, columns)
         self._domain = np.ones(frame.height, dtype=bool)
         self._domain.flags.writeable = False
         self._domain_label: str | None = None
@@ -620,7 +620,7 @@ class SurveyDesign:
             else:
                 if name not in self._frame.columns:
                     raise EstimationError(f"variable {name!r} is not in the design's frame")
-                enc = _encode(self._frame.get_column(name))
+                enc = encode_column(self._frame.get_column(name))
             self._columns[name] = enc
         return enc
 
@@ -678,7 +678,7 @@ class SurveyDesign:
                     raise EstimationError(f"variable {name!r} is not in the design's frame")
                 # read the frame's buffers in row order (a stream: much faster from memory
                 # than by PSU), then order the compact result by PSU
-                enc = _encode(self._frame.get_column(name), self.domain_index())
+                enc = encode_column(self._frame.get_column(name), self.domain_index())
                 data = enc.data.take(self._domain_psu_order())
                 data.flags.writeable = False
                 enc = Encoded(data, enc.levels, enc.integer, enc.unsupported, enc.boolean)
@@ -864,7 +864,7 @@ _PLAIN_NUMERIC = frozenset(
 )
 
 
-def _encode(s: pl.Series, rows: np.ndarray | None = None) -> Encoded:
+def encode_column(s: pl.Series, rows: np.ndarray | None = None) -> Encoded:
     """A polars column as numpy (see :class:`Encoded`); vectorized, no Python loop over rows.
 
     With ``rows`` (row numbers), the encoding of those rows only, in their order (text levels
@@ -1067,7 +1067,7 @@ def _design_codes(frame: pl.DataFrame, col: str, enc: Encoded) -> tuple[np.ndarr
     return codes, frame[col].unique().sort().to_list()
 
 
-def _build_structure(
+def build_structure(
     frame: pl.DataFrame, strata: str, psu: str, columns: Mapping[str, Encoded]
 ) -> _Structure:
     stratum, labels = _design_codes(frame, strata, columns[strata])

@@ -22,7 +22,7 @@ from scipy.special import xlogy
 
 from nhanes_mg.errors import EstimationError
 from nhanes_mg.expressions import condition
-from nhanes_mg.survey import _formula
+from nhanes_mg.survey import model_matrix
 from nhanes_mg.survey._scratch import scratch
 from nhanes_mg.survey.design import SurveyDesign, SurveyWarning, psu_totals
 from nhanes_mg.survey.replicate import ReplicateDesign
@@ -164,7 +164,7 @@ class DenseOps:
 
 
 class CellOps:
-    """The same products from :class:`~nhanes_mg.survey._formula.Cells`, without dense ``X``.
+    """The same products from :class:`~nhanes_mg.survey.model_matrix.Cells`, without dense ``X``.
 
     The rows are sorted by cell. The numeric columns need row-level products; every product
     with the intercept or a dummy column is a sum over cells of cell totals, which are sums
@@ -174,7 +174,7 @@ class CellOps:
     Results equal the dense products up to rounding (~1e-16).
     """
 
-    def __init__(self, cells: _formula.Cells, p: int) -> None:
+    def __init__(self, cells: model_matrix.Cells, p: int) -> None:
         self.p = p
         self.cells = cells
         self.cont = np.asarray(cells.continuous, dtype=np.intp)
@@ -597,7 +597,7 @@ def svyglm(
     replicate = design if isinstance(design, ReplicateDesign) else None
     # the rows, full-sample weights and domain (of a replicate design: its row store)
     base = design._base if isinstance(design, ReplicateDesign) else design
-    data = _formula.build(base, formula, reference=reference, scratch_x=True, lazy_dense=True)
+    data = model_matrix.build(base, formula, reference=reference, scratch_x=True, lazy_dense=True)
     idx = data.index  # frame row of each model row (fast path: sorted by cell or by PSU)
     y = data.y
     assert y is not None
@@ -627,7 +627,7 @@ def svyglm(
     try:
         fit = irls(ops, y, w, family, tol=tol, maxit=maxit)
     except _RankDeficient:
-        _formula.check_rank(data.X[pos], data.columns, "svyglm")  # raises, naming columns
+        model_matrix.check_rank(data.X[pos], data.columns, "svyglm")  # raises, naming columns
         raise EstimationError("svyglm: the model matrix is rank deficient") from None
     if not fit.converged:
         raise EstimationError(
@@ -673,7 +673,7 @@ def svyglm(
 
 def _glm_result(
     fit: IRLSFit,
-    data: _formula.ModelData,
+    data: model_matrix.ModelData,
     vcov: np.ndarray,
     a_inv: np.ndarray,
     df_res: float,
@@ -829,7 +829,7 @@ def _replicate_glm(
     design: ReplicateDesign,
     formula: str,
     family: str,
-    data: _formula.ModelData,
+    data: model_matrix.ModelData,
     ops: DenseOps | CellOps,
     y: np.ndarray,
     fit: IRLSFit,

@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 
 from nhanes_mg.errors import EstimationError
-from nhanes_mg.survey import _formula
+from nhanes_mg.survey import model_matrix
 from nhanes_mg.survey.design import SurveyDesign
 from nhanes_mg.survey.glm import SvyGLMResult, _family, svyglm
 from nhanes_mg.survey.results import SurveyResult, make_result
@@ -128,7 +128,7 @@ def svypredmeans(
     family = fit.family
     reference = dict(reference or {})
     # 1. the rows of the adjustment model and its model matrix there
-    adjust = _formula.build(design, fit.formula, reference=reference)
+    adjust = model_matrix.build(design, fit.formula, reference=reference)
     if list(adjust.columns) != list(fit.terms):
         raise EstimationError(
             "svypredmeans: the fit's columns differ from the model rebuilt on this design "

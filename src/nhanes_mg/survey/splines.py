@@ -56,8 +56,8 @@ from scipy.interpolate import BSpline
 from nhanes_mg.errors import EstimationError
 
 if TYPE_CHECKING:
-    from nhanes_mg.survey._formula import ModelData
     from nhanes_mg.survey.design import SurveyDesign
+    from nhanes_mg.survey.model_matrix import ModelData
 
 __all__ = [
     "NaturalSpline",

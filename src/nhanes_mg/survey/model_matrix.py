@@ -1,4 +1,5 @@
-"""Formula → model matrix on the complete rows of a domain (formulaic underneath)."""
+"""Formula (or :class:`~nhanes_mg.survey.terms.ModelTerms`) → model matrix on the complete rows
+of a domain (formulaic underneath for what the fast path cannot encode)."""
 
 from __future__ import annotations
 
