@@ -65,10 +65,11 @@ def test_every_output_is_written(full_run: RunSummary) -> None:
         (r.spec.id, v.statement or None) for r in full_run.results for v in r.verdicts
     ]
     html = full_run.report_html.read_text()
-    assert "src='figures/" not in html and "data:image/png;base64," in html  # self-contained
+    assert 'src="figures/' not in html and "data:image/png;base64," in html  # self-contained
     for result in full_run.results:
-        assert f"id='{result.spec.id}'" in html
-        assert result.spec.claim.split(";")[0][:40].replace("'", "&#x27;") in html
+        assert f'id="{result.spec.id}"' in html
+        claim = result.spec.claim.split(";")[0][:40]
+        assert claim.replace("&", "&amp;").replace('"', "&quot;") in html
 
 
 @pytest.mark.mirror

@@ -79,12 +79,13 @@ def _section(md: str, sid: str) -> str:
 def test_summary_has_every_claim_with_its_verdict_and_curve(md: str) -> None:
     summary = md.split("## Summary")[1].split("\n## ")[0]
     assert (
-        "| T1: Share of adults below the magnesium EAR (hand-made) | about half of adults below "
-        "the EAR | 54.7% (51.2–58.3%) | **consistent** | estimates 54.7% to 60.0% across 2 "
+        "| [T1](#T1): Share of adults below the magnesium EAR (hand-made) | about half of adults "
+        "below the EAR | 54.7% (51.2–58.3%) | **consistent** | estimates 54.7% to 60.0% across 2 "
         "analyses; 2 exclude 50% on the claimed side |"
     ) in summary
     assert (
-        "| T3: Magnesium intake and vitamin D deficiency (hand-made) | OR 0.34 (0.21–0.56), Q4 "
+        "| [T3](#T3): Magnesium intake and vitamin D deficiency (hand-made) | OR 0.34 (0.21–0.56), "
+        "Q4 "
         "vs Q1 | 0.40 (0.28–0.57) | **consistent** | estimates 0.40 to 0.90 across 3 analyses; "
         "2 exclude no effect on the claimed side |"
     ) in summary
@@ -100,7 +101,7 @@ def test_claim_section_states_verdict_reason_curve_and_limits(
     assert "- **Source**: a unit test; evidence cited: Deng X et al. BMC Med 2013;11:187" in section
     assert "- **Published**: OR 0.34 (0.21–0.56), Q4 vs Q1" in section
     assert "- **Ours** (deficiency_adjusted, Q4): 0.40 (0.28–0.57); E-value" in section
-    assert f"- **Verdict: consistent** — {forest.verdict.why}" in section
+    assert f"- **Verdict**: **consistent** — {forest.verdict.why}" in section
     assert "overlaps the published CI 0.21–0.56" in forest.verdict.why
     assert (
         "- **Specification curve**: estimates 0.40 to 0.90 across 3 analyses; 2 exclude no "
@@ -133,7 +134,8 @@ def test_fits_table_gives_cycles_n_events_and_weight(md: str) -> None:
     ) in section
     assert "| deficiency_adjusted [two_day: two-day mean intakes] |" in section
     assert "| 3,579 | 287 |" in section
-    assert "Cut points of `deficiency_adjusted`: 212, 276.5, 351" in section
+    assert "<details><summary>Cut points</summary>" in section
+    assert "- `deficiency_adjusted`: 212, 276.5, 351" in section
 
 
 def test_numbers_shares_as_percent_ratios_plain_p_values_rounded(md: str) -> None:
@@ -156,8 +158,8 @@ def test_numbers_shares_as_percent_ratios_plain_p_values_rounded(md: str) -> Non
 def test_figures_are_linked_in_markdown_and_embedded_in_html(md: str, page: str) -> None:
     assert "![T1](figures/T1.png)" in _section(md, "T1")
     assert "![T3]" not in md  # no figure given for T3
-    assert f"src='data:image/png;base64,{base64.b64encode(PNG).decode('ascii')}'" in page
-    assert "src='figures/" not in page
+    assert f'src="data:image/png;base64,{base64.b64encode(PNG).decode("ascii")}"' in page
+    assert 'src="figures/' not in page
 
 
 def test_data_section_lists_the_files_of_the_built_cycles_with_sha256(md: str) -> None:
@@ -184,21 +186,24 @@ def test_methods_state_every_verdict_rule_and_software_versions(md: str) -> None
 
 def test_html_has_the_same_content_escaped(page: str, results: list[SpecResult]) -> None:
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
-    assert "<h2 id='T3'>T3. Magnesium intake and vitamin D deficiency (hand-made)</h2>" in page
-    assert "<a href='#T1'>T1</a>" in page
-    assert '<b class="v-consistent">consistent</b>' in page
+    assert '<h2 id="T3">T3. Magnesium intake and vitamin D deficiency (hand-made)</h2>' in page
+    assert '<a href="#T1">T1</a>' in page
+    assert '<strong class="v-consistent">consistent</strong>' in page
     forest = results[1]
     assert forest.verdict is not None
-    why = html.escape(forest.verdict.why)
-    assert f'<li><b>Verdict</b>: <b class="v-consistent">consistent</b> — {why}' in page
+    why = html.escape(forest.verdict.why, quote=False)
+    verdict = '<strong class="v-consistent">consistent</strong>'
+    assert f"<li><strong>Verdict</strong>: {verdict} — {why}" in page
     assert (
-        "<li><b>Specification curve</b>: estimates 0.40 to 0.90 across 3 analyses; 2 exclude no "
-        "effect on the claimed side"
+        "<li><strong>Specification curve</strong>: estimates 0.40 to 0.90 across 3 analyses; 2 "
+        "exclude no effect on the claimed side"
     ) in page
-    assert "<li><b>What this cannot test</b>: Cross-sectional" in page
-    assert "<td>deficiency_adjusted</td><td>survey logistic (quasibinomial), quartiles</td>" in page
-    assert "<td>4,321</td><td>321</td>" in page
-    assert "<td>54.7%</td><td>51.2–58.3%</td>" in page
+    assert "<li><strong>What this cannot test</strong>: Cross-sectional" in page
+    assert "<details><summary>Table (tables/T3.csv)</summary>" in page  # long tables fold
+    fitted = "<td>deficiency_adjusted</td>\n<td>survey logistic (quasibinomial), quartiles</td>"
+    assert fitted in page
+    assert "<td>4,321</td>\n<td>321</td>" in page
+    assert "<td>54.7%</td>\n<td>51.2–58.3%</td>" in page
     assert "<code>age &gt;= 20 AND recall_ok_d1</code>" in page  # escaped, not markup
     assert "SYNTHETIC" not in page
 
@@ -206,7 +211,8 @@ def test_html_has_the_same_content_escaped(page: str, results: list[SpecResult])
 def test_synthetic_results_are_stamped(inputs: ReportInputs, tmp_path: Path) -> None:
     stamped = dataclasses.replace(inputs, synthetic=True)
     assert report.SYNTHETIC_STAMP in render_markdown(stamped, str)
-    assert f"<p class='stamp'>{report.SYNTHETIC_STAMP}" in render_html(stamped)
+    page = render_html(stamped)
+    assert f'<blockquote class="stamp">\n<p><strong>{report.SYNTHETIC_STAMP}.' in page
     report.write_tables(inputs.results[0], tmp_path / "tables", synthetic=True)
     table = pl.read_csv(tmp_path / "tables" / "T1.csv")
     assert (table["data"] == report.SYNTHETIC_STAMP).all()

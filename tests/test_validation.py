@@ -284,7 +284,7 @@ def test_csv_figure_and_report_section(tmp_path: Path) -> None:
     assert "The source adds calcium from drinking water." in md
     assert "7.6% (6.0–9.6%)" in md and "](figures/validation.png)" in md
     html = render_html(inputs)
-    assert "<h2 id='validation'>Validation gallery</h2>" in html
+    assert '<h2 id="validation-gallery">Validation gallery</h2>' in html
     assert html.count("data:image/png;base64,") == 1
     without = render_markdown(ReportInputs([], {}, tmp_path, {"rows": 1}), str)
     assert "Validation gallery" not in without
@@ -474,7 +474,7 @@ def test_run_adds_the_gallery_to_the_report(
     assert (out / "tables" / "validation.csv").exists()
     assert (out / "figures" / "validation.png").exists()
     assert "## Validation gallery" in summary.report_md.read_text()
-    assert "<h2 id='validation'>Validation gallery</h2>" in summary.report_html.read_text()
+    assert '<h2 id="validation-gallery">Validation gallery</h2>' in summary.report_html.read_text()
     assert plain.validation is None and len(asked) == 1
     assert not (tmp_path / "plain" / "tables" / "validation.csv").exists()
     assert "Validation gallery" not in plain.report_md.read_text()

@@ -7,8 +7,6 @@ Writes ``report.md`` and a self-contained ``report.html`` (figures embedded as b
 
 from __future__ import annotations
 
-import base64
-import html
 import importlib.metadata
 import math
 import os
@@ -24,7 +22,9 @@ from nhanes_mg import __version__
 from nhanes_mg.data import catalog
 from nhanes_mg.data.fetch import iter_manifest
 from nhanes_mg.files import atomic_write, inside
+from nhanes_mg.report import markup
 from nhanes_mg.report import validation_section as section
+from nhanes_mg.report.markup import SYNTHETIC_STAMP
 from nhanes_mg.study import verdicts
 from nhanes_mg.study.evalues import RARE, EValues, evalues
 from nhanes_mg.study.flow import COMPLETE_CASE_NOTE
@@ -33,7 +33,6 @@ from nhanes_mg.study.spec_types import Spec, cycles_text
 from nhanes_mg.study.weights import CDC_NAME
 
 PACKAGES = ("polars", "numpy", "scipy", "statsmodels", "formulaic", "plotnine", "pyreadstat")
-SYNTHETIC_STAMP = "SYNTHETIC DATA — not for inference"
 
 
 @dataclass
@@ -450,10 +449,11 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
         "| claim | published | ours | verdict | specification curve |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for _, v, name in summary_rows(inputs.results):
+    for r, v, name in summary_rows(inputs.results):
         curve = "; ".join(x for x in (v.summary, v.caution) if x) if v else ""
+        sid = r.spec.id  # an identifier (issue 20's pattern): a safe link target
         out.append(
-            f"| {_cell(name)} | {_cell(v.published if v else '—')} | "
+            f"| [{sid}](#{sid}){_cell(name[len(sid) :])} | {_cell(v.published if v else '—')} | "
             f"{_cell(v.ours if v else '—')} | **{v.verdict if v else 'no rule'}** | "
             f"{_cell(curve)} |"
         )
@@ -464,7 +464,7 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
         for v in r.verdicts:
             for head, detail, text in statement_items(r, v):
                 if head == "Verdict":
-                    out.append(f"- **Verdict: {detail}** — {text}")
+                    out.append(f"- **Verdict**: **{detail}** — {text}")
                 else:
                     out.append(f"- **{head}**{f' ({detail})' if detail else ''}: {text}")
         if not r.verdicts:
@@ -511,17 +511,17 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
             out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in t1]
         if margins_text(r):
             out += ["", f"**Adjusted**: {margins_text(r)}"]
-        for f in r.fits:
-            if f.cuts:
-                out.append(
-                    f"\nCut points of `{f.analysis}`"
-                    f"{' [' + f.sensitivity + ']' if f.sensitivity else ''}: "
-                    f"{', '.join(f'{c:.4g}' for c in f.cuts)}"
-                )
-        out += ["", f"Table (`tables/{spec.id}.csv`):", ""]
-        out.append("| " + " | ".join(HEADERS) + " |")
-        out.append("|" + " --- |" * len(HEADERS))
-        out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in _rows(r)]
+        cuts = [
+            f"- `{f.analysis}`{' [' + f.sensitivity + ']' if f.sensitivity else ''}: "
+            f"{', '.join(f'{c:.4g}' for c in f.cuts)}"
+            for f in r.fits
+            if f.cuts
+        ]
+        if cuts:
+            out += markup.details("Cut points", cuts)
+        table = ["| " + " | ".join(HEADERS) + " |", "|" + " --- |" * len(HEADERS)]
+        table += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in _rows(r)]
+        out += markup.details(f"Table (tables/{spec.id}.csv)", table)
     if inputs.validation is not None:
         out += section.markdown(inputs.validation, inputs.validation_figure, figure_ref)
     out += ["", "## Methods", ""] + [f"- {m}" for m in _methods()]
@@ -539,11 +539,12 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
     out += ["", *_supplement_words(meta)]
     if inputs.seam_figure is not None:
         out += ["", f"![supplements by cycle]({figure_ref(inputs.seam_figure)})"]
-    out += ["", "| file | bytes | sha256 | source |", "| --- | --- | --- | --- |"]
-    out += [
+    files = ["| file | bytes | sha256 | source |", "| --- | --- | --- | --- |"]
+    files += [
         "| " + " | ".join(_cell(c) for c in row) + " |"
         for row in _data_rows(inputs.data_dir, inputs.analytic_meta.get("cycles"))
     ]
+    out += markup.details("Every file used, with its sha256", files)
     out += ["", "## Software", "", "| package | version |", "| --- | --- |"]
     out += [f"| {n} | {v} |" for n, v in _versions()]
     return "\n".join(out) + "\n"
@@ -581,7 +582,7 @@ table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
 td,th{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top}
 th{background:#f4f4f4}img{max-width:100%;border:1px solid #eee}
 code{background:#f6f6f6;padding:0 .2em}.stamp{background:#fde2e2;color:#900;padding:.5em 1em;
-font-weight:bold}.v-consistent{color:#176b2c}.v-weaker{color:#9a6700}
+font-weight:bold;font-style:normal}.v-consistent{color:#176b2c}.v-weaker{color:#9a6700}
 .v-not-reproduced{color:#555}.v-contradicted{color:#b00020}.v-inconclusive{color:#777}
 .v-stronger-than-published{color:#2b7bba}.v-weaker-than-published{color:#9a6700}
 .v-no-effect-of-the-claimed-size{color:#6a3d9a}
@@ -589,148 +590,21 @@ details{margin:.5em 0}summary{cursor:pointer;color:#0b5394}
 """
 
 
-def _h(text: object) -> str:
-    return html.escape(str(text))
-
-
-def _verdict_span(verdict: str) -> str:
-    return f'<b class="v-{verdict.replace(" ", "-")}">{_h(verdict)}</b>'
-
-
-def _table_html(headers: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{_h(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{_h(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def render_html(inputs: ReportInputs) -> str:
-    """A self-contained HTML report (figures inlined as base64 PNG)."""
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>nhanes-mg report</title>",
-        f"<style>{_CSS}</style></head><body>",
-        "<h1>Magnesium, calcium and vitamin D claims checked on NHANES</h1>",
-    ]
-    if inputs.synthetic:
-        parts.append(f"<p class='stamp'>{SYNTHETIC_STAMP}. Generated sample, not NHANES.</p>")
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    parts.append(
-        f"<p>Generated {now} by nhanes-mg {_h(__version__)}. Each claim of the source documents "
-        "is set beside the published estimate and ours, with a verdict that follows from the "
-        "rule in its specification.</p><h2>Summary</h2>"
+    """The report's markdown (:func:`render_markdown`, figures embedded) as one
+    self-contained HTML page (:func:`nhanes_mg.report.markup.to_html`)."""
+    figures: dict[str, Path] = {}
+
+    def figure_ref(path: Path) -> str:  # embedded by the renderer, not read as markdown
+        figures[f"figure:{len(figures)}"] = path
+        return f"figure:{len(figures) - 1}"
+
+    body = markup.to_html(render_markdown(inputs, figure_ref), figures)
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>\n"
+        f"<title>nhanes-mg report</title>\n<style>{_CSS}</style></head><body>\n"
+        f"{body}</body></html>\n"
     )
-    summary = []
-    for r, v, name in summary_rows(inputs.results):
-        curve = "; ".join(x for x in (v.summary, v.caution) if x) if v else ""
-        summary.append(
-            "<tr>"
-            f"<td><a href='#{_h(r.spec.id)}'>{_h(r.spec.id)}</a>{_h(name[len(r.spec.id) :])}</td>"
-            f"<td>{_h(v.published if v else '—')}</td><td>{_h(v.ours if v else '—')}</td>"
-            f"<td>{_verdict_span(v.verdict) if v else 'no rule'}</td>"
-            f"<td>{_h(curve)}</td></tr>"
-        )
-    parts.append(
-        "<table><thead><tr><th>claim</th><th>published</th><th>ours</th><th>verdict</th>"
-        f"<th>specification curve</th></tr></thead><tbody>{''.join(summary)}</tbody></table>"
-    )
-    for r in inputs.results:
-        spec = r.spec
-        parts.append(f"<h2 id='{_h(spec.id)}'>{_h(spec.id)}. {_h(spec.title)}</h2>")
-        parts.append(f"<blockquote>{_h(spec.claim)}</blockquote><ul>")
-        parts.append(f"<li><b>Source</b>: {_h(spec.source)}; evidence cited: {_h(spec.citation)}")
-        for v in r.verdicts:
-            for head, detail, text in statement_items(r, v):
-                if head == "Verdict":
-                    parts.append(f"<li><b>Verdict</b>: {_verdict_span(detail)} — {_h(text)}")
-                else:
-                    more = f" ({_h(detail)})" if detail else ""
-                    parts.append(f"<li><b>{_h(head)}</b>{more}: {_h(text)}")
-        if not r.verdicts:
-            parts += [f"<li><b>⚠ Incomplete data</b>: {_h(line)}" for line in r.incomplete]
-        if spec.limits:
-            parts.append(f"<li><b>What this cannot test</b>: {_h(spec.limits)}")
-        parts.append(
-            f"<li><b>Population</b>: <code>{_h(spec.population)}</code>, cycles as fitted below"
-        )
-        if spec.variables:
-            parts.append(f"<li><b>Its own variables</b>: {_h(declared_text(spec))}")
-        if spec.notes:
-            parts.append(f"<li><b>Notes</b>: {_h(spec.notes)}")
-        for note in [*r.notes, *r.cautions]:
-            parts.append(f"<li>⚠ {_h(note)}")
-        parts.append("</ul>")
-        for v in r.verdicts:
-            parts.append(
-                f"<p><b>Specification curve{_h(_of_statement(v))}</b>: every analysis and "
-                "sensitivity analysis, sorted by estimate, each against its own comparator "
-                "(▶ the main analysis)</p>" + _table_html(CURVE_HEADERS, curve_rows(v))
-            )
-        for fig in inputs.figures.get(spec.id, []):
-            data = base64.b64encode(fig.read_bytes()).decode("ascii")
-            parts.append(f"<img alt='{_h(spec.id)} figure' src='data:image/png;base64,{data}'>")
-        parts.append(
-            f"<p><b>What was fitted</b> ({_h(spec.id)}_fits.csv)</p>"
-            + _table_html(FIT_HEADERS, _fit_rows(r))
-        )
-        flow_name, flow = flow_rows(r)
-        if flow:
-            parts.append(
-                f"<p><b>Who was analysed in <code>{_h(flow_name)}</code></b> (every model "
-                f"analysis: {_h(spec.id)}_flow.csv; missingness: {_h(spec.id)}_missing.csv)</p>"
-                + _table_html(FLOW_HEADERS, flow)
-            )
-        t1_name, t1_headers, t1 = table1_rows(r)
-        if t1:
-            parts.append(
-                f"<p><b>Table 1: <code>{_h(t1_name)}</code>'s sample by exposure category</b>, "
-                f"weighted (SE), design-based P ({_h(spec.id)}_table1.csv)</p>"
-                + _table_html(t1_headers, t1)
-            )
-        if margins_text(r):
-            parts.append(f"<p><b>Adjusted</b>: {_h(margins_text(r))}</p>")
-        cuts = [
-            f"<li>cut points of <code>{_h(f.analysis)}</code>"
-            f"{_h(' [' + f.sensitivity + ']' if f.sensitivity else '')}: "
-            f"{_h(', '.join(f'{c:.4g}' for c in f.cuts))}"
-            for f in r.fits
-            if f.cuts
-        ]
-        if cuts:
-            parts.append(
-                f"<details><summary>Cut points</summary><ul>{''.join(cuts)}</ul></details>"
-            )
-        parts.append(
-            f"<details><summary>Table ({_h(spec.id)}.csv)</summary>"
-            f"{_table_html(HEADERS, _rows(r))}</details>"
-        )
-    if inputs.validation is not None:
-        parts.append(section.html_section(inputs.validation, inputs.validation_figure))
-    parts.append("<h2>Methods</h2><ul>" + "".join(f"<li>{_h(m)}" for m in _methods()) + "</ul>")
-    meta = inputs.analytic_meta
-    gaps = meta.get("gaps") or []
-    parts.append(
-        f"<h2>Data</h2><p>Analytic dataset: {_h(meta.get('rows', '?'))} participants. "
-        f"Missing tables: {_h(len(gaps) if isinstance(gaps, list) else gaps)}.</p>"
-    )
-    if isinstance(gaps, list) and gaps:
-        parts.append("<ul>" + "".join(f"<li>{_h(g)}" for g in gaps) + "</ul>")
-    parts += [f"<p>{_h(line)}</p>" for line in _supplement_words(meta)]
-    if inputs.seam_figure is not None:
-        data = base64.b64encode(inputs.seam_figure.read_bytes()).decode("ascii")
-        parts.append(f"<img alt='supplements by cycle' src='data:image/png;base64,{data}'>")
-    parts.append(
-        "<details><summary>Every file used, with its sha256</summary>"
-        + _table_html(
-            ["file", "bytes", "sha256", "source"],
-            _data_rows(inputs.data_dir, inputs.analytic_meta.get("cycles")),
-        )
-        + "</details>"
-    )
-    parts.append(
-        "<h2>Software</h2>" + _table_html(["package", "version"], [list(v) for v in _versions()])
-    )
-    parts.append("</body></html>")
-    return "\n".join(parts)
 
 
 def summary_rows(

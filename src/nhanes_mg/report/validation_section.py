@@ -15,8 +15,6 @@
 
 from __future__ import annotations
 
-import base64
-import html
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -109,23 +107,3 @@ def markdown(
     if figure is not None and figure.exists():
         out += ["", f"![validation gallery]({figure_ref(figure)})"]
     return out
-
-
-def html_section(table: pl.DataFrame, figure: Path | None) -> str:
-    """The section as HTML (the figure embedded)."""
-    h = html.escape
-    head = "".join(f"<th>{h(x)}</th>" for x in HEADERS)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{h(c)}</td>" for c in row) + "</tr>" for row in rows(table)
-    )
-    rules_html = "".join(f"<li><b>{h(w)}</b>: {h(r)}" for w, r in rules.RULES)
-    parts = [
-        "<h2 id='validation'>Validation gallery</h2>",
-        f"<p>{h(INTRO.replace('`', ''))}</p><p><b>{h(counts(table))}.</b></p>",
-        f"<ul>{rules_html}</ul>",
-        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>",
-    ]
-    if figure is not None and figure.exists():
-        data = base64.b64encode(figure.read_bytes()).decode("ascii")
-        parts.append(f"<img alt='validation gallery' src='data:image/png;base64,{data}'>")
-    return "\n".join(parts)
