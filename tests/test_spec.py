@@ -393,3 +393,43 @@ def test_non_finite_and_impossible_published_numbers_are_refused(
     with pytest.raises(SpecError) as info:
         load_spec(_write(tmp_path, text))
     assert message in str(info.value), str(info.value)
+
+
+CALIBRATED = """
+[[sensitivity]]
+name = "calibrated"
+analysis = "a"
+exposure_type = "continuous"
+per = 100.0
+exposure_error = "regression_calibration"
+"""
+
+
+def test_exposure_error_as_a_sensitivity_analysis(tmp_path: Path) -> None:
+    spec = load_spec(_write(tmp_path, GOOD + CALIBRATED))
+    (calibrated,) = spec.sensitivities
+    assert isinstance(calibrated, ModelAnalysis)
+    assert calibrated.exposure_error == "regression_calibration"
+    assert isinstance(spec.analyses[0], ModelAnalysis)
+    assert spec.analyses[0].exposure_error == "none"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('exposure_type = "continuous"\n', "",
+         r"field 'sensitivity\[0\]\.exposure_error': regression calibration needs a continuous "
+         r"exposure, not 'quantiles': calibrated usual intakes are not to be cut into categories"),
+        ("per = 100.0", 'per = 100.0\nexposure = "mg_total / kcal"',
+         r"needs an exposure that is one nutrient's intake .*, not 'mg_total / kcal'"),
+        ('"regression_calibration"', '"simex"',
+         r"field 'sensitivity\[0\]\.exposure_error': 'simex' is not one of: none, "
+         r"regression_calibration"),
+    ],
+)  # fmt: skip
+def test_exposure_error_refused_where_it_cannot_apply(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    assert old in CALIBRATED
+    with pytest.raises(SpecError, match=message):
+        load_spec(_write(tmp_path, GOOD + CALIBRATED.replace(old, new, 1)))

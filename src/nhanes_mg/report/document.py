@@ -28,7 +28,7 @@ from nhanes_mg.report.markup import SYNTHETIC_STAMP
 from nhanes_mg.study import verdicts
 from nhanes_mg.study.evalues import RARE, EValues, evalues
 from nhanes_mg.study.flow import COMPLETE_CASE_NOTE
-from nhanes_mg.study.results import FitInfo, SpecResult, VariantVerdict, Verdict
+from nhanes_mg.study.results import RATIO_SCALES, FitInfo, SpecResult, VariantVerdict, Verdict
 from nhanes_mg.study.spec_types import Spec, cycles_text
 from nhanes_mg.study.weights import CDC_NAME
 
@@ -355,6 +355,49 @@ def statement_items(result: SpecResult, v: Verdict) -> list[tuple[str, str, str]
     return items
 
 
+def measurement_error_lines(result: SpecResult) -> list[str]:
+    """Each regression-calibrated sensitivity analysis beside its analysis: the naive and the
+    calibrated estimates and the attenuation factor λ (naive ÷ calibrated coefficient)."""
+    lines = []
+    table = result.table.filter(pl.col("role").is_in(["estimate", "stratum effect"]))
+    for sens in result.spec.sensitivities:
+        base = result.spec.analysis(sens.name)
+        if getattr(sens, "exposure_error", "none") == getattr(base, "exposure_error", "none"):
+            continue
+        naive = table.filter((pl.col("analysis") == base.name) & pl.col("sensitivity").is_null())
+        fixed = table.filter(
+            (pl.col("analysis") == base.name) & (pl.col("sensitivity") == sens.sensitivity)
+        )
+        pairs = naive.join(fixed, on=["term", "stratum"], how="inner", nulls_equal=True)
+        parts = []
+        for row in pairs.iter_rows(named=True):
+            ratio = row["scale"] in RATIO_SCALES
+            coef = [math.log(x) if ratio else x for x in (row["estimate"], row["estimate_right"])]
+            null = 1.0 if ratio else 0.0
+            where = f" [{row['stratum']}]" if row["stratum"] else ""
+            text = (
+                f"{row['term']}{where}: naive {_estimate_text(row)} vs calibrated "
+                f"{_estimate_text(row, '_right')}"
+            )
+            if row["conf_low_right"] <= null <= row["conf_high_right"]:
+                text += " (no association to be diluted: no λ)"
+            else:
+                text += f", attenuation factor λ = {coef[0] / coef[1]:.2f}"
+            parts.append(text)
+        if parts:
+            lines.append(
+                f"{base.label or base.name} — " + "; ".join(parts) + ". λ is the naive "
+                "coefficient over the calibrated one (1: no dilution). Corrected: random "
+                "day-to-day variation of intake; not corrected: systematic under-reporting."
+            )
+    return lines
+
+
+def _estimate_text(row: dict[str, object], suffix: str = "") -> str:
+    est, lo, hi = (float(row[f"{k}{suffix}"]) for k in ("estimate", "conf_low", "conf_high"))  # type: ignore[arg-type]
+    return f"{est:.2f} ({lo:.2f}–{hi:.2f})"
+
+
 def _versions() -> list[tuple[str, str]]:
     out = [("nhanes-mg", __version__), ("python", platform.python_version())]
     for name in PACKAGES:
@@ -476,6 +519,8 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
             out.append(f"- **Its own variables**: {declared_text(spec, code='`')}")
         if spec.notes:
             out.append(f"- **Notes**: {spec.notes}")
+        for text in measurement_error_lines(r):
+            out.append(f"- **Measurement error**: {text}")
         for note in [*r.notes, *r.cautions]:
             out.append(f"- ⚠ {note}")
         for v in r.verdicts:

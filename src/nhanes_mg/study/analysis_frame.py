@@ -13,6 +13,7 @@ import polars as pl
 
 from nhanes_mg.errors import SpecError
 from nhanes_mg.expressions import Condition, condition
+from nhanes_mg.study.exposure_error import calibration_words, intake_of
 from nhanes_mg.study.spec_types import (
     Analysis,
     DescriptiveAnalysis,
@@ -92,6 +93,11 @@ def describe_model(analysis: Analysis) -> str:
         expo = f"{expo} per {analysis.per:g} {analysis.exposure_unit}".rstrip()
     if analysis.reference_category:
         expo += f" (reference {analysis.reference_category})"
+    if analysis.exposure_error == "regression_calibration":
+        intake = intake_of(analysis.exposure)
+        assert intake is not None  # the parser checked it
+        inputs = [*analysis.covariates, *([analysis.modifier] if analysis.modifier else [])]
+        expo += f" — {calibration_words(*intake, inputs)} —"
     covs = ", ".join(analysis.covariates) if analysis.covariates else "none (crude)"
     extra = ""
     if analysis.modifier:

@@ -33,6 +33,7 @@ from nhanes_mg.study.analysis_frame import (
     tidy_rows,
     weighted_quantiles,
 )
+from nhanes_mg.study.calibrated import REPLICATE_WEIGHT, CalibratedChain, calibrated_chain
 from nhanes_mg.study.flow import Needed, sample_flow
 from nhanes_mg.study.plan import SPLINE_BOUNDARY, SPLINE_KNOTS, AnalysisPlan, ModelPlan
 from nhanes_mg.study.results import CONTRAST_RATIO_SCALES, RATIO_SCALES, FitInfo, SpecResult
@@ -90,6 +91,17 @@ def estimate_model(
         modifier, strata = _modifier(work, domain_flag, analysis, plan.modifier, sample, where)
         added[MODIFIER_COL] = modifier.alias(MODIFIER_COL)
         domain_flag = domain_flag & modifier.is_not_null()
+    chain: CalibratedChain | None = None
+    if plan.calibration is not None:  # the exposure: usual intake given recalls and covariates
+        nutrient, basis = plan.calibration
+        with_modifier = work.with_columns(*added.values())
+        chain = calibrated_chain(
+            with_modifier, domain_flag.to_numpy(), nutrient, basis,
+            [*covariates, *added], weight.weight,
+        )  # fmt: skip
+        work = work.with_columns(chain.exposure().alias(EXPOSURE_COL))
+        domain_flag = domain_flag & work[EXPOSURE_COL].is_not_null()
+        sample = design_for(work, weight.weight)
     design = sample.update(**added, **{DOMAIN_COL: domain_flag.alias(DOMAIN_COL)})
     in_domain = design.subset(pl.col(DOMAIN_COL))
     if spec.outputs.sample_flow:
@@ -143,12 +155,7 @@ def estimate_model(
         else {lab: {c: 1.0} for c, lab in columns.items()}
     )
     if plan.modifier is not None:  # after the exposure columns (update sees the old frame)
-        design = design.update(
-            **{
-                i: pl.col(c) * pl.col(MODIFIER_COL)
-                for c, i in zip(columns, plan.interactions, strict=True)
-            }
-        )
+        design = design.update(**_interactions(plan))
     domain = design.subset(pl.col(DOMAIN_COL))
     if not analysis.sensitivity:
         _describe_sample(
@@ -176,7 +183,30 @@ def estimate_model(
     base = dict(
         analysis=analysis.name, outcome=analysis.outcome_label or analysis.outcome, model=kind
     )
-    fit = _fit(kind, plan.terms, domain)
+    replicate_domains: dict[int, SurveyDesign] = {}
+
+    def domain_of(r: int | None) -> SurveyDesign:
+        """The domain design with replicate ``r``'s calibrated exposure and weights."""
+        if r is None:
+            return domain
+        if r not in replicate_domains:
+            assert chain is not None
+            again = work.with_columns(chain.exposure(r).alias(EXPOSURE_COL), chain.weights(r))
+            d = design_for(again, REPLICATE_WEIGHT).update(
+                **added, **{DOMAIN_COL: domain_flag.alias(DOMAIN_COL)}
+            )
+            d = d.update(**{c: pl.col(EXPOSURE_COL) / analysis.per for c in columns})
+            if plan.modifier is not None:
+                d = d.update(**_interactions(plan))
+            replicate_domains[r] = d.subset(pl.col(DOMAIN_COL))
+        return replicate_domains[r]
+
+    def fitted(terms: ModelTerms) -> SurveyResult:
+        if chain is None:
+            return _fit(kind, terms, domain)
+        return chain.fit(lambda r: _fit(kind, terms, domain_of(r)))
+
+    fit = fitted(plan.terms)
     if analysis.exposure_type == "spline":
         tidy = svycontrast(fit, combos).tidy(exponentiate=exponentiate)
     else:
@@ -199,12 +229,12 @@ def estimate_model(
         tables = [pl.concat(tables).sort(pl.col("term").replace_strict(order, default=99))]
 
     if plan.trend is not None:
-        trend_fit = _fit(kind, plan.trend, domain)
+        trend_fit = fitted(plan.trend)
         t = trend_fit.tidy().filter(pl.col("term") == TREND_COL)
         scale = "coefficient (log scale)" if kind != "linear" else "coefficient"
         tables.append(tidy_rows(t, role="trend", term="P for trend", scale=scale, **base))
     if plan.joint is not None and strata is not None:
-        tables += _joint(plan, combos, domain, strata, n, base)
+        tables += _joint(plan, combos, fitted(plan.joint), strata, n, base)
     info = FitInfo(
         analysis.name,
         analysis.sensitivity,
@@ -513,10 +543,16 @@ def _record_flow(
         result.cautions.append(f"{analysis.name}: {note}")
 
 
+def _interactions(plan: ModelPlan) -> dict[str, pl.Expr]:
+    """Each exposure column times the modifier (the joint model's interaction terms)."""
+    pairs = zip(plan.columns, plan.interactions, strict=True)
+    return {i: pl.col(c) * pl.col(MODIFIER_COL) for c, i in pairs}
+
+
 def _joint(
     plan: ModelPlan,
     combos: dict[str, dict[str, float]],
-    domain: SurveyDesign,
+    joint: SurveyResult,
     strata: tuple[str, str],
     n: int,
     base: dict[str, str],
@@ -528,9 +564,7 @@ def _joint(
     category's dummy, or a spline contrast's basis differences); where the modifier holds,
     each column's interaction term adds to it.
     """
-    assert plan.joint is not None
     kind = plan.kind
-    joint = _fit(kind, plan.joint, domain)
     test = regtermtest(joint, list(plan.interactions))
     out = [
         tidy_rows(

@@ -54,6 +54,7 @@ from nhanes_mg.study.analysis_frame import (
     expressions_of,
 )
 from nhanes_mg.study.declared import subsamples as declared_subsamples
+from nhanes_mg.study.exposure_error import calibration_words, intake_of
 from nhanes_mg.study.spec_types import (
     Analysis,
     Comparator,
@@ -138,16 +139,23 @@ class ModelPlan:
     terms: ModelTerms
     trend: ModelTerms | None
     joint: ModelTerms | None
+    calibration: tuple[str, str] | None = None  # (nutrient, basis): regression calibration
 
     @property
     def interactions(self) -> tuple[str, ...]:
         return tuple(f"{c}_m" for c in self.columns)
 
-    def words(self, terms: ModelTerms) -> str:
-        """A model in words: its outcome, then each column as the report names it."""
+    @property
+    def modifier_words(self) -> str:
+        """The modifier as the model has it: its condition, or its column and cut."""
         modifier = self.modifier.text if self.modifier else ""
         if self.modifier_cut is not None:
             modifier = f"{modifier} ≥ {self.modifier_cut}"
+        return modifier
+
+    def words(self, terms: ModelTerms) -> str:
+        """A model in words: its outcome, then each column as the report names it."""
+        modifier = self.modifier_words
         named = {
             OUTCOME_COL: self.outcome.text,
             TIME_COL: self.time.text if self.time else "",
@@ -240,6 +248,11 @@ class Plan:
                 }.get(m.coding, m.coding)
                 lines.append(f"    exposure: {coding}"
                              + (f", reference {m.reference}" if m.reference else ""))  # fmt: skip
+                if m.calibration is not None:
+                    nutrient, basis = m.calibration
+                    inputs = [*m.covariates, *([m.modifier_words] if m.modifier else [])]
+                    words = calibration_words(nutrient, basis, inputs)
+                    lines.append(f"    exposure error: {words}")
                 if m.trend is not None:
                     lines.append(f"    trend: {m.words(m.trend)}")
             for statement, comp in item.judged:
@@ -421,4 +434,9 @@ def _model_plan(analysis: ModelAnalysis) -> ModelPlan:
         terms=terms(list(columns)),
         trend=terms([TREND_COL]) if analysis.trend and labels else None,
         joint=terms([*columns, MODIFIER_COL, *inter]) if analysis.modifier else None,
+        calibration=(
+            intake_of(analysis.exposure)
+            if analysis.exposure_error == "regression_calibration"
+            else None
+        ),
     )

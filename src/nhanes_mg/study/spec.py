@@ -145,6 +145,7 @@ from typing import Any
 from nhanes_mg.data import catalog
 from nhanes_mg.errors import CatalogError, SpecError
 from nhanes_mg.study import spec_columns
+from nhanes_mg.study.exposure_error import EXPOSURE_ERRORS, intake_of
 from nhanes_mg.study.spec_claims import (
     _check_estimand,
     _check_rows,
@@ -367,6 +368,14 @@ def _analysis_of_kind(
             or not contrast[0] < contrast[1]
         ):
             raise _fail(path, where + "contrast", "must be two increasing numbers: [low, high]")
+    exposure_error = _choice(
+        _get(raw, "exposure_error", str, path, where, False, "none"),
+        EXPOSURE_ERRORS,
+        path,
+        where + "exposure_error",
+    )
+    if exposure_error == "regression_calibration":
+        _check_calibrated(raw, exposure_type, path, where)
     return ModelAnalysis(
         model=model,
         outcome=_get(raw, "outcome", str, path, where),
@@ -387,8 +396,30 @@ def _analysis_of_kind(
         time=_get(raw, "time", str, path, where, model == "cox"),
         spline=bool(_get(raw, "spline", bool, path, where, False, False)),
         contrast=(float(contrast[0]), float(contrast[1])) if contrast else None,
+        exposure_error=exposure_error,
         **common,
     )
+
+
+def _check_calibrated(raw: dict[str, Any], exposure_type: str, path: str, where: str) -> None:
+    """Regression calibration needs a continuous exposure that is one nutrient's intake."""
+    at = where + "exposure_error"
+    if exposure_type != "continuous":
+        raise _fail(
+            path,
+            at,
+            f"regression calibration needs a continuous exposure, not {exposure_type!r}: "
+            "calibrated usual intakes are not to be cut into categories (NCI); set "
+            'exposure_type = "continuous" (with per = 100.0, say)',
+        )
+    if intake_of(str(raw.get("exposure", ""))) is None:
+        raise _fail(
+            path,
+            at,
+            f"regression calibration needs an exposure that is one nutrient's intake "
+            f"(mg_food_d1, mg_food_d1 + mg_supp, mg_total, ca_total …), not "
+            f"{raw.get('exposure')!r}",
+        )
 
 
 AGE_STANDARDS = ("adult", "all_ages")

@@ -64,6 +64,7 @@ MODEL_FIELDS = COMMON_FIELDS | {
     "time",
     "spline",
     "contrast",
+    "exposure_error",
 }
 DESCRIPTIVE_FIELDS = COMMON_FIELDS | {
     "statistic",

@@ -128,6 +128,13 @@ MODEL: Doc = {
         "exposure_type = spline: the estimate is the difference (ratio) between these values.",
         "[2.5, 25.0]",
     ),
+    "exposure_error": (
+        "text",
+        "none | regression_calibration: the exposure (one nutrient's intake, continuous) "
+        "replaced by each person's expected usual intake given the recalls and the model's "
+        "covariates (NCI measurement-error model), SEs by refitting the chain per replicate.",
+        '"regression_calibration"',
+    ),
 }
 
 DESCRIPTIVE: Doc = {

@@ -78,6 +78,7 @@ class ModelAnalysis(_Common):
     time: str | None = None
     spline: bool = False  # a continuous exposure's dose–response curve (quantiles: always)
     contrast: tuple[float, float] | None = None  # exposure_type = "spline": (low, high) values
+    exposure_error: str = "none"  # "regression_calibration": usual intake, not the recalls
     kind: Literal["model"] = "model"
 
     @property

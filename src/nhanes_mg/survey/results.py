@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 from dataclasses import dataclass, field
+from typing import Self
 
 import numpy as np
 import polars as pl
@@ -125,6 +127,28 @@ class SurveyResult:
     def se(self) -> dict[str, float]:
         """The design-based standard errors by term (R's ``SE``, statsmodels' ``bse``)."""
         return dict(zip(self.terms, np.asarray(self.std_error, dtype=float).tolist(), strict=True))
+
+    def with_covariance(self, vcov: np.ndarray, df: float, method: str) -> Self:
+        """The same estimates with another covariance (e.g. from replicates of a whole
+        estimation chain) and ``df``: SEs, Wald statistics, P values and intervals
+        recomputed; contrasts and Wald tests of the result then use them.
+
+        >>> r = SurveyResult(["a"], np.array([1.0]), np.array([0.5]), np.array([2.0]),
+        ...     np.array([0.05]), np.array([0.0]), np.array([2.0]), np.array([10.0]),
+        ...     np.array([50]), vcov=np.array([[0.25]]))
+        >>> float(r.with_covariance(np.array([[1.0]]), 10.0, "replicates").std_error[0])
+        1.0
+        """
+        vcov = np.asarray(vcov, dtype=float)
+        se = np.sqrt(np.diag(vcov))
+        stat, p, lo, hi = wald(self.estimate, se, df, self.level)
+        changes: dict[str, object] = dict(
+            std_error=se, statistic=stat, p_value=p, conf_low=lo, conf_high=hi,
+            df=np.full(len(se), df), vcov=vcov, method=method,
+        )  # fmt: skip
+        if hasattr(self, "df_residual"):
+            changes["df_residual"] = df
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     def confint(self, level: float | None = None) -> pl.DataFrame:
         """The confidence intervals by term (R's ``confint``): ``term, conf_low, conf_high``.

@@ -48,7 +48,8 @@ FAY_RHO = 0.3
 @dataclass(frozen=True)
 class ReplicateWeights:
     """Full-sample weights ``weights`` (n,), replicate weights ``repweights`` (n, R), the
-    ``variance(estimate (S,), replicates (R, S)) -> (S,)`` function and the design ``df``."""
+    ``variance(estimate (S,), replicates (R, S)) -> (S,)`` function (``covariance``: the
+    full S x S matrix) and the design ``df``."""
 
     weights: FloatArray
     repweights: FloatArray
@@ -56,6 +57,8 @@ class ReplicateWeights:
     df: float
     fay_rho: float
     method: str
+    # (estimate (S,), replicates (R, S)) -> the S x S covariance (R's svrVar, mse = TRUE)
+    covariance: Callable[[FloatArray, FloatArray], FloatArray] | None = None
 
     @property
     def n_replicates(self) -> int:
@@ -106,6 +109,9 @@ def replicate_design(
     def variance(estimate: FloatArray, replicates: FloatArray) -> FloatArray:
         return np.diag(design.replicate_variance(estimate, replicates)).copy()
 
+    def covariance(estimate: FloatArray, replicates: FloatArray) -> FloatArray:
+        return np.asarray(design.replicate_variance(estimate, replicates), dtype=np.float64)
+
     return ReplicateWeights(
         w,
         np.ascontiguousarray(design.replicate_weights),
@@ -113,4 +119,5 @@ def replicate_design(
         float(design.df),
         fay_rho,
         "Fay BRR (survey.as_svrepdesign)",
+        covariance,
     )
