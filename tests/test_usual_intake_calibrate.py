@@ -128,3 +128,31 @@ def test_categorical_covariates_are_indicators_and_bad_input_is_one_line() -> No
         calibration_data(frame, "mg", basis="food+supplements")
     with pytest.raises(EstimationError, match="basis must be one of"):
         calibration_data(frame, "mg", basis="usual")
+
+
+def test_closed_form_on_the_model_scale() -> None:
+    """With λ = 1 (no transform) and two recalls each, E[T | R] is the linear shrinkage of the
+    mean recall toward the mean, by k = σu² / (σu² + σe²/2): the calibrated slope of a linear
+    outcome is the naive slope on the mean recall divided by k — the closed-form regression
+    calibration — to rounding."""
+    from nhanes_mg.usual_intake.calibrate import predict
+    from nhanes_mg.usual_intake.model import AmountFit
+
+    rng = np.random.default_rng(11)
+    n = 3000
+    frame = _simulate(rng, n, "linear", 1.0).with_columns(
+        recall_ok_d2=pl.lit(True), weekend_d1=pl.lit(False), weekend_d2=pl.lit(False)
+    )
+    data = calibration_data(frame, "mg", basis="food")
+    assert data.columns == ("intercept", "day2")
+    su2, se2 = 900.0, 25.0  # small enough that nothing reaches the transform's floor at 0
+    fit = AmountFit(1.0, np.array([250.0, 0.0]), su2, se2, data.columns, 0.0, n, n)
+    predicted = predict(data, fit)
+    mean_recall = data.y.mean(axis=1)
+    k = su2 / (su2 + se2 / 2)
+    # g(R) = R - 1 at λ = 1, so E[T | R] = 1 + 250 + k (mean R - 1 - 250)
+    np.testing.assert_allclose(predicted, 251.0 + k * (mean_recall - 251.0), rtol=1e-9)
+    y = frame["y"].to_numpy()[data.rows]
+    naive = np.polyfit(mean_recall, y, 1)[0]
+    calibrated = np.polyfit(predicted, y, 1)[0]
+    assert calibrated == pytest.approx(naive / k, rel=1e-10)
