@@ -11,3 +11,4 @@ if [[ -z "$mirror" ]]; then
 fi
 command -v Rscript >/dev/null || { echo "Rscript not found (apt-get install r-base-core r-cran-survey r-cran-foreign)" >&2; exit 2; }
 Rscript "$here/tests/golden/survey/make_golden.R" "$mirror"
+Rscript "$here/tests/golden/survey/make_golden_mi.R" "$mirror"   # micombine (Rubin's rules)
