@@ -12,6 +12,7 @@ import pytest
 from nhanes_mg.errors import EstimationError
 from nhanes_mg.study.imputation import impute
 from nhanes_mg.survey import SurveyDesign, micombine, svyglm
+from run_support import ShippedResult
 
 
 def _simulate(rng: np.random.Generator, n: int = 3000) -> pl.DataFrame:
@@ -83,3 +84,23 @@ def test_bad_input_is_one_line() -> None:
         impute(frame, ["x"], weight="w", m=1)
     with pytest.raises(EstimationError, match="no observed value"):
         impute(frame.with_columns(x=pl.lit(None, pl.Float64)), ["x"], weight="w")
+
+
+@pytest.mark.mirror
+def test_shipped_imputed_sensitivity_analyses(shipped_result: ShippedResult) -> None:
+    """C4's joint model with its covariates multiply imputed: more participants than the
+    complete cases, who was imputed said, the fraction of missing information in (0, 1), the
+    combined df (Barnard–Rubin) below the design's."""
+    result = shipped_result("C4")
+    main = result.fit("deficiency_interaction")
+    imputed = result.fit("deficiency_interaction", "imputed")
+    assert main is not None and imputed is not None and imputed.error is None
+    assert imputed.n > main.n and imputed.imputations == 20
+    assert imputed.imputed_rows == imputed.n - main.n  # exactly the incomplete cases
+    assert dict(imputed.imputed)["pir"] > 0
+    assert imputed.missing_information is not None and 0 < imputed.missing_information < 1
+    assert "participants with imputed values (pir" in imputed.imputed_text
+    rows = result.table.filter(
+        (pl.col("sensitivity") == "imputed") & (pl.col("role") == "stratum effect")
+    )
+    assert rows.height == 2 and (rows["df"] < 90).all() and (rows["df"] % 1 != 0).any()

@@ -433,3 +433,15 @@ def test_exposure_error_refused_where_it_cannot_apply(
     assert old in CALIBRATED
     with pytest.raises(SpecError, match=message):
         load_spec(_write(tmp_path, GOOD + CALIBRATED.replace(old, new, 1)))
+
+
+def test_missing_impute_as_a_sensitivity_analysis(tmp_path: Path) -> None:
+    extra = '\n[[sensitivity]]\nname = "imputed"\nanalysis = "a"\nmissing = "impute"\n'
+    spec = load_spec(_write(tmp_path, GOOD + extra))
+    (imputed,) = spec.sensitivities
+    assert isinstance(imputed, ModelAnalysis)
+    assert (imputed.missing, imputed.imputations) == ("impute", 20)
+    with pytest.raises(SpecError, match=r"imputations': must be 2 … 200, not 1"):
+        load_spec(_write(tmp_path, GOOD + extra + "imputations = 1\n"))
+    with pytest.raises(SpecError, match="multiple imputation and regression calibration"):
+        load_spec(_write(tmp_path, GOOD + CALIBRATED + 'missing = "impute"\n'))

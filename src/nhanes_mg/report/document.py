@@ -184,6 +184,7 @@ def fits_table(result: SpecResult) -> pl.DataFrame:
             "weight": f.weight,
             "weight_reason": f.weight_reason,
             "model": f.description,
+            "imputed": f.imputed_text or None,
             "error": f.error,
         }
         for f in result.fits
@@ -199,6 +200,7 @@ def fits_table(result: SpecResult) -> pl.DataFrame:
         "weight": pl.String,
         "weight_reason": pl.String,
         "model": pl.String,
+        "imputed": pl.String,
         "error": pl.String,
     }
     return pl.DataFrame(rows, schema=schema)
@@ -280,7 +282,8 @@ def _fit_rows(result: SpecResult) -> list[list[str]]:
             rows.append([name, f.description, "", "", "", f"not estimated: {f.error}"])
             continue
         events = "" if f.events is None else f"{f.events:,}"
-        rows.append([name, f.description, cycles, f"{f.n:,}", events, weight])
+        n = f"{f.n:,}" + (f", of whom {f.imputed_text}" if f.imputations else "")
+        rows.append([name, f.description, cycles, n, events, weight])
     return rows
 
 

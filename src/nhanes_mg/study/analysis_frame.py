@@ -13,7 +13,7 @@ import polars as pl
 
 from nhanes_mg.errors import SpecError
 from nhanes_mg.expressions import Condition, condition
-from nhanes_mg.study.exposure_error import calibration_words, intake_of
+from nhanes_mg.study.exposure_error import calibration_words, imputation_words, intake_of
 from nhanes_mg.study.spec_types import (
     Analysis,
     DescriptiveAnalysis,
@@ -106,6 +106,8 @@ def describe_model(analysis: Analysis) -> str:
             "terms, stratum effects as linear contrasts"
         )
     outcome = analysis.outcome_label or analysis.outcome
+    if analysis.missing == "impute":
+        extra += f"; missing covariates {imputation_words(analysis.imputations)}"
     return f"{words} of {outcome} on {expo}; adjusted for {covs}{extra}"
 
 

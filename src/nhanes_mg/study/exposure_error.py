@@ -1,6 +1,7 @@
-"""Which exposures a specification may correct for day-to-day intake variation, and how it
-says so: ``exposure_error = "regression_calibration"`` on a model analysis whose exposure is
-one nutrient's intake, continuous (NCI: calibrated intakes are not to be cut into quantiles).
+"""How a model analysis treats imperfect data, in words and checks: which exposures a specification
+may correct for day-to-day intake variation, and how it says so: ``exposure_error =
+"regression_calibration"`` on a model analysis whose exposure is one nutrient's intake,
+continuous (NCI: calibrated intakes are not to be cut into quantiles).
 
 The calibration itself is :mod:`nhanes_mg.usual_intake.calibrate`; the replicate chain that
 gives its variance, :mod:`nhanes_mg.study.calibrated`. This module is light (the parser
@@ -57,4 +58,13 @@ def calibration_words(nutrient: str, basis: str, covariates: list[str]) -> str:
         f"measurement-error model with day-2 and weekend terms and {with_covariates}){added}; "
         "SEs from refitting the whole chain for each Fay-BRR replicate weight. Systematic "
         "under-reporting is not corrected"
+    )
+
+
+def imputation_words(m: int) -> str:
+    """What ``missing = "impute"`` does, for the report."""
+    return (
+        f"multiply imputed (m = {m}; chained equations with predictive mean matching, the "
+        "outcome, exposure, weight, PSU and stratum in every imputation model), the fits "
+        "combined by Rubin's rules with Barnard–Rubin degrees of freedom on the design's"
     )

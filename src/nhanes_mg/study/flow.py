@@ -33,7 +33,7 @@ COMPLETE_CASE_NOTE = 0.10  # note when complete-case analysis loses more than th
 
 FLOW_SCHEMA: dict[str, pl.DataType] = {
     "step": pl.Int64(),
-    "kind": pl.String(),  # start | population | subsample | missing
+    "kind": pl.String(),  # start | population | subsample | missing | imputed
     "condition": pl.String(),  # in words, as the report prints it
     "variable": pl.String(),  # the variable a missing step is about (else null)
     "n_before": pl.Int64(),
@@ -61,6 +61,7 @@ class Needed:
     name: str
     role: str
     values: pl.Series
+    imputed: bool = False  # missing values multiply imputed, not left out
 
 
 def sample_flow(
@@ -109,7 +110,10 @@ def sample_flow(
         present = need.values.is_not_null().to_numpy()
         if need.values.dtype.is_float():
             present &= ~np.isnan(need.values.fill_null(0.0).to_numpy())
-        step("missing", f"{need.name} not missing", need.name, present)
+        if need.imputed:  # nobody is left out: the missing values are imputed
+            step("imputed", f"{need.name} imputed where missing", need.name, np.ones_like(present))
+        else:
+            step("missing", f"{need.name} not missing", need.name, present)
         lost = eligible & ~present
         missing_rows.append(
             dict(

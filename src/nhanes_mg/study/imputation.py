@@ -47,7 +47,7 @@ from nhanes_mg.errors import EstimationError
 
 FloatArray = NDArray[np.float64]
 DONORS = 5  # k: the candidate donors of predictive mean matching (mice's default)
-ITERATIONS = 10  # rounds of the chained equations (mice's default is 5)
+ITERATIONS = 5  # rounds of the chained equations (mice's default)
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,8 @@ def impute(
     """
     if m < 2:
         raise EstimationError(f"impute: m must be at least 2, not {m}")
+    if not variables:  # nothing missing: m identical copies (the fits then agree)
+        return Imputations(tuple(frame for _ in range(m)), {}, seed)
     need = [*variables, *predictors, weight, strata, psu]
     absent = [c for c in need if c not in frame.columns]
     if absent:
@@ -159,22 +161,62 @@ def _decode(variable: _Variable, values: FloatArray, dtype: pl.DataType) -> pl.S
     return pl.Series(variable.name, labels).cast(dtype)
 
 
+@dataclass(frozen=True)
+class _Fixed:
+    """The columns every imputation model shares: ``dense`` (intercept, predictors, weight,
+    PSU) and the stratum as a code (its indicators, but for the first stratum, are the rest
+    of the design; products with them are sums by stratum, never a dense matrix)."""
+
+    dense: FloatArray
+    stratum: NDArray[np.int64]  # 0 … K-1; 0 is the reference
+    n_strata: int
+
+    @property
+    def width(self) -> int:
+        return self.dense.shape[1] + self.n_strata - 1
+
+    def t_dot(self, rows: NDArray[np.bool_], v: FloatArray) -> FloatArray:
+        """F[rows]' v for a matrix ``v`` (n_rows × q)."""
+        dense = self.dense[rows].T @ v
+        codes = self.stratum[rows]
+        sums = [np.bincount(codes, weights=col, minlength=self.n_strata) for col in v.T]
+        by_stratum = np.column_stack(sums) if sums else np.zeros((self.n_strata, 0))
+        return np.vstack([dense, by_stratum[1:]])
+
+    def gram(self, rows: NDArray[np.bool_]) -> FloatArray:
+        """F[rows]' F[rows]."""
+        d = self.dense[rows]
+        p, k = d.shape[1], self.n_strata - 1
+        out = np.zeros((p + k, p + k))
+        out[:p, :p] = d.T @ d
+        cross = self.t_dot(rows, np.ones((int(rows.sum()), 1)))[p:, 0]  # counts by stratum
+        block = self.t_dot(rows, d)[p:]  # by stratum (reference left out): S' D
+        out[p:, :p] = block
+        out[:p, p:] = block.T
+        out[p:, p:] = np.diag(cross)
+        return out
+
+    def dot(self, rows: NDArray[np.bool_], beta: FloatArray) -> FloatArray:
+        """F[rows] @ beta."""
+        p = self.dense.shape[1]
+        by_stratum = np.vstack([np.zeros((1, beta.shape[1])), beta[p:]])
+        return self.dense[rows] @ beta[:p] + by_stratum[self.stratum[rows]]
+
+
 def _design_columns(
     frame: pl.DataFrame, predictors: Sequence[str], weight: str, strata: str, psu: str
-) -> FloatArray:
+) -> _Fixed:
     columns = [np.ones(frame.height)]
     for name in predictors:
         columns += list(_encode(frame[name]).columns().T)
     columns.append(frame[weight].cast(pl.Float64).to_numpy())
     columns.append(frame[psu].cast(pl.Float64).to_numpy())
-    stratum = frame[strata].cast(pl.String).to_numpy()
-    for level in np.unique(stratum)[1:]:
-        columns.append((stratum == level).astype(np.float64))
-    return np.column_stack(columns)
+    _, stratum = np.unique(frame[strata].cast(pl.String).to_numpy(), return_inverse=True)
+    return _Fixed(np.column_stack(columns), stratum.astype(np.int64), int(stratum.max()) + 1)
 
 
 def _chain(
-    targets: list[_Variable], fixed: FloatArray, rng: np.random.Generator, iterations: int
+    targets: list[_Variable], fixed: _Fixed, rng: np.random.Generator, iterations: int
 ) -> list[FloatArray]:
     """One chain: starting values drawn from the observed ones, then ``iterations`` rounds."""
     current = []
@@ -183,6 +225,7 @@ def _chain(
         observed = values[~t.missing]
         values[t.missing] = rng.choice(observed, size=int(t.missing.sum()))
         current.append(values)
+    grams = {t.name: fixed.gram(~t.missing) for t in targets if t.missing.any()}
     for _ in range(iterations):
         for j, t in enumerate(targets):
             if not t.missing.any():
@@ -192,35 +235,49 @@ def _chain(
                 for i, o in enumerate(targets)
                 if i != j
             ]
-            X = np.column_stack([fixed, *others])
-            current[j] = _pmm(t, current[j], X, rng)
+            rest = np.column_stack(others) if others else np.zeros((len(t.values), 0))
+            current[j] = _pmm(t, current[j], fixed, grams[t.name], rest, rng)
     return current
 
 
-def _pmm(t: _Variable, values: FloatArray, X: FloatArray, rng: np.random.Generator) -> FloatArray:
+def _pmm(
+    t: _Variable,
+    values: FloatArray,
+    fixed: _Fixed,
+    gram_fixed: FloatArray,
+    rest: FloatArray,
+    rng: np.random.Generator,
+) -> FloatArray:
     """One PMM step (mice's type-1 matching): donors by the observed rows' predictions with
-    the fitted coefficients, the missing rows' with coefficients drawn from their posterior."""
+    the fitted coefficients, the missing rows' with coefficients drawn from their posterior.
+    The design is [fixed | rest] (rest: the other imputed variables' columns, as they are now)."""
     obs, mis = ~t.missing, t.missing
     if t.levels is None:
         Y = values[:, None]
     else:  # every level's indicator (the first one's too): matched on all of them
         codes = values.astype(np.int64)
         Y = (codes[:, None] == np.arange(len(t.levels))[None, :]).astype(np.float64)
-    Xo, Yo = X[obs], Y[obs]
+    rest_obs, Yo = rest[obs], Y[obs]
+    pf = fixed.width
+    fo = fixed.t_dot(obs, rest_obs)
+    xtx = np.block([[gram_fixed, fo], [fo.T, rest_obs.T @ rest_obs]])
+    xty = np.vstack([fixed.t_dot(obs, Yo), rest_obs.T @ Yo])
     # ridge as mice's (1e-5 × the diagonal) keeps collinear designs solvable
-    xtx = Xo.T @ Xo
     xtx[np.diag_indices_from(xtx)] += 1e-5 * np.maximum(np.diag(xtx), 1e-12)
     chol = np.linalg.cholesky(xtx)
-    beta = np.linalg.solve(xtx, Xo.T @ Yo)
-    resid = Yo - Xo @ beta
-    df = max(len(Yo) - X.shape[1], 1)
+    beta = np.linalg.solve(xtx, xty)
+
+    def predict(rows: NDArray[np.bool_], b: FloatArray) -> FloatArray:
+        return fixed.dot(rows, b[:pf]) + rest[rows] @ b[pf:]
+
+    pred_obs = predict(obs, beta)
+    resid = Yo - pred_obs
+    df = max(len(Yo) - xtx.shape[0], 1)
     sigma2 = np.sum(resid**2, axis=0) / rng.chisquare(df, size=Y.shape[1])
     # β* = β̂ + σ* L⁻ᵀ z, so that β* ~ N(β̂, σ*² (X'X)⁻¹)
-    z = rng.standard_normal((X.shape[1], Y.shape[1]))
+    z = rng.standard_normal((xtx.shape[0], Y.shape[1]))
     beta_star = beta + np.linalg.solve(chol.T, z) * np.sqrt(sigma2)[None, :]
-    pred_obs = Xo @ beta
-    pred_mis = X[mis] @ beta_star
-    donors = _nearest(pred_obs, pred_mis, rng)
+    donors = _nearest(pred_obs, predict(mis, beta_star), rng)
     out = values.copy()
     out[mis] = values[obs][donors]
     return out
@@ -231,6 +288,62 @@ def _nearest(
 ) -> NDArray[np.int64]:
     """For each missing row, one of its ``DONORS`` nearest observed rows, at random."""
     k = min(DONORS, len(pred_obs))
-    _, nearest = spatial.cKDTree(pred_obs).query(pred_mis, k=k)
-    nearest = np.asarray(nearest, dtype=np.int64).reshape(len(pred_mis), k)
+    if pred_obs.shape[1] == 1:  # one dimension: the k nearest lie within k of the insertion
+        order = np.argsort(pred_obs[:, 0], kind="stable")
+        ranked = pred_obs[order, 0]
+        at = np.searchsorted(ranked, pred_mis[:, 0])
+        window = np.clip(at[:, None] + np.arange(-k, k)[None, :], 0, len(ranked) - 1)
+        distance = np.abs(ranked[window] - pred_mis[:, :1])
+        best = np.take_along_axis(window, np.argsort(distance, axis=1, kind="stable"), 1)
+        # duplicates at the edges are harmless: the window holds at least k distinct rows
+        nearest = order[best[:, :k]]
+    else:
+        _, found = spatial.cKDTree(pred_obs).query(pred_mis, k=k)
+        nearest = np.asarray(found, dtype=np.int64).reshape(len(pred_mis), k)
     return nearest[np.arange(len(nearest)), rng.integers(0, k, size=len(nearest))]
+
+
+@dataclass(frozen=True)
+class Imputed:
+    """The imputations of a model analysis: its eligible ``rows`` (in the analysis frame), the
+    covariates imputed there and their ``m`` completed versions."""
+
+    rows: NDArray[np.int64]
+    imputations: Imputations
+
+    @property
+    def m(self) -> int:
+        return self.imputations.m
+
+    @property
+    def rows_imputed(self) -> int:
+        """Participants with at least one imputed value."""
+        masks = list(self.imputations.missing.values())
+        return int(np.logical_or.reduce(masks).sum()) if masks else 0
+
+    def frame(self, work: pl.DataFrame, i: int) -> pl.DataFrame:
+        """``work`` with imputation ``i``'s values in the eligible rows."""
+        completed = self.imputations.frames[i]
+        return work.with_columns(
+            work[name].scatter(self.rows, completed[name]) for name in self.imputations.missing
+        )
+
+
+def impute_covariates(
+    work: pl.DataFrame,
+    eligible: NDArray[np.bool_],
+    covariates: Sequence[str],
+    predictors: Sequence[str],
+    weight: str,
+    m: int,
+    seed: int = 2024,
+) -> Imputed:
+    """Impute the ``covariates`` that are missing somewhere among the ``eligible`` rows of an
+    analysis frame, with ``predictors`` (outcome, exposure …) and the design in every model."""
+    rows = np.flatnonzero(eligible)
+    sub = work[rows]
+    missing = [c for c in covariates if sub[c].null_count()]
+    return Imputed(
+        rows.astype(np.int64),
+        impute(sub, missing, predictors=predictors, weight=weight, m=m, seed=seed),
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 import polars as pl
@@ -35,6 +36,7 @@ from nhanes_mg.study.analysis_frame import (
 )
 from nhanes_mg.study.calibrated import REPLICATE_WEIGHT, CalibratedChain, calibrated_chain
 from nhanes_mg.study.flow import Needed, sample_flow
+from nhanes_mg.study.imputation import Imputed, impute_covariates
 from nhanes_mg.study.plan import SPLINE_BOUNDARY, SPLINE_KNOTS, AnalysisPlan, ModelPlan
 from nhanes_mg.study.results import CONTRAST_RATIO_SCALES, RATIO_SCALES, FitInfo, SpecResult
 from nhanes_mg.study.spec_types import ModelAnalysis, Outputs, Spec
@@ -48,6 +50,7 @@ from nhanes_mg.survey import (
     svyglm,
 )
 from nhanes_mg.survey.km import svykm
+from nhanes_mg.survey.mi import micombine
 from nhanes_mg.survey.predmeans import svypredmeans
 from nhanes_mg.survey.results import SurveyResult
 from nhanes_mg.survey.spline_curve import spline_curve, spline_nonlinearity
@@ -78,7 +81,9 @@ def estimate_model(
     if plan.time is not None:
         work = work.with_columns(sql_series(frame, plan.time, f"{where}: time").alias(TIME_COL))
     needed = [OUTCOME_COL, EXPOSURE_COL, *covariates] + ([TIME_COL] if kind == "cox" else [])
-    complete = work.select(pl.all_horizontal([pl.col(c).is_not_null() for c in needed]))
+    imputing = plan.missing == "impute"  # then missing covariates are imputed, not dropped
+    required = [c for c in needed if not (imputing and c in covariates)]
+    complete = work.select(pl.all_horizontal([pl.col(c).is_not_null() for c in required]))
     domain_flag = complete.to_series()
     for population in item.populations:
         domain_flag = flag(work, population, f"{where}: population") & domain_flag
@@ -102,6 +107,15 @@ def estimate_model(
         work = work.with_columns(chain.exposure().alias(EXPOSURE_COL))
         domain_flag = domain_flag & work[EXPOSURE_COL].is_not_null()
         sample = design_for(work, weight.weight)
+    imputed: Imputed | None = None
+    if imputing:
+        eligible = domain_flag & (work[weight.weight].fill_null(0.0) > 0)
+        imputed = impute_covariates(
+            work.with_columns(*added.values()), eligible.to_numpy(), covariates,
+            [c for c in (OUTCOME_COL, EXPOSURE_COL, TIME_COL, *added) if c in needed or c in added],
+            weight.weight, plan.imputations,
+        )  # fmt: skip
+        domain_flag = eligible
     design = sample.update(**added, **{DOMAIN_COL: domain_flag.alias(DOMAIN_COL)})
     in_domain = design.subset(pl.col(DOMAIN_COL))
     if spec.outputs.sample_flow:
@@ -140,13 +154,14 @@ def estimate_model(
             .otherwise(in_category[lab].cast(pl.Float64))
             for column, lab in columns.items()
         }
-        design = design.update(**dummies, **{TREND_COL: trend})
+        coded: dict[str, pl.Expr | pl.Series] = {**dummies, TREND_COL: trend}
     elif plan.coding == "spline":
         splined, weights_of = spline_exposure(analysis, in_domain, work[EXPOSURE_COL])
         assert list(splined) == list(columns)  # the plan's basis columns
-        design = design.update(**splined)
+        coded = dict(splined)
     else:
-        design = design.update(**{c: pl.col(EXPOSURE_COL) / analysis.per for c in columns})
+        coded = {c: pl.col(EXPOSURE_COL) / analysis.per for c in columns}
+    design = design.update(**coded)
     # what each estimate row is: a weighted sum of model columns (one column, weight 1, for
     # categories and a linear exposure; the spline's basis differences for a spline contrast)
     combos: dict[str, dict[str, float]] = (
@@ -183,28 +198,40 @@ def estimate_model(
     base = dict(
         analysis=analysis.name, outcome=analysis.outcome_label or analysis.outcome, model=kind
     )
-    replicate_domains: dict[int, SurveyDesign] = {}
+    variants: dict[tuple[str, int], SurveyDesign] = {}
 
-    def domain_of(r: int | None) -> SurveyDesign:
-        """The domain design with replicate ``r``'s calibrated exposure and weights."""
-        if r is None:
-            return domain
-        if r not in replicate_domains:
-            assert chain is not None
-            again = work.with_columns(chain.exposure(r).alias(EXPOSURE_COL), chain.weights(r))
-            d = design_for(again, REPLICATE_WEIGHT).update(
+    def variant(key: tuple[str, int]) -> SurveyDesign:
+        """The domain design of another version of the data: a replicate of the calibration
+        chain (its exposure and weights) or an imputation (its covariates), coded alike."""
+        if key not in variants:
+            if key[0] == "replicate":
+                assert chain is not None
+                again = work.with_columns(
+                    chain.exposure(key[1]).alias(EXPOSURE_COL), chain.weights(key[1])
+                )
+                weight_column = REPLICATE_WEIGHT
+            else:
+                assert imputed is not None
+                again, weight_column = imputed.frame(work, key[1]), weight.weight
+            d = design_for(again, weight_column).update(
                 **added, **{DOMAIN_COL: domain_flag.alias(DOMAIN_COL)}
             )
-            d = d.update(**{c: pl.col(EXPOSURE_COL) / analysis.per for c in columns})
+            d = d.update(**coded)
             if plan.modifier is not None:
                 d = d.update(**_interactions(plan))
-            replicate_domains[r] = d.subset(pl.col(DOMAIN_COL))
-        return replicate_domains[r]
+            variants[key] = d.subset(pl.col(DOMAIN_COL))
+        return variants[key]
 
     def fitted(terms: ModelTerms) -> SurveyResult:
-        if chain is None:
-            return _fit(kind, terms, domain)
-        return chain.fit(lambda r: _fit(kind, terms, domain_of(r)))
+        if chain is not None:
+            return chain.fit(
+                lambda r: _fit(kind, terms, domain if r is None else variant(("replicate", r)))
+            )
+        if imputed is not None:
+            fits = [_fit(kind, terms, variant(("imputation", i))) for i in range(imputed.m)]
+            df_complete = float(getattr(fits[0], "df_residual", math.inf))
+            return micombine(fits, df_complete)  # Barnard–Rubin df on the design's
+        return _fit(kind, terms, domain)
 
     fit = fitted(plan.terms)
     if analysis.exposure_type == "spline":
@@ -251,6 +278,8 @@ def estimate_model(
         outcome_share=share,
         incomplete=item.incomplete,
     )
+    if imputed is not None:
+        info = _with_imputation(info, imputed, fit, list(columns))
     table = pl.concat(tables)
     _refuse_separation(table, analysis)
     return table, info
@@ -518,7 +547,8 @@ def _record_flow(
     ]
     if analysis.model == "cox":
         needed.append(Needed(f"follow-up time ({analysis.time})", "time", work[TIME_COL]))
-    needed += [Needed(c, "covariate", work[c]) for c in analysis.covariates]
+    imputing = analysis.missing == "impute"
+    needed += [Needed(c, "covariate", work[c], imputing) for c in analysis.covariates]
     if modifier is not None:
         needed.append(Needed(f"modifier ({analysis.modifier})", "modifier", modifier))
     flow, missing, note = sample_flow(
@@ -541,6 +571,25 @@ def _record_flow(
     )
     if note and not analysis.sensitivity:
         result.cautions.append(f"{analysis.name}: {note}")
+
+
+def _with_imputation(
+    info: FitInfo, imputed: Imputed, fit: SurveyResult, columns: list[str]
+) -> FitInfo:
+    """What a multiply imputed analysis's FitInfo says of it."""
+    fmi = getattr(fit, "missing_information", None)
+    worst = (
+        max(float(fmi[fit.terms.index(c)]) for c in columns if c in fit.terms)
+        if fmi is not None and any(c in fit.terms for c in columns)
+        else None
+    )
+    return replace(
+        info,
+        imputed=tuple(imputed.imputations.counts.items()),
+        imputed_rows=imputed.rows_imputed,
+        imputations=imputed.m,
+        missing_information=worst,
+    )
 
 
 def _interactions(plan: ModelPlan) -> dict[str, pl.Expr]:

@@ -54,7 +54,7 @@ from nhanes_mg.study.analysis_frame import (
     expressions_of,
 )
 from nhanes_mg.study.declared import subsamples as declared_subsamples
-from nhanes_mg.study.exposure_error import calibration_words, intake_of
+from nhanes_mg.study.exposure_error import calibration_words, imputation_words, intake_of
 from nhanes_mg.study.spec_types import (
     Analysis,
     Comparator,
@@ -140,6 +140,8 @@ class ModelPlan:
     trend: ModelTerms | None
     joint: ModelTerms | None
     calibration: tuple[str, str] | None = None  # (nutrient, basis): regression calibration
+    missing: str = "complete_case"  # or "impute"
+    imputations: int = 20
 
     @property
     def interactions(self) -> tuple[str, ...]:
@@ -255,6 +257,8 @@ class Plan:
                     lines.append(f"    exposure error: {words}")
                 if m.trend is not None:
                     lines.append(f"    trend: {m.words(m.trend)}")
+                if m.missing == "impute":
+                    lines.append(f"    missing covariates: {imputation_words(m.imputations)}")
             for statement, comp in item.judged:
                 row = ", ".join(
                     f"{k} {v!r}"
@@ -439,4 +443,6 @@ def _model_plan(analysis: ModelAnalysis) -> ModelPlan:
             if analysis.exposure_error == "regression_calibration"
             else None
         ),
+        missing=analysis.missing,
+        imputations=analysis.imputations,
     )

@@ -42,6 +42,26 @@ class FitInfo:
     missing_data: bool = False  # not estimated because a table it needs is missing
     outcome_share: float | None = None  # weighted share with the outcome (binary outcomes)
     outside_cycles: bool = False  # not estimated: none of its cycles was built (--cycles)
+    imputed: tuple[tuple[str, int], ...] = ()  # (variable, values imputed): missing = impute
+    imputed_rows: int = 0  # participants with at least one imputed value
+    imputations: int = 0  # m
+    missing_information: float | None = None  # the largest among the exposure's rows
+
+    @property
+    def imputed_text(self) -> str:
+        """Who was imputed, in words (empty for a complete-case analysis)."""
+        if not self.imputations:
+            return ""
+        values = "; ".join(f"{v} {n:,}" for v, n in self.imputed) or "no value missing"
+        fmi = (
+            f"; fraction of missing information ≤ {self.missing_information:.0%}"
+            if self.missing_information is not None
+            else ""
+        )
+        return (
+            f"{self.imputed_rows:,} participants with imputed values ({values}; "
+            f"m = {self.imputations}{fmi})"
+        )
 
     @property
     def failed(self) -> bool:
@@ -267,6 +287,7 @@ def result_from_document(
             f[name] = tuple(f[name])
         f["dropped"] = tuple((str(c), str(why)) for c, why in f["dropped"])
         f["strata"] = tuple(f["strata"]) if f["strata"] is not None else None
+        f["imputed"] = tuple((str(v), int(n)) for v, n in f.get("imputed", ()))
         fits.append(FitInfo(**f))
     verdicts_out = []
     for v in data["verdicts"]:

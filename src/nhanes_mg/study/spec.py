@@ -156,6 +156,7 @@ from nhanes_mg.study.spec_claims import (
 from nhanes_mg.study.spec_fields import (
     _NAME,
     DESCRIPTIVE_FIELDS,
+    MISSING_DATA,
     MODEL_FIELDS,
     SENSITIVITY_FIELDS,
     TOP_FIELDS,
@@ -376,6 +377,22 @@ def _analysis_of_kind(
     )
     if exposure_error == "regression_calibration":
         _check_calibrated(raw, exposure_type, path, where)
+    missing = _choice(
+        _get(raw, "missing", str, path, where, False, "complete_case"),
+        MISSING_DATA,
+        path,
+        where + "missing",
+    )
+    imputations = int(_get(raw, "imputations", int, path, where, False, 20))
+    if not 2 <= imputations <= 200:
+        raise _fail(path, where + "imputations", f"must be 2 … 200, not {imputations}")
+    if missing == "impute" and exposure_error != "none":
+        raise _fail(
+            path,
+            where + "missing",
+            "multiple imputation and regression calibration together are not supported yet: "
+            "give each its own sensitivity analysis",
+        )
     return ModelAnalysis(
         model=model,
         outcome=_get(raw, "outcome", str, path, where),
@@ -397,6 +414,8 @@ def _analysis_of_kind(
         spline=bool(_get(raw, "spline", bool, path, where, False, False)),
         contrast=(float(contrast[0]), float(contrast[1])) if contrast else None,
         exposure_error=exposure_error,
+        missing=missing,
+        imputations=imputations,
         **common,
     )
 

@@ -23,6 +23,8 @@ _OLD_RULES: dict[str, tuple[str, str]] = {
     "effect_above_1": ("effect", "above"),
 }
 
+MISSING_DATA = ("complete_case", "impute")  # a model analysis's `missing`
+
 TOP_FIELDS = {
     "id",
     "title",
@@ -65,6 +67,8 @@ MODEL_FIELDS = COMMON_FIELDS | {
     "spline",
     "contrast",
     "exposure_error",
+    "missing",
+    "imputations",
 }
 DESCRIPTIVE_FIELDS = COMMON_FIELDS | {
     "statistic",

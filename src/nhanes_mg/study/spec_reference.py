@@ -135,6 +135,14 @@ MODEL: Doc = {
         "covariates (NCI measurement-error model), SEs by refitting the chain per replicate.",
         '"regression_calibration"',
     ),
+    "missing": (
+        "text",
+        "complete_case | impute: missing covariates (and modifier) multiply imputed by "
+        "chained equations (predictive mean matching, the outcome, exposure, weight and design "
+        "in every model), fits combined by Rubin's rules (Barnard–Rubin df).",
+        '"impute"',
+    ),
+    "imputations": ("integer", "missing = impute: the number of imputations m (2 … 200).", "20"),
 }
 
 DESCRIPTIVE: Doc = {

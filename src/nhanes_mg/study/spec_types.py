@@ -79,6 +79,8 @@ class ModelAnalysis(_Common):
     spline: bool = False  # a continuous exposure's dose–response curve (quantiles: always)
     contrast: tuple[float, float] | None = None  # exposure_type = "spline": (low, high) values
     exposure_error: str = "none"  # "regression_calibration": usual intake, not the recalls
+    missing: str = "complete_case"  # "impute": missing covariates multiply imputed
+    imputations: int = 20
     kind: Literal["model"] = "model"
 
     @property

@@ -53,6 +53,10 @@ class MIResult(SurveyResult):
     within: np.ndarray | None = None
     n_imputations: int = 0
     df_complete: float = math.inf
+    # for regtermtest: a test of several terms uses the smallest of their df (conservative;
+    # Li, Raghunathan and Rubin's D1 has its own); the fits' columns by term
+    df_residual: float = math.inf
+    term_columns: dict[str, list[int]] | None = None
 
 
 def micombine(results: Sequence[SurveyResult], df_complete: float = math.inf) -> MIResult:
@@ -109,5 +113,6 @@ def micombine(results: Sequence[SurveyResult], df_complete: float = math.inf) ->
         conf_high=hi, df=np.asarray(df, dtype=float), n=n, vcov=total, level=level,
         method=f"MIcombine of {m} imputations ({results[0].method})",
         missing_information=missing, between=b, within=w, n_imputations=m,
-        df_complete=df_complete,
+        df_complete=df_complete, df_residual=float(np.min(df)),
+        term_columns=getattr(results[0], "term_columns", None),
     )  # fmt: skip
