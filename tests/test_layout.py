@@ -153,3 +153,18 @@ def test_no_module_outside_the_survey_engine_is_too_long() -> None:
         and (n := len(p.read_text(encoding="utf-8").splitlines())) > LONGEST
     }
     assert long == {}
+
+
+def test_the_jobs_do_not_load_the_engine_until_they_compute() -> None:
+    """A run with nothing changed reads stored results: importing the command line and the
+    run job loads neither the survey engine nor plotnine (nor scipy)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, nhanes_mg.cli, nhanes_mg.jobs.run, nhanes_mg.jobs.analytic; "
+        "print(sorted(m for m in ('nhanes_mg.survey', 'plotnine', 'scipy', "
+        "'nhanes_mg.study.plan') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

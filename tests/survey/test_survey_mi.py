@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from nhanes_mg.errors import EstimationError
-from nhanes_mg.survey import SurveyDesign, as_svrepdesign, svyglm
+from nhanes_mg.survey import SurveyDesign, as_svrepdesign, svycoxph, svyglm
 from nhanes_mg.survey.mi import MIResult, micombine
 from nhanes_mg.survey.results import SurveyResult
 
@@ -91,3 +91,17 @@ def test_bad_input_is_one_line() -> None:
         micombine([_one(1.0)])
     with pytest.raises(EstimationError, match="same terms"):
         micombine([_one(1.0), _one(1.0, ("c",))])
+
+
+def test_cox_fits_combined_as_micombine(mortality: pl.DataFrame, golden_mi: Golden) -> None:
+    seqn = pl.col("seqn")
+    fits = []
+    for m in range(1, 6):
+        frame = mortality.with_columns(
+            pir=pl.coalesce("pir", ((seqn * m) % 50) / 10),
+            bmi=pl.coalesce("bmi", 18 + ((seqn * (m + 2)) % 25)),
+        )
+        design = SurveyDesign.pooled(frame, cycle_col="cycle", weights="wt_mec")
+        adults = design.subset((pl.col("age") >= 20) & pl.col("eligible"))
+        fits.append(svycoxph("Surv(months, died) ~ age + sex + pir + bmi", adults))
+    _check(golden_mi, "mi_cox_taylor", micombine(fits))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -22,7 +22,9 @@ from nhanes_mg.derive.build import (
     SEAM_TABLE,
 )
 from nhanes_mg.jobs.store import Payload, ResultStore
-from nhanes_mg.study.plan import Schema
+
+if TYPE_CHECKING:
+    from nhanes_mg.study.plan import Schema
 
 # What the build writes into the output folder (and the results store keeps).
 BUILD_FILES = (ANALYTIC_NAME, METADATA_NAME, DICTIONARY_NAME, SEAM_TABLE, SEAM_FIGURE)
@@ -67,6 +69,9 @@ def stored_schema(data_dir: Path, cycles: str | None = None) -> Schema | None:
     stored = store.get(key)
     if stored is None:
         return None
+    # lazy: a run that reuses its results never loads the survey engine (plan's types do)
+    from nhanes_mg.study.plan import Schema
+
     payload, _ = stored
     frame = pl.read_parquet(store.stored_file(key, ANALYTIC_NAME))
     gaps = list(payload.data["meta"].get("gaps") or [])

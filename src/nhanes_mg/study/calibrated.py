@@ -58,17 +58,22 @@ class CalibratedChain:
     def weights(self, r: int) -> pl.Series:
         return pl.Series(REPLICATE_WEIGHT, self.replicates.repweights[:, r])
 
+    def combine(self, full: SurveyResult, replicates: Sequence[np.ndarray]) -> SurveyResult:
+        """The full-sample result with the covariance of its estimates over the replicates
+        (one estimate vector per replicate, in order)."""
+        assert self.replicates.covariance is not None
+        vcov = self.replicates.covariance(full.estimate, np.vstack(replicates))
+        df = self.replicates.df + 1 - len(full.estimate)
+        return full.with_covariance(vcov, df, f"{full.method}, regression calibration (BRR)")
+
     def fit(self, fit_one: Callable[[int | None], SurveyResult]) -> SurveyResult:
         """``fit_one(None)`` (the full sample) with the covariance of ``fit_one(r)`` over
         the replicates."""
         full = fit_one(None)
         with warnings.catch_warnings():  # the full-sample fit has said it; not once per replicate
             warnings.simplefilter("ignore", SurveyWarning)
-            betas = np.vstack([fit_one(r).estimate for r in range(self.n_replicates)])
-        assert self.replicates.covariance is not None
-        vcov = self.replicates.covariance(full.estimate, betas)
-        df = self.replicates.df + 1 - len(full.estimate)
-        return full.with_covariance(vcov, df, f"{full.method}, regression calibration (BRR)")
+            betas = [fit_one(r).estimate for r in range(self.n_replicates)]
+        return self.combine(full, betas)
 
 
 def calibrated_chain(

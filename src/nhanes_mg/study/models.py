@@ -5,6 +5,7 @@ model, the sample flow, Table 1, margins, dose–response and survival curves.""
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -49,6 +50,7 @@ from nhanes_mg.survey import (
     svycoxph,
     svyglm,
 )
+from nhanes_mg.survey.design import SurveyWarning
 from nhanes_mg.survey.km import svykm
 from nhanes_mg.survey.mi import micombine
 from nhanes_mg.survey.predmeans import svypredmeans
@@ -198,42 +200,65 @@ def estimate_model(
     base = dict(
         analysis=analysis.name, outcome=analysis.outcome_label or analysis.outcome, model=kind
     )
-    variants: dict[tuple[str, int], SurveyDesign] = {}
 
     def variant(key: tuple[str, int]) -> SurveyDesign:
         """The domain design of another version of the data: a replicate of the calibration
-        chain (its exposure and weights) or an imputation (its covariates), coded alike."""
-        if key not in variants:
-            if key[0] == "replicate":
-                assert chain is not None
-                again = work.with_columns(
-                    chain.exposure(key[1]).alias(EXPOSURE_COL), chain.weights(key[1])
-                )
-                weight_column = REPLICATE_WEIGHT
-            else:
-                assert imputed is not None
-                again, weight_column = imputed.frame(work, key[1]), weight.weight
-            d = design_for(again, weight_column).update(
-                **added, **{DOMAIN_COL: domain_flag.alias(DOMAIN_COL)}
+        chain (its exposure and weights) or an imputation (its covariates), coded alike.
+        Built when needed and dropped after its fits (dozens of designs would not fit in
+        memory together)."""
+        if key[0] == "replicate":
+            assert chain is not None
+            again = work.with_columns(
+                chain.exposure(key[1]).alias(EXPOSURE_COL), chain.weights(key[1])
             )
-            d = d.update(**coded)
-            if plan.modifier is not None:
-                d = d.update(**_interactions(plan))
-            variants[key] = d.subset(pl.col(DOMAIN_COL))
-        return variants[key]
+            weight_column = REPLICATE_WEIGHT
+        else:
+            assert imputed is not None
+            again, weight_column = imputed.frame(work, key[1]), weight.weight
+        d = design_for(again, weight_column).update(
+            **added, **{DOMAIN_COL: domain_flag.alias(DOMAIN_COL)}
+        )
+        d = d.update(**coded)
+        if plan.modifier is not None:
+            d = d.update(**_interactions(plan))
+        return d.subset(pl.col(DOMAIN_COL))
 
-    def fitted(terms: ModelTerms) -> SurveyResult:
+    def fit_all(models: list[ModelTerms]) -> list[SurveyResult]:
+        """Each model fitted: on the domain; or over the calibration chain's replicates; or
+        on every imputation, combined by Rubin's rules (Barnard–Rubin df on the design's)."""
+        if chain is None and imputed is None:
+            return [_fit(kind, t, domain) for t in models]
+        keys = (
+            [("replicate", r) for r in range(chain.n_replicates)]
+            if chain is not None
+            else [("imputation", i) for i in range(imputed.m)]  # type: ignore[union-attr]
+        )
+        per_variant: list[list[SurveyResult]] = [[] for _ in models]
+        with warnings.catch_warnings():  # the full-sample fit says it, not every variant
+            if chain is not None:
+                warnings.simplefilter("ignore", SurveyWarning)
+            for key in keys:
+                d = variant(key)
+                for j, t in enumerate(models):
+                    per_variant[j].append(_fit(kind, t, d))
         if chain is not None:
-            return chain.fit(
-                lambda r: _fit(kind, terms, domain if r is None else variant(("replicate", r)))
-            )
-        if imputed is not None:
-            fits = [_fit(kind, terms, variant(("imputation", i))) for i in range(imputed.m)]
+            return [
+                chain.combine(_fit(kind, t, domain), [f.estimate for f in per_variant[j]])
+                for j, t in enumerate(models)
+            ]
+        combined: list[SurveyResult] = []
+        for fits in per_variant:
             df_complete = float(getattr(fits[0], "df_residual", math.inf))
-            return micombine(fits, df_complete)  # Barnard–Rubin df on the design's
-        return _fit(kind, terms, domain)
+            combined.append(micombine(fits, df_complete))
+        return combined
 
-    fit = fitted(plan.terms)
+    models = [plan.terms]
+    if plan.trend is not None:
+        models.append(plan.trend)
+    if plan.joint is not None and strata is not None:
+        models.append(plan.joint)
+    fitted = dict(zip(map(id, models), fit_all(models), strict=True))
+    fit = fitted[id(plan.terms)]
     if analysis.exposure_type == "spline":
         tidy = svycontrast(fit, combos).tidy(exponentiate=exponentiate)
     else:
@@ -256,12 +281,12 @@ def estimate_model(
         tables = [pl.concat(tables).sort(pl.col("term").replace_strict(order, default=99))]
 
     if plan.trend is not None:
-        trend_fit = fitted(plan.trend)
+        trend_fit = fitted[id(plan.trend)]
         t = trend_fit.tidy().filter(pl.col("term") == TREND_COL)
         scale = "coefficient (log scale)" if kind != "linear" else "coefficient"
         tables.append(tidy_rows(t, role="trend", term="P for trend", scale=scale, **base))
     if plan.joint is not None and strata is not None:
-        tables += _joint(plan, combos, fitted(plan.joint), strata, n, base)
+        tables += _joint(plan, combos, fitted[id(plan.joint)], strata, n, base)
     info = FitInfo(
         analysis.name,
         analysis.sensitivity,

@@ -10,7 +10,8 @@
 #   bmi_m = BMXBMI,              else 18 + ((SEQN * (m + 2)) %% 25)
 # Each imputation is analysed with svyglm (quasibinomial) among adults; the fits are combined
 # by MIcombine: with Rubin's df, with Barnard-Rubin's given df.complete = the fits' residual
-# df, and for Fay-BRR replicate designs (as.svrepdesign, rho = 0.3).
+# df, and for Fay-BRR replicate designs (as.svrepdesign, rho = 0.3); a Cox model on the linked
+# mortality of 2003-2006 (make_golden.R's frames, the same rule) is combined too.
 
 suppressPackageStartupMessages({
   library(foreign)
@@ -60,5 +61,31 @@ rep_fits <- lapply(imputed, function(d) {
   svyglm(formula, design = subset(rep, age >= 20), family = quasibinomial())
 })
 add_mi("mi_glm_fay", MIcombine(rep_fits), n)
+
+# Cox: linked mortality 2003-2006 (the frames of make_golden.R, section D), the same rule
+mort_files <- c("2003-2004" = "NHANES_2003_2004_MORT_2015_PUBLIC.dat",
+                "2005-2006" = "NHANES_2005_2006_MORT_2015_PUBLIC.dat")
+mort <- do.call(rbind, lapply(names(mort_files), function(cy) {
+  m <- read_mort(mort_files[[cy]])
+  d <- merge(build_cycle(cy), m, by = "seqn", all.x = TRUE, sort = FALSE)
+  d[order(d$seqn), ]
+}))
+eligible <- !is.na(mort$ELIGSTAT) & mort$ELIGSTAT == 1
+mort$died <- ifelse(eligible, mort$MORTSTAT, NA)
+mort$months <- ifelse(eligible, mort$PERMTH_EXM, NA)
+mort$eligible <- eligible
+mort$wt_mec2 <- mort$wt_mec / 2
+mort_imputed <- lapply(1:5, function(m) {
+  d <- mort
+  d$pir <- ifelse(is.na(d$pir), ((d$seqn * m) %% 50) / 10, d$pir)
+  d$bmi <- ifelse(is.na(d$bmi), 18 + ((d$seqn * (m + 2)) %% 25), d$bmi)
+  d
+})
+mdes <- svydesign(ids = ~sdmvpsu, strata = ~sdmvstra, weights = ~wt_mec2, nest = TRUE,
+                  data = imputationList(mort_imputed))
+cox_fits <- with(subset(mdes, age >= 20 & eligible),
+                 svycoxph(Surv(months, died) ~ age + sex + pir + bmi))
+add_mi("mi_cox_taylor", MIcombine(cox_fits),
+       sum(mort$age >= 20 & mort$eligible & !is.na(mort$months)))
 
 write_golden("golden_mi.csv")
