@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 
 from nhanes_mg.errors import EstimationError
-from nhanes_mg.survey import SurveyDesign, as_svrepdesign, svycoxph, svyglm
-from nhanes_mg.survey.mi import MIResult, micombine
+from nhanes_mg.survey import SurveyDesign, as_svrepdesign, svycoxph, svyglm, svymean
+from nhanes_mg.survey.mi import ImputationDesigns, MIResult, micombine
 from nhanes_mg.survey.results import SurveyResult
 
 import golden_data
@@ -105,3 +105,16 @@ def test_cox_fits_combined_as_micombine(mortality: pl.DataFrame, golden_mi: Gold
         adults = design.subset((pl.col("age") >= 20) & pl.col("eligible"))
         fits.append(svycoxph("Surv(months, died) ~ age + sex + pir + bmi", adults))
     _check(golden_mi, "mi_cox_taylor", micombine(fits))
+
+
+def test_estimators_take_imputation_designs(imputed: list[pl.DataFrame], golden_mi: Golden) -> None:
+    """svyglm and svymean on ImputationDesigns: the same combined result as micombine of the
+    fits by hand, and R's (a descriptive estimate: the mean BMI of adults)."""
+    designs = ImputationDesigns.from_frames(
+        imputed, strata="sdmvstra", psu="sdmvpsu", weights="wt_mec"
+    ).subset(pl.col("age") >= 20)
+    combined = svyglm(FORMULA, designs, family="quasibinomial")
+    assert isinstance(combined, MIResult)
+    _check(golden_mi, "mi_glm_taylor", combined)
+    _check(golden_mi, "mi_mean_bmi", svymean("bmi", designs))  # type: ignore[arg-type]
+    assert combined.confint().height == 5 and combined.n_imputations == 5

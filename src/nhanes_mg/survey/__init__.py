@@ -27,6 +27,7 @@ argument order follow R: the variable or formula first, the design second.
 ``svykm``                 ``svykm`` (se=TRUE: exp(-H) with SEs; se=FALSE: product-limit)
 ``ModelTerms``            a model given by its columns (no formula to parse)
 ``micombine``             ``mitools::MIcombine`` (Rubin's rules; Barnard–Rubin df)
+``ImputationDesigns``     ``svydesign(data = imputationList(…))``; ``svyglm`` etc. on it
 ``ns(x, ...)`` term       ``splines::ns`` in ``svyglm`` / ``svycoxph`` formulas
 ``spline_curve``          ``svycontrast`` of the basis difference f(v) - f(reference)
 ``spline_nonlinearity``   ``regTermTest`` of the spline's non-linear part
@@ -66,7 +67,7 @@ from nhanes_mg.survey.estimators import (
 )
 from nhanes_mg.survey.glm import RegTermTestResult, SvyGLMResult, regtermtest, svyglm
 from nhanes_mg.survey.km import SvyKMResult, svykm
-from nhanes_mg.survey.mi import MIResult, micombine
+from nhanes_mg.survey.mi import ImputationDesigns, MIResult, micombine
 from nhanes_mg.survey.predmeans import svypredmeans
 from nhanes_mg.survey.replicate import (
     ReplicateDesign,
@@ -94,6 +95,7 @@ __all__ = [
     "US2000_ADULT",
     "US2000_STANDARD",
     "US2000_STANDARD_WEIGHTS",
+    "ImputationDesigns",
     "MIResult",
     "ModelTerms",
     "NaturalSpline",

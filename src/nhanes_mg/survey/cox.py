@@ -25,6 +25,7 @@ from scipy.linalg import blas
 from nhanes_mg.errors import EstimationError
 from nhanes_mg.survey import model_matrix
 from nhanes_mg.survey.design import SurveyDesign, SurveyWarning, psu_totals
+from nhanes_mg.survey.mi import ImputationDesigns
 from nhanes_mg.survey.results import SurveyResult, wald
 from nhanes_mg.survey.terms import ModelTerms
 
@@ -213,7 +214,7 @@ class SvyCoxResult(SurveyResult):
 
 def svycoxph(
     formula: str | ModelTerms,
-    design: SurveyDesign,
+    design: SurveyDesign | ImputationDesigns,
     *,
     ties: Literal["efron", "breslow"] = "efron",
     reference: Mapping[str, Any] | None = None,
@@ -269,6 +270,11 @@ def svycoxph(
     >>> fit.tidy(exponentiate=True)["term"].to_list()
     ['age']
     """
+    if isinstance(design, ImputationDesigns):  # each imputation, combined (Rubin's rules)
+        return design.fit(  # type: ignore[return-value]
+            lambda d: svycoxph(formula, d, ties=ties, reference=reference, level=level, df=df,  # type: ignore[arg-type]
+                               eps=eps, maxit=maxit)
+        )  # fmt: skip
     rhs_terms: str | ModelTerms
     if isinstance(formula, ModelTerms):
         if formula.time is None or formula.outcome is None or not formula.columns:

@@ -26,6 +26,7 @@ from scipy.special import expit, logit
 from nhanes_mg.errors import EstimationError
 from nhanes_mg.survey.design import SurveyDesign, SurveyWarning, Variable, _name
 from nhanes_mg.survey.glm import intercept_logit_refits, irls
+from nhanes_mg.survey.mi import ImputationDesigns
 from nhanes_mg.survey.replicate import ReplicateDesign
 from nhanes_mg.survey.results import SurveyResult, critical_value, make_result, wald
 
@@ -114,7 +115,7 @@ def _replicate_linear(
 
 def svymean(
     x: Variables,
-    design: AnyDesign,
+    design: AnyDesign | ImputationDesigns,
     *,
     na_rm: bool = False,
     level: float = 0.95,
@@ -149,6 +150,8 @@ def svymean(
     >>> svymean("x", d).tidy().select("term", "estimate").row(0)
     ('x', 3.6)
     """
+    if isinstance(design, ImputationDesigns):  # each imputation, combined (Rubin's rules)
+        return design.fit(lambda d: svymean(x, d, na_rm=na_rm, level=level, df=df))
     if isinstance(design, ReplicateDesign):
         values, names = _matrix(design, x)
         rows = _rows(design, values, na_rm, "svymean")

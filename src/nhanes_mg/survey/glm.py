@@ -25,6 +25,7 @@ from nhanes_mg.expressions import condition
 from nhanes_mg.survey import model_matrix
 from nhanes_mg.survey._scratch import scratch
 from nhanes_mg.survey.design import SurveyDesign, SurveyWarning, psu_totals
+from nhanes_mg.survey.mi import ImputationDesigns
 from nhanes_mg.survey.replicate import ReplicateDesign
 from nhanes_mg.survey.results import SurveyResult, wald
 from nhanes_mg.survey.terms import ModelTerms
@@ -496,7 +497,7 @@ def _condition_outcome(
 
 def svyglm(
     formula: str | ModelTerms,
-    design: SurveyDesign | ReplicateDesign,
+    design: SurveyDesign | ReplicateDesign | ImputationDesigns,
     *,
     family: Family = "gaussian",
     reference: Mapping[str, Any] | None = None,
@@ -516,9 +517,11 @@ def svyglm(
         (``"vitd_25oh_nmol < 30 ~ age + sex"``): true is 1, false 0, null missing.
         Programs that make their own model columns pass them as
         :class:`~nhanes_mg.survey.terms.ModelTerms` (used as named, nothing parsed).
-    design : SurveyDesign or ReplicateDesign
+    design : SurveyDesign, ReplicateDesign or ImputationDesigns
         Full design, possibly a domain (``design.subset(...)``); the model is fitted on the
-        domain rows with complete data, the variance uses the full design. With replicate
+        domain rows with complete data, the variance uses the full design. For
+        :class:`~nhanes_mg.survey.mi.ImputationDesigns` the model is fitted on each
+        imputation and the fits combined by Rubin's rules (an ``MIResult``). With replicate
         weights the model is refitted with each replicate (see Notes).
     family : {"gaussian", "binomial", "quasibinomial", "poisson", "quasipoisson"}
         Canonical links (identity, logit, log). Binomial and quasibinomial give identical
@@ -585,6 +588,11 @@ def svyglm(
     >>> fit.df_residual
     2.0
     """
+    if isinstance(design, ImputationDesigns):
+        return design.fit(  # type: ignore[return-value]
+            lambda d: svyglm(formula, d, family=family, reference=reference, level=level,
+                             tol=tol, maxit=maxit)
+        )  # fmt: skip
     if family not in FAMILIES:
         raise EstimationError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
     if isinstance(formula, ModelTerms):

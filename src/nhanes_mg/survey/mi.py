@@ -33,12 +33,15 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from nhanes_mg.errors import EstimationError
+from nhanes_mg.survey.design import SurveyDesign
+from nhanes_mg.survey.replicate import ReplicateDesign
 from nhanes_mg.survey.results import SurveyResult, wald
 
 
@@ -116,3 +119,44 @@ def micombine(results: Sequence[SurveyResult], df_complete: float = math.inf) ->
         df_complete=df_complete, df_residual=float(np.min(df)),
         term_columns=getattr(results[0], "term_columns", None),
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ImputationDesigns:
+    """One design per imputed dataset, as R's ``svydesign(…, data = imputationList(…))``.
+
+    :meth:`fit` is R's ``with(designs, …)`` followed by ``MIcombine``; :func:`svyglm`,
+    :func:`svycoxph` and :func:`svymean` take an ``ImputationDesigns`` directly and return
+    the combined :class:`MIResult` (``tidy``, ``confint``, ``coef`` as for one fit).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from nhanes_mg.survey import svymean
+    >>> frames = [pl.DataFrame({"sdmvstra": [1, 1, 2, 2], "sdmvpsu": [1, 2, 1, 2],
+    ...     "wt_mec": [1.0, 2.0, 1.0, 1.0], "x": [1.0, 2.0, 3.0, x4]}) for x4 in (4.0, 6.0)]
+    >>> designs = ImputationDesigns.from_frames(frames, strata="sdmvstra", psu="sdmvpsu",
+    ...                                         weights="wt_mec")
+    >>> combined = svymean("x", designs)
+    >>> round(float(combined.estimate[0]), 6), combined.n_imputations
+    (2.6, 2)
+    """
+
+    designs: tuple[SurveyDesign | ReplicateDesign, ...]
+
+    @classmethod
+    def from_frames(cls, frames: Sequence[Any], **design: Any) -> ImputationDesigns:
+        """A :class:`SurveyDesign` (``design``: its arguments) of each completed frame."""
+        return cls(tuple(SurveyDesign(frame, **design) for frame in frames))
+
+    def subset(self, condition: Any) -> ImputationDesigns:
+        """The same domain of every imputation (``design.subset``)."""
+        return ImputationDesigns(tuple(d.subset(condition) for d in self.designs))
+
+    def fit(
+        self,
+        estimator: Callable[[SurveyDesign | ReplicateDesign], SurveyResult],
+        df_complete: float = math.inf,
+    ) -> MIResult:
+        """``estimator`` on every imputation, combined by :func:`micombine`."""
+        return micombine([estimator(d) for d in self.designs], df_complete)

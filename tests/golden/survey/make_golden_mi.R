@@ -55,6 +55,10 @@ n <- sum(exam$age >= 20 & !is.na(exam$vitd))
 add_mi("mi_glm_taylor", MIcombine(fits), n)
 add_mi("mi_glm_taylor_dfcomplete", MIcombine(fits, df.complete = fits[[1]]$df.residual), n)
 
+# a descriptive estimate too: the mean BMI of adults
+means <- with(adults, svymean(~bmi))
+add_mi("mi_mean_bmi", MIcombine(means), sum(exam$age >= 20))
+
 rep_fits <- lapply(imputed, function(d) {
   one <- svydesign(ids = ~sdmvpsu, strata = ~sdmvstra, weights = ~wt_mec, nest = TRUE, data = d)
   rep <- as.svrepdesign(one, type = "Fay", fay.rho = 0.3)
