@@ -97,7 +97,7 @@ def describe_model(analysis: Analysis) -> str:
         intake = intake_of(analysis.exposure)
         assert intake is not None  # the parser checked it
         inputs = [*analysis.covariates, *([analysis.modifier] if analysis.modifier else [])]
-        expo += f" — {calibration_words(*intake, inputs)} —"
+        expo += f" ({calibration_words(*intake, inputs)})"
     covs = ", ".join(analysis.covariates) if analysis.covariates else "none (crude)"
     extra = ""
     if analysis.modifier:
