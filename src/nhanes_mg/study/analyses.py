@@ -110,35 +110,17 @@ def _run_analysis(
         table, n, used = estimate_usual(
             spec, analysis, list(item.kept), analytic, result, item.where, skip
         )
-        info = FitInfo(
-            analysis.name,
-            analysis.sensitivity,
-            item.label,
-            item.description,
+        info = item.fit_info(
             cycles=used,
             dropped=item.dropped,
             n=n,
-            weight=item.weight.weight,
             weight_reason=f"{item.weight.reason}; Fay-BRR replicates of the full design, the "
             "population and domains as domains of it",
-            incomplete=item.incomplete,
         )
         return table, info
     frame = rows_of(analytic, item.kept)
     if isinstance(analysis, DescriptiveAnalysis):
         table, n = estimate_descriptive(spec, item, frame)
-        info = FitInfo(
-            analysis.name,
-            analysis.sensitivity,
-            item.label,
-            item.description,
-            item.kept,
-            item.dropped,
-            n,
-            None,
-            item.weight.weight,
-            item.weight.reason,
-            incomplete=item.incomplete,
-        )
+        info = item.fit_info(n=n)
         return table, info
     return estimate_model(spec, item, frame, result)

@@ -16,14 +16,12 @@ See :func:`calibrated_chain`; the study layer uses it through
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
-from nhanes_mg.survey.design import SurveyWarning
 from nhanes_mg.survey.results import SurveyResult
 from nhanes_mg.usual_intake.calibrate import Calibration, calibrate, calibrate_intake
 from nhanes_mg.usual_intake.replicates import ReplicateWeights, replicate_design
@@ -35,7 +33,7 @@ REPLICATE_WEIGHT = "_wr"  # the column that carries one replicate's weights
 class CalibratedChain:
     """A calibration and its replicates: ``exposure(r)`` is the calibrated intake at every
     row of the analysis frame under replicate ``r`` (None: the full sample), ``weights(r)``
-    that replicate's weights; :meth:`fit` gives a result with the chain's covariance."""
+    that replicate's weights; :meth:`combine` gives a result with the chain's covariance."""
 
     calibration: Calibration
     replicates: ReplicateWeights
@@ -65,15 +63,6 @@ class CalibratedChain:
         vcov = self.replicates.covariance(full.estimate, np.vstack(replicates))
         df = self.replicates.df + 1 - len(full.estimate)
         return full.with_covariance(vcov, df, f"{full.method}, regression calibration (BRR)")
-
-    def fit(self, fit_one: Callable[[int | None], SurveyResult]) -> SurveyResult:
-        """``fit_one(None)`` (the full sample) with the covariance of ``fit_one(r)`` over
-        the replicates."""
-        full = fit_one(None)
-        with warnings.catch_warnings():  # the full-sample fit has said it; not once per replicate
-            warnings.simplefilter("ignore", SurveyWarning)
-            betas = [fit_one(r).estimate for r in range(self.n_replicates)]
-        return self.combine(full, betas)
 
 
 def calibrated_chain(

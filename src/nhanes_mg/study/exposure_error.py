@@ -11,41 +11,36 @@ Examples
 --------
 >>> intake_of("mg_food_d1 + mg_supp"), intake_of("mg_total"), intake_of("mg_food_d1")
 (('mg', 'food+supplements'), ('mg', 'food+supplements'), ('mg', 'food'))
->>> intake_of("mg_total / kcal") is None
-True
+>>> intake_of("mg_total / kcal") is None, intake_of("mg_total * 2") is None
+(True, True)
 """
 
 from __future__ import annotations
 
-from nhanes_mg.expressions import condition
-
 EXPOSURE_ERRORS = ("none", "regression_calibration")
 NUTRIENTS = ("mg", "ca")  # the nutrients whose two recall days the dataset holds
-# an intake column → whether it includes supplements
-_FORMS = {"food_d1": False, "food_d2": False, "food": False, "supp": True, "total": True}
-_OPERATORS = set(" +()/*.0123456789")
+# The exposures that estimate a person's usual intake in its own unit (mg/day), so that the
+# calibrated usual intake can stand in their place: {n} is the nutrient. Anything else (a
+# ratio, a scaled or transformed intake) would be replaced by a number in another unit.
+_FORMS = {
+    "{n}_food_d1": "food",
+    "{n}_food": "food",
+    "{n}_total": "food+supplements",
+    "{n}_food_d1 + {n}_supp": "food+supplements",
+    "{n}_food + {n}_supp": "food+supplements",
+}
 
 
 def intake_of(exposure: str) -> tuple[str, str] | None:
-    """``(nutrient, basis)`` of an exposure that is one nutrient's intake — its columns are
-    that nutrient's recall, two-day, supplement or total intake, combined by arithmetic
-    (``mg_food_d1 + mg_supp``) — else None. Basis: ``food+supplements`` when a supplement or
-    total column is in it, else ``food``."""
-    columns = condition(exposure).columns
-    found: set[str] = set()
-    supplements = False
-    for column in columns:
-        nutrient, _, form = column.partition("_")
-        if nutrient not in NUTRIENTS or form not in _FORMS:
-            return None
-        found.add(nutrient)
-        supplements = supplements or _FORMS[form]
-    rest = exposure
-    for column in columns:
-        rest = rest.replace(column, "")
-    if len(found) != 1 or not set(rest) <= _OPERATORS:
-        return None
-    return found.pop(), "food+supplements" if supplements else "food"
+    """``(nutrient, basis)`` of an exposure that is one nutrient's intake as recorded — a
+    day-1, two-day or total intake, or food plus supplements written as a sum — else None
+    (spaces and case do not matter)."""
+    text = " ".join(exposure.lower().replace("+", " + ").split())
+    for nutrient in NUTRIENTS:
+        for form, basis in _FORMS.items():
+            if text == form.format(n=nutrient):
+                return nutrient, basis
+    return None
 
 
 def calibration_words(nutrient: str, basis: str, covariates: list[str]) -> str:

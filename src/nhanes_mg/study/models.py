@@ -287,22 +287,7 @@ def estimate_model(
         tables.append(tidy_rows(t, role="trend", term="P for trend", scale=scale, **base))
     if plan.joint is not None and strata is not None:
         tables += _joint(plan, combos, fitted[id(plan.joint)], strata, n, base)
-    info = FitInfo(
-        analysis.name,
-        analysis.sensitivity,
-        item.label,
-        item.description,
-        item.kept,
-        item.dropped,
-        n,
-        events,
-        weight.weight,
-        weight.reason,
-        strata,
-        tuple(cuts),
-        outcome_share=share,
-        incomplete=item.incomplete,
-    )
+    info = item.fit_info(n=n, events=events, strata=strata, cuts=tuple(cuts), outcome_share=share)
     if imputed is not None:
         info = _with_imputation(info, imputed, fit, list(columns))
     table = pl.concat(tables)

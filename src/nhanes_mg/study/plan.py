@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import polars as pl
 
@@ -55,6 +56,7 @@ from nhanes_mg.study.analysis_frame import (
 )
 from nhanes_mg.study.declared import subsamples as declared_subsamples
 from nhanes_mg.study.exposure_error import calibration_words, imputation_words, intake_of
+from nhanes_mg.study.results import FitInfo
 from nhanes_mg.study.spec_types import (
     Analysis,
     Comparator,
@@ -207,6 +209,22 @@ class AnalysisPlan:
             return None
         first, *rest = self.populations
         return first.and_(*rest) if rest else first
+
+    def fit_info(self, **fields: Any) -> FitInfo:
+        """What was fitted, as the report states it: this plan's analysis, cycles, weight and
+        missing tables, with the estimation's ``fields`` (``n``, ``events`` …) added or set."""
+        analysis = self.analysis
+        planned: dict[str, Any] = dict(
+            cycles=self.kept,
+            dropped=self.dropped,
+            weight=self.weight.weight,
+            weight_reason=self.weight.reason,
+            incomplete=self.incomplete,
+        )
+        return FitInfo(
+            analysis.name, analysis.sensitivity, self.label, self.description,
+            **{**planned, **fields},
+        )  # fmt: skip
 
     @property
     def name(self) -> str:

@@ -76,6 +76,25 @@ read_mort <- function(name) {
              PERMTH_EXM = num(46, 48))
 }
 
+# exam participants of 2003-2006 with linked mortality (2015 release), follow-up from exam:
+# died = MORTSTAT and months = PERMTH_EXM for the linkage-eligible, NA otherwise; wt_mec2 the
+# 4-year weight (tests/survey/golden_data.py mortality_2003_2006)
+build_mortality <- function() {
+  files <- c("2003-2004" = "NHANES_2003_2004_MORT_2015_PUBLIC.dat",
+             "2005-2006" = "NHANES_2005_2006_MORT_2015_PUBLIC.dat")
+  mort <- do.call(rbind, lapply(names(files), function(cy) {
+    m <- read_mort(files[[cy]])
+    d <- merge(build_cycle(cy), m, by = "seqn", all.x = TRUE, sort = FALSE)
+    d[order(d$seqn), ]
+  }))
+  eligible <- !is.na(mort$ELIGSTAT) & mort$ELIGSTAT == 1
+  mort$died <- ifelse(eligible, mort$MORTSTAT, NA)
+  mort$months <- ifelse(eligible, mort$PERMTH_EXM, NA)
+  mort$eligible <- eligible
+  mort$wt_mec2 <- mort$wt_mec / 2
+  mort
+}
+
 rows <- list()
 add <- function(case, term, estimate, se = NA, lo = NA, hi = NA, stat = NA, p = NA,
                 df = NA, n = NA) {

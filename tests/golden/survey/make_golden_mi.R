@@ -67,18 +67,7 @@ rep_fits <- lapply(imputed, function(d) {
 add_mi("mi_glm_fay", MIcombine(rep_fits), n)
 
 # Cox: linked mortality 2003-2006 (the frames of make_golden.R, section D), the same rule
-mort_files <- c("2003-2004" = "NHANES_2003_2004_MORT_2015_PUBLIC.dat",
-                "2005-2006" = "NHANES_2005_2006_MORT_2015_PUBLIC.dat")
-mort <- do.call(rbind, lapply(names(mort_files), function(cy) {
-  m <- read_mort(mort_files[[cy]])
-  d <- merge(build_cycle(cy), m, by = "seqn", all.x = TRUE, sort = FALSE)
-  d[order(d$seqn), ]
-}))
-eligible <- !is.na(mort$ELIGSTAT) & mort$ELIGSTAT == 1
-mort$died <- ifelse(eligible, mort$MORTSTAT, NA)
-mort$months <- ifelse(eligible, mort$PERMTH_EXM, NA)
-mort$eligible <- eligible
-mort$wt_mec2 <- mort$wt_mec / 2
+mort <- build_mortality()
 mort_imputed <- lapply(1:5, function(m) {
   d <- mort
   d$pir <- ifelse(is.na(d$pir), ((d$seqn * m) %% 50) / 10, d$pir)
