@@ -72,6 +72,7 @@ def test_weights(result: BuildResult) -> None:
     f = result.frame
     for w in ("wt_mec", "wt_diet1", "wt_diet2"):
         assert (f[w].drop_nulls() >= 0).all(), w
+    assert (f["wt_int"] > 0).all()  # everyone in the dataset was interviewed
     # positive exactly where the subsample applies
     assert ((f["wt_mec"] > 0) == f["examined"]).all()
     diet1 = f.filter(pl.col("recall_ok_d1"))

@@ -23,6 +23,7 @@ from nhanes_mg.jobs import validate as command_mod
 from nhanes_mg.study.spec import shipped_spec_paths
 from nhanes_mg.study.validation import (
     COLUMNS,
+    DEFINITION_DIFFERS,
     NOT_ESTIMATED,
     OFF,
     STATUSES,
@@ -88,6 +89,21 @@ def test_off_and_not_estimated() -> None:
     for ours, se in ((None, None), (math.nan, 1.0)):
         r = judge(57.6, None, None, None, ours, se)
         assert r.status == NOT_ESTIMATED and r.z is None and r.difference is None
+
+
+def test_a_sample_size_off_by_more_than_two_percent_is_a_different_definition() -> None:
+    inside = judge(838.0, 25.0, None, None, 838.0, 20.0, n=1369, published_n=914)
+    assert inside.status == DEFINITION_DIFFERS  # never "within CI" on another population
+    assert inside.z == 0.0 and inside.low is not None  # the numbers are still shown
+    assert judge(838.0, 25.0, None, None, 838.0, 20.0, n=932, published_n=914).status == WITHIN_CI
+    assert judge(838.0, 25.0, None, None, 838.0, 20.0, n=933, published_n=914).status == (
+        DEFINITION_DIFFERS
+    )
+    assert judge(838.0, 25.0, None, None, 838.0, 20.0, n=None, published_n=914).status == (
+        WITHIN_CI
+    )
+    # not estimated stays not estimated, whatever the n
+    assert judge(838.0, 25.0, None, None, None, None, published_n=914).status == NOT_ESTIMATED
 
 
 def test_no_standard_error_of_ours_is_off_unless_inside_the_ci() -> None:
@@ -201,6 +217,7 @@ def _frame() -> pl.DataFrame:
             "cycle": ["2017-2018"] * n,
             "sdmvstra": [1] * 20 + [2] * 20,
             "sdmvpsu": ([1] * 10 + [2] * 10) * 2,
+            "wt_int": [900.0 + 15 * i for i in range(n)],
             "wt_mec": [1000.0 + 10 * i for i in range(n)],
             "age": [20.0 + i for i in range(n)],
             "sex": ["male", "female"] * (n // 2),
@@ -212,7 +229,7 @@ def _frame() -> pl.DataFrame:
 def test_a_target_estimated_on_a_made_up_frame(tmp_path: Path) -> None:
     frame = _frame()
     share = frame.filter(pl.col("age") >= 20)
-    w = share["wt_mec"]
+    w = share["wt_int"]  # supplement use is a household-interview answer: the interview weight
     truth = float((w * share["supp_user"].cast(pl.Float64)).sum() / w.sum())
     percent = load_target(_target(tmp_path, '[validation]\nscale = "percent"\nrounding = 1.0\n'))
     table = run_validation(frame, [percent], expected={"U1": {"status": OFF, "reason": "x."}})
@@ -279,7 +296,10 @@ def test_csv_figure_and_report_section(tmp_path: Path) -> None:
     inputs.validation, inputs.validation_figure = table, png
     md = render_markdown(inputs, lambda p: str(p.relative_to(tmp_path)))
     assert "## Validation gallery" in md
-    assert "1 within two combined SEs, 1 off, 1 not estimated (of 3 targets)" in md
+    assert (
+        "1 within two combined SEs, 1 off, 0 definition differs, 1 not estimated (of 3 targets)"
+        in md
+    )
     assert "| P07 men 19–30 |" in md and "1209 mg/day (SE 33)" in md
     assert "The source adds calcium from drinking water." in md
     assert "7.6% (6.0–9.6%)" in md and "](figures/validation.png)" in md
@@ -327,7 +347,10 @@ def test_validate_command(monkeypatch: pytest.MonkeyPatch, cli_main: CliMain) ->
     assert asked["mirror"] == "m" and asked["data_dir"] == Path("d")
     assert asked["out_dir"] == Path("o") and asked["spec_paths"] == [Path("mine.toml")]
     assert "Validation gallery" in stdout and "P07" in stdout
-    assert "1 within two combined SEs, 1 off, 1 not estimated (of 3 targets)" in stderr
+    assert (
+        "1 within two combined SEs, 1 off, 0 definition differs, 1 not estimated (of 3 targets)"
+        in stderr
+    )
 
 
 def test_validate_with_a_bad_target_is_one_line(cli_main: CliMain, tmp_path: Path) -> None:
@@ -405,6 +428,18 @@ def test_every_target_has_its_expected_status_on_the_real_mirror(
     # the sample sizes the sources print, where ours is defined the same way
     n = dict(zip(table["id"], table["n"], strict=True))
     assert n["P16"] == 26010  # Liu 2018: adults ≥ 18 with 25(OH)D, 2001-2010
+    assert n["P04"] == 18758  # Bailey 2011, with the interview weight's population
+    # Data Brief 399 to its printed digit, with the interview weight (WTINT2YR)
+    ours = dict(zip(table["id"], table["ours"], strict=True))
+    assert [round(ours[t], 1) for t in ("P01", "P02", "P03")] == [57.6, 63.8, 50.8]
+    assert n["P01"] == 5563
+    # a printed n more than 2% from ours is "definition differs", with both n in the reason
+    for row in table.iter_rows(named=True):
+        if row["status"] == DEFINITION_DIFFERS:
+            assert abs(row["n"] - row["published_n"]) > 0.02 * row["published_n"]
+            assert f"{row['n']:,}" in row["reason"] and f"{row['published_n']:,}" in row["reason"]
+        elif row["published_n"] is not None and row["n"] is not None:
+            assert abs(row["n"] - row["published_n"]) <= 0.02 * row["published_n"]
 
 
 def _data_dir_copy(nhanes_data_dir: Path, tmp_path: Path) -> Path:
@@ -452,7 +487,9 @@ def test_run_adds_the_gallery_to_the_report(
     data_dir = _data_dir_copy(nhanes_data_dir, tmp_path)
     asked: list[Path] = []
 
-    def compute_gallery(analytic: Path, stage: Path, *args: object) -> pl.DataFrame:
+    def compute_gallery(
+        analytic: Path, stage: Path, *args: object, **kwargs: object
+    ) -> pl.DataFrame:
         asked.append(analytic)
         command_mod.write_validation(_hand_table(), stage)
         return _hand_table()

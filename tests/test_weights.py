@@ -49,6 +49,14 @@ def test_day_one_exposure_with_lab_outcome_takes_the_day_one_weight() -> None:
     assert choice.weight == "wt_diet1"
 
 
+def test_interview_only_takes_the_interview_weight() -> None:
+    choice = choose_weight(["supp_user", "age >= 20", "sex = 'female'"])
+    assert choice.weight == "wt_int" and choice.subsample == "interview"
+    assert "WTINT2YR" in choice.reason
+    # one exam variable moves it to the MEC weight (the smaller subsample)
+    assert choose_weight(["supp_user", "age >= 20", "bmi >= 30"]).weight == "wt_mec"
+
+
 def test_exam_only_takes_the_mec_weight() -> None:
     assert choose_weight(["vitd_25oh_nmol < 50", "age >= 20", "bmi"]).weight == "wt_mec"
 

@@ -280,6 +280,8 @@ ENTRIES: tuple[Variable, ...] = (
             source=cdc("DEMO", "SDMVSTRA")),
         var("sdmvpsu", I64, "", "Pseudo-PSU", "Masked variance pseudo-PSU (nested in strata).",
             source=cdc("DEMO", "SDMVPSU")),
+        var("wt_int", F64, "", "Interview weight", "Two-year interview weight as published (everyone interviewed, examined or not). Combining k cycles (2001+): divide by k in the design layer.",
+            source=cdc("DEMO", "WTINT2YR")),
         var("wt_mec", F64, "", "MEC exam weight", "Two-year MEC exam weight as published (0 for interview-only participants). Combining k cycles (2001+): divide by k in the design layer.",
             source=cdc("DEMO", "WTMEC2YR")),
         var("wt_diet1", F64, "", "Day-1 dietary weight", "Two-year day-1 dietary weight as published (null/0 without a reliable day-1 recall).",

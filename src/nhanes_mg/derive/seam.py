@@ -9,9 +9,9 @@ with the seam marked, so that a step at 2007 that the trend around it does not e
 Weight: ``wt_mec`` (two-year MEC exam weight). The 30-day supplement questionnaire is part of
 the household interview, for which NCHS's own documentation (DSQ2_D, Analytic Notes) names the
 interview weight, "if they are merged with the MEC exam data, exam sample weights should be
-used". The analytic dataset carries no interview weight, and every analysis that uses
-``mg_supp``/``ca_supp`` combines them with MEC data (the day-1 recall, 25(OH)D, …), so the
-MEC weight is the one that describes the sample those analyses use; the day-1 dietary weight
+used". The seam checks the supplement columns as the claims use them, and every analysis
+that uses ``mg_supp``/``ca_supp`` combines them with MEC data (the day-1 recall, 25(OH)D, …),
+so the MEC weight is the one that describes the sample those analyses use; the day-1 dietary weight
 ``wt_diet1`` would further restrict to a reliable recall, which a supplement-only statistic
 does not need. Participants with ``wt_mec`` 0 (interviewed, not examined) contribute to no
 estimate. Each cycle is a domain of one design over all cycles (strata ``sdmvstra``, PSUs

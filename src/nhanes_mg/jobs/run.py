@@ -149,7 +149,11 @@ def _run_locked(
     report: FetchReport | None = None
     if do_fetch:
         wanted = fetched_components()
-        components = [*wanted, *(c for c in declared.components(specs) if c not in wanted)]
+        # the tables the specifications' (and the gallery's targets') own variables come from
+        readers = list(specs)
+        if validate:
+            readers += [t.spec for t in validation.load_targets() if t.spec is not None]
+        components = [*wanted, *(c for c in declared.components(readers) if c not in wanted)]
         report = fetch(catalog.parse_cycles(cycles), components, data_dir=data_dir, mirror=mirror)
         notify("fetch", f"{len(report.fetched)} fetched, {len(report.skipped)} present")
     seconds["fetch"] = time.perf_counter() - started
@@ -202,7 +206,11 @@ def _run_locked(
             if gallery is None:
                 gaps = list(meta.get("gaps") or [])  # type: ignore[call-overload]
                 gallery_job = functools.partial(
-                    validation.compute_gallery, stage / ANALYTIC_NAME, stage, gaps
+                    validation.compute_gallery,
+                    stage / ANALYTIC_NAME,
+                    stage,
+                    gaps,
+                    data_dir=data_dir,
                 )
         side: dict[str, pl.DataFrame] = {}  # the gallery's table, when a worker made it
         computed = _compute(

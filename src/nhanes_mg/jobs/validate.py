@@ -24,6 +24,7 @@ from nhanes_mg.files import atomic_write
 from nhanes_mg.jobs.analytic import build_or_reuse
 from nhanes_mg.jobs.outdir import check_output_folder, staged
 from nhanes_mg.jobs.store import Payload, ResultStore
+from nhanes_mg.study import declared
 from nhanes_mg.study.validation.gallery import (
     Target,
     expected_path,
@@ -93,12 +94,14 @@ def compute_gallery(
     stage: Path,
     gaps: list[dict[str, object]] | None = None,
     targets: Sequence[Target] | None = None,
+    data_dir: Path | None = None,
 ) -> pl.DataFrame:
     """Estimate the gallery (the shipped targets by default) and write its CSV and figure into
     ``stage``; a top-level function, so that ``run`` can give it to a worker process beside
-    the claims."""
+    the claims. ``data_dir``: where targets' own ``[variables]`` are read."""
     chosen = list(targets) if targets is not None else load_targets()
-    table = run_validation(pl.read_parquet(analytic_path), chosen, load_expected(), gaps)
+    frame = pl.read_parquet(analytic_path)
+    table = run_validation(frame, chosen, load_expected(), gaps, data_dir)
     write_validation(table, stage)
     return table
 
@@ -112,6 +115,7 @@ def gallery_in_stage(
     force: bool = False,
     reused: list[str] | None = None,
     gaps: list[dict[str, object]] | None = None,
+    data_dir: Path | None = None,
 ) -> pl.DataFrame:
     """The gallery's table, with its CSV and figure written into ``stage``: read back from the
     store when nothing it depends on changed (then "validation" is added to ``reused``).
@@ -121,7 +125,7 @@ def gallery_in_stage(
     table = None if force else stored_gallery(store, key, stage, reused)
     if table is not None:
         return table
-    table = compute_gallery(analytic_path, stage, gaps, chosen)
+    table = compute_gallery(analytic_path, stage, gaps, chosen, data_dir)
     store.put(key, Payload(frames={"gallery": table}), stage, [TABLE, FIGURE])
     return table
 
@@ -150,8 +154,13 @@ def validate_pipeline(
     with data_dir_lock(data_dir, "validate", wait_message=on_wait):
         started = time.perf_counter()
         if do_fetch:
+            wanted = fetched_components()
+            own = declared.components([t.spec for t in targets if t.spec is not None])
             report = fetch(
-                catalog.parse_cycles(cycles), fetched_components(), data_dir=data_dir, mirror=mirror
+                catalog.parse_cycles(cycles),
+                [*wanted, *(c for c in own if c not in wanted)],
+                data_dir=data_dir,
+                mirror=mirror,
             )
             notify("fetch", f"{len(report.fetched)} fetched, {len(report.skipped)} present")
         seconds["fetch"] = time.perf_counter() - started
@@ -173,6 +182,7 @@ def validate_pipeline(
                 force,
                 reused,
                 gaps=list(meta.get("gaps") or []),
+                data_dir=data_dir,
             )
             seconds["validation"] = time.perf_counter() - started
             notify("validation", f"{table.height} targets")

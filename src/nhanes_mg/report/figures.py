@@ -230,7 +230,7 @@ def _trend(result: SpecResult, table: pl.DataFrame) -> ggplot:
         year=pl.col("cycle").map_elements(_mid_year, return_dtype=pl.Float64),
         group=pl.col("group").fill_null("all participants")
         + pl.when(pl.col("role") == "age-standardized")
-        .then(pl.lit(", age-standardized (2000 US)"))
+        .then(pl.lit(", age-standardized"))
         .otherwise(pl.lit(", crude" if standardized else "")),
     )
     cycles = {_mid_year(c): c for c in data["cycle"].unique().to_list()}

@@ -4,7 +4,8 @@ Reads the gallery's table (:func:`nhanes_mg.study.validation.run_validation`): e
 published scale already (shares in %). Each topic is a panel with its own axis and unit; each
 target a row, labelled by its id and population; the published value (black square, its 95%
 interval when printed or derived from a printed SE) above ours (circle, 95% CI), coloured by
-status. A target we could not estimate shows the published value and says so.
+status (amber: *definition differs*, our n more than 2% from the source's). A target we could
+not estimate shows the published value and says so.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ COLOURS = {
     f"ours: {rules.WITHIN_CI}": "#176b2c",
     f"ours: {rules.WITHIN_2SE}": "#2b7bba",
     f"ours: {rules.OFF}": "#b00020",
+    f"ours: {rules.DEFINITION_DIFFERS}": "#d08c00",
 }
 NOT_ESTIMATED_GREY = "#888888"
 UNIT_WORDS = {"%": "%", "share": "share", "mg/day": "mg/day"}

@@ -78,7 +78,9 @@ def describe_model(analysis: Analysis) -> str:
             "quantile": f"{analysis.q:.0%} quantile of {analysis.variable}",
             "proportion": f"share with {analysis.variable}",
         }[analysis.statistic]
-        return f"survey-weighted {what}{by}"
+        std = analysis.age_standardize
+        beside = f", crude and directly age-standardized to {std.description}" if std else ""
+        return f"survey-weighted {what}{by}{beside}"
     words = {
         "logistic": "survey logistic regression",
         "linear": "survey linear regression",

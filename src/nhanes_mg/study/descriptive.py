@@ -4,7 +4,6 @@ age-standardized, with a test of trend over cycles."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,7 +24,7 @@ from nhanes_mg.study.analysis_frame import (
     tidy_rows,
 )
 from nhanes_mg.study.plan import AnalysisPlan
-from nhanes_mg.study.spec_types import DescriptiveAnalysis, Spec
+from nhanes_mg.study.spec_types import AgeStandard, DescriptiveAnalysis, Spec
 from nhanes_mg.survey import (
     SurveyDesign,
     svyciprop,
@@ -34,13 +33,7 @@ from nhanes_mg.survey import (
     svyratio,
 )
 from nhanes_mg.survey.results import SurveyResult
-from nhanes_mg.survey.standardize import (
-    US2000_ADULT,
-    US2000_STANDARD,
-    nchs_adult_age_group,
-    nchs_age_group,
-    svystandardize,
-)
+from nhanes_mg.survey.standardize import svystandardize
 
 # ---------------------------------------------------------------------------------- descriptive
 
@@ -62,9 +55,9 @@ def estimate_descriptive(
         columns["_den"] = sql_series(frame, analysis.denominator or "", f"{where}: denominator")
     for name, text in analysis.groups.items():
         columns[name] = sql_series(frame, text, f"{where}: groups.{name}")
-    standard = STANDARDS.get(analysis.age_standardize or "")
+    standard = analysis.age_standardize
     if standard is not None:
-        columns["_agecat"] = frame.select(standard[0]("age"))[:, 0]
+        columns["_agecat"] = frame.select(standard.group("age"))[:, 0]
     work = frame.with_columns(**columns)
     if analysis.statistic == "proportion" and work["_v"].dtype != pl.Boolean:
         raise SpecError(f"{where}: variable {analysis.variable!r} is not a condition")
@@ -105,35 +98,34 @@ def estimate_descriptive(
     if not rows:
         raise EstimationError("the population is empty")
     table = pl.concat(rows)
-    n = int(table["n"].sum())
+    # the design's n: each participant once (a standardized row repeats its crude row's)
+    n = int(table.filter(pl.col("role") == "estimate")["n"].sum())
     if analysis.trend and analysis.by and analysis.by[0] == "cycle":
         crude = table.filter(pl.col("role") == "estimate")
         table = pl.concat([table, _cycle_trend(crude, analysis)])
     return table, n
 
 
-# Direct age standardization (spec: age_standardize): the age groups and the 2000 U.S.
-# standard population NCHS uses (sources in nhanes_mg.survey.standardize).
-STANDARDS: dict[str, tuple[Callable[[str], pl.Expr], dict[str, int]]] = {
-    "adult": (nchs_adult_age_group, US2000_ADULT),
-    "all_ages": (nchs_age_group, US2000_STANDARD),
-}
-
-
 def _standardized(
     analysis: DescriptiveAnalysis,
     domain: SurveyDesign,
-    standard: tuple[Callable[[str], pl.Expr], dict[str, int]],
+    standard: AgeStandard,
     crude: pl.DataFrame,
 ) -> pl.DataFrame:
-    """The estimate of ``crude``'s row directly age-standardized to the 2000 U.S. standard
-    (R: svystandardize(design, by = ~agecat, over = ~1, population)), role
-    "age-standardized"."""
+    """The estimate of ``crude``'s row directly age-standardized (R: svystandardize(design,
+    by = ~agecat, over = ~1, population)), role "age-standardized".
+
+    The standard population is taken over the age groups present in the domain, renormalised
+    (a domain of ages ≥ 1 has no "under 1" group; NHANES top-codes age at 80, so no "85+"):
+    R's svystandardize with the population vector of those groups. Ages outside every group
+    (below the first bound) leave the standardized estimate. No group present: no row.
+    """
     in_ages = domain.subset(pl.col("_agecat").is_not_null())
-    present = set(in_ages.frame.filter(pl.Series(in_ages.domain))["_agecat"].drop_nulls())
-    if present != set(standard[1]):  # a standard needs every age group in the domain
+    present = tuple(in_ages.frame.filter(pl.Series(in_ages.domain))["_agecat"].unique())
+    population = standard.proportions(present)
+    if not population:
         return crude.clear()
-    std = svystandardize(in_ages, by="_agecat", over=None, population=standard[1])
+    std = svystandardize(in_ages, by="_agecat", over=None, population=population)
     tidy = _statistic(analysis, std).tidy()
     return crude.with_columns(
         role=pl.lit("age-standardized"),

@@ -17,7 +17,7 @@ A specification, field by field::
     source = "seed 001"                    # which document makes the claim
     citation = "Deng X et al. BMC Med 2013;11:187"
     cycles = "2001-2006"                   # as --cycles: a range or a list
-    weight = "auto"                        # auto (default) | wt_mec | wt_diet1 | wt_diet2
+    weight = "auto"                        # auto (default) | wt_int | wt_mec | wt_diet1 | wt_diet2
     population = "age >= 20 AND recall_ok_d1"   # the domain (the design keeps every row)
     model = "logistic"                     # default kind: descriptive | linear | logistic | cox
     notes = "…"                            # what differs from the publication
@@ -78,7 +78,10 @@ A specification, field by field::
     groups = { age_group = "CASE WHEN age < 20 THEN 'young' ELSE 'adult' END" }
     age_standardize = "adult"              # beside the crude: directly age-standardized to
                                            # the 2000 US standard (adult: 20-39, 40-59, 60+;
-                                           # all_ages: the 11 NCHS groups); mean or proportion
+                                           # all_ages: the 11 NCHS groups); mean or proportion;
+                                           # or your own: { ages = [1, 20, 60], population =
+                                           # [60, 120, 45], label = "…" } (lower bounds; the
+                                           # groups present in a domain, renormalised)
     # usual intake (NCI method):
     statistic = "usual_below_ear"          # or "usual_below_rda", "usual_mean" (mg/day)
     variable = "mg"                        # nutrient: mg | ca
@@ -134,6 +137,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import tomllib
@@ -173,11 +177,13 @@ from nhanes_mg.study.spec_fields import (
 from nhanes_mg.study.spec_types import (
     EXPOSURE_TYPES,
     MODELS,
+    NAMED_STANDARDS,
     OUTPUT_FIELDS,
     STATISTICS,
     USUAL_BASES,
     USUAL_STATISTICS,
     WEIGHTS,
+    AgeStandard,
     Analysis,
     DeclaredVariable,
     DescriptiveAnalysis,
@@ -441,17 +447,45 @@ def _check_calibrated(raw: dict[str, Any], exposure_type: str, path: str, where:
         )
 
 
-AGE_STANDARDS = ("adult", "all_ages")
-
-
-def _age_standard(raw: dict[str, Any], statistic: str, path: str, where: str) -> str | None:
-    value = _get(raw, "age_standardize", str, path, where, False, None)
+def _age_standard(
+    raw: dict[str, Any], statistic: str, path: str, where: str
+) -> AgeStandard | None:
+    """``age_standardize``: a named standard, or ``{ ages, population, label }`` declared."""
+    value = raw.get("age_standardize")
     if value is None:
         return None
-    _choice(value, AGE_STANDARDS, path, where + "age_standardize")
+    field = where + "age_standardize"
     if statistic not in ("mean", "proportion"):
-        raise _fail(path, where + "age_standardize", "only a mean or a proportion is standardized")
-    return str(value)
+        raise _fail(path, field, "only a mean or a proportion is standardized")
+    if isinstance(value, str):
+        return NAMED_STANDARDS[_choice(value, tuple(NAMED_STANDARDS), path, field)]
+    if not isinstance(value, dict):
+        raise _fail(
+            path, field, f"must be one of {', '.join(NAMED_STANDARDS)} or a table "
+            "{ ages = [lower bounds], population = [sizes], label = \"…\" }",
+        )  # fmt: skip
+    _known_fields(value, {"ages", "population", "label"}, path, field + ".")
+    numbers = {}
+    for key in ("ages", "population"):
+        items = value.get(key)
+        if not isinstance(items, list) or not items or not all(
+            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+            for x in items
+        ):
+            raise _fail(path, f"{field}.{key}", "must be a non-empty list of finite numbers")
+        numbers[key] = tuple(float(x) for x in items)
+    ages, population = numbers["ages"], numbers["population"]
+    if len(ages) != len(population):
+        raise _fail(
+            path, f"{field}.population",
+            f"has {len(population)} values for {len(ages)} age groups",
+        )  # fmt: skip
+    if ages[0] < 0 or any(b <= a for a, b in itertools.pairwise(ages)):
+        raise _fail(path, f"{field}.ages", "lower bounds must be ≥ 0 and increasing")
+    if any(x <= 0 for x in population):
+        raise _fail(path, f"{field}.population", "every group's population must be > 0")
+    label = _get(value, "label", str, path, field + ".", False, "")
+    return AgeStandard("declared", ages, population, label or "a declared standard population")
 
 
 def _sensitivity(

@@ -34,7 +34,7 @@ TOP: Doc = {
     "cycles": ("text or list", "NHANES cycles: a range or a list.", '"2001-2006"'),
     "weight": (
         "text",
-        "auto (the weight rule) | wt_mec | wt_diet1 | wt_diet2: every analysis's weight.",
+        "auto (the weight rule) | wt_int | wt_mec | wt_diet1 | wt_diet2: every analysis's weight.",
         '"auto"',
         '"auto"',
     ),
@@ -158,8 +158,10 @@ DESCRIPTIVE: Doc = {
     "groups": ("table of SQL", "Group columns defined here.", '{ age_group = "CASE … END" }'),
     "trend": ("boolean", "by starts with cycle: a trend test over cycles.", "true"),
     "age_standardize": (
-        "text",
-        "adult | all_ages: directly standardized beside the crude.",
+        "text or table",
+        "adult | all_ages (the 2000 U.S. standard) or { ages = [lower bounds], population = "
+        "[sizes], label }: directly standardized beside the crude, over the age groups present "
+        "in each domain (renormalised).",
         '"adult"',
     ),
 }

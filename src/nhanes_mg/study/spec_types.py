@@ -8,7 +8,15 @@ import itertools
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+import polars as pl
+
 from nhanes_mg.data import catalog
+from nhanes_mg.standard_populations import (
+    US2000_ADULT,
+    US2000_ADULT_BOUNDS,
+    US2000_STANDARD,
+    US2000_STANDARD_BOUNDS,
+)
 from nhanes_mg.study.spec_fields import _fail, _get
 from nhanes_mg.study.verdicts import Direction, RuleKind
 
@@ -17,7 +25,78 @@ EXPOSURE_TYPES = ("continuous", "quantiles", "cutpoints", "spline")
 STATISTICS = ("mean", "quantile", "proportion", "ratio")
 USUAL_STATISTICS = ("usual_below_ear", "usual_below_rda", "usual_mean")
 USUAL_BASES = ("food", "food+supplements")
-WEIGHTS = ("auto", "wt_mec", "wt_diet1", "wt_diet2")
+WEIGHTS = ("auto", "wt_int", "wt_mec", "wt_diet1", "wt_diet2")
+
+
+@dataclass(frozen=True)
+class AgeStandard:
+    """A standard population for direct age standardization: age groups and their sizes.
+
+    ``bounds`` are the lower age bounds (years) of the groups, increasing; each group runs to
+    the next bound and the last is open. ``population`` gives each group's size in any unit
+    (only the proportions count). An estimate is standardized over the groups present in its
+    domain, their population renormalised to sum to one (:attr:`description` says so).
+
+    >>> std = NAMED_STANDARDS["adult"]
+    >>> std.labels, round(std.proportions()["20-39"], 6)
+    (('20-39', '40-59', '60+'), 0.396579)
+    >>> AgeStandard("mine", (1, 6, 12), (5.0, 6.0, 9.0)).labels
+    ('1-5', '6-11', '12+')
+    """
+
+    name: str
+    bounds: tuple[float, ...]
+    population: tuple[float, ...]
+    source: str = ""  # what the numbers are, for the report
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Each group as ``"lo-hi"`` (whole years, inclusive), the last ``"lo+"``."""
+        out = []
+        for lo, hi in itertools.zip_longest(self.bounds, self.bounds[1:]):
+            if hi is None:
+                out.append(f"{lo:g}+")
+            else:
+                out.append(f"{lo:g}" if hi - lo == 1 else f"{lo:g}-{hi - 1:g}")
+        return tuple(out)
+
+    def proportions(self, groups: tuple[str, ...] | None = None) -> dict[str, float]:
+        """The standard's share of each group, over ``groups`` (default: all) renormalised."""
+        sizes = dict(zip(self.labels, self.population, strict=True))
+        chosen = self.labels if groups is None else tuple(g for g in self.labels if g in groups)
+        total = sum(sizes[g] for g in chosen)
+        return {g: sizes[g] / total for g in chosen}
+
+    def group(self, age: str = "age") -> pl.Expr:
+        """The group label of an age (null below the first bound or when age is null)."""
+        a = pl.col(age)
+        expr: Any = pl.when(a.is_null() | (a < self.bounds[0])).then(pl.lit(None, pl.String))
+        for label, upper in zip(self.labels, self.bounds[1:], strict=False):
+            expr = expr.when(a < upper).then(pl.lit(label))
+        return expr.otherwise(pl.lit(self.labels[-1]))
+
+    @property
+    def description(self) -> str:
+        """The standard in words, as the report prints it."""
+        groups = ", ".join(self.labels)
+        return (
+            f"{self.source or self.name} (age groups {groups} years; over the groups present "
+            "in each domain, renormalised)"
+        )
+
+
+NAMED_STANDARDS: dict[str, AgeStandard] = {
+    "adult": AgeStandard(
+        "adult", US2000_ADULT_BOUNDS, tuple(map(float, US2000_ADULT.values())),
+        "the 2000 U.S. standard population, NCHS adult groups",
+    ),
+    "all_ages": AgeStandard(
+        "all_ages", US2000_STANDARD_BOUNDS, tuple(map(float, US2000_STANDARD.values())),
+        "the 2000 U.S. standard population, the 11 NCHS groups",
+    ),
+}  # fmt: skip
+"""The standards a specification names (``age_standardize = "adult"``); sources in
+:mod:`nhanes_mg.survey.standardize`."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +126,7 @@ class DescriptiveAnalysis(_Common):
     by: tuple[str, ...] = ()
     groups: dict[str, str] = field(default_factory=dict)
     trend: bool = False
-    age_standardize: str | None = None  # "adult" | "all_ages": beside the crude estimate
+    age_standardize: AgeStandard | None = None  # beside the crude estimate
     kind: Literal["descriptive"] = "descriptive"
 
     @property

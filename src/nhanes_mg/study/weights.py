@@ -2,11 +2,10 @@
 
 NHANES samples nest: everyone interviewed ⊃ examined in the MEC ⊃ a reliable day-1 dietary
 recall ⊃ reliable recalls on both days. NCHS's rule is to use the weight of the smallest
-subsample among the variables analysed: ``wt_mec`` (WTMEC2YR) for interview and exam variables,
-``wt_diet1`` (WTDRD1) once a day-1 recall is used, ``wt_diet2`` (WTDR2D) once both recall days
-are (a two-day mean intake, for instance). The analytic dataset carries no interview weight, so
-interview-only analyses use the MEC weight (a subsample of the interview, weighted to the same
-population).
+subsample among the variables analysed: ``wt_int`` (WTINT2YR) when every variable comes from
+the household interview (supplement use, diagnosed diabetes, age …), ``wt_mec`` (WTMEC2YR) once
+an exam or laboratory variable is used, ``wt_diet1`` (WTDRD1) once a day-1 recall is, ``wt_diet2``
+(WTDR2D) once both recall days are (a two-day mean intake, for instance).
 
 Each variable's subsample comes from its lineage (:func:`nhanes_mg.derive.lineage.subsample_of`: the
 tables it is read from and their subsamples); nothing here lists variables again.
@@ -30,14 +29,14 @@ from nhanes_mg.derive.lineage import subsample_of
 from nhanes_mg.expressions import variables_of
 
 WEIGHT_OF_SUBSAMPLE: dict[str, str] = {
-    "interview": "wt_mec",
+    "interview": "wt_int",
     "exam": "wt_mec",
     "diet1": "wt_diet1",
     "diet2": "wt_diet2",
 }
-CDC_NAME = {"wt_mec": "WTMEC2YR", "wt_diet1": "WTDRD1", "wt_diet2": "WTDR2D"}
+CDC_NAME = {"wt_int": "WTINT2YR", "wt_mec": "WTMEC2YR", "wt_diet1": "WTDRD1", "wt_diet2": "WTDR2D"}
 _WORDS = {
-    "interview": "interview only (no interview weight in the dataset)",
+    "interview": "household interview only",
     "exam": "MEC exam or laboratory",
     "diet1": "day-1 dietary recall",
     "diet2": "both dietary recall days",

@@ -72,25 +72,14 @@ import polars as pl
 import scipy.sparse as sp
 
 from nhanes_mg.errors import DesignError, EstimationError
+from nhanes_mg.standard_populations import (
+    US2000_ADULT as US2000_ADULT,  # re-exported with the sources above
+)
+from nhanes_mg.standard_populations import (
+    US2000_STANDARD,
+    US2000_STANDARD_BOUNDS,
+)
 from nhanes_mg.survey.design import SurveyDesign, SurveyWarning, _label
-
-US2000_ADULT: dict[str, int] = {"20-39": 77_670, "40-59": 72_816, "60+": 45_364}
-"""2000 U.S. standard population (thousands), NCHS adult NHANES age groups (see module notes)."""
-
-US2000_STANDARD: dict[str, int] = {
-    "00": 3_795,
-    "01-04": 15_192,
-    "05-14": 39_977,
-    "15-24": 38_077,
-    "25-34": 37_233,
-    "35-44": 44_659,
-    "45-54": 37_030,
-    "55-64": 23_961,
-    "65-74": 18_136,
-    "75-84": 12_315,
-    "85+": 4_259,
-}
-"""2000 U.S. standard population (thousands), all ages in 11 groups ("00" = under 1 year)."""
 
 US2000_STANDARD_WEIGHTS: dict[str, float] = {
     "00": 0.013818,
@@ -107,7 +96,7 @@ US2000_STANDARD_WEIGHTS: dict[str, float] = {
 }
 """The published proportions of :data:`US2000_STANDARD` (they sum to 1)."""
 
-_ALL_AGE_BOUNDS = (1, 5, 15, 25, 35, 45, 55, 65, 75, 85)
+_ALL_AGE_BOUNDS = US2000_STANDARD_BOUNDS[1:]
 
 
 def nchs_adult_age_group(age: str | pl.Expr = "age") -> pl.Expr:

@@ -7,6 +7,8 @@ definition (population, statistic, weight, exclusions), the published value and 
 where (:mod:`.gallery`). :func:`run_validation` re-estimates every target on the analytic
 dataset and returns one tidy row per target with a status in words (:mod:`.rules`):
 
+- **definition differs** — the source prints its n and ours is more than 2% away: another
+  population, so the estimates are shown but no agreement is claimed (both n in the row);
 - **within the published CI** — ours lies inside the published 95% CI (published ± 1.96 SE
   when the source prints an SE and no CI);
 - **within two combined SEs** — |ours − published| ≤ 2 √(our SE² + published SE² + (u/√12)²);
@@ -48,6 +50,7 @@ from nhanes_mg.study.validation.gallery import (
     shipped_target_paths,
 )
 from nhanes_mg.study.validation.rules import (
+    DEFINITION_DIFFERS,
     NOT_ESTIMATED,
     OFF,
     RULES,
@@ -59,6 +62,7 @@ from nhanes_mg.study.validation.rules import (
 
 __all__ = [
     "COLUMNS",
+    "DEFINITION_DIFFERS",
     "NOT_ESTIMATED",
     "OFF",
     "RULES",

@@ -23,6 +23,8 @@ A target is a specification in the package's language
     definition = "…"                  # the estimate in words
     analysis = "estimate"             # which row of our table: analysis (default: the first),
     term = "usual intake"             # … and term / cycle / group when several rows remain
+    standardized = true               # the age-standardized row (the analysis must have
+                                      # age_standardize), not the crude one
     requires = "usual intake for any domain (issue 13)"   # a feature the target needs
     read = [{ url = "…", what = "what was read there" }]
     assay = "…"                       # free text kept with the target
@@ -71,6 +73,7 @@ _FIELDS = {
     "requires",
     "read",
     "assay",
+    "standardized",
 }
 
 # The gallery's table: the columns the issue asks for, then what helps reading them.
@@ -124,6 +127,7 @@ class Target:
     published_n: int | None = None
     definition: str = ""
     selector: dict[str, str] = field(default_factory=dict)
+    standardized: bool = False  # compare the age-standardized row, not the crude one
     requires: str = ""
     read: tuple[tuple[str, str], ...] = ()  # (url, what was read there)
 
@@ -219,11 +223,16 @@ def parse_target(raw: dict[str, Any], path: str = "<target>", text: str = "") ->
                 f"{path}: field 'validation.analysis': {selector['analysis']!r} is not one of: "
                 f"{', '.join(names)}"
             )
-    if spec is not None and spec.variables:
-        raise SpecError(
-            f"{path}: field 'variables': a validation target uses the analytic dataset's "
-            "columns only (no [variables])"
-        )
+    standardized = val.get("standardized", False)
+    if not isinstance(standardized, bool):
+        raise SpecError(f"{path}: field 'validation.standardized': must be true or false")
+    if spec is not None and standardized:
+        chosen = spec.analysis(selector["analysis"] or spec.analyses[0].name)
+        if getattr(chosen, "age_standardize", None) is None:
+            raise SpecError(
+                f"{path}: field 'validation.standardized': analysis {chosen.name!r} has no "
+                "age_standardize, so there is no age-standardized row to compare"
+            )
     tid = raw.get("id")
     if not isinstance(tid, str) or not tid:
         raise SpecError(f"{path}: field 'id': is required")
@@ -247,6 +256,7 @@ def parse_target(raw: dict[str, Any], path: str = "<target>", text: str = "") ->
         published_n=n,
         definition=_text(val, "definition", path) or str(raw.get("title", "")),
         selector={k: v for k, v in selector.items() if v},
+        standardized=standardized,
         requires=requires,
         read=tuple(read),
     )
@@ -322,6 +332,7 @@ def run_validation(
     targets: Sequence[Target | str | Path] | None = None,
     expected: dict[str, dict[str, str]] | None = None,
     gaps: list[dict[str, object]] | None = None,
+    data_dir: str | Path | None = None,
 ) -> pl.DataFrame:
     """Each target re-estimated on the analytic ``frame`` beside its published value.
 
@@ -331,7 +342,9 @@ def run_validation(
     sentence recorded for it in ``expected`` (default: the committed expectations file), the
     reason of a *not estimated* one says what is missing. ``gaps``: the build's missing
     tables (``BuildResult.gaps``); a target that needs one is not estimated, never estimated
-    quietly on the other cycles.
+    quietly on the other cycles. ``data_dir``: where the tables of a target's own
+    ``[variables]`` are read (as a specification's are); a target declaring a table column
+    without one is not estimated.
     """
     chosen = (
         load_targets()
@@ -339,7 +352,7 @@ def run_validation(
         else [t if isinstance(t, Target) else load_target(t) for t in targets]
     )
     reasons = load_expected() if expected is None else expected
-    estimated = _estimate(chosen, frame, gaps or [])
+    estimated = _estimate(chosen, frame, gaps or [], data_dir)
     rows = [
         _row(t, estimated.get(t.id, (None, t.error or "")), reasons.get(t.id, {}).get("reason", ""))
         for t in chosen
@@ -351,30 +364,41 @@ _SEP = "::"  # target id :: analysis name, in the merged specifications
 
 
 def _estimate(
-    targets: Sequence[Target], frame: pl.DataFrame, gaps: list[dict[str, object]]
+    targets: Sequence[Target],
+    frame: pl.DataFrame,
+    gaps: list[dict[str, object]],
+    data_dir: str | Path | None = None,
 ) -> dict[str, tuple[dict[str, Any] | None, str]]:
     """Every target's estimate (or why there is none), by id.
 
-    Targets with the same population run as one merged
+    Targets with the same population and the same ``[variables]`` run as one merged
     specification, their analyses renamed ``{id}::{name}`` and given their cycles: the
     usual-intake analyses among them then share one NCI estimation per nutrient, cycles,
     weight and replicates (every domain, basis and statistic from it), as the analyses of one
     claim do (:func:`nhanes_mg.study.analyses.run_spec`).
     """
     # lazy: the survey engine is loaded only to estimate (a stored gallery is read back)
+    from nhanes_mg.study import declared
     from nhanes_mg.study.analyses import run_spec
 
     out: dict[str, tuple[dict[str, Any] | None, str]] = {}
-    groups: dict[str, list[Target]] = {}
+    groups: dict[tuple[str, str], list[Target]] = {}
     for t in targets:
         if t.spec is None:
             out[t.id] = (None, t.error or "the specification cannot be parsed")
             continue
-        groups.setdefault(t.spec.population, []).append(t)
+        groups.setdefault((t.spec.population, repr(t.spec.variables)), []).append(t)
     for members in groups.values():
         merged = _merge([t.spec for t in members if t.spec is not None], [t.id for t in members])
+        own = frame
+        if merged.variables:
+            if data_dir is None and any(v.table for v in merged.variables):
+                for t in members:
+                    out[t.id] = (None, "its [variables] are read from a data dir; none was given")
+                continue
+            own = declared.attach(frame, merged, data_dir or ".")
         try:
-            result = run_spec(merged, frame, gaps)
+            result = run_spec(merged, own, gaps)
         except SpecError:
             raise
         except NhanesError as exc:
@@ -417,10 +441,9 @@ def _select(target: Target, result: Any) -> tuple[dict[str, Any] | None, str]:
     fit = result.fit(name)
     if fit is not None and fit.error:
         return None, fit.error
+    role = "age-standardized" if target.standardized else "estimate"
     rows = result.table.filter(
-        (pl.col("analysis") == name)
-        & pl.col("sensitivity").is_null()
-        & (pl.col("role") == "estimate")
+        (pl.col("analysis") == name) & pl.col("sensitivity").is_null() & (pl.col("role") == role)
     )
     for key in ("term", "cycle", "group"):
         if key in target.selector:
@@ -435,6 +458,10 @@ def _select(target: Target, result: Any) -> tuple[dict[str, Any] | None, str]:
                 f"{cycle}; ours has {', '.join(have)}"
             )
         return None, f"our table has no row for cycle {cycle!r} (it has {', '.join(have)})"
+    if rows.height == 0 and target.standardized:
+        return None, (
+            "no age-standardized row: none of the standard's age groups is in the domain"
+        )
     if rows.height != 1:
         wanted = ", ".join(f"{k} = {v!r}" for k, v in target.selector.items()) or "no selector"
         what = "no row" if rows.height == 0 else f"{rows.height} rows"
@@ -514,9 +541,16 @@ def _row(
         ours["estimate"],
         ours["std_error"],
         target.rounding,
+        n=ours["n"],
+        published_n=target.published_n,
     )
     reason = ""
-    if judged.status == rules.OFF:
+    if judged.status == rules.DEFINITION_DIFFERS:
+        reason = (
+            f"our n {ours['n']:,} vs the source's {target.published_n:,}: another population"
+            + (f" ({off_reason})" if off_reason else "")
+        )
+    elif judged.status == rules.OFF:
         reason = off_reason or "off; no likely reason recorded in validation/expected.toml"
     base.update(
         ours=ours["estimate"],

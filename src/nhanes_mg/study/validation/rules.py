@@ -10,11 +10,16 @@ Everything is on the published scale (percent when the source prints percentages
   rounding error spread evenly over ±u/2, whose SD is u/√12. It matters only when the source
   gives a bare rounded number (then the published value is otherwise taken as exact).
 - **z** = (ours − published) / combined SE.
+- **sample size**: when the source prints its analytic n, ours must lie within
+  :data:`N_TOLERANCE` (2%) of it. A larger gap shows a different population (pregnant women
+  kept, another age range, another subsample), and agreement of the estimates then proves
+  nothing about the definition: the status is *definition differs*, whatever the estimates.
 
 Status, the first that holds:
 
 | status | when |
 | --- | --- |
+| definition differs | the source prints n and ours differs from it by more than 2% |
 | within the published CI | our estimate lies inside the published interval |
 | within two combined SEs | \\|z\\| ≤ 2 |
 | off | otherwise |
@@ -29,6 +34,8 @@ Status, the first that holds:
 ('off', -4.8)
 >>> judge(49.0, None, None, None, None, None).status
 'not estimated'
+>>> judge(838.0, 25.0, None, None, 830.0, 20.0, n=1369, published_n=914).status
+'definition differs'
 """
 
 from __future__ import annotations
@@ -41,11 +48,17 @@ Z95 = 1.959963984540054
 WITHIN_CI = "within the published CI"
 WITHIN_2SE = "within two combined SEs"
 OFF = "off"
+DEFINITION_DIFFERS = "definition differs"
 NOT_ESTIMATED = "not estimated"
-STATUSES = (WITHIN_CI, WITHIN_2SE, OFF, NOT_ESTIMATED)
+STATUSES = (WITHIN_CI, WITHIN_2SE, OFF, DEFINITION_DIFFERS, NOT_ESTIMATED)
+
+N_TOLERANCE = 0.02
+"""Largest relative gap between our n and a printed n that still counts as the same population."""
 
 # The rule in words, one line per status (the README and the report print these).
 RULES = (
+    (DEFINITION_DIFFERS, "the source prints its sample size and ours differs from it by more "
+     f"than {N_TOLERANCE:.0%}: another population, so no agreement is claimed"),
     (WITHIN_CI, "our estimate lies inside the published 95% CI (published ± 1.96 SE when the "
      "source prints an SE, not a CI)"),
     (WITHIN_2SE, "|ours − published| ≤ 2 × √(our SE² + published SE² + (u/√12)²), u the "
@@ -69,6 +82,17 @@ class Judged:
 
 def _finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
+
+
+def n_differs(n: int | None, published_n: int | None) -> bool:
+    """Whether our n is more than :data:`N_TOLERANCE` away from the source's printed n.
+
+    >>> n_differs(16741, 16110), n_differs(18760, 18758), n_differs(None, 914)
+    (True, False, False)
+    """
+    if n is None or not published_n:
+        return False
+    return abs(n - published_n) > N_TOLERANCE * published_n
 
 
 def published_interval(
@@ -123,8 +147,14 @@ def judge(
     ours: float | None,
     our_se: float | None,
     rounding: float = 0.0,
+    *,
+    n: int | None = None,
+    published_n: int | None = None,
 ) -> Judged:
-    """Apply the status rule (module docstring) on the published scale."""
+    """Apply the status rule (module docstring) on the published scale.
+
+    ``n`` and ``published_n``: our sample size and the source's, when it prints one.
+    """
     lo, hi = published_interval(published, published_se, low, high)
     if not _finite(ours):
         return Judged(NOT_ESTIMATED, low=lo, high=hi)
@@ -132,7 +162,9 @@ def judge(
     diff = ours - published
     se = combined_se(our_se, published_se, low, high, rounding)
     z = diff / se if se else None
-    if lo is not None and hi is not None and lo <= ours <= hi:
+    if n_differs(n, published_n):
+        status = DEFINITION_DIFFERS
+    elif lo is not None and hi is not None and lo <= ours <= hi:
         status = WITHIN_CI
     elif z is not None and abs(z) <= 2.0:
         status = WITHIN_2SE
