@@ -68,6 +68,25 @@ def test_seqn_unique_and_columns_documented(result: BuildResult) -> None:
     assert frame.schema == pl.Schema(schema())  # declared before any data is read
 
 
+def test_antacids_and_extreme_vitamin_d_are_flagged_not_dropped(result: BuildResult) -> None:
+    f = result.frame
+    early = f.filter(pl.col("cycle").cast(pl.String).is_in(["2003-2004", "2005-2006"]))
+    # leaving antacids out can only remove calcium users, and some take only antacids
+    both = early.filter(pl.col("ca_supp_user").is_not_null())
+    assert (both["ca_supp_user_excl_antacid"] <= both["ca_supp_user"]).all()
+    assert (both["ca_supp_user"] & ~both["ca_supp_user_excl_antacid"]).sum() > 100
+    assert (early["ca_antacid"].drop_nulls() <= early["ca_supp"].drop_nulls().max()).all()
+    late = f.filter(pl.col("cycle") == "2017-2018")
+    assert late["ca_antacid"].null_count() == late.height  # DSQTOT combines them
+    assert f.filter(pl.col("cycle") == "2001-2002")["antacid_user"].null_count() > 0
+    flagged = f.filter(pl.col("vitd_supp_extreme"))
+    assert flagged.height > 0 and (flagged["vitd_supp"] > 250).all()  # kept, not dropped
+    assert f.filter(pl.col("vitd_supp") > 250).height == flagged.height
+    extremes = result.metadata["supplement_extremes"]
+    assert sum(r["extreme"] for r in extremes) == flagged.height
+    assert all(r["mean_without"] < r["mean_with"] for r in extremes)
+
+
 def test_weights(result: BuildResult) -> None:
     f = result.frame
     for w in ("wt_mec", "wt_diet1", "wt_diet2"):

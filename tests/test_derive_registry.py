@@ -83,6 +83,10 @@ def test_lineage_read_off_the_rules() -> None:
         "supp_quality": dsq2,
         "mg_supp_user": dsq2,
         "ca_supp_user": dsq2,
+        "mg_antacid": dsq2,
+        "ca_antacid": dsq2,
+        "mg_supp_user_excl_antacid": dsq2,
+        "ca_supp_user_excl_antacid": dsq2,
     } == registry.EXTRA_COMPONENTS
     lineage = REGISTRY.lineage
     assert lineage["smoking"].sources == ("_smq020", "_smq040")

@@ -218,6 +218,29 @@ def test_antacid_compounds_count_as_elemental() -> None:
     assert rows[1]["mg_supp"] == pytest.approx(15 * 2 * 110.0 * 0.417 / 30)
 
 
+def test_antacids_reported_apart_are_their_own_part_and_leave_the_supplement_users() -> None:
+    products = supplements.product_table(*_database())
+    dsq2 = _dsq2(
+        [
+            (1, "1000000300", 15.0, 4.0, 1.0),  # the antacid (Rolaids-like) …
+            (1, "1000000100", 30.0, 1.0, 1.0),  # … and a supplement
+            (2, "1000000300", 30.0, 2.0, 1.0),  # only the antacid: no supplement user
+            (3, "1000000300", 30.0, 2.0, 1.0),  # the same product reported as a supplement
+        ]
+    ).with_columns(DSDANTA=pl.Series([2.0, 0.0, 2.0, 1.0]))
+    out = supplements.derive_supplements(dsq2, products).collect()
+    rows = {r["SEQN"]: r for r in out.to_dicts()}
+    antacid_ca = 15 * 2 * 550.0 * 0.40 / 30  # calcium carbonate → elemental calcium
+    assert rows[1]["ca_antacid"] == pytest.approx(antacid_ca)
+    assert rows[1]["ca_supp"] > rows[1]["ca_antacid"]  # the total holds both
+    assert rows[2]["ca_supp_user"] is True and rows[2]["ca_supp_user_excl_antacid"] is False
+    assert rows[2]["ca_antacid"] == pytest.approx(rows[2]["ca_supp"])
+    assert rows[3]["ca_supp_user_excl_antacid"] is True and rows[3]["ca_antacid"] == 0.0
+    # without the DSDANTA column nothing is an antacid
+    plain = _derive([(2, "1000000300", 30.0, 2.0, 1.0)])
+    assert plain[2]["ca_antacid"] == 0.0 and plain[2]["ca_supp_user_excl_antacid"] is True
+
+
 def test_the_most_severe_issue_is_the_participant_level_and_use_is_kept() -> None:
     rows = _derive(
         [

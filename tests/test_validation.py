@@ -116,7 +116,11 @@ def test_no_standard_error_of_ours_is_off_unless_inside_the_ci() -> None:
 
 def test_every_shipped_target_is_written_from_its_source() -> None:
     paths = shipped_target_paths()
-    assert [p.name[:3] for p in paths] == [f"P{i:02d}" for i in range(1, 19)]
+    assert [p.name[:3] for p in paths] == [f"P{i:02d}" for i in range(1, len(paths) + 1)]
+    assert len(paths) >= 30
+    # at least three published models (regressions), each naming the row it compares
+    models = [t for t in load_targets() if t.spec and t.spec.analyses[0].model != "descriptive"]
+    assert len(models) >= 3 and all(t.selector.get("term") for t in models)
     for path, target in zip(paths, load_targets(), strict=True):
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
         assert target.id == path.name[:3] == raw["id"]
@@ -126,7 +130,7 @@ def test_every_shipped_target_is_written_from_its_source() -> None:
         # the published value as printed: the reference text carries the number
         printed = raw["reference"]["text"]
         value = f"{target.published:g}"
-        assert value in printed.replace("·", "."), (target.id, value, printed)
+        assert value in printed.replace("·", ".").replace(",", ""), (target.id, value, printed)
         if target.published_low is not None:
             assert (
                 f"{target.published_low:g}" in printed and f"{target.published_high:g}" in printed
@@ -253,6 +257,45 @@ def test_a_target_estimated_on_a_made_up_frame(tmp_path: Path) -> None:
     assert row["status"] == NOT_ESTIMATED and "published scale is 'mg/day'" in row["reason"]
 
 
+def test_a_target_may_declare_its_own_variables(tmp_path: Path) -> None:
+    analysis = (
+        '[variables.older]\nexpr = "age >= 40"\nlabel = "aged 40 and over"\n'
+        '[[analysis]]\nname = "estimate"\nstatistic = "proportion"\nvariable = "older"\n'
+    )
+    target = load_target(_target(tmp_path, "[validation]\n", analysis))
+    frame = _frame()
+    row = run_validation(frame, [target], expected={}).row(0, named=True)
+    share = frame.filter(pl.col("age") >= 20)
+    w = share["wt_int"]
+    truth = float((w * (share["age"] >= 40).cast(pl.Float64)).sum() / w.sum())
+    assert row["ours"] == pytest.approx(truth)  # a share, as printed (scale "share")
+    # a table column needs a data dir to be read from: without one, not estimated (one line)
+    table_var = '[variables.waist]\ntable = "BMX"\ncolumn = "BMXWAIST"\n' + analysis.replace(
+        '"older"', '"waist > 100"'
+    ).replace('[variables.older]\nexpr = "age >= 40"\nlabel = "aged 40 and over"\n', "")
+    needs = load_target(_target(tmp_path, "[validation]\n", table_var))
+    row = run_validation(frame, [needs], expected={}).row(0, named=True)
+    assert row["status"] == NOT_ESTIMATED and "data dir" in row["reason"]
+
+
+def test_a_standardized_comparison_needs_a_standardized_analysis(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"validation.standardized': analysis 'estimate' has no"):
+        load_target(_target(tmp_path, "[validation]\nstandardized = true\n"))
+    analysis = (
+        '[[analysis]]\nname = "estimate"\nstatistic = "proportion"\nvariable = "supp_user"\n'
+        "age_standardize = { ages = [20, 40], population = [1, 1] }\n"
+    )
+    target = load_target(_target(tmp_path, "[validation]\nstandardized = true\n", analysis))
+    frame = _frame()
+    row = run_validation(frame, [target], expected={}).row(0, named=True)
+    young, old = (frame.filter(c) for c in (pl.col("age") < 40, pl.col("age") >= 40))
+    by_hand = 0.5 * sum(
+        float((g["wt_int"] * g["supp_user"].cast(pl.Float64)).sum() / g["wt_int"].sum())
+        for g in (young, old)
+    )
+    assert row["ours"] == pytest.approx(by_hand)  # the standardized row, not the crude one
+
+
 def test_a_target_needing_a_missing_table_is_not_estimated(tmp_path: Path) -> None:
     target = load_target(_target(tmp_path, '[validation]\nscale = "percent"\n'))
     gaps: list[dict[str, object]] = [{"table": "DSQTOT_J", "cycle": "2017-2018"}]
@@ -360,7 +403,7 @@ def test_validate_with_a_bad_target_is_one_line(cli_main: CliMain, tmp_path: Pat
     assert stderr.strip().splitlines() == [
         f"error: {bad}: field 'validation.colour': unknown field; allowed: analysis, assay, "
         "cycle, definition, group, label, published_n, published_se, read, requires, "
-        "rounding, scale, table, term, topic"
+        "rounding, scale, standardized, table, term, topic"
     ]
 
 

@@ -228,6 +228,12 @@ def format_summary(result: BuildResult) -> str:
             f"({100 * row['share_null']:.1f}% amount unknown, {100 * row['share_lower_bound']:.1f}%"
             " a lower bound; supp_quality)"
         )
+    for row in result.metadata.get("supplement_extremes", []):
+        lines.append(
+            f"vitamin D supplements {row['cycle']}: {row['extreme']} above "
+            f"{supplements.VITD_SUPP_EXTREME_UG:g} µg/day, kept and flagged (vitd_supp_extreme); "
+            f"mean {row['mean_with']:.1f} µg/day, {row['mean_without']:.1f} without them"
+        )
     for gap in result.gaps:
         where = f"{gap['table']}.{gap['column']}" if gap["column"] else gap["table"]
         lines.append(f"gap: {where} ({gap['cycle']}) {gap['reason']}")
@@ -299,6 +305,8 @@ def build_analytic(
         "supplement_quality": supplements.supp_quality_summary(frame)
         .with_columns(pl.col("cycle").cast(pl.Utf8))
         .to_dicts(),
+        # vitamin D supplement totals above the flag's limit, and what they do to the mean
+        "supplement_extremes": supplements.extreme_supplement_summary(frame).to_dicts(),
         "build_seconds": round(time.perf_counter() - started, 3),
     }
     return BuildResult(frame=frame, summary=_summary(frame), metadata=metadata)

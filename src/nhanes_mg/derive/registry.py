@@ -202,6 +202,31 @@ def _supp_nutrient_user(key: str) -> pl.Expr:
     return pl.when(in_dsq2).then(dsq2).otherwise(pl.col(f"{key}_supp") > 0)
 
 
+def _antacid_part(key: str) -> pl.Expr:
+    """A nutrient's amount from antacids, 2001-2006 (DSQ2 products reported at the antacid
+    question); 0 for those who reported no product at all (DSD010 = 2 and no antacid row);
+    null from 2007 (DSQTOT combines supplements and antacids)."""
+    dsq2 = (
+        pl.when(pl.col("ds_products").is_not_null())
+        .then(pl.col(f"_dsq2_{key}_antacid"))
+        .when(pl.col("supp_user").not_())
+        .then(pl.lit(0.0))
+    )
+    return pl.when(pl.col("cycle").is_in(list(SUPP_DSQ2_YEARS))).then(dsq2)
+
+
+def _supp_user_excl_antacid(key: str) -> pl.Expr:
+    """Took a product holding the nutrient reported as a supplement (not an antacid),
+    2001-2006; false for non-users (DSD010 = 2); null from 2007."""
+    dsq2 = (
+        pl.when(pl.col("ds_products").is_not_null())
+        .then(pl.col(f"_dsq2_{key}_user_excl_antacid"))
+        .when(pl.col("supp_user").not_())
+        .then(pl.lit(False))
+    )
+    return pl.when(pl.col("cycle").is_in(list(SUPP_DSQ2_YEARS))).then(dsq2)
+
+
 MORT_SRC = "NHANES_{cycle}_MORT_{release}_PUBLIC.dat"
 
 
@@ -385,11 +410,14 @@ ENTRIES: tuple[Variable, ...] = (
         internal("_dsq2_quality", supplements.SUPP_QUALITY, SUPPLEMENTS_DSQ2, reads=DSQ2_TABLES, cited=DSQ2_SRC),
         internal("_dsq2_mg_user", BOOL, SUPPLEMENTS_DSQ2, reads=DSQ2_TABLES, cited=DSQ2_SRC),
         internal("_dsq2_ca_user", BOOL, SUPPLEMENTS_DSQ2, reads=DSQ2_TABLES, cited=DSQ2_SRC),
-        var("mg_supp", F64, "mg/day", "Magnesium from supplements", "Magnesium from supplements and antacids, 30-day average. 2001-2006: Σ over DSQ2 products of DSD103 × DSD122Q (converted to the label's serving unit) × (DSII amount of elemental Mg per serving, compounds such as antacids' magnesium hydroxide converted with NCHS's fractions) ÷ DSPI serving quantity ÷ 30 (module nhanes_mg.derive.supplements); 0 for non-users; null when a Mg product's days, quantity or unit cannot be known or its daily servings exceed 10 (see supp_quality). 2007+: DSQTMAGN, 0 for respondents with no Mg product, null when DSD010 is missing.",
+        *(internal(f"_dsq2_{k}_{what}", dtype, SUPPLEMENTS_DSQ2, reads=DSQ2_TABLES, cited=DSQ2_SRC)
+          for k in supplements.ANTACID_KEYS
+          for what, dtype in (("antacid", F64), ("user_excl_antacid", BOOL))),
+        var("mg_supp", F64, "mg/day", "Magnesium from supplements and antacids", "Magnesium from supplements and antacids, 30-day average. 2001-2006: Σ over DSQ2 products of DSD103 × DSD122Q (converted to the label's serving unit) × (DSII amount of elemental Mg per serving, compounds such as antacids' magnesium hydroxide converted with NCHS's fractions) ÷ DSPI serving quantity ÷ 30 (module nhanes_mg.derive.supplements); 0 for non-users; null when a Mg product's days, quantity or unit cannot be known or its daily servings exceed 10 (see supp_quality). 2007+: DSQTMAGN, 0 for respondents with no Mg product, null when DSD010 is missing.",
             columns={"_dsd010an": (cdc("DSQ1", "DSD010AN", Q1, letters="CD"), cdc("DSQTOT", "DSD010AN", Q1, letters=FROM_E)),
                      "_dsq_mg": cdc("DSQTOT", "DSQTMAGN", letters=FROM_E)},
             expr=rules.supplement_30day("mg", SUPP_DSQ2_YEARS)),
-        var("ca_supp", F64, "mg/day", "Calcium from supplements", "As mg_supp, calcium (DSII ingredient CALCIUM in mg; DSQTCALC).",
+        var("ca_supp", F64, "mg/day", "Calcium from supplements and antacids", "As mg_supp, calcium (DSII ingredient CALCIUM in mg; DSQTCALC).",
             columns={"_dsq_ca": cdc("DSQTOT", "DSQTCALC", letters=FROM_E)},
             expr=rules.supplement_30day("ca", SUPP_DSQ2_YEARS)),
         var("vitd_supp", F64, "µg/day", "Vitamin D from supplements", "As mg_supp, vitamin D (DSII ingredient VITAMIN D in IU ÷ 40; DSQTVD).",
@@ -410,9 +438,21 @@ ENTRIES: tuple[Variable, ...] = (
                 pl.when(pl.col("ds_products").is_not_null()).then(pl.col("_dsq2_quality"))
                 .when(pl.col("supp_user").not_()).then(pl.lit("complete", supplements.SUPP_QUALITY))
             ).cast(supplements.SUPP_QUALITY)),
-        var("mg_supp_user", BOOL, "", "Took a supplement with magnesium", "Took a product holding magnesium in the past 30 days (its amount may be unknown). 2001-2006: from DSQ2 × DSII, false for non-users (DSD010 = 2); 2007+: mg_supp > 0.",
+        var("vitd_supp_extreme", BOOL, "", "Vitamin D from supplements above 250 µg/day", f"vitd_supp above {supplements.VITD_SUPP_EXTREME_UG:g} µg/day (10,000 IU; the IOM 2011 no-observed-adverse-effect level) as a 30-day average: likely a weekly or monthly dose reported as daily. Kept in vitd_supp, flagged so that an analysis can leave it out (population = \"NOT vitd_supp_extreme\"); the build summary shows what it does to the mean. Null when vitd_supp is.",
+            expr=pl.col("vitd_supp") > supplements.VITD_SUPP_EXTREME_UG),
+        var("antacid_user", BOOL, "", "Antacid use, past 30 days", "Took an antacid in the past 30 days (DSD010AN: 1 → true, 2 → false, 7/9 → null); 2003+ (2001-2002 did not ask it: null).",
+            expr=_yes_no_true_false("_dsd010an")),
+        var("mg_antacid", F64, "mg/day", "Magnesium from antacids", "The part of mg_supp from products reported at the antacid question (DSQ2 DSDANTA = 2), 30-day average, same rules; 0 for those who took none. 2001-2006 only: from 2007 CDC's DSQTOT totals combine supplements and antacids and the product file (DSQIDS) is not fetched, so null.",
+            expr=_antacid_part("mg")),
+        var("ca_antacid", F64, "mg/day", "Calcium from antacids", "As mg_antacid, calcium (Tums, Rolaids: calcium carbonate converted to elemental calcium).",
+            expr=_antacid_part("ca")),
+        var("mg_supp_user_excl_antacid", BOOL, "", "Took a supplement (not an antacid) with magnesium", "Took a product holding magnesium that was reported as a dietary supplement, not at the antacid question (DSQ2 DSDANTA ≠ 2). 2001-2006 only (null from 2007, as mg_antacid).",
+            expr=_supp_user_excl_antacid("mg")),
+        var("ca_supp_user_excl_antacid", BOOL, "", "Took a supplement (not an antacid) with calcium", "As mg_supp_user_excl_antacid, calcium: the definition of a calcium-supplement user that leaves antacids out.",
+            expr=_supp_user_excl_antacid("ca")),
+        var("mg_supp_user", BOOL, "", "Took a supplement or antacid with magnesium", "Took a product holding magnesium in the past 30 days, a dietary supplement or an antacid (its amount may be unknown; mg_supp_user_excl_antacid leaves antacids out). 2001-2006: from DSQ2 × DSII, false for non-users (DSD010 = 2); 2007+: mg_supp > 0.",
             expr=_supp_nutrient_user("mg")),
-        var("ca_supp_user", BOOL, "", "Took a supplement with calcium", "As mg_supp_user, calcium (2007+: ca_supp > 0).",
+        var("ca_supp_user", BOOL, "", "Took a supplement or antacid with calcium", "As mg_supp_user, calcium (2007+: ca_supp > 0); antacids count (Tums), also for people who answered no to the supplement question.",
             expr=_supp_nutrient_user("ca")),
         var("supp_user_d1", BOOL, "", "Supplement use, recall day 1", "Any supplement on recall day 1 (DS1DS), 2007+; null without a reliable day-1 recall.",
             columns={"_ds1ds": cdc("DS1TOT", "DS1DS", Q1, letters=FROM_E)}, expr=_supp_user_day(1)),

@@ -108,7 +108,8 @@ def _supplements_dsq2(ctx: CycleContext, frame: pl.LazyFrame) -> pl.LazyFrame:
     (:func:`nhanes_mg.derive.supplements.derive_supplements`: units reconciled, implausible
     daily servings and unknown use made null, compounds converted to the element) as
     ``_dsq2_mg``, ``_dsq2_ca``, ``_dsq2_vitd``, the flag ``_dsq2_quality``, the per-nutrient
-    users ``_dsq2_{mg,ca,vitd}_user`` and the ``ds_*_products`` counts."""
+    users ``_dsq2_{mg,ca,vitd}_user``, the antacids' part ``_dsq2_{mg,ca}_antacid``,
+    ``_dsq2_{mg,ca}_user_excl_antacid`` and the ``ds_*_products`` counts."""
     cycle = ctx.cycle
     if cycle.letter not in SUPP_DSQ2_CYCLES:
         return frame
@@ -136,6 +137,10 @@ def _supplements_dsq2(ctx: CycleContext, frame: pl.LazyFrame) -> pl.LazyFrame:
             "mg_supp_user": "_dsq2_mg_user",
             "ca_supp_user": "_dsq2_ca_user",
             "vitd_supp_user": "_dsq2_vitd_user",
+            "mg_antacid": "_dsq2_mg_antacid",
+            "ca_antacid": "_dsq2_ca_antacid",
+            "mg_supp_user_excl_antacid": "_dsq2_mg_user_excl_antacid",
+            "ca_supp_user_excl_antacid": "_dsq2_ca_user_excl_antacid",
         }
     )
     return frame.join(out, on="SEQN", how="left")

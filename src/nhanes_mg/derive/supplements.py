@@ -302,8 +302,21 @@ OUTPUT_SCHEMA: dict[str, pl.DataType] = {
     "mg_supp_user": pl.Boolean(),
     "ca_supp_user": pl.Boolean(),
     "vitd_supp_user": pl.Boolean(),
+    "mg_antacid": pl.Float64(),
+    "ca_antacid": pl.Float64(),
+    "mg_supp_user_excl_antacid": pl.Boolean(),
+    "ca_supp_user_excl_antacid": pl.Boolean(),
     "supp_quality": SUPP_QUALITY,
 }
+ANTACID_KEYS = ("mg", "ca")  # the nutrients antacids hold (magnesium hydroxide, calcium carbonate)
+
+VITD_SUPP_EXTREME_UG = 250.0
+"""Vitamin D from supplements above this 30-day average (µg/day; 10,000 IU) is flagged
+(``vitd_supp_extreme``), never dropped. It is the no-observed-adverse-effect level the IOM
+(2011, Dietary Reference Intakes for Calcium and Vitamin D) took for the upper level of
+100 µg (4,000 IU)/day: more, every day for a month, is what a weekly or monthly prescription
+dose (50,000 IU) reported as a daily one looks like. From 2007 CDC gives participant totals
+only (DSQTOT; the product file is not fetched), so the flag is on the participant's total."""
 
 
 def _ordered_sum(expr: pl.Expr) -> pl.Expr:
@@ -445,9 +458,16 @@ def supplement_rows(
     unit in label units; null when not commensurable), ``servings_per_day``, ``issue`` (the
     row's most severe issue, a :data:`SUPP_QUALITY` level; null when none), ``unquantified``,
     the daily contributions ``mg_contrib``, ``ca_contrib``, ``vitd_contrib`` (null when
-    unknown) and ``mg_user``, ``ca_user``, ``vitd_user`` (the product holds an amount of the
-    nutrient and was taken on at least one day, or on an unknown number of days).
+    unknown), ``mg_user``, ``ca_user``, ``vitd_user`` (the product holds an amount of the
+    nutrient and was taken on at least one day, or on an unknown number of days) and
+    ``antacid`` (the product was reported at the antacid question: DSDANTA = 2; products
+    reported as supplements, DSDANTA 0 or 1, are supplements whatever they hold).
     """
+    antacid = (
+        (pl.col("DSDANTA").cast(pl.Float64) == 2).fill_null(False)
+        if "DSDANTA" in dsq2.collect_schema().names()
+        else pl.lit(False)
+    )
     days = pl.col("DSD103").cast(pl.Float64)
     days = pl.when(~days.is_in(list(DSD103_CODES))).then(days)
     qty = pl.col("DSD122Q").cast(pl.Float64)
@@ -462,6 +482,7 @@ def supplement_rows(
             days.alias("_days"),
             qty.alias("_qty"),
             pl.col("DSD122U").cast(pl.Int64, strict=False).alias("_rep_unit"),
+            antacid.alias("antacid"),
         )
         .join(products.with_columns(pl.lit(True).alias("matched")), on="supid", how="left")
         .join(_unit_factor_frame(), on=["_rep_unit", "servu"], how="left")
@@ -513,8 +534,11 @@ def derive_supplements(
     30-day average per day, plus ``ds_products``, ``ds_unmatched_products``,
     ``ds_unquantified_products``, ``ds_implausible_products``, ``ds_unreconciled_products``,
     ``mg_supp_user``, ``ca_supp_user``, ``vitd_supp_user`` (took a product with an amount of
-    the nutrient, known or not: a user's amount may be null) and ``supp_quality``
-    (:data:`OUTPUT_SCHEMA`).
+    the nutrient, known or not: a user's amount may be null), the antacids' share
+    ``mg_antacid``, ``ca_antacid`` (mg/day from the products reported at the antacid question;
+    included in ``mg_supp``/``ca_supp``), ``mg_supp_user_excl_antacid``,
+    ``ca_supp_user_excl_antacid`` (took a product other than an antacid holding the nutrient)
+    and ``supp_quality`` (:data:`OUTPUT_SCHEMA`).
 
     A nutrient's amount is null when any product holding it has an unknown use, unreconciled
     unit or implausible quantity; otherwise the sum over products. ``products`` is
@@ -539,6 +563,20 @@ def derive_supplements(
         .cast(pl.Float64)
         .alias(f"{k}_supp")
         for k in KEYS
+    ]
+
+    antacid = pl.col("antacid")
+    aggs += [
+        pl.when(pl.col(f"{k}_contrib").filter(antacid).is_null().any())
+        .then(None)
+        .otherwise(pl.col(f"{k}_contrib").filter(antacid).fill_null(0.0).sum())
+        .cast(pl.Float64)
+        .alias(f"{k}_antacid")
+        for k in ANTACID_KEYS
+    ]
+    aggs += [
+        (pl.col(f"{k}_user") & ~antacid).any().alias(f"{k}_supp_user_excl_antacid")
+        for k in ANTACID_KEYS
     ]
 
     def count(condition: pl.Expr) -> pl.Expr:
@@ -595,3 +633,27 @@ def supp_quality_summary(frame: pl.DataFrame, *, min_age: float = 20.0) -> pl.Da
         )
         .sort(pl.col("cycle").cast(pl.Utf8))
     )
+
+
+def extreme_supplement_summary(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per cycle, how many participants are above :data:`VITD_SUPP_EXTREME_UG` and what they
+    do to the unweighted mean of ``vitd_supp`` (a build summary: with them, without them).
+
+    >>> f = pl.DataFrame({"cycle": ["2017-2018"] * 4, "vitd_supp": [0.0, 10.0, 20.0, 1250.0]})
+    >>> extreme_supplement_summary(f).row(0)
+    ('2017-2018', 1, 320.0, 10.0)
+    """
+    v = pl.col("vitd_supp")
+    extreme = v > VITD_SUPP_EXTREME_UG
+    return (
+        frame.filter(v.is_not_null())
+        .group_by(pl.col("cycle").cast(pl.Utf8))
+        .agg(
+            extreme.sum().cast(pl.Int64).alias("extreme"),
+            v.mean().alias("mean_with"),
+            v.filter(~extreme).mean().alias("mean_without"),
+        )
+        .filter(pl.col("extreme") > 0)
+        .sort("cycle")
+    )
+

@@ -120,7 +120,7 @@ def validation_figure(table: pl.DataFrame, stamp: str = "") -> tuple[ggplot, flo
         + facet_wrap("panel", scales="free", ncol=1)
         + scale_color_manual(values={k: COLOURS[k] for k in present}, breaks=present)
         + scale_shape_manual(values=shapes, breaks=present)
-        + guides(color=guide_legend(nrow=2), shape=guide_legend(nrow=2))
+        + guides(color=guide_legend(ncol=2), shape=guide_legend(ncol=2))
         + labs(
             x="estimate and its 95% interval, on the published scale (unit in each panel's title)",
             y="",

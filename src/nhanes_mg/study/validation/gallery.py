@@ -474,12 +474,14 @@ def _select(target: Target, result: Any) -> tuple[dict[str, Any] | None, str]:
     def scaled(x: object) -> float | None:
         return float(x) * factor if isinstance(x, int | float) and math.isfinite(x) else None
 
+    dropped = tuple(f"{cycle} ({why})" for cycle, why in fit.dropped) if fit else ()
     return {
         "estimate": scaled(row["estimate"]),
         "std_error": scaled(row["std_error"]),
         "conf_low": scaled(row["conf_low"]),
         "conf_high": scaled(row["conf_high"]),
         "n": row["n"],
+        "dropped": dropped,
     }, ""
 
 
@@ -545,10 +547,18 @@ def _row(
         published_n=target.published_n,
     )
     reason = ""
+    dropped = ours.get("dropped") or ()
+    if dropped:  # estimated on fewer cycles than the source's: never an agreement
+        judged = replace(judged, status=rules.DEFINITION_DIFFERS)
     if judged.status == rules.DEFINITION_DIFFERS:
-        reason = (
-            f"our n {ours['n']:,} vs the source's {target.published_n:,}: another population"
-            + (f" ({off_reason})" if off_reason else "")
+        parts = []
+        if dropped:
+            parts.append(f"cycles of the source left out: {'; '.join(dropped)}")
+        if rules.n_differs(ours["n"], target.published_n):
+            assert target.published_n is not None
+            parts.append(f"our n {ours['n']:,} vs the source's {target.published_n:,}")
+        reason = "; ".join(parts) + ": another population" + (
+            f" ({off_reason})" if off_reason else ""
         )
     elif judged.status == rules.OFF:
         reason = off_reason or "off; no likely reason recorded in validation/expected.toml"

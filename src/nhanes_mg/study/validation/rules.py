@@ -14,6 +14,8 @@ Everything is on the published scale (percent when the source prints percentages
   :data:`N_TOLERANCE` (2%) of it. A larger gap shows a different population (pregnant women
   kept, another age range, another subsample), and agreement of the estimates then proves
   nothing about the definition: the status is *definition differs*, whatever the estimates.
+  So is a target estimated on fewer cycles than its source used (a cycle without a table it
+  needs, such as a linked-mortality file; the gallery applies this).
 
 Status, the first that holds:
 
@@ -58,7 +60,8 @@ N_TOLERANCE = 0.02
 # The rule in words, one line per status (the README and the report print these).
 RULES = (
     (DEFINITION_DIFFERS, "the source prints its sample size and ours differs from it by more "
-     f"than {N_TOLERANCE:.0%}: another population, so no agreement is claimed"),
+     f"than {N_TOLERANCE:.0%}, or ours leaves out cycles the source used: another "
+     "population, so no agreement is claimed"),
     (WITHIN_CI, "our estimate lies inside the published 95% CI (published ± 1.96 SE when the "
      "source prints an SE, not a CI)"),
     (WITHIN_2SE, "|ours − published| ≤ 2 × √(our SE² + published SE² + (u/√12)²), u the "
