@@ -656,4 +656,3 @@ def extreme_supplement_summary(frame: pl.DataFrame) -> pl.DataFrame:
         .filter(pl.col("extreme") > 0)
         .sort("cycle")
     )
-

@@ -447,9 +447,7 @@ def _check_calibrated(raw: dict[str, Any], exposure_type: str, path: str, where:
         )
 
 
-def _age_standard(
-    raw: dict[str, Any], statistic: str, path: str, where: str
-) -> AgeStandard | None:
+def _age_standard(raw: dict[str, Any], statistic: str, path: str, where: str) -> AgeStandard | None:
     """``age_standardize``: a named standard, or ``{ ages, population, label }`` declared."""
     value = raw.get("age_standardize")
     if value is None:
@@ -468,9 +466,13 @@ def _age_standard(
     numbers = {}
     for key in ("ages", "population"):
         items = value.get(key)
-        if not isinstance(items, list) or not items or not all(
-            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-            for x in items
+        if (
+            not isinstance(items, list)
+            or not items
+            or not all(
+                isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+                for x in items
+            )
         ):
             raise _fail(path, f"{field}.{key}", "must be a non-empty list of finite numbers")
         numbers[key] = tuple(float(x) for x in items)

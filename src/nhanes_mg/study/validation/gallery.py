@@ -459,9 +459,7 @@ def _select(target: Target, result: Any) -> tuple[dict[str, Any] | None, str]:
             )
         return None, f"our table has no row for cycle {cycle!r} (it has {', '.join(have)})"
     if rows.height == 0 and target.standardized:
-        return None, (
-            "no age-standardized row: none of the standard's age groups is in the domain"
-        )
+        return None, ("no age-standardized row: none of the standard's age groups is in the domain")
     if rows.height != 1:
         wanted = ", ".join(f"{k} = {v!r}" for k, v in target.selector.items()) or "no selector"
         what = "no row" if rows.height == 0 else f"{rows.height} rows"
@@ -557,8 +555,8 @@ def _row(
         if rules.n_differs(ours["n"], target.published_n):
             assert target.published_n is not None
             parts.append(f"our n {ours['n']:,} vs the source's {target.published_n:,}")
-        reason = "; ".join(parts) + ": another population" + (
-            f" ({off_reason})" if off_reason else ""
+        reason = (
+            "; ".join(parts) + ": another population" + (f" ({off_reason})" if off_reason else "")
         )
     elif judged.status == rules.OFF:
         reason = off_reason or "off; no likely reason recorded in validation/expected.toml"
