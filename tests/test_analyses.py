@@ -185,3 +185,26 @@ def test_perfect_separation_is_not_estimated_never_an_odds_ratio_of_a_billion(
     assert fit.failed and fit.error is not None
     assert "is (almost) perfectly predicted by Q" in fit.error
     assert result.verdicts[0].verdict == "not estimated"
+
+
+def test_survey_warnings_name_the_claim_and_the_analysis() -> None:
+    import warnings
+
+    from nhanes_mg.study.analyses import _pass_on
+    from nhanes_mg.survey.design import SurveyWarning
+
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.warn("svyglm: quasi-separation", SurveyWarning, stacklevel=1)
+        warnings.warn("svyglm: quasi-separation", SurveyWarning, stacklevel=1)
+        warnings.warn("something else", UserWarning, stacklevel=1)
+    with warnings.catch_warnings(record=True) as passed:
+        warnings.simplefilter("always")
+        _pass_on(caught, "C9", "main_model", notes)
+    assert [str(w.message) for w in passed] == [
+        "C9, main_model: svyglm: quasi-separation",
+        "C9, main_model: svyglm: quasi-separation",
+        "something else",
+    ]
+    assert notes == ["main_model: svyglm: quasi-separation"]  # once, in the report's ⚠ lines

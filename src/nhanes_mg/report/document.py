@@ -506,7 +506,10 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
     for r in inputs.results:
         spec = r.spec
         out += ["", f"## {spec.id}. {spec.title}", "", f"> {spec.claim}", ""]
-        out.append(f"- **Source**: {spec.source}; evidence cited: {spec.citation}")
+        cited = "**Evidence cited**"
+        if spec.source:  # a specification may leave its source out
+            cited = f"**Source**: {spec.source}; evidence cited"
+        out.append(f"- {cited}: {spec.citation}")
         for v in r.verdicts:
             for head, detail, text in statement_items(r, v):
                 if head == "Verdict":

@@ -27,6 +27,8 @@ True
 
 from __future__ import annotations
 
+import warnings
+
 import polars as pl
 
 from nhanes_mg.errors import (
@@ -43,6 +45,7 @@ from nhanes_mg.study.plan import AnalysisPlan, Plan, Schema, compile
 from nhanes_mg.study.results import FitInfo, SpecResult
 from nhanes_mg.study.spec_types import DescriptiveAnalysis, Spec, UsualIntakeAnalysis
 from nhanes_mg.study.usual import estimate_usual
+from nhanes_mg.survey.design import SurveyWarning
 
 # ---------------------------------------------------------------------------------- run
 
@@ -64,6 +67,22 @@ def run_spec(
     return run_plan(plan, analytic)
 
 
+def _pass_on(
+    caught: list[warnings.WarningMessage], spec_id: str, analysis: str, notes: list[str]
+) -> None:
+    """Warnings raised while estimating one analysis, passed on: a :class:`SurveyWarning`
+    (quasi-separation, a lonely PSU …) names the claim and the analysis, and is kept once in
+    the result's notes (the report's ⚠ lines); any other warning goes on as it came."""
+    for record in caught:
+        if issubclass(record.category, SurveyWarning):
+            text = f"{analysis}: {record.message}"
+            if text not in notes:
+                notes.append(text)
+            warnings.warn(f"{spec_id}, {text}", SurveyWarning, stacklevel=3)
+        else:
+            warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
+
+
 def run_plan(plan: Plan, analytic: pl.DataFrame) -> SpecResult:
     """Run every analysis and sensitivity analysis of a compiled plan; one that cannot be
     estimated is recorded (in ``notes`` and its :class:`FitInfo`), not raised. A malformed
@@ -76,7 +95,10 @@ def run_plan(plan: Plan, analytic: pl.DataFrame) -> SpecResult:
         try:
             if item.error is not None:
                 raise item.error
-            table, info = _run_analysis(spec, item, analytic, result)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                table, info = _run_analysis(spec, item, analytic, result)
+            _pass_on(caught, spec.id, item.name, result.notes)
         except SpecError:
             raise
         except NhanesError as exc:
