@@ -335,9 +335,14 @@ def test_format_summary(result: BuildResult) -> None:
     text = format_summary(result)
     lines = text.splitlines()
     assert lines[0].split()[:2] == ["cycle", "participants"]
-    # header, cycles, total, the flagged supplement shares of 2001-2006 (no gaps)
-    assert len(lines) == 1 + len(CYCLES) + 1 + 3
-    assert lines[-3].startswith("supplements 2001-2002: ") and "% of adults flagged" in lines[-3]
+    # header, cycles, total, the flagged supplement shares of 2001-2006, the cycles with
+    # vitamin D supplement totals above the flag's limit (no gaps)
+    extremes = result.metadata["supplement_extremes"]
+    assert len(lines) == 1 + len(CYCLES) + 1 + 3 + len(extremes)
+    first = 1 + len(CYCLES) + 1
+    assert lines[first].startswith("supplements 2001-2002: ")
+    assert "% of adults flagged" in lines[first]
+    assert all(line.startswith("vitamin D supplements ") for line in lines[first + 3 :])
     assert "2005-2006" in lines[3] and "2015" in lines[3]
     assert "no linked file" in lines[1]
 
