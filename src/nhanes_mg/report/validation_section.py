@@ -33,29 +33,34 @@ def counts(table: pl.DataFrame) -> str:
     return ", ".join(f"{n[s]} {s}" for s in rules.STATUSES) + f" (of {table.height} targets)"
 
 
-def _value(x: object, unit: str) -> str:
+RATIO_UNITS = ("hazard ratio", "odds ratio")  # a published model's scale: no unit after it
+
+
+def _value(x: object, unit: str, suffix: bool = True) -> str:
+    """A number as the gallery prints it: ratios to 2 decimals, large amounts whole, else 1
+    decimal; the unit after it unless ``suffix`` is false (an interval's low end)."""
     if not isinstance(x, int | float) or not math.isfinite(x):
         return ""
-    digits = 0 if abs(x) >= 100 else 1
+    digits = 2 if unit in RATIO_UNITS else (0 if abs(x) >= 100 else 1)
     text = f"{x:.{digits}f}"
-    return f"{text}%" if unit == "%" else (f"{text} {unit}" if unit else text)
+    if not suffix:
+        return text
+    if unit == "%":
+        return f"{text}%"
+    return f"{text} {unit}" if unit and unit not in RATIO_UNITS else text
 
 
 def _published(r: dict[str, object]) -> str:
     """The published value as printed ("49%", "57.6%", "1209 mg/day"), with its SE or CI."""
     unit = str(r["unit"] or "")
     value = r["published"]
-    text = (
-        (f"{value:g}%" if unit == "%" else f"{value:g} {unit}".strip())
-        if isinstance(value, int | float) and math.isfinite(value)
-        else ""
-    )
+    after = "" if unit in RATIO_UNITS else ("%" if unit == "%" else f" {unit}".rstrip())
+    text = f"{value:g}{after}" if isinstance(value, int | float) and math.isfinite(value) else ""
+    low, high = r["published_low"], r["published_high"]
     if isinstance(r["published_se"], int | float):
         text += f" (SE {r['published_se']:g})"
-    elif isinstance(r["published_low"], int | float) and isinstance(
-        r["published_high"], int | float
-    ):
-        text += f" ({_value(r['published_low'], '')}–{_value(r['published_high'], unit)})"
+    elif isinstance(low, int | float) and isinstance(high, int | float):
+        text += f" ({_value(low, unit, suffix=False)}–{_value(high, unit)})"
     return text
 
 
@@ -65,7 +70,7 @@ def _ours(r: dict[str, object]) -> str:
         return "—"
     text = _value(r["ours"], unit)
     if isinstance(r["our_low"], int | float) and isinstance(r["our_high"], int | float):
-        text += f" ({_value(r['our_low'], '')}–{_value(r['our_high'], unit)})"
+        text += f" ({_value(r['our_low'], unit, suffix=False)}–{_value(r['our_high'], unit)})"
     return text
 
 
