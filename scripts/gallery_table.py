@@ -20,7 +20,7 @@ from nhanes_mg.report.validation_section import counts, rows
 
 def main(path: str) -> None:
     table = pl.read_csv(path).sort("id")
-    print(f"**{counts(table).replace(' (of', '** (of')}\n")
+    print(f"**{counts(table).replace(' (of', '** (of').replace(' targets)', ')')}\n")
     print("| target | published | ours (95% CI) | n (source's) | status |")
     print("| --- | --- | --- | --- | --- |")
     for r, cells in zip(table.iter_rows(named=True), rows(table), strict=True):
