@@ -189,42 +189,37 @@ DSQ2_SRC = "DSQ2_B/C/D (DSDSUPID, DSD103, DSD122Q, DSD122U) × DSPI (DSDSUPID→
 DSQ2_TABLES = ("DSQ2", "DSPI", "DSII", "DSBI")
 
 
+def _from_dsq2(column: str, non_user: object, later: pl.Expr | None = None) -> pl.Expr:
+    """A per-participant value of the 2001-2006 DSQ2 derivation (``column``) for those who
+    reported products, ``non_user`` for those who reported none (DSD010 = 2); from 2007
+    ``later`` (null when None: CDC's DSQTOT totals cannot give it)."""
+    dsq2 = (
+        pl.when(pl.col("ds_products").is_not_null())
+        .then(pl.col(column))
+        .when(pl.col("supp_user").not_())
+        .then(pl.lit(non_user))
+    )
+    in_dsq2 = pl.when(pl.col("cycle").is_in(list(SUPP_DSQ2_YEARS))).then(dsq2)
+    return in_dsq2 if later is None else in_dsq2.otherwise(later)
+
+
 def _supp_nutrient_user(key: str) -> pl.Expr:
     """Took a product holding the nutrient: 2001-2006 from the DSQ2 derivation (false for
     non-users, DSD010 = 2); 2007+ an amount above 0 in CDC's totals."""
-    dsq2 = (
-        pl.when(pl.col("ds_products").is_not_null())
-        .then(pl.col(f"_dsq2_{key}_user"))
-        .when(pl.col("supp_user").not_())
-        .then(pl.lit(False))
-    )
-    in_dsq2 = pl.col("cycle").is_in(list(SUPP_DSQ2_YEARS))
-    return pl.when(in_dsq2).then(dsq2).otherwise(pl.col(f"{key}_supp") > 0)
+    return _from_dsq2(f"_dsq2_{key}_user", False, pl.col(f"{key}_supp") > 0)
 
 
 def _antacid_part(key: str) -> pl.Expr:
     """A nutrient's amount from antacids, 2001-2006 (DSQ2 products reported at the antacid
-    question); 0 for those who reported no product at all (DSD010 = 2 and no antacid row);
-    null from 2007 (DSQTOT combines supplements and antacids)."""
-    dsq2 = (
-        pl.when(pl.col("ds_products").is_not_null())
-        .then(pl.col(f"_dsq2_{key}_antacid"))
-        .when(pl.col("supp_user").not_())
-        .then(pl.lit(0.0))
-    )
-    return pl.when(pl.col("cycle").is_in(list(SUPP_DSQ2_YEARS))).then(dsq2)
+    question; 0 for those who reported none); null from 2007 (DSQTOT combines supplements
+    and antacids)."""
+    return _from_dsq2(f"_dsq2_{key}_antacid", 0.0)
 
 
 def _supp_user_excl_antacid(key: str) -> pl.Expr:
     """Took a product holding the nutrient reported as a supplement (not an antacid),
     2001-2006; false for non-users (DSD010 = 2); null from 2007."""
-    dsq2 = (
-        pl.when(pl.col("ds_products").is_not_null())
-        .then(pl.col(f"_dsq2_{key}_user_excl_antacid"))
-        .when(pl.col("supp_user").not_())
-        .then(pl.lit(False))
-    )
-    return pl.when(pl.col("cycle").is_in(list(SUPP_DSQ2_YEARS))).then(dsq2)
+    return _from_dsq2(f"_dsq2_{key}_user_excl_antacid", False)
 
 
 MORT_SRC = "NHANES_{cycle}_MORT_{release}_PUBLIC.dat"
