@@ -472,14 +472,14 @@ def _select(target: Target, result: Any) -> tuple[dict[str, Any] | None, str]:
     def scaled(x: object) -> float | None:
         return float(x) * factor if isinstance(x, int | float) and math.isfinite(x) else None
 
-    dropped = tuple(f"{cycle} ({why})" for cycle, why in fit.dropped) if fit else ()
+    left_out = tuple(f"{cycle} ({why})" for cycle, why in fit.dropped) if fit else ()
     return {
         "estimate": scaled(row["estimate"]),
         "std_error": scaled(row["std_error"]),
         "conf_low": scaled(row["conf_low"]),
         "conf_high": scaled(row["conf_high"]),
         "n": row["n"],
-        "dropped": dropped,
+        "left_out": left_out,
     }, ""
 
 
@@ -543,21 +543,12 @@ def _row(
         target.rounding,
         n=ours["n"],
         published_n=target.published_n,
+        left_out=ours["left_out"],
     )
     reason = ""
-    dropped = ours.get("dropped") or ()
-    if dropped:  # estimated on fewer cycles than the source's: never an agreement
-        judged = replace(judged, status=rules.DEFINITION_DIFFERS)
     if judged.status == rules.DEFINITION_DIFFERS:
-        parts = []
-        if dropped:
-            parts.append(f"cycles of the source left out: {'; '.join(dropped)}")
-        if rules.n_differs(ours["n"], target.published_n):
-            assert target.published_n is not None
-            parts.append(f"our n {ours['n']:,} vs the source's {target.published_n:,}")
-        reason = (
-            "; ".join(parts) + ": another population" + (f" ({off_reason})" if off_reason else "")
-        )
+        reason = "; ".join(judged.differs) + ": another population"
+        reason += f" ({off_reason})" if off_reason else ""
     elif judged.status == rules.OFF:
         reason = off_reason or "off; no likely reason recorded in validation/expected.toml"
     base.update(

@@ -21,7 +21,7 @@ Status, the first that holds:
 
 | status | when |
 | --- | --- |
-| definition differs | the source prints n and ours differs from it by more than 2% |
+| definition differs | ours is > 2% from the source's printed n, or lacks cycles it used |
 | within the published CI | our estimate lies inside the published interval |
 | within two combined SEs | \\|z\\| ≤ 2 |
 | off | otherwise |
@@ -81,6 +81,7 @@ class Judged:
     combined_se: float | None = None
     low: float | None = None  # the published interval the rule used
     high: float | None = None
+    differs: tuple[str, ...] = ()  # why the definition differs, in words (empty otherwise)
 
 
 def _finite(x: float | None) -> bool:
@@ -153,10 +154,16 @@ def judge(
     *,
     n: int | None = None,
     published_n: int | None = None,
+    left_out: tuple[str, ...] = (),
 ) -> Judged:
     """Apply the status rule (module docstring) on the published scale.
 
     ``n`` and ``published_n``: our sample size and the source's, when it prints one.
+    ``left_out``: the source's cycles ours could not use, each with why ("2001-2002 (no
+    linked mortality file)").
+
+    >>> judge(1.65, None, 1.13, 2.4, 2.0, 0.2, left_out=("2001-2002 (no file)",)).differs
+    ('cycles of the source left out: 2001-2002 (no file)',)
     """
     lo, hi = published_interval(published, published_se, low, high)
     if not _finite(ours):
@@ -165,7 +172,12 @@ def judge(
     diff = ours - published
     se = combined_se(our_se, published_se, low, high, rounding)
     z = diff / se if se else None
+    differs = []
+    if left_out:
+        differs.append(f"cycles of the source left out: {'; '.join(left_out)}")
     if n_differs(n, published_n):
+        differs.append(f"our n {n:,} vs the source's {published_n:,}")
+    if differs:
         status = DEFINITION_DIFFERS
     elif lo is not None and hi is not None and lo <= ours <= hi:
         status = WITHIN_CI
@@ -173,4 +185,4 @@ def judge(
         status = WITHIN_2SE
     else:
         status = OFF
-    return Judged(status, diff, z, se, lo, hi)
+    return Judged(status, diff, z, se, lo, hi, tuple(differs))
