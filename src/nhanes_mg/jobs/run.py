@@ -144,15 +144,15 @@ def _run_locked(
     skipped: list[str] = []
     if cycles is not None:
         specs, skipped = _specs_for_cycles(specs, catalog.parse_cycles(cycles))
+    # the validation gallery's targets (published estimates beside ours; not on made-up data)
+    targets = validation.load_targets() if validate and not synthetic else []
 
     started = time.perf_counter()
     report: FetchReport | None = None
     if do_fetch:
         wanted = fetched_components()
         # the tables the specifications' (and the gallery's targets') own variables come from
-        readers = list(specs)
-        if validate:
-            readers += [t.spec for t in validation.load_targets() if t.spec is not None]
+        readers = [*specs, *(t.spec for t in targets if t.spec is not None)]
         components = [*wanted, *(c for c in declared.components(readers) if c not in wanted)]
         report = fetch(catalog.parse_cycles(cycles), components, data_dir=data_dir, mirror=mirror)
         notify("fetch", f"{len(report.fetched)} fetched, {len(report.skipped)} present")
@@ -199,8 +199,8 @@ def _run_locked(
         gallery: pl.DataFrame | None = None
         gallery_job: Callable[[], pl.DataFrame] | None = None
         gallery_store_key = ""
-        if validate and not synthetic:  # published estimates beside ours (not on made-up data)
-            gallery_store_key = validation.gallery_key(store, build_key, validation.load_targets())
+        if targets:
+            gallery_store_key = validation.gallery_key(store, build_key, targets)
             if not force:
                 gallery = validation.stored_gallery(store, gallery_store_key, stage, reused)
             if gallery is None:
@@ -210,6 +210,7 @@ def _run_locked(
                     stage / ANALYTIC_NAME,
                     stage,
                     gaps,
+                    targets,
                     data_dir=data_dir,
                 )
         side: dict[str, pl.DataFrame] = {}  # the gallery's table, when a worker made it
