@@ -230,11 +230,16 @@ def _frame() -> pl.DataFrame:
     )
 
 
+def _weighted_share(frame: pl.DataFrame, condition: pl.Expr) -> float:
+    """The interview-weighted share of ``frame`` for which ``condition`` holds, by hand."""
+    w = frame["wt_int"]
+    return float((w * frame.select(condition.cast(pl.Float64))[:, 0]).sum() / w.sum())
+
+
 def test_a_target_estimated_on_a_made_up_frame(tmp_path: Path) -> None:
     frame = _frame()
-    share = frame.filter(pl.col("age") >= 20)
-    w = share["wt_int"]  # supplement use is a household-interview answer: the interview weight
-    truth = float((w * share["supp_user"].cast(pl.Float64)).sum() / w.sum())
+    # supplement use is a household-interview answer: the interview weight
+    truth = _weighted_share(frame.filter(pl.col("age") >= 20), pl.col("supp_user"))
     percent = load_target(_target(tmp_path, '[validation]\nscale = "percent"\nrounding = 1.0\n'))
     table = run_validation(frame, [percent], expected={"U1": {"status": OFF, "reason": "x."}})
     assert table.columns == list(COLUMNS) and table.schema == pl.Schema(SCHEMA)
@@ -265,14 +270,13 @@ def test_a_target_may_declare_its_own_variables(tmp_path: Path) -> None:
     target = load_target(_target(tmp_path, "[validation]\n", analysis))
     frame = _frame()
     row = run_validation(frame, [target], expected={}).row(0, named=True)
-    share = frame.filter(pl.col("age") >= 20)
-    w = share["wt_int"]
-    truth = float((w * (share["age"] >= 40).cast(pl.Float64)).sum() / w.sum())
+    truth = _weighted_share(frame.filter(pl.col("age") >= 20), pl.col("age") >= 40)
     assert row["ours"] == pytest.approx(truth)  # a share, as printed (scale "share")
     # a table column needs a data dir to be read from: without one, not estimated (one line)
-    table_var = '[variables.waist]\ntable = "BMX"\ncolumn = "BMXWAIST"\n' + analysis.replace(
-        '"older"', '"waist > 100"'
-    ).replace('[variables.older]\nexpr = "age >= 40"\nlabel = "aged 40 and over"\n', "")
+    table_var = (
+        '[variables.waist]\ntable = "BMX"\ncolumn = "BMXWAIST"\n'
+        '[[analysis]]\nname = "estimate"\nstatistic = "proportion"\nvariable = "waist > 100"\n'
+    )
     needs = load_target(_target(tmp_path, "[validation]\n", table_var))
     row = run_validation(frame, [needs], expected={}).row(0, named=True)
     assert row["status"] == NOT_ESTIMATED and "data dir" in row["reason"]
@@ -288,11 +292,8 @@ def test_a_standardized_comparison_needs_a_standardized_analysis(tmp_path: Path)
     target = load_target(_target(tmp_path, "[validation]\nstandardized = true\n", analysis))
     frame = _frame()
     row = run_validation(frame, [target], expected={}).row(0, named=True)
-    young, old = (frame.filter(c) for c in (pl.col("age") < 40, pl.col("age") >= 40))
-    by_hand = 0.5 * sum(
-        float((g["wt_int"] * g["supp_user"].cast(pl.Float64)).sum() / g["wt_int"].sum())
-        for g in (young, old)
-    )
+    groups = (frame.filter(c) for c in (pl.col("age") < 40, pl.col("age") >= 40))
+    by_hand = 0.5 * sum(_weighted_share(g, pl.col("supp_user")) for g in groups)
     assert row["ours"] == pytest.approx(by_hand)  # the standardized row, not the crude one
 
 
