@@ -208,4 +208,5 @@ def test_survey_warnings_name_the_claim_and_the_analysis() -> None:
         "C9, main_model: svyglm: quasi-separation",
         "something else",
     ]
-    assert notes == ["main_model: svyglm: quasi-separation"]  # once, in the report's ⚠ lines
+    # once per analysis, in the report's ⚠ lines
+    assert notes == ["main_model: svyglm: quasi-separation (and 1 more of its fits)"]

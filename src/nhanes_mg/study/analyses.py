@@ -27,6 +27,7 @@ True
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import polars as pl
@@ -71,16 +72,21 @@ def _pass_on(
     caught: list[warnings.WarningMessage], spec_id: str, analysis: str, notes: list[str]
 ) -> None:
     """Warnings raised while estimating one analysis, passed on: a :class:`SurveyWarning`
-    (quasi-separation, a lonely PSU …) names the claim and the analysis, and is kept once in
-    the result's notes (the report's ⚠ lines); any other warning goes on as it came."""
+    (quasi-separation, a lonely PSU …) names the claim and the analysis, and each kind is
+    kept once per analysis in the result's notes (the report's ⚠ lines: the first message,
+    and how many more of the analysis's fits said the same); any other warning goes on as it
+    came."""
+    kinds: dict[str, list[str]] = {}  # the message with its numbers masked → the messages
     for record in caught:
         if issubclass(record.category, SurveyWarning):
-            text = f"{analysis}: {record.message}"
-            if text not in notes:
-                notes.append(text)
-            warnings.warn(f"{spec_id}, {text}", SurveyWarning, stacklevel=3)
+            text = str(record.message)
+            kinds.setdefault(re.sub(r"\d+", "#", text), []).append(text)
+            warnings.warn(f"{spec_id}, {analysis}: {text}", SurveyWarning, stacklevel=3)
         else:
             warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
+    for texts in kinds.values():
+        more = f" (and {len(texts) - 1} more of its fits)" if len(texts) > 1 else ""
+        notes.append(f"{analysis}: {texts[0]}{more}")
 
 
 def run_plan(plan: Plan, analytic: pl.DataFrame) -> SpecResult:
