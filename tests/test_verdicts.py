@@ -16,7 +16,6 @@ from nhanes_mg.study.verdicts import (
     Estimate,
     Published,
     Rule,
-    format_interval,
     judge_estimate,
     judge_modification,
 )
@@ -149,23 +148,6 @@ def test_a_precise_null_reads_differently_from_a_wide_interval() -> None:
     assert judge_estimate(Estimate(0.95, 0.77, 1.17), plain, None).verdict == INCONCLUSIVE
     # on the claimed side of the null, it changes nothing
     assert judge_estimate(Estimate(1.1, 1.02, 1.18), rule, None).verdict == CONSISTENT
-
-
-@pytest.mark.parametrize(
-    ("args", "kwargs", "text"),
-    [
-        ((0.8101, 0.6523, 0.9951), {"null": 1.0}, "0.810 (0.652–0.995)"),  # not "1.00"
-        ((0.48, 0.30, 0.78), {"null": 1.0}, "0.48 (0.30–0.78)"),
-        ((1.004, 1.0004, 1.008), {"null": 1.0}, "1.0040 (1.0004–1.0080)"),
-        ((0.669, 0.636, 0.703), {"percent": True}, "66.9% (63.6–70.3%)"),
-        ((14.9, 13.4, 16.4), {}, "14.9 (13.4–16.4)"),
-        ((-3.36, -5.42, -1.30), {"null": 0.0}, "−3.36 (−5.42 to −1.30)"),
-    ],
-)
-def test_intervals_show_the_side_of_the_null(
-    args: tuple[float, float, float], kwargs: dict[str, object], text: str
-) -> None:
-    assert format_interval(*args, **kwargs) == text  # type: ignore[arg-type]
 
 
 def test_every_verdict_word_is_documented() -> None:

@@ -16,6 +16,7 @@ from dataclasses import replace
 
 import polars as pl
 
+from nhanes_mg import numbers
 from nhanes_mg.study import verdicts
 from nhanes_mg.study.results import (
     CONTRAST_RATIO_SCALES,
@@ -171,7 +172,7 @@ def _judge_row(
         else None
     )
     if pub is not None and not published_text:
-        published_text = verdicts.format_interval(
+        published_text = numbers.estimate_ci(
             pub.estimate, pub.conf_low or pub.estimate, pub.conf_high or pub.estimate
         )
     blank = VariantVerdict(
@@ -225,7 +226,7 @@ def _judge_row(
         r = verdicts.Rule(rule.kind, direction, null, ratio, rule.smallest_effect)
         show = (lambda x: f"{100 * x:.3g}%") if percent else "{:g}".format
         judgement = verdicts.judge_estimate(verdicts.Estimate(est, lo, hi), r, pub, show)
-        ours = verdicts.format_interval(est, lo, hi, null=null, percent=percent)
+        ours = numbers.estimate_ci(est, lo, hi, null=null, percent=percent)
         return _filled(blank, judgement, ours, est, lo, hi)
     # modification: the contrast oriented as "claimed stratum vs the other"
     null = 1.0 if ratio else 0.0
@@ -258,7 +259,7 @@ def _judge_row(
             f"the published P-interaction {comparator.p_text} is "
             f"{'' if reproduced else 'not '}reproduced (ours P {p_text})"
         )
-    fmt = verdicts.format_interval
+    fmt = numbers.estimate_ci
     a, b = (
         fmt(e["estimate"], e["conf_low"], e["conf_high"], null) for e in (eff[claimed], eff[other])
     )
