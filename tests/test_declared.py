@@ -155,5 +155,5 @@ def test_a_user_spec_runs_end_to_end(
     assert shares.height == 2 and shares["estimate"].is_between(0.01, 0.06).all()
     fit = unread.fit("deficiency_by_hypertension")
     assert fit is not None and fit.n > 25_000 and fit.cycles[0] == "2007-2008"
-    t1 = unread.table1.filter(pl.col("variable") == "told of weak or failing kidneys")
-    assert t1.height == 2  # [outputs] table1_extra: a declared variable in Table 1
+    t1 = unread.table1.filter(pl.col("label") == "told of weak or failing kidneys")
+    assert t1.height == 3  # [outputs] table1_extra: a declared variable in Table 1 (+ overall)

@@ -15,10 +15,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from nhanes_mg.derive import registry
 from nhanes_mg.report import document as report
 from nhanes_mg.report.document import ReportInputs, render_html, render_markdown
 from nhanes_mg.study import verdicts
 from nhanes_mg.study.results import SpecResult
+from run_support import ShippedResult
 
 from hand_results import forest_result, share_result
 
@@ -141,18 +143,19 @@ def test_fits_table_gives_cycles_n_events_and_weight(md: str) -> None:
 def test_numbers_shares_as_percent_ratios_plain_p_values_rounded(md: str) -> None:
     share = _section(md, "T1")
     assert (
-        "| share_below_ear | estimate | share | 2017-2018 | 54.7% | 51.2–58.3% |  | 4000 | "
+        "| share_below_ear | estimate | share | 2017-2018 | 54.7% (51.2–58.3%) |  | 4,000 | "
         "proportion |"
     ) in share
-    assert "| share_below_ear_by_sex | estimate | share | female | 59.0% | 55.0–63.0% |" in share
-    women = "| share_below_ear [women] | estimate | share | 2017-2018 | 60.0% | 55.0–65.0% |"
+    assert "| share_below_ear_by_sex | estimate | share | female | 59.0% (55.0–63.0%) |" in share
+    women = "| share_below_ear [women] | estimate | share | 2017-2018 | 60.0% (55.0–65.0%) |"
     assert women in share
-    # a trend is not a share: as is, with its P value
-    assert "| share_below_ear | trend | trend |  | 0.013 | -0.02–0.046 | 0.430 |" in share
+    # a trend is not a share: three significant digits below 0.1, one minus sign, "to"
+    assert "| share_below_ear | trend | trend |  | 0.0130 (−0.0200 to 0.0460) | 0.430 |" in share
     forest = _section(md, "T3")
-    assert "| deficiency_adjusted | estimate | Q4 |  | 0.4 | 0.28–0.57 | 0.010 | 4321 |" in forest
-    assert "| deficiency_adjusted | reference | Q1 |  | 1 |  |  | 4321 | odds ratio |" in forest
-    assert "| deficiency_adjusted | trend | P for trend |  |  |  | < 0.001 |" in forest
+    # trailing zeros kept: 0.40, not 0.4
+    assert "| deficiency_adjusted | estimate | Q4 |  | 0.40 (0.28–0.57) | 0.010 | 4,321 |" in forest
+    assert "| deficiency_adjusted | reference | Q1 |  | 1.00 |  | 4,321 | odds ratio |" in forest
+    assert "| deficiency_adjusted | trend | P for trend |  |  | < 0.001 |" in forest
 
 
 def test_figures_are_linked_in_markdown_and_embedded_in_html(md: str, page: str) -> None:
@@ -173,6 +176,11 @@ def test_data_section_lists_the_files_of_the_built_cycles_with_sha256(md: str) -
     assert "| 1999-2000/DSII.xpt |" in data  # the ingredient database serves every cycle
     assert "| linked_mortality/NHANES_2005_2006_MORT_2015_PUBLIC.dat |" in data
     assert "2011-2012/DEMO_G.xpt" not in data  # a cycle not built
+    # the files the analyses read are listed; the others folded away under a summary
+    used, others = data.split("<details><summary>The other ")
+    assert "**The 2 data files the analyses above read**" in used
+    assert "2005-2006/DEMO_D.xpt" in used and "1999-2000/DSII.xpt" in used  # Mg intake's
+    assert "linked_mortality/" in others  # no survival analysis here
     assert "2003-2004/VID_C.xpt" not in data  # deleted since it was fetched: not used
 
 
@@ -203,7 +211,7 @@ def test_html_has_the_same_content_escaped(page: str, results: list[SpecResult])
     fitted = "<td>deficiency_adjusted</td>\n<td>survey logistic (quasibinomial), quartiles</td>"
     assert fitted in page
     assert "<td>4,321</td>\n<td>321</td>" in page
-    assert "<td>54.7%</td>\n<td>51.2–58.3%</td>" in page
+    assert "<td>54.7% (51.2–58.3%)</td>" in page
     assert "<code>age &gt;= 20 AND recall_ok_d1</code>" in page  # escaped, not markup
     assert "SYNTHETIC" not in page
 
@@ -288,3 +296,100 @@ def test_evalues_use_the_weighted_share_and_none_on_the_wrong_side(
     wrong = dataclasses.replace(main, estimate=1.6, conf_low=1.2, conf_high=2.1)
     none, why = report.evalues_of(forest, verdict, wrong)
     assert none is None and why.startswith("no E-value: the estimate lies on the other side")
+
+
+# ------------------------------------------------------------ real results (the mirror)
+
+
+@pytest.mark.mirror
+def test_what_was_fitted_counts_the_design_n_for_every_analysis_kind(
+    shipped_result: ShippedResult, analytic_frame: pl.DataFrame
+) -> None:
+    """n is each participant once: a descriptive analysis by cycle with age-standardized rows
+    beside the crude ones, a usual-intake share and a survey model."""
+    c6 = shipped_result("C6")
+    fit = c6.fit("diabetes_prevalence_by_cycle")
+    assert fit is not None
+    by_hand = analytic_frame.filter(  # the population of the specification, by polars
+        pl.col("age") >= 20,
+        pl.col("recall_ok_d1"),
+        ~pl.col("pregnant").fill_null(False),
+        pl.col("diabetes").is_not_null(),
+        pl.col("wt_mec") > 0,
+    ).height
+    assert fit.n == by_hand
+    rows = c6.table.filter(
+        pl.col("analysis") == "diabetes_prevalence_by_cycle", pl.col("sensitivity").is_null()
+    )
+    assert rows.filter(pl.col("role") == "age-standardized").height == 9
+    assert report.numbers.count(fit.n) in report.render_markdown(
+        ReportInputs([c6], {}, Path("/nonexistent"), META), lambda p: p.name
+    )
+    for spec_id in ("C2", "C3"):
+        result = shipped_result(spec_id)
+        spec = result.spec
+        kinds = {(a.name, a.sensitivity): a.kind for a in (*spec.analyses, *spec.sensitivities)}
+        for f in result.fits:
+            if f.error:
+                continue
+            own = result.table.filter(
+                pl.col("analysis") == f.analysis,
+                pl.col("sensitivity").eq_missing(f.sensitivity),
+                pl.col("role") == "estimate",
+            )
+            # a model's rows each hold the whole sample; a share's rows split it by cycle
+            # and domain, the day-1 and usual-intake rows of one domain the same people
+            top = own.group_by("cycle", "group").agg(pl.col("n").max())["n"]
+            expected = top.max() if kinds[f.analysis, f.sensitivity] == "model" else top.sum()
+            assert f.n == expected, (spec_id, f.analysis, f.sensitivity)
+
+
+@pytest.mark.mirror
+def test_table_one_is_in_words_with_one_p_per_characteristic(
+    shipped_result: ShippedResult,
+) -> None:
+    result = shipped_result("C3")
+    name, headers, rows = report.table1_rows(result)
+    fit = result.fit(name)
+    assert fit is not None
+    assert headers[:2] == ["Characteristic", "Overall"] and headers[-1] == "P"
+    assert headers[2].startswith("Q1 (≤ ") and headers[2].endswith(" mg/day)")
+    assert rows[0] == ["n (unweighted)", report.numbers.count(fit.n), *rows[0][2:]]
+    codes = {code for words in registry.level_labels().values() for code in words}
+    labels = [row[0] for row in rows]
+    for label in labels:
+        assert label.strip("\u00a0") not in codes - {"other"}, label  # no raw level code
+        assert "_" not in label, label  # nor a column name
+    assert "\u00a0\u00a0\u00a0\u00a0Non-Hispanic White" in labels
+    race = labels.index("Race and Hispanic origin, % (SE)")
+    assert rows[race][-1] == "< 0.001" and all(r[-1] == "" for r in rows[race + 1 : race + 6])
+    p_values = [r[-1] for r in rows if r[-1]]
+    assert len(p_values) == len(
+        result.table1.filter(pl.col("analysis") == name)["variable"].unique()
+    )
+
+
+@pytest.mark.mirror
+def test_sample_flow_steps_are_numbered_as_shown_and_named_in_words(
+    shipped_result: ShippedResult,
+) -> None:
+    _, rows = report.flow_rows(shipped_result("C3"))
+    assert [r[0] for r in rows] == [str(i) for i in range(len(rows))]
+    assert any(r[1] == "family income to poverty ratio not missing" for r in rows)
+    assert any(r[1] == "`age >= 20`" for r in rows)  # the specification's own condition
+
+
+@pytest.mark.mirror
+def test_terminal_report_and_csv_show_one_estimate_text(
+    shipped_result: ShippedResult, tmp_path: Path
+) -> None:
+    """The verdict's estimate as the terminal prints it is the report's, character for
+    character, and the CSV holds the numbers it was formatted from."""
+    result = shipped_result("C3")
+    md = report.render_markdown(ReportInputs([result], {}, Path("/nonexistent"), META), str)
+    table = report.verdicts_table([result])
+    for row in table.iter_rows(named=True):
+        text = report.numbers.estimate_ci(
+            row["estimate"], row["conf_low"], row["conf_high"], null=1.0
+        )
+        assert text in row["ours"] and text in md

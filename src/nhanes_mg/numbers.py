@@ -44,7 +44,16 @@ def finite(x: object) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _base_digits(values: Sequence[float]) -> int:
+def decimals(values: Sequence[float]) -> int:
+    """The decimals of values printed together (a column of means): none from 100 up, one
+    from 10 up, two as a rule, three significant digits below 0.1.
+
+    >>> decimals([1444.9, 495.8]), decimals([28.7, 27.8]), decimals([2.6, 3.4]), decimals([0.004])
+    (0, 1, 2, 5)
+    """
+    values = [v for v in values if finite(v)]
+    if not values:
+        return 2
     big = max(abs(v) for v in values)
     if big >= 100:
         return 0
@@ -64,7 +73,7 @@ def _text(value: float, digits: int) -> str:
 
 def _digits(values: Sequence[float], null: float | None, percent: bool) -> int:
     """Decimals for an estimate and its bounds (``values[1:]``) read together."""
-    digits = 1 if percent else _base_digits(values)
+    digits = 1 if percent else decimals(values)
     bounds = values[1:]
     for extra in range(MAX_EXTRA_DIGITS + 1):
         d = digits + extra
@@ -149,21 +158,23 @@ def estimate_ci(
     return f"{est} ({bounds})"
 
 
-def mean_se(mean: object, se: object, percent: bool = False) -> str:
-    """``mean (SE)`` as a Table 1 cell: the SE with the mean's decimals.
+def mean_se(mean: object, se: object, percent: bool = False, digits: int | None = None) -> str:
+    """``mean (SE)`` as a Table 1 cell: the SE with the mean's decimals (``digits``: those
+    of its row, from :func:`decimals`; default: the cell's own).
 
     >>> mean_se(1444.93, 15.3), mean_se(2.617, 0.0531), mean_se(0.113, 0.0118, percent=True)
     ('1445 (15)', '2.62 (0.05)', '11.3 (1.2)')
+    >>> mean_se(6.41, 0.75, digits=1)
+    '6.4 (0.8)'
     """
     if not finite(mean):
         return ""
     scale = 100.0 if percent else 1.0
     m = float(mean) * scale  # type: ignore[arg-type]
-    if not finite(se):
-        return _text(m, 1 if percent else _base_digits([m]))
-    s = float(se) * scale  # type: ignore[arg-type]
-    digits = 1 if percent else _base_digits([m, s])
-    return f"{_text(m, digits)} ({_text(s, digits)})"
+    s = float(se) * scale if finite(se) else None  # type: ignore[arg-type]
+    if digits is None:
+        digits = 1 if percent else decimals([m] if s is None else [m, s])
+    return _text(m, digits) if s is None else f"{_text(m, digits)} ({_text(s, digits)})"
 
 
 def p_value(p: object) -> str:

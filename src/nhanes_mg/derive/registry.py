@@ -642,6 +642,13 @@ class Registry:
     def units(self) -> dict[str, str]:
         return {v.name: v.unit for v in self.variables}
 
+    def level_labels(self) -> dict[str, dict[str, str]]:
+        return {
+            v.name: LEVEL_LABELS[tuple(v.dtype.categories.to_list())]
+            for v in self.variables
+            if isinstance(v.dtype, pl.Enum) and v.name != "cycle"
+        }
+
     # ------------------------------------------------------------------------- sources
 
     @cached_property
@@ -813,6 +820,42 @@ def labels() -> dict[str, str]:
 def units() -> dict[str, str]:
     """Column → unit ("" for codes, flags and categories)."""
     return REGISTRY.units()
+
+
+# a categorical column's level words, found by its levels (its Enum's categories)
+LEVEL_LABELS: dict[tuple[str, ...], dict[str, str]] = {
+    tuple(words): words
+    for words in (
+        rules.SEX_LABELS,
+        rules.RACE_ETH_LABELS,
+        rules.RACE_ETH6_LABELS,
+        rules.EDUCATION_LABELS,
+        rules.SMOKING_LABELS,
+        rules.VITD_STATUS_LABELS,
+        rules.SEASON_LABELS,
+        rules.MORT_CAUSE_LABELS,
+        supplements.SUPP_QUALITY_LABELS,
+    )
+}
+
+
+def level_labels() -> dict[str, dict[str, str]]:
+    """Categorical column → {level: its words}, for every categorical column but ``cycle``.
+
+    >>> level_labels()["race_eth"]["nh_white"]
+    'Non-Hispanic White'
+    """
+    return REGISTRY.level_labels()
+
+
+def level_label(column: str, level: object) -> str:
+    """What a reader sees for one level of a column: the registry's words for a registry
+    column, else the level as the specification wrote it.
+
+    >>> level_label("exam_season", "nov_apr"), level_label("my_group", "low Mg")
+    ('November–April', 'low Mg')
+    """
+    return REGISTRY.level_labels().get(column, {}).get(str(level), str(level))
 
 
 def column_order() -> list[str]:

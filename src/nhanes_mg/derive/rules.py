@@ -20,21 +20,46 @@ import polars as pl
 NMOL_PER_NGML = 2.496  # 25(OH)D: 1 ng/mL = 2.496 nmol/L
 IU_PER_UG_VITD = 40.0  # vitamin D: 1 µg = 40 IU
 
-SEX_LEVELS = ("male", "female")
-RACE_ETH_LEVELS = ("mexican_american", "other_hispanic", "nh_white", "nh_black", "other")
-RACE_ETH6_LEVELS = (
-    "mexican_american",
-    "other_hispanic",
-    "nh_white",
-    "nh_black",
-    "nh_asian",
-    "other",
-)
-EDUCATION_LEVELS = ("lt_high_school", "high_school", "some_college", "college_grad")
-SMOKING_LEVELS = ("never", "former", "current")
-VITD_STATUS_LEVELS = ("deficient", "insufficient", "sufficient")
-SEASON_LEVELS = ("nov_apr", "may_oct")
-MORT_CAUSE_LEVELS = ("cvd", "cancer", "other")
+# Each categorical variable's levels (codes, in order) and what a reader sees for them: the
+# dict is the declaration, the tuple its keys.
+SEX_LABELS = {"male": "Male", "female": "Female"}
+RACE_ETH_LABELS = {
+    "mexican_american": "Mexican American",
+    "other_hispanic": "Other Hispanic",
+    "nh_white": "Non-Hispanic White",
+    "nh_black": "Non-Hispanic Black",
+    "other": "Other race, including multiracial",
+}
+RACE_ETH6_LABELS = {
+    "mexican_american": "Mexican American",
+    "other_hispanic": "Other Hispanic",
+    "nh_white": "Non-Hispanic White",
+    "nh_black": "Non-Hispanic Black",
+    "nh_asian": "Non-Hispanic Asian",
+    "other": "Other race, including multiracial",
+}
+EDUCATION_LABELS = {
+    "lt_high_school": "Less than high school",
+    "high_school": "High school or GED",
+    "some_college": "Some college",
+    "college_grad": "College graduate or above",
+}
+SMOKING_LABELS = {"never": "Never", "former": "Former", "current": "Current"}
+VITD_STATUS_LABELS = {
+    "deficient": "Deficient (< 30 nmol/L)",
+    "insufficient": "Insufficient (30–< 50 nmol/L)",
+    "sufficient": "Sufficient (≥ 50 nmol/L)",
+}
+SEASON_LABELS = {"nov_apr": "November–April", "may_oct": "May–October"}
+MORT_CAUSE_LABELS = {"cvd": "Cardiovascular disease", "cancer": "Cancer", "other": "Other causes"}
+SEX_LEVELS = tuple(SEX_LABELS)
+RACE_ETH_LEVELS = tuple(RACE_ETH_LABELS)
+RACE_ETH6_LEVELS = tuple(RACE_ETH6_LABELS)
+EDUCATION_LEVELS = tuple(EDUCATION_LABELS)
+SMOKING_LEVELS = tuple(SMOKING_LABELS)
+VITD_STATUS_LEVELS = tuple(VITD_STATUS_LABELS)
+SEASON_LEVELS = tuple(SEASON_LABELS)
+MORT_CAUSE_LEVELS = tuple(MORT_CAUSE_LABELS)
 DOW_LEVELS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 # (age lo, age hi inclusive, sex or None, EAR, RDA), mg/day

@@ -276,14 +276,15 @@ def unit_factors() -> dict[tuple[int, int], float]:
 # ---------------------------------------------------------------- quality flag
 MAX_DAILY_SERVINGS = 10.0
 # least severe first; a participant's level is the most severe among the products
-SUPP_QUALITY_LEVELS = (
-    "complete",
-    "ingredient_unquantified",
-    "product_unmatched",
-    "quantity_implausible",
-    "unit_unreconciled",
-    "usage_unknown",
-)
+SUPP_QUALITY_LABELS = {
+    "complete": "Complete",
+    "ingredient_unquantified": "An ingredient not quantified (lower bound)",
+    "product_unmatched": "A product not matched (lower bound)",
+    "quantity_implausible": "An implausible quantity (null)",
+    "unit_unreconciled": "A unit not reconciled (null)",
+    "usage_unknown": "Usage unknown (null)",
+}
+SUPP_QUALITY_LEVELS = tuple(SUPP_QUALITY_LABELS)
 SUPP_QUALITY = pl.Enum(list(SUPP_QUALITY_LEVELS))
 # levels whose amounts are lower bounds (the product added 0) and those that make them null
 LOWER_BOUND_LEVELS = ("ingredient_unquantified", "product_unmatched")

@@ -18,18 +18,19 @@ from pathlib import Path
 
 import polars as pl
 
-from nhanes_mg import __version__
+from nhanes_mg import __version__, numbers
 from nhanes_mg.data import catalog
-from nhanes_mg.data.fetch import iter_manifest
 from nhanes_mg.files import atomic_write, inside
-from nhanes_mg.report import markup
+from nhanes_mg.report import data_files, markup
 from nhanes_mg.report import validation_section as section
 from nhanes_mg.report.markup import SYNTHETIC_STAMP
 from nhanes_mg.study import verdicts
+from nhanes_mg.study.analysis_frame import column_words, listing
 from nhanes_mg.study.evalues import RARE, EValues, evalues
 from nhanes_mg.study.flow import COMPLETE_CASE_NOTE
 from nhanes_mg.study.results import RATIO_SCALES, FitInfo, SpecResult, VariantVerdict, Verdict
 from nhanes_mg.study.spec_types import Spec, cycles_text
+from nhanes_mg.study.table1 import OVERALL
 from nhanes_mg.study.weights import CDC_NAME
 
 PACKAGES = ("polars", "numpy", "scipy", "statsmodels", "formulaic", "plotnine", "pyreadstat")
@@ -89,33 +90,78 @@ def write_tables(result: SpecResult, folder: Path, synthetic: bool = False) -> P
 FLOW_HEADERS = ["step", "kept if", "n lost", "n remaining"]
 
 
+INDENT = "\u00a0" * 4  # a level under its variable (markdown keeps no-break spaces)
+
+
 def table1_rows(result: SpecResult) -> tuple[str, list[str], list[list[str]]]:
-    """Table 1 of the verdict's analysis (else the first): characteristic × category cells
-    "mean (SE)" or "% (SE)", the unweighted n per category, and the P value."""
+    """Table 1 of the verdict's analysis (else the first), as gtsummary prints one: a row per
+    numeric or yes/no characteristic, a categorical one's levels (in words) under it, each
+    characteristic's P once; the overall column first, then each exposure category headed by
+    its range; the unweighted n, and a missing row where values are missing."""
     t1 = result.table1
     if not t1.height:
         return "", [], []
     name = result.shown_analysis(t1)
-    t1 = t1.filter(pl.col("analysis") == name).sort("group_order")
+    t1 = t1.filter(pl.col("analysis") == name).sort("group_order", maintain_order=True)
     groups = t1["group"].unique(maintain_order=True).to_list()
+    ranges = dict(t1.select("group", "range").unique(maintain_order=True).iter_rows())
     exposure = t1["exposure"][0]
-    headers = ["characteristic", *[f"{exposure}: {g}" for g in groups], "P"]
+
+    def heading(group: str) -> str:
+        if group == OVERALL or not ranges.get(group):
+            return group if group == OVERALL else f"{exposure}: {group}"
+        if ranges[group].startswith(group):  # a cut-point label is its own range
+            return str(ranges[group])
+        return f"{group} ({ranges[group]})"
+
+    headers = ["Characteristic", *[heading(g) for g in groups], "P"]
     rows: list[list[str]] = []
-    first = t1.filter(pl.col("variable") == t1["variable"][0], pl.col("level").is_null())
-    if first.height:
-        n_by = dict(zip(first["group"], first["n"], strict=True))
-        rows.append(["n (unweighted)", *[f"{n_by.get(g, 0):,}" for g in groups], ""])
-    keys = t1.select("variable", "level").unique(maintain_order=True).rows()
-    for variable, level in keys:
-        cells = t1.filter(pl.col("variable") == variable, pl.col("level").eq_missing(level))
-        by = {r["group"]: r for r in cells.iter_rows(named=True)}
+    first = t1.filter(pl.col("variable") == t1["variable"][0])
+    by_first = {r["group"]: r for r in first.iter_rows(named=True)}
+    rows.append(
+        ["n (unweighted)"]
+        + [numbers.count(by_first[g]["n"] + by_first[g]["n_missing"]) if g in by_first else ""
+           for g in groups]
+        + [""]
+    )  # fmt: skip
+    for variable in t1["variable"].unique(maintain_order=True):
+        cells = t1.filter(pl.col("variable") == variable)
         stat = cells["statistic"][0]
-        label = f"{variable}: {level.replace('_', ' ')}" if level is not None else variable
-        label += {"percent": ", %", "mean": ", mean"}.get(stat, " (unweighted)")
-        p = cells["p_value"][0]
-        cells_text = [_t1_cell(by.get(g), stat) for g in groups]
-        rows.append([label, *cells_text, "" if p is None else _p_text(p)])
+        unit = {"percent": ", % (SE)", "mean": ", mean (SE)"}.get(stat, "")
+        p = numbers.p_value(cells["p_value"][0])
+        levels = cells["level"].unique(maintain_order=True).to_list()
+        if levels == [None]:
+            rows.append([f"{cells['label'][0]}{unit}", *_t1_cells(cells, groups, stat), p])
+        else:
+            rows.append([f"{cells['label'][0]}{unit}", *[""] * len(groups), p])
+            for level in levels:
+                one = cells.filter(pl.col("level") == level)
+                words = one["level_label"][0] if "level_label" in one.columns else None
+                rows.append([INDENT + str(words or level), *_t1_cells(one, groups, stat), ""])
+        missing = cells.group_by("group").agg(pl.col("n_missing").first())
+        if missing["n_missing"].fill_null(0).sum():
+            lost = dict(missing.iter_rows())
+            rows.append(
+                [INDENT + "Missing, n", *[numbers.count(lost.get(g, 0)) for g in groups], ""]
+            )
     return name, headers, rows
+
+
+def _t1_cells(cells: pl.DataFrame, groups: list[str], stat: str) -> list[str]:
+    """One characteristic's (or level's) cells: "mean (SE)", "% (SE)" or a count."""
+    by = {r["group"]: r for r in cells.iter_rows(named=True)}
+    share = stat == "percent"  # stored as % (0–100)
+    digits = 1 if share else numbers.decimals(cells["estimate"].to_list())
+    out = []
+    for g in groups:
+        row = by.get(g)
+        if row is None or not numbers.finite(row["estimate"]):
+            out.append("—")
+        elif stat in ("count", "person-years"):
+            out.append(numbers.count(row["estimate"]))
+        else:
+            out.append(numbers.mean_se(row["estimate"], row["std_error"], digits=digits))
+    return out
 
 
 def margins_text(result: SpecResult) -> str:
@@ -125,49 +171,48 @@ def margins_text(result: SpecResult) -> str:
         return ""
     name = result.shown_analysis(m)
     m = m.filter(pl.col("analysis") == name).sort("group_order")
+    share = "%" in m["statistic"][0]  # adjusted prevalences are stored as % already
+    scale = 0.01 if share else 1.0
     cells = "; ".join(
-        f"{r['group']} {r['estimate']:.1f} ({r['conf_low']:.1f}–{r['conf_high']:.1f})"
+        f"{r['group']} "
+        + numbers.estimate_ci(scale * r["estimate"], scale * r["conf_low"],
+                              scale * r["conf_high"], percent=share)
         for r in m.iter_rows(named=True)
-    )
+    )  # fmt: skip
     return (
         f"{m['statistic'][0]} by {m['exposure'][0]} (predictive margins of `{name}`, "
         f"adjusted for {m['adjusted_for'][0]}; 95% CI): {cells}"
     )
 
 
-def _t1_cell(row: dict[str, object] | None, stat: str) -> str:
-    """A Table 1 cell: "mean (SE)", "% (SE)" or a count."""
-    if row is None or not isinstance(row["estimate"], float) or math.isnan(row["estimate"]):
-        return "—"
-    if stat in ("count", "person-years"):
-        return f"{row['estimate']:,.0f}"
-    return f"{row['estimate']:.1f} ({row['std_error']:.1f})"
-
-
-def _p_text(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
 def flow_rows(result: SpecResult) -> tuple[str, list[list[str]]]:
-    """The sample flow of the verdict's analysis (else the first model analysis)."""
+    """The sample flow of the verdict's analysis (else the first model analysis): steps
+    numbered as shown, variables that lose nobody gathered on one row, columns in words and a
+    population condition as the specification wrote it."""
     flow = result.flow.filter(pl.col("sensitivity").is_null()) if result.flow.height else None
     if flow is None or not flow.height:
         return "", []
     name = result.shown_analysis(flow)
-    rows: list[list[str]] = []
+    shown: list[tuple[str, str, str]] = []  # (kept if, n lost, n remaining)
     quiet: list[str] = []  # consecutive variables that lose nobody: one row
     for r in flow.filter(pl.col("analysis") == name).iter_rows(named=True):
-        if r["kind"] == "missing" and r["n_lost"] == 0:
-            quiet.append(str(r["variable"]))
-            continue
-        if quiet:
-            rows.append(["", f"{', '.join(quiet)} not missing", "0", rows[-1][3]])
+        if quiet and not (r["kind"] == "missing" and r["n_lost"] == 0):
+            shown.append((f"{listing(quiet)} not missing", "0", shown[-1][2]))
             quiet = []
-        lost = "" if r["kind"] == "start" else f"{r['n_lost']:,}"
-        rows.append([str(r["step"]), r["condition"], lost, f"{r['n_after']:,}"])
+        if r["kind"] == "missing":
+            if r["n_lost"] == 0:
+                quiet.append(column_words(str(r["variable"])))
+                continue
+            kept = f"{column_words(str(r['variable']))} not missing"
+        elif r["kind"] == "population":
+            kept = f"`{r['condition']}`"  # the specification's own condition
+        else:
+            kept = str(r["condition"])
+        lost = "" if r["kind"] == "start" else numbers.count(r["n_lost"])
+        shown.append((kept, lost, numbers.count(r["n_after"])))
     if quiet:
-        rows.append(["", f"{', '.join(quiet)} not missing", "0", rows[-1][3]])
-    return name, rows
+        shown.append((f"{listing(quiet)} not missing", "0", shown[-1][2]))
+    return name, [[str(i), *row] for i, row in enumerate(shown)]
 
 
 def fits_table(result: SpecResult) -> pl.DataFrame:
@@ -206,35 +251,12 @@ def fits_table(result: SpecResult) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-def _num(x: object, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return ""
-    if isinstance(x, float):
-        return f"{x:.{digits}g}" if abs(x) < 1e4 else f"{x:.0f}"
-    return str(x)
-
-
-def _p(p: object) -> str:
-    if not isinstance(p, float) or not math.isfinite(p):
-        return ""
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
 def _rows(result: SpecResult) -> list[list[str]]:
+    """The tidy table as the report prints it: one "estimate (95% CI)" cell per row."""
     rows = []
     for r in result.table.iter_rows(named=True):
         share = r["scale"] == "proportion"
-        ci = ""
-        if r["conf_low"] is not None and math.isfinite(r["conf_low"]):
-            if share:
-                ci = f"{100 * r['conf_low']:.1f}–{100 * r['conf_high']:.1f}%"
-            else:
-                ci = f"{_num(r['conf_low'])}–{_num(r['conf_high'])}"
-        est = (
-            f"{100 * r['estimate']:.1f}%"
-            if share and r["estimate"] is not None
-            else (_num(r["estimate"]))
-        )
+        null = 1.0 if r["scale"] in RATIO_SCALES else None
         where = " · ".join(x for x in (r["cycle"], r["group"], r["subgroup"], r["stratum"]) if x)
         rows.append(
             [
@@ -242,10 +264,11 @@ def _rows(result: SpecResult) -> list[list[str]]:
                 r["role"],
                 r["term"],
                 where,
-                est,
-                ci,
-                _p(r["p_value"]),
-                _num(r["n"]),
+                numbers.estimate_ci(
+                    r["estimate"], r["conf_low"], r["conf_high"], null=null, percent=share
+                ),
+                numbers.p_value(r["p_value"]),
+                numbers.count(r["n"]),
                 r["scale"],
             ]
         )
@@ -257,8 +280,7 @@ HEADERS = [
     "role",
     "term",
     "cycle · group · stratum",
-    "estimate",
-    "95% CI",
+    "estimate (95% CI)",
     "P",
     "n",
     "scale",
@@ -281,8 +303,8 @@ def _fit_rows(result: SpecResult) -> list[list[str]]:
         if f.error:
             rows.append([name, f.description, "", "", "", f"not estimated: {f.error}"])
             continue
-        events = "" if f.events is None else f"{f.events:,}"
-        n = f"{f.n:,}" + (f", of whom {f.imputed_text}" if f.imputations else "")
+        events = numbers.count(f.events)
+        n = numbers.count(f.n) + (f", of whom {f.imputed_text}" if f.imputations else "")
         rows.append([name, f.description, cycles, n, events, weight])
     return rows
 
@@ -320,7 +342,7 @@ def curve_rows(verdict: Verdict) -> list[list[str]]:
         [
             ("▶ " if c is verdict.main else "") + c.label,
             c.row,
-            "" if c.n is None else f"{c.n:,}",
+            numbers.count(c.n),
             c.ours,
             c.comparator or "—",
             c.verdict,
@@ -397,8 +419,9 @@ def measurement_error_lines(result: SpecResult) -> list[str]:
 
 
 def _estimate_text(row: dict[str, object], suffix: str = "") -> str:
-    est, lo, hi = (float(row[f"{k}{suffix}"]) for k in ("estimate", "conf_low", "conf_high"))  # type: ignore[arg-type]
-    return f"{est:.2f} ({lo:.2f}–{hi:.2f})"
+    null = 1.0 if row["scale"] in RATIO_SCALES else 0.0
+    est, lo, hi = (row[f"{k}{suffix}"] for k in ("estimate", "conf_low", "conf_high"))
+    return numbers.estimate_ci(est, lo, hi, null=null)
 
 
 def _versions() -> list[tuple[str, str]]:
@@ -455,26 +478,6 @@ def _methods() -> list[str]:
         + ". "
         + verdicts.MODIFICATION_RULE,
     ]
-
-
-def _data_rows(data_dir: Path, cycles: object = None) -> list[list[str]]:
-    """The data files the build read: in the fetch manifest, still present, of a cycle built
-    (a file deleted since it was fetched is not listed as used)."""
-    built = set(cycles) if isinstance(cycles, list) else None
-    rows = []
-    for e in iter_manifest(data_dir):
-        relpath = str(e["file"])
-        if not (data_dir / relpath).is_file():
-            continue
-        folder = relpath.split("/", 1)[0]
-        if (
-            built is not None
-            and folder[:1].isdigit()
-            and folder not in built | {catalog.INGREDIENT_DIR}
-        ):
-            continue
-        rows.append([relpath, str(e["size"]), str(e["sha256"]), str(e["source"])])
-    return rows
 
 
 def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> str:
@@ -555,8 +558,11 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
             out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in flow]
         t1_name, t1_headers, t1 = table1_rows(r)
         if t1:
-            out += ["", f"**Table 1: `{t1_name}`'s sample by exposure category**, weighted "
-                    f"(SE), design-based P (`tables/{spec.id}_table1.csv`):", "",
+            out += ["", f"**Table 1**: who was analysed in `{t1_name}`, overall and by "
+                    "exposure category: survey-weighted % or mean (SE), unweighted n; P: the "
+                    "design-based test of a difference between the categories (Rao–Scott F "
+                    f"for a categorical characteristic, Wald F for a mean) "
+                    f"(`tables/{spec.id}_table1.csv`):", "",
                     "| " + " | ".join(t1_headers) + " |",
                     "|" + " --- |" * len(t1_headers)]  # fmt: skip
             out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in t1]
@@ -590,12 +596,25 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
     out += ["", *_supplement_words(meta)]
     if inputs.seam_figure is not None:
         out += ["", f"![supplements by cycle]({figure_ref(inputs.seam_figure)})"]
-    files = ["| file | bytes | sha256 | source |", "| --- | --- | --- | --- |"]
-    files += [
-        "| " + " | ".join(_cell(c) for c in row) + " |"
-        for row in _data_rows(inputs.data_dir, inputs.analytic_meta.get("cycles"))
-    ]
-    out += markup.details("Every file used, with its sha256", files)
+    used_files, others = data_files.data_rows(
+        inputs.data_dir, data_files.used_tables(inputs.results), inputs.analytic_meta.get("cycles")
+    )
+    file_head = ["| file | bytes | sha256 | source |", "| --- | --- | --- | --- |"]
+    if used_files:
+        n_used = len(used_files)
+        out += ["", f"**The {n_used} data files the analyses above read**, with their sha256:"]
+        out += [
+            "",
+            *file_head,
+            *("| " + " | ".join(_cell(c) for c in row) + " |" for row in used_files),
+        ]
+    if others:
+        out += markup.details(
+            f"The other {len(others)} files of the data dir (read by the build"
+            + (" and the validation gallery" if inputs.validation is not None else "")
+            + "; no analysis above uses them)",
+            [*file_head, *("| " + " | ".join(_cell(c) for c in row) + " |" for row in others)],
+        )
     out += ["", "## Software", "", "| package | version |", "| --- | --- |"]
     out += [f"| {n} | {v} |" for n, v in _versions()]
     return "\n".join(out) + "\n"

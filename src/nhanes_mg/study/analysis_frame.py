@@ -7,10 +7,12 @@ model. :mod:`nhanes_mg.study.analyses` runs the kinds (:mod:`.descriptive`, :mod
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
 
+from nhanes_mg.derive import registry
 from nhanes_mg.errors import SpecError
 from nhanes_mg.expressions import Condition, condition
 from nhanes_mg.study.exposure_error import calibration_words, imputation_words, intake_of
@@ -54,6 +56,38 @@ OUTCOME_COL, EXPOSURE_COL, TREND_COL, MODIFIER_COL, TIME_COL, DOMAIN_COL = (
 Z95 = 1.959963984540054
 
 
+def column_words(column: str) -> str:
+    """A column inside a sentence: its registry label, lower-cased where it is a common noun
+    (a declared or unknown column: its name as the specification wrote it).
+
+    >>> column_words("race_eth"), column_words("pir"), column_words("my_score")
+    ('race and Hispanic origin', 'family income to poverty ratio', 'my_score')
+    """
+    label = registry.labels().get(column)
+    if not label:
+        return column
+    first = label.split(" ")[0]
+    return (
+        label
+        if first[1:] != first[1:].lower() or first[:1].isdigit()
+        else label[0].lower() + label[1:]
+    )
+
+
+def listing(items: Sequence[str]) -> str:
+    """Items as a list in a sentence: commas, or semicolons when an item has a comma.
+
+    >>> listing(["age", "sex"]), listing(["age", "energy, day 1"])
+    ('age, sex', 'age; energy, day 1')
+    """
+    return ("; " if any("," in i for i in items) else ", ").join(items)
+
+
+def words_list(columns: Sequence[str]) -> str:
+    """Columns as a list of :func:`column_words` in a sentence."""
+    return listing([column_words(c) for c in columns])
+
+
 def describe_model(analysis: Analysis) -> str:
     """One sentence on what an analysis estimates, for the report."""
     if isinstance(analysis, UsualIntakeAnalysis):
@@ -71,12 +105,13 @@ def describe_model(analysis: Analysis) -> str:
             f"{labels} of the population"
         )
     if isinstance(analysis, DescriptiveAnalysis):
-        by = f" by {', '.join(analysis.by)}" if analysis.by else ""
+        by = f" by {words_list(analysis.by)}" if analysis.by else ""
+        variable = column_words(analysis.variable)
         what = {
-            "ratio": f"ratio of means ({analysis.variable}) / ({analysis.denominator})",
-            "mean": f"mean of {analysis.variable}",
-            "quantile": f"{analysis.q:.0%} quantile of {analysis.variable}",
-            "proportion": f"share with {analysis.variable}",
+            "ratio": f"ratio of means ({variable}) / ({column_words(analysis.denominator or '')})",
+            "mean": f"mean of {variable}",
+            "quantile": f"{analysis.q:.0%} quantile of {variable}",
+            "proportion": f"share with {variable}",
         }[analysis.statistic]
         std = analysis.age_standardize
         beside = f", crude and directly age-standardized to {std.description}" if std else ""
@@ -100,12 +135,12 @@ def describe_model(analysis: Analysis) -> str:
         assert intake is not None  # the parser checked it
         inputs = [*analysis.covariates, *([analysis.modifier] if analysis.modifier else [])]
         expo += f" ({calibration_words(*intake, inputs)})"
-    covs = ", ".join(analysis.covariates) if analysis.covariates else "none (crude)"
+    covs = words_list(analysis.covariates) if analysis.covariates else "none (crude)"
     extra = ""
     if analysis.modifier:
         extra = (
-            f"; effect modifier {analysis.modifier}: joint model with exposure × modifier "
-            "terms, stratum effects as linear contrasts"
+            f"; effect modifier {column_words(analysis.modifier)}: joint model with exposure × "
+            "modifier terms, stratum effects as linear contrasts"
         )
     outcome = analysis.outcome_label or analysis.outcome
     if analysis.missing == "impute":

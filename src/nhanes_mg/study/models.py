@@ -34,6 +34,7 @@ from nhanes_mg.study.analysis_frame import (
     sql_series,
     tidy_rows,
     weighted_quantiles,
+    words_list,
 )
 from nhanes_mg.study.calibrated import REPLICATE_WEIGHT, CalibratedChain, calibrated_chain
 from nhanes_mg.study.flow import Needed, sample_flow
@@ -41,7 +42,7 @@ from nhanes_mg.study.imputation import Imputed, impute_covariates
 from nhanes_mg.study.plan import SPLINE_BOUNDARY, SPLINE_KNOTS, AnalysisPlan, ModelPlan
 from nhanes_mg.study.results import CONTRAST_RATIO_SCALES, RATIO_SCALES, FitInfo, SpecResult
 from nhanes_mg.study.spec_types import ModelAnalysis, Outputs, Spec
-from nhanes_mg.study.table1 import TABLE1_SCHEMA, table_one
+from nhanes_mg.study.table1 import OVERALL, TABLE1_SCHEMA, table_one
 from nhanes_mg.study.weights import CDC_NAME
 from nhanes_mg.survey import (
     SurveyDesign,
@@ -283,7 +284,9 @@ def estimate_model(
     if plan.trend is not None:
         trend_fit = fitted[id(plan.trend)]
         t = trend_fit.tidy().filter(pl.col("term") == TREND_COL)
+        unit = analysis.exposure_unit or "unit"
         scale = "coefficient (log scale)" if kind != "linear" else "coefficient"
+        scale += f" per {unit} of the category medians"  # the trend test's score
         tables.append(tidy_rows(t, role="trend", term="P for trend", scale=scale, **base))
     if plan.joint is not None and strata is not None:
         tables += _joint(plan, combos, fitted[id(plan.joint)], strata, n, base)
@@ -342,6 +345,7 @@ def _describe_sample(
     category labels, cut points and weighted medians (empty for a continuous exposure)."""
     labels, cuts, medians = categories
     categorical = bool(labels)
+    unit: str | None = f" {analysis.exposure_unit}" if analysis.exposure_unit else ""
     if not categorical:
         seen = (
             in_domain.frame.filter(pl.Series(in_domain.domain))[EXPOSURE_COL].drop_nulls().unique()
@@ -349,6 +353,7 @@ def _describe_sample(
         if seen.len() <= 2 and set(seen.to_list()) <= {0.0, 1.0}:
             # a yes/no exposure: its two groups (and margins by them, as for categories)
             labels, cuts, categorical = ["no", "yes"], [0.5], True
+            unit = None  # its groups are no and yes, not ranges
     if not categorical:
         labels = [f"Q{i}" for i in range(1, 5)]
         cuts = weighted_quantiles(in_domain, EXPOSURE_COL, [0.25, 0.5, 0.75])
@@ -362,11 +367,17 @@ def _describe_sample(
             .then(pl.lit(lab))
             .otherwise(category)
         )
-    order = {lab: i for i, lab in enumerate(labels)}
+    order = {OVERALL: -1} | {lab: i for i, lab in enumerate(labels)}
+    ranges = {} if unit is None else {
+        lab: (f"≤ {hi:.3g}{unit}" if lo == -math.inf else f"> {lo:.3g}{unit}"
+              if hi == math.inf else f"{lo:.3g}–{hi:.3g}{unit}")
+        for lab, lo, hi in zip(labels, bounds[:-1], bounds[1:], strict=True)
+    }  # fmt: skip
     keys: dict[str, pl.Expr] = dict(
         analysis=pl.lit(analysis.name),
         exposure=pl.lit(analysis.exposure_label or analysis.exposure),
         group_order=pl.col("group").replace_strict(order, default=99, return_dtype=pl.Int64),
+        range=pl.col("group").replace_strict(ranges, default=None, return_dtype=pl.String),
     )
     # the characteristics as the dataset holds them (the model's copies are recoded: yes/no
     # as 0/1), the outcome as yes/no for a logistic or Cox model
@@ -385,22 +396,23 @@ def _describe_sample(
     described = in_domain.update(_cat=category, **values)
     if outputs.table1:
         table = table_one(described, "_cat", list(zip(values, names, strict=True)))
+        columns = dict(zip(values, [analysis.outcome, *shown], strict=True))
+        words = [  # each level in words, the level itself kept as the data's code
+            None if level is None else derive_registry.level_label(columns[v], level)
+            for v, level in table.select("variable", "level").iter_rows()
+        ]
         table = table.with_columns(
-            variable=pl.col("variable").replace_strict(dict(zip(values, names, strict=True)))
+            variable=pl.col("variable").replace_strict(columns),
+            level_label=pl.Series(words, dtype=pl.String),
         )
         if analysis.model == "cox":
-            table = pl.concat([table, _deaths_and_person_years(described, labels)])
+            deaths = _deaths_and_person_years(described, labels)
+            table = pl.concat([table, deaths], how="diagonal_relaxed")
         result.table1 = _append(result.table1, table.with_columns(**keys))
     # the curve a cut point could hide: beside quantile analyses, or asked for (spline = true)
     if outputs.dose_response and (analysis.exposure_type == "quantiles" or analysis.spline):
         _record_dose_response(result, analysis, in_domain, domain, (labels, cuts, medians), keys)
     if analysis.model == "cox" and outputs.survival_curves:
-        unit = f" {analysis.exposure_unit}" if analysis.exposure_unit else ""
-        ranges = {
-            lab: (f"≤ {hi:.3g}{unit}" if lo == -math.inf else f"> {lo:.3g}{unit}"
-                  if hi == math.inf else f"{lo:.3g}–{hi:.3g}{unit}")
-            for lab, lo, hi in zip(labels, bounds[:-1], bounds[1:], strict=True)
-        }  # fmt: skip
         by_stratum: list[tuple[str | None, SurveyDesign]] = [(None, domain)]
         if strata is not None:  # the claim's strata of the modifier, each its own curves
             by_stratum = [
@@ -412,9 +424,7 @@ def _describe_sample(
                 TIME_COL, OUTCOME_COL, part.update(_cat=category), group="_cat", se=True
             ).tidy()
             curves = curves.with_columns(
-                pl.col("group").cast(pl.String),
-                stratum=pl.lit(name, pl.String),
-                range=pl.col("group").cast(pl.String).replace_strict(ranges, default=None),
+                pl.col("group").cast(pl.String), stratum=pl.lit(name, pl.String)
             )
             result.survival = _append(result.survival, curves.with_columns(**keys))
     elif categorical and analysis.model != "cox" and outputs.margins:
@@ -504,6 +514,10 @@ def _deaths_and_person_years(described: SurveyDesign, labels: list[str]) -> pl.D
         # the categories' order, every run (group_by's is not fixed; "≤ 1.7" sorts last)
         .sort(pl.col("_cat").replace_strict(labels, list(range(len(labels)))))
     )
+    overall = rows.select(
+        pl.lit(OVERALL).alias("_cat"), pl.sum("deaths"), pl.sum("person_years"), pl.sum("n")
+    )
+    rows = pl.concat([overall, rows])
     out = []
     for variable, statistic in (("deaths", "count"), ("person_years", "person-years")):
         out.append(
@@ -516,6 +530,7 @@ def _deaths_and_person_years(described: SurveyDesign, labels: list[str]) -> pl.D
                 estimate=pl.col(variable),
                 std_error=pl.lit(None, pl.Float64),
                 n=pl.col("n"),
+                n_missing=pl.lit(0, pl.Int64),
                 p_value=pl.lit(None, pl.Float64),
                 test=pl.lit(None, pl.String),
             )
@@ -541,7 +556,7 @@ def _margins(analysis: ModelAnalysis, domain: SurveyDesign) -> pl.DataFrame | No
         std_error=pl.col("std_error") * scale,
         conf_low=pl.col("conf_low") * scale,
         conf_high=pl.col("conf_high") * scale,
-        adjusted_for=pl.lit(", ".join(analysis.covariates) or "nothing"),
+        adjusted_for=pl.lit(words_list(analysis.covariates) or "nothing"),
     )
 
 

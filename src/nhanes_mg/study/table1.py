@@ -2,7 +2,8 @@
 
 What R users get from ``gtsummary::tbl_svysummary(..., by = exposure) |> add_p()``: for each
 characteristic, the survey-weighted mean (SE) of a numeric variable or the % (SE) of each
-level of a categorical or yes/no one, in each exposure category, with the unweighted n, and a
+level of a categorical or yes/no one, overall and in each exposure category, with the
+unweighted n (known and missing), and a
 design-based P value for the difference between categories — the Wald F test of a survey
 linear regression on the categories for a numeric variable (``regTermTest``), and the
 Rao–Scott second-order F test (``svychisq``) for a categorical one.
@@ -18,8 +19,8 @@ Examples
 ...     "age": [30.0, 40, 50, 60, 35, 45, 55, 65], "smoker": [True, False] * 4})
 >>> design = SurveyDesign(frame, strata="sdmvstra", psu="sdmvpsu", weights="w")
 >>> t = table_one(design, "group", [("age", "age, years"), ("smoker", "smoker")])
->>> t.filter(pl.col("variable") == "age")["estimate"].to_list()
-[42.5, 52.5]
+>>> t.filter(pl.col("variable") == "age")["estimate"].to_list()  # overall, a, b
+[47.5, 42.5, 52.5]
 """
 
 from __future__ import annotations
@@ -44,9 +45,11 @@ TABLE1_SCHEMA: dict[str, pl.DataType] = {
     "estimate": pl.Float64(),
     "std_error": pl.Float64(),
     "n": pl.Int64(),  # unweighted participants in the group with the variable known
+    "n_missing": pl.Int64(),  # … and with it missing
     "p_value": pl.Float64(),  # the same on every row of a variable
     "test": pl.String(),
 }
+OVERALL = "Overall"  # the group of the whole domain, beside the categories (first column)
 
 
 def _kind(series: pl.Series) -> str:
@@ -70,6 +73,8 @@ def table_one(
     weights = np.asarray(domain.weights, dtype=float)
     group_values = frame[group].cast(pl.String)
     groups = sorted(g for g in group_values.filter(pl.Series(in_domain)).unique().to_list() if g)
+    in_group = {g: (group_values == g).fill_null(False).to_numpy() for g in groups}
+    in_group[OVERALL] = group_values.is_not_null().to_numpy()
     rows: list[dict[str, object]] = []
     for column, label in variables:
         series = frame[column]
@@ -96,10 +101,11 @@ def table_one(
             ]
         )
         scale = 1.0 if levels == [None] else 100.0
-        for g in groups:
-            cell = in_domain & known & (group_values == g).fill_null(False).to_numpy()
+        for g in [OVERALL, *groups]:
+            cell = in_domain & known & in_group[g]
             estimate, se = _cell_means(domain, values, cell, weights)
             n = int((cell & (weights > 0)).sum())
+            n_missing = int((in_domain & ~known & in_group[g] & (weights > 0)).sum())
             for j, level in enumerate(levels):
                 rows.append(
                     dict(
@@ -111,6 +117,7 @@ def table_one(
                         estimate=scale * estimate[j],
                         std_error=scale * se[j],
                         n=n,
+                        n_missing=n_missing,
                         p_value=p_value,
                         test=test,
                     )
