@@ -121,3 +121,16 @@ def test_an_sql_condition_as_the_outcome() -> None:
         svyglm("read_csv('x') = 1 ~ age", design, family="quasibinomial")
     as_formulaic = svyglm("I(age > 50) ~ vitd", design, family="quasibinomial")
     assert len(as_formulaic.terms) == 2
+
+
+def test_an_enum_column_is_a_factor_in_its_levels_order(diet: SurveyDesign, logit_fit) -> None:
+    """An Enum (the analytic dataset's categories) fitted on a domain is R's factor: its
+    first level the reference. It used to fail with an IndexError on a domain."""
+    levels = ["3", *sorted(set(diet.frame["race"].drop_nulls().to_list()) - {"3"})]
+    enum = diet.update(race=diet.frame["race"].cast(pl.Enum(levels)))
+    fit = svyglm(LOGIT, enum, family="quasibinomial")
+    ours, golden_matched = fit.tidy(), logit_fit.tidy()
+    joined = golden_matched.join(ours, on="term", suffix="_enum")
+    assert joined.height == golden_matched.height == ours.height
+    for column in ("estimate", "std_error"):
+        assert np.allclose(joined[column], joined[f"{column}_enum"], rtol=1e-12, atol=0)

@@ -679,9 +679,10 @@ class SurveyDesign:
                 # read the frame's buffers in row order (a stream: much faster from memory
                 # than by PSU), then order the compact result by PSU
                 enc = encode_column(self._frame.get_column(name), self.domain_index())
-                data = enc.data.take(self._domain_psu_order())
-                data.flags.writeable = False
-                enc = Encoded(data, enc.levels, enc.integer, enc.unsupported, enc.boolean)
+                if enc.unsupported is None:  # an Enum, a date…: no arrays, the model's
+                    data = enc.data.take(self._domain_psu_order())  # general path reads it
+                    data.flags.writeable = False
+                    enc = Encoded(data, enc.levels, enc.integer, enc.unsupported, enc.boolean)
             columns[name] = enc
         return cast(Encoded, enc)
 
