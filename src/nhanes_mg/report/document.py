@@ -29,7 +29,7 @@ from nhanes_mg.study.analysis_frame import column_words, listing
 from nhanes_mg.study.evalues import RARE, EValues, evalues
 from nhanes_mg.study.flow import COMPLETE_CASE_NOTE
 from nhanes_mg.study.results import RATIO_SCALES, FitInfo, SpecResult, VariantVerdict, Verdict
-from nhanes_mg.study.spec_types import Spec, cycles_text
+from nhanes_mg.study.spec_types import ModelAnalysis, Spec, cycles_text
 from nhanes_mg.study.table1 import OVERALL
 from nhanes_mg.study.weights import CDC_NAME
 
@@ -58,6 +58,7 @@ OUTPUT_TABLES = {
     "margins": "margins",
     "survival": "survival",
     "dose_response": "dose_response",
+    "regression": "regression",
 }
 
 
@@ -162,6 +163,46 @@ def _t1_cells(cells: pl.DataFrame, groups: list[str], stat: str) -> list[str]:
         else:
             out.append(numbers.mean_se(row["estimate"], row["std_error"], digits=digits))
     return out
+
+
+SCALE_HEADS = {"odds ratio": "OR", "hazard ratio": "HR", "difference": "β"}
+
+
+def regression_table_rows(result: SpecResult) -> tuple[str, list[str], list[list[str]]]:
+    """The regression table of the verdict's analysis (else the first model), as gtsummary's
+    ``tbl_regression`` prints it: each characteristic, a categorical one's levels under it
+    in words, the reference level marked "—", estimate (95% CI) and P."""
+    table = result.regression
+    if not table.height:
+        return "", [], []
+    name = result.shown_analysis(table)
+    table = table.filter(pl.col("analysis") == name)
+    scale = str(table["scale"][0])
+    null = 1.0 if "ratio" in scale else 0.0
+    head = SCALE_HEADS.get(scale, scale)
+    t1 = result.table1
+    ranges = (  # an exposure category's range, as Table 1 heads its column
+        dict(t1.filter(pl.col("analysis") == name).select("group", "range").unique().rows())
+        if t1.height and "range" in t1.columns
+        else {}
+    )
+    rows: list[list[str]] = []
+    for variable in table["variable"].unique(maintain_order=True):
+        part = table.filter(pl.col("variable") == variable)
+        levelled = part["level"].null_count() < part.height
+        if levelled:
+            title = str(part["label"][0])
+            rows.append([title[:1].upper() + title[1:], "", ""])
+        for r in part.iter_rows(named=True):
+            label = INDENT + str(r["level_label"] or r["level"]) if levelled else str(r["label"])
+            if ranges.get(r["level"]) and not str(ranges[r["level"]]).startswith(r["level"]):
+                label += f" ({ranges[r['level']]})"
+            if r["reference"]:
+                rows.append([label, "— (reference)", ""])
+                continue
+            estimate = numbers.estimate_ci(r["estimate"], r["conf_low"], r["conf_high"], null=null)
+            rows.append([label, estimate, numbers.p_value(r["p_value"])])
+    return name, ["Characteristic", f"{head} (95% CI)", "P"], rows
 
 
 def margins_text(result: SpecResult) -> str:
@@ -568,6 +609,23 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
             out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in t1]
         if margins_text(r):
             out += ["", f"**Adjusted**: {margins_text(r)}"]
+        elif continuous := [
+            a.name for a in spec.analyses
+            if isinstance(a, ModelAnalysis) and a.exposure_type in ("continuous", "spline")
+            and spec.outputs.margins and a.model != "cox"
+        ]:  # fmt: skip
+            out += ["", f"**Adjusted**: no predictive margins for {', '.join(continuous)}: "
+                    "they are produced by exposure category (quantile, cut-point and yes/no "
+                    "exposures); a continuous exposure's adjusted association is its estimate "
+                    "per unit (or the spline's curve in the dose–response figure)."]  # fmt: skip
+        reg_name, reg_headers, reg = regression_table_rows(r)
+        if reg:
+            out += ["", f"**Regression table of `{reg_name}`**: every term of the model, "
+                    "survey-weighted, design-based 95% CI and Wald P "
+                    f"(`tables/{spec.id}_regression.csv`; every main model):", "",
+                    "| " + " | ".join(reg_headers) + " |",
+                    "|" + " --- |" * len(reg_headers)]  # fmt: skip
+            out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in reg]
         cuts = [
             f"- `{f.analysis}`{' [' + f.sensitivity + ']' if f.sensitivity else ''}: "
             f"{', '.join(f'{c:.4g}' for c in f.cuts)}"

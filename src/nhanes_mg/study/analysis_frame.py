@@ -185,8 +185,9 @@ def design_for(frame: pl.DataFrame, weight: str) -> SurveyDesign:
 
 
 def as_model_column(series: pl.Series) -> pl.Series:
-    """Enums → text (categorical in formulas), booleans → 0/1."""
-    if isinstance(series.dtype, pl.Enum) or series.dtype == pl.Categorical:
+    """Booleans → 0/1; an Enum stays one (a factor whose first level is the reference, as
+    in R: male, never smoked, less than high school), a Categorical → text."""
+    if series.dtype == pl.Categorical:
         return series.cast(pl.String)
     if series.dtype == pl.Boolean:
         return series.cast(pl.Float64)

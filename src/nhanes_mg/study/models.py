@@ -29,6 +29,7 @@ from nhanes_mg.study.analysis_frame import (
     TIME_COL,
     TREND_COL,
     as_model_column,
+    column_words,
     design_for,
     flag,
     sql_series,
@@ -40,6 +41,7 @@ from nhanes_mg.study.calibrated import REPLICATE_WEIGHT, CalibratedChain, calibr
 from nhanes_mg.study.flow import Needed, sample_flow
 from nhanes_mg.study.imputation import Imputed, impute_covariates
 from nhanes_mg.study.plan import SPLINE_BOUNDARY, SPLINE_KNOTS, AnalysisPlan, ModelPlan
+from nhanes_mg.study.regression_table import regression_rows
 from nhanes_mg.study.results import CONTRAST_RATIO_SCALES, RATIO_SCALES, FitInfo, SpecResult
 from nhanes_mg.study.spec_types import ModelAnalysis, Outputs, Spec
 from nhanes_mg.study.table1 import OVERALL, TABLE1_SCHEMA, table_one
@@ -265,6 +267,11 @@ def estimate_model(
     else:
         tidy = fit.tidy(exponentiate=exponentiate).filter(pl.col("term").is_in(list(columns)))
         tidy = tidy.with_columns(term=pl.col("term").replace_strict(columns))
+    if analysis.sensitivity is None and spec.outputs.regression_table:
+        result.regression = _append(
+            result.regression,
+            _regression(spec, analysis, plan, fit, tidy, reference, domain, exponentiate),
+        )
     tables = []
     if reference is not None:
         tables.append(
@@ -615,6 +622,49 @@ def _with_imputation(
         imputations=imputed.m,
         missing_information=worst,
     )
+
+
+def _regression(
+    spec: Spec,
+    analysis: ModelAnalysis,
+    plan: ModelPlan,
+    fit: SurveyResult,
+    exposure: pl.DataFrame,
+    reference: str | None,
+    domain: SurveyDesign,
+    exponentiate: bool,
+) -> pl.DataFrame:
+    """The main model's regression table (:mod:`nhanes_mg.study.regression_table`)."""
+    analysed = pl.Series(domain.domain & (np.asarray(domain.weights) > 0))
+    sample = domain.frame.filter(analysed)
+    levels: dict[str, list[str]] = {}
+    for c in plan.covariates:
+        dtype = sample[c].dtype
+        if isinstance(dtype, pl.Enum) or dtype == pl.String:
+            present = set(sample[c].drop_nulls().cast(pl.String).to_list())
+            order = dtype.categories.to_list() if isinstance(dtype, pl.Enum) else sorted(present)
+            levels[c] = [v for v in order if v in present]
+    registry_labels, registry_units = derive_registry.labels(), derive_registry.units()
+    words = {n: (lab, registry_units.get(n, "")) for n, lab in registry_labels.items()}
+    words |= {v.name: (v.label or v.name, v.unit) for v in spec.variables}
+    if analysis.modifier:
+        modifier = column_words(analysis.modifier)
+        words[MODIFIER_COL] = (modifier, "")
+        words |= {
+            i: (f"{plan.columns[c]} × {modifier}", "")
+            for c, i in zip(plan.columns, plan.interactions, strict=True)
+        }
+    table = regression_rows(
+        fit.tidy(exponentiate=exponentiate),
+        exposure,
+        set(plan.columns),
+        reference,
+        levels,
+        words,
+        SCALES[analysis.model],
+        analysis.exposure_label or analysis.exposure,
+    )
+    return table.with_columns(analysis=pl.lit(analysis.name))
 
 
 def _interactions(plan: ModelPlan) -> dict[str, pl.Expr]:

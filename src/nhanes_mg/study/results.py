@@ -212,6 +212,8 @@ class SpecResult:
     margins: pl.DataFrame = field(default_factory=pl.DataFrame)  # predictive margins
     survival: pl.DataFrame = field(default_factory=pl.DataFrame)  # survey KM curves (Cox)
     dose_response: pl.DataFrame = field(default_factory=pl.DataFrame)  # spline curves
+    # every term of each main model (nhanes_mg.study.regression_table.REGRESSION_SCHEMA + analysis)
+    regression: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @property
     def verdict(self) -> Verdict | None:
@@ -248,7 +250,16 @@ class SpecResult:
 
 # ------------------------------------------------------------------ stored as data (store.py)
 
-RESULT_FRAMES = ("table", "flow", "missingness", "table1", "margins", "survival", "dose_response")
+RESULT_FRAMES = (
+    "table",
+    "flow",
+    "missingness",
+    "table1",
+    "margins",
+    "survival",
+    "dose_response",
+    "regression",
+)
 _FIT_TUPLES = ("cycles", "cuts", "incomplete")
 
 

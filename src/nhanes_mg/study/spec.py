@@ -44,6 +44,7 @@ A specification, field by field::
     dose_response = true                   # spline curve beside quantile analyses
     survival_curves = true                 # unadjusted survey survival curves by category (Cox)
     evalues = true                         # E-values of the verdict's odds or hazard ratio
+    regression_table = true                # each main model's terms (tables/{id}_regression.csv)
 
     [[analysis]]                           # one or more
     name = "deficiency_adjusted"

@@ -305,6 +305,7 @@ OUTPUTS: Doc = {
     "dose_response": ("boolean", "Spline curve beside quantile analyses.", "true"),
     "survival_curves": ("boolean", "Unadjusted survey survival curves (Cox).", "true"),
     "evalues": ("boolean", "E-values of an effect rule's odds or hazard ratios.", "true"),
+    "regression_table": ("boolean", "Every term of each main model, in words.", "true"),
 }
 
 # (title, what the parser allows, the record holding the defaults, the descriptions)

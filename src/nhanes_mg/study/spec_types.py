@@ -327,6 +327,7 @@ class Outputs:
     dose_response: bool = True  # spline curve beside quantile analyses (and spline = true)
     survival_curves: bool = True  # unadjusted survival curves by category (Cox)
     evalues: bool = True  # E-values of the verdict's odds or hazard ratio
+    regression_table: bool = True  # every term of each main model, in words (tbl_regression)
 
 
 OUTPUT_FIELDS = {f for f in Outputs.__dataclass_fields__}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from typing import Any, Literal, cast
 
@@ -42,10 +42,11 @@ class Encoded:
     """A column as numpy: ``values`` (float64, NaN = missing) or ``codes`` into ``levels``."""
 
     data: np.ndarray
-    levels: list[object] | None  # text columns: sorted levels, data = codes (-1 = missing)
+    levels: list[object] | None  # text and Enum columns: levels, data = codes (-1 = missing)
     integer: bool  # numeric column of integer (or boolean) type
     unsupported: str | None = None  # dtype name of a column that is neither
     boolean: bool = False  # a boolean column (0/1 values; float levels in formulaic)
+    ordered: bool = False  # an Enum: ``levels`` in its order (R's factor levels), not sorted
 
     @cached_property
     def missing(self) -> np.ndarray:
@@ -672,7 +673,7 @@ class SurveyDesign:
             if full is not None:
                 data = full.data.take(rows) if full.unsupported is None else full.data
                 data.flags.writeable = False
-                enc = Encoded(data, full.levels, full.integer, full.unsupported, full.boolean)
+                enc = replace(full, data=data)
             else:
                 if name not in self.column_names:
                     raise EstimationError(f"variable {name!r} is not in the design's frame")
@@ -682,7 +683,7 @@ class SurveyDesign:
                 if enc.unsupported is None:  # an Enum, a date…: no arrays, the model's
                     data = enc.data.take(self._domain_psu_order())  # general path reads it
                     data.flags.writeable = False
-                    enc = Encoded(data, enc.levels, enc.integer, enc.unsupported, enc.boolean)
+                    enc = replace(enc, data=data)
             columns[name] = enc
         return cast(Encoded, enc)
 
@@ -879,6 +880,11 @@ def encode_column(s: pl.Series, rows: np.ndarray | None = None) -> Encoded:
             levels = sorted(part.drop_nulls().unique().to_list())
             codes = part.cast(pl.Enum(levels)).to_physical().cast(pl.Int64).fill_null(-1)
             enc = Encoded(codes.to_numpy().astype(_code_dtype(len(levels))), levels, False)
+    elif isinstance(dtype, pl.Enum):  # codes are its physical values, levels its categories
+        part = s if rows is None else s.gather(rows)
+        levels = dtype.categories.to_list()
+        physical = part.to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
+        enc = Encoded(physical.astype(_code_dtype(len(levels))), levels, False, ordered=True)
     elif dtype.is_numeric() or dtype == pl.Boolean:
         integer = dtype.is_integer() or dtype == pl.Boolean
         values: np.ndarray | None = None

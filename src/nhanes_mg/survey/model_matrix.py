@@ -455,9 +455,10 @@ def _build_simple(
                         f"reference level {ref!r} of {var!r} does not occur among the model's "
                         f"rows (levels: {sorted(map(str, values))[:20]})"
                     )
-                levels = [ref, *sorted((v for v in values if v != ref), key=_sort_key)]
+                others = [v for v in values if v != ref]
+                levels = [ref, *(others if e.ordered else sorted(others, key=_sort_key))]
             else:
-                levels = sorted(values)
+                levels = values if e.ordered else sorted(values)
             if len(levels) < 2:
                 raise EstimationError(
                     f"{term!r} has a single level among the model's rows: {levels[0]!r}"
