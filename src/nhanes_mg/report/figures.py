@@ -14,6 +14,7 @@ Everything reads the tidy table's columns (``role``, ``cycle``, ``group``, ``str
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -294,15 +295,21 @@ def _trend(result: SpecResult, table: pl.DataFrame) -> ggplot:
         .then(pl.lit(", age-standardized"))
         .otherwise(pl.lit(", crude" if standardized else "")),
     )
+    # series in the table's order (age groups as the specification gave them), everyone first
+    order = data["series"].unique(maintain_order=True).to_list()
+    order.sort(key=_series_key)
+    words = spec_words(spec)
+    legend = next((w for n in names if (w := by_words(spec.analysis(n), 0, words))), "")
     cycles = {_mid_year(c): _cycle_text(c) for c in data["cycle"].unique().to_list()}
     frame = data.to_pandas()  # plotnine draws from pandas: convert at the library boundary
+    frame["series"] = pd.Categorical(frame["series"], categories=order)  # unordered: hues
     several = data["series"].n_unique() > 1
     mapping = aes("year", "estimate", color="series", group="series") if several else None
     plot = (
         ggplot(frame, mapping or aes("year", "estimate", group="series"))
         + theme_bw()
         + facet_wrap("panel", scales="free", ncol=2)
-        + labs(x="survey cycle", y=_y_label(result, data), color="", fill="")
+        + labs(x="survey cycle", y=_y_label(result, data), color=legend, fill=legend)
         + theme(axis_text_x=element_text(rotation=45, ha="right", size=7))
     )
     if several:
@@ -366,6 +373,15 @@ def _trend(result: SpecResult, table: pl.DataFrame) -> ggplot:
         + scale_x_continuous(breaks=_year_breaks(cycles, published), labels=label)
         + labs(shape="")
     )
+
+
+def _series_key(series: str) -> tuple[int, float, str]:
+    """Everyone first, then groups named by a number (age groups) by that number, then the
+    others as they came: ``1-8`` before ``9-18`` before ``19-30``."""
+    if series.startswith("all participants"):
+        return (0, 0.0, "")
+    digits = re.match(r"\d+(?:\.\d+)?", series)
+    return (1, float(digits.group()), series) if digits else (2, 0.0, "")
 
 
 def _threshold_layers(result: SpecResult, data: pl.DataFrame, plot: ggplot, x: str) -> ggplot:
