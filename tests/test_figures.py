@@ -52,7 +52,11 @@ def _words(plot: ggplot) -> list[str]:
 
 
 def _no_column_names(plot: ggplot) -> None:
-    for text in _words(plot):
+    _no_column_names_in(_words(plot))
+
+
+def _no_column_names_in(texts: list[str]) -> None:
+    for text in texts:
         assert not SNAKE.search(text), text
         assert not any(name in text for name in COLUMN_NAMES), text
 
@@ -112,8 +116,10 @@ def test_groups_panel_is_titled_by_its_label(share: SpecResult) -> None:
 
 def test_forest_of_odds_ratios_with_the_published_estimate(forest: SpecResult) -> None:
     table = forest.table.filter(pl.col("sensitivity").is_null())
-    plot = figures._forest(forest, table)
+    plot, _ = figures._forest(forest, table)
     _no_column_names(plot)
+    # one stratum: colour says ours vs published (no "all participants" legend of one entry)
+    assert plot.mapping["color"] == "source" and plot.mapping["shape"] == "source"
     assert plot.labels.y == "odds ratio (95% CI), log scale"
     data = _data(plot)
     assert set(data["panel"]) == {
@@ -166,14 +172,23 @@ def test_curve_of_a_share_in_percent(share: SpecResult) -> None:
     assert _hlines(plot) == [pytest.approx(50.0)]
 
 
-def test_the_column_name_check_sees_an_unlabelled_analysis() -> None:
-    """Without labels a panel falls back to the outcome and exposure expressions: the check
-    above would catch it (it is not vacuous)."""
+def test_an_unlabelled_analysis_reads_in_the_registry_words() -> None:
+    """Without labels a panel, term and axis fall back to the registry's labels and units of
+    the outcome and exposure columns, never to the columns themselves."""
     raw = {**FOREST_SPEC, "analysis": [
         {k: v for k, v in a.items() if not k.endswith("_label")} for a in FOREST_SPEC["analysis"]
     ]}  # fmt: skip
     result = forest_result()
     bare = SpecResult(spec=parse_spec(raw), table=result.table, fits=result.fits)
-    plot = figures._forest(bare, bare.table.filter(pl.col("sensitivity").is_null()))
+    plot, _ = figures._forest(bare, bare.table.filter(pl.col("sensitivity").is_null()))
+    _no_column_names(plot)
+    panels = set(_data(plot)["panel"])
+    assert "serum 25(OH)D < 30 nmol/L by quartiles of\ntotal magnesium intake (adjusted)" in panels
+
+
+def test_the_column_name_check_is_not_vacuous() -> None:
+    """The check above catches a column name and an analysis name where a reader would see it."""
     with pytest.raises(AssertionError, match="mg_total"):
-        _no_column_names(plot)
+        _no_column_names_in(["by mg_total"])
+    with pytest.raises(AssertionError, match="deficiency_crude"):
+        _no_column_names_in(["deficiency_crude"])

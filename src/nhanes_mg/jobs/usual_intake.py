@@ -43,13 +43,15 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from nhanes_mg import numbers
 from nhanes_mg.data.catalog import parse_cycles, pool_label
 from nhanes_mg.derive import build_analytic
 from nhanes_mg.derive.lineage import affected_by
 from nhanes_mg.errors import EstimationError, IncompleteDataError
 from nhanes_mg.files import atomic_write
+from nhanes_mg.report.figures_words import expression_words
 from nhanes_mg.usual_intake.arrays import DEFAULT_DONORS, DEFAULT_WEIGHT, NUTRIENTS
-from nhanes_mg.usual_intake.domains import Domain, as_domains, check_domains
+from nhanes_mg.usual_intake.domains import Domain, and_population, as_domains, check_domains
 from nhanes_mg.usual_intake.estimate import UsualIntakeResult, estimate_usual_intake
 
 TABLE_NAME = "usual_intake.csv"
@@ -227,114 +229,187 @@ def _weighted_density(
     return 0.5 * (edges[1:] + edges[:-1]), hist / (w.sum() * np.diff(edges))
 
 
-def figure_data(result: UsualIntakeResult, population: str | None = None) -> pd.DataFrame:
-    """Weighted densities of intake as % of the person's EAR, day 1 vs usual, food only.
+FIGURE_DOMAINS = ("all", "age 19+", "female", "male")  # the default domains' headline ones
+BASIS_LABELS = {"food": "food", "food+supplements": "food + supplements"}
+METHOD_LABELS = {"day1": "day 1 (one 24-h recall)", "usual": "usual intake (NCI method)"}
 
-    ``population`` is a fitted cycle (default: the latest). Ages ≥ 1.
+
+def _figure_population(result: UsualIntakeResult, population: str | None) -> str:
+    """The population drawn: the one asked for, else the pool when the run pooled its cycles
+    (the only population reported), else the latest cycle reported."""
+    if population is not None:
+        return population
+    reported = result.table["population"].unique(maintain_order=True).to_list()
+    return str(reported[-1])
+
+
+def _figure_domains(result: UsualIntakeResult) -> list[Domain]:
+    """The run's domains (with its population AND-ed in, as estimated); the built-in set is
+    cut to its headline domains, one panel row each."""
+    chosen = [Domain(d["label"], d["where"]) for d in result.info.get("domains", [])]
+    if not chosen:
+        return [Domain("all", "TRUE")]
+    if len(chosen) > 6:
+        chosen = [d for d in chosen if d.label in FIGURE_DOMAINS] or chosen[:4]
+    return chosen
+
+
+def figure_data(result: UsualIntakeResult, population: str | None = None) -> pd.DataFrame:
+    """Weighted densities of intake as % of the person's EAR: day 1 vs usual intake, in each
+    of the run's domains, food and (where supplement data exist) food + supplements.
+
+    ``population`` is a reported population, a cycle or a pool (default: the pool when the run
+    pooled, else the latest cycle). ``attrs`` carries the population, whether it is a pool and
+    its cycles.
     """
     draws = result.draws
     if draws.is_empty():
         raise EstimationError("usual intake: no draws to plot")
-    cycle = population or max(draws["cycle"].unique().to_list())
-    d = draws.filter(pl.col("cycle") == cycle)
+    chosen = population or _figure_population(result, population)
+    pools: dict[str, list[str]] = result.info.get("pools", {})
+    members = list(pools.get(chosen, [chosen]))
+    domains = _figure_domains(result)
+    # the domain masks of the population's persons, in its members' order (the draws' order)
+    where = result.info.get("population")
+    masks = result._require_state().compile(and_population(domains, where), [chosen])[chosen].masks
+    d = pl.concat([draws.filter(pl.col("cycle") == c) for c in members])
     edges = np.linspace(0.0, 300.0, 61)  # % of EAR, 5-point bins (the tail above 300% not drawn)
     rows = []
-    w = d["weight"].to_numpy()
-    for nut in NUTRIENTS:
-        if f"usual_{nut}" not in d.columns:
-            continue
-        ear = d[f"ear_{nut}"].to_numpy()
-        usual = d[f"usual_{nut}"].to_numpy()
-        m = usual.shape[1]
-        pieces = {
-            "day 1 (one 24-h recall)": (100 * d[f"day1_{nut}"].to_numpy() / ear, w),
-            "usual intake (NCI method)": (
-                (100 * usual / ear[:, None]).ravel(),
-                np.repeat(w / m, m),
-            ),
-        }
-        for method, (x, wx) in pieces.items():
-            below = 100 * float(wx[x < 100].sum() / wx.sum())
-            mids, dens = _weighted_density(x, wx, edges)
-            label = f"{NUTRIENT_LABELS[nut]}: {below:.0f}% below EAR"
-            for xm, dm in zip(mids, dens, strict=True):
-                rows.append(
-                    {
-                        "nutrient": NUTRIENT_LABELS[nut],
-                        "method": method,
-                        "x": xm,
-                        "density": dm * 100,  # per 100 % of EAR
-                        "below": below,
-                        "label": label,
-                    }
-                )
+    w_all = d["weight"].to_numpy() / len(members)
+    for domain in domains:
+        mask = masks[domain.label]
+        for nut in NUTRIENTS:
+            if f"usual_{nut}" not in d.columns:
+                continue
+            ear = d[f"ear_{nut}"].to_numpy()[mask]
+            usual = np.stack(d[f"usual_{nut}"].to_numpy())[mask]  # type: ignore[call-overload]
+            day1 = d[f"day1_{nut}"].to_numpy()[mask]
+            supp = d[f"supp_{nut}"].to_numpy()[mask]
+            w = w_all[mask]
+            bases = {"food": (np.ones(len(w), dtype=bool), np.zeros(len(w)))}
+            if np.isfinite(supp).any():  # supplement data: food + supplements beside food
+                bases["food+supplements"] = (np.isfinite(supp), np.nan_to_num(supp))
+            m = usual.shape[1]
+            for basis, (known, extra) in bases.items():
+                pieces = {
+                    "day1": (100 * (day1 + extra) / ear, w),
+                    "usual": (
+                        (100 * (usual + extra[:, None]) / ear[:, None]).ravel(),
+                        np.repeat(w / m, m),
+                    ),
+                }
+                keep = {"day1": known, "usual": np.repeat(known, m)}
+                for method, (x, wx) in pieces.items():
+                    x, wx = x[keep[method]], wx[keep[method]]
+                    if not wx.sum():
+                        continue
+                    below = 100 * float(wx[x < 100].sum() / wx.sum())
+                    mids, dens = _weighted_density(x, wx, edges)
+                    for xm, dm in zip(mids, dens, strict=True):
+                        rows.append(
+                            {
+                                "domain": domain.label,
+                                "nutrient": NUTRIENT_LABELS[nut],
+                                "basis": BASIS_LABELS[basis],
+                                "method": METHOD_LABELS[method],
+                                "x": xm,
+                                "density": dm * 100,  # per 100 % of EAR
+                                "below": below,
+                            }
+                        )
     frame = pd.DataFrame(rows)
-    frame.attrs["cycle"] = cycle
+    frame["domain"] = pd.Categorical(frame["domain"], [d.label for d in domains])
+    frame.attrs.update(
+        {
+            "population": chosen,
+            "pooled": chosen in pools,
+            "cycles": members,
+            "cycle": chosen,
+            "where": where or "",
+        }
+    )
     return frame
 
 
+def figure_title(data: pd.DataFrame) -> str:
+    """``NHANES 2015-2018 (2015-2016 and 2017-2018 pooled): one day of intake vs usual
+    intake``: the population drawn, in words."""
+    population = data.attrs["population"]
+    pooled = data.attrs["pooled"]
+    cycles = " and ".join(data.attrs["cycles"])
+    where = f"NHANES {population}" + (f" ({cycles} pooled)" if pooled else "")
+    if data.attrs.get("where"):  # the run's population, in words
+        where += f", {expression_words(data.attrs['where'])}"
+    return f"{where}: one day of intake vs usual intake, relative to the EAR"
+
+
 def write_figure(result: UsualIntakeResult, path: Path, population: str | None = None) -> Path:
-    """Day-1 vs usual-intake distributions of intake relative to the EAR (food only)."""
+    """Day-1 vs usual-intake distributions of intake relative to the EAR: a row of panels per
+    domain, a column per nutrient, food and food + supplements as two line types."""
     from plotnine import (
         aes,
         element_text,
-        facet_wrap,
+        facet_grid,
         geom_line,
         geom_text,
         geom_vline,
         ggplot,
         labs,
         scale_color_manual,
+        scale_linetype_manual,
         theme,
         theme_bw,
     )
 
     data = figure_data(result, population)
-    cycle = data.attrs["cycle"]
-    notes = (
-        data.groupby(["nutrient", "method"], as_index=False)["below"]
-        .first()
-        .assign(
-            text=lambda f: (
-                np.where(f["method"].str.startswith("day"), "day 1", "usual")
-                + ": "
-                + f["below"].round(0).astype(int).astype(str)
-                + "% < EAR"
-            )
-        )
+    keys = ["domain", "nutrient", "basis", "method"]
+    notes = data.groupby(keys, as_index=False, observed=True)["below"].first()
+    notes["line"] = (
+        np.where(notes["method"].str.startswith("day"), "day 1", "usual")
+        + ", "
+        + notes["basis"]
+        + ": "
+        + notes["below"].map(lambda v: numbers.number(v / 100, percent=True))
+        + " < EAR"
     )
-    top = data.groupby("nutrient")["density"].max()
-    notes["y"] = [
-        top[n] * (0.92 if m.startswith("day") else 0.80)
-        for n, m in zip(notes["nutrient"], notes["method"], strict=True)
-    ]
+    notes = notes.groupby(["domain", "nutrient"], as_index=False, observed=True)["line"].agg(
+        "\n".join
+    )
+    top = data.groupby(["domain", "nutrient"], observed=True)["density"].max()
+    notes["y"] = [top[(d, n)] for d, n in zip(notes["domain"], notes["nutrient"], strict=True)]
     notes["x"] = 300.0
-    colors = {"day 1 (one 24-h recall)": "#d95f02", "usual intake (NCI method)": "#1b9e77"}
+    colors = {METHOD_LABELS["day1"]: "#d95f02", METHOD_LABELS["usual"]: "#1b9e77"}
+    lines = {"food": "solid", "food + supplements": "dashed"}
+    n_rows = data["domain"].nunique()
     plot = (
-        ggplot(data, aes("x", "density", color="method"))
-        + geom_line(size=1.1)
-        + geom_vline(xintercept=100, linetype="dashed", color="black")
+        ggplot(data, aes("x", "density", color="method", linetype="basis"))
+        + geom_line(size=0.9)
+        + geom_vline(xintercept=100, linetype="dotted", color="black")
         + geom_text(
-            aes("x", "y", label="text", color="method"),
+            aes("x", "y", label="line"),
             data=notes,
+            inherit_aes=False,
             ha="right",
-            size=10,
-            show_legend=False,
+            va="top",
+            size=8,
         )
-        + facet_wrap("~nutrient", ncol=2, scales="free_y")
+        + facet_grid("domain ~ nutrient", scales="free_y")
         + scale_color_manual(values=colors)
+        + scale_linetype_manual(values={k: v for k, v in lines.items() if k in set(data["basis"])})
         + labs(
-            x="intake from food, % of the person's EAR (dashed line: EAR)",
+            x="intake, % of the person's EAR (dotted line: the EAR)",
             y="density (share per 100% of EAR)",
             color="",
-            title=f"NHANES {cycle}, ages ≥ 1: one day of intake vs usual intake",
+            linetype="intake from",
+            title=figure_title(data),
         )
         + theme_bw()
         + theme(
-            figure_size=(10, 4.6),
+            figure_size=(10, 1.6 + 2.6 * n_rows),
             legend_position="bottom",
-            text=element_text(size=11),
-            plot_title=element_text(size=12),
+            text=element_text(size=10),
+            plot_title=element_text(size=11),
+            strip_text_y=element_text(angle=0),
         )
     )
     with warnings.catch_warnings():
