@@ -109,7 +109,7 @@ def test_groups_panel_is_titled_by_its_label(share: SpecResult) -> None:
     plot = figures._groups(share, _main(share, "share_below_ear_by_sex"))
     _no_column_names(plot)
     data = _data(plot)
-    assert set(data["first"]) == {"male", "female"}
+    assert set(data["first"]) == {"Male", "Female"}  # the registry's words
     assert data["estimate"].max() == pytest.approx(59.0)
     assert plot.labels.y == "% (95% CI)"
 

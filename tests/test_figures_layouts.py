@@ -11,8 +11,8 @@ from typing import Any
 import pandas as pd
 from plotnine import geom_hline, geom_text, ggplot
 
+from nhanes_mg.derive import registry
 from nhanes_mg.report import figures
-from nhanes_mg.report.figures_words import LEVEL_WORDS
 from nhanes_mg.study.results import SpecResult
 from nhanes_mg.study.spec import parse_spec
 
@@ -128,8 +128,9 @@ def test_age_standardized_share_by_race_beside_the_crude() -> None:
     assert data["xpos"].nunique() == 8  # crude and standardized side by side in each group
     assert plot.mapping["color"] == "estimate_kind" and plot.labels.color == "estimate"
     assert next(iter(data["estimate_kind"].cat.categories)) == "crude"
-    assert set(data["first"]) == {LEVEL_WORDS[c] for c in ("mexican_american", "other_hispanic",
-                                                           "nh_white", "nh_black")}  # fmt: skip
+    words = registry.level_labels()["race_eth"]
+    assert set(data["first"]) == {words[c] for c in ("mexican_american", "other_hispanic",
+                                                     "nh_white", "nh_black")}  # fmt: skip
     assert plot.labels.x == "race and Hispanic origin"
     assert data["estimate"].max() == 50.0  # shares as %
     assert plot.labels.y == "% (95% CI)"

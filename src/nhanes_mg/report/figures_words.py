@@ -9,7 +9,7 @@ variables), a condition with its labels, symbols and unit (``vitd_25oh_nmol < 50
 >>> expression_words("vitd_25oh_nmol < 50 AND NOT supp_user")
 'serum 25(OH)D < 50 nmol/L and not supplement use, past 30 days'
 >>> level_words("nh_white"), level_words("lt_high_school"), level_words("female")
-('non-Hispanic White', 'less than high school', 'female')
+('Non-Hispanic White', 'Less than high school', 'Female')
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from functools import cache
 
 from nhanes_mg.derive import registry
+from nhanes_mg.study.analysis_frame import in_sentence
 from nhanes_mg.study.spec_types import (
     Analysis,
     DescriptiveAnalysis,
@@ -30,25 +31,6 @@ from nhanes_mg.study.spec_types import (
 
 Words = Mapping[str, tuple[str, str]]  # column → (label, unit)
 
-# the registry's category codes in words (its Enums keep short codes for code and SQL)
-LEVEL_WORDS = {
-    "mexican_american": "Mexican American",
-    "other_hispanic": "other Hispanic",
-    "nh_white": "non-Hispanic White",
-    "nh_black": "non-Hispanic Black",
-    "nh_asian": "non-Hispanic Asian",
-    "other": "other or multiracial",
-    "lt_high_school": "less than high school",
-    "high_school": "high school",
-    "some_college": "some college",
-    "college_grad": "college graduate",
-    "nov_apr": "November–April",
-    "may_oct": "May–October",
-    "cvd": "cardiovascular disease",
-    "deficient": "deficient",
-    "insufficient": "insufficient",
-    "sufficient": "sufficient",
-}
 NUTRIENT_WORDS = {"mg": "Mg", "ca": "Ca"}
 BASIS_WORDS = {"food": "food", "food+supplements": "food + supplements"}
 USUAL_WORDS = {
@@ -68,19 +50,6 @@ def registry_words() -> dict[str, tuple[str, str]]:
     return {name: (in_sentence(labels[name]), units.get(name, "")) for name in labels}
 
 
-def in_sentence(label: str) -> str:
-    """A label as it reads mid-sentence: a capital first letter lowered, unless the first word
-    is an abbreviation (``HbA1c``, ``BMI``).
-
-    >>> in_sentence("Total magnesium intake"), in_sentence("HbA1c"), in_sentence("BMI")
-    ('total magnesium intake', 'HbA1c', 'BMI')
-    """
-    first = label.split(" ", 1)[0]
-    if len(first) > 1 and first[1:].islower():
-        return label[0].lower() + label[1:]
-    return label
-
-
 def spec_words(spec: Spec) -> dict[str, tuple[str, str]]:
     """The registry's words with the specification's declared variables over them."""
     own = {
@@ -96,10 +65,22 @@ def column_words(name: str, words: Words | None = None) -> tuple[str, str]:
     return table.get(name, (name.replace("_", " "), ""))
 
 
+@cache
+def _registry_levels() -> dict[str, str]:
+    """Every registry level code's words (a code two columns share, "other", takes the
+    first column's: race and Hispanic origin)."""
+    out: dict[str, str] = {}
+    for words in registry.level_labels().values():
+        for code, text in words.items():
+            out.setdefault(code, text)
+    return out
+
+
 def level_words(value: object) -> str:
-    """A category value as words (a registry code, else the value with spaces)."""
+    """A category value as words: the registry's (declared beside the levels), else the value
+    with spaces for underscores."""
     text = str(value)
-    return LEVEL_WORDS.get(text, text.replace("_", " "))
+    return _registry_levels().get(text, text.replace("_", " "))
 
 
 def expression_words(text: str, words: Words | None = None) -> str:

@@ -56,22 +56,28 @@ OUTCOME_COL, EXPOSURE_COL, TREND_COL, MODIFIER_COL, TIME_COL, DOMAIN_COL = (
 Z95 = 1.959963984540054
 
 
+def in_sentence(label: str) -> str:
+    """A label as it reads mid-sentence: a capital first letter lowered, unless the first word
+    is an abbreviation or starts with a digit (``HbA1c``, ``BMI``, ``25(OH)D``).
+
+    >>> in_sentence("Total magnesium intake"), in_sentence("HbA1c"), in_sentence("BMI")
+    ('total magnesium intake', 'HbA1c', 'BMI')
+    """
+    first = label.split(" ", 1)[0]
+    if len(first) > 1 and first[1:].islower() and not first[:1].isdigit():
+        return label[0].lower() + label[1:]
+    return label
+
+
 def column_words(column: str) -> str:
-    """A column inside a sentence: its registry label, lower-cased where it is a common noun
-    (a declared or unknown column: its name as the specification wrote it).
+    """A column inside a sentence: its registry label :func:`in_sentence` (a declared or
+    unknown column: its name as the specification wrote it).
 
     >>> column_words("race_eth"), column_words("pir"), column_words("my_score")
     ('race and Hispanic origin', 'family income to poverty ratio', 'my_score')
     """
     label = registry.labels().get(column)
-    if not label:
-        return column
-    first = label.split(" ")[0]
-    return (
-        label
-        if first[1:] != first[1:].lower() or first[:1].isdigit()
-        else label[0].lower() + label[1:]
-    )
+    return in_sentence(label) if label else column
 
 
 def listing(items: Sequence[str]) -> str:
