@@ -183,7 +183,7 @@ def test_the_threshold_is_drawn_and_labelled_in_every_panel_of_its_quantity() ->
     assert set(lines["panel"]) == ratio_panels and len(ratio_panels) == 2  # not the share
     assert set(lines["value"]) == {2.8}
     texts = [t for t in _layer_data(plot, geom_text) if "text" in t]
-    assert set(texts[0]["text"]) == {"claim: above 2.80"}
+    assert set(texts[0]["text"]) == {"claim: above 2.8"}
     assert any(p.endswith("(%)") for p in panels)  # the share panel carries its unit
 
 

@@ -177,6 +177,17 @@ def mean_se(mean: object, se: object, percent: bool = False, digits: int | None 
     return _text(m, digits) if s is None else f"{_text(m, digits)} ({_text(s, digits)})"
 
 
+def given(value: float, percent: bool = False) -> str:
+    """A number someone chose (a threshold, a cut point), as they would write it: no padding
+    zeros, four significant digits at most.
+
+    >>> given(2.8), given(0.5, percent=True), given(408.25)
+    ('2.8', '50%', '408.2')
+    """
+    text = f"{value * (100 if percent else 1):.4g}".replace("-", MINUS)
+    return f"{text}%" if percent else text
+
+
 def p_value(p: object) -> str:
     """A P value: three decimals, ``< 0.001`` below that, empty when there is none.
 

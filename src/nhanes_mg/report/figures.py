@@ -571,31 +571,35 @@ def _published_layer(
                 "panel": hit["panel"][0],
                 "xpos": float(hit["xpos"][0]),
                 "estimate": p.estimate * scale,
-                "text": "  " + p.label(percent=share),
+                "text": p.label(percent=share),
             }
         )
     if not rows:
         return plot
     frame = pd.DataFrame(rows)
-    return (
-        plot
-        + geom_point(
-            aes("xpos", "estimate"),
-            data=frame,
-            inherit_aes=False,
-            shape="D",
-            fill="none",
-            color="black",
-            size=3,
-        )
-        + geom_text(
-            aes("xpos", "estimate", label="text"),
-            data=frame,
-            inherit_aes=False,
-            ha="left",
-            size=7,
-        )
+    # a label right of a point in the axis's left half, left of one in its right half: it
+    # stays inside the panel
+    middle = (data["xpos"].min() + data["xpos"].max()) / 2  # type: ignore[operator]
+    right = frame["xpos"] > middle
+    plot = plot + geom_point(
+        aes("xpos", "estimate"),
+        data=frame,
+        inherit_aes=False,
+        shape="D",
+        fill="none",
+        color="black",
+        size=3,
     )
+    for part, ha, pad in ((frame[~right], "left", "  {}"), (frame[right], "right", "{}  ")):
+        if len(part):
+            plot += geom_text(
+                aes("xpos", "estimate", label="text"),
+                data=part.assign(text=part["text"].map(pad.format)),
+                inherit_aes=False,
+                ha=ha,
+                size=7,
+            )
+    return plot
 
 
 def _forest(

@@ -43,9 +43,10 @@ class Published:
         return head.strip() if colon and 0 < len(head) <= 40 else "published"
 
     def label(self, percent: bool = False) -> str:
-        """``Deng 2013: 0.34 (0.21–0.56)``, ``Rosanoff 2012: 48.0%``."""
+        """``Deng 2013 (published):`` and ``0.34 (0.21–0.56)`` on two lines."""
         value = numbers.estimate_ci(self.estimate, self.conf_low, self.conf_high, percent=percent)
-        return f"{self.source}{'' if self.source == 'published' else ' (published)'}: {value}"
+        source = self.source if self.source == "published" else f"{self.source} (published)"
+        return f"{source}:\n{value}"  # two short lines stay inside a narrow panel
 
 
 def published_values(spec: Spec) -> list[Published]:
@@ -88,8 +89,8 @@ class Threshold:
     direction: str
 
     def label(self, percent: bool = False) -> str:
-        """``claim: above 2.80``, ``claim: above 50.0%``."""
-        return f"claim: {self.direction} {numbers.number(self.value, percent=percent)}"
+        """``claim: above 2.8``, ``claim: above 50%`` (the claim's number as it was given)."""
+        return f"claim: {self.direction} {numbers.given(self.value, percent=percent)}"
 
 
 def thresholds(spec: Spec) -> list[Threshold]:

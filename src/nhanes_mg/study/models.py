@@ -12,6 +12,7 @@ from dataclasses import replace
 import numpy as np
 import polars as pl
 
+from nhanes_mg import numbers
 from nhanes_mg.derive import registry as derive_registry
 from nhanes_mg.errors import (
     EstimationError,
@@ -375,9 +376,10 @@ def _describe_sample(
             .otherwise(category)
         )
     order = {OVERALL: -1} | {lab: i for i, lab in enumerate(labels)}
+    g = numbers.given
     ranges = {} if unit is None else {
-        lab: (f"≤ {hi:.3g}{unit}" if lo == -math.inf else f"> {lo:.3g}{unit}"
-              if hi == math.inf else f"{lo:.3g}–{hi:.3g}{unit}")
+        lab: (f"≤ {g(hi)}{unit}" if lo == -math.inf else f"> {g(lo)}{unit}"
+              if hi == math.inf else f"{g(lo)}–{g(hi)}{unit}")
         for lab, lo, hi in zip(labels, bounds[:-1], bounds[1:], strict=True)
     }  # fmt: skip
     keys: dict[str, pl.Expr] = dict(
