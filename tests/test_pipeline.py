@@ -200,7 +200,7 @@ def test_report_states_what_was_fitted(full_run: RunSummary) -> None:
     assert "2003-2004, 2005-2006, 2011-2012, 2013-2014" in section
     assert f"{cox.n:,}" in section and f"{cox.events:,}" in section
     assert "2003-2004 … 2017-2018 (left out: 2001-2002: no WTDR2D weight)" in section
-    assert "both dietary recall days (ca_mg_ratio_total) → WTDR2D" in section
+    assert "both dietary recall days (Ca:Mg intake ratio, total) → WTDR2D" in section
     assert "What this cannot test" in section and "ecological" in section
     fits = pl.read_csv(full_run.report_html.parent / "tables" / "C6_fits.csv")
     assert {"cycles", "n", "events", "weight", "weight_reason"} <= set(fits.columns)

@@ -54,7 +54,7 @@ def test_plan_in_words_without_data() -> None:
     first = plan.analyses[0]
     assert f"population: {' AND '.join(first.populations[0].clauses)}" in text
     assert "checked against the data at run time" in text
-    assert "weight: WTDR2D — both dietary recall days (mg_total) → WTDR2D" in text
+    assert "weight: WTDR2D — both dietary recall days (total magnesium intake) → WTDR2D" in text
     # the joint model in words: the exposure's term, the modifier, their product
     assert "total Mg intake, per 100 mg/day × vitd_total >= 10" in text
     assert "_e0" not in text and "_y" not in text  # no internal column names

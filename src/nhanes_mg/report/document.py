@@ -25,13 +25,13 @@ from nhanes_mg.report import data_files, markup
 from nhanes_mg.report import validation_section as section
 from nhanes_mg.report.markup import SYNTHETIC_STAMP
 from nhanes_mg.study import verdicts
-from nhanes_mg.study.analysis_frame import column_words, listing
 from nhanes_mg.study.evalues import RARE, EValues, evalues
 from nhanes_mg.study.flow import COMPLETE_CASE_NOTE
 from nhanes_mg.study.results import RATIO_SCALES, FitInfo, SpecResult, VariantVerdict, Verdict
 from nhanes_mg.study.spec_types import ModelAnalysis, Spec, cycles_text
 from nhanes_mg.study.table1 import OVERALL
 from nhanes_mg.study.weights import CDC_NAME
+from nhanes_mg.study.words import column_words, listing
 
 PACKAGES = ("polars", "numpy", "scipy", "statsmodels", "formulaic", "plotnine", "pyreadstat")
 

@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from functools import cache
 
 from nhanes_mg.derive import registry
-from nhanes_mg.study.analysis_frame import in_sentence
 from nhanes_mg.study.spec_types import (
     Analysis,
     DescriptiveAnalysis,
@@ -28,6 +27,7 @@ from nhanes_mg.study.spec_types import (
     Spec,
     UsualIntakeAnalysis,
 )
+from nhanes_mg.study.words import in_sentence
 
 Words = Mapping[str, tuple[str, str]]  # column → (label, unit)
 

@@ -17,6 +17,8 @@ Examples
 
 from __future__ import annotations
 
+from nhanes_mg.study.words import words_list
+
 EXPOSURE_ERRORS = ("none", "regression_calibration")
 NUTRIENTS = ("mg", "ca")  # the nutrients whose two recall days the dataset holds
 # The exposures that estimate a person's usual intake in its own unit (mg/day), so that the
@@ -45,7 +47,7 @@ def intake_of(exposure: str) -> tuple[str, str] | None:
 
 def calibration_words(nutrient: str, basis: str, covariates: list[str]) -> str:
     """What a calibrated exposure is, for the report."""
-    with_covariates = ", ".join(covariates) if covariates else "no covariates"
+    with_covariates = words_list(covariates) if covariates else "no covariates"
     added = "; the person's supplement average added" if basis == "food+supplements" else ""
     return (
         f"{nutrient.capitalize()} intake corrected for day-to-day variation by regression "

@@ -30,13 +30,11 @@ from nhanes_mg.study.analysis_frame import (
     TIME_COL,
     TREND_COL,
     as_model_column,
-    column_words,
     design_for,
     flag,
     sql_series,
     tidy_rows,
     weighted_quantiles,
-    words_list,
 )
 from nhanes_mg.study.calibrated import REPLICATE_WEIGHT, CalibratedChain, calibrated_chain
 from nhanes_mg.study.flow import Needed, sample_flow
@@ -47,6 +45,7 @@ from nhanes_mg.study.results import CONTRAST_RATIO_SCALES, RATIO_SCALES, FitInfo
 from nhanes_mg.study.spec_types import ModelAnalysis, Outputs, Spec
 from nhanes_mg.study.table1 import OVERALL, TABLE1_SCHEMA, table_one
 from nhanes_mg.study.weights import CDC_NAME
+from nhanes_mg.study.words import column_words, words_list
 from nhanes_mg.survey import (
     SurveyDesign,
     regtermtest,

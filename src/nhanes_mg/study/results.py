@@ -16,6 +16,7 @@ import polars as pl
 
 from nhanes_mg.study import verdicts
 from nhanes_mg.study.spec_types import Spec
+from nhanes_mg.study.words import column_words
 
 RATIO_SCALES = ("odds ratio", "hazard ratio")
 CONTRAST_RATIO_SCALES = ("ratio of odds ratios", "ratio of hazard ratios")
@@ -52,7 +53,8 @@ class FitInfo:
         """Who was imputed, in words (empty for a complete-case analysis)."""
         if not self.imputations:
             return ""
-        values = "; ".join(f"{v} {n:,}" for v, n in self.imputed) or "no value missing"
+        values = "; ".join(f"{column_words(v)} {n:,}" for v, n in self.imputed)
+        values = values or "no value missing"
         fmi = (
             f"; fraction of missing information ≤ {self.missing_information:.0%}"
             if self.missing_information is not None

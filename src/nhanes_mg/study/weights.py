@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from nhanes_mg.data import catalog
 from nhanes_mg.derive.lineage import subsample_of
 from nhanes_mg.expressions import variables_of
+from nhanes_mg.study.words import column_words
 
 WEIGHT_OF_SUBSAMPLE: dict[str, str] = {
     "interview": "wt_int",
@@ -72,7 +73,7 @@ def choose_weight(
         if rank(s) > rank(sub):
             sub, why_var = s, v
     weight = WEIGHT_OF_SUBSAMPLE[sub]
-    words = _WORDS[sub] + (f" ({why_var})" if why_var else "")
+    words = _WORDS[sub] + (f" ({column_words(why_var)})" if why_var else "")
     if explicit != "auto":
         note = "" if explicit == weight else f"; the rule would give {CDC_NAME[weight]} for {words}"
         return WeightChoice(explicit, sub, f"set by the specification{note}", explicit=True)
