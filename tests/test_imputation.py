@@ -99,7 +99,8 @@ def test_shipped_imputed_sensitivity_analyses(shipped_result: ShippedResult) -> 
     assert imputed.imputed_rows == imputed.n - main.n  # exactly the incomplete cases
     assert dict(imputed.imputed)["pir"] > 0
     assert imputed.missing_information is not None and 0 < imputed.missing_information < 1
-    assert "participants with imputed values (family income to poverty ratio" in imputed.imputed_text
+    words = "participants with imputed values (family income to poverty ratio"
+    assert words in imputed.imputed_text
     rows = result.table.filter(
         (pl.col("sensitivity") == "imputed") & (pl.col("role") == "stratum effect")
     )
