@@ -376,7 +376,7 @@ def test_sample_flow_steps_are_numbered_as_shown_and_named_in_words(
     _, rows = report.flow_rows(shipped_result("C3"))
     assert [r[0] for r in rows] == [str(i) for i in range(len(rows))]
     assert any(r[1] == "family income to poverty ratio not missing" for r in rows)
-    assert any(r[1] == "`age >= 20`" for r in rows)  # the specification's own condition
+    assert any(r[1] == "age ≥ 20 years" for r in rows)  # the condition in words
 
 
 @pytest.mark.mirror

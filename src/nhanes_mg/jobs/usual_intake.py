@@ -49,7 +49,7 @@ from nhanes_mg.derive import build_analytic
 from nhanes_mg.derive.lineage import affected_by
 from nhanes_mg.errors import EstimationError, IncompleteDataError
 from nhanes_mg.files import atomic_write
-from nhanes_mg.report.figures_words import expression_words
+from nhanes_mg.report.labels import expression_words
 from nhanes_mg.usual_intake.arrays import DEFAULT_DONORS, DEFAULT_WEIGHT, NUTRIENTS
 from nhanes_mg.usual_intake.domains import Domain, and_population, as_domains, check_domains
 from nhanes_mg.usual_intake.estimate import UsualIntakeResult, estimate_usual_intake

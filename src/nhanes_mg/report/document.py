@@ -23,6 +23,7 @@ from nhanes_mg.data import catalog
 from nhanes_mg.files import atomic_write, inside
 from nhanes_mg.report import data_files, markup
 from nhanes_mg.report import validation_section as section
+from nhanes_mg.report.labels import expression_words, spec_words
 from nhanes_mg.report.markup import SYNTHETIC_STAMP
 from nhanes_mg.study import verdicts
 from nhanes_mg.study.evalues import RARE, EValues, evalues
@@ -228,12 +229,13 @@ def margins_text(result: SpecResult) -> str:
 
 def flow_rows(result: SpecResult) -> tuple[str, list[list[str]]]:
     """The sample flow of the verdict's analysis (else the first model analysis): steps
-    numbered as shown, variables that lose nobody gathered on one row, columns in words and a
-    population condition as the specification wrote it."""
+    numbered as shown, variables that lose nobody gathered on one row, columns and population
+    conditions in words (the conditions as written are in ``tables/{id}_flow.csv``)."""
     flow = result.flow.filter(pl.col("sensitivity").is_null()) if result.flow.height else None
     if flow is None or not flow.height:
         return "", []
     name = result.shown_analysis(flow)
+    words = spec_words(result.spec)
     shown: list[tuple[str, str, str]] = []  # (kept if, n lost, n remaining)
     quiet: list[str] = []  # consecutive variables that lose nobody: one row
     for r in flow.filter(pl.col("analysis") == name).iter_rows(named=True):
@@ -246,7 +248,7 @@ def flow_rows(result: SpecResult) -> tuple[str, list[list[str]]]:
                 continue
             kept = f"{column_words(str(r['variable']))} not missing"
         elif r["kind"] == "population":
-            kept = f"`{r['condition']}`"  # the specification's own condition
+            kept = expression_words(str(r["condition"]), words)  # the SQL: in the CSV
         else:
             kept = str(r["condition"])
         lost = "" if r["kind"] == "start" else numbers.count(r["n_lost"])

@@ -55,7 +55,7 @@ from nhanes_mg.report.figures_published import (
     same_quantity,
     thresholds,
 )
-from nhanes_mg.report.figures_words import (
+from nhanes_mg.report.labels import (
     by_words,
     column_words,
     exposure_words,

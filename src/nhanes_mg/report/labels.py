@@ -40,6 +40,7 @@ USUAL_WORDS = {
 }
 _SYMBOLS = ((">=", "≥"), ("<=", "≤"), ("<>", "≠"), ("!=", "≠"))
 _KEYWORDS = {"AND": "and", "OR": "or", "NOT": "not", "IS": "is", "NULL": "missing"}
+_UNKNOWN_AS_FALSE = re.compile(r"(?i)coalesce\(\s*([A-Za-z_]\w*)\s*,\s*false\s*\)")
 _TOKEN = re.compile(r"'[^']*'|[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|>=|<=|<>|!=|\S")
 
 
@@ -87,6 +88,7 @@ def expression_words(text: str, words: Words | None = None) -> str:
     """An SQL expression in words: columns by their labels, a number compared with a column
     followed by that column's unit, operators as symbols, keywords in lower case."""
     table = registry_words() if words is None else words
+    text = _UNKNOWN_AS_FALSE.sub(r"\1", text)  # "coalesce(pregnant, false)": pregnant
     out: list[str] = []
     unit = ""  # the unit of the last column, for the number compared with it
     for token in _TOKEN.findall(text):
