@@ -810,6 +810,16 @@ def labels() -> dict[str, str]:
     return REGISTRY.labels()
 
 
+def level_words(value: object) -> str:
+    """A level of a categorical column in words (``rules.LEVEL_WORDS``), else as text.
+
+    >>> level_words("nh_black"), level_words("female"), level_words(True)
+    ('non-Hispanic Black', 'female', 'True')
+    """
+    text = str(value)
+    return rules.LEVEL_WORDS.get(text, text)
+
+
 def units() -> dict[str, str]:
     """Column → unit ("" for codes, flags and categories)."""
     return REGISTRY.units()

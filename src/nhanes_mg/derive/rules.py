@@ -36,6 +36,21 @@ VITD_STATUS_LEVELS = ("deficient", "insufficient", "sufficient")
 SEASON_LEVELS = ("nov_apr", "may_oct")
 MORT_CAUSE_LEVELS = ("cvd", "cancer", "other")
 DOW_LEVELS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+# the levels above in words, as a reader sees them (a level not listed reads as itself)
+LEVEL_WORDS: dict[str, str] = {
+    "mexican_american": "Mexican American",
+    "other_hispanic": "other Hispanic",
+    "nh_white": "non-Hispanic White",
+    "nh_black": "non-Hispanic Black",
+    "nh_asian": "non-Hispanic Asian",
+    "lt_high_school": "less than high school",
+    "high_school": "high school",
+    "some_college": "some college",
+    "college_grad": "college graduate",
+    "nov_apr": "November–April",
+    "may_oct": "May–October",
+    "cvd": "cardiovascular disease",
+}
 
 # (age lo, age hi inclusive, sex or None, EAR, RDA), mg/day
 # Magnesium: IOM 1997 (claims.md); non-pregnant, non-lactating values for everyone.
