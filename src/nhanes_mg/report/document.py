@@ -22,7 +22,7 @@ from nhanes_mg import __version__
 from nhanes_mg.data import catalog
 from nhanes_mg.data.fetch import iter_manifest
 from nhanes_mg.files import atomic_write, inside
-from nhanes_mg.report import markup
+from nhanes_mg.report import contrast_section, markup
 from nhanes_mg.report import validation_section as section
 from nhanes_mg.report.markup import SYNTHETIC_STAMP
 from nhanes_mg.study import verdicts
@@ -570,6 +570,7 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
         ]
         if cuts:
             out += markup.details("Cut points", cuts)
+        out += contrast_section.markdown(r)  # group differences (a `contrast`), if any
         table = ["| " + " | ".join(HEADERS) + " |", "|" + " --- |" * len(HEADERS)]
         table += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in _rows(r)]
         out += markup.details(f"Table (tables/{spec.id}.csv)", table)
