@@ -16,7 +16,8 @@ import pytest
 
 from nhanes_mg.errors import EstimationError, SpecError
 from nhanes_mg.study.analyses import run_spec
-from nhanes_mg.study.contrasts import DIFFERENCE_ROLE, TEST_ROLE, difference_term
+from nhanes_mg.study.contrasts import difference_term
+from nhanes_mg.study.results import DIFFERENCE_ROLE, TEST_ROLE
 from nhanes_mg.study.spec import parse_spec
 from nhanes_mg.study.spec_types import GroupContrast
 from nhanes_mg.survey import SurveyDesign, svyby, svycontrast, svymean, svyquantile

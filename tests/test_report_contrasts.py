@@ -13,8 +13,7 @@ import polars as pl
 from nhanes_mg.report import contrast_section
 from nhanes_mg.report.document import ReportInputs, render_markdown
 from nhanes_mg.study.analysis_frame import tidy_rows
-from nhanes_mg.study.contrasts import DIFFERENCE_ROLE, TEST_ROLE
-from nhanes_mg.study.results import SpecResult
+from nhanes_mg.study.results import DIFFERENCE_ROLE, TEST_ROLE, SpecResult
 
 from hand_results import share_result
 

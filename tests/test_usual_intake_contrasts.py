@@ -18,7 +18,7 @@ from scipy import stats
 
 from nhanes_mg.errors import SpecError
 from nhanes_mg.study.analyses import run_spec
-from nhanes_mg.study.contrasts import DIFFERENCE_ROLE
+from nhanes_mg.study.results import DIFFERENCE_ROLE
 from nhanes_mg.study.spec import parse_spec
 from nhanes_mg.study.spec_types import GroupContrast
 

@@ -2,8 +2,8 @@
 (95% CI), P, n" and the design-based test of no difference beside it.
 
 Reads the result table's ``group difference`` and ``group test`` rows
-(:mod:`nhanes_mg.study.contrasts`); every number through :mod:`nhanes_mg.numbers`. A
-difference of shares reads in percentage points.
+(:mod:`nhanes_mg.study.contrasts`; this module loads no estimation code); every number
+through :mod:`nhanes_mg.numbers`. A difference of shares reads in percentage points.
 
 Examples
 --------
@@ -29,11 +29,10 @@ import polars as pl
 
 from nhanes_mg import numbers
 from nhanes_mg.derive.registry import level_words
-from nhanes_mg.study.contrasts import DIFFERENCE_ROLE, TEST_ROLE
-from nhanes_mg.study.results import SpecResult
+from nhanes_mg.study.results import DIFFERENCE_ROLE, DIFFERENCE_SCALES, TEST_ROLE, SpecResult
 
 HEADERS = ["cycle · group", "difference", "difference (95% CI)", "P", "n"]
-SHARES = "difference of proportions"
+SHARES = DIFFERENCE_SCALES["proportion"]
 
 
 def markdown(result: SpecResult) -> list[str]:

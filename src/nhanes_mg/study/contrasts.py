@@ -31,18 +31,12 @@ from scipy import stats
 from nhanes_mg.derive.registry import level_words
 from nhanes_mg.errors import EstimationError, SpecError
 from nhanes_mg.study.analysis_frame import TABLE_SCHEMA, tidy_rows
+from nhanes_mg.study.results import DIFFERENCE_ROLE, DIFFERENCE_SCALES, TEST_ROLE
 from nhanes_mg.study.spec_types import DescriptiveAnalysis, GroupContrast
 from nhanes_mg.survey import SurveyDesign, svyby, svychisq, svycontrast, svymean, svyratio
 from nhanes_mg.survey.results import SurveyResult
 
-DIFFERENCE_ROLE = "group difference"
-TEST_ROLE = "group test"
 GROUP_COL = "_cg"  # the compared column as text, in the descriptive analysis's frame
-DIFFERENCE_SCALES = {
-    "mean": "difference of means",
-    "proportion": "difference of proportions",
-    "ratio": "difference of ratios",
-}
 RAO_SCOTT, WALD = "Rao–Scott F test", "Wald F test"
 
 

@@ -22,6 +22,13 @@ if TYPE_CHECKING:
 
 RATIO_SCALES = ("odds ratio", "hazard ratio")
 CONTRAST_RATIO_SCALES = ("ratio of odds ratios", "ratio of hazard ratios")
+# a `contrast`'s rows (nhanes_mg.study.contrasts) and the scales of its differences
+DIFFERENCE_ROLE, TEST_ROLE = "group difference", "group test"
+DIFFERENCE_SCALES = {
+    "mean": "difference of means",
+    "proportion": "difference of proportions",
+    "ratio": "difference of ratios",
+}
 
 
 @dataclass(frozen=True)

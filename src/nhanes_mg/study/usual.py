@@ -14,13 +14,14 @@ from nhanes_mg.errors import (
 )
 from nhanes_mg.expressions import variables_of
 from nhanes_mg.study.analysis_frame import tidy_rows
-from nhanes_mg.study.contrasts import DIFFERENCE_ROLE, DIFFERENCE_SCALES, difference_term
+from nhanes_mg.study.contrasts import difference_term
 from nhanes_mg.study.plan import usual_weight
-from nhanes_mg.study.results import SpecResult
+from nhanes_mg.study.results import DIFFERENCE_ROLE, DIFFERENCE_SCALES, SpecResult
 from nhanes_mg.study.spec_types import Spec, UsualIntakeAnalysis
 from nhanes_mg.usual_intake import estimate_usual_intake
+from nhanes_mg.usual_intake.differences import domain_differences
 from nhanes_mg.usual_intake.domains import Domain, and_population, check_domains
-from nhanes_mg.usual_intake.estimate import UsualIntakeResult, domain_differences
+from nhanes_mg.usual_intake.estimate import UsualIntakeResult
 
 # ---------------------------------------------------------------------------------- usual intake
 
