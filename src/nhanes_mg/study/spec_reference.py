@@ -194,8 +194,9 @@ USUAL: Doc = {
         "boolean, text or list",
         "Differences between domains (usual intake): pairs [domain, reference] of domain "
         "labels, true (each domain minus the first) or a label (each other domain minus it); "
-        "the difference in the full sample and in each BRR replicate of the same fits, SE by "
-        "the replicate formula, t on the design df (role group difference).",
+        "of usual intake on the analysis's basis (not day 1): the difference in the full "
+        "sample and in each BRR replicate of the same fits, SE by the replicate formula, t on "
+        "the design df (role group difference).",
         '[["women", "men"]]',
     ),
 }
