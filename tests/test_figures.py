@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from plotnine import geom_hline, ggplot
 
-from nhanes_mg.report import figures
+from nhanes_mg.report import figure_curves, figures
 from nhanes_mg.study.results import SpecResult
 from nhanes_mg.study.spec import parse_spec
 
@@ -144,7 +144,7 @@ def test_curve_is_sorted_coloured_by_verdict_with_each_rows_published_value(
     forest: SpecResult,
 ) -> None:
     (verdict,) = forest.verdicts
-    plot = figures._curve(forest, verdict)
+    plot = figure_curves.curve(forest, verdict)
     assert plot is not None
     _no_column_names(plot)
     data = _data(plot)
@@ -164,7 +164,7 @@ def test_curve_is_sorted_coloured_by_verdict_with_each_rows_published_value(
 
 def test_curve_of_a_share_in_percent(share: SpecResult) -> None:
     (verdict,) = share.verdicts
-    plot = figures._curve(share, verdict)
+    plot = figure_curves.curve(share, verdict)
     assert plot is not None
     _no_column_names(plot)
     assert list(_data(plot)["estimate"]) == [pytest.approx(54.7), pytest.approx(60.0)]

@@ -12,7 +12,7 @@ import pandas as pd
 from plotnine import geom_hline, geom_text, ggplot
 
 from nhanes_mg.derive import registry
-from nhanes_mg.report import figures
+from nhanes_mg.report import figure_curves, figures
 from nhanes_mg.study.results import SpecResult
 from nhanes_mg.study.spec import parse_spec
 
@@ -238,6 +238,8 @@ def test_every_statements_published_value_is_drawn_in_the_claims_panel_order() -
 
 
 def test_survival_categories_carry_their_range_and_unit() -> None:
-    assert figures.category_label("≤ 50", "≤ 50", "nmol/L") == "≤ 50 nmol/L"
-    assert figures.category_label("50–75", "50–75 nmol/L", "nmol/L") == "50–75 nmol/L"
-    assert figures.category_label("Q2", "48.8–64.1 nmol/L", "nmol/L") == "Q2 (48.8–64.1 nmol/L)"
+    assert figure_curves.category_label("≤ 50", "≤ 50", "nmol/L") == "≤ 50 nmol/L"
+    assert figure_curves.category_label("50–75", "50–75 nmol/L", "nmol/L") == "50–75 nmol/L"
+    assert (
+        figure_curves.category_label("Q2", "48.8–64.1 nmol/L", "nmol/L") == "Q2 (48.8–64.1 nmol/L)"
+    )

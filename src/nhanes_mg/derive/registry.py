@@ -817,6 +817,21 @@ def labels() -> dict[str, str]:
     return REGISTRY.labels()
 
 
+def level_words(value: object) -> str:
+    """A level of a categorical column in words, whichever column it is of (a code two columns
+    share, "other", takes the first one's: race and Hispanic origin), else as text. With the
+    column known, :func:`level_label` is exact.
+
+    >>> level_words("nh_black"), level_words("female"), level_words(True)
+    ('Non-Hispanic Black', 'Female', 'True')
+    """
+    text = str(value)
+    for words in REGISTRY.level_labels().values():
+        if text in words:
+            return words[text]
+    return text
+
+
 def units() -> dict[str, str]:
     """Column → unit ("" for codes, flags and categories)."""
     return REGISTRY.units()

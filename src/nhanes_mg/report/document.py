@@ -21,16 +21,22 @@ import polars as pl
 from nhanes_mg import __version__, numbers
 from nhanes_mg.data import catalog
 from nhanes_mg.files import atomic_write, inside
-from nhanes_mg.report import data_files, markup
+from nhanes_mg.report import contrast_section, data_files, markup
 from nhanes_mg.report import validation_section as section
 from nhanes_mg.report.labels import expression_words, spec_words
 from nhanes_mg.report.markup import SYNTHETIC_STAMP
 from nhanes_mg.study import verdicts
 from nhanes_mg.study.evalues import RARE, EValues, evalues
 from nhanes_mg.study.flow import COMPLETE_CASE_NOTE
-from nhanes_mg.study.results import RATIO_SCALES, FitInfo, SpecResult, VariantVerdict, Verdict
+from nhanes_mg.study.results import (
+    OVERALL,
+    RATIO_SCALES,
+    FitInfo,
+    SpecResult,
+    VariantVerdict,
+    Verdict,
+)
 from nhanes_mg.study.spec_types import ModelAnalysis, Spec, cycles_text
-from nhanes_mg.study.table1 import OVERALL
 from nhanes_mg.study.weights import CDC_NAME
 from nhanes_mg.study.words import column_words, listing
 
@@ -636,6 +642,7 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
         ]
         if cuts:
             out += markup.details("Cut points", cuts)
+        out += contrast_section.markdown(r)  # group differences (a `contrast`), if any
         table = ["| " + " | ".join(HEADERS) + " |", "|" + " --- |" * len(HEADERS)]
         table += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in _rows(r)]
         out += markup.details(f"Table (tables/{spec.id}.csv)", table)

@@ -49,6 +49,7 @@ from plotnine import (
 
 from nhanes_mg.data import catalog
 from nhanes_mg.files import atomic_write, inside
+from nhanes_mg.report import figure_curves
 from nhanes_mg.report.figures_published import (
     is_share,
     published_values,
@@ -58,15 +59,13 @@ from nhanes_mg.report.figures_published import (
 from nhanes_mg.report.labels import (
     by_words,
     column_words,
-    exposure_words,
     level_words,
     outcome_words,
     panel_title,
     spec_words,
     term_words,
 )
-from nhanes_mg.study import verdicts
-from nhanes_mg.study.results import RATIO_SCALES, SpecResult, VariantVerdict, Verdict
+from nhanes_mg.study.results import RATIO_SCALES, SpecResult
 from nhanes_mg.study.spec_types import (
     Analysis,
     DescriptiveAnalysis,
@@ -81,17 +80,6 @@ __all__ = ["figure_kind", "panel_order", "panel_title", "write_figures"]
 DPI = 120
 OURS = "#2b5c8a"  # our estimates, when colour says nothing else
 THRESHOLD = "firebrick"  # a claim's threshold
-VERDICT_COLOURS = {
-    verdicts.CONSISTENT: "#176b2c",
-    verdicts.STRONGER: "#2b7bba",
-    verdicts.WEAKER: "#9a6700",
-    verdicts.INCONCLUSIVE: "#777777",
-    verdicts.NOT_REPRODUCED: "#555555",
-    verdicts.NO_EFFECT_OF_SIZE: "#6a3d9a",
-    verdicts.CONTRADICTED: "#b00020",
-    verdicts.NOT_ESTIMATED: "#bbbbbb",
-    "published": "#000000",
-}
 
 
 def figure_kind(analysis: Analysis) -> str:
@@ -127,18 +115,18 @@ def write_figures(result: SpecResult, folder: Path, stamp: str = "") -> list[Pat
         plots.append((kind, plot, height))
     curve_titles: dict[str, str] = {}
     for v in result.verdicts:
-        curve = _curve(result, v)
+        curve = figure_curves.curve(result, v)
         if curve is not None:
             kind = f"curve_{v.statement}" if v.statement else "curve"
             curve_titles[kind] = " — specification curve" + (
                 f" of statement ({v.statement}): {v.text}" if v.statement else ""
             )
-            lines = sum(len(_curve_label(c, v).splitlines()) for c in v.curve)
+            lines = sum(len(figure_curves.curve_label(c, v).splitlines()) for c in v.curve)
             plots.append((kind, curve, max(3.0, 1.4 + 0.25 * lines + 0.2 * len(v.curve))))
-    dose = _dose_response(result)
+    dose = figure_curves.dose_response(result)
     if dose is not None:
         plots.append(("spline", dose, 4.5))
-    survival = _survival(result)
+    survival = figure_curves.survival(result)
     if survival is not None:
         plots.append(("survival", survival, 4.5))
     paths = []
@@ -716,256 +704,3 @@ def _forest(
         )
     )
     return plot, min(max(height, 3.0), 16.0)
-
-
-def _curve_label(row: VariantVerdict, v: Verdict) -> str:
-    """A curve row's name as drawn: wrapped, the main row marked."""
-    return "\n".join(textwrap.wrap(("▶ " if row is v.main else "") + row.label, 42))
-
-
-def _curve(result: SpecResult, v: Verdict) -> ggplot | None:
-    """A statement's specification curve: its estimate in every analysis and sensitivity
-    analysis, sorted, coloured by verdict, each row's own published value beside it."""
-    rows_in = [c for c in v.curve if math.isfinite(c.estimate)]
-    # a row on another scale (a difference beside ratios) cannot share a log axis: it is
-    # named under the axis instead of leaving an empty row
-    elsewhere = [c.label for c in rows_in if v.ratio_scale and not c.conf_low > 0]
-    rows_in = [c for c in rows_in if c.label not in elsewhere]
-    if not rows_in:
-        return None
-    names: dict[int, str] = {}
-    for c in sorted(rows_in, key=lambda c: c.estimate):
-        name = _curve_label(c, v)
-        while name in names.values():
-            name += " "  # two rows with one label stay two rows
-        names[id(c)] = name
-    rows = [
-        {
-            "variant": names[id(c)],
-            "estimate": c.estimate,
-            "conf_low": c.conf_low,
-            "conf_high": c.conf_high,
-            "verdict": c.verdict,
-            "published": math.nan if c.published is None else c.published,
-        }
-        for c in rows_in
-    ]
-    data = pl.DataFrame(rows)
-    share = v.percent
-    if share:
-        data = data.with_columns(
-            [pl.col(c) * 100 for c in ("estimate", "conf_low", "conf_high", "published")]
-        )
-    frame = data.to_pandas()  # plotnine draws from pandas
-    order = [names[id(c)] for c in sorted(rows_in, key=lambda c: c.estimate)]
-    frame["variant"] = pd.Categorical(frame["variant"], categories=order, ordered=True)
-    null = v.null if v.null is not None else 0.0
-    if share:
-        null *= 100
-    main = v.main or rows_in[0]
-    scale = "share" if share else (main.scale or "estimate")
-    what = {
-        "threshold": f"{scale} ({main.outcome})" if main.outcome and not share else scale,
-        "effect": (
-            f"{scale} {'in' if scale.startswith('difference') else 'of'} {main.outcome}"
-            if main.outcome
-            else scale
-        ),
-        "modification": f"{scale} ({main.outcome}): the claimed stratum's effect relative to "
-        "the other's",
-    }[v.kind]
-    unit = "%" if share else ("log scale" if v.ratio_scale else "")
-    axis = f"{what} (95% CI{', ' + unit if unit else ''}); dashed: " + (
-        f"the claim's threshold {null:g}{'%' if share else ''}"
-        if v.kind == "threshold"
-        else "no difference between the strata"
-        if v.kind == "modification"
-        else "no effect"
-    )
-    if v.smallest is not None:
-        shown = f"{100 * v.smallest:g}%" if share else f"{v.smallest:g}"
-        axis += f"; dotted: the smallest effect of interest, {shown}"
-    if any(c.published is not None for c in rows_in):
-        axis += "; ◇ the published estimate the row is compared with"
-    if elsewhere:
-        axis += f". On another scale, in the table: {'; '.join(elsewhere)}"
-    if v.summary:
-        axis += f". {v.summary[0].upper()}{v.summary[1:]}"
-    colours = {k: c for k, c in VERDICT_COLOURS.items() if k in set(frame["verdict"])}
-    published = frame[frame["published"].notna()]
-    plot = (
-        ggplot(frame, aes("variant", "estimate", color="verdict"))
-        + theme_bw()
-        + geom_hline(yintercept=null, linetype="dashed", color="grey")
-        + geom_pointrange(aes(ymin="conf_low", ymax="conf_high"), size=0.5)
-        + coord_flip()
-        + scale_color_manual(values=colours)
-        + labs(x="", y="\n".join(textwrap.wrap(axis, 95)), color="verdict")
-    )
-    if v.smallest is not None:
-        plot += geom_hline(
-            yintercept=v.smallest * (100 if share else 1), linetype="dotted", color="#6a3d9a"
-        )
-    if len(published):
-        plot += geom_point(
-            aes("variant", "published"),
-            data=published,
-            shape="D",
-            fill="none",
-            color="black",
-            size=3,
-            inherit_aes=False,
-        )
-    if v.ratio_scale:
-        values = [*frame["conf_low"], *frame["conf_high"], *published["published"], null]
-        values += [] if v.smallest is None else [v.smallest]
-        low, high = min(values), max(values)
-        plot += scale_y_log10(breaks=[b for b in RATIO_BREAKS if low / 1.1 <= b <= high * 1.1])
-    return plot
-
-
-# log-axis breaks of ratio curves: plotnine's defaults can leave a whole side unlabelled
-RATIO_BREAKS = (0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
-
-
-def _dose_response(result: SpecResult) -> ggplot | None:
-    """The verdict analysis's adjusted dose–response curve (natural spline) with its 95%
-    band, its quantile estimates at their categories' weighted medians, and P non-linear."""
-    table = result.dose_response
-    if not table.height:
-        return None
-    name = result.shown_analysis(table)
-    data = table.filter(pl.col("analysis") == name)
-    curve = data.filter(pl.col("role") == "curve")
-    estimates = result.table.filter(
-        (pl.col("analysis") == name)
-        & pl.col("sensitivity").is_null()
-        & pl.col("role").is_in(["estimate", "reference"])
-        & pl.col("stratum").is_null()
-    ).select(group="term", estimate="estimate", conf_low="conf_low", conf_high="conf_high")
-    points = (
-        data.filter(pl.col("role") == "category")
-        .select("group", "value")
-        .join(estimates, on="group", how="inner")
-        .with_columns(
-            pl.col("conf_low").fill_null(pl.col("estimate")),
-            pl.col("conf_high").fill_null(pl.col("estimate")),
-        )
-    )
-    scale = result.table.filter(pl.col("analysis") == name)["scale"].drop_nulls()
-    ratio = scale.len() > 0 and scale[0] in RATIO_SCALES
-    first = data.row(0, named=True)
-    unit = f", {first['unit']}" if first["unit"] else ""
-    what = scale[0] if scale.len() else "difference"
-    analysis = result.spec.analysis(name)
-    words = spec_words(result.spec)
-    outcome = outcome_words(analysis, words) if isinstance(analysis, ModelAnalysis) else ""
-    exposure = (
-        exposure_words(analysis, words)[0]
-        if isinstance(analysis, ModelAnalysis)
-        else str(first["exposure"])
-    )
-    y = f"{what}{' of ' + outcome if outcome else ''}\n(95% CI{', log scale' if ratio else ''})"
-    caption = (
-        f"Reference: {first['reference']:.4g}{unit.replace(',', '')} (the weighted median of the "
-        f"reference category). Natural cubic spline, knots at the weighted 10th, 50th and 90th "
-        f"percentiles ({first['knots']}), adjusted as the model; P for non-linearity "
-        f"{first['p_nonlinear']:.2g}."
-    )
-    curve_pd = curve.to_pandas()  # plotnine draws from pandas: convert at the library boundary
-    plot = (
-        ggplot(curve_pd, aes("value", "estimate"))
-        + theme_bw()
-        + geom_hline(yintercept=1.0 if ratio else 0.0, linetype="dashed", color="grey")
-        + geom_ribbon(aes(ymin="conf_low", ymax="conf_high"), alpha=0.2, fill="#4477aa")
-        + geom_line(color="#4477aa")
-        + labs(
-            x=f"{exposure}{unit}",
-            y=y,
-            shape="",
-            caption="\n".join(textwrap.wrap(caption, 125)),
-        )
-        + theme(plot_caption=element_text(ha="left", size=8))
-    )
-    if points.height:
-        plot += geom_pointrange(
-            aes("value", "estimate", ymin="conf_low", ymax="conf_high", shape="kind"),
-            data=points.with_columns(kind=pl.lit("quantile estimate")).to_pandas(),
-            color="black",
-        )
-    if ratio:
-        low = float(curve["conf_low"].min())  # type: ignore[arg-type]
-        high = float(curve["conf_high"].max())  # type: ignore[arg-type]
-        plot += scale_y_log10(breaks=[b for b in RATIO_BREAKS if low <= b <= high])
-    return plot
-
-
-def _survival(result: SpecResult) -> ggplot | None:
-    """Unadjusted survey survival curves of the verdict's Cox analysis by exposure category
-    (each category's range in its unit), within each stratum of the claim's modifier when the
-    analysis has one, with pointwise 95% bands. R's ``svykm(se = TRUE)`` estimates survival as
-    the exponentiated Nelson–Aalen (Breslow) cumulative hazard, not the product-limit
-    estimator; the figure says so."""
-    curves = result.survival
-    if not curves.height:
-        return None
-    name = result.shown_analysis(curves)
-    analysis = result.spec.analysis(name)
-    data = curves.filter(pl.col("analysis") == name).sort("group_order", "time")
-    words = spec_words(result.spec)
-    expo, unit = (
-        exposure_words(analysis, words) if isinstance(analysis, ModelAnalysis) else ("", "")
-    )
-    ranges = data["range"] if "range" in data.columns else pl.Series([None] * data.height)
-    labels = {
-        (g, r): category_label(g, r, "" if unit == "ratio" else unit)  # a ratio has none
-        for g, r in zip(data["group"].to_list(), ranges.to_list(), strict=True)
-    }
-    data = data.with_columns(
-        years=pl.col("time") / 12,
-        label=pl.Series([labels[k] for k in zip(data["group"], ranges, strict=True)]),
-        **{c: pl.col(c) * 100 for c in ("survival", "conf_low", "conf_high")},
-    )
-    frame = data.to_pandas()  # plotnine draws from pandas: convert at the library boundary
-    order = data["label"].unique(maintain_order=True).to_list()
-    frame["label"] = pd.Categorical(frame["label"], categories=order, ordered=True)
-    outcome = outcome_words(analysis, words) if isinstance(analysis, ModelAnalysis) else ""
-    exposure = expo or str(data["exposure"][0])
-    legend = f"{exposure}, weighted quartile" if data["group"][0] == "Q1" else exposure
-    plot = (
-        ggplot(frame, aes("years", "survival", color="label", fill="label"))
-        + theme_bw()
-        + geom_ribbon(aes(ymin="conf_low", ymax="conf_high"), alpha=0.15, color="none")
-        + geom_line()
-        + labs(
-            x="years since the examination",
-            y=f"% free of {outcome or 'the event'} (95% CI)",
-            color=legend,
-            fill=legend,
-            caption="Unadjusted survey survival curves: the exponentiated Nelson–Aalen "
-            "(Breslow) estimator, as R's svykm(se = TRUE), not the product-limit "
-            "(Kaplan–Meier) one.",
-        )
-        + theme(plot_caption=element_text(ha="left", size=8))
-    )
-    if "stratum" in data.columns and data["stratum"].is_not_null().all():
-        strata = data["stratum"].unique(maintain_order=True).to_list()
-        frame["stratum"] = pd.Categorical(frame["stratum"], categories=strata, ordered=True)
-        plot += facet_wrap("stratum")
-    return plot
-
-
-def category_label(group: str, range_: str | None, unit: str) -> str:
-    """An exposure category as a legend names it: its range with the unit (``≤ 50 nmol/L``),
-    a quantile group with its range beside it (``Q1 (≤ 48.8 nmol/L)``).
-
-    >>> category_label("≤ 50", "≤ 50", "nmol/L"), category_label("50–75", "50–75", "")
-    ('≤ 50 nmol/L', '50–75')
-    >>> category_label("Q1", "≤ 48.8 nmol/L", "nmol/L")
-    'Q1 (≤ 48.8 nmol/L)'
-    """
-    if not range_:
-        return group
-    if unit and not range_.endswith(unit):
-        range_ = f"{range_} {unit}"
-    return range_ if range_.startswith(group) else f"{group} ({range_})"

@@ -66,22 +66,11 @@ def column_words(name: str, words: Words | None = None) -> tuple[str, str]:
     return table.get(name, (name.replace("_", " "), ""))
 
 
-@cache
-def _registry_levels() -> dict[str, str]:
-    """Every registry level code's words (a code two columns share, "other", takes the
-    first column's: race and Hispanic origin)."""
-    out: dict[str, str] = {}
-    for words in registry.level_labels().values():
-        for code, text in words.items():
-            out.setdefault(code, text)
-    return out
-
-
 def level_words(value: object) -> str:
     """A category value as words: the registry's (declared beside the levels), else the value
     with spaces for underscores."""
-    text = str(value)
-    return _registry_levels().get(text, text.replace("_", " "))
+    text = registry.level_words(value)
+    return text if text != str(value) else text.replace("_", " ")
 
 
 def expression_words(text: str, words: Words | None = None) -> str:

@@ -14,8 +14,9 @@ variance (:func:`nhanes_mg.survey.svycontrast`), and the interaction is tested j
 (:func:`nhanes_mg.survey.regtermtest`).
 
 The tidy table keeps structure in columns: ``role`` (``estimate``, ``reference``, ``trend``,
-``interaction``, ``stratum effect``, ``modification contrast``), ``sensitivity`` (null for the
-main analyses), ``cycle``, ``group``, ``subgroup``, ``stratum``.
+``interaction``, ``stratum effect``, ``modification contrast``, and a ``contrast``'s ``group
+difference`` and ``group test``: :mod:`nhanes_mg.study.contrasts`), ``sensitivity`` (null for
+the main analyses), ``cycle``, ``group``, ``subgroup``, ``stratum``.
 
 Examples
 --------

@@ -37,7 +37,16 @@ TABLE_SCHEMA: dict[str, Any] = {
     **{c: pl.String for c in ("scale", "outcome", "model")},
 }
 TABLE_COLUMNS: tuple[str, ...] = tuple(TABLE_SCHEMA)  # the tidy table's columns, in order
-ROLES = ("estimate", "reference", "trend", "interaction", "stratum effect", "modification contrast")
+ROLES = (
+    "estimate",
+    "reference",
+    "trend",
+    "interaction",
+    "stratum effect",
+    "modification contrast",
+    "group difference",  # a descriptive or usual-intake analysis's `contrast` (.contrasts)
+    "group test",
+)
 SCALES = {"logistic": "odds ratio", "cox": "hazard ratio", "linear": "difference"}
 CONTRAST_SCALES = {
     "logistic": "ratio of odds ratios",

@@ -23,6 +23,12 @@ from nhanes_mg.study.analysis_frame import (
     sql_series,
     tidy_rows,
 )
+from nhanes_mg.study.contrasts import (
+    GROUP_COL,
+    descriptive_contrast_rows,
+    levels_in_order,
+    resolve_pairs,
+)
 from nhanes_mg.study.plan import AnalysisPlan
 from nhanes_mg.study.spec_types import AgeStandard, DescriptiveAnalysis, Spec
 from nhanes_mg.survey import (
@@ -59,6 +65,10 @@ def estimate_descriptive(
     if standard is not None:
         columns["_agecat"] = frame.select(standard.group("age"))[:, 0]
     work = frame.with_columns(**columns)
+    if analysis.contrast is not None:  # the compared column, as text
+        work = work.with_columns(
+            pl.col(analysis.contrast.variable).cast(pl.String).alias(GROUP_COL)
+        )
     if analysis.statistic == "proportion" and work["_v"].dtype != pl.Boolean:
         raise SpecError(f"{where}: variable {analysis.variable!r} is not a condition")
     if work["_v"].dtype == pl.Boolean:
@@ -103,7 +113,41 @@ def estimate_descriptive(
     if analysis.trend and analysis.by and analysis.by[0] == "cycle":
         crude = table.filter(pl.col("role") == "estimate")
         table = pl.concat([table, _cycle_trend(crude, analysis)])
+    if analysis.contrast is not None:
+        table = pl.concat([table, _contrasts(analysis, design, work, where)])
     return table, n
+
+
+def _contrasts(
+    analysis: DescriptiveAnalysis, design: SurveyDesign, work: pl.DataFrame, where: str
+) -> pl.DataFrame:
+    """The group differences and the test of the ``contrast`` column's levels, within each
+    combination of the other ``by`` columns (:mod:`nhanes_mg.study.contrasts`)."""
+    contrast = analysis.contrast
+    assert contrast is not None
+    known = pl.col(DOMAIN_COL) & pl.col("_v").is_not_null() & pl.col(GROUP_COL).is_not_null()
+    if analysis.statistic == "ratio":
+        known = known & pl.col("_den").is_not_null()
+    positive = work.filter(known & (pl.col(design.weights_col) > 0))
+    levels = levels_in_order(positive[contrast.variable])
+    pairs = resolve_pairs(contrast, levels, where)
+    others = tuple(b for b in analysis.by if b != contrast.variable)
+    parts = []
+    for key, mask in _groups(work, others, where):
+        values = [str(v) for k, v in key.items() if k != "cycle"]
+        parts.append(
+            descriptive_contrast_rows(
+                analysis,
+                design.subset(known & mask),
+                pairs,
+                levels,
+                cycle=key.get("cycle"),
+                group=values[0] if values else None,
+                subgroup=" · ".join(values[1:]) or None,
+                outcome=analysis.label or analysis.variable,
+            )
+        )
+    return pl.concat(parts) if parts else pl.DataFrame(schema=TABLE_SCHEMA)
 
 
 def _standardized(

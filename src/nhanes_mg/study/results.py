@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -18,8 +18,21 @@ from nhanes_mg.study import verdicts
 from nhanes_mg.study.spec_types import Spec
 from nhanes_mg.study.words import column_words
 
+if TYPE_CHECKING:
+    from nhanes_mg.usual_intake.estimate import UsualIntakeResult
+
 RATIO_SCALES = ("odds ratio", "hazard ratio")
 CONTRAST_RATIO_SCALES = ("ratio of odds ratios", "ratio of hazard ratios")
+# a `contrast`'s rows (nhanes_mg.study.contrasts) and the scales of its differences
+DIFFERENCE_ROLE, TEST_ROLE = "group difference", "group test"
+DIFFERENCE_SCALES = {
+    "mean": "difference of means",
+    "proportion": "difference of proportions",
+    "ratio": "difference of ratios",
+}
+
+
+OVERALL = "Overall"  # Table 1's group of the whole domain, beside the exposure categories
 
 
 @dataclass(frozen=True)
@@ -204,7 +217,10 @@ class SpecResult:
     cautions: list[str] = field(default_factory=list)  # e.g. large complete-case losses
     verdicts: list[Verdict] = field(default_factory=list)  # one per judged statement
     error: str | None = None
-    usual_cache: dict[tuple[object, ...], pl.DataFrame] = field(default_factory=dict, repr=False)
+    # the usual-intake estimations shared by the analyses (cleared after a run)
+    usual_cache: dict[tuple[object, ...], UsualIntakeResult] = field(
+        default_factory=dict, repr=False
+    )
     # who was analysed, per model analysis (columns analysis, sensitivity, then those of
     # nhanes_mg.study.flow.FLOW_SCHEMA / MISSING_SCHEMA); empty without model analyses
     flow: pl.DataFrame = field(default_factory=pl.DataFrame)

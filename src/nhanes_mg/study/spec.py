@@ -97,6 +97,12 @@ A specification, field by field::
     brr = 0                                # 0: no replicate SEs (default: the design's Fay BRR)
     cycles = ["2005-2006", "2017-2018"]    # each cycle estimated on its own …
     pool = true                            # … or all pooled into one estimate ("2011-2014")
+    # group differences (descriptive and usual intake; spec_contrast.py):
+    contrast = "sex"                       # descriptive: a `by` column, each level − the first,
+                                           # within each cycle (or [["female", "male"]]: pairs
+                                           # level, reference), with the design-based test
+    contrast = [["women 51+", "age >= 19"]]   # usual intake: pairs of domain labels (or true:
+                                           # each domain − the first), BRR SEs
 
     [[sensitivity]]                        # optional: a variant of one analysis
     name = "vitd_intake"                   # unique among the sensitivity analyses
@@ -158,6 +164,7 @@ from nhanes_mg.study.spec_claims import (
     _reference,
     _statements,
 )
+from nhanes_mg.study.spec_contrast import descriptive_contrast, usual_contrast
 from nhanes_mg.study.spec_fields import (
     _NAME,
     DESCRIPTIVE_FIELDS,
@@ -288,6 +295,7 @@ def _analysis_of_kind(
             domains=domains,
             brr=_get(raw, "brr", int, path, where, False, None),
             pool=_get(raw, "pool", bool, path, where, False, False),
+            contrast=usual_contrast(raw, domains, path, where),
             **common,
         )
     if model == "descriptive":
@@ -322,6 +330,7 @@ def _analysis_of_kind(
             groups=groups,
             trend=bool(_get(raw, "trend", bool, path, where, False, False)),
             age_standardize=_age_standard(raw, statistic, path, where),
+            contrast=descriptive_contrast(raw, statistic, tuple(by), groups, path, where),
             **common,
         )
     for key in ("outcome", "exposure", "modifier"):
@@ -365,17 +374,22 @@ def _analysis_of_kind(
     per = float(_get(raw, "per", (int, float), path, where, False, 1.0))
     if not math.isfinite(per) or per <= 0:
         raise _fail(path, where + "per", f"must be positive, not {per:g}")
+    if "contrast" in raw and (exposure_type != "spline" or not isinstance(raw["contrast"], list)):
+        raise _fail(
+            path,
+            where + "contrast",
+            "in a model analysis: the two exposure values [low, high] of exposure_type = "
+            '"spline"; group differences (contrast = "sex") are for descriptive and '
+            "usual-intake analyses",
+        )
     contrast = _get(raw, "contrast", list, path, where, exposure_type == "spline", None)
-    if contrast is not None:
-        if exposure_type != "spline":
-            raise _fail(path, where + "contrast", 'only for exposure_type = "spline"')
-        if (
-            len(contrast) != 2
-            or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in contrast)
-            or not all(math.isfinite(x) for x in contrast)
-            or not contrast[0] < contrast[1]
-        ):
-            raise _fail(path, where + "contrast", "must be two increasing numbers: [low, high]")
+    if contrast is not None and (
+        len(contrast) != 2
+        or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in contrast)
+        or not all(math.isfinite(x) for x in contrast)
+        or not contrast[0] < contrast[1]
+    ):
+        raise _fail(path, where + "contrast", "must be two increasing numbers: [low, high]")
     exposure_error = _choice(
         _get(raw, "exposure_error", str, path, where, False, "none"),
         EXPOSURE_ERRORS,

@@ -79,6 +79,7 @@ DESCRIPTIVE_FIELDS = COMMON_FIELDS | {
     "groups",
     "trend",
     "age_standardize",
+    "contrast",
 }
 USUAL_FIELDS = COMMON_FIELDS | {
     "statistic",
@@ -88,6 +89,7 @@ USUAL_FIELDS = COMMON_FIELDS | {
     "domains",
     "brr",
     "pool",
+    "contrast",
 }
 SENSITIVITY_FIELDS = {"name", "label", "analysis", "add_covariates", "term", "direction"} | (
     MODEL_FIELDS | DESCRIPTIVE_FIELDS | USUAL_FIELDS

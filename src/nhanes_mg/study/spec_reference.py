@@ -125,7 +125,8 @@ MODEL: Doc = {
     "spline": ("boolean", "A continuous exposure's dose–response curve too.", "true"),
     "contrast": (
         "two numbers",
-        "exposure_type = spline: the estimate is the difference (ratio) between these values.",
+        "exposure_type = spline: the estimate is the difference (ratio) between these values. "
+        "(In descriptive and usual-intake analyses the same name asks for group differences.)",
         "[2.5, 25.0]",
     ),
     "exposure_error": (
@@ -164,6 +165,17 @@ DESCRIPTIVE: Doc = {
         "in each domain (renormalised).",
         '"adult"',
     ),
+    "contrast": (
+        "text or list",
+        "Group differences (statistic mean, proportion or ratio): a by column — each level "
+        "minus the first (an Enum's order), within each combination of the other by columns "
+        "(each cycle) — or pairs [level, reference] of the one by column besides cycle; each "
+        "with its design-based SE (the groups' joint influence values), t on the design df, "
+        "P and 95% CI (role group difference, a share's in proportion units), and the test of "
+        "no difference across the levels (role group test): Rao–Scott F for a share, Wald F "
+        "for a mean or a ratio. Of the crude estimates.",
+        '"sex"',
+    ),
 }
 
 USUAL: Doc = {
@@ -178,6 +190,15 @@ USUAL: Doc = {
     ),
     "brr": ("integer", "0: no replicate SEs (default: the design's Fay BRR).", "0"),
     "pool": ("boolean", "The cycles pooled into one estimate.", "true"),
+    "contrast": (
+        "boolean, text or list",
+        "Differences between domains (usual intake): pairs [domain, reference] of domain "
+        "labels, true (each domain minus the first) or a label (each other domain minus it); "
+        "of usual intake on the analysis's basis (not day 1): the difference in the full "
+        "sample and in each BRR replicate of the same fits, SE by the replicate formula, t on "
+        "the design df (role group difference).",
+        '[["women", "men"]]',
+    ),
 }
 
 SENSITIVITY: Doc = {

@@ -116,6 +116,31 @@ class _Common:
 
 
 @dataclass(frozen=True)
+class GroupContrast:
+    """Differences between groups of a descriptive or usual-intake analysis (``contrast``).
+
+    ``variable`` is the ``by`` column whose levels are compared (descriptive), or ``""`` for
+    a usual-intake analysis, whose groups are its domains (by label). ``pairs`` are
+    ``(level, reference)``: each difference is level − reference. Empty ``pairs`` (only for
+    a ``by`` column, whose levels are known from the data): each level against the first.
+
+    >>> GroupContrast("sex").words
+    'each level of sex against the first'
+    >>> GroupContrast("", (("women", "men"),)).words
+    'women − men'
+    """
+
+    variable: str
+    pairs: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def words(self) -> str:
+        if not self.pairs:
+            return f"each level of {self.variable} against the first"
+        return ", ".join(f"{a} − {b}" for a, b in self.pairs)
+
+
+@dataclass(frozen=True)
 class DescriptiveAnalysis(_Common):
     """Survey-weighted means, shares, ratios of means or quantiles, optionally by group."""
 
@@ -127,6 +152,7 @@ class DescriptiveAnalysis(_Common):
     groups: dict[str, str] = field(default_factory=dict)
     trend: bool = False
     age_standardize: AgeStandard | None = None  # beside the crude estimate
+    contrast: GroupContrast | None = None  # differences between the levels of a `by` column
     kind: Literal["descriptive"] = "descriptive"
 
     @property
@@ -206,6 +232,7 @@ class UsualIntakeAnalysis(_Common):
     brr: int | None = None
     domains: tuple[tuple[str, str], ...] = (("all", "TRUE"),)
     pool: bool = False  # the cycles pooled into one estimate
+    contrast: GroupContrast | None = None  # differences between domains (by label)
     kind: Literal["usual_intake"] = "usual_intake"
 
     @property

@@ -32,6 +32,7 @@ import numpy as np
 import polars as pl
 
 from nhanes_mg.errors import NhanesError
+from nhanes_mg.study.results import OVERALL
 from nhanes_mg.survey import SurveyDesign, regtermtest, svyglm
 from nhanes_mg.survey.chisq import svychisq
 from nhanes_mg.survey.design import SurveyWarning
@@ -49,7 +50,6 @@ TABLE1_SCHEMA: dict[str, pl.DataType] = {
     "p_value": pl.Float64(),  # the same on every row of a variable
     "test": pl.String(),
 }
-OVERALL = "Overall"  # the group of the whole domain, beside the categories (first column)
 
 
 def _kind(series: pl.Series) -> str:

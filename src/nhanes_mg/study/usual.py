@@ -14,11 +14,14 @@ from nhanes_mg.errors import (
 )
 from nhanes_mg.expressions import variables_of
 from nhanes_mg.study.analysis_frame import tidy_rows
+from nhanes_mg.study.contrasts import difference_term
 from nhanes_mg.study.plan import usual_weight
-from nhanes_mg.study.results import SpecResult
+from nhanes_mg.study.results import DIFFERENCE_ROLE, DIFFERENCE_SCALES, SpecResult
 from nhanes_mg.study.spec_types import Spec, UsualIntakeAnalysis
 from nhanes_mg.usual_intake import estimate_usual_intake
+from nhanes_mg.usual_intake.differences import domain_differences
 from nhanes_mg.usual_intake.domains import Domain, and_population, check_domains
+from nhanes_mg.usual_intake.estimate import UsualIntakeResult
 
 # ---------------------------------------------------------------------------------- usual intake
 
@@ -85,12 +88,12 @@ def estimate_usual(
             continue  # that analysis reports its own error
         for d in theirs:
             needed.setdefault(d.label, d)
-    cached = result.usual_cache.get(key)
-    if cached is None or not set(d.label for d in mine) <= set(cached["domain"]):
-        if cached is not None:  # keep what was estimated before (labels are conditions)
-            for text in cached["domain"].unique().to_list():
+    estimated = result.usual_cache.get(key)
+    if estimated is None or not set(d.label for d in mine) <= set(estimated.table["domain"]):
+        if estimated is not None:  # keep what was estimated before (labels are conditions)
+            for text in estimated.table["domain"].unique().to_list():
                 needed.setdefault(text, Domain(text, text, where))
-        cached = estimate_usual_intake(
+        estimated = estimate_usual_intake(
             analytic,
             cycles=[] if analysis.pool else cycles,
             nutrients=(analysis.variable,),
@@ -99,8 +102,9 @@ def estimate_usual(
             weight=weight,
             n_brr=analysis.brr,
             n_jobs=1,
-        ).table
-        result.usual_cache[key] = cached
+        )
+        result.usual_cache[key] = estimated
+    cached = estimated.table
     labels = {d.label: label for d, (label, _) in zip(mine, analysis.domains, strict=True)}
     rows = cached.filter(
         (pl.col("basis") == analysis.basis)
@@ -143,4 +147,47 @@ def estimate_usual(
     table = table.sort(
         "cycle", pl.col("group").replace_strict(order, default=0, return_dtype=pl.Int64), "term"
     )
+    if analysis.contrast is not None:
+        table = pl.concat([table, _differences(analysis, estimated, labels, stat, per, scale)])
     return table, n, tuple(cycles)
+
+
+def _differences(
+    analysis: UsualIntakeAnalysis,
+    estimated: UsualIntakeResult,
+    labels: dict[str, str],
+    stat: str,
+    per: float,
+    scale: str,
+) -> pl.DataFrame:
+    """The ``contrast`` pairs of domains: usual intake's difference in every population,
+    its SE from the same BRR replicates (:func:`domain_differences`)."""
+    assert analysis.contrast is not None
+    condition = {label: text for text, label in labels.items()}
+    pairs = [(condition[a], condition[b]) for a, b in analysis.contrast.pairs]
+    rows = domain_differences(estimated, pairs, stat).filter(
+        (pl.col("basis") == analysis.basis) & (pl.col("method") == "usual")
+    )
+    table = rows.select(
+        cycle=pl.col("population"),
+        term=pl.struct("domain", "reference").map_elements(
+            lambda d: difference_term(labels[d["domain"]], labels[d["reference"]]),
+            return_dtype=pl.String,
+        ),
+        estimate=pl.col("estimate") / per,
+        std_error=pl.col("std_error") / per,
+        statistic=pl.col("statistic"),
+        p_value=pl.col("p_value"),
+        conf_low=pl.col("conf_low") / per,
+        conf_high=pl.col("conf_high") / per,
+        df=pl.col("df"),
+        n=pl.col("n"),
+    )
+    return tidy_rows(
+        table,
+        analysis=analysis.name,
+        role=DIFFERENCE_ROLE,
+        scale=DIFFERENCE_SCALES[scale],
+        outcome=analysis.label or analysis.name,
+        model="usual intake",
+    ).sort("cycle", maintain_order=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import polars as pl
@@ -100,6 +100,15 @@ def _replicate_linear(
     R's ``svytotal``/``svymean`` of a ``svyrep.design``: the replicate estimates are one
     matrix product of the rows' replicate weights with the values.
     """
+    estimate, replicates = _replicate_estimates(design, values, rows, mean)
+    return estimate, design.replicate_variance(estimate, replicates)
+
+
+def _replicate_estimates(
+    design: ReplicateDesign, values: np.ndarray, rows: np.ndarray, mean: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted totals (or means) of ``values`` on ``rows``: full sample (p,) and every
+    replicate's (R, p)."""
     idx = np.flatnonzero(rows)
     z = values.take(idx, axis=0)
     w = design.weights.take(idx)
@@ -110,7 +119,7 @@ def _replicate_linear(
         estimate = estimate / w.sum()
         with np.errstate(invalid="ignore", divide="ignore"):
             replicates = replicates / reps_w.sum(axis=0)[:, None]
-    return estimate, design.replicate_variance(estimate, replicates)
+    return estimate, replicates
 
 
 def svymean(
@@ -531,6 +540,8 @@ def svyby(
     by: str | Sequence[str],
     design: AnyDesign,
     fun: Callable[..., SurveyResult],
+    *,
+    covmat: bool = False,
     **kwargs: Any,
 ) -> SurveyResult:
     """Apply an estimator in each group, as domains of the full design (R: ``svyby``).
@@ -538,6 +549,16 @@ def svyby(
     Groups are the distinct non-missing values (combinations) of ``by`` among domain rows
     with positive weight, sorted. Terms read ``"by=level: term"``; ``result.extra["groups"]``
     holds a polars frame with one row per term and the group values.
+
+    With ``covmat=True`` (R's ``svyby(..., covmat = TRUE)``) the result's ``vcov`` is the
+    full covariance of every group's estimates, so that :func:`svycontrast` gives
+    differences between groups with their design-based SE (the groups share PSUs: their
+    estimates are correlated). Taylor designs: the variance of the groups' influence values
+    taken together (R's ``svyrecvar`` of the bound influence matrices, standardized designs'
+    post-strata included); replicate designs: R's ``svrVar`` of the groups' replicate
+    estimates taken together. Only for ``svymean``, ``svytotal``, ``svyratio`` and
+    ``svyciprop`` (whose covariance is that of the mean, as R's ``SE`` of it); the groups'
+    own rows (estimates, SEs, intervals) are the same as without it.
 
     Examples
     --------
@@ -550,7 +571,15 @@ def svyby(
     >>> d = SurveyDesign(frame, strata="sdmvstra", psu="sdmvpsu", weights="wt_mec")
     >>> svyby("x", "sex", d, svymean).tidy()["term"].to_list()
     ['sex=1: x', 'sex=2: x']
+    >>> both = svyby("x", "sex", d, svymean, covmat=True)
+    >>> both.vcov.shape, bool(np.allclose(np.diag(both.vcov), both.std_error**2))
+    ((2, 2), True)
     """
+    if covmat and fun not in _JOINT:
+        raise EstimationError(
+            f"svyby: covmat=True is available for svymean, svytotal, svyratio and svyciprop, "
+            f"not {getattr(fun, '__name__', fun)!r}"
+        )
     by_cols = [by] if isinstance(by, str) else list(by)
     missing = [c for c in by_cols if c not in design.frame.columns]
     if missing:
@@ -564,11 +593,17 @@ def svyby(
     parts: list[SurveyResult] = []
     labels: list[str] = []
     group_rows: list[dict[str, Any]] = []
+    domains: list[AnyDesign] = []
     for row in groups.iter_rows(named=True):
         cond = pl.lit(True)
         for col, val in row.items():
             cond = cond & (pl.col(col) == val)
-        res = fun(x, design.subset(cond), **kwargs)
+        domains.append(design.subset(cond))
+        if fun is svyratio:  # svyratio(numerator, denominator, design): R's ~num, ~den
+            rest = {k: v for k, v in kwargs.items() if k != "denominator"}
+            res = svyratio(x, _denominator(kwargs), domains[-1], **rest)
+        else:
+            res = fun(x, domains[-1], **kwargs)
         label = ", ".join(f"{c}={v}" for c, v in row.items())
         parts.append(res)
         labels.extend(f"{label}: {t}" for t in res.terms)
@@ -583,9 +618,67 @@ def svyby(
         conf_high=np.concatenate([r.conf_high for r in parts]),
         df=np.concatenate([r.df for r in parts]),
         n=np.concatenate([r.n for r in parts]),
-        vcov=None,
+        vcov=_joint_vcov(x, fun, design, domains, kwargs) if covmat else None,
         level=parts[0].level,
         method=f"by({parts[0].method})",
         extra={"groups": pl.DataFrame(group_rows, schema=groups.schema)},
     )
     return out
+
+
+def _joint_vcov(
+    x: Any,
+    fun: Callable[..., SurveyResult],
+    design: AnyDesign,
+    domains: Sequence[AnyDesign],
+    kwargs: dict[str, Any],
+) -> np.ndarray:
+    """The covariance of every domain's estimates of ``fun`` taken together (svyby's
+    ``covmat``): influence values (Taylor) or replicate estimates (replicate designs) of the
+    domains side by side, through the design's own variance."""
+    na_rm = bool(kwargs.get("na_rm", False))
+    ratio = fun is svyratio
+    mean = fun is not svytotal
+    if isinstance(design, ReplicateDesign):
+        thetas, reps = [], []
+        for d in domains:
+            assert isinstance(d, ReplicateDesign)
+            values = _ratio_values(d, x, kwargs) if ratio else _matrix(d, x)[0]
+            rows = _rows(d, values, na_rm, "svyby")
+            est, rep = _replicate_estimates(d, values, rows, mean=False if ratio else mean)
+            if ratio:  # the ratio of the totals, in each replicate too
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    est, rep = est[:1] / est[1:], rep[:, :1] / rep[:, 1:]
+            thetas.append(est)
+            reps.append(rep)
+        return design.replicate_variance(np.concatenate(thetas), np.hstack(reps))
+    columns = []
+    for d in domains:
+        assert isinstance(d, SurveyDesign)
+        values = _ratio_values(d, x, kwargs) if ratio else _matrix(d, x)[0]
+        rows = _rows(d, values, na_rm, "svyby")
+        w = np.where(rows, d.weights, 0.0)
+        z = np.where(rows[:, None], values, 0.0)
+        if ratio:
+            tx = w @ z[:, 1]
+            r = (w @ z[:, 0]) / tx
+            columns.append((w * (z[:, 0] - r * z[:, 1]) / tx)[:, None])
+        elif mean:
+            columns.append(w[:, None] * (z - (w @ z) / w.sum()) / w.sum())
+        else:
+            columns.append(w[:, None] * z)
+    return design.variance(np.hstack(columns), design.domain)
+
+
+def _denominator(kwargs: dict[str, Any]) -> Variable:
+    if "denominator" not in kwargs:
+        raise EstimationError("svyby: svyratio needs denominator=... (R: ~num, ~den)")
+    return cast(Variable, kwargs["denominator"])
+
+
+def _ratio_values(design: AnyDesign, x: Any, kwargs: dict[str, Any]) -> np.ndarray:
+    """svyby(numerator, ..., svyratio, denominator=...): the two columns of the ratio."""
+    return np.column_stack([design.values(x), design.values(_denominator(kwargs))])
+
+
+_JOINT = (svymean, svytotal, svyratio, svyciprop)

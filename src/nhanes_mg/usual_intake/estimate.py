@@ -489,6 +489,9 @@ class UsualIntakeResult:
     info: dict[str, Any]
     _state: _State | None = field(default=None, repr=False)
     _draws: pl.DataFrame | None = field(default=None, repr=False)
+    # every replicate's estimates of the table's rows: its keys, ``replicate`` (0 … R − 1) and
+    # each statistic (for differences between domains: :func:`domain_differences`)
+    replicates: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
 
     @property
     def draws(self) -> pl.DataFrame:
@@ -835,7 +838,8 @@ def estimate_usual_intake(
         )
     replicate_results = _map_replicates(state, compiled, True, n_jobs)
     state.rep_fits = {key: fits for key, (fits, _) in replicate_results.items()}
-    table = _table(state, compiled, full, {k: v[1] for k, v in replicate_results.items()})
+    replicate_stats = {k: v[1] for k, v in replicate_results.items()}
+    table = _table(state, compiled, full, replicate_stats)
 
     model_rows = [
         {
@@ -870,4 +874,22 @@ def estimate_usual_intake(
         "pools": {label: list(members) for label, members in pools.items()},
         "stratify": stratify,
     }
-    return UsualIntakeResult(table, pl.DataFrame(model_rows), info, state)
+    return UsualIntakeResult(
+        table, pl.DataFrame(model_rows), info, state, replicates=_replicate_frame(replicate_stats)
+    )
+
+
+def _replicate_frame(replicates: Mapping[tuple[str, int], _PassStats]) -> pl.DataFrame:
+    """Every replicate's estimates: one row per replicate × the table's keys."""
+    keys = ("population", "nutrient", "basis", "method", "domain")
+    rows = [
+        {
+            **dict(zip(keys, key, strict=True)),
+            "replicate": r,
+            **{s: float(v[s]) for s in STAT_NAMES},
+        }
+        for (_, r), stats in replicates.items()
+        for key, (_, v) in stats.items()
+    ]
+    types = {**dict.fromkeys(keys, pl.String), "replicate": pl.Int64}
+    return pl.DataFrame(rows, schema={**types, **dict.fromkeys(STAT_NAMES, pl.Float64)})
