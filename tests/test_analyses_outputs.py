@@ -42,7 +42,7 @@ def test_crude_margins_are_the_category_prevalences(c3: SpecResult) -> None:
     # a model with nothing to adjust for predicts each category's weighted prevalence
     assert margins["estimate"].to_list() == pytest.approx(table1["estimate"].to_list(), rel=1e-6)
     adjusted = c3.margins.filter(pl.col("analysis") == "deficiency_adjusted")
-    assert adjusted["adjusted_for"][0].startswith("age, sex")
+    assert adjusted["adjusted_for"][0].startswith("age; sex; race and Hispanic origin")
 
 
 def test_table_one_shows_who_fills_the_top_quartile(c3: SpecResult) -> None:

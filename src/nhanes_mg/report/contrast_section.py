@@ -29,6 +29,7 @@ import polars as pl
 
 from nhanes_mg import numbers
 from nhanes_mg.derive.registry import level_words
+from nhanes_mg.report.labels import expression_words
 from nhanes_mg.study.results import DIFFERENCE_ROLE, DIFFERENCE_SCALES, TEST_ROLE, SpecResult
 
 HEADERS = ["cycle · group", "difference", "difference (95% CI)", "P", "n"]
@@ -68,7 +69,8 @@ def _block(analysis: str, sensitivity: str | None, rows: pl.DataFrame) -> list[s
     shares = scale == SHARES
     unit = "percentage points" if shares else scale
     name = f"`{analysis}`" + (f" [{sensitivity}]" if sensitivity else "")
-    what = "; ".join(x for x in (first["outcome"], unit) if x)
+    outcome = expression_words(str(first["outcome"])) if first["outcome"] else ""
+    what = "; ".join(x for x in (outcome, unit) if x)
     out = ["", f"**Group differences in {name}** ({what}, 95% CI):", ""]
     out.append("| " + " | ".join(HEADERS) + " |")
     out.append("|" + " --- |" * len(HEADERS))

@@ -23,7 +23,7 @@ from nhanes_mg.data import catalog
 from nhanes_mg.files import atomic_write, inside
 from nhanes_mg.report import contrast_section, data_files, markup
 from nhanes_mg.report import validation_section as section
-from nhanes_mg.report.labels import expression_words, spec_words
+from nhanes_mg.report.labels import expression_words, level_words, spec_words
 from nhanes_mg.report.markup import SYNTHETIC_STAMP
 from nhanes_mg.study import verdicts
 from nhanes_mg.study.evalues import RARE, EValues, evalues
@@ -305,17 +305,20 @@ def _rows(result: SpecResult) -> list[list[str]]:
     rows = []
     for r in result.table.iter_rows(named=True):
         share = r["scale"] == "proportion"
+        points = r["scale"] == "difference of proportions"  # percentage points
         null = 1.0 if r["scale"] in RATIO_SCALES else None
-        where = " · ".join(x for x in (r["cycle"], r["group"], r["subgroup"], r["stratum"]) if x)
+        parts = (r["cycle"], r["group"], r["subgroup"], r["stratum"])
+        where = " · ".join(level_words(x) for x in parts if x)
+        text = numbers.estimate_ci(
+            r["estimate"], r["conf_low"], r["conf_high"], null=null, percent=share or points
+        )
         rows.append(
             [
                 r["analysis"] + (f" [{r['sensitivity']}]" if r["sensitivity"] else ""),
                 r["role"],
-                r["term"],
+                level_words(r["term"]),
                 where,
-                numbers.estimate_ci(
-                    r["estimate"], r["conf_low"], r["conf_high"], null=null, percent=share
-                ),
+                text.replace("%", "") + " pp" if points and text else text,
                 numbers.p_value(r["p_value"]),
                 numbers.count(r["n"]),
                 r["scale"],
