@@ -16,6 +16,7 @@ from nhanes_mg.report.document import measurement_error_lines
 from nhanes_mg.study.calibrated import calibrated_chain
 from nhanes_mg.study.plan import compile
 from nhanes_mg.study.spec import load_shipped_specs
+from nhanes_mg.study.words import column_words
 from nhanes_mg.survey.results import SurveyResult
 from run_support import ShippedResult
 
@@ -56,7 +57,7 @@ def test_the_calibration_model_holds_every_covariate_and_the_modifier(
     text = item.description
     assert item.model is not None and item.model.calibration == ("mg", "food+supplements")
     for covariate in item.model.covariates:
-        assert covariate in text
+        assert column_words(covariate) in text  # each covariate, in words
     assert "vitd_total >= 10" in text and "Systematic under-reporting is not corrected" in text
     fit = shipped_result("C4").fit("deficiency_interaction", "calibrated")
     assert fit is not None and fit.error is None

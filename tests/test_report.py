@@ -146,7 +146,7 @@ def test_numbers_shares_as_percent_ratios_plain_p_values_rounded(md: str) -> Non
         "| share_below_ear | estimate | share | 2017-2018 | 54.7% (51.2–58.3%) |  | 4,000 | "
         "proportion |"
     ) in share
-    assert "| share_below_ear_by_sex | estimate | share | female | 59.0% (55.0–63.0%) |" in share
+    assert "| share_below_ear_by_sex | estimate | share | Female | 59.0% (55.0–63.0%) |" in share
     women = "| share_below_ear [women] | estimate | share | 2017-2018 | 60.0% (55.0–65.0%) |"
     assert women in share
     # a trend is not a share: three significant digits below 0.1, one minus sign, "to"

@@ -16,7 +16,7 @@ Examples
 ('diet2', 'diet1', 'exam')
 >>> choice = choose_weight(["vitd_25oh_nmol < 30", "mg_food_d1 + mg_supp", "age >= 20"])
 >>> choice.weight, choice.reason
-('wt_diet1', 'day-1 dietary recall (mg_food_d1) → WTDRD1')
+('wt_diet1', 'day-1 dietary recall (magnesium from food, day 1) → WTDRD1')
 """
 
 from __future__ import annotations
