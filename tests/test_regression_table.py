@@ -57,5 +57,5 @@ def test_the_report_prints_it_as_tbl_regression(shipped_result: ShippedResult) -
     labels = [r[0] for r in rows]
     sex = labels.index("Sex")
     assert rows[sex] == ["Sex", "", ""]  # the variable's own row, its levels under it
-    assert rows[sex + 1] == ["\u00a0" * 4 + "Male", "— (reference)", ""]
-    assert rows[sex + 2][0] == "\u00a0" * 4 + "Female" and "(" in rows[sex + 2][1]
+    assert rows[sex + 1] == [report.INDENT + "Male", "— (reference)", ""]
+    assert rows[sex + 2][0] == report.INDENT + "Female" and "(" in rows[sex + 2][1]

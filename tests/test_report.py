@@ -358,9 +358,11 @@ def test_table_one_is_in_words_with_one_p_per_characteristic(
     codes = {code for words in registry.level_labels().values() for code in words}
     labels = [row[0] for row in rows]
     for label in labels:
-        assert label.strip("\u00a0") not in codes - {"other"}, label  # no raw level code
+        assert label.removeprefix(report.INDENT) not in codes - {"other"}, (
+            label
+        )  # no raw level code
         assert "_" not in label, label  # nor a column name
-    assert "\u00a0\u00a0\u00a0\u00a0Non-Hispanic White" in labels
+    assert report.INDENT + "Non-Hispanic White" in labels
     race = labels.index("Race and Hispanic origin, % (SE)")
     assert rows[race][-1] == "< 0.001" and all(r[-1] == "" for r in rows[race + 1 : race + 6])
     p_values = [r[-1] for r in rows if r[-1]]
@@ -393,3 +395,11 @@ def test_terminal_report_and_csv_show_one_estimate_text(
             row["estimate"], row["conf_low"], row["conf_high"], null=1.0
         )
         assert text in row["ours"] and text in md
+
+
+def test_a_level_is_indented_under_its_characteristic_in_the_html() -> None:
+    """The parser strips a cell's leading whitespace; the indent survives it."""
+    from nhanes_mg.report import markup
+
+    page = markup.to_html(f"| a |\n| --- |\n| {report.INDENT}Male |\n")
+    assert "<td>\u200b\u00a0\u00a0\u00a0\u00a0Male</td>" in page

@@ -98,7 +98,9 @@ def write_tables(result: SpecResult, folder: Path, synthetic: bool = False) -> P
 FLOW_HEADERS = ["step", "kept if", "n lost", "n remaining"]
 
 
-INDENT = "\u00a0" * 4  # a level under its variable (markdown keeps no-break spaces)
+# a level under its variable: no-break spaces after a zero-width space (a table cell's
+# leading whitespace, no-break spaces included, is stripped by the markdown parser)
+INDENT = "\u200b" + "\u00a0" * 4
 
 
 def table1_rows(result: SpecResult) -> tuple[str, list[str], list[list[str]]]:
