@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, set-up included: lint, format, types, then pytest (unit tests, doctests
-# and the real-mirror integration tests; extra arguments go to pytest).
+# and the real-mirror integration tests; extra arguments go to pytest: -m "not slow" leaves out
+# the tests that need the real-mirror build or a process of their own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -9,4 +10,5 @@ export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} OMP_NUM_THREADS=${OMP_NUM
 .venv/bin/ruff check src tests scripts
 .venv/bin/ruff format --check src tests scripts
 .venv/bin/mypy
-.venv/bin/python -m pytest "$@"
+# the 25 slowest tests in the log (where the suite's time goes)
+.venv/bin/python -m pytest --durations=25 "$@"

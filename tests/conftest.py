@@ -1,5 +1,10 @@
 """Shared fixtures: the real NHANES mirror, unpacked once per test session, fetched into one data
-dir and built into the analytic dataset once (``build_result``, ``analytic_frame``).
+dir and built into the analytic dataset once (``build_result``, ``analytic_frame``), and ``run``
+of every shipped claim with the validation gallery once (``full_run``), whose results every test
+of a shipped claim reads (``shipped_result``).
+
+Tests that need the real-mirror build, or start the command line in a process of its own, are
+marked ``slow``: ``pytest -m "not slow"`` runs the rest in seconds.
 
 ``NHANES_MG_MIRROR`` may point at an unpacked mirror (a folder holding ``2005-2006/`` …) to skip
 unpacking. Otherwise ``../shared/nhanes/nhanes-mirror-2001-2018.tar.xz`` is unpacked into a
@@ -26,12 +31,13 @@ import pytest
 
 from run_support import ShippedResult
 
-from derive_support import SessionBuild, fill_cache
+from derive_support import SessionBuild, fill_cache, session_build_in_runs
 
 if TYPE_CHECKING:
     import polars as pl
 
     from nhanes_mg.derive import BuildResult
+    from nhanes_mg.jobs.run import RunSummary
     from nhanes_mg.study.results import SpecResult
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,6 +49,18 @@ ARCHIVE = REPO.parent / "shared" / "nhanes" / "nhanes-mirror-2001-2018.tar.xz"
 os.environ.setdefault(
     "NHANES_MG_STORE_KEY", str(Path(tempfile.gettempdir()) / f"nhanes-mg-test-{os.getpid()}.key")
 )
+
+
+# a test that reads one of these (directly or through another fixture) needs the real-mirror
+# build of the session, or the run of every shipped claim: slow
+SLOW_FIXTURES = frozenset({"nhanes_data_dir", "session_build", "full_run", "shipped_result"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``slow`` every test that needs the session's real-mirror build or full run."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def _in_ci() -> bool:
@@ -170,18 +188,46 @@ def cli_main(
 
 
 @pytest.fixture(scope="session")
-def shipped_result(analytic_frame: pl.DataFrame) -> ShippedResult:
+def full_run(
+    nhanes_data_dir: Path,
+    mirror_dir: Path,
+    build_result: BuildResult,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> RunSummary:
+    """``run`` of every shipped claim with the validation gallery on the real mirror, once a
+    session (its claims and the gallery in the worker pool, as ``nhanes-mg run`` does). The
+    build it asks for is the session's (the same data dir and cycles; tests/test_derive_build.py
+    tests building)."""
+    from nhanes_mg.jobs.run import run_pipeline
+
+    out = tmp_path_factory.mktemp("outputs")
+    with session_build_in_runs(build_result, nhanes_data_dir) as asked:
+        summary = run_pipeline(
+            data_dir=nhanes_data_dir, out_dir=out, mirror=str(mirror_dir), validate=True
+        )
+    assert asked == [nhanes_data_dir]
+    return summary
+
+
+@pytest.fixture(scope="session")
+def shipped_result(request: pytest.FixtureRequest) -> ShippedResult:
     """``run_spec`` of a shipped specification on the session's analytic frame, computed once a
-    session whatever the number of tests that read it (they must not change it)."""
+    session whatever the number of tests that read it (they must not change it). When the
+    session also runs every claim (``full_run``), its results are these: the claims are
+    estimated once."""
     from nhanes_mg.study.analyses import run_spec
     from nhanes_mg.study.spec import load_shipped_specs
 
     cache: dict[str, SpecResult] = {}
+    if any("full_run" in getattr(i, "fixturenames", ()) for i in request.session.items):
+        summary: RunSummary = request.getfixturevalue("full_run")
+        cache.update({r.spec.id: r for r in summary.results})
 
     def get(spec_id: str) -> SpecResult:
         if spec_id not in cache:
             spec = next(s for s in load_shipped_specs() if s.id == spec_id)
-            cache[spec_id] = run_spec(spec, analytic_frame)
+            frame: pl.DataFrame = request.getfixturevalue("analytic_frame")
+            cache[spec_id] = run_spec(spec, frame)
         return cache[spec_id]
 
     return get

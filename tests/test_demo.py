@@ -203,6 +203,7 @@ def test_build_gives_values_for_the_core_variables(data_dir: Path) -> None:
     assert _number(low_mg) < _number(high_mg)
 
 
+@pytest.mark.slow  # every claim, imputation and calibration included, on made-up data
 def test_pipeline_runs_end_to_end_on_the_synthetic_mirror(mirror: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     summary = run_pipeline(

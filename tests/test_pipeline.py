@@ -9,12 +9,9 @@ import polars as pl
 import pytest
 
 from nhanes_mg.data.fetch import read_manifest
-from nhanes_mg.derive import BuildResult
 from nhanes_mg.errors import SpecError
-from nhanes_mg.jobs.run import RunSummary, run_pipeline, select_specs
+from nhanes_mg.jobs.run import RunSummary, select_specs
 from nhanes_mg.study.spec_types import curve_members, judged_rows
-
-from derive_support import session_build_in_runs
 
 REQUIRED = ["term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high",
             "df", "n", "scale"]  # fmt: skip
@@ -23,22 +20,6 @@ REQUIRED = ["term", "estimate", "std_error", "statistic", "p_value", "conf_low",
 def test_select_specs_rejects_unknown_ids() -> None:
     with pytest.raises(SpecError, match="--only C9: no such specification; known: C1"):
         select_specs(["C9"])
-
-
-@pytest.fixture(scope="session")
-def full_run(
-    nhanes_data_dir: Path,
-    mirror_dir: Path,
-    build_result: BuildResult,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> RunSummary:
-    """``run`` of every shipped claim on the real mirror. The build it asks for is the
-    session's (the same data dir and cycles; tests/test_derive_build.py tests building)."""
-    out = tmp_path_factory.mktemp("outputs")
-    with session_build_in_runs(build_result, nhanes_data_dir) as asked:
-        summary = run_pipeline(data_dir=nhanes_data_dir, out_dir=out, mirror=str(mirror_dir))
-    assert asked == [nhanes_data_dir]
-    return summary
 
 
 @pytest.mark.mirror

@@ -269,6 +269,14 @@ def run(
             "see `nhanes-mg validate`).",
         ),
     ] = False,
+    profile: Annotated[
+        bool,
+        typer.Option(
+            "--profile",
+            help="Print where the time went: each stage, each computed claim (estimation, "
+            "tables, figures) and its slowest analyses, the validation gallery.",
+        ),
+    ] = False,
 ) -> None:
     """The main job: fetch → build → analyses → tables, figures and report."""
     from nhanes_mg.jobs.run import run_pipeline, select_specs
@@ -290,6 +298,8 @@ def run(
             validate=not no_validate,
         )
     _print_summary(summary)
+    if profile:
+        _print_profile(summary)
     for result in summary.results:  # a declared verdict whose row does not exist is an error
         for v in result.verdicts:
             if v.main is not None and v.main.unmatched:
@@ -378,6 +388,46 @@ def _print_summary(summary: object, synthetic: bool = False) -> None:
         )
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in summary.seconds.items())
     console.print(f"[green]✓[/] report: {summary.report_html} and {summary.report_md} ({timing})")
+
+
+def _print_profile(summary: object) -> None:
+    """``run --profile``: wall seconds per stage, per computed claim and per analysis."""
+    from nhanes_mg.jobs.run import RunSummary
+
+    assert isinstance(summary, RunSummary)
+    stages = Table(title="Time per stage (wall seconds)")
+    for column in ("stage", "seconds"):
+        stages.add_column(column, justify="right" if column == "seconds" else "left")
+    for name, seconds in summary.seconds.items():
+        stages.add_row(name, f"{seconds:.2f}")
+    out.print(stages)
+    if not summary.jobs:
+        out.print("nothing computed in the analyses stage (every result reused)")
+        return
+    jobs = Table(title="Time per job of the analyses stage (wall seconds in its worker)")
+    for column in ("job", "worker", "estimate", "tables", "figures", "total", "slowest analyses"):
+        jobs.add_column(
+            column, justify="left" if column in ("job", "slowest analyses") else "right"
+        )
+    ranked = sorted(summary.jobs.items(), key=lambda kv: -kv[1].total)
+    for name, t in ranked:
+        slowest = sorted(t.analyses.items(), key=lambda kv: -kv[1])[:3]
+        jobs.add_row(
+            name, str(t.process), f"{t.estimate:.2f}", f"{t.tables:.2f}", f"{t.figures:.2f}",
+            f"{t.total:.2f}", escape("; ".join(f"{a} {s:.1f}" for a, s in slowest)),
+        )  # fmt: skip
+    busy = sum(t.total for t in summary.jobs.values())
+    parts = [sum(getattr(t, k) for t in summary.jobs.values()) for k in ("estimate", "tables")]
+    parts.append(sum(t.figures for t in summary.jobs.values()))
+    jobs.add_row("all jobs", "", *(f"{v:.2f}" for v in parts), f"{busy:.2f}", "")
+    out.print(jobs)
+    wall = summary.seconds.get("analyses", 0.0)
+    if wall > 0:
+        workers = len({t.process for t in summary.jobs.values()})
+        out.print(
+            f"analyses stage: {busy:.1f} s of work in {workers} worker process(es) over "
+            f"{wall:.1f} s wall ({busy / wall:.2f} jobs busy on average)"
+        )
 
 
 @app.command()

@@ -44,6 +44,24 @@ Step = Callable[[str, str], None]  # (what, status) as each piece finishes
 
 
 @dataclass
+class JobTime:
+    """Where one job of the analyses stage spent its wall time (``nhanes-mg run --profile``):
+    a claim's estimation (and each of its analyses), its tables and its figures, or the
+    validation gallery's whole job; ``process`` is the worker's pid (jobs of one pid ran one
+    after another)."""
+
+    estimate: float = 0.0
+    tables: float = 0.0
+    figures: float = 0.0
+    analyses: dict[str, float] = field(default_factory=dict)
+    process: int = 0
+
+    @property
+    def total(self) -> float:
+        return self.estimate + self.tables + self.figures
+
+
+@dataclass
 class RunSummary:
     """What a run produced and how long each stage took."""
 
@@ -58,6 +76,7 @@ class RunSummary:
     moved: int = 0  # files moved into the output folder
     reused: list[str] = field(default_factory=list)  # "build" and the specifications reused
     validation: pl.DataFrame | None = None  # the validation gallery (None: not run)
+    jobs: dict[str, JobTime] = field(default_factory=dict)  # computed claims and the gallery
 
 
 def select_specs(only: Sequence[str] | None = None, spec_paths: Sequence[Path] = ()) -> list[Spec]:
@@ -214,10 +233,12 @@ def _run_locked(
                     data_dir=data_dir,
                 )
         side: dict[str, pl.DataFrame] = {}  # the gallery's table, when a worker made it
+        jobs: dict[str, JobTime] = {}
         computed = _compute(
-            todo, stage / ANALYTIC_NAME, own, options, workers, notify, gallery_job, side
+            todo, stage / ANALYTIC_NAME, own, options, workers, notify, gallery_job, side, jobs
         )
-        for result, paths in computed:
+        for result, paths, timing in computed:
+            jobs[result.spec.id] = timing
             done[result.spec.id] = (result, paths)
             relpaths = [p.relative_to(stage) for p in [*_table_paths(stage, result), *paths]]
             names = [str(p.relative_to(stage)) for p in paths]
@@ -232,7 +253,7 @@ def _run_locked(
             started = time.perf_counter()
             gallery = side.get("gallery")
             if gallery is None:  # no claim to compute: the gallery ran alone
-                gallery = gallery_job()
+                gallery, jobs["validation"] = _timed(gallery_job)
             store.put(
                 gallery_store_key,
                 Payload(frames={"gallery": gallery}),
@@ -258,6 +279,7 @@ def _run_locked(
     summary.moved = staging.moved
     summary.reused = reused
     summary.validation = gallery
+    summary.jobs = jobs
     return summary
 
 
@@ -323,9 +345,12 @@ def _compute(
     notify: Step,
     gallery_job: Callable[[], pl.DataFrame] | None = None,
     extra: dict[str, pl.DataFrame] | None = None,
-) -> Iterator[tuple[SpecResult, list[Path]]]:
+    times: dict[str, JobTime] | None = None,
+) -> Iterator[tuple[SpecResult, list[Path], JobTime]]:
     """Run specifications (in worker processes when there are several and cores to spare),
-    and the validation gallery's job beside them when given (its table into ``extra``)."""
+    and the validation gallery's job beside them when given (its table into ``extra``, its
+    time into ``times``)."""
+    times = {} if times is None else times
     if not specs:
         return
     jobs = len(specs) + (gallery_job is not None)
@@ -336,17 +361,17 @@ def _compute(
         context = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(n_workers, mp_context=context, initializer=quiet_worker)
         try:
-            gallery = pool.submit(gallery_job) if gallery_job is not None else None
+            gallery = pool.submit(_timed, gallery_job) if gallery_job is not None else None
             futures = [
                 pool.submit(_run_one, spec, analytic_path, own.get(spec.id), *options)
                 for spec in specs
             ]
             for future in futures:
-                result, paths = future.result()
+                result, paths, timing = future.result()
                 notify(result.spec.id, result.verdict.verdict if result.verdict else "done")
-                yield result, paths
+                yield result, paths, timing
             if gallery is not None and extra is not None:
-                extra["gallery"] = gallery.result()
+                extra["gallery"], times["validation"] = gallery.result()
         except BaseException:
             # An interrupt or a failure: stop the workers now (they would go on writing into
             # the staging folder), then let the error through.
@@ -356,11 +381,18 @@ def _compute(
         return
     frame = pl.read_parquet(analytic_path)
     for spec in specs:
-        result, paths = _run_one(spec, frame, own.get(spec.id), *options)
+        result, paths, timing = _run_one(spec, frame, own.get(spec.id), *options)
         notify(spec.id, result.verdict.verdict if result.verdict else "done")
-        yield result, paths
+        yield result, paths, timing
     if gallery_job is not None and extra is not None:
-        extra["gallery"] = gallery_job()
+        extra["gallery"], times["validation"] = _timed(gallery_job)
+
+
+def _timed(job: Callable[[], pl.DataFrame]) -> tuple[pl.DataFrame, JobTime]:
+    """The gallery's job and its wall time (a top-level function: it runs in a worker)."""
+    started = time.perf_counter()
+    table = job()
+    return table, JobTime(estimate=time.perf_counter() - started, process=os.getpid())
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
@@ -407,20 +439,27 @@ def _run_one(
     allow_incomplete: bool,
     out_dir: Path,
     synthetic: bool,
-) -> tuple[SpecResult, list[Path]]:
-    """One specification: estimates, its table and its figures."""
+) -> tuple[SpecResult, list[Path], JobTime]:
+    """One specification: estimates, its table and its figures (and the time of each)."""
     # lazy: a run that reuses every result never loads the survey engine or plotnine
     from nhanes_mg.report.figures import write_figures
     from nhanes_mg.study.analyses import run_spec
 
+    timing = JobTime(process=os.getpid())
+    started = time.perf_counter()
     frame = analytic if isinstance(analytic, pl.DataFrame) else pl.read_parquet(analytic)
     if own is not None:  # the specification's declared variables
         frame = frame.join(own, on="seqn", how="left")
     result = run_spec(spec, frame, gaps, allow_incomplete)
     result.usual_cache.clear()  # intermediate usual-intake tables: not part of the result
+    timing.analyses = dict(result.seconds)
+    timing.estimate = (now := time.perf_counter()) - started
     write_tables(result, out_dir / "tables", synthetic=synthetic)
+    timing.tables = (started := time.perf_counter()) - now
     stamp = SYNTHETIC_STAMP if synthetic else ""
-    return result, write_figures(result, out_dir / "figures", stamp=stamp)
+    paths = write_figures(result, out_dir / "figures", stamp=stamp)
+    timing.figures = time.perf_counter() - started
+    return result, paths, timing
 
 
 def _cycles_present(spec: Spec, meta: dict[str, object]) -> None:

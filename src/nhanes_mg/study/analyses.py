@@ -29,6 +29,7 @@ True
 from __future__ import annotations
 
 import re
+import time
 import warnings
 
 import polars as pl
@@ -99,6 +100,7 @@ def run_plan(plan: Plan, analytic: pl.DataFrame) -> SpecResult:
     tables: list[pl.DataFrame] = []
     for item in plan.analyses:
         analysis = item.analysis
+        started = time.perf_counter()
         try:
             if item.error is not None:
                 raise item.error
@@ -109,6 +111,7 @@ def run_plan(plan: Plan, analytic: pl.DataFrame) -> SpecResult:
         except SpecError:
             raise
         except NhanesError as exc:
+            result.seconds[item.name] = time.perf_counter() - started
             result.notes.append(f"{item.name}: not estimated — {exc}")
             result.fits.append(
                 FitInfo(
@@ -124,6 +127,7 @@ def run_plan(plan: Plan, analytic: pl.DataFrame) -> SpecResult:
             continue
         tables.append(table.with_columns(sensitivity=pl.lit(analysis.sensitivity, pl.String)))
         result.fits.append(info)
+        result.seconds[item.name] = time.perf_counter() - started
     if tables:
         result.table = pl.concat([t.select(TABLE_COLUMNS) for t in tables], how="vertical")
     result.verdicts = judge(spec, result)

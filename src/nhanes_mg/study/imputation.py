@@ -129,11 +129,14 @@ def impute(
         if t.missing.all():
             raise EstimationError(f"impute: {t.name} has no observed value to impute from")
     fixed = _design_columns(frame, predictors, weight, strata, psu)
+    # what every chain shares: each target's observed and missing rows of the design, and
+    # the design's cross-products over its observed rows
+    split = {t.name: _Split.of(fixed, t.missing) for t in targets if t.missing.any()}
     streams = np.random.SeedSequence(seed).spawn(m)
     frames = []
     for stream in streams:
         rng = np.random.default_rng(stream)
-        completed = _chain(targets, fixed, rng, iterations)
+        completed = _chain(targets, split, rng, iterations)
         pairs = zip(targets, completed, strict=True)
         frames.append(frame.with_columns(_decode(t, v, frame[t.name].dtype) for t, v in pairs))
     return Imputations(tuple(frames), {t.name: t.missing for t in targets}, seed)
@@ -175,32 +178,53 @@ class _Fixed:
     def width(self) -> int:
         return self.dense.shape[1] + self.n_strata - 1
 
-    def t_dot(self, rows: NDArray[np.bool_], v: FloatArray) -> FloatArray:
-        """F[rows]' v for a matrix ``v`` (n_rows × q)."""
-        dense = self.dense[rows].T @ v
-        codes = self.stratum[rows]
-        sums = [np.bincount(codes, weights=col, minlength=self.n_strata) for col in v.T]
-        by_stratum = np.column_stack(sums) if sums else np.zeros((self.n_strata, 0))
-        return np.vstack([dense, by_stratum[1:]])
+    def take(self, rows: NDArray[np.bool_]) -> _Fixed:
+        """The design's ``rows``."""
+        return _Fixed(self.dense[rows], self.stratum[rows], self.n_strata)
 
-    def gram(self, rows: NDArray[np.bool_]) -> FloatArray:
-        """F[rows]' F[rows]."""
-        d = self.dense[rows]
+    def t_dot(self, v: FloatArray) -> FloatArray:
+        """F' v for a matrix ``v`` (n × q)."""
+        dense = self.dense.T @ v
+        q, k = v.shape[1], self.n_strata
+        # the sums by stratum of every column in one bincount (slot = column × K + stratum),
+        # each slot summed in row order as a bincount per column would
+        slots = (self.stratum[None, :] + k * np.arange(q)[:, None]).ravel()
+        sums = np.bincount(slots, weights=v.T.ravel(), minlength=q * k).reshape(q, k).T
+        return np.vstack([dense, sums[1:]])
+
+    def gram(self) -> FloatArray:
+        """F' F."""
+        d = self.dense
         p, k = d.shape[1], self.n_strata - 1
         out = np.zeros((p + k, p + k))
         out[:p, :p] = d.T @ d
-        cross = self.t_dot(rows, np.ones((int(rows.sum()), 1)))[p:, 0]  # counts by stratum
-        block = self.t_dot(rows, d)[p:]  # by stratum (reference left out): S' D
+        cross = self.t_dot(np.ones((len(d), 1)))[p:, 0]  # counts by stratum
+        block = self.t_dot(d)[p:]  # by stratum (reference left out): S' D
         out[p:, :p] = block
         out[:p, p:] = block.T
         out[p:, p:] = np.diag(cross)
         return out
 
-    def dot(self, rows: NDArray[np.bool_], beta: FloatArray) -> FloatArray:
-        """F[rows] @ beta."""
+    def dot(self, beta: FloatArray) -> FloatArray:
+        """F @ beta."""
         p = self.dense.shape[1]
         by_stratum = np.vstack([np.zeros((1, beta.shape[1])), beta[p:]])
-        return self.dense[rows] @ beta[:p] + by_stratum[self.stratum[rows]]
+        return self.dense @ beta[:p] + by_stratum[self.stratum]
+
+
+@dataclass(frozen=True)
+class _Split:
+    """The design on one variable's observed and missing rows, and its cross-products over
+    the observed ones: the same in every round of every chain, so made once per variable."""
+
+    obs: _Fixed
+    mis: _Fixed
+    gram: FloatArray
+
+    @classmethod
+    def of(cls, fixed: _Fixed, missing: NDArray[np.bool_]) -> _Split:
+        obs = fixed.take(~missing)
+        return cls(obs, fixed.take(missing), obs.gram())
 
 
 def _design_columns(
@@ -216,7 +240,7 @@ def _design_columns(
 
 
 def _chain(
-    targets: list[_Variable], fixed: _Fixed, rng: np.random.Generator, iterations: int
+    targets: list[_Variable], split: dict[str, _Split], rng: np.random.Generator, iterations: int
 ) -> list[FloatArray]:
     """One chain: starting values drawn from the observed ones, then ``iterations`` rounds."""
     current = []
@@ -225,7 +249,6 @@ def _chain(
         observed = values[~t.missing]
         values[t.missing] = rng.choice(observed, size=int(t.missing.sum()))
         current.append(values)
-    grams = {t.name: fixed.gram(~t.missing) for t in targets if t.missing.any()}
     for _ in range(iterations):
         for j, t in enumerate(targets):
             if not t.missing.any():
@@ -236,15 +259,14 @@ def _chain(
                 if i != j
             ]
             rest = np.column_stack(others) if others else np.zeros((len(t.values), 0))
-            current[j] = _pmm(t, current[j], fixed, grams[t.name], rest, rng)
+            current[j] = _pmm(t, current[j], split[t.name], rest, rng)
     return current
 
 
 def _pmm(
     t: _Variable,
     values: FloatArray,
-    fixed: _Fixed,
-    gram_fixed: FloatArray,
+    split: _Split,
     rest: FloatArray,
     rng: np.random.Generator,
 ) -> FloatArray:
@@ -258,26 +280,24 @@ def _pmm(
         codes = values.astype(np.int64)
         Y = (codes[:, None] == np.arange(len(t.levels))[None, :]).astype(np.float64)
     rest_obs, Yo = rest[obs], Y[obs]
-    pf = fixed.width
-    fo = fixed.t_dot(obs, rest_obs)
-    xtx = np.block([[gram_fixed, fo], [fo.T, rest_obs.T @ rest_obs]])
-    xty = np.vstack([fixed.t_dot(obs, Yo), rest_obs.T @ Yo])
+    pf = split.obs.width
+    fo = split.obs.t_dot(rest_obs)
+    xtx = np.block([[split.gram, fo], [fo.T, rest_obs.T @ rest_obs]])
+    xty = np.vstack([split.obs.t_dot(Yo), rest_obs.T @ Yo])
     # ridge as mice's (1e-5 × the diagonal) keeps collinear designs solvable
     xtx[np.diag_indices_from(xtx)] += 1e-5 * np.maximum(np.diag(xtx), 1e-12)
     chol = np.linalg.cholesky(xtx)
     beta = np.linalg.solve(xtx, xty)
 
-    def predict(rows: NDArray[np.bool_], b: FloatArray) -> FloatArray:
-        return fixed.dot(rows, b[:pf]) + rest[rows] @ b[pf:]
-
-    pred_obs = predict(obs, beta)
+    pred_obs = split.obs.dot(beta[:pf]) + rest_obs @ beta[pf:]
     resid = Yo - pred_obs
     df = max(len(Yo) - xtx.shape[0], 1)
     sigma2 = np.sum(resid**2, axis=0) / rng.chisquare(df, size=Y.shape[1])
     # β* = β̂ + σ* L⁻ᵀ z, so that β* ~ N(β̂, σ*² (X'X)⁻¹)
     z = rng.standard_normal((xtx.shape[0], Y.shape[1]))
     beta_star = beta + np.linalg.solve(chol.T, z) * np.sqrt(sigma2)[None, :]
-    donors = _nearest(pred_obs, predict(mis, beta_star), rng)
+    pred_mis = split.mis.dot(beta_star[:pf]) + rest[mis] @ beta_star[pf:]
+    donors = _nearest(pred_obs, pred_mis, rng)
     out = values.copy()
     out[mis] = values[obs][donors]
     return out

@@ -232,6 +232,8 @@ class SpecResult:
     dose_response: pl.DataFrame = field(default_factory=pl.DataFrame)  # spline curves
     # every term of each main model (nhanes_mg.study.regression_table.REGRESSION_SCHEMA + analysis)
     regression: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # wall seconds of each analysis as run here (``nhanes-mg run --profile``); not stored
+    seconds: dict[str, float] = field(default_factory=dict, repr=False)
 
     @property
     def verdict(self) -> Verdict | None:
