@@ -172,8 +172,8 @@ def test_a_run_reuses_what_did_not_change(
     first = run("a")
     assert first.reused == []
     again = run("b")
-    assert again.reused == ["build", "C1", "C7"]
-    for name in ("C1.csv", "C7.csv", "C7_fits.csv", "verdicts.csv"):
+    assert again.reused == ["build", "C1", "C7", "report"]  # the report too: copied back
+    for name in ("C1.csv", "C7.csv", "C7_fits.csv", "verdicts.csv", "../report.html"):
         assert (tmp_path / "a" / "tables" / name).read_bytes() == (
             tmp_path / "b" / "tables" / name
         ).read_bytes(), name

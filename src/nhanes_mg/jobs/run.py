@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from nhanes_mg.data import catalog
-from nhanes_mg.data.fetch import FetchReport, fetch
+from nhanes_mg.data.fetch import FetchReport, fetch, iter_manifest
 from nhanes_mg.data.lock import data_dir_lock
 from nhanes_mg.derive import fetched_components
 from nhanes_mg.derive.build import ANALYTIC_NAME, DICTIONARY_NAME, SEAM_FIGURE
@@ -28,6 +28,7 @@ from nhanes_mg.jobs.analytic import build_or_reuse
 from nhanes_mg.jobs.outdir import check_output_folder, staged
 from nhanes_mg.jobs.store import Payload, ResultStore
 from nhanes_mg.report.document import (
+    REPORT_FILES,
     SYNTHETIC_STAMP,
     ReportInputs,
     table_names,
@@ -270,7 +271,19 @@ def _run_locked(
             inputs.seam_figure = stage / SEAM_FIGURE
         if gallery is not None:
             inputs.validation, inputs.validation_figure = gallery, stage / validation.FIGURE
-        write_report(inputs, stage)
+        # the report is a function of the results (their keys), the gallery, the build and
+        # the data files it lists: an unchanged run copies it back instead of rendering it
+        report_key = store.key(
+            "report", build_key, [keys[r.spec.id] for r in results], gallery_store_key,
+            synthetic, _listed_files(data_dir),
+        )  # fmt: skip
+        hit = None if force else store.get(report_key)
+        if hit is not None and {Path(n) for n in REPORT_FILES} <= set(hit[1]):
+            store.restore(report_key, [Path(n) for n in REPORT_FILES], stage)
+            reused.append("report")
+        else:
+            write_report(inputs, stage)
+            store.put(report_key, Payload(data={}), stage, list(REPORT_FILES))
     seconds["report"] = time.perf_counter() - started
     md, html = out_dir / "report.md", out_dir / "report.html"
     notify("report", str(html))
@@ -281,6 +294,15 @@ def _run_locked(
     summary.validation = gallery
     summary.jobs = jobs
     return summary
+
+
+def _listed_files(data_dir: Path) -> list[tuple[str, str, bool]]:
+    """The data files the report lists: each fetched file, its sha256 and whether it is still
+    there (one deleted since it was fetched is not listed)."""
+    return [
+        (str(e["file"]), str(e["sha256"]), (data_dir / str(e["file"])).is_file())
+        for e in iter_manifest(data_dir)
+    ]
 
 
 def _stored_result(

@@ -18,7 +18,7 @@ from nhanes_mg.derive.lineage import components_of
 from nhanes_mg.errors import CatalogError
 from nhanes_mg.expressions import variables_of
 from nhanes_mg.study.results import SpecResult
-from nhanes_mg.study.spec_types import Spec
+from nhanes_mg.study.spec_types import Spec, expressions_of
 
 MORTALITY = catalog.MORTALITY_DIR  # the linked-mortality files, as one "component"
 
@@ -46,9 +46,6 @@ def _components(spec: Spec, variables: Iterable[str]) -> set[str]:
 
 def used_tables(results: Sequence[SpecResult]) -> set[tuple[str, str]]:
     """``(cycle, component)`` pairs the results' analyses read (the cycles each fitted)."""
-    # lazy: analysis_frame loads the survey engine; a report of stored results must not
-    from nhanes_mg.study.analysis_frame import expressions_of
-
     used: set[tuple[str, str]] = set()
     for result in results:
         spec = result.spec

@@ -870,16 +870,19 @@ def verdicts_table(results: Sequence[SpecResult]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=VERDICTS_SCHEMA)
 
 
+REPORT_FILES = ("report.md", "report.html", "tables/verdicts.csv")  # what write_report writes
+
+
 def write_report(inputs: ReportInputs, out_dir: Path) -> tuple[Path, Path]:
     """Write ``report.md`` (figures linked), ``report.html`` (figures embedded) and
-    ``tables/verdicts.csv``."""
+    ``tables/verdicts.csv`` (:data:`REPORT_FILES`)."""
+    md_path, html_path, verdicts_path = (out_dir / name for name in REPORT_FILES)
     table = verdicts_table(inputs.results)
     if inputs.synthetic:
         table = table.with_columns(data=pl.lit(SYNTHETIC_STAMP))
-    (out_dir / "tables").mkdir(parents=True, exist_ok=True)
-    atomic_write(out_dir / "tables" / "verdicts.csv", table.write_csv)
+    verdicts_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(verdicts_path, table.write_csv)
     md = render_markdown(inputs, lambda p: os.path.relpath(p, out_dir))
-    md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     atomic_write(md_path, lambda p: p.write_text(md, encoding="utf-8"))
     html_text = render_html(inputs)
     atomic_write(html_path, lambda p: p.write_text(html_text, encoding="utf-8"))

@@ -17,8 +17,6 @@ from nhanes_mg.study.exposure_error import calibration_words, imputation_words, 
 from nhanes_mg.study.spec_types import (
     Analysis,
     DescriptiveAnalysis,
-    ModelAnalysis,
-    Spec,
     UsualIntakeAnalysis,
 )
 from nhanes_mg.study.words import column_words, words_list
@@ -173,40 +171,6 @@ def as_model_column(series: pl.Series) -> pl.Series:
 def weighted_quantiles(design: SurveyDesign, column: str, probs: list[float]) -> list[float]:
     res = svyquantile(column, design, probs, na_rm=True)
     return [float(v) for v in res.estimate]
-
-
-def expressions_of(spec: Spec, analysis: Analysis) -> list[str | None]:
-    """Every expression an analysis evaluates (for its variables, weight and cycles)."""
-    common = [spec.population, analysis.population]  # last: the weight's reason names an
-    if isinstance(analysis, ModelAnalysis):  # exposure or outcome before a population flag
-        return [
-            analysis.exposure,
-            analysis.outcome,
-            analysis.modifier,
-            analysis.time,
-            *analysis.covariates,
-            *common,
-        ]
-    if isinstance(analysis, DescriptiveAnalysis):
-        return [
-            analysis.variable,
-            analysis.denominator,
-            *analysis.groups.values(),
-            *(b for b in analysis.by if b != "cycle" and b not in analysis.groups),
-            *common,
-        ]
-    nut = analysis.variable  # usual intake: both recall days, the cut points, supplements
-    supp = [f"{nut}_supp"] if analysis.basis != "food" else []
-    domains = [where for _, where in analysis.domains]
-    return [
-        f"{nut}_food_d1",
-        f"{nut}_food_d2",
-        f"{nut}_ear",
-        f"{nut}_rda",
-        *supp,
-        *domains,
-        *common,
-    ]
 
 
 def rows_of(analytic: pl.DataFrame, cycles: tuple[str, ...]) -> pl.DataFrame:

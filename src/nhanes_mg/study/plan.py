@@ -52,7 +52,6 @@ from nhanes_mg.study.analysis_frame import (
     TIME_COL,
     TREND_COL,
     describe_model,
-    expressions_of,
 )
 from nhanes_mg.study.declared import subsamples as declared_subsamples
 from nhanes_mg.study.exposure_error import calibration_words, imputation_words, intake_of
@@ -65,6 +64,7 @@ from nhanes_mg.study.spec_types import (
     UsualIntakeAnalysis,
     category_labels,
     curve_members,
+    expressions_of,
     judged_rows,
 )
 from nhanes_mg.study.weights import CDC_NAME, WeightChoice, choose_weight

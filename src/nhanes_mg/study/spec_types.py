@@ -527,3 +527,37 @@ def producible(spec: Spec, analysis: Analysis) -> dict[str, list[str] | None]:
         fixed = analysis.modifier_cut is None or not any("{cut}" in x for x in named)
         strata = list(analysis.strata(None)) if fixed else None
     return {"term": analysis.terms, "cycle": [], "group": [], "stratum": strata}
+
+
+def expressions_of(spec: Spec, analysis: Analysis) -> list[str | None]:
+    """Every expression an analysis evaluates (for its variables, weight and cycles)."""
+    common = [spec.population, analysis.population]  # last: the weight's reason names an
+    if isinstance(analysis, ModelAnalysis):  # exposure or outcome before a population flag
+        return [
+            analysis.exposure,
+            analysis.outcome,
+            analysis.modifier,
+            analysis.time,
+            *analysis.covariates,
+            *common,
+        ]
+    if isinstance(analysis, DescriptiveAnalysis):
+        return [
+            analysis.variable,
+            analysis.denominator,
+            *analysis.groups.values(),
+            *(b for b in analysis.by if b != "cycle" and b not in analysis.groups),
+            *common,
+        ]
+    nut = analysis.variable  # usual intake: both recall days, the cut points, supplements
+    supp = [f"{nut}_supp"] if analysis.basis != "food" else []
+    domains = [where for _, where in analysis.domains]
+    return [
+        f"{nut}_food_d1",
+        f"{nut}_food_d2",
+        f"{nut}_ear",
+        f"{nut}_rda",
+        *supp,
+        *domains,
+        *common,
+    ]
