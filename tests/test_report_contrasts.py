@@ -66,3 +66,15 @@ def test_the_report_shows_them_and_the_verdict_is_unchanged(tmp_path: Path) -> N
     # "estimate" rows)
     head = [t.split("**What was fitted**")[0] for t in texts]
     assert "**Verdict**" in head[0] and head[0] == head[1]
+
+
+def test_a_level_with_a_bar_or_a_line_break_stays_in_its_cell() -> None:
+    """A user's group text is data: it cannot add a column to the table."""
+    result = _with_contrasts(share_result())
+    hostile = result.table.with_columns(
+        term=pl.when(pl.col("role") == DIFFERENCE_ROLE)
+        .then(pl.lit("a | b\nc − d"))
+        .otherwise(pl.col("term"))
+    )
+    lines = contrast_section.markdown(dataclasses.replace(result, table=hostile))
+    assert lines[5] == "| Non-Hispanic Black | a \\| b c − d | 9.0 (4.6–13.5) | < 0.001 | 9,876 |"

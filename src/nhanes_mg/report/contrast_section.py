@@ -80,7 +80,10 @@ def _block(analysis: str, sensitivity: str | None, rows: pl.DataFrame) -> list[s
             r["estimate"], r["conf_low"], r["conf_high"], null=0.0, percent=shares
         ).replace("%", "")
         cells = [_where(r), r["term"], text, numbers.p_value(r["p_value"]), numbers.count(r["n"])]
-        out.append("| " + " | ".join(cells) + " |")
+        # a level is the data's text: a "|" or a line break in it must not end the cell
+        out.append(
+            "| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+        )
     out += [""] if tests.height else []
     for r in tests.iter_rows(named=True):
         p = numbers.p_value(r["p_value"])
