@@ -196,6 +196,12 @@ def test_domain_summaries_match_brute_force_weighted_quantiles() -> None:
             assert several[d][k] == out[d][k], (d, k)
     with pytest.raises(EstimationError, match="shape"):
         domain_summaries(v, w, cells, doms, cuts={"rda": high[:-1]})
+    # no percentiles asked for: no sort, and every other statistic exactly the same
+    lean = domain_summaries(v, w, cells, doms, cut, percentiles=())
+    for d in doms:
+        assert lean[d] == {
+            k: x for k, x in out[d].items() if not k.startswith("p") or k[1:2] == "c"
+        }
 
 
 # --------------------------------------------------------------------------------------------

@@ -102,6 +102,7 @@ def estimate_usual(
             weight=weight,
             n_brr=analysis.brr,
             n_jobs=1,
+            percentiles=(),  # an analysis reads shares and means only: no sort of the draws
         )
         result.usual_cache[key] = estimated
     cached = estimated.table

@@ -240,6 +240,41 @@ def domain_summaries(
             dtype=np.float64,
         ).reshape(len(cut_names), n_cells)
 
+    names = [d for d in domains if cell_w[list(domains[d])].sum() > 0]
+    member = np.zeros((len(names), n_cells))
+    for i, d in enumerate(names):
+        member[i, list(domains[d])] = 1.0
+    member *= cell_w > 0
+    total = member @ cell_w  # (D,)
+    quant = np.zeros((len(names), 0))
+    if percentiles:  # the one sort is for the percentiles: shares and means need none
+        quant = _percentiles(vals, w, c, n_cells, member, total, percentiles)
+    for i, d in enumerate(names):
+        cells_d = list(domains[d])
+        row: dict[str, float] = {
+            "n": float(cell_n[cells_d].sum()),
+            "mean": float(cell_sum[cells_d].sum() / total[i]),
+        }
+        for k, p in enumerate(percentiles):
+            row[f"p{p}"] = float(quant[i, k])
+        for k, name in enumerate(cut_names):
+            row[name] = float(100.0 * cell_below[k, cells_d].sum() / total[i])
+        out[d] = row
+    return out
+
+
+def _percentiles(
+    vals: FloatArray,
+    w: FloatArray,
+    c: NDArray[np.int64],
+    n_cells: int,
+    member: FloatArray,
+    total: FloatArray,
+    percentiles: Sequence[int],
+) -> FloatArray:
+    """Each domain's weighted percentiles of the draws, ``(D, P)`` (see
+    :func:`domain_summaries`: one packed integer sort, then bisection on the value bits)."""
+    n, m = vals.shape
     keys = vals.astype(np.float32).view(np.uint32).astype(np.uint64)  # (n, M) value bits
     keys <<= np.uint64(_PERSON_BITS)
     keys |= (c.astype(np.uint64) << np.uint64(_CELL_SHIFT))[:, None]
@@ -252,18 +287,12 @@ def domain_summaries(
     starts = np.searchsorted(keys, cell_base, side="left")
     fill = np.uint64((1 << _PERSON_BITS) - 1)
 
-    names = [d for d in domains if cell_w[list(domains[d])].sum() > 0]
-    member = np.zeros((len(names), n_cells))
-    for i, d in enumerate(names):
-        member[i, list(domains[d])] = 1.0
-    member *= cell_w > 0
-    total = member @ cell_w  # (D,)
     probs = np.asarray(percentiles, dtype=np.float64) / 100.0
     target = probs[None, :] * total[:, None] * (1 - 1e-12)  # (D, P)
 
     # (domain, cell) pairs with weight: each CDF evaluation queries only these
     pair_d, pair_c = np.nonzero(member)
-    seg = np.searchsorted(pair_d, np.arange(len(names)))
+    seg = np.searchsorted(pair_d, np.arange(len(member)))
     base_pairs = cw[starts[pair_c]][:, None]
     cell_pairs = cell_base[pair_c][:, None]
 
@@ -281,7 +310,7 @@ def domain_summaries(
     q_grid = cell_base[:, None] | (grid.astype(np.uint64)[None, :] << np.uint64(_PERSON_BITS))
     pos_grid = np.searchsorted(keys, q_grid | fill, side="right")  # (C, G)
     grid_cdf = member @ (cw[pos_grid] - cw[starts][:, None])  # (D, G)
-    at = np.stack([np.searchsorted(grid_cdf[i], target[i]) for i in range(len(names))]).astype(
+    at = np.stack([np.searchsorted(grid_cdf[i], target[i]) for i in range(len(member))]).astype(
         np.int64
     )
     lo = np.where(at > 0, grid[np.maximum(at - 1, 0)], -1)  # F(lo) < target
@@ -291,16 +320,4 @@ def domain_summaries(
         reach = cdf(mid) >= target
         hi = np.where(reach, mid, hi)
         lo = np.where(reach, lo, mid)
-    quant = hi.astype(np.uint32).view(np.float32).astype(np.float64)  # (D, P)
-    for i, d in enumerate(names):
-        cells_d = list(domains[d])
-        row: dict[str, float] = {
-            "n": float(cell_n[cells_d].sum()),
-            "mean": float(cell_sum[cells_d].sum() / total[i]),
-        }
-        for k, p in enumerate(percentiles):
-            row[f"p{p}"] = float(quant[i, k])
-        for k, name in enumerate(cut_names):
-            row[name] = float(100.0 * cell_below[k, cells_d].sum() / total[i])
-        out[d] = row
-    return out
+    return np.asarray(hi.astype(np.uint32).view(np.float32).astype(np.float64))

@@ -42,20 +42,17 @@ Statistics (:data:`STAT_NAMES`, each with a replicate standard error ``*_se`` an
 Per population × nutrient × basis × method (``usual``: the NCI distribution; ``day1``: one
 24-h recall) × domain:
 
-* ``mean`` and the percentiles ``p5`` … ``p95`` of intake (mg/day);
+* ``mean`` and the percentiles ``p5`` … ``p95`` of intake (mg/day; NaN if not asked for);
 * ``pct_below_ear``: % whose intake is below their own age/sex EAR (``{nut}_ear``) — for
   usual intake the EAR cut-point method, i.e. the **prevalence of inadequacy** (on day-1 rows
   the share is inflated by day-to-day variation);
 * ``pct_below_rda``: % whose intake is below their own age/sex RDA (``{nut}_rda``), from the
   same draws and replicates as ``pct_below_ear``. This **describes the intake distribution**
-  ("not meeting the RDA", as in Dai 2018's 79% of US adults for Mg); it is *not* a
-  prevalence of inadequacy: the RDA is set to cover 97-98% of healthy people, so most people
-  below it still meet their requirement, and only the EAR cut-point estimates inadequacy.
-  Since everyone's RDA exceeds their EAR, ``pct_below_rda ≥ pct_below_ear`` in every row;
-* ``pct_above_cut``: % whose intake is above a fixed amount (``above={"mg": 350}``; the
-  amount is in ``above_cut``; NaN when none is given);
-* ``pct_above_ul_supp`` (Mg, food + supplements rows): % whose *supplemental* Mg exceeds the
-  UL for supplemental Mg (NaN elsewhere).
+  ("not meeting the RDA", Dai 2018's 79% of US adults for Mg), *not* a prevalence of
+  inadequacy: the RDA covers 97-98% of healthy people, so most below it still meet their
+  requirement. Since everyone's RDA exceeds their EAR, ``pct_below_rda ≥ pct_below_ear``;
+* ``pct_above_cut``: % above a fixed amount (``above={"mg": 350}``, in ``above_cut``; or NaN);
+* ``pct_above_ul_supp`` (Mg, food + supplements): % whose supplemental Mg exceeds its UL, else NaN.
 
 Examples
 --------
@@ -78,6 +75,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -111,6 +109,7 @@ from nhanes_mg.usual_intake.arrays import (
     ul_share,
 )
 from nhanes_mg.usual_intake.distrib import (
+    PERCENTILES,
     domain_summaries,
     standard_draws,
     usual_intake_draws,
@@ -209,6 +208,7 @@ class _State:
     n_sim: int
     above: dict[str, float]
     weight: str
+    percentiles: tuple[int, ...] = PERCENTILES  # () when no one reads them: no sort at all
     full_fits: dict[_FitKey, AmountFit] = field(default_factory=dict)
     full_usual: dict[tuple[str, str], FloatArray] = field(default_factory=dict)
     rep_fits: dict[tuple[str, int], dict[_FitKey, AmountFit]] = field(default_factory=dict)
@@ -300,6 +300,7 @@ class _State:
         k = len(members)
         w = np.concatenate([weight_of(c) / k for c in members])
         have_supp = all(self.arrays[c].has_supp for c in members)
+        summaries = functools.partial(domain_summaries, percentiles=self.percentiles)
         out: _PassStats = {}
         cyc = [self.arrays[c] for c in members]
         for nut in self.nutrients:
@@ -331,13 +332,13 @@ class _State:
                 for atom, groups in comp.chunks:
                     cells = atom if known_mask is None else np.where(known_mask, atom, -1)
                     # one pass gives every cut-point's share from the same draws
-                    found.update(domain_summaries(vals, w, cells, groups, cuts=cuts, above=above))
+                    found.update(summaries(vals, w, cells, groups, cuts=cuts, above=above))
                 for d in comp.domains:
                     st = found.get(d.label)
                     if st is None:  # nobody (with a known supplement intake) in the domain
                         out[(unit.label, nut, basis, method, d.label)] = (0.0, dict(EMPTY_STATS))
                         continue
-                    row = {name: st[name] for name in SUMMARY_STATS}
+                    row = {name: st.get(name, np.nan) for name in SUMMARY_STATS}
                     row["pct_above_cut"] = st.get("pct_above_cut", np.nan)
                     row["pct_above_ul_supp"] = (
                         ul.get(d.label, np.nan) if basis != "food" else np.nan
@@ -673,6 +674,7 @@ def estimate_usual_intake(
     stratify: bool = True,
     seed: int = 20060,
     n_jobs: int | None = None,
+    percentiles: Sequence[int] = PERCENTILES,
 ) -> UsualIntakeResult:
     """Usual-intake distributions by the NCI method, per cycle (and pooled cycles), in any
     domains.
@@ -725,6 +727,8 @@ def estimate_usual_intake(
     n_jobs : int, optional
         Processes for the replicates (default: up to 2, the CPUs available). The full sample
         is fitted first; its fits start every replicate's search.
+    percentiles : sequence of int
+        Percentiles to report (default :data:`PERCENTILES`; ``()``: NaN, and no sort of the draws).
 
     Returns
     -------
@@ -825,6 +829,7 @@ def estimate_usual_intake(
         n_sim=n_sim,
         above=above,
         weight=weight,
+        percentiles=tuple(percentiles),
     )
     compiled = state.compile(chosen)
     state.full_fits = state.fit(order, lambda c: arrays[c].w)
