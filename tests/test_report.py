@@ -403,3 +403,23 @@ def test_a_level_is_indented_under_its_characteristic_in_the_html() -> None:
 
     page = markup.to_html(f"| a |\n| --- |\n| {report.INDENT}Male |\n")
     assert "<td>\u200b\u00a0\u00a0\u00a0\u00a0Male</td>" in page
+
+
+def test_a_hostile_manifest_cannot_make_the_report_probe_outside_the_data_dir(
+    tmp_path: Path, results: list[SpecResult]
+) -> None:
+    """The manifest is the data dir's (untrusted): an entry outside it, absolute or through a
+    link is never listed, whether or not the file it names exists."""
+    outside = tmp_path / "secret.txt"
+    outside.write_text("x")
+    data = tmp_path / "raw"
+    (data / "2005-2006").mkdir(parents=True)
+    (data / "2005-2006" / "DEMO_D.xpt").write_text("demo")
+    (data / "2005-2006" / "VID_D.xpt").symlink_to(outside)
+    names = ["../secret.txt", str(outside), "2005-2006/VID_D.xpt", "2005-2006/DEMO_D.xpt"]
+    entries = [{"file": n, "size": 1, "sha256": "0" * 64, "source": "s"} for n in names]
+    (data / "fetch-manifest.json").write_text(json.dumps({"files": entries, "absent": []}))
+    md = render_markdown(ReportInputs(results, {}, data, META), lambda p: p.name)
+    listed = md.split("\n## Data\n")[1]
+    assert "DEMO_D.xpt" in listed
+    assert "secret" not in listed and "VID_D" not in listed

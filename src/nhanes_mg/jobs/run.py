@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from nhanes_mg.data import catalog
-from nhanes_mg.data.fetch import FetchReport, fetch, iter_manifest
+from nhanes_mg.data.fetch import FetchReport, fetch
 from nhanes_mg.data.lock import data_dir_lock
 from nhanes_mg.derive import fetched_components
 from nhanes_mg.derive.build import ANALYTIC_NAME, DICTIONARY_NAME, SEAM_FIGURE
@@ -27,6 +27,7 @@ from nhanes_mg.jobs import validate as validation  # a module: tests stand in fo
 from nhanes_mg.jobs.analytic import build_or_reuse
 from nhanes_mg.jobs.outdir import check_output_folder, staged
 from nhanes_mg.jobs.store import Payload, ResultStore
+from nhanes_mg.report.data_files import listed
 from nhanes_mg.report.document import (
     REPORT_FILES,
     SYNTHETIC_STAMP,
@@ -299,10 +300,7 @@ def _run_locked(
 def _listed_files(data_dir: Path) -> list[tuple[str, str, bool]]:
     """The data files the report lists: each fetched file, its sha256 and whether it is still
     there (one deleted since it was fetched is not listed)."""
-    return [
-        (str(e["file"]), str(e["sha256"]), (data_dir / str(e["file"])).is_file())
-        for e in iter_manifest(data_dir)
-    ]
+    return [(str(e["file"]), str(e["sha256"]), present) for e, present in listed(data_dir)]
 
 
 def _stored_result(

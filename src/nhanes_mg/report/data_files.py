@@ -8,8 +8,8 @@ cycles it fitted. The report lists those files with their sha256 and folds the r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path, PurePosixPath
 
 from nhanes_mg.data import catalog
 from nhanes_mg.data.fetch import iter_manifest
@@ -73,6 +73,19 @@ def _key(relpath: str) -> tuple[str, str] | None:
         return None
 
 
+def listed(data_dir: Path) -> Iterator[tuple[dict[str, object], bool]]:
+    """The fetch manifest's entries a report may list, each with whether its file is still
+    there: a plain relative path inside the data dir, never a link (a manifest is the data
+    dir's, so untrusted: ``../x`` or a link must not make the report probe outside it)."""
+    for e in iter_manifest(data_dir):
+        rel = PurePosixPath(str(e["file"]))
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+            continue
+        path = data_dir / rel
+        below = [path, *(p for p in path.parents if data_dir in p.parents)]  # under data_dir
+        yield e, path.is_file() and not any(p.is_symlink() for p in below)
+
+
 def data_rows(
     data_dir: Path, used: set[tuple[str, str]], cycles: object = None
 ) -> tuple[list[list[str]], list[list[str]]]:
@@ -82,9 +95,9 @@ def data_rows(
     used_components = {component for _, component in used}
     used_rows: list[list[str]] = []
     other_rows: list[list[str]] = []
-    for e in iter_manifest(data_dir):
+    for e, present in listed(data_dir):
         relpath = str(e["file"])
-        if not (data_dir / relpath).is_file():
+        if not present:
             continue  # deleted since it was fetched: not used
         folder = relpath.split("/", 1)[0]
         ingredient = folder == catalog.INGREDIENT_DIR and Path(relpath).stem in (
