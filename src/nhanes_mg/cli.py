@@ -783,6 +783,14 @@ def _on_sigint(signum: int, frame: object) -> None:
 
 def _fail(message: str, code: int = 1) -> None:
     console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    if code in (130, 143) and _SIGNALLED:
+        # A signal's way out, after every `finally` has cleaned up: leave now, not through
+        # interpreter finalization, where a native thread still winding down (a worker pool's,
+        # a library's) can abort the process (SIGABRT instead of the signal's exit code).
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
     sys.exit(code)
 
 
