@@ -10,7 +10,11 @@
 #   glm           svyglm on the same design again
 #   glm_update    update(design, mg_cat2 = ...) + svyglm of a model that uses the new column
 #   cox           svycoxph
-suppressPackageStartupMessages(library(survey))
+#   rep_glm       svyglm on a Fay-BRR replicate design (as.svrepdesign(type = "Fay",
+#                 fay.rho = 0.3) of the full design, then the domain)
+#   mi_fits       svyglm on each of M = 20 imputations of missing pir and bmi, then MIcombine
+#   mi_combine    MIcombine alone
+suppressPackageStartupMessages({library(survey); library(mitools)})
 args <- commandArgs(trailingOnly = TRUE)
 work <- args[1]
 reps <- as.integer(args[2])
@@ -40,6 +44,17 @@ add_column <- function(design) {
                                   ifelse(magnesium < 250, "a", ifelse(magnesium < 350, "b", "c"))))
 }
 
+full <- svydesign(ids = ~sdmvpsu, strata = ~sdmvstra, weights = ~w, nest = TRUE, data = glm_data)
+rep_dom <- subset(as.svrepdesign(full, type = "Fay", fay.rho = 0.3), in_domain == 1)
+M <- 20
+imputed <- lapply(1:M, function(m) {  # the rule of bench_survey.py's imputation()
+  d <- glm_data
+  d$pir <- ifelse(is.na(d$pir), ((d$seqn * m) %% 50) / 10, d$pir)
+  d$bmi <- ifelse(is.na(d$bmi), 18 + ((d$seqn * (m + 2)) %% 25), d$bmi)
+  subset(svydesign(ids = ~sdmvpsu, strata = ~sdmvstra, weights = ~w, nest = TRUE, data = d),
+         in_domain == 1)
+})
+
 times <- data.frame(step = character(), seconds = numeric(), cpu = numeric())
 record <- function(step, t) {
   times <<- rbind(times, data.frame(step = step, seconds = t[["elapsed"]],
@@ -54,7 +69,17 @@ for (i in 0:reps) {  # i = 0: warm-up, not recorded
     fit_update <- svyglm(update_formula, design = gdom2, family = quasibinomial())
   })
   t_cox <- system.time(fit_cox <- svycoxph(cox_formula, design = cdom))
+  t_rep <- system.time(fit_rep <- svyglm(logit_formula, design = rep_dom, family = quasibinomial()))
+  t_mi <- system.time({
+    mi_fits <- lapply(imputed, function(d) svyglm(logit_formula, design = d,
+                                                  family = quasibinomial()))
+    fit_mi <- MIcombine(mi_fits)
+  })
+  t_combine <- system.time(fit_mi <- MIcombine(mi_fits))
   if (i > 0) {
+    record("rep_glm", t_rep)
+    record("mi_fits", t_mi)
+    record("mi_combine", t_combine)
     record("design", t_design)
     record("glm_first", t_first)
     record("glm", t_glm)
@@ -67,7 +92,8 @@ result <- function(model, fit) {
              std_error = sprintf("%.17g", SE(fit)))
 }
 res <- rbind(result("svyglm_logistic", fit_glm), result("svyglm_update", fit_update),
-             result("svycoxph_efron", fit_cox))
+             result("svycoxph_efron", fit_cox), result("svyglm_replicate", fit_rep),
+             result("micombine", fit_mi))
 write.csv(res, file.path(work, "r_results.csv"), row.names = FALSE)
 write.csv(times, file.path(work, "r_times.csv"), row.names = FALSE)
 writeLines(paste0("(R ", getRversion(), ", survey ", packageVersion("survey"), ")"),

@@ -21,6 +21,12 @@ ratio and the target ratio:
   fit): ``design.update(mg_cat2=...)`` adds new exposure categories, then the model with them
   is fitted; both steps are timed (R: ``update(design, mg_cat2 = ...)`` + ``svyglm``).
 - svycoxph (Efron) fits (>= 25x).
+- svyglm logistic on a Fay-BRR replicate design (rho 0.3; R: ``as.svrepdesign(design,
+  type = "Fay", fay.rho = 0.3)``, then the domain): a fit, its SEs from every replicate's
+  refit (>= 10x, as a first fit).
+- An imputed model: the logistic fitted on each of M = 20 imputations of missing PIR and BMI
+  (a fixed rule, the same on both sides, as in tests/golden/survey/make_golden_mi.R) and the
+  fits combined by Rubin's rules (R: ``mitools::MIcombine``); and the combination alone.
 
 Models: 25(OH)D < 50 nmol/L on magnesium category, age, sex, race/ethnicity, education, BMI,
 PIR, energy, calcium and cycle (20 coefficients), adults of 2001-2006 with a reliable day-1
@@ -56,7 +62,8 @@ import polars as pl
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "survey"))
 
-from nhanes_mg.survey import SurveyDesign, svycoxph, svyglm  # noqa: E402
+from nhanes_mg.survey import SurveyDesign, as_svrepdesign, svycoxph, svyglm  # noqa: E402
+from nhanes_mg.survey.mi import micombine  # noqa: E402
 
 import golden_data  # noqa: E402
 
@@ -64,6 +71,16 @@ LOGIT = "vitd_lt50 ~ mg_cat + age + sex + race + educ + bmi + pir + kcal1000 + c
 UPDATE_LOGIT = LOGIT.replace("mg_cat +", "mg_cat2 +")
 COX = "Surv(months, died) ~ age + sex + race + bmi + vitd10"
 REF = {"race": "3"}
+M = 20  # imputations
+
+
+def imputation(frame: pl.DataFrame, m: int) -> pl.DataFrame:
+    """The m-th imputation of missing PIR and BMI (R: the same rule in bench_survey.R)."""
+    seqn = pl.col("seqn")
+    return frame.with_columns(
+        pir=pl.coalesce("pir", ((seqn * m) % 50) / 10),
+        bmi=pl.coalesce("bmi", 18 + ((seqn * (m + 2)) % 25)),
+    )
 
 
 def mg_cat2() -> pl.Expr:
@@ -129,7 +146,13 @@ def main() -> int:
         pl.col("in_domain") == 1
     )
 
-    steps = ["design", "glm_first", "glm", "glm_update", "cox"]
+    full = SurveyDesign(
+        pooled, strata="sdmvstra", psu="sdmvpsu", weights="w", allow_zero_weights=True
+    )
+    replicate = as_svrepdesign(full, type="Fay", fay_rho=0.3).subset(pl.col("in_domain") == 1)
+    imputed = [new_design(imputation(pooled, m)) for m in range(1, M + 1)]
+
+    steps = ["design", "glm_first", "glm", "glm_update", "cox", "rep_glm", "mi_fits", "mi_combine"]
     py: dict[str, list[tuple[float, float]]] = {s: [] for s in steps}
     fits: dict[str, Any] = {}
     for rep in range(args.reps + 1):  # rep 0: warm-up, not recorded
@@ -141,16 +164,22 @@ def main() -> int:
             lambda design=design: fit_glm(design.update(mg_cat2=mg_cat2()), UPDATE_LOGIT)
         )
         cox, *t_cox = timed(lambda: svycoxph(COX, cox_design, reference=REF))
+        rep_fit, *t_rep = timed(lambda: fit_glm(replicate))
+        mi_fits, *t_mi = timed(lambda: [fit_glm(d) for d in imputed])
+        combined, *t_combine = timed(lambda mi_fits=mi_fits: micombine(mi_fits))
+        t_mi = [a + b for a, b in zip(t_mi, t_combine, strict=True)]  # the fits and Rubin's rules
         if rep:
-            for step, t in zip(steps, (t_design, t_first, t_glm, t_update, t_cox), strict=True):
+            timings = (t_design, t_first, t_glm, t_update, t_cox, t_rep, t_mi, t_combine)
+            for step, t in zip(steps, timings, strict=True):
                 py[step].append((t[0], t[1]))
-        fits = {"glm_first": first, "glm": later, "glm_update": updated, "cox": cox}
+        fits = {"glm_first": first, "glm": later, "glm_update": updated, "cox": cox,
+                "rep_glm": rep_fit, "mi": combined}  # fmt: skip
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         design_cols = ["sdmvstra", "sdmvpsu", "w", "in_domain"]
         glm_cols = ["vitd_lt50", "mg_cat", "age", "sex", "race", "educ", "bmi", "pir"]
-        glm_cols += ["kcal1000", "ca100", "cycle", "magnesium"]
+        glm_cols += ["kcal1000", "ca100", "cycle", "magnesium", "seqn"]
         cox_cols = ["months", "died", "age", "sex", "race", "bmi", "vitd10"]
         pooled.select(design_cols + glm_cols).write_csv(work / "glm.csv")
         mort.select(design_cols + cox_cols).write_csv(work / "cox.csv")
@@ -193,6 +222,11 @@ def main() -> int:
         ("svyglm logistic: first fit via update()", ["glm_update"], ["glm_update"], 10,
          "glm_update", "svyglm_update"),
         ("svycoxph (Efron): fits", ["cox"], ["cox"], 25, "cox", "svycoxph_efron"),
+        ("svyglm logistic, Fay-BRR replicate design", ["rep_glm"], ["rep_glm"], 10, "rep_glm",
+         "svyglm_replicate"),
+        (f"imputed model: {M} fits + MIcombine", ["mi_fits"], ["mi_fits"], 10, "mi",
+         "micombine"),
+        ("  MIcombine alone", ["mi_combine"], ["mi_combine"], None, "mi", "micombine"),
     ]  # fmt: skip
     glm_fit, cox_fit = fits["glm"], fits["cox"]
     print(f"\nnhanes_mg.survey vs R survey {r_version}, same data, {args.reps} repetitions")
