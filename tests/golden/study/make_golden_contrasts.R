@@ -23,14 +23,10 @@ suppressPackageStartupMessages({
 })
 script_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
 script_dir <- dirname(normalizePath(sub("^--file=", "", script_arg)))
-source(file.path(script_dir, "..", "survey", "golden_common.R"))
-out_dir <- script_dir
+source(file.path(script_dir, "..", "survey", "golden_common.R"))  # out_dir: script_dir
 
-demo <- xpt("2011-2012", "DEMO_G")[, c("SEQN", "SDMVSTRA", "SDMVPSU", "WTMEC2YR", "RIAGENDR",
-                                        "RIDAGEYR", "RIDRETH1")]
-vid <- xpt("2011-2012", "VID_G")[, c("SEQN", "LBXVIDMS")]
-d <- merge(demo, vid, by = "SEQN", all.x = TRUE, sort = FALSE)
-d <- d[order(d$SEQN), ]
+d <- demo_vid("2011-2012", c("SDMVSTRA", "SDMVPSU", "WTMEC2YR", "RIAGENDR",
+                              "RIDAGEYR", "RIDRETH1"))
 d$vitd <- d$LBXVIDMS
 d$lt50 <- as.numeric(d$LBXVIDMS < 50)
 # the package's levels (nhanes_mg.derive.rules SEX_LEVELS, RACE_ETH_LEVELS), first = reference

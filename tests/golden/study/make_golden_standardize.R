@@ -20,14 +20,9 @@ suppressPackageStartupMessages({
 })
 script_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
 script_dir <- dirname(normalizePath(sub("^--file=", "", script_arg)))
-source(file.path(script_dir, "..", "survey", "golden_common.R"))
-out_dir <- script_dir
+source(file.path(script_dir, "..", "survey", "golden_common.R"))  # out_dir: script_dir
 
-demo <- xpt("2011-2012", "DEMO_G")[, c("SEQN", "SDMVSTRA", "SDMVPSU", "WTMEC2YR", "RIAGENDR",
-                                        "RIDAGEYR")]
-vid <- xpt("2011-2012", "VID_G")[, c("SEQN", "LBXVIDMS")]
-d <- merge(demo, vid, by = "SEQN", all.x = TRUE, sort = FALSE)
-d <- d[order(d$SEQN), ]
+d <- demo_vid("2011-2012", c("SDMVSTRA", "SDMVPSU", "WTMEC2YR", "RIAGENDR", "RIDAGEYR"))
 d$lt30 <- as.numeric(d$LBXVIDMS < 30)
 d$sex <- ifelse(d$RIAGENDR == 1, "male", "female")
 d$in_domain <- !is.na(d$LBXVIDMS) & d$RIDAGEYR >= 1 & d$WTMEC2YR > 0

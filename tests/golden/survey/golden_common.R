@@ -64,6 +64,16 @@ build_cycle <- function(cycle) {
   )
 }
 
+# DEMO columns `demo_cols` of a cycle left-joined with its serum 25(OH)D column (named as CDC
+# names it in that cycle), sorted by SEQN: every participant, examined or not
+demo_vid <- function(cycle, demo_cols) {
+  info <- cycles[[cycle]]
+  demo <- xpt(cycle, paste0("DEMO_", info[["suffix"]]))[, c("SEQN", demo_cols)]
+  vid <- xpt(cycle, paste0("VID_", info[["suffix"]]))[, c("SEQN", info[["vid"]])]
+  d <- merge(demo, vid, by = "SEQN", all.x = TRUE, sort = FALSE)
+  d[order(d$SEQN), ]
+}
+
 read_mort <- function(name) {
   lines <- readLines(file.path(mirror, "linked_mortality", name))
   lines <- sub("\r$", "", lines)

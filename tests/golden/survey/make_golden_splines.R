@@ -173,19 +173,8 @@ fit_w <- svyglm(as.formula(paste("vitd ~", wterm, "+ age + sex")), design = diet
 add_glm("glm_linear_ns_wknots", fit_w)
 
 # ---------------------------------------------------------------- B: mortality 2003-2006
-mort_files <- c("2003-2004" = "NHANES_2003_2004_MORT_2015_PUBLIC.dat",
-                "2005-2006" = "NHANES_2005_2006_MORT_2015_PUBLIC.dat")
-mort <- do.call(rbind, lapply(names(mort_files), function(cy) {
-  m <- read_mort(mort_files[[cy]])
-  d <- merge(build_cycle(cy), m, by = "seqn", all.x = TRUE, sort = FALSE)
-  d[order(d$seqn), ]
-}))
-eligible <- !is.na(mort$ELIGSTAT) & mort$ELIGSTAT == 1
-mort$died <- ifelse(eligible, mort$MORTSTAT, NA)
-mort$months <- ifelse(eligible, mort$PERMTH_EXM, NA)
-mort$eligible <- eligible
+mort <- build_mortality()
 add_checks("mortality_2003_2006", mort)
-mort$wt_mec2 <- mort$wt_mec / 2
 mdes <- svydesign(ids = ~sdmvpsu, strata = ~sdmvstra, weights = ~wt_mec2, nest = TRUE,
                   data = mort)
 madults <- subset(mdes, age >= 20 & eligible)
