@@ -32,7 +32,7 @@ def test_intervals_show_the_side_of_the_null(
 def test_one_minus_sign_and_no_negative_zero() -> None:
     assert "-" not in numbers.estimate_ci(-1.2, -2.5, 0.1)
     assert numbers.number(-0.0001) == "−0.000100"
-    assert numbers.interval(-0.001, 0.5) == "0.00–0.50"  # a bound that rounds to 0 has no sign
+    assert numbers.estimate_ci(0.2, -0.001, 0.5) == "0.20 (0.00–0.50)"  # rounds to 0: no sign
     assert numbers.mean_se(-0.001, 0.2) == "0.00 (0.20)"  # rounds to zero: no sign
 
 

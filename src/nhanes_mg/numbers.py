@@ -19,8 +19,8 @@ the null together, which no number-formatting library does.
 '0.810 (0.652–0.995)'
 >>> estimate_ci(-5.0, -6.05, -3.82)
 '−5.00 (−6.05 to −3.82)'
->>> interval(0.6, 1.06)
-'0.60–1.06'
+>>> estimate_ci(0.8, 0.6, 1.06)
+'0.80 (0.60–1.06)'
 >>> p_value(0.00002), p_value(0.0431)
 ('< 0.001', '0.043')
 """
@@ -108,21 +108,6 @@ def _bounds(low: float, high: float, digits: int) -> str:
     texts = _text(low, digits), _text(high, digits)
     dash = " to " if any(t.startswith(MINUS) for t in texts) else DASH
     return dash.join(texts)
-
-
-def interval(low: object, high: object, null: float | None = None, percent: bool = False) -> str:
-    """The bounds alone, ``low–high`` (``low to high`` when one is negative).
-
-    >>> interval(0.0, 0.0316, percent=True), interval(-0.00602, -0.00417)
-    ('0.0–3.2%', '−0.00602 to −0.00417')
-    """
-    if not (finite(low) and finite(high)):
-        return ""
-    scale = 100.0 if percent else 1.0
-    lo, hi = float(low) * scale, float(high) * scale  # type: ignore[arg-type]
-    n = None if null is None else null * scale
-    digits = _digits([max(abs(lo), abs(hi)), lo, hi], n, percent)
-    return _bounds(lo, hi, digits) + ("%" if percent else "")
 
 
 def estimate_ci(

@@ -28,6 +28,7 @@ from nhanes_mg.report.markup import SYNTHETIC_STAMP
 from nhanes_mg.study import verdicts
 from nhanes_mg.study.evalues import RARE, EValues, evalues
 from nhanes_mg.study.flow import COMPLETE_CASE_NOTE
+from nhanes_mg.study.regression_table import EXPOSURE
 from nhanes_mg.study.results import (
     OVERALL,
     RATIO_SCALES,
@@ -118,11 +119,10 @@ def table1_rows(result: SpecResult) -> tuple[str, list[str], list[list[str]]]:
     exposure = t1["exposure"][0]
 
     def heading(group: str) -> str:
-        if group == OVERALL or not ranges.get(group):
-            return group if group == OVERALL else f"{exposure}: {group}"
-        if ranges[group].startswith(group):  # a cut-point label is its own range
-            return str(ranges[group])
-        return f"{group} ({ranges[group]})"
+        if group == OVERALL:
+            return group
+        named = _with_range(result, name, group, ranges.get(group))
+        return named if ranges.get(group) else f"{exposure}: {group}"
 
     headers = ["Characteristic", *[heading(g) for g in groups], "P"]
     rows: list[list[str]] = []
@@ -155,6 +155,15 @@ def table1_rows(result: SpecResult) -> tuple[str, list[str], list[list[str]]]:
                 [INDENT + "Missing, n", *[numbers.count(lost.get(g, 0)) for g in groups], ""]
             )
     return name, headers, rows
+
+
+def _with_range(result: SpecResult, analysis: str, category: str, range_: str | None) -> str:
+    """An exposure category with its range: ``Q1 (≤ 209 mg/day)``; a cut-point category is
+    its range (``≤ 1.7`` → ``≤ 1.7 mg/day``, the unit added)."""
+    if not range_:
+        return category
+    exposure_type = getattr(result.spec.analysis(analysis), "exposure_type", "")
+    return str(range_) if exposure_type == "cutpoints" else f"{category} ({range_})"
 
 
 def _t1_cells(cells: pl.DataFrame, groups: list[str], stat: str) -> list[str]:
@@ -203,9 +212,11 @@ def regression_table_rows(result: SpecResult) -> tuple[str, list[str], list[list
             title = str(part["label"][0])
             rows.append([title[:1].upper() + title[1:], "", ""])
         for r in part.iter_rows(named=True):
-            label = INDENT + str(r["level_label"] or r["level"]) if levelled else str(r["label"])
-            if ranges.get(r["level"]) and not str(ranges[r["level"]]).startswith(r["level"]):
-                label += f" ({ranges[r['level']]})"
+            label = str(r["label"])
+            if levelled:
+                words = str(r["level_label"] or r["level"])
+                range_ = ranges.get(r["level"]) if variable == EXPOSURE else None
+                label = INDENT + _with_range(result, name, words, range_)
             if r["reference"]:
                 rows.append([label, "— (reference)", ""])
                 continue
