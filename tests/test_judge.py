@@ -119,6 +119,49 @@ def test_the_curve_shows_every_estimate_and_says_when_the_verdict_rests_on_a_min
     assert verdict.caution.startswith("this verdict rests on a minority of its analyses: 1 of 4")
 
 
+def test_the_curve_counts_intervals_not_verdict_words() -> None:
+    """A modification contrast whose CI lies on the claimed side counts as excluding no
+    difference there even when its verdict is inconclusive (its claimed stratum's own effect
+    includes no effect)."""
+    spec = _spec({"term": "x", "rule": "modification", "direction": "above",
+                  "stronger_in": "modifier"},
+                 sensitivity=[{"name": "s1", "analysis": "a"}])  # fmt: skip
+    table = tidy_rows(
+        *_modification_rows((1.0, -1.0, 3.0), (2.0, 0.5, 3.5), (1.0, 0.0, 2.0)),
+        *_modification_rows((3.0, 1.0, 5.0), (2.0, -1.0, 5.0), (-1.0, -2.0, 0.5), "s1"),
+    )
+    (verdict,) = judge(spec, _result(spec, table, ("s1",)))
+    assert [c.verdict for c in verdict.curve] == [verdicts.INCONCLUSIVE] * 2
+    assert [c.side for c in verdict.curve] == [0, 1]
+    assert verdict.summary.endswith(
+        "1 excludes no difference between the strata on the claimed side"
+    )
+
+
+def test_a_precise_null_resting_on_a_minority_says_so() -> None:
+    spec = parse_spec(
+        {"id": "T", "title": "t", "claim": "c", "citation": "x", "cycles": "2005-2006",
+         "population": "age >= 20", "model": "logistic",
+         "analysis": [{"name": "a", "outcome": "y", "exposure": "x"}],
+         "sensitivity": [{"name": f"s{i}", "analysis": "a"} for i in (1, 2)],
+         "verdict": {"analysis": "a", "term": "x", "rule": "effect", "direction": "above",
+                     "smallest_effect": 1.2}},
+        check_columns=False,
+    )  # fmt: skip
+    table = tidy_rows(
+        _estimate(0.95, 0.84, 1.07), _estimate(1.01, 0.83, 1.24, "s1"),
+        _estimate(0.98, 0.80, 1.21, "s2"),
+    )  # fmt: skip
+    (verdict,) = judge(spec, _result(spec, table, ("s1", "s2")))
+    assert [c.verdict for c in verdict.curve] == [
+        verdicts.NO_EFFECT_OF_SIZE, verdicts.INCONCLUSIVE, verdicts.INCONCLUSIVE
+    ]  # fmt: skip
+    assert verdict.caution == (
+        "this verdict rests on a minority of its analyses: 1 of 3 exclude every effect of the "
+        "claimed size"
+    )
+
+
 def test_a_sensitivity_analysis_can_have_its_own_comparator_or_none() -> None:
     raw = {
         "id": "T", "title": "t", "claim": "c", "citation": "x", "cycles": "2005-2006",
@@ -184,9 +227,9 @@ def test_a_published_p_for_interaction_not_reproduced_is_said_beside_the_verdict
     assert verdict.main is not None
     assert (
         verdict.main.note
-        == "the published P-interaction < 0.001 is not reproduced (ours P = 0.360)"
+        == "the published P-interaction < 0.001 is not reproduced in 2005-2006 (ours P = 0.360)"
     )
-    assert "not reproduced (ours P = 0.360)" in verdict.caution
+    assert "not reproduced in 2005-2006 (ours P = 0.360)" in verdict.caution
 
 
 def test_a_stratum_of_a_joint_model_can_be_the_judged_row() -> None:

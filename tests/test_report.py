@@ -269,7 +269,8 @@ def test_write_report_tables_and_verdicts_csv(inputs: ReportInputs, tmp_path: Pa
     assert t3["curve"].to_list()[1:] == [None, None]
     assert t3["curve"][0].startswith("estimates 0.40 to 0.90 across 3 analyses")
     assert t3["estimate"][0] == pytest.approx(0.40) and t3["row"][0] == "Q4"
-    assert t3["published"].to_list() == [0.34, 0.34, 0.34]
+    # supplement non-users are another population: no published number is inherited
+    assert t3["published"].to_list() == [0.34, None, 0.34]
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]  # nothing half-written
 
 

@@ -319,8 +319,8 @@ compare = { cycle = "2005-2006", estimate = 0.48, statistic = "usual_below_ear",
 
 
 def test_a_published_number_is_held_only_against_its_own_cycles(tmp_path: Path) -> None:
-    """Deng's 2001-2006 OR is no comparator for a 2007-2018 estimate (a sensitivity analysis
-    on other cycles must bring its own comparator)."""
+    """Deng's 2001-2006 OR is no comparator for a 2007-2018 estimate: a sensitivity analysis
+    on other cycles inherits no number, and one that says it is comparable is refused."""
     deng = STATEMENTS.replace(
         'text = "Deng: 0.34"\nestimate = 0.34',
         'text = "Deng: 0.34"\nestimate = 0.34\ncycles = "2005-2010"',
@@ -331,8 +331,12 @@ def test_a_published_number_is_held_only_against_its_own_cycles(tmp_path: Path) 
         "2009-2010",
     )
     later = deng + '\n[[sensitivity]]\nname = "later"\nanalysis = "a"\ncycles = "2011-2014"\n'
+    spec = load_spec(_write(tmp_path, later))
+    (inherited,) = judged_rows(spec.statements[0], spec.sensitivities[0])
+    assert inherited.estimate is None
+    assert inherited.text.startswith("not comparable (this analysis changes the cycles)")
     with pytest.raises(SpecError) as info:
-        load_spec(_write(tmp_path, later))
+        load_spec(_write(tmp_path, later + "comparable = true\n"))
     assert "a [later] estimates on 2011-2012, 2013-2014, outside the cycles of the estimate" in (
         str(info.value)
     )

@@ -32,6 +32,7 @@ from nhanes_mg.study.regression_table import EXPOSURE
 from nhanes_mg.study.results import (
     OVERALL,
     RATIO_SCALES,
+    SURVIVAL_ESTIMATOR,
     FitInfo,
     SpecResult,
     VariantVerdict,
@@ -288,6 +289,8 @@ def fits_table(result: SpecResult) -> pl.DataFrame:
             "cycles_left_out": "; ".join(f"{c} ({why})" for c, why in f.dropped),
             "n": f.n,
             "events": f.events,
+            # the weighted share with the outcome: it decides a rare or common outcome (E-values)
+            "outcome_share": f.outcome_share,
             "weight": f.weight,
             "weight_reason": f.weight_reason,
             "model": f.description,
@@ -304,6 +307,7 @@ def fits_table(result: SpecResult) -> pl.DataFrame:
         "cycles_left_out": pl.String,
         "n": pl.Int64,
         "events": pl.Int64,
+        "outcome_share": pl.Float64,
         "weight": pl.String,
         "weight_reason": pl.String,
         "model": pl.String,
@@ -610,6 +614,9 @@ def render_markdown(inputs: ReportInputs, figure_ref: Callable[[Path], str]) -> 
             out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in curve_rows(v)]
         for fig in inputs.figures.get(spec.id, []):
             out += ["", f"![{spec.id}]({figure_ref(fig)})"]
+        if r.survival.height:
+            out += ["", f"Survival curves (`tables/{spec.id}_survival.csv`): unadjusted; "
+                    f"{SURVIVAL_ESTIMATOR}."]  # fmt: skip
         out += ["", f"**What was fitted** (`tables/{spec.id}_fits.csv`):", ""]
         out.append("| " + " | ".join(FIT_HEADERS) + " |")
         out.append("|" + " --- |" * len(FIT_HEADERS))

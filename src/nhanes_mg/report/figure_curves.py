@@ -35,7 +35,13 @@ from nhanes_mg.report.labels import (
     spec_words,
 )
 from nhanes_mg.study import verdicts
-from nhanes_mg.study.results import RATIO_SCALES, SpecResult, VariantVerdict, Verdict
+from nhanes_mg.study.results import (
+    RATIO_SCALES,
+    SURVIVAL_ESTIMATOR,
+    SpecResult,
+    VariantVerdict,
+    Verdict,
+)
 from nhanes_mg.study.spec_types import (
     ModelAnalysis,
 )
@@ -277,9 +283,7 @@ def survival(result: SpecResult) -> ggplot | None:
             y=f"% free of {outcome or 'the event'} (95% CI)",
             color=legend,
             fill=legend,
-            caption="Unadjusted survey survival curves: the exponentiated Nelson–Aalen "
-            "(Breslow) estimator, as R's svykm(se = TRUE), not the product-limit "
-            "(Kaplan–Meier) one.",
+            caption=f"Unadjusted survey survival curves: {SURVIVAL_ESTIMATOR}.",
         )
         + theme(plot_caption=element_text(ha="left", size=8))
     )

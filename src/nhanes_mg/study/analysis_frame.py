@@ -62,6 +62,10 @@ OUTCOME_COL, EXPOSURE_COL, TREND_COL, MODIFIER_COL, TIME_COL, DOMAIN_COL = (
 Z95 = 1.959963984540054
 
 
+SPLINE_KNOTS = (0.10, 0.50, 0.90)  # interior knots: weighted percentiles (Harrell's three)
+SPLINE_BOUNDARY = (0.05, 0.95)  # boundary knots, and the range the curve is drawn over
+
+
 def describe_model(analysis: Analysis) -> str:
     """One sentence on what an analysis estimates, for the report."""
     if isinstance(analysis, UsualIntakeAnalysis):
@@ -100,6 +104,14 @@ def describe_model(analysis: Analysis) -> str:
         expo = f"weighted quantiles ({analysis.quantiles}) of {expo} in the domain"
     elif analysis.exposure_type == "cutpoints":
         expo = f"{expo} cut at {', '.join(f'{c:g}' for c in analysis.cutpoints)}"
+    elif analysis.exposure_type == "spline":
+        *first, last = (f"{100 * p:g}th" for p in SPLINE_KNOTS)
+        inner = f"{', '.join(first)} and {last}"
+        outer = " and ".join(f"{100 * p:g}th" for p in SPLINE_BOUNDARY)
+        expo = (
+            f"a natural cubic spline of {expo} ({len(SPLINE_KNOTS) + 1} df; knots at its "
+            f"weighted {inner} percentiles in the domain, boundary knots at the {outer})"
+        )
     elif analysis.per != 1:
         expo = f"{expo} per {analysis.per:g} {analysis.exposure_unit}".rstrip()
     if analysis.reference_category:

@@ -8,9 +8,9 @@ interval (1 when the interval already includes the null). A ratio below 1 is inv
 Odds and hazard ratios are first put on the risk-ratio scale, as R's ``EValue`` package does:
 when the outcome is rare (under :data:`RARE` of the analysed sample at the end of follow-up) the
 ratio stands for the risk ratio; when it is common, ``RR ≈ √OR`` and
-``RR ≈ (1 − 0.5^√HR) / (1 − 0.5^√(1/HR))``. Here "common" is judged on the unweighted share of
-events in the analysed sample. Written by hand: a dozen lines of arithmetic, and no maintained
-Python package offers them.
+``RR ≈ (1 − 0.5^√HR) / (1 − 0.5^√(1/HR))``. Here "common" is judged on the survey-weighted
+share of the analysed sample with the outcome (the population's prevalence, not the sample's).
+Written by hand: a dozen lines of arithmetic, and no maintained Python package offers them.
 
 Examples
 --------

@@ -17,6 +17,7 @@ from dataclasses import replace
 import polars as pl
 
 from nhanes_mg import numbers
+from nhanes_mg.data import catalog
 from nhanes_mg.study import verdicts
 from nhanes_mg.study.results import (
     CONTRAST_RATIO_SCALES,
@@ -31,6 +32,7 @@ from nhanes_mg.study.spec_types import (
     Spec,
     Statement,
     curve_members,
+    cycles_text,
     judged_rows,
 )
 
@@ -227,7 +229,7 @@ def _judge_row(
         show = (lambda x: f"{100 * x:.3g}%") if percent else "{:g}".format
         judgement = verdicts.judge_estimate(verdicts.Estimate(est, lo, hi), r, pub, show)
         ours = numbers.estimate_ci(est, lo, hi, null=null, percent=percent)
-        return _filled(blank, judgement, ours, est, lo, hi)
+        return _filled(blank, judgement, ours, est, lo, hi, r)
     # modification: the contrast oriented as "claimed stratum vs the other"
     null = 1.0 if ratio else 0.0
     assert info.strata is not None
@@ -255,9 +257,12 @@ def _judge_row(
     note = ""
     if comparator.p_value is not None and p_ours is not None:
         reproduced = (p_ours < ALPHA) == (comparator.p_value < ALPHA)
+        # the source's data are named in its text; ours are the cycles the fit kept
+        kept = catalog.parse_cycles(info.cycles) if info.cycles else result.spec.cycles_of(analysis)
+        ours_in = cycles_text(kept)
         note = (
             f"the published P-interaction {comparator.p_text} is "
-            f"{'' if reproduced else 'not '}reproduced (ours P {p_text})"
+            f"{'' if reproduced else 'not '}reproduced in {ours_in} (ours P {p_text})"
         )
     fmt = numbers.estimate_ci
     a, b = (
@@ -268,7 +273,7 @@ def _judge_row(
         f"{a} [{claimed}] vs {b} [{other}]; {scale} {fmt(est, lo, hi, null)}; "
         f"P-interaction {p_text}"
     )
-    return replace(_filled(blank, judgement, ours, est, lo, hi), note=note)
+    return replace(_filled(blank, judgement, ours, est, lo, hi, r), note=note)
 
 
 def _filled(
@@ -278,9 +283,11 @@ def _filled(
     est: float,
     lo: float,
     hi: float,
+    rule: verdicts.Rule,
 ) -> VariantVerdict:
     return replace(
         blank,
+        side=verdicts.ci_side(verdicts.Estimate(est, lo, hi), rule),
         verdict=judgement.verdict,
         why=judgement.why,
         ours=ours,

@@ -27,6 +27,8 @@ from nhanes_mg.study.analysis_frame import (
     MODIFIER_COL,
     OUTCOME_COL,
     SCALES,
+    SPLINE_BOUNDARY,
+    SPLINE_KNOTS,
     TIME_COL,
     TREND_COL,
     as_model_column,
@@ -39,9 +41,15 @@ from nhanes_mg.study.analysis_frame import (
 from nhanes_mg.study.calibrated import REPLICATE_WEIGHT, CalibratedChain, calibrated_chain
 from nhanes_mg.study.flow import Needed, sample_flow
 from nhanes_mg.study.imputation import Imputed, impute_covariates
-from nhanes_mg.study.plan import SPLINE_BOUNDARY, SPLINE_KNOTS, AnalysisPlan, ModelPlan
+from nhanes_mg.study.plan import AnalysisPlan, ModelPlan
 from nhanes_mg.study.regression_table import regression_rows
-from nhanes_mg.study.results import CONTRAST_RATIO_SCALES, RATIO_SCALES, FitInfo, SpecResult
+from nhanes_mg.study.results import (
+    CONTRAST_RATIO_SCALES,
+    RATIO_SCALES,
+    SURVIVAL_ESTIMATOR,
+    FitInfo,
+    SpecResult,
+)
 from nhanes_mg.study.spec_types import ModelAnalysis, Outputs, Spec
 from nhanes_mg.study.table1 import OVERALL, TABLE1_SCHEMA, table_one
 from nhanes_mg.study.weights import CDC_NAME
@@ -432,7 +440,9 @@ def _describe_sample(
                 TIME_COL, OUTCOME_COL, part.update(_cat=category), group="_cat", se=True
             ).tidy()
             curves = curves.with_columns(
-                pl.col("group").cast(pl.String), stratum=pl.lit(name, pl.String)
+                pl.col("group").cast(pl.String),
+                stratum=pl.lit(name, pl.String),
+                estimator=pl.lit(f"unadjusted; {SURVIVAL_ESTIMATOR}"),
             )
             result.survival = _append(result.survival, curves.with_columns(**keys))
     elif categorical and analysis.model != "cox" and outputs.margins:

@@ -49,6 +49,7 @@ from nhanes_mg.expressions import Condition, condition, variables_of
 from nhanes_mg.study.analysis_frame import (
     MODIFIER_COL,
     OUTCOME_COL,
+    SPLINE_KNOTS,
     TIME_COL,
     TREND_COL,
     describe_model,
@@ -70,8 +71,6 @@ from nhanes_mg.study.spec_types import (
 from nhanes_mg.study.weights import CDC_NAME, WeightChoice, choose_weight
 from nhanes_mg.survey.terms import ModelTerms
 
-SPLINE_KNOTS = (0.10, 0.50, 0.90)  # interior knots: weighted percentiles (Harrell's three)
-SPLINE_BOUNDARY = (0.05, 0.95)  # boundary knots, and the range the curve is drawn over
 _MORTALITY = ("mort_", "followup_")
 
 

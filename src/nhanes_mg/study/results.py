@@ -35,6 +35,13 @@ DIFFERENCE_SCALES = {
 OVERALL = "Overall"  # Table 1's group of the whole domain, beside the exposure categories
 
 
+# what the survival curves are (svykm with se = True), in words: captions, report, tables
+SURVIVAL_ESTIMATOR = (
+    "the exponentiated Nelson–Aalen (Breslow) estimator, as R's svykm(se = TRUE), not the "
+    "product-limit (Kaplan–Meier) one"
+)
+
+
 @dataclass(frozen=True)
 class FitInfo:
     """What was fitted for one analysis: cycles, sample, weight — as the report states it."""
@@ -109,11 +116,18 @@ class VariantVerdict:
     note: str = ""  # e.g. whether a published P for interaction is reproduced
     direction: str = ""  # the side of no effect (or the threshold) the claim states here
     unmatched: bool = False  # not estimated because no row of the analysis matched the rule
+    side: int = 0  # its CI wholly on the claimed side of the null (1), the other (-1), or across
 
     @property
     def supports(self) -> bool:
-        """Its CI excludes no effect (or the threshold) on the claimed side."""
-        return self.verdict in verdicts.SUPPORTIVE
+        """Its CI excludes no effect (or the threshold) on the claimed side — whatever the
+        verdict (a modification contrast can, while its stratum effect does not)."""
+        return self.side > 0
+
+    @property
+    def excludes_claimed_size(self) -> bool:
+        """Its CI excludes every effect of the claimed size (or lies on the other side)."""
+        return self.verdict in (verdicts.NO_EFFECT_OF_SIZE, verdicts.CONTRADICTED)
 
 
 @dataclass
@@ -171,7 +185,7 @@ class Verdict:
             f"{supporting} {'excludes' if supporting == 1 else 'exclude'} {self.null_words} "
             "on the claimed side",
         ]
-        against = sum(c.verdict == verdicts.CONTRADICTED for c in finite)
+        against = sum(c.side < 0 for c in finite)
         if against:
             words[-1] += f", {against} on the other side"
         if missing:
@@ -191,11 +205,20 @@ class Verdict:
         finite = [c for c in self.curve if math.isfinite(c.estimate)]
         if len(finite) >= 2 and self.main is not None:
             k, s = len(finite), sum(c.supports for c in finite)
-            if self.main.supports and 2 * s < k:
+            # what the main verdict reads from its CI, and how many analyses read the same
+            reading: tuple[int, str] | None = None
+            if self.main.supports:
+                reading = s, f"{self.null_words} on the claimed side"
+            elif self.main.side < 0:
+                reading = sum(c.side < 0 for c in finite), f"{self.null_words} on the other side"
+            elif self.main.verdict == verdicts.NO_EFFECT_OF_SIZE:
+                same = sum(c.excludes_claimed_size for c in finite)
+                reading = same, "every effect of the claimed size"
+            if reading is not None and 2 * reading[0] < k:
                 words.insert(
                     0,
-                    f"this verdict rests on a minority of its analyses: {s} of {k} exclude "
-                    f"{self.null_words} on the claimed side",
+                    f"this verdict rests on a minority of its analyses: {reading[0]} of {k} "
+                    f"exclude {reading[1]}",
                 )
             elif not self.main.supports and 2 * s > k:
                 words.insert(

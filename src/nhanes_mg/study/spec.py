@@ -505,6 +505,10 @@ def _age_standard(raw: dict[str, Any], statistic: str, path: str, where: str) ->
     return AgeStandard("declared", ages, population, label or "a declared standard population")
 
 
+# the fields whose change makes a sensitivity analysis estimate something else
+ESTIMAND_FIELDS = ("population", "exposure", "outcome", "cycles")
+
+
 def _sensitivity(
     raw: dict[str, Any],
     i: int,
@@ -524,7 +528,7 @@ def _sensitivity(
     if target not in names:
         raise _fail(path, where + "analysis", f"{target!r} is not one of: {', '.join(names)}")
     base = dict(analyses_raw[names.index(target)])
-    own = ("name", "label", "analysis", "add_covariates", "term", "direction")
+    own = ("name", "label", "analysis", "add_covariates", "term", "direction", "comparable")
     overrides = {k: v for k, v in raw.items() if k not in own}
     if "population" in overrides and "population" in base:
         overrides["population"] = f"({base['population']}) AND ({overrides['population']})"
@@ -537,10 +541,16 @@ def _sensitivity(
     direction = raw.get("direction")
     if direction is not None:
         _choice(_get(raw, "direction", str, path, where), DIRECTIONS, path, where + "direction")
+    # a published number is for its analysis's estimand: one that changes it compares with
+    # nothing unless it says what (compare = …)
+    comparable = _get(raw, "comparable", bool, path, where, False, False)
+    keeps = comparable or "compare" in raw
+    changed = () if keeps else tuple(k for k in ESTIMAND_FIELDS if k in overrides)
     return replace(
         analysis,
         sensitivity=name,
         sensitivity_label=label,
+        estimand_changes=changed,
         verdict_term=_get(raw, "term", str, path, where, False, None),
         verdict_direction=direction,
     )

@@ -91,9 +91,15 @@ USUAL_FIELDS = COMMON_FIELDS | {
     "pool",
     "contrast",
 }
-SENSITIVITY_FIELDS = {"name", "label", "analysis", "add_covariates", "term", "direction"} | (
-    MODEL_FIELDS | DESCRIPTIVE_FIELDS | USUAL_FIELDS
-) - {"name"}
+SENSITIVITY_FIELDS = {
+    "name",
+    "label",
+    "analysis",
+    "add_covariates",
+    "term",
+    "direction",
+    "comparable",
+} | (MODEL_FIELDS | DESCRIPTIVE_FIELDS | USUAL_FIELDS) - {"name"}
 VARIABLE_FIELDS = {"table", "column", "missing", "expr", "unit", "label"}
 REFERENCE_FIELDS = {"text", "estimate", "conf_low", "conf_high", "points", "cycles"}
 VERDICT_FIELDS = {

@@ -213,6 +213,14 @@ SENSITIVITY: Doc = {
     "add_covariates": ("list", "Appended to the analysis's covariates.", '["vitd_supp"]', "[]"),
     "term": ("text", "The verdict's row here, if it differs.", '"> 75"', "(none)"),
     "direction": ("text", "The claimed side here, if it differs.", '"above"', "(none)"),
+    "comparable": (
+        "boolean",
+        "Its estimand is still its analysis's although it changes the population, exposure, "
+        "outcome or cycles (e.g. a better measure of the same intake): it keeps the published "
+        "numbers, which such a change otherwise drops.",
+        "true",
+        "false",
+    ),
 }
 
 VARIABLES: Doc = {

@@ -113,6 +113,9 @@ class _Common:
     # the rows a statement judges here and what their source published (None: the statement's
     # own row and reference; a sensitivity analysis inherits its analysis's unless it sets one)
     compare: tuple[Comparator, ...] | None = None
+    # what a sensitivity analysis changes of its analysis's estimand (population, exposure,
+    # outcome, cycles) without a comparator of its own: it then inherits no published number
+    estimand_changes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -487,7 +490,7 @@ def judged_rows(statement: Statement, analysis: Analysis) -> list[Comparator]:
     rule = statement.verdict
     term, cycle, group = analysis.verdict_term or rule.term, rule.cycle, rule.group
     if analysis.compare:
-        return [
+        rows = [
             replace(
                 c,
                 term=c.term if c.term is not None else term,
@@ -496,13 +499,39 @@ def judged_rows(statement: Statement, analysis: Analysis) -> list[Comparator]:
             )
             for c in analysis.compare
         ]
-    ref = statement.reference if analysis.name == rule.analysis else Reference()
+        return [_inherited(c, analysis) for c in rows]
+    ref = statement.reference if analysis.name == rule.analysis else Reference(NOTHING_PUBLISHED)
     if analysis.compare is not None:  # compare = []: nothing comparable was published
         ref = Reference()
     base = Comparator(
         ref.text, ref.estimate, ref.conf_low, ref.conf_high, term, cycle, group, cycles=ref.cycles
     )
-    return [base]
+    return [_inherited(base, analysis)]
+
+
+NOTHING_PUBLISHED = "nothing published for this analysis"
+
+
+def _inherited(comparator: Comparator, analysis: Analysis) -> Comparator:
+    """A comparator as a sensitivity analysis inherits it: without its published numbers when
+    the sensitivity changes the estimand (its population, exposure, outcome or cycles) and
+    sets no comparator of its own — an odds ratio among supplement non-users is not held
+    against one of all adults.
+
+    >>> c = Comparator("Deng 2013: OR 0.34", estimate=0.34)
+    >>> changed = ModelAnalysis("x", sensitivity="non_users", estimand_changes=("population",))
+    >>> _inherited(c, changed).text
+    "not comparable (this analysis changes the population); the main analysis's: Deng 2013: OR 0.34"
+    """
+    changes = analysis.estimand_changes
+    if not changes or (comparator.estimate is None and comparator.p_value is None):
+        return comparator
+    text = f"not comparable (this analysis changes the {' and '.join(changes)})"
+    if comparator.text:
+        text += f"; the main analysis's: {comparator.text}"
+    return replace(
+        comparator, text=text, estimate=None, conf_low=None, conf_high=None, p_value=None
+    )
 
 
 def producible(spec: Spec, analysis: Analysis) -> dict[str, list[str] | None]:

@@ -178,6 +178,19 @@ def _side(rule: Rule, x: float) -> float:
     return d if rule.direction == "above" else -d
 
 
+def ci_side(ours: Estimate, rule: Rule) -> int:
+    """Where the CI lies: ``1`` wholly on the claimed side of the null (or threshold), ``-1``
+    wholly on the other side, ``0`` across it (or not estimated).
+
+    >>> ci_side(Estimate(0.65, 0.49, 0.85), Rule("effect", "below", 1.0, True))
+    1
+    """
+    lo, hi = sorted((_side(rule, ours.conf_low), _side(rule, ours.conf_high)))
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return 0
+    return 1 if lo > 0 else -1 if hi < 0 else 0
+
+
 def _null_word(rule: Rule, show: Callable[[float], str]) -> str:
     if rule.kind == "threshold":
         return show(rule.null)
