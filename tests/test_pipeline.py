@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from html import escape as html_escape
 from pathlib import Path
 
@@ -162,6 +163,12 @@ def test_verdicts_follow_from_the_numbers(full_run: RunSummary) -> None:
                     what
                 )
                 assert row_verdict.verdict == expected, (*what, row, row_verdict.why)
+                # the curve's count reads the interval, whatever the verdict's word
+                sides = [(x - null) if not ratio else math.log(x / null) for x in (lo, hi)]
+                if not above:
+                    sides = [-x for x in sides[::-1]]
+                side = 1 if sides[0] > 0 else -1 if sides[1] < 0 else 0
+                assert row_verdict.side == side, what
                 assert row_verdict.published == comparator.estimate, what
                 checked += 1
             # the report prints the numbers the rule saw, the verdict and the curve
@@ -185,6 +192,19 @@ def test_report_states_what_was_fitted(full_run: RunSummary) -> None:
     assert "What this cannot test" in section and "ecological" in section
     fits = pl.read_csv(full_run.report_html.parent / "tables" / "C6_fits.csv")
     assert {"cycles", "n", "events", "weight", "weight_reason"} <= set(fits.columns)
+    # the share that makes an outcome common for the E-values is the survey-weighted one:
+    # Table 1's weighted prevalence of the same sample (another code path), not events / n
+    main = fits.filter(
+        (pl.col("analysis") == "diabetes_by_ratio") & pl.col("sensitivity").is_null()
+    ).row(0, named=True)
+    table1 = pl.read_csv(full_run.report_html.parent / "tables" / "C6_table1.csv")
+    overall = table1.filter(
+        (pl.col("analysis") == "diabetes_by_ratio") & (pl.col("variable") == "diabetes")
+        & (pl.col("group") == "Overall")
+    ).row(0, named=True)  # fmt: skip
+    assert main["outcome_share"] == pytest.approx(overall["estimate"] / 100, rel=1e-9)
+    assert abs(main["outcome_share"] - main["events"] / main["n"]) > 0.01
+    assert "exponentiated Nelson–Aalen (Breslow)" in section  # what the survival curves are
 
 
 @pytest.mark.mirror
