@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from nhanes_mg.errors import SpecError
-from nhanes_mg.study.spec import load_shipped_specs, load_spec
+from nhanes_mg.study.spec import (
+    MAX_ANALYSES,
+    MAX_SPEC_BYTES,
+    load_shipped_specs,
+    load_spec,
+    shipped_spec_paths,
+)
 from nhanes_mg.study.spec_types import (
     DescriptiveAnalysis,
     ModelAnalysis,
@@ -351,6 +357,7 @@ def test_a_published_number_is_held_only_against_its_own_cycles(tmp_path: Path) 
         ("/tmp/absolute", "is not an id"),
         ("", "is not an id"),
         ("two\\nlines", "is not an id"),
+        ("H1\\n", "is not an id"),  # a trailing line break: '$' alone would let it through
         ("<b>bold</b>", "is not an id"),
         ("x" * 65, "is not an id"),
         ("verdicts", "is the name of an output of the package itself"),
@@ -379,6 +386,7 @@ def test_specifications_run_together_never_write_each_others_files(tmp_path: Pat
 
 INVERTED = "[reference]\nestimate = 0.34\nconf_low = 0.56\nconf_high = 0.21\n\n[verdict]"
 OUTSIDE = "[reference]\nestimate = 0.9\nconf_low = 0.21\nconf_high = 0.56\n\n[verdict]"
+NEGATIVE = "[reference]\nestimate = -0.5\nconf_low = -0.8\nconf_high = -0.2\n\n[verdict]"
 
 
 @pytest.mark.parametrize(
@@ -388,6 +396,7 @@ OUTSIDE = "[reference]\nestimate = 0.9\nconf_low = 0.21\nconf_high = 0.56\n\n[ve
         ("[verdict]", "[reference]\nestimate = inf\n\n[verdict]", "must be a finite number"),
         ("[verdict]", INVERTED, "must hold the estimate 0.34"),
         ("[verdict]", OUTSIDE, "must hold the estimate 0.9"),
+        ("[verdict]", NEGATIVE, "estimates a ratio (odds or hazard), which is above 0"),
     ],
 )  # fmt: skip
 def test_non_finite_and_impossible_published_numbers_are_refused(
@@ -397,6 +406,34 @@ def test_non_finite_and_impossible_published_numbers_are_refused(
     with pytest.raises(SpecError) as info:
         load_spec(_write(tmp_path, text))
     assert message in str(info.value), str(info.value)
+
+
+def test_names_are_identifiers(tmp_path: Path) -> None:
+    """An analysis's or sensitivity analysis's name shows in tables and headings: no line
+    break or markup can come in with it."""
+    for bad in ('name = "a\\n"', 'name = "<b>a</b>"'):
+        text = GOOD.replace('name = "a"', bad, 1)
+        with pytest.raises(SpecError, match=r"field 'analysis\[0\]\.name': .* a name is lower"):
+            load_spec(_write(tmp_path, text))
+
+
+def test_a_specification_is_bounded_in_size(tmp_path: Path) -> None:
+    many = "".join(
+        f'\n[[sensitivity]]\nname = "s{i}"\nanalysis = "a"\n' for i in range(MAX_ANALYSES)
+    )
+    with pytest.raises(SpecError, match=r"at most 200 in one specification"):
+        load_spec(_write(tmp_path, GOOD + many))
+    padded = GOOD + "# " + "x" * MAX_SPEC_BYTES + "\n"
+    with pytest.raises(SpecError, match=r"a specification is at most 262,144"):
+        load_spec(_write(tmp_path, padded))
+
+
+def test_a_published_share_is_between_0_and_1(tmp_path: Path) -> None:
+    path = next(p for p in shipped_spec_paths() if p.name.startswith("C2"))
+    text = path.read_text(encoding="utf-8").replace("estimate = 0.48", "estimate = 48.0", 1)
+    assert "estimate = 48.0" in text
+    with pytest.raises(SpecError, match=r"estimates a share, written between 0 and 1"):
+        load_spec(_write(tmp_path, text))
 
 
 CALIBRATED = """

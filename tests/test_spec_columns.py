@@ -71,7 +71,7 @@ def test_suggestions_come_from_public_columns_only() -> None:
 
 
 def test_declared_variables_extend_the_columns_in_order() -> None:
-    raw = _raw("C3")
+    raw = _raw("C7")
     raw["variables"] = {
         "waist_cm": {"table": "BMX", "column": "BMXWAIST", "unit": "cm"},
         "high_waist": {"expr": "waist_cm >= 102"},
@@ -99,7 +99,7 @@ def test_declared_variables_extend_the_columns_in_order() -> None:
     ],
 )
 def test_malformed_declarations_are_one_line(entry: dict[str, Any], message: str) -> None:
-    raw = _raw("C3")
+    raw = _raw("C7")
     raw["variables"] = {"waist_cm": entry}
     with pytest.raises(SpecError, match=message):
         parse_spec(raw, "mine.toml")
@@ -113,7 +113,7 @@ def test_a_declared_name_cannot_shadow_an_analytic_column() -> None:
 
 
 def test_columns_per_cycle() -> None:
-    raw = _raw("C3")
+    raw = _raw("C7")
     raw["variables"] = {
         "phosphorus": {"table": "BIOPRO", "column": {"2001-2002": "LBDSPH", "2003-2018": "lbxsph"}}
     }

@@ -15,6 +15,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import polars as pl
+
 from nhanes_mg.errors import DataDirError, OutputError
 
 
@@ -99,3 +101,30 @@ def check_data_dir(data_dir: Path, *, writable: bool = True) -> None:
             os.unlink(probe)
     except OSError as exc:
         raise unwritable_error(data_dir, exc) from exc
+
+
+# a cell a spreadsheet would run as a formula (OWASP's "CSV injection"): = + - @ tab CR first
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def write_csv(path: Path, frame: pl.DataFrame) -> None:
+    """Write ``frame`` as CSV (atomically), every text cell that starts like a spreadsheet
+    formula prefixed with ``'`` so that a label a specification brought
+    (``=HYPERLINK(…)``) is shown, never run. Numbers are written as numbers.
+
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> write_csv(target, pl.DataFrame({"label": ["=1+1", "fine"], "x": [-1.5, 2.0]}))
+    >>> target.read_text().splitlines()
+    ['label,x', "'=1+1,-1.5", 'fine,2.0']
+    """
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    pattern = "^[" + "".join(FORMULA_START).replace("-", r"\-") + "]"
+    safe = frame.with_columns(
+        pl.when(pl.col(c).str.contains(pattern))
+        .then(pl.lit("'") + pl.col(c))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in text
+    )
+    atomic_write(path, safe.write_csv)

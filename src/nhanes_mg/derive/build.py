@@ -32,7 +32,7 @@ from nhanes_mg.derive.dictionary import data_dictionary
 from nhanes_mg.derive.registry import SUPPLEMENT_TOTALS_SOURCE, Options, Registry
 from nhanes_mg.derive.steps import CycleContext, Gap, MissingTableWarning, warn_gap
 from nhanes_mg.errors import CatalogError, MissingTableError
-from nhanes_mg.files import atomic_write
+from nhanes_mg.files import atomic_write, write_csv
 
 __all__ = [
     "ANALYTIC_NAME",
@@ -344,7 +344,7 @@ def write_analytic(result: BuildResult, out_dir: str | Path) -> Path:
     from nhanes_mg.derive import seam
 
     table_seam = seam.supplement_seam(result.frame)
-    atomic_write(out / SEAM_TABLE, table_seam.write_csv)
+    write_csv(out / SEAM_TABLE, table_seam)
     seam.supplement_seam_figure(table_seam, out / SEAM_FIGURE)  # written atomically
     return parquet
 

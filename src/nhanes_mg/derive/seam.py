@@ -42,7 +42,7 @@ from plotnine import (
 )
 
 from nhanes_mg.data import catalog
-from nhanes_mg.files import atomic_write
+from nhanes_mg.figure_files import save_png
 from nhanes_mg.survey import SurveyDesign, svymean
 
 DSQ2_DERIVATION = "DSQ2 × DSII (2001-2006)"
@@ -65,7 +65,6 @@ SEAM_SCHEMA: dict[str, pl.DataType] = {
     "derivation": pl.Utf8(),
     "n": pl.Int64(),
 }
-DPI = 120
 Z95 = 1.959963984540054
 
 
@@ -257,10 +256,5 @@ def supplement_seam_figure(seam: pl.DataFrame, path: str | Path) -> Path:
     )
     path.parent.mkdir(parents=True, exist_ok=True)
 
-    def save(target: Path) -> None:
-        plot.save(target, format="png", dpi=DPI, verbose=False)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # plotnine's notes on saving are not for users
-        atomic_write(path, save)
+    save_png(plot, path)
     return path

@@ -48,7 +48,8 @@ from nhanes_mg.data.catalog import parse_cycles, pool_label
 from nhanes_mg.derive import build_analytic
 from nhanes_mg.derive.lineage import affected_by
 from nhanes_mg.errors import EstimationError, IncompleteDataError
-from nhanes_mg.files import atomic_write
+from nhanes_mg.figure_files import save_png
+from nhanes_mg.files import atomic_write, write_csv
 from nhanes_mg.report.labels import expression_words
 from nhanes_mg.usual_intake.arrays import DEFAULT_DONORS, DEFAULT_WEIGHT, NUTRIENTS
 from nhanes_mg.usual_intake.domains import Domain, and_population, as_domains, check_domains
@@ -59,7 +60,6 @@ MODELS_NAME = "usual_intake_models.csv"
 FIGURE_NAME = "usual_intake_vs_day1.png"
 INFO_NAME = "usual_intake.json"
 NUTRIENT_LABELS = {"mg": "Magnesium", "ca": "Calcium"}
-DPI = 120
 
 
 def default_pools(cycles: Iterable[str]) -> dict[str, tuple[str, ...]]:
@@ -211,8 +211,8 @@ def run_usual_intake(
     tables = out / "tables"
     tables.mkdir(parents=True, exist_ok=True)
     table = result.table
-    atomic_write(tables / TABLE_NAME, table.write_csv)
-    atomic_write(tables / MODELS_NAME, result.models.write_csv)
+    write_csv(tables / TABLE_NAME, table)
+    write_csv(tables / MODELS_NAME, result.models)
     info = {**result.info, "seconds": round(time.perf_counter() - started, 1)}
     atomic_write(tables / INFO_NAME, lambda p: Path(p).write_text(json.dumps(info, indent=2)))
     if figure:
@@ -412,7 +412,5 @@ def write_figure(result: UsualIntakeResult, path: Path, population: str | None =
             strip_text_y=element_text(angle=0),
         )
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        atomic_write(path, lambda p: plot.save(str(p), format="png", dpi=DPI, verbose=False))
+    save_png(plot, path)
     return path

@@ -20,7 +20,7 @@ from nhanes_mg.data.fetch import fetch
 from nhanes_mg.data.lock import data_dir_lock
 from nhanes_mg.derive import fetched_components
 from nhanes_mg.derive.build import ANALYTIC_NAME
-from nhanes_mg.files import atomic_write
+from nhanes_mg.files import write_csv
 from nhanes_mg.jobs.analytic import build_or_reuse
 from nhanes_mg.jobs.outdir import check_output_folder, staged
 from nhanes_mg.jobs.store import Payload, ResultStore
@@ -54,7 +54,7 @@ def write_validation(table: pl.DataFrame, folder: Path, stamp: str = "") -> list
     csv = folder / TABLE
     csv.parent.mkdir(parents=True, exist_ok=True)
     out = table.with_columns(data=pl.lit(stamp)) if stamp else table
-    atomic_write(csv, out.write_csv)
+    write_csv(csv, out)
     # lazy: plotnine, only when the gallery is drawn (a reused gallery is copied back)
     from nhanes_mg.report.validation_figure import write_validation_figure
 

@@ -20,13 +20,14 @@ import polars as pl
 
 from nhanes_mg import __version__, numbers
 from nhanes_mg.data import catalog
-from nhanes_mg.files import atomic_write, inside
+from nhanes_mg.files import atomic_write, inside, write_csv
 from nhanes_mg.report import contrast_section, data_files, markup
 from nhanes_mg.report import validation_section as section
 from nhanes_mg.report.labels import expression_words, level_words, spec_words
 from nhanes_mg.report.markup import SYNTHETIC_STAMP
+from nhanes_mg.report.verdicts_table import evalues_of, verdicts_table
 from nhanes_mg.study import verdicts
-from nhanes_mg.study.evalues import RARE, EValues, evalues
+from nhanes_mg.study.evalues import RARE
 from nhanes_mg.study.flow import COMPLETE_CASE_NOTE
 from nhanes_mg.study.regression_table import EXPOSURE
 from nhanes_mg.study.results import (
@@ -35,7 +36,6 @@ from nhanes_mg.study.results import (
     SURVIVAL_ESTIMATOR,
     FitInfo,
     SpecResult,
-    VariantVerdict,
     Verdict,
 )
 from nhanes_mg.study.spec_types import ModelAnalysis, Spec, cycles_text
@@ -83,17 +83,17 @@ def write_tables(result: SpecResult, folder: Path, synthetic: bool = False) -> P
     if synthetic:
         table = table.with_columns(data=pl.lit(SYNTHETIC_STAMP))
     path = inside(folder, f"{result.spec.id}.csv")  # an id is a name, never a path
-    atomic_write(path, table.write_csv)
+    write_csv(path, table)
     fits = fits_table(result)
     if synthetic:
         fits = fits.with_columns(data=pl.lit(SYNTHETIC_STAMP))
-    atomic_write(inside(folder, f"{result.spec.id}_fits.csv"), fits.write_csv)
+    write_csv(inside(folder, f"{result.spec.id}_fits.csv"), fits)
     for name, attribute in OUTPUT_TABLES.items():
         frame = getattr(result, attribute)
         if frame.height:
             if synthetic:
                 frame = frame.with_columns(data=pl.lit(SYNTHETIC_STAMP))
-            atomic_write(inside(folder, f"{result.spec.id}_{name}.csv"), frame.write_csv)
+            write_csv(inside(folder, f"{result.spec.id}_{name}.csv"), frame)
     return path
 
 
@@ -789,105 +789,6 @@ def _of_statement(v: Verdict) -> str:
     return f" of statement ({v.statement})" if v.statement else ""
 
 
-def evalues_of(
-    result: SpecResult, verdict: Verdict, variant: VariantVerdict
-) -> tuple[EValues | None, str]:
-    """E-values of a curve row's odds or hazard ratio (an effect rule), or why there are
-    none: an estimate on the other side of the claim has nothing the claim predicts for
-    confounding to explain away."""
-    if not result.spec.outputs.evalues or verdict.kind != "effect":
-        return None, ""
-    if variant.scale not in ("odds ratio", "hazard ratio") or not math.isfinite(variant.estimate):
-        return None, ""
-    fit = result.fit(variant.analysis, variant.sensitivity)
-    if fit is None or fit.outcome_share is None:
-        return None, ""
-    claimed_below = variant.direction == "below"
-    if (variant.estimate > 1) == claimed_below and variant.estimate != 1:
-        return None, (
-            "no E-value: the estimate lies on the other side of the claim, so there is no "
-            "association of the claimed kind for confounding to explain away"
-        )
-    return evalues(
-        variant.estimate,
-        variant.conf_low,
-        variant.conf_high,
-        variant.scale,
-        fit.outcome_share,
-    ), ""
-
-
-VERDICTS_SCHEMA = {
-    "claim": pl.String,
-    "statement": pl.String,
-    "main": pl.Boolean,
-    "analysis": pl.String,
-    "sensitivity": pl.String,
-    "label": pl.String,
-    "row": pl.String,
-    "n": pl.Int64,
-    "scale": pl.String,
-    "estimate": pl.Float64,
-    "conf_low": pl.Float64,
-    "conf_high": pl.Float64,
-    "ours": pl.String,
-    "comparator": pl.String,
-    "published": pl.Float64,
-    "published_low": pl.Float64,
-    "published_high": pl.Float64,
-    "verdict": pl.String,
-    "why": pl.String,
-    "note": pl.String,
-    "curve": pl.String,
-    "caution": pl.String,
-    "evalue": pl.Float64,
-    "evalue_limit": pl.Float64,
-    "evalue_note": pl.String,
-}
-
-
-def verdicts_table(results: Sequence[SpecResult]) -> pl.DataFrame:
-    """Every statement's specification curve, one row per analysis and sensitivity analysis
-    (``verdicts.csv``): the main row of each statement has ``main`` true and carries the
-    curve's summary; ``statement`` is empty for a claim with one statement."""
-    rows = []
-    for r in results:
-        for v in r.verdicts:
-            for c in v.curve:
-                ev, note = evalues_of(r, v, c)
-                main = c is v.main
-                rows.append(
-                    {
-                        "claim": r.spec.id,
-                        "statement": v.statement or None,
-                        "main": main,
-                        "analysis": c.analysis,
-                        "sensitivity": c.sensitivity,
-                        "label": c.label,
-                        "row": c.row,
-                        "n": c.n,
-                        "scale": c.scale or None,
-                        "estimate": c.estimate,
-                        "conf_low": c.conf_low,
-                        "conf_high": c.conf_high,
-                        "ours": c.ours,
-                        "comparator": c.comparator,
-                        "published": c.published,
-                        "published_low": c.published_low,
-                        "published_high": c.published_high,
-                        "verdict": c.verdict,
-                        "why": c.why,
-                        "note": c.note or None,
-                        "curve": v.summary if main else None,
-                        "caution": (v.caution or None) if main else None,
-                        "evalue": ev.estimate if ev else None,
-                        "evalue_limit": ev.limit if ev else None,
-                        "evalue_note": note or None,
-                    }
-                )
-    return pl.DataFrame(rows, schema=VERDICTS_SCHEMA)
-
-
 REPORT_FILES = ("report.md", "report.html", "tables/verdicts.csv")  # what write_report writes
 
 
@@ -899,7 +800,7 @@ def write_report(inputs: ReportInputs, out_dir: Path) -> tuple[Path, Path]:
     if inputs.synthetic:
         table = table.with_columns(data=pl.lit(SYNTHETIC_STAMP))
     verdicts_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(verdicts_path, table.write_csv)
+    write_csv(verdicts_path, table)
     md = render_markdown(inputs, lambda p: os.path.relpath(p, out_dir))
     atomic_write(md_path, lambda p: p.write_text(md, encoding="utf-8"))
     html_text = render_html(inputs)

@@ -48,7 +48,8 @@ from plotnine import (
 )
 
 from nhanes_mg.data import catalog
-from nhanes_mg.files import atomic_write, inside
+from nhanes_mg.figure_files import save_png
+from nhanes_mg.files import inside
 from nhanes_mg.report import figure_curves
 from nhanes_mg.report.figures_published import (
     is_share,
@@ -77,7 +78,6 @@ from nhanes_mg.study.spec_types import (
 
 __all__ = ["figure_kind", "panel_order", "panel_title", "write_figures"]
 
-DPI = 120
 OURS = "#2b5c8a"  # our estimates, when colour says nothing else
 THRESHOLD = "firebrick"  # a claim's threshold
 
@@ -147,18 +147,9 @@ def write_figures(result: SpecResult, folder: Path, stamp: str = "") -> list[Pat
         path = inside(folder, f"{spec.id}.png" if i == 0 else f"{spec.id}_{kind}.png")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # plotnine's notes on saving are not for users
-            atomic_write(path, _saver(plot))
+            save_png(plot, path)
         paths.append(path)
     return paths
-
-
-def _saver(plot: ggplot) -> Callable[[Path], None]:
-    """Save as PNG to a given (temporary) path: the name there has no .png to go by."""
-
-    def save(path: Path) -> None:
-        plot.save(path, format="png", dpi=DPI, verbose=False)
-
-    return save
 
 
 def _height(table: pl.DataFrame) -> float:

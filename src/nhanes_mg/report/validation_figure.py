@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import textwrap
-import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -35,10 +34,9 @@ from plotnine import (
     theme_bw,
 )
 
-from nhanes_mg.files import atomic_write
+from nhanes_mg.figure_files import save_png
 from nhanes_mg.study.validation import rules
 
-DPI = 120
 PUBLISHED = "published (bar: its 95% CI, or ± 1.96 SE)"
 COLOURS = {
     PUBLISHED: "#000000",
@@ -159,10 +157,5 @@ def write_validation_figure(table: pl.DataFrame, path: Path, stamp: str = "") ->
     plot = plot + theme(figure_size=(9, height))
     path.parent.mkdir(parents=True, exist_ok=True)
 
-    def save(target: Path) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # plotnine's notes on saving are not for users
-            plot.save(target, format="png", dpi=DPI, verbose=False)
-
-    atomic_write(path, save)
+    save_png(plot, path)
     return path

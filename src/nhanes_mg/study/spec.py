@@ -262,7 +262,7 @@ def _analysis_of_kind(
     )
     kind = "usual-intake" if usual else "descriptive" if model == "descriptive" else model
     _known_fields(raw, allowed, path, where, kind)
-    name = _get(raw, "name", str, path, where)
+    name = _name(raw, path, where)
     weight = _choice(
         _get(raw, "weight", str, path, where, False, "auto"), WEIGHTS, path, where + "weight"
     )
@@ -523,7 +523,7 @@ def _sensitivity(
     if not isinstance(raw, dict):
         raise _fail(path, f"sensitivity[{i}]", "must be a table ([[sensitivity]])")
     _known_fields(raw, SENSITIVITY_FIELDS, path, where)
-    name = _get(raw, "name", str, path, where)
+    name = _name(raw, path, where)
     target = _get(raw, "analysis", str, path, where)
     if target not in names:
         raise _fail(path, where + "analysis", f"{target!r} is not one of: {', '.join(names)}")
@@ -565,7 +565,7 @@ RESERVED_IDS = frozenset({"verdicts", "validation", "supplement_seam", "usual_in
 def check_id(value: str, path: str) -> str:
     """A specification's ``id``: letters, digits, _ and -, starting with a letter, at most 64
     characters, and not one of the package's own output names (case ignored)."""
-    if not SPEC_ID.match(value):
+    if not SPEC_ID.fullmatch(value):
         raise _fail(
             path,
             "id",
@@ -594,12 +594,21 @@ def check_distinct_ids(specs: list[Spec]) -> None:
                 )
 
 
+def _name(raw: dict[str, Any], path: str, where: str) -> str:
+    """An analysis's or sensitivity analysis's name: an identifier (lower case letters,
+    digits and _), never text that could break a table, a heading or a file name."""
+    name = _get(raw, "name", str, path, where)
+    if not _NAME.fullmatch(name):
+        raise _fail(path, where + "name", f"{name!r}: a name is lower case letters, digits and _")
+    return name
+
+
 def _variables(raw: dict[str, Any], path: str) -> tuple[DeclaredVariable, ...]:
     """The ``[variables]`` table: each a (table, column) or an expression, in order."""
     out: list[DeclaredVariable] = []
     for name, entry in raw.items():
         where = f"variables.{name}"
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise _fail(path, where, "a variable name is lower case letters, digits and _")
         if not isinstance(entry, dict):
             raise _fail(path, where, 'must be a table, e.g. { table = "BMX", column = "BMXWAIST" }')
@@ -680,6 +689,13 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", check_columns: bool = 
     if len(set(names)) != len(names):
         raise _fail(path, "analysis.name", "names must be unique within a specification")
     sens_raw = _get(raw, "sensitivity", list, path, "", False, [])
+    if len(analyses_raw) + len(sens_raw) > MAX_ANALYSES:
+        raise _fail(
+            path,
+            "analysis",
+            f"{len(analyses_raw)} analyses and {len(sens_raw)} sensitivity analyses: at most "
+            f"{MAX_ANALYSES} in one specification (split it into several files)",
+        )
     sensitivities = tuple(
         _sensitivity(s, i, analyses_raw, names, model, sets, path) for i, s in enumerate(sens_raw)
     )
@@ -717,6 +733,12 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", check_columns: bool = 
     return spec
 
 
+# bounds on what one specification may ask for (a file someone sent is untrusted input: checking
+# 20,000 analyses would take a minute before any error)
+MAX_SPEC_BYTES = 256 * 1024
+MAX_ANALYSES = 200
+
+
 def load_spec(path: str | Path) -> Spec:
     """Read and validate one TOML specification file."""
     path = Path(path)
@@ -724,6 +746,12 @@ def load_spec(path: str | Path) -> Spec:
         raise SpecError(f"{path}: specification file not found")
     if path.is_dir():
         raise SpecError(f"{path}: is a folder, not a specification file (.toml)")
+    size = path.stat().st_size
+    if size > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"{path}: {size:,} bytes; a specification is at most {MAX_SPEC_BYTES:,} (the shipped "
+            "ones are under 20,000)"
+        )
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

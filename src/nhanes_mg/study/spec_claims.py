@@ -25,11 +25,13 @@ from nhanes_mg.study.spec_types import (
     USUAL_STATISTICS,
     Analysis,
     Comparator,
+    DescriptiveAnalysis,
     ModelAnalysis,
     Reference,
     ReferencePoint,
     Spec,
     Statement,
+    UsualIntakeAnalysis,
     VerdictRule,
     _members,
     curve_members,
@@ -268,7 +270,7 @@ def _statements(
             raise _fail(path, where[:-1], "must be a table ([[statement]])")
         _known_fields(item, STATEMENT_FIELDS, path, where)
         name = _get(item, "name", str, path, where)
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise _fail(path, where + "name", "a statement name is lower case letters, digits, _")
         if name in (s.name for s in out):
             raise _fail(path, where + "name", f"{name!r} is given twice")
@@ -317,6 +319,36 @@ def _check_source_cycles(
         )
 
 
+def _check_scale(
+    spec: Spec, analysis: Analysis, comparator: Comparator, where: str, whose: str
+) -> None:
+    """A published number lies on its estimate's scale: an odds or hazard ratio above 0, a
+    share between 0 and 1."""
+    values = (comparator.estimate, comparator.conf_low, comparator.conf_high)
+    given = [x for x in values if x is not None]
+    if not given:
+        return
+    ratio = isinstance(analysis, ModelAnalysis) and analysis.model in ("logistic", "cox")
+    if ratio and min(given) <= 0:
+        raise _fail(
+            spec.path,
+            where,
+            f"{whose} estimates a ratio (odds or hazard), which is above 0: the published "
+            f"{', '.join(f'{x:g}' for x in given)} cannot be one",
+        )
+    shares = isinstance(analysis, UsualIntakeAnalysis) and analysis.statistic != "usual_mean"
+    shares = shares or (
+        isinstance(analysis, DescriptiveAnalysis) and analysis.statistic == "proportion"
+    )
+    if shares and not all(0 <= x <= 1 for x in given):
+        raise _fail(
+            spec.path,
+            where,
+            f"{whose} estimates a share, written between 0 and 1 (0.48 for 48%): the published "
+            f"{', '.join(f'{x:g}' for x in given)} is not",
+        )
+
+
 def _check_rows(spec: Spec) -> None:
     """Every row a statement judges exists among the rows its analysis can produce; a miss
     lists them (a verdict that would read "not estimated" for a typo is refused here)."""
@@ -327,6 +359,7 @@ def _check_rows(spec: Spec) -> None:
             whose = analysis.name + (f" [{analysis.sensitivity}]" if analysis.sensitivity else "")
             for comparator in judged_rows(statement, analysis):
                 _check_source_cycles(spec, analysis, comparator, f"{where}.cycles", whose)
+                _check_scale(spec, analysis, comparator, f"{where}.estimate", whose)
                 for key, known in rows.items():
                     want = getattr(comparator, key)
                     if want is None or known is None or want in known:
