@@ -221,6 +221,7 @@ def _judge_row(
         row=_row_text(shown),  # the row read (a sensitivity may rename its one term)
         n=row["n"] if row["n"] is not None else info.n,
         scale=row["scale"],
+        term=comparator.term or "",  # the contrast the rule selects (not a by-cycle label)
         outcome=row["outcome"] or "",
     )
     if rule.kind in ("threshold", "effect"):

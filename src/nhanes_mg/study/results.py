@@ -117,6 +117,7 @@ class VariantVerdict:
     direction: str = ""  # the side of no effect (or the threshold) the claim states here
     unmatched: bool = False  # not estimated because no row of the analysis matched the rule
     side: int = 0  # its CI wholly on the claimed side of the null (1), the other (-1), or across
+    term: str = ""  # the contrast its comparator selects ("Q4", "… per 100 mg/day"; "": the only one)
 
     @property
     def supports(self) -> bool:
@@ -173,15 +174,19 @@ class Verdict:
         missing = len(self.curve) - len(finite)
         if not finite:
             return f"none of {len(self.curve)} analyses estimated"
-        scale = self.main.scale if self.main is not None else ""
-        same = [c for c in finite if c.scale == scale] or finite
+        # the range of the estimates of the main row's contrast on its scale (a quartile odds
+        # ratio is not on one axis with an odds ratio per 100 mg/day)
+        main = self.main
+        same = [
+            c for c in finite if main is None or (c.scale, c.term) == (main.scale, main.term)
+        ] or finite
         lo, hi = min(c.estimate for c in same), max(c.estimate for c in same)
         span = self._show(lo) if lo == hi else f"{self._show(lo)} to {self._show(hi)}"
         elsewhere = len(finite) - len(same)
         supporting = sum(c.supports for c in finite)
         words = [
             f"estimates {span} across {len(same)} analyses"
-            + (f" (and {elsewhere} on another scale)" if elsewhere else ""),
+            + (f" (and {elsewhere} of another contrast or scale)" if elsewhere else ""),
             f"{supporting} {'excludes' if supporting == 1 else 'exclude'} {self.null_words} "
             "on the claimed side",
         ]
