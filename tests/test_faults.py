@@ -20,15 +20,27 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+import nhanes_mg
+
 CLI = [sys.executable, "-m", "nhanes_mg"]
 CliMain = Callable[..., tuple[int, str, str]]  # the ``cli_main`` fixture (tests/conftest.py)
 
 
+# the package these tests import, for the processes they start (a relative PYTHONPATH would
+# not survive the ``cli_main`` fixture's change of folder)
+SOURCE = str(Path(nhanes_mg.__file__).resolve().parents[1])
+
+
+def _env(**more: str) -> dict[str, str]:
+    path = os.pathsep.join(p for p in (SOURCE, os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": path, **more}
+
+
 def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "COLUMNS": "200"}
     return subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
-    )
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout,
+        env=_env(COLUMNS="200"), check=False,
+    )  # fmt: skip
 
 
 def _data_dir_copy(nhanes_data_dir: Path, target: Path) -> Path:
@@ -150,7 +162,7 @@ def test_an_interrupted_run_exits_non_zero_and_leaves_the_previous_outputs(
     out = tmp_path / "out"
     out.mkdir()
     (out / "report.html").write_text("the previous run's report")
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    env = _env()
     # 2003-2006: five claims (two workers), a build of two cycles
     args = ["run", "--cycles", "2003-2006", "--mirror", str(mirror_dir),
             "--data-dir", str(data_dir), "--out", str(out)]  # fmt: skip
@@ -202,6 +214,11 @@ def _listing(root: Path) -> dict[str, int]:
          "field 'population': the function read_csv() is not allowed in an expression"),
         ({"population": "read_parquet('https://example.org/x.parquet') IS NULL"},
          "field 'population': the function read_parquet() is not allowed"),
+        ({"population": "age >= 20 /*! AND (SELECT nosuch FROM read_csv('{secret}')) > 0 */"},
+         "field 'population': a comment (-- … or /* … */) is not allowed in an expression"),
+        ({"population":
+          "age >= 20 /*! AND (SELECT 1 FROM read_parquet('https://example.org/x.parquet')) > 0 */"},
+         "field 'population': a comment (-- … or /* … */) is not allowed in an expression"),
         ({"population": " AND ".join(["age >= 20"] * 5000)},
          "field 'population': the expression is 69,995 characters long (at most 20,000)"),
         ({"population": " AND ".join(["age >= 20"] * 1000)},
@@ -316,13 +333,14 @@ def test_a_closed_output_pipe_and_an_ascii_terminal(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=_env(),
     )
     assert process.stdout is not None and process.stderr is not None
     process.stdout.close()
     err = process.stderr.read()
     assert process.wait() == 141
     assert err.strip() == "error: the output pipe was closed before all was written (broken pipe)"
-    ascii_env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    ascii_env = _env(PYTHONIOENCODING="ascii")
     done = subprocess.run([sys.executable, "-m", "nhanes_mg", "specs"], capture_output=True,
                           text=True, env=ascii_env, check=False)  # fmt: skip
     assert done.returncode == 0 and "C3" in done.stdout and "error" not in done.stderr
