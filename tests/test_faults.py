@@ -8,6 +8,7 @@ through ``python -m nhanes_mg`` in a process of their own."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ import polars as pl
 import pytest
 
 import nhanes_mg
+from nhanes_mg.jobs.outdir import MARKER
 
 CLI = [sys.executable, "-m", "nhanes_mg"]
 CliMain = Callable[..., tuple[int, str, str]]  # the ``cli_main`` fixture (tests/conftest.py)
@@ -69,6 +71,38 @@ def _leftovers(*folders: Path) -> list[Path]:
             found += [p for p in folder.rglob("*") if p.name.endswith(".part")]
             found += [p for p in folder.rglob(".staging-*")]
     return found
+
+
+def _snapshot(root: Path, *places: Path) -> dict[str, tuple[str, int, int]]:
+    """Every file, folder and link under ``root`` but outside ``places`` (a command's own data
+    dir and ``--out``), links never followed: kind, size and modification time."""
+    own = [str(p) for p in places]
+    found = {}
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            if any(path == o or path.startswith(o + os.sep) for o in own):
+                continue
+            info = os.lstat(path)
+            kind = "link" if os.path.islink(path) else "dir" if name in dirs else "file"
+            found[path] = (kind, info.st_size, info.st_mtime_ns if kind != "dir" else 0)
+    return found
+
+
+def _previous_run(out: Path) -> dict[str, str]:
+    """``out`` as a previous run left it (its marker and report); what it holds."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text(json.dumps({"entries": ["report.md"]}))
+    (out / "report.md").write_text("the previous run's report")
+    return _contents(out)
+
+
+def _contents(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): p.read_text()
+        for p in folder.rglob("*")
+        if p.is_file() and not p.is_symlink()
+    }
 
 
 @pytest.mark.parametrize(
@@ -360,3 +394,51 @@ def test_usual_intake_without_a_supplement_table_stops_naming_it(
     line = _one_error_line(done.stderr)
     assert line.startswith("error: DSQTOT_J (2017-2018) missing — needed for ca_supp, mg_supp")
     assert not (tmp_path / "out" / "tables").exists()
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize("command", ["build", "fetch", "run"])
+def test_a_forged_manifest_sha256_never_names_a_cache_file_outside(
+    nhanes_data_dir: Path, mirror_dir: Path, tmp_path: Path, command: str
+) -> None:
+    """A2: a fetch manifest whose ``sha256`` is ``../../victim/important`` or an absolute path
+    (sizes and times updated, so the entries look untouched) made the parquet cache write over
+    files outside the data dir. Refused in one line naming the manifest and field; nothing
+    outside the data dir and ``--out`` is written, the previous output is kept."""
+    data_dir = _data_dir_copy(nhanes_data_dir, tmp_path / "raw")
+    shutil.rmtree(data_dir / ".cache")
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "important.parquet").write_text("my own results")
+    manifest = data_dir / "fetch-manifest.json"
+    payload = json.loads(manifest.read_text())
+    for entry in payload["files"]:
+        path = data_dir / entry["file"]
+        if path.exists():
+            entry["size"], entry["mtime_ns"] = path.stat().st_size, path.stat().st_mtime_ns
+        if entry["file"] == "2017-2018/DEMO_J.xpt":
+            entry["sha256"] = "../../victim/important"
+        if entry["file"] == "2017-2018/BMX_J.xpt":
+            entry["sha256"] = str(tmp_path / "absolute")
+    manifest.unlink()  # a hard link to the session's: replaced, never written in place
+    manifest.write_text(json.dumps(payload))
+    out = tmp_path / "out"
+    previous = _previous_run(out)
+    before = _snapshot(tmp_path, data_dir, out)
+    args = {
+        "build": ["build", "--cycles", "2017-2018", "--out", str(out)],
+        "fetch": ["fetch", "--cycles", "2017-2018", "--tables", "DEMO,BMX",
+                  "--mirror", str(mirror_dir)],
+        "run": ["run", "--only", "C7", "--cycles", "2017-2018", "--no-validate",
+                "--mirror", str(mirror_dir), "--out", str(out)],
+    }[command]  # fmt: skip
+    done = _cli(*args, "--data-dir", str(data_dir))
+    assert done.returncode == 1, done.stderr
+    line = _one_error_line(done.stderr)
+    assert f"{manifest}: field 'sha256' of 2017-2018/" in line and "is not a sha256" in line
+    assert _snapshot(tmp_path, data_dir, out) == before
+    assert (victim / "important.parquet").read_text() == "my own results"
+    assert not (tmp_path / "absolute.parquet").exists()
+    assert _contents(out) == previous
+    assert not (data_dir / ".cache").exists() or not any((data_dir / ".cache").iterdir())
+    assert not _leftovers(data_dir, out)

@@ -49,7 +49,13 @@ import httpx
 
 from nhanes_mg.data import catalog
 from nhanes_mg.data.catalog import Cycle
-from nhanes_mg.data.read import MANIFEST_NAME, check_xpt_bytes, read_mortality, sha256_file
+from nhanes_mg.data.read import (
+    MANIFEST_NAME,
+    check_manifest_entry,
+    check_xpt_bytes,
+    read_mortality,
+    sha256_file,
+)
 from nhanes_mg.errors import FetchError, InvalidFileError, NetworkUnavailableError
 from nhanes_mg.files import atomic_write, check_data_dir, unwritable_error, usual_mode
 
@@ -158,6 +164,8 @@ def _load_manifest(data_dir: Path) -> tuple[dict[str, Entry], dict[str, Entry]]:
         return {}, {}
     try:
         payload = json.loads(path.read_text())
+        for entry in payload["files"]:
+            check_manifest_entry(path, entry)  # a plain path, a real sha256 (read.py)
         files = {e["file"]: e for e in payload["files"]}
         absent = {e["file"]: e for e in payload.get("absent", [])}
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
