@@ -196,6 +196,7 @@ def test_an_interrupted_run_exits_non_zero_and_leaves_the_previous_outputs(
     out = tmp_path / "out"
     out.mkdir()
     (out / "report.html").write_text("the previous run's report")
+    (out / MARKER).write_text(json.dumps({"entries": ["report.html"]}))  # a previous run's
     env = _env()
     # 2003-2006: five claims (two workers), a build of two cycles
     args = ["run", "--cycles", "2003-2006", "--mirror", str(mirror_dir),
@@ -442,3 +443,39 @@ def test_a_forged_manifest_sha256_never_names_a_cache_file_outside(
     assert _contents(out) == previous
     assert not (data_dir / ".cache").exists() or not any((data_dir / ".cache").iterdir())
     assert not _leftovers(data_dir, out)
+
+
+@pytest.mark.parametrize("command", ["build", "run", "validate", "usual-intake"])
+@pytest.mark.parametrize(
+    ("case", "said"),
+    [
+        ("paper", "holds files nhanes-mg did not write (figures, report.md); give an empty or "
+                  "new folder"),
+        ("thesis", "holds files nhanes-mg did not write (chapter1.docx, data); give an empty or "
+                   "new folder"),
+    ],
+)  # fmt: skip
+def test_an_output_folder_that_is_not_a_runs_is_refused_and_kept(
+    cli_main: CliMain, tmp_path: Path, command: str, case: str, said: str
+) -> None:
+    """A3: a folder without the marker holding the user's own ``figures/`` and ``report.md``
+    was emptied (exit 0). A4: a planted marker listing ``chapter1.docx`` and ``data`` had them
+    deleted. Refused in one line before any work; nothing anywhere written or removed."""
+    out = tmp_path / case
+    if case == "paper":
+        (out / "figures").mkdir(parents=True)
+        (out / "figures" / "fig1.png").write_text("a figure")
+        (out / "report.md").write_text("# draft")
+    else:
+        (out / "data").mkdir(parents=True)
+        (out / "data" / "survey.csv").write_text("keep")
+        (out / "chapter1.docx").write_text("a thesis")
+        (out / MARKER).write_text(json.dumps({"entries": ["chapter1.docx", "data"]}))
+    held = _contents(out)
+    data = tmp_path / "raw"
+    before = _snapshot(tmp_path, data)
+    code, _, stderr = cli_main(command, "--data-dir", str(data), "--out", str(out))
+    assert code == 1, stderr
+    assert f"--out {out}: {said}" in _one_error_line(stderr)
+    assert _snapshot(tmp_path, data) == before  # --out itself included: kept as it was
+    assert _contents(out) == held
