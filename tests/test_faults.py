@@ -479,3 +479,71 @@ def test_an_output_folder_that_is_not_a_runs_is_refused_and_kept(
     assert f"--out {out}: {said}" in _one_error_line(stderr)
     assert _snapshot(tmp_path, data) == before  # --out itself included: kept as it was
     assert _contents(out) == held
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize("folder", [".cache", "2017-2018", ".results"])
+def test_a_linked_folder_of_the_data_dir_is_refused_never_written_through(
+    nhanes_data_dir: Path, mirror_dir: Path, tmp_path: Path, folder: str
+) -> None:
+    """A6: a data dir whose ``.cache`` or a cycle folder is a link to a folder elsewhere was
+    written through (``build``, ``fetch``); the results store's folder likewise. Refused in
+    one line naming it; nothing outside written, the previous output kept."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("keep")
+    if folder == "2017-2018":  # an empty data dir whose cycle folder is a link
+        data_dir = tmp_path / "raw"
+        data_dir.mkdir()
+        args = ["fetch", "--cycles", "2017-2018", "--tables", "DEMO", "--mirror", str(mirror_dir)]
+    else:
+        data_dir = _data_dir_copy(nhanes_data_dir, tmp_path / "raw")
+        shutil.rmtree(data_dir / ".cache")
+        args = (["build", "--cycles", "2017-2018"] if folder == ".cache" else
+                ["run", "--only", "C7", "--cycles", "2017-2018", "--no-validate",
+                 "--mirror", str(mirror_dir)])  # fmt: skip
+    (data_dir / folder).symlink_to(elsewhere)
+    out = tmp_path / "out"
+    previous = _previous_run(out)
+    before = _snapshot(tmp_path, data_dir, out)
+    more = ["--out", str(out)] if args[0] != "fetch" else []
+    done = _cli(*args, "--data-dir", str(data_dir), *more)
+    assert done.returncode == 1, done.stderr
+    line = _one_error_line(done.stderr)
+    assert f"{data_dir / folder}: is a link, not a folder of its own" in line
+    assert _snapshot(tmp_path, data_dir, out) == before
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["keep.txt"]
+    assert _contents(out) == previous
+    assert not _leftovers(data_dir, out)
+
+
+@pytest.mark.mirror
+def test_a_store_entry_that_is_a_link_is_removed_and_recomputed(
+    nhanes_data_dir: Path, tmp_path: Path
+) -> None:
+    """A10: a results-store entry that is a link made every run fail (``.part-…: Not a
+    directory``); the link itself is removed, never its target, and the result recomputed."""
+    data_dir = _data_dir_copy(nhanes_data_dir, tmp_path / "raw")
+    spec = tmp_path / "h.toml"
+    spec.write_text(HOSTILE.format(id="H1", population="age >= 20"))
+    out = tmp_path / "out"
+    args = ["run", "--spec", str(spec), "--cycles", "2007-2010", "--no-validate",
+            "--data-dir", str(data_dir), "--out", str(out)]  # fmt: skip
+    first = _cli(*args)
+    assert first.returncode == 0, first.stderr
+    table = (out / "tables" / "H1.csv").read_text()
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("keep")
+    (entry,) = (data_dir / ".results").glob("spec-*")
+    shutil.rmtree(entry)
+    entry.symlink_to(victim)
+    before = _snapshot(tmp_path, data_dir, out)
+    done = _cli(*args)
+    assert done.returncode == 0, done.stderr
+    assert "computed: H1" in done.stdout + done.stderr
+    assert entry.is_dir() and not entry.is_symlink()  # stored anew, a folder of its own
+    assert (out / "tables" / "H1.csv").read_text() == table
+    assert _snapshot(tmp_path, data_dir, out) == before
+    assert sorted(p.name for p in victim.iterdir()) == ["keep.txt"]
+    assert not _leftovers(data_dir, out)

@@ -57,7 +57,13 @@ from nhanes_mg.data.read import (
     sha256_file,
 )
 from nhanes_mg.errors import FetchError, InvalidFileError, NetworkUnavailableError
-from nhanes_mg.files import atomic_write, check_data_dir, unwritable_error, usual_mode
+from nhanes_mg.files import (
+    atomic_write,
+    check_data_dir,
+    own_folders,
+    unwritable_error,
+    usual_mode,
+)
 
 USER_AGENT = "nhanes-mg (https://pypi.org/project/nhanes-mg)"
 RETRIES = 4
@@ -301,6 +307,7 @@ class _Installer:
         """A temp file beside ``relpath``'s place, removed on every way out of the block:
         errors, KeyboardInterrupt and SystemExit included (installed files are renamed away)."""
         final = self.data_dir / relpath
+        own_folders(self.data_dir, relpath)  # a cycle folder that is a link: refused
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
@@ -610,6 +617,8 @@ def fetch(
     data_dir = Path(data_dir)
     check_data_dir(data_dir, writable=False)
     plan = plan_files(cycles, components, mortality=mortality, nhanes3_mortality=nhanes3_mortality)
+    for want in plan:  # before anything is read or written there: no folder is a link
+        own_folders(data_dir, want.relpath)
     manifest, absent = _load_manifest(data_dir)
     report = FetchReport()
     todo = [w for w in plan if not _present(data_dir, w, manifest, report, progress)]

@@ -30,7 +30,7 @@ import pyreadstat
 from nhanes_mg.data import catalog
 from nhanes_mg.data.catalog import Cycle
 from nhanes_mg.errors import InvalidFileError, MissingTableError
-from nhanes_mg.files import atomic_write, inside
+from nhanes_mg.files import atomic_write, inside, own_folder
 
 # SAS transport v5 (what CDC publishes) and v8 library headers.
 XPT_MAGICS = (
@@ -253,7 +253,7 @@ def read_xpt(
         frame = _parse_xpt(path)[0]
         _check_rows(frame, path, expected_rows, rows_source)
         return frame
-    cache_dir = Path(cache_dir)
+    cache_dir = own_folder(Path(cache_dir))  # never read or written through a link
     digest = digest or sha256_file(path)
     parquet, labels_json = _cache_paths(cache_dir, digest)
     if parquet.exists() and not parquet.is_symlink():  # a link is never a cache entry of ours
