@@ -206,6 +206,7 @@ def build(
     from nhanes_mg.derive import ANALYTIC_NAME, build_analytic, format_summary, write_analytic
     from nhanes_mg.jobs.outdir import check_output_folder, staged
 
+    catalog.parse_cycles(cycles)  # a bad --cycles: refused before any folder is made
     check_output_folder(out_dir)  # before the lock and the build (outdir.py)
     with (
         data_dir_lock(data_dir, "build", wait_message=_waiting),
