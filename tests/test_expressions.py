@@ -103,3 +103,49 @@ def test_deep_nesting_is_one_line_not_a_recursion_error(text: str, said: str) ->
         parse_condition(text, "--domain")
     # long flat chains stay allowed: depth is not the limit, nesting is
     assert sql_expr(" AND ".join(f"age > {i}" for i in range(300))).meta.root_names()[0] == "age"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "age >= 20 /*! AND (SELECT nosuch FROM read_csv('{secret}')) > 0 */",  # MySQL-style
+        "age >= 20 /*! AND read_parquet('https://example.org/x.parquet') IS NULL */",
+        "age >= 20 -- AND read_csv('{secret}') IS NULL",
+        "age /* a note */ >= 20",
+        "/*+ hint */ age >= 20",
+        "age >= 20 --",
+    ],
+)
+def test_comments_are_refused_polars_never_runs_what_sqlglot_skips(
+    tmp_path: Path, text: str
+) -> None:
+    """sqlglot reads ``/*! … */`` as a comment, polars runs its content: a comment would hide
+    a file read or a download from the allow-list. Refused, in one line, before polars."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text("PASSWORD-LINE\n1\n")
+    hostile = text.format(secret=secret)
+    with pytest.raises(UnsafeExpressionError) as info:
+        sql_expr(hostile)
+    assert str(info.value) == "a comment (-- … or /* … */) is not allowed in an expression"
+    with pytest.raises(SpecError, match="a comment"):
+        parse_condition(hostile, "--domain")
+
+
+def test_polars_parses_the_checked_tree_never_the_users_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What polars parses is sqlglot's rendering of the tree that passed the allow-list; comment
+    markers inside a string literal are text, not comments."""
+    given: list[str] = []
+    real = pl.sql_expr
+
+    def spy(text: str) -> pl.Expr:
+        given.append(text)
+        return real(text)
+
+    monkeypatch.setattr("nhanes_mg.expressions.pl.sql_expr", spy)
+    text = "sex  !=  'it''s /* not */ -- a comment'  and   age>=20"
+    expr = sql_expr(text)
+    assert given[0] == "sex <> 'it''s /* not */ -- a comment' AND age >= 20"
+    frame = pl.DataFrame({"sex": ["it's /* not */ -- a comment", "m"], "age": [30, 30]})
+    assert frame.select(expr)["sex"].to_list() == [False, True]

@@ -8,6 +8,7 @@ through ``python -m nhanes_mg`` in a process of their own."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -20,15 +21,28 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+import nhanes_mg
+from nhanes_mg.jobs.outdir import MARKER
+
 CLI = [sys.executable, "-m", "nhanes_mg"]
 CliMain = Callable[..., tuple[int, str, str]]  # the ``cli_main`` fixture (tests/conftest.py)
 
 
+# the package these tests import, for the processes they start (a relative PYTHONPATH would
+# not survive the ``cli_main`` fixture's change of folder)
+SOURCE = str(Path(nhanes_mg.__file__).resolve().parents[1])
+
+
+def _env(**more: str) -> dict[str, str]:
+    path = os.pathsep.join(p for p in (SOURCE, os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": path, **more}
+
+
 def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "COLUMNS": "200"}
     return subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
-    )
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout,
+        env=_env(COLUMNS="200"), check=False,
+    )  # fmt: skip
 
 
 def _data_dir_copy(nhanes_data_dir: Path, target: Path) -> Path:
@@ -57,6 +71,38 @@ def _leftovers(*folders: Path) -> list[Path]:
             found += [p for p in folder.rglob("*") if p.name.endswith(".part")]
             found += [p for p in folder.rglob(".staging-*")]
     return found
+
+
+def _snapshot(root: Path, *places: Path) -> dict[str, tuple[str, int, int]]:
+    """Every file, folder and link under ``root`` but outside ``places`` (a command's own data
+    dir and ``--out``), links never followed: kind, size and modification time."""
+    own = [str(p) for p in places]
+    found = {}
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            if any(path == o or path.startswith(o + os.sep) for o in own):
+                continue
+            info = os.lstat(path)
+            kind = "link" if os.path.islink(path) else "dir" if name in dirs else "file"
+            found[path] = (kind, info.st_size, info.st_mtime_ns if kind != "dir" else 0)
+    return found
+
+
+def _previous_run(out: Path) -> dict[str, str]:
+    """``out`` as a previous run left it (its marker and report); what it holds."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text(json.dumps({"entries": ["report.md"]}))
+    (out / "report.md").write_text("the previous run's report")
+    return _contents(out)
+
+
+def _contents(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): p.read_text()
+        for p in folder.rglob("*")
+        if p.is_file() and not p.is_symlink()
+    }
 
 
 @pytest.mark.parametrize(
@@ -150,7 +196,8 @@ def test_an_interrupted_run_exits_non_zero_and_leaves_the_previous_outputs(
     out = tmp_path / "out"
     out.mkdir()
     (out / "report.html").write_text("the previous run's report")
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    (out / MARKER).write_text(json.dumps({"entries": ["report.html"]}))  # a previous run's
+    env = _env()
     # 2003-2006: five claims (two workers), a build of two cycles
     args = ["run", "--cycles", "2003-2006", "--mirror", str(mirror_dir),
             "--data-dir", str(data_dir), "--out", str(out)]  # fmt: skip
@@ -202,6 +249,11 @@ def _listing(root: Path) -> dict[str, int]:
          "field 'population': the function read_csv() is not allowed in an expression"),
         ({"population": "read_parquet('https://example.org/x.parquet') IS NULL"},
          "field 'population': the function read_parquet() is not allowed"),
+        ({"population": "age >= 20 /*! AND (SELECT nosuch FROM read_csv('{secret}')) > 0 */"},
+         "field 'population': a comment (-- … or /* … */) is not allowed in an expression"),
+        ({"population":
+          "age >= 20 /*! AND (SELECT 1 FROM read_parquet('https://example.org/x.parquet')) > 0 */"},
+         "field 'population': a comment (-- … or /* … */) is not allowed in an expression"),
         ({"population": " AND ".join(["age >= 20"] * 5000)},
          "field 'population': the expression is 69,995 characters long (at most 20,000)"),
         ({"population": " AND ".join(["age >= 20"] * 1000)},
@@ -316,13 +368,14 @@ def test_a_closed_output_pipe_and_an_ascii_terminal(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=_env(),
     )
     assert process.stdout is not None and process.stderr is not None
     process.stdout.close()
     err = process.stderr.read()
     assert process.wait() == 141
     assert err.strip() == "error: the output pipe was closed before all was written (broken pipe)"
-    ascii_env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    ascii_env = _env(PYTHONIOENCODING="ascii")
     done = subprocess.run([sys.executable, "-m", "nhanes_mg", "specs"], capture_output=True,
                           text=True, env=ascii_env, check=False)  # fmt: skip
     assert done.returncode == 0 and "C3" in done.stdout and "error" not in done.stderr
@@ -342,3 +395,155 @@ def test_usual_intake_without_a_supplement_table_stops_naming_it(
     line = _one_error_line(done.stderr)
     assert line.startswith("error: DSQTOT_J (2017-2018) missing — needed for ca_supp, mg_supp")
     assert not (tmp_path / "out" / "tables").exists()
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize("command", ["build", "fetch", "run"])
+def test_a_forged_manifest_sha256_never_names_a_cache_file_outside(
+    nhanes_data_dir: Path, mirror_dir: Path, tmp_path: Path, command: str
+) -> None:
+    """A2: a fetch manifest whose ``sha256`` is ``../../victim/important`` or an absolute path
+    (sizes and times updated, so the entries look untouched) made the parquet cache write over
+    files outside the data dir. Refused in one line naming the manifest and field; nothing
+    outside the data dir and ``--out`` is written, the previous output is kept."""
+    data_dir = _data_dir_copy(nhanes_data_dir, tmp_path / "raw")
+    shutil.rmtree(data_dir / ".cache")
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "important.parquet").write_text("my own results")
+    manifest = data_dir / "fetch-manifest.json"
+    payload = json.loads(manifest.read_text())
+    for entry in payload["files"]:
+        path = data_dir / entry["file"]
+        if path.exists():
+            entry["size"], entry["mtime_ns"] = path.stat().st_size, path.stat().st_mtime_ns
+        if entry["file"] == "2017-2018/DEMO_J.xpt":
+            entry["sha256"] = "../../victim/important"
+        if entry["file"] == "2017-2018/BMX_J.xpt":
+            entry["sha256"] = str(tmp_path / "absolute")
+    manifest.unlink()  # a hard link to the session's: replaced, never written in place
+    manifest.write_text(json.dumps(payload))
+    out = tmp_path / "out"
+    previous = _previous_run(out)
+    before = _snapshot(tmp_path, data_dir, out)
+    args = {
+        "build": ["build", "--cycles", "2017-2018", "--out", str(out)],
+        "fetch": ["fetch", "--cycles", "2017-2018", "--tables", "DEMO,BMX",
+                  "--mirror", str(mirror_dir)],
+        "run": ["run", "--only", "C7", "--cycles", "2017-2018", "--no-validate",
+                "--mirror", str(mirror_dir), "--out", str(out)],
+    }[command]  # fmt: skip
+    done = _cli(*args, "--data-dir", str(data_dir))
+    assert done.returncode == 1, done.stderr
+    line = _one_error_line(done.stderr)
+    assert f"{manifest}: field 'sha256' of 2017-2018/" in line and "is not a sha256" in line
+    assert _snapshot(tmp_path, data_dir, out) == before
+    assert (victim / "important.parquet").read_text() == "my own results"
+    assert not (tmp_path / "absolute.parquet").exists()
+    assert _contents(out) == previous
+    assert not (data_dir / ".cache").exists() or not any((data_dir / ".cache").iterdir())
+    assert not _leftovers(data_dir, out)
+
+
+@pytest.mark.parametrize("command", ["build", "run", "validate", "usual-intake"])
+@pytest.mark.parametrize(
+    ("case", "said"),
+    [
+        ("paper", "holds files nhanes-mg did not write (figures, report.md); give an empty or "
+                  "new folder"),
+        ("thesis", "holds files nhanes-mg did not write (chapter1.docx, data); give an empty or "
+                   "new folder"),
+    ],
+)  # fmt: skip
+def test_an_output_folder_that_is_not_a_runs_is_refused_and_kept(
+    cli_main: CliMain, tmp_path: Path, command: str, case: str, said: str
+) -> None:
+    """A3: a folder without the marker holding the user's own ``figures/`` and ``report.md``
+    was emptied (exit 0). A4: a planted marker listing ``chapter1.docx`` and ``data`` had them
+    deleted. Refused in one line before any work; nothing anywhere written or removed."""
+    out = tmp_path / case
+    if case == "paper":
+        (out / "figures").mkdir(parents=True)
+        (out / "figures" / "fig1.png").write_text("a figure")
+        (out / "report.md").write_text("# draft")
+    else:
+        (out / "data").mkdir(parents=True)
+        (out / "data" / "survey.csv").write_text("keep")
+        (out / "chapter1.docx").write_text("a thesis")
+        (out / MARKER).write_text(json.dumps({"entries": ["chapter1.docx", "data"]}))
+    held = _contents(out)
+    data = tmp_path / "raw"
+    before = _snapshot(tmp_path, data)
+    code, _, stderr = cli_main(command, "--data-dir", str(data), "--out", str(out))
+    assert code == 1, stderr
+    assert f"--out {out}: {said}" in _one_error_line(stderr)
+    assert _snapshot(tmp_path, data) == before  # --out itself included: kept as it was
+    assert _contents(out) == held
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize("folder", [".cache", "2017-2018", ".results"])
+def test_a_linked_folder_of_the_data_dir_is_refused_never_written_through(
+    nhanes_data_dir: Path, mirror_dir: Path, tmp_path: Path, folder: str
+) -> None:
+    """A6: a data dir whose ``.cache`` or a cycle folder is a link to a folder elsewhere was
+    written through (``build``, ``fetch``); the results store's folder likewise. Refused in
+    one line naming it; nothing outside written, the previous output kept."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("keep")
+    if folder == "2017-2018":  # an empty data dir whose cycle folder is a link
+        data_dir = tmp_path / "raw"
+        data_dir.mkdir()
+        args = ["fetch", "--cycles", "2017-2018", "--tables", "DEMO", "--mirror", str(mirror_dir)]
+    else:
+        data_dir = _data_dir_copy(nhanes_data_dir, tmp_path / "raw")
+        shutil.rmtree(data_dir / ".cache")
+        args = (["build", "--cycles", "2017-2018"] if folder == ".cache" else
+                ["run", "--only", "C7", "--cycles", "2017-2018", "--no-validate",
+                 "--mirror", str(mirror_dir)])  # fmt: skip
+    (data_dir / folder).symlink_to(elsewhere)
+    out = tmp_path / "out"
+    previous = _previous_run(out)
+    before = _snapshot(tmp_path, data_dir, out)
+    more = ["--out", str(out)] if args[0] != "fetch" else []
+    done = _cli(*args, "--data-dir", str(data_dir), *more)
+    assert done.returncode == 1, done.stderr
+    line = _one_error_line(done.stderr)
+    assert f"{data_dir / folder}: is a link, not a folder of its own" in line
+    assert _snapshot(tmp_path, data_dir, out) == before
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["keep.txt"]
+    assert _contents(out) == previous
+    assert not _leftovers(data_dir, out)
+
+
+@pytest.mark.mirror
+def test_a_store_entry_that_is_a_link_is_removed_and_recomputed(
+    nhanes_data_dir: Path, tmp_path: Path
+) -> None:
+    """A10: a results-store entry that is a link made every run fail (``.part-…: Not a
+    directory``); the link itself is removed, never its target, and the result recomputed."""
+    data_dir = _data_dir_copy(nhanes_data_dir, tmp_path / "raw")
+    spec = tmp_path / "h.toml"
+    spec.write_text(HOSTILE.format(id="H1", population="age >= 20"))
+    out = tmp_path / "out"
+    args = ["run", "--spec", str(spec), "--cycles", "2007-2010", "--no-validate",
+            "--data-dir", str(data_dir), "--out", str(out)]  # fmt: skip
+    first = _cli(*args)
+    assert first.returncode == 0, first.stderr
+    table = (out / "tables" / "H1.csv").read_text()
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("keep")
+    (entry,) = (data_dir / ".results").glob("spec-*")
+    shutil.rmtree(entry)
+    entry.symlink_to(victim)
+    before = _snapshot(tmp_path, data_dir, out)
+    done = _cli(*args)
+    assert done.returncode == 0, done.stderr
+    assert "computed: H1" in done.stdout + done.stderr
+    assert entry.is_dir() and not entry.is_symlink()  # stored anew, a folder of its own
+    assert (out / "tables" / "H1.csv").read_text() == table
+    assert _snapshot(tmp_path, data_dir, out) == before
+    assert sorted(p.name for p in victim.iterdir()) == ["keep.txt"]
+    assert not _leftovers(data_dir, out)

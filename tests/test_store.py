@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from nhanes_mg.derive import BuildResult
+from nhanes_mg.errors import DataDirError
 from nhanes_mg.jobs import store as store_module
 from nhanes_mg.jobs.run import run_pipeline
 from nhanes_mg.jobs.store import Payload, ResultStore, code_version
@@ -132,9 +133,40 @@ def test_a_link_in_the_stores_place_is_never_followed(tmp_path: Path) -> None:
     (data_dir / ".results").symlink_to(elsewhere)
     store = ResultStore(data_dir)
     key = store.key("spec", "text")
-    store.put(key, Payload({"a": 1}), _folder(tmp_path), [])
-    assert store.get(key) is None and sorted(p.name for p in elsewhere.iterdir()) == ["keep.txt"]
+    refused = pytest.raises(DataDirError, match=r"\.results: is a link, not a folder of its own")
+    with refused:
+        store.put(key, Payload({"a": 1}), _folder(tmp_path), [])
+    with refused:
+        store.get(key)
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["keep.txt"]
     assert store.clear() == 0 and (elsewhere / "keep.txt").read_text() == "keep"
+    assert not (data_dir / ".results").exists()  # the link removed, its target kept
+
+
+@pytest.mark.parametrize("kind", ["link", "file"])
+def test_an_entry_that_is_a_link_is_removed_and_recomputed(tmp_path: Path, kind: str) -> None:
+    """A10: an entry that is a link (to a folder elsewhere) or a file made every ``put`` fail
+    (``.part-…: Not a directory``); it is removed — the link itself, never its target — and
+    the result stored anew."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("keep")
+    store = ResultStore(tmp_path / "raw")
+    key = store.key("spec", "text")
+    store.root.mkdir(parents=True)
+    if kind == "link":
+        (store.root / key).symlink_to(elsewhere)
+    else:
+        (store.root / key).write_text("not an entry")
+    assert store.get(key) is None and not os.path.lexists(store.root / key)
+    store.put(key, Payload({"a": 1}), _folder(tmp_path), [])
+    hit = store.get(key)
+    assert hit is not None and hit[0].data == {"a": 1}
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["keep.txt"]
+    (store.root / key).rename(tmp_path / "moved")
+    (store.root / key).symlink_to(elsewhere)  # put over a link: the link replaced, not followed
+    store.put(key, Payload({"a": 2}), _folder(tmp_path), [])
+    assert store.get(key) is not None and (elsewhere / "keep.txt").read_text() == "keep"
 
 
 def test_clear(tmp_path: Path) -> None:

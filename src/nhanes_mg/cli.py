@@ -204,7 +204,10 @@ def build(
 
     from nhanes_mg.data.lock import data_dir_lock
     from nhanes_mg.derive import ANALYTIC_NAME, build_analytic, format_summary, write_analytic
+    from nhanes_mg.jobs.outdir import check_output_folder, staged
 
+    catalog.parse_cycles(cycles)  # a bad --cycles: refused before any folder is made
+    check_output_folder(out_dir)  # before the lock and the build (outdir.py)
     with (
         data_dir_lock(data_dir, "build", wait_message=_waiting),
         console.status("Building the analytic dataset …"),
@@ -215,8 +218,6 @@ def build(
     for record in records:
         if "MissingTable" in type(record.message).__name__:
             console.print(f"[yellow]warning:[/] {record.message}")
-    from nhanes_mg.jobs.outdir import staged
-
     with staged(out_dir) as staging:  # one whole build in --out, as a run's (outdir.py)
         write_analytic(result, staging.path)
     path = out_dir / ANALYTIC_NAME

@@ -9,9 +9,12 @@ literals, arithmetic, comparisons, boolean logic, ``IN``, ``BETWEEN``, ``IS [NOT
 
 sqlglot (a maintained SQL parser, already the parser of the sample flow's clauses) parses the
 text; the tree is walked against an allow-list of node types, and anything else (a
-sub-query, a table function, an unknown function, a star, a parameter) is refused with one
-line naming it, before polars ever sees the text. Written by hand: no library offers an
-allow-list of SQL expression nodes.
+sub-query, a table function, an unknown function, a star, a parameter, a comment) is refused
+with one line naming it. **Polars never sees the user's text**: it parses the text sqlglot
+generates from the checked tree. Two parsers may read one text differently — a MySQL-style
+comment ``/*! … */`` is a comment to sqlglot but code to polars — so what polars parses must
+be exactly what was checked. Written by hand: no library offers an allow-list of SQL
+expression nodes.
 
 Examples
 --------
@@ -21,6 +24,10 @@ Examples
 Traceback (most recent call last):
 ...
 nhanes_mg.expressions.UnsafeExpressionError: a sub-query (SELECT …) is not allowed in an expression
+>>> check_sql("age >= 20 /*! AND (SELECT 1 FROM read_csv('/etc/passwd')) > 0 */")
+Traceback (most recent call last):
+...
+nhanes_mg.expressions.UnsafeExpressionError: a comment (-- … or /* … */) is not allowed ...
 """
 
 from __future__ import annotations
@@ -103,6 +110,9 @@ _WORDS: dict[type[exp.Expression], str] = {
 }
 
 
+_COMMENT = "a comment (-- … or /* … */)"
+
+
 class UnsafeExpressionError(SpecError):
     """An expression holds something a specification's expression may not (one line)."""
 
@@ -123,6 +133,9 @@ def _checked_tree(text: str) -> Any:  # sqlglot names its node base class per ve
             f"the expression is {len(text):,} characters long (at most {MAX_LENGTH:,})"
         )
     try:
+        tokens = sqlglot.tokenize(text)
+        if any(token.comments for token in tokens):  # polars may run what sqlglot skips
+            raise UnsafeExpressionError(f"{_COMMENT} is not allowed in an expression")
         tree = sqlglot.parse_one(text)
     except RecursionError:
         raise UnsafeExpressionError(
@@ -212,7 +225,7 @@ def condition(text: str) -> Condition:
     nhanes_mg.expressions.UnsafeExpressionError: polars cannot parse it (invalid expression ...
     """
     tree = _checked_tree(text)
-    expr = _polars(text)
+    expr = _polars(_generated(tree))
     parts = list(tree.flatten()) if isinstance(tree, exp.And) else [tree]
     clauses = tuple(part.sql() for part in parts)
     try:  # each clause must be one polars can evaluate on its own, else the text is one step
@@ -220,6 +233,16 @@ def condition(text: str) -> Condition:
     except UnsafeExpressionError:
         clauses, clause_exprs = (text,), (expr,)
     return Condition(text, expr, tuple(expr.meta.root_names()), clauses, clause_exprs)
+
+
+def _generated(tree: Any) -> str:
+    """The text polars parses: sqlglot's rendering of the checked tree, comments dropped,
+    never the user's own text (module docstring).
+
+    >>> _generated(_checked_tree("age>=20 and sex != 'a''b'"))
+    "age >= 20 AND sex <> 'a''b'"
+    """
+    return str(tree.sql(comments=False))
 
 
 def _polars(text: str) -> pl.Expr:

@@ -11,6 +11,7 @@ telling a user in one line when a data dir cannot take them.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -57,6 +58,45 @@ def inside(folder: Path, name: str) -> Path:
     if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
         raise OutputError(f"{folder}: {name!r} is not a file name of this folder")
     return folder / name
+
+
+def own_folder(path: Path) -> Path:
+    """``path`` checked, links not followed (``lstat``), to be a real folder of its own or
+    absent: a data dir someone else filled may hold a link in the place of one of its folders
+    (``.cache``, ``.results``, ``2017-2018`` …) whose target a write would land in. Raises
+    :class:`~nhanes_mg.errors.DataDirError` naming it.
+
+    >>> import tempfile, pathlib
+    >>> data = pathlib.Path(tempfile.mkdtemp())
+    >>> (data / ".cache").symlink_to(tempfile.mkdtemp())
+    >>> own_folder(data / ".cache")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    nhanes_mg.errors.DataDirError: .../.cache: is a link, not a folder of its own; nhanes-mg ...
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return path
+    if stat.S_ISLNK(mode):
+        what = "a link, not a folder of its own"
+    elif not stat.S_ISDIR(mode):
+        what = "not a folder"
+    else:
+        return path
+    raise DataDirError(
+        f"{path}: is {what}; nhanes-mg writes only into folders of the data dir itself, never "
+        "through a link: remove it (it is made again) and run the command again"
+    )
+
+
+def own_folders(data_dir: Path, relpath: str | Path) -> Path:
+    """Every folder from ``data_dir`` (excluded: the user named it) down to ``relpath``'s
+    folder checked with :func:`own_folder`; that folder."""
+    folder = data_dir
+    for part in Path(relpath).parent.parts:
+        folder = own_folder(folder / part)
+    return folder
 
 
 def usual_mode(path: Path) -> None:

@@ -49,9 +49,21 @@ import httpx
 
 from nhanes_mg.data import catalog
 from nhanes_mg.data.catalog import Cycle
-from nhanes_mg.data.read import MANIFEST_NAME, check_xpt_bytes, read_mortality, sha256_file
+from nhanes_mg.data.read import (
+    MANIFEST_NAME,
+    check_manifest_entry,
+    check_xpt_bytes,
+    read_mortality,
+    sha256_file,
+)
 from nhanes_mg.errors import FetchError, InvalidFileError, NetworkUnavailableError
-from nhanes_mg.files import atomic_write, check_data_dir, unwritable_error, usual_mode
+from nhanes_mg.files import (
+    atomic_write,
+    check_data_dir,
+    own_folders,
+    unwritable_error,
+    usual_mode,
+)
 
 USER_AGENT = "nhanes-mg (https://pypi.org/project/nhanes-mg)"
 RETRIES = 4
@@ -158,6 +170,8 @@ def _load_manifest(data_dir: Path) -> tuple[dict[str, Entry], dict[str, Entry]]:
         return {}, {}
     try:
         payload = json.loads(path.read_text())
+        for entry in payload["files"]:
+            check_manifest_entry(path, entry)  # a plain path, a real sha256 (read.py)
         files = {e["file"]: e for e in payload["files"]}
         absent = {e["file"]: e for e in payload.get("absent", [])}
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -293,6 +307,7 @@ class _Installer:
         """A temp file beside ``relpath``'s place, removed on every way out of the block:
         errors, KeyboardInterrupt and SystemExit included (installed files are renamed away)."""
         final = self.data_dir / relpath
+        own_folders(self.data_dir, relpath)  # a cycle folder that is a link: refused
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
@@ -602,6 +617,8 @@ def fetch(
     data_dir = Path(data_dir)
     check_data_dir(data_dir, writable=False)
     plan = plan_files(cycles, components, mortality=mortality, nhanes3_mortality=nhanes3_mortality)
+    for want in plan:  # before anything is read or written there: no folder is a link
+        own_folders(data_dir, want.relpath)
     manifest, absent = _load_manifest(data_dir)
     report = FetchReport()
     todo = [w for w in plan if not _present(data_dir, w, manifest, report, progress)]

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
+import re
+from pathlib import Path, PurePosixPath
 
 import polars as pl
 import pyreadstat
@@ -29,7 +30,7 @@ import pyreadstat
 from nhanes_mg.data import catalog
 from nhanes_mg.data.catalog import Cycle
 from nhanes_mg.errors import InvalidFileError, MissingTableError
-from nhanes_mg.files import atomic_write
+from nhanes_mg.files import atomic_write, inside, own_folder
 
 # SAS transport v5 (what CDC publishes) and v8 library headers.
 XPT_MAGICS = (
@@ -40,6 +41,7 @@ _HTML_STARTS = (b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")
 CACHE_DIR = ".cache"
 CACHE_KEY = "nhanes_mg.cache"  # parquet key-value metadata of a cache entry: its source
 MANIFEST_NAME = "fetch-manifest.json"
+SHA256 = re.compile(r"[0-9a-f]{64}")  # what a sha256 is, and all a cache file name is made of
 
 MORTALITY_COLUMNS = (
     "SEQN",
@@ -127,7 +129,58 @@ def _parse_xpt(path: Path) -> tuple[pl.DataFrame, dict[str, str]]:
 
 
 def _cache_paths(cache_dir: Path, digest: str) -> tuple[Path, Path]:
-    return cache_dir / f"{digest[:32]}.parquet", cache_dir / f"{digest[:32]}.labels.json"
+    """The cache entry of a source with this sha256: two files directly in ``cache_dir``.
+
+    >>> _cache_paths(Path(".cache"), "../../victim/important")
+    Traceback (most recent call last):
+    ...
+    nhanes_mg.errors.InvalidFileError: '../../victim/important' is not a sha256 (64 lowercase ...
+    """
+    if not isinstance(digest, str) or not SHA256.fullmatch(digest):
+        raise InvalidFileError(f"{_shown(digest)} is not a sha256 (64 lowercase hex digits)")
+    name = digest[:32]
+    return inside(cache_dir, f"{name}.parquet"), inside(cache_dir, f"{name}.labels.json")
+
+
+def _shown(value: object) -> str:
+    """A value read from a file, for a one-line message: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_manifest_entry(manifest: Path, entry: object) -> None:
+    """Refuse a fetch manifest entry whose fields could name a path outside the data dir: its
+    ``file`` must be a plain relative path, its ``sha256`` (which names the parquet cache's
+    files) 64 lowercase hex digits. A manifest is the data dir's, so someone else's.
+
+    >>> check_manifest_entry(Path("raw/fetch-manifest.json"),
+    ...                      {"file": "2017-2018/DEMO_J.xpt", "sha256": "/tmp/x"})
+    Traceback (most recent call last):
+    ...
+    nhanes_mg.errors.InvalidFileError: raw/fetch-manifest.json: field 'sha256' of 2017-2018/DEMO...
+    """
+    if not isinstance(entry, dict):
+        raise InvalidFileError(f"{manifest}: an entry of 'files' is not a table; {_REFETCH}")
+    rel = entry.get("file")
+    parts = PurePosixPath(rel).parts if isinstance(rel, str) else ()
+    if (
+        not parts
+        or PurePosixPath(str(rel)).is_absolute()
+        or any(p in ("", ".", "..") or "\\" in p or "\0" in p for p in parts)
+    ):
+        raise InvalidFileError(
+            f"{manifest}: field 'file' is {_shown(rel)}, not a path inside the data dir; "
+            + _REFETCH
+        )
+    digest = entry.get("sha256")
+    if not isinstance(digest, str) or not SHA256.fullmatch(digest):
+        raise InvalidFileError(
+            f"{manifest}: field 'sha256' of {rel}: {_shown(digest)} is not a sha256 (64 "
+            f"lowercase hex digits); {_REFETCH}"
+        )
+
+
+_REFETCH = "the manifest was edited or damaged: delete it and run `nhanes-mg fetch` again"
 
 
 def _cache_stamp(digest: str, path: Path, frame: pl.DataFrame) -> dict[str, str]:
@@ -200,7 +253,7 @@ def read_xpt(
         frame = _parse_xpt(path)[0]
         _check_rows(frame, path, expected_rows, rows_source)
         return frame
-    cache_dir = Path(cache_dir)
+    cache_dir = own_folder(Path(cache_dir))  # never read or written through a link
     digest = digest or sha256_file(path)
     parquet, labels_json = _cache_paths(cache_dir, digest)
     if parquet.exists() and not parquet.is_symlink():  # a link is never a cache entry of ours
@@ -418,6 +471,7 @@ def _recorded_entry(data_dir: Path, relpath: str, path: Path) -> dict[str, objec
         entry = next(e for e in entries if e.get("file") == relpath)
     except (ValueError, KeyError, TypeError, StopIteration, AttributeError):
         return None
+    check_manifest_entry(manifest, entry)  # its sha256 names cache files: refused, not used
     stat = path.stat()
     if entry.get("size") != stat.st_size or entry.get("mtime_ns") != stat.st_mtime_ns:
         return None  # changed since it was fetched: hash it afresh, trust nothing recorded

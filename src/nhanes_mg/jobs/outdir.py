@@ -1,19 +1,23 @@
 """The output folder (``--out``): always exactly one whole run's output.
 
 A run writes into a hidden staging folder inside ``--out`` and, at the end, **replaces the
-folder's managed content as a whole**: every top-level entry the previous run wrote (listed
-in :data:`MARKER`, or one of the names the package writes, :data:`KNOWN`) is moved aside, the
-new entries are moved in (renames, on one file system), the marker is rewritten, and what was
-moved aside is deleted. If any step fails, the moves are undone: the folder keeps the
-previous run's output, never a mix. A second run with other options (``--only``, ``--spec``,
-another data dir, ``validate``) therefore leaves no tables or figures of the first beside a
-report that does not list them.
+folder's managed content as a whole**: every top-level entry the previous run wrote is moved
+aside, the new entries are moved in (renames, on one file system), the marker
+(:data:`MARKER`, listing them) is rewritten, and what was moved aside is deleted. If any step
+fails, the moves are undone: the folder keeps the previous run's output, never a mix. A
+second run with other options (``--only``, ``--spec``, another data dir, ``validate``)
+therefore leaves no tables or figures of the first beside a report that does not list them.
 
-A folder that holds anything else (files nhanes-mg did not write) is refused before any work,
-in one line: the package never deletes what it did not make. Another run's output folder
-inside it (``outputs/demo``) is left alone. Staging folders left by a run
-that was killed (``kill -9``) carry their process id and are removed by the next run once
-that process is gone.
+The package writes, replaces and deletes only names of :data:`KNOWN`, its fixed set of output
+names. A folder (``--out`` is the user's, or someone else's) is one of ours only when it is
+empty or holds a marker (a plain file) listing what it holds; then only the entries listed
+there **and** in :data:`KNOWN` are replaced: a marker is never trusted to name anything else
+(one listing ``chapter1.docx`` does not make it ours). Anything else — a folder without a
+marker that holds files, even ones named ``report.md`` or ``figures``; an entry the marker
+does not list — is refused before any work, in one line naming it: the package never deletes
+what it did not make. Another run's output folder inside it (``outputs/demo``, holding its own
+marker) is left alone. Staging folders left by a run that was killed (``kill -9``) carry their
+process id and are removed by the next run once that process is gone.
 
 Examples
 --------
@@ -37,6 +41,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,8 +52,8 @@ from nhanes_mg.errors import OutputError
 from nhanes_mg.files import atomic_write
 
 MARKER = ".nhanes-mg-output"  # JSON: the top-level entries of the run the folder holds
-# what the package writes at the top of an output folder (outputs of earlier versions, which
-# have no marker, are recognised by these names)
+# every name the package writes at the top of an output folder, declared once: a commit of any
+# other name is refused, and no other name is ever replaced or deleted
 KNOWN = frozenset(
     {
         "analytic.parquet",
@@ -63,15 +68,20 @@ KNOWN = frozenset(
 _TEMPORARY = (".staging-", ".old-")
 
 
-def _managed(out_dir: Path) -> set[str]:
-    """The names the folder's current run owns: the marker's, and the package's own."""
-    names = set(KNOWN)
+def _managed(out_dir: Path) -> set[str] | None:
+    """The names the folder's current run owns — those its marker lists that are also the
+    package's own (:data:`KNOWN`) — or None when it has no marker (a plain file, not a link)."""
+    marker = out_dir / MARKER
     try:
-        listed = json.loads((out_dir / MARKER).read_text()).get("entries", [])
-        names |= {str(n) for n in listed if isinstance(n, str) and "/" not in n}
-    except (OSError, ValueError, AttributeError):
-        pass
-    return names
+        if not stat.S_ISREG(os.lstat(marker).st_mode):
+            return None
+    except FileNotFoundError:
+        return None
+    try:
+        listed = json.loads(marker.read_text()).get("entries", [])
+        return {n for n in listed if isinstance(n, str) and n in KNOWN}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return set()  # a damaged marker owns nothing: what the folder holds is refused
 
 
 def _alive(pid: int) -> bool:
@@ -112,16 +122,17 @@ def check_output_folder(out_dir: Path) -> None:
     foreign = sorted(
         p.name
         for p in out_dir.iterdir()
-        if p.name != MARKER
+        if not (p.name == MARKER and managed is not None)
         and not p.name.startswith(_TEMPORARY)
-        and p.name not in managed
+        and p.name not in (managed or ())
         and not (p.is_dir() and not p.is_symlink() and (p / MARKER).is_file())  # a nested run
     )
     if foreign:
         shown = ", ".join(foreign[:3]) + (" …" if len(foreign) > 3 else "")
         raise OutputError(
             f"--out {out_dir}: holds files nhanes-mg did not write ({shown}); give an empty "
-            "or new folder (a run replaces the whole content of its output folder)"
+            "or new folder (a run replaces the whole content of its output folder"
+            + ("; this one has no marker of a run)" if managed is None else ")")
         )
 
 
@@ -136,8 +147,11 @@ def commit(stage: Path, out_dir: Path) -> int:
     """Replace ``out_dir``'s managed content with ``stage``'s, as a whole (module docstring);
     the number of files now in place."""
     new = sorted(p.name for p in stage.iterdir())
+    unknown = [n for n in new if n not in KNOWN]
+    if unknown:  # a writer's name missing from KNOWN: a later run could not replace it
+        raise OutputError(f"--out {out_dir}: {unknown[0]!r} is not one of nhanes-mg's outputs")
     count = sum(1 for p in stage.rglob("*") if p.is_file())
-    old_names = [n for n in sorted(_managed(out_dir)) if os.path.lexists(out_dir / n)]
+    old_names = [n for n in sorted(_managed(out_dir) or ()) if os.path.lexists(out_dir / n)]
     aside = Path(tempfile.mkdtemp(dir=out_dir, prefix=f".old-{os.getpid()}-"))
     moved_old: list[str] = []
     moved_new: list[str] = []

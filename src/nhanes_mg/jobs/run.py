@@ -133,6 +133,8 @@ def run_pipeline(
     data): ``tables/validation.csv``, ``figures/validation.png`` and a report section
     (``nhanes-mg run`` asks for it unless ``--no-validate``).
     """
+    if cycles is not None:
+        catalog.parse_cycles(cycles)  # a bad --cycles: refused before any folder is made
     with data_dir_lock(data_dir, "run", wait_message=on_wait):
         return _run_locked(
             data_dir=data_dir, out_dir=out_dir, cycles=cycles, mirror=mirror, only=only,

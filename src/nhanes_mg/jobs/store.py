@@ -15,8 +15,10 @@ path, no link), (b) every file has the sha256 its ``entry.json`` lists, and (c) 
 ``entry.json`` carries an HMAC-SHA256 made with **this user's** store key
 (``~/.config/nhanes-mg/store.key``, created on first use, mode 0600; ``$NHANES_MG_STORE_KEY``
 names another file). An entry made or edited by anyone without that key does not verify: it is
-deleted and recomputed, never used (recompute-on-doubt). Where no key file can be kept, a
-key lives for the process only, so nothing is reused across runs.
+deleted and recomputed, never used (recompute-on-doubt); so is an entry that is a link (the
+link itself is removed, never what it points at). A store folder that is a link is refused
+(:class:`~nhanes_mg.errors.DataDirError`): nothing is read or written through it. Where no
+key file can be kept, a key lives for the process only, so nothing is reused across runs.
 
 Examples
 --------
@@ -52,6 +54,7 @@ from typing import Any
 import polars as pl
 
 from nhanes_mg import __version__
+from nhanes_mg.files import own_folder
 
 STORE_DIR = ".results"
 _ENTRY = "entry.json"
@@ -160,6 +163,27 @@ def _no_links(root: Path, rel: PurePosixPath) -> Path:
     return current
 
 
+def _real_folder(path: Path) -> bool:
+    """``path`` is a folder itself, or absent (not a link, not a file)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return True
+
+
+def _remove(path: Path) -> None:
+    """Remove ``path`` whatever it is, never following a link: a link or a file is unlinked
+    (what a link points at is kept), a folder removed with its content."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
 class ResultStore:
     """Stored results of a data dir (see the module docstring)."""
 
@@ -172,17 +196,18 @@ class ResultStore:
         text = json.dumps([kind, code_version(), *parts], sort_keys=True, default=str)
         return f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:24]}"
 
-    def _usable(self) -> bool:
-        """The store folder is a real folder of the data dir, not a link elsewhere."""
-        return not self.root.is_symlink() and (not self.root.exists() or self.root.is_dir())
-
     def get(self, key: str) -> tuple[Payload, list[Path]] | None:
         """The stored payload and the relative paths of its files, or None (absent, damaged,
-        or not made with this user's key: then the entry is removed so that it is
-        recomputed)."""
+        not made with this user's key, or a link: then the entry — a link itself, never
+        what it points at — is removed so that it is recomputed).
+
+        Raises :class:`~nhanes_mg.errors.DataDirError` when the store folder is a link."""
         _plain(key)
-        folder = self.root / key
-        if not self._usable() or folder.is_symlink() or not (folder / _ENTRY).is_file():
+        folder = own_folder(self.root) / key
+        if not _real_folder(folder):
+            _remove(folder)  # a link or a file in an entry's place: removed, recomputed
+            return None
+        if not (folder / _ENTRY).is_file():
             return None
         try:
             _regular(folder / _ENTRY)
@@ -211,9 +236,7 @@ class ResultStore:
     def put(self, key: str, payload: Payload, folder: Path, relpaths: Sequence[str | Path]) -> None:
         """Store ``payload`` and copies of ``folder/relpath`` files; all or nothing."""
         _plain(key)
-        if not self._usable():
-            return  # a link in the store's place: nothing is kept (results are unchanged)
-        self.root.mkdir(parents=True, exist_ok=True)
+        own_folder(self.root).mkdir(parents=True, exist_ok=True)  # never through a link
         tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=".part-"))
         try:
             files: dict[str, str] = {}
@@ -238,7 +261,7 @@ class ResultStore:
             entry["mac"] = _mac(entry)
             (tmp / _ENTRY).write_text(json.dumps(entry, indent=1))
             final = self.root / key
-            shutil.rmtree(final, ignore_errors=True)
+            _remove(final)  # an old entry, or a link or file in its place (never its target)
             os.replace(tmp, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -265,8 +288,8 @@ class ResultStore:
 
     def clear(self) -> int:
         """Remove every stored result; how many entries there were."""
-        if self.root.is_symlink():
-            self.root.unlink()  # the link only, never what it points at
+        if not _real_folder(self.root):
+            self.root.unlink()  # the link (or file) only, never what it points at
             return 0
         if not self.root.exists():
             return 0
