@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 from nhanes_mg.derive import registry
+from nhanes_mg.errors import InvalidFileError
 from nhanes_mg.report import document as report
 from nhanes_mg.report.document import ReportInputs, render_html, render_markdown
 from nhanes_mg.study import verdicts
@@ -417,9 +418,16 @@ def test_a_hostile_manifest_cannot_make_the_report_probe_outside_the_data_dir(
     (data / "2005-2006").mkdir(parents=True)
     (data / "2005-2006" / "DEMO_D.xpt").write_text("demo")
     (data / "2005-2006" / "VID_D.xpt").symlink_to(outside)
-    names = ["../secret.txt", str(outside), "2005-2006/VID_D.xpt", "2005-2006/DEMO_D.xpt"]
-    entries = [{"file": n, "size": 1, "sha256": "0" * 64, "source": "s"} for n in names]
-    (data / "fetch-manifest.json").write_text(json.dumps({"files": entries, "absent": []}))
+
+    def manifest(*names: str) -> None:
+        entries = [{"file": n, "size": 1, "sha256": "0" * 64, "source": "s"} for n in names]
+        (data / "fetch-manifest.json").write_text(json.dumps({"files": entries, "absent": []}))
+
+    for name in ("../secret.txt", str(outside)):  # the manifest is refused, naming the field
+        manifest(name, "2005-2006/DEMO_D.xpt")
+        with pytest.raises(InvalidFileError, match=r"fetch-manifest\.json: field 'file'"):
+            render_markdown(ReportInputs(results, {}, data, META), lambda p: p.name)
+    manifest("2005-2006/VID_D.xpt", "2005-2006/DEMO_D.xpt")  # a link: never listed
     md = render_markdown(ReportInputs(results, {}, data, META), lambda p: p.name)
     listed = md.split("\n## Data\n")[1]
     assert "DEMO_D.xpt" in listed

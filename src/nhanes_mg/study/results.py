@@ -117,7 +117,7 @@ class VariantVerdict:
     direction: str = ""  # the side of no effect (or the threshold) the claim states here
     unmatched: bool = False  # not estimated because no row of the analysis matched the rule
     side: int = 0  # its CI wholly on the claimed side of the null (1), the other (-1), or across
-    term: str = ""  # the contrast its comparator selects ("Q4", "… per 100 mg/day"; "": the only one)
+    term: str = ""  # the contrast its comparator selects ("Q4", "… per 100 mg/day", or "")
 
     @property
     def supports(self) -> bool:
