@@ -192,9 +192,9 @@ def test_cross_products_kept_up_to_date_equal_x_x_made_anew() -> None:
     targets = [imputation._encode(frame[c]) for c in ("x", "group", "v", "flag")]
     design = imputation._Design.of(frame, ["y", "z"], "w", "sdmvstra", "sdmvpsu", targets)
     matrix = design.matrix.copy()
-    for t, at in zip(design.targets, design.offsets, strict=True):
+    for t, at, spots in zip(design.targets, design.offsets, design.spots, strict=True):
         drawn = rng.choice(t.values[~t.missing], size=int(t.missing.sum()))
-        matrix[at : at + t.width, t.missing] = t.columns(drawn)
+        matrix[at : at + t.width, spots] = t.columns(drawn)
     strata = (design.stratum[None, :] == np.arange(1, design.n_strata)[:, None]).astype(float)
     full = np.vstack([matrix, strata])  # every coordinate of the cross-products, a row each
     for model in design.models:

@@ -213,10 +213,12 @@ class _Model:
     slots: IntArray  # the volatile rows' (see _cross)
     predictors: IntArray  # fixed columns, strata, the others' columns: the old model's order
     responses: IntArray  # its own columns (a categorical's every level)
+    at_xtx: IntArray  # X'X and X'Y in the flattened cross-products (a take beats np.ix_)
+    at_xty: IntArray
+    at_yy: IntArray  # y'y of each of its columns
     coef: IntArray  # for each design column its coefficient: the row of beta, or len(beta)
     # for none (a zero row appended to beta: see _Design._predict)
     by_stratum: IntArray  # for each stratum its coefficient's row, the first none
-    y: FloatArray  # its own columns on the observed rows (q × n_obs)
     donated: FloatArray  # its observed values: what a donor gives
 
 
@@ -228,12 +230,13 @@ class _Design:
     (complete on every variable, so never imputed: the same in every round of every chain)."""
 
     targets: list[_Variable]
-    matrix: FloatArray  # d × n, a column a row (contiguous: products and gathers by row are
-    # fast); the variables' missing entries are each chain's to fill
+    matrix: FloatArray  # d × n: a column a row (contiguous: products and gathers by row are
+    # fast), the rows incomplete on some variable first; missing entries: each chain's to fill
     stratum: IntArray  # 0 … K-1; 0 is the reference
     n_strata: int
     n_fixed: int
     offsets: list[int]  # each variable's first column
+    spots: list[IntArray]  # each variable's missing rows, as the design's columns
     stable: FloatArray  # (d + K-1)² cross-products over the stable rows
     models: list[_Model | None]  # None: nothing missing
 
@@ -259,10 +262,14 @@ class _Design:
         k, p = int(stratum.max()) + 1, sum(c.shape[0] for c in columns)
         offsets = [int(o) for o in p + np.cumsum([0, *(t.width for t in targets)])[:-1]]
         columns += [t.columns(np.where(t.missing, 0.0, t.values)) for t in targets]
-        matrix = np.vstack(columns)
-        d = matrix.shape[0]
+        # the incomplete rows first: a step's gathers and updates stay in a few hundred KB
         incomplete = np.logical_or.reduce([t.missing for t in targets])
-        stable = _cross(matrix[:, ~incomplete], _slots(stratum[~incomplete], k, d), k)
+        place = np.concatenate([np.flatnonzero(incomplete), np.flatnonzero(~incomplete)])
+        position = np.empty_like(place)
+        position[place] = np.arange(len(place))
+        matrix, stratum = np.vstack(columns)[:, place], stratum[place]
+        d, first = matrix.shape[0], int(incomplete.sum())
+        stable = _cross(matrix[:, first:], _slots(stratum[first:], k, d), k)
         models: list[_Model | None] = []
         for j, t in enumerate(targets):
             if not t.missing.any():
@@ -273,35 +280,41 @@ class _Design:
                 for i, o in enumerate(targets)
                 if i != j
             ]
-            observed = np.flatnonzero(~t.missing)
-            volatile = np.flatnonzero(~t.missing & incomplete)
-            width = p + k - 1 + sum(len(o) for o in others)
+            # the design's columns of its rows, in the rows' order (ties go to the first row)
+            observed = position[np.flatnonzero(~t.missing)]
+            volatile = position[np.flatnonzero(~t.missing & incomplete)]
+            predictors = np.concatenate([np.arange(p), d + np.arange(k - 1), *others])
+            responses = offsets[j] + np.arange(t.width)
+            width, size = len(predictors), d + k - 1
             coef = np.full(d, width)
             coef[np.concatenate([np.arange(p), *others])] = np.r_[0:p, p + k - 1 : width]
             models.append(
                 _Model(
                     observed=observed,
-                    missing=np.flatnonzero(t.missing),
+                    missing=position[np.flatnonzero(t.missing)],
                     volatile=volatile,
                     slots=_slots(stratum[volatile], k, d),
-                    predictors=np.concatenate([np.arange(p), d + np.arange(k - 1), *others]),
-                    responses=offsets[j] + np.arange(t.width),
+                    predictors=predictors,
+                    responses=responses,
+                    at_xtx=(predictors[:, None] * size + predictors[None, :]).ravel(),
+                    at_xty=(predictors[:, None] * size + responses[None, :]).ravel(),
+                    at_yy=responses * (size + 1),
                     coef=coef,
                     by_stratum=np.concatenate([[width], p + np.arange(k - 1)]),
-                    y=t.columns(t.values[observed]),
-                    donated=t.values[observed],
+                    donated=t.values[~t.missing],
                 )
             )
-        return cls(targets, matrix, stratum, k, p, offsets, stable, models)
+        spots = [position[np.flatnonzero(t.missing)] for t in targets]
+        return cls(targets, matrix, stratum, k, p, offsets, spots, stable, models)
 
     def chain(self, rng: np.random.Generator, iterations: int) -> list[FloatArray]:
         """One chain: starting values drawn from the observed ones, then ``iterations``
         rounds; each variable's values, completed."""
         matrix = self.matrix.copy()
         imputed = []
-        for t, at in zip(self.targets, self.offsets, strict=True):
+        for t, at, spots in zip(self.targets, self.offsets, self.spots, strict=True):
             start = rng.choice(t.values[~t.missing], size=int(t.missing.sum()))
-            matrix[at : at + t.width, t.missing] = t.columns(start)
+            matrix[at : at + t.width, spots] = t.columns(start)
             imputed.append(start)
         for _ in range(iterations):
             for j, (t, model) in enumerate(zip(self.targets, self.models, strict=True)):
@@ -321,26 +334,30 @@ class _Design:
         the fitted coefficients, the missing rows' with coefficients drawn from their
         posterior; the missing rows' new values."""
         volatile = _cross(np.take(matrix, model.volatile, axis=1), model.slots, self.n_strata)
-        cross = self.stable + volatile  # the products over the observed rows, as they are now
-        xtx = cross[np.ix_(model.predictors, model.predictors)]
-        xty = cross[np.ix_(model.predictors, model.responses)]
+        cross = (self.stable + volatile).ravel()  # over the observed rows, as they are now
+        width, q = len(model.predictors), len(model.responses)
+        xtx = cross.take(model.at_xtx).reshape(width, width)
+        xty = cross.take(model.at_xty).reshape(width, q)
         # ridge as mice's (1e-5 × the diagonal) keeps collinear designs solvable
-        xtx[np.diag_indices_from(xtx)] += 1e-5 * np.maximum(np.diag(xtx), 1e-12)
+        diagonal = xtx.reshape(-1)[:: width + 1]
+        ridge = 1e-5 * np.maximum(diagonal, 1e-12)
+        diagonal += ridge
         # LAPACK itself: scipy.linalg's checks cost more than the factorization here
         chol, info = lapack.dpotrf(xtx, lower=1, clean=1, overwrite_a=1)
         if info:
             raise np.linalg.LinAlgError("impute: an imputation model's X'X is not positive")
         beta, _ = lapack.dpotrs(chol, xty, lower=1)
 
-        pred_obs = np.take(self._predict(model, matrix, beta), model.observed, axis=1)
-        width, q = beta.shape
+        # the residual sum of squares from the products, no pass over the rows:
+        # y'y - 2β'X'y + β'X'Xβ = y'y - β'X'y - β'Rβ, as (X'X + R)β = X'y (R: the ridge)
+        rss = cross.take(model.at_yy) - np.einsum("ij,ij->j", beta, xty + ridge[:, None] * beta)
         df = max(len(model.observed) - width, 1)
-        residual = model.y - pred_obs
-        sigma2 = np.einsum("ij,ij->i", residual, residual) / rng.chisquare(df, size=q)
+        sigma2 = np.maximum(rss, 0.0) / rng.chisquare(df, size=q)
         # β* = β̂ + σ* L⁻ᵀ z, so that β* ~ N(β̂, σ*² (X'X)⁻¹)
         z = rng.standard_normal((width, q))
         shift, _ = lapack.dtrtrs(chol, z, lower=1, trans=1)
         beta_star = beta + shift * np.sqrt(sigma2)[None, :]
+        pred_obs = np.take(self._predict(model, matrix, beta), model.observed, axis=1)
         pred_mis = self._predict(model, matrix, beta_star, model.missing)
         return model.donated[_nearest(pred_obs, pred_mis, rng)]
 
@@ -390,11 +407,18 @@ def _brute_nearest(pred_obs: FloatArray, pred_mis: FloatArray, k: int) -> IntArr
         return _rank(group, rows, distance[group, rows], pred_obs[0, rows], k, m)
     # squared distances less the missing row's own norm, by one product in single precision:
     # only to find the candidates (the slack covers the rounding), ranked on exact distances
-    norm = np.einsum("ij,ij->j", pred_obs, pred_obs)
-    obs = np.vstack([pred_obs, norm]).astype(np.float32)
-    mis = np.vstack([-2.0 * pred_mis, np.ones((1, m))]).T.astype(np.float32)
-    size = norm.max() + np.einsum("ij,ij->j", pred_mis, pred_mis).max()
-    group, rows = _within(mis @ obs, k, 1e-5 * size + 1e-300)
+    obs = np.empty((dims + 1, pred_obs.shape[1]), dtype=np.float32)
+    obs[:dims] = pred_obs
+    obs[dims] = np.einsum("ij,ij->j", obs[:dims], obs[:dims])
+    mis = np.ones((m, dims + 1), dtype=np.float32)
+    mis[:, :dims] = -2.0 * pred_mis.T
+    size = float(obs[dims].max()) + float(np.einsum("ij,ij->j", pred_mis, pred_mis).max())
+    approx, slack = mis @ obs, 1e-5 * size + 1e-30
+    group, rows = _within(approx, k, slack)
+    # narrowed on the approximate distances before the exact ones are made
+    near = approx.ravel().take(group * approx.shape[1] + rows)
+    keep = near <= _kth(group, near, k, m)[group] + 2 * slack
+    group, rows = group[keep], rows[keep]
     return _rank(group, rows, _squared(pred_obs, pred_mis, group, rows), None, k, m)
 
 
@@ -422,6 +446,16 @@ def _squared(
     return out
 
 
+def _kth(group: IntArray, values: NDArray[np.floating[Any]], k: int, m: int) -> FloatArray:
+    """Each group's k-th smallest value (groups 0 … m-1, in order, each of k values or
+    more)."""
+    counts = np.bincount(group, minlength=m)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    padded = np.full((m, int(counts.max())), np.inf)
+    padded[group, np.arange(len(group)) - starts[group]] = values
+    return np.partition(padded, k - 1, axis=1)[:, k - 1]
+
+
 def _rank(
     group: IntArray,
     rows: IntArray,
@@ -432,12 +466,8 @@ def _rank(
 ) -> IntArray:
     """Of candidate pairs (by missing row, observed rows ascending within), each missing
     row's k first in (distance, value, row) order. Every missing row has k candidates."""
-    counts = np.bincount(group, minlength=m)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    padded = np.full((m, int(counts.max())), np.inf)
-    padded[group, np.arange(len(group)) - starts[group]] = distance
-    kth = np.partition(padded, k - 1, axis=1)[:, k - 1]
-    keep = np.flatnonzero(distance <= kth[group])  # k a row but for ties: a short lexsort
+    keep = np.flatnonzero(distance <= _kth(group, distance, k, m)[group])  # k but for ties
+
     group, rows, distance = group[keep], rows[keep], distance[keep]
     keys = (distance, group) if value is None else (value[keep], distance, group)
     ranked = np.lexsort(keys)  # stable: rows ascending among full ties
