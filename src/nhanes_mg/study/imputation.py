@@ -283,9 +283,9 @@ class _Design:
             # the design's columns of its rows, in the rows' order (ties go to the first row)
             observed = position[np.flatnonzero(~t.missing)]
             volatile = position[np.flatnonzero(~t.missing & incomplete)]
-            predictors = np.concatenate([np.arange(p), d + np.arange(k - 1), *others])
+            regressors = np.concatenate([np.arange(p), d + np.arange(k - 1), *others])
             responses = offsets[j] + np.arange(t.width)
-            width, size = len(predictors), d + k - 1
+            width, size = len(regressors), d + k - 1
             coef = np.full(d, width)
             coef[np.concatenate([np.arange(p), *others])] = np.r_[0:p, p + k - 1 : width]
             models.append(
@@ -294,10 +294,10 @@ class _Design:
                     missing=position[np.flatnonzero(t.missing)],
                     volatile=volatile,
                     slots=_slots(stratum[volatile], k, d),
-                    predictors=predictors,
+                    predictors=regressors,
                     responses=responses,
-                    at_xtx=(predictors[:, None] * size + predictors[None, :]).ravel(),
-                    at_xty=(predictors[:, None] * size + responses[None, :]).ravel(),
+                    at_xtx=(regressors[:, None] * size + regressors[None, :]).ravel(),
+                    at_xty=(regressors[:, None] * size + responses[None, :]).ravel(),
                     at_yy=responses * (size + 1),
                     coef=coef,
                     by_stratum=np.concatenate([[width], p + np.arange(k - 1)]),
