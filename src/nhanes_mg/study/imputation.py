@@ -479,25 +479,23 @@ def _sorted_nearest(pred_obs: FloatArray, pred_mis: FloatArray, k: int) -> IntAr
     """One dimension: the k nearest are a block of the observed predictions in order, c
     below the missing one's place and k - c from it up, c the count of i < k such that the
     i-th nearest below is no farther than the (k-1-i)-th from the place up (a tie goes to
-    the lower value); nearest first, in (distance, value, row) order, is the block's order
-    by distance, stable. A block that cuts a run of equal values below it (whose lowest
-    rows come first) is ranked by brute force."""
-    n = len(pred_obs)
+    the lower value): k distinct rows, also at the ends. Nearest first, in (distance, value,
+    row) order, is the block's order by distance, stable. A block that cuts a run of equal
+    values below it (whose lowest rows come first) is ranked by brute force."""
     order = _order(pred_obs)
-    ranked = pred_obs[order]
-    at = np.searchsorted(ranked, pred_mis)
-    steps = np.arange(k)
-    below = at[:, None] - 1 - steps[None, :]
-    above = at[:, None] + steps[None, ::-1]
-    far = np.abs(ranked[np.clip(below, 0, n - 1)] - pred_mis[:, None])
-    near = np.abs(ranked[np.minimum(above, n - 1)] - pred_mis[:, None])
-    lower = np.where(below >= 0, far, np.inf) <= np.where(above < n, near, np.inf)
-    start = at - lower.sum(axis=1)
-    cut = (start < at) & (start > 0)
-    cut[cut] = ranked[start[cut] - 1] == ranked[start[cut]]
-    block = start[:, None] + steps[None, :]
-    distance = np.abs(ranked[block] - pred_mis[:, None])
-    out = order[np.take_along_axis(block, np.argsort(distance, axis=1, kind="stable"), axis=1)]
+    # the predictions in order, k infinite ones either side: a window of 2k around the place
+    # needs no clipping, and a missing one's distance beyond the ends is infinite
+    ranked = np.concatenate([np.full(k, -np.inf), pred_obs[order], np.full(k, np.inf)])
+    at = np.searchsorted(ranked, pred_mis) - k  # the place among the observed ones
+    window = ranked[at[:, None] + np.arange(2 * k)[None, :]]  # k below the place, k from it
+    distance = np.abs(window - pred_mis[:, None])
+    # the i-th nearest below against the (k-1-i)-th from the place: column k-1-i against 2k-1-i
+    below = (distance[:, :k] <= distance[:, k:]).sum(axis=1)
+    start = (k - below)[:, None] + np.arange(k)[None, :]  # the block, in window columns
+    near = np.take_along_axis(distance, start, axis=1)
+    out = order[at[:, None] - k + np.take_along_axis(start, np.argsort(near, 1, "stable"), 1)]
+    first = at - below + k  # the block's first in ranked; the one before it, infinite or not
+    cut = (below > 0) & (ranked[first - 1] == ranked[first])
     if cut.any():
         out[cut] = _brute_nearest(pred_obs[None, :], pred_mis[None, cut], k)
     return out
