@@ -476,7 +476,14 @@ def _rank(
     row's k first in (distance, value, row) order. Every missing row has k candidates."""
     keep = np.flatnonzero(distance <= _kth(group, distance, k, m)[group])  # k but for ties
     group, rows, distance = group[keep], rows[keep], distance[keep]
-    keys = (distance, group) if value is None else (value[keep], distance, group)
+    if len(keep) == k * m:  # no ties at the k-th: k a row, ranked row by row (stable)
+        square = (
+            [distance.reshape(m, k)]
+            if value is None
+            else [value[keep].reshape(m, k), distance.reshape(m, k)]
+        )
+        return np.take_along_axis(rows.reshape(m, k), np.lexsort(square, axis=-1), axis=1)
+    keys = [distance, group] if value is None else [value[keep], distance, group]
     ranked = np.lexsort(keys)  # stable: rows ascending among full ties
     first = np.searchsorted(group[ranked], np.arange(m))
     return rows[ranked[first[:, None] + np.arange(k)[None, :]]]
@@ -533,18 +540,19 @@ def _order(values: FloatArray) -> IntArray:
 
 
 def _tree_nearest(pred_obs: FloatArray, pred_mis: FloatArray, k: int) -> IntArray:
-    """Many missing rows in several dimensions: the 2k nearest by a k-d tree, ranked on
-    exact distances; a row whose k-th exact distance comes near the tree's farthest (a tie
-    the tree may have cut) is ranked by brute force."""
+    """Many missing rows in several dimensions: the k + 1 nearest by a k-d tree, ranked on
+    exact distances; a row whose k-th exact distance is not clearly short of the tree's
+    (k+1)-th (a tie the tree may have cut) is ranked by brute force."""
     m, n = pred_mis.shape[1], pred_obs.shape[1]
-    many = min(n, 2 * k)
-    tree = spatial.cKDTree(pred_obs.T, balanced_tree=False, compact_nodes=False)
+    many = min(n, k + 1)
+    tree = spatial.cKDTree(pred_obs.T, leafsize=32, balanced_tree=False, compact_nodes=False)
     far, found = tree.query(pred_mis.T, k=many)
-    rows = np.sort(np.asarray(found, dtype=np.int64).reshape(m, many), axis=1).ravel()
-    group = np.repeat(np.arange(m), many)
-    distance = _squared(pred_obs, pred_mis, group, rows)
-    out = _rank(group, rows, distance, None, k, m)
-    kth = np.sort(distance.reshape(m, many), axis=1)[:, k - 1]
+    rows = np.sort(np.asarray(found, dtype=np.int64).reshape(m, many), axis=1)
+    distance = _squared(pred_obs, pred_mis, np.repeat(np.arange(m), many), rows.ravel())
+    distance = distance.reshape(m, many)
+    ranked = np.argsort(distance, axis=1, kind="stable")  # (distance, row): rows ascending
+    out = np.take_along_axis(rows, ranked[:, :k], axis=1)
+    kth = np.take_along_axis(distance, ranked[:, k - 1 : k], axis=1)[:, 0]
     farthest = np.asarray(far, dtype=np.float64).reshape(m, many)[:, -1]
     unsure = farthest**2 * (1 - 1e-9) <= kth if many < n else np.zeros(m, dtype=bool)
     if unsure.any():
