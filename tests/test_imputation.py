@@ -178,8 +178,9 @@ def test_a_missing_row_beyond_every_observed_one_draws_among_the_k_most_extreme(
 
 def test_cross_products_kept_up_to_date_equal_x_x_made_anew() -> None:
     """The products over the stable rows (made once) plus the volatile rows' (made each step)
-    equal X'X and X'Y made from the whole design of the observed rows, strata as indicators,
-    for each variable's model, whatever the imputed values."""
+    equal X'X, X'Y and Y'Y made from the whole design of the observed rows, strata as
+    indicators, for each variable's model, whatever the imputed values; and the residual sum
+    of squares taken from them equals the residuals' (the ridge included)."""
     rng = np.random.default_rng(13)
     frame = _simulate(rng, 600).with_columns(
         v=pl.when(pl.Series(rng.random(600) < 0.2))
@@ -210,6 +211,15 @@ def test_cross_products_kept_up_to_date_equal_x_x_made_anew() -> None:
         np.testing.assert_allclose(
             kept[np.ix_(model.predictors, model.responses)], x @ y.T, rtol=1e-10, atol=1e-10
         )
+        flat, width = kept.ravel(), len(model.predictors)
+        xtx = flat[model.at_xtx].reshape(width, width)
+        xty = flat[model.at_xty].reshape(width, -1)
+        np.testing.assert_allclose(xtx, x @ x.T, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(flat[model.at_yy], (y * y).sum(axis=1), rtol=1e-10)
+        ridge = 1e-5 * np.maximum(np.diag(xtx), 1e-12)
+        beta = np.linalg.solve(xtx + np.diag(ridge), xty)
+        rss = flat[model.at_yy] - np.einsum("ij,ij->j", beta, xty + ridge[:, None] * beta)
+        np.testing.assert_allclose(rss, ((y - beta.T @ x) ** 2).sum(axis=1), rtol=1e-8)
 
 
 @pytest.mark.mirror
