@@ -204,6 +204,7 @@ def build(
 
     from nhanes_mg.data.lock import data_dir_lock
     from nhanes_mg.derive import ANALYTIC_NAME, build_analytic, format_summary, write_analytic
+    from nhanes_mg.jobs.analytic import parse_in_parallel
     from nhanes_mg.jobs.outdir import check_output_folder, staged
 
     catalog.parse_cycles(cycles)  # a bad --cycles: refused before any folder is made
@@ -214,6 +215,7 @@ def build(
         warnings.catch_warnings(record=True) as records,
     ):
         warnings.simplefilter("always")
+        parse_in_parallel(data_dir)  # a first build's XPT files, in worker processes
         result = build_analytic(data_dir, cycles)
     for record in records:
         if "MissingTable" in type(record.message).__name__:

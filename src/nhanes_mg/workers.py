@@ -12,6 +12,7 @@ in that window.
 from __future__ import annotations
 
 import signal
+from concurrent.futures import ProcessPoolExecutor
 
 
 def quiet_worker() -> None:
@@ -25,3 +26,16 @@ def quiet_worker() -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and terminate the worker processes (an interrupt or a
+    failure: they would go on writing)."""
+    # ProcessPoolExecutor has no public terminate before Python 3.14: its processes are
+    # reached through the private mapping, as the standard library's own tests do.
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=5)

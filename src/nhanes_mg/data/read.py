@@ -391,6 +391,32 @@ def load_file(data_dir: str | Path, relpath: str, what: str | None = None) -> pl
     )
 
 
+def uncached_tables(data_dir: str | Path) -> list[str]:
+    """The fetched XPT files of a data dir (relative paths, largest first) that have no parquet
+    cache entry yet: what a first build would parse one by one (a job may parse them in
+    parallel first, with :func:`load_file`)."""
+    data_dir = Path(data_dir)
+    manifest = data_dir / MANIFEST_NAME
+    if not manifest.exists():
+        return []
+    try:
+        entries = json.loads(manifest.read_text())["files"]
+        files = [str(e["file"]) for e in entries if str(e["file"]).endswith(".xpt")]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return []  # a damaged manifest: the build says so, file by file
+    out = []
+    for relpath in files:
+        path = data_dir / relpath
+        if path.is_symlink() or not path.is_file():
+            continue  # refused or reported by the build itself
+        entry = _recorded_entry(data_dir, relpath, path)
+        digest = entry.get("sha256") if entry else None
+        if isinstance(digest, str) and _cache_paths(data_dir / CACHE_DIR, digest)[0].exists():
+            continue
+        out.append(relpath)
+    return sorted(out, key=lambda r: -(data_dir / r).stat().st_size)
+
+
 def _refuse_links(data_dir: Path, relpath: str) -> None:
     """A data dir holds its files: a symbolic link below it (to a file elsewhere, say) is
     refused, naming it, never followed."""

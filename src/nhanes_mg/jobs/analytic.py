@@ -6,13 +6,17 @@ nothing changed reads the build back instead of redoing it.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from nhanes_mg import derive
+from nhanes_mg.data import read
 from nhanes_mg.data.fetch import iter_manifest
 from nhanes_mg.derive.build import (
     ANALYTIC_NAME,
@@ -22,6 +26,7 @@ from nhanes_mg.derive.build import (
     SEAM_TABLE,
 )
 from nhanes_mg.jobs.store import Payload, ResultStore
+from nhanes_mg.workers import quiet_worker, stop_pool
 
 if TYPE_CHECKING:
     from nhanes_mg.study.plan import Schema
@@ -49,6 +54,7 @@ def build_or_reuse(
         store.restore(build_key, files, stage)
         reused.append("build")
         return build_key, meta, caught
+    parse_in_parallel(data_dir)
     with warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("always")
         build = derive.build_analytic(data_dir, cycles)
@@ -58,6 +64,37 @@ def build_or_reuse(
     meta.setdefault("rows", build.frame.height)
     store.put(build_key, Payload({"meta": meta, "caught": caught}), stage, BUILD_FILES)
     return build_key, meta, caught
+
+
+# a first build parses every fetched XPT file once (about 15 s of a cold run, one file after
+# another); with a few files or one core the pool's start-up is not worth it
+PARALLEL_PARSE_MIN = 8
+
+
+def parse_in_parallel(data_dir: Path, workers: int | None = None) -> int:
+    """Parse the data dir's fetched XPT files that have no parquet cache entry yet into the
+    cache, in worker processes (largest first), so that the build that follows reads them
+    from the cache; returns how many. A file that cannot be parsed raises here, as the build
+    would (the same one line)."""
+    missing = read.uncached_tables(data_dir)
+    n_workers = min(workers or (os.cpu_count() or 1), len(missing))
+    if len(missing) < PARALLEL_PARSE_MIN or n_workers < 2:
+        return 0
+    context = multiprocessing.get_context("spawn")  # as the analyses' workers: no fork
+    pool = ProcessPoolExecutor(n_workers, mp_context=context, initializer=quiet_worker)
+    try:
+        for _ in pool.map(_parse_one, [data_dir] * len(missing), missing):
+            pass
+    except BaseException:
+        stop_pool(pool)
+        raise
+    pool.shutdown()
+    return len(missing)
+
+
+def _parse_one(data_dir: Path, relpath: str) -> None:
+    """One file into the cache (nothing sent back: the frame stays in the worker)."""
+    read.load_file(data_dir, relpath)
 
 
 def stored_schema(data_dir: Path, cycles: str | None = None) -> Schema | None:

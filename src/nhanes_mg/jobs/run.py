@@ -40,7 +40,7 @@ from nhanes_mg.study import declared
 from nhanes_mg.study.results import SpecResult, result_document, result_from_document
 from nhanes_mg.study.spec import check_distinct_ids, load_shipped_specs, load_spec
 from nhanes_mg.study.spec_types import Spec
-from nhanes_mg.workers import quiet_worker
+from nhanes_mg.workers import quiet_worker, stop_pool
 
 Step = Callable[[str, str], None]  # (what, status) as each piece finishes
 
@@ -397,7 +397,7 @@ def _compute(
         except BaseException:
             # An interrupt or a failure: stop the workers now (they would go on writing into
             # the staging folder), then let the error through.
-            _stop(pool)
+            stop_pool(pool)
             raise
         pool.shutdown()
         return
@@ -415,18 +415,6 @@ def _timed(job: Callable[[], pl.DataFrame]) -> tuple[pl.DataFrame, JobTime]:
     started = time.perf_counter()
     table = job()
     return table, JobTime(estimate=time.perf_counter() - started, process=os.getpid())
-
-
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Cancel what has not started and terminate the worker processes."""
-    # ProcessPoolExecutor has no public terminate before Python 3.14: its processes are
-    # reached through the private mapping, as the standard library's own tests do.
-    processes = list(getattr(pool, "_processes", {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.join(timeout=5)
 
 
 def _specs_for_cycles(
