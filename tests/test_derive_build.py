@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -224,7 +225,9 @@ def test_missing_tables_warn_and_build_the_rest(tmp_path: Path, mirror_dir: Path
         tmp_path / "data",
         skip={"2005-2006/VID_D.xpt", "2003-2004/DSQ2_C.xpt", "2001-2002/DEMO_B.xpt"},
     )
-    (broken / ".cache").symlink_to(dd / ".cache")  # same files, same cache keys
+    (broken / ".cache").mkdir()  # same files, same cache keys (linked file by file: a data
+    for entry in (dd / ".cache").iterdir():  # dir's folder is never a link of its own)
+        os.link(entry, broken / ".cache" / entry.name)
     with pytest.warns(MissingTableWarning) as caught:
         r = build_analytic(broken, "2001-2006")
     messages = [str(w.message) for w in caught]

@@ -41,6 +41,7 @@ from nhanes_mg.errors import (
     SpecError,
 )
 from nhanes_mg.study.analysis_frame import TABLE_COLUMNS, TABLE_SCHEMA, rows_of
+from nhanes_mg.study.declared import with_expressions
 from nhanes_mg.study.descriptive import estimate_descriptive
 from nhanes_mg.study.judge import judge
 from nhanes_mg.study.models import estimate_model
@@ -66,6 +67,7 @@ def run_spec(
     that needs one of them in one of its cycles is not estimated (never silently estimated
     on the other cycles) unless ``allow_incomplete``, and then its fit says what it lacks.
     """
+    analytic = with_expressions(analytic, spec)
     plan = compile(spec, Schema.of(analytic, gaps or []), allow_incomplete)
     return run_plan(plan, analytic)
 

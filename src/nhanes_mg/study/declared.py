@@ -78,6 +78,21 @@ def attach(frame: pl.DataFrame, spec: Spec, data_dir: str | Path) -> pl.DataFram
     return out
 
 
+def with_expressions(frame: pl.DataFrame, spec: Spec) -> pl.DataFrame:
+    """``frame`` with the specification's declared *expressions* that it lacks and whose
+    columns it has (they read no file): what :func:`nhanes_mg.study.analyses.run_spec` adds
+    itself, so that a specification with ``vitd_total_ln = { expr = "ln(vitd_total + 1)" }``
+    runs on the analytic dataset as it is. A variable from a table still needs :func:`attach`.
+    """
+    out = frame
+    for variable in spec.variables:
+        if variable.table is not None or variable.name in out.columns:
+            continue
+        if all(c in out.columns for c in variables_of([str(variable.expr)])):
+            out = out.with_columns(sql_expr(str(variable.expr)).alias(variable.name))
+    return out
+
+
 def _column(
     variable: DeclaredVariable, cycles: list[catalog.Cycle], path: str, data_dir: str | Path
 ) -> pl.DataFrame:
