@@ -155,9 +155,10 @@ def test_a_missing_table_is_not_estimated_not_a_verdict_on_fewer_cycles(
     (data_dir / "2005-2006" / "VID_D.xpt").unlink()
     out = tmp_path / "out"
     # C3's cycles only (2001-2006): the build has nothing else to do
+    # the gallery is not what this tests: --no-validate
     args = ["run", "--only", "C3", "--cycles", "2001-2006", "--no-validate",
             "--mirror", str(mirror_without_vid_d), "--data-dir", str(data_dir),
-            "--out", str(out)]  # fmt: skip  (the gallery is not what this tests)
+            "--out", str(out)]  # fmt: skip
     done = _cli(*args)
     assert done.returncode == 1, done.stderr
     line = _one_error_line(done.stderr)
