@@ -85,7 +85,12 @@ def parse_in_parallel(data_dir: Path, workers: int | None = None) -> int:
     try:
         for _ in pool.map(_parse_one, [data_dir] * len(missing), missing):
             pass
-    except BaseException:
+    except Exception:
+        # a file that cannot be parsed: the others being parsed finish (a worker stopped
+        # mid-write would leave a temporary file in the cache), the rest are not started
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    except BaseException:  # an interrupt: stop now (the next command cleans up)
         stop_pool(pool)
         raise
     pool.shutdown()
