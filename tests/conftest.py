@@ -14,6 +14,8 @@ mirror is a failure: CI must exercise real data.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import multiprocessing
 import os
@@ -22,7 +24,7 @@ import sys
 import tarfile
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,10 +47,21 @@ ARCHIVE = REPO.parent / "shared" / "nhanes" / "nhanes-mirror-2001-2018.tar.xz"
 
 
 # The results store signs its entries with the user's key; the tests use one of their own
-# (their subprocesses inherit it), never the developer's ~/.config/nhanes-mg/store.key.
+# (their subprocesses inherit it), never the developer's ~/.config/nhanes-mg/store.key. Under
+# pytest-xdist the workers inherit the controller's, made here before they start: the one data
+# dir they share keeps entries every worker can check.
 os.environ.setdefault(
     "NHANES_MG_STORE_KEY", str(Path(tempfile.gettempdir()) / f"nhanes-mg-test-{os.getpid()}.key")
 )
+if "PYTEST_XDIST_WORKER" not in os.environ:
+    _new = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    try:
+        _fd = os.open(os.environ["NHANES_MG_STORE_KEY"], _new, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(_fd, "wb") as _fh:
+            _fh.write(os.urandom(32))
 
 
 # a test that reads one of these (directly or through another fixture) needs the real-mirror
@@ -103,16 +116,37 @@ def mirror_archive() -> Path:
     return ARCHIVE
 
 
+@contextlib.contextmanager
+def _once(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[tuple[Path, bool]]:
+    """A folder made once per test run, and whether this process is to fill it: its own
+    folder in a plain session; under pytest-xdist one folder all workers share (in their base
+    folders' parent), filled by the first worker that gets its lock while the others wait."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield tmp_path_factory.mktemp(name), True
+        return
+    root = tmp_path_factory.getbasetemp().parent
+    folder, ready = root / name, root / f"{name}.ready"
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if ready.exists():
+            yield folder, False
+            return
+        folder.mkdir(exist_ok=True)
+        yield folder, True
+        ready.touch()
+
+
 @pytest.fixture(scope="session")
 def nhanes_data_dir(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Path:
     """A data dir filled by ``fetch`` from the real mirror, as a user's would be, with its
-    parquet cache filled."""
+    parquet cache filled (once per test run: pytest-xdist's workers share it)."""
     from nhanes_mg.data.fetch import fetch
     from nhanes_mg.derive import fetched_components
 
-    data_dir = tmp_path_factory.mktemp("data_raw")
-    fetch(None, fetched_components(), data_dir=data_dir, mirror=mirror_dir)
-    _fill_cache(data_dir)
+    with _once(tmp_path_factory, "data_raw") as (data_dir, first):
+        if first:
+            fetch(None, fetched_components(), data_dir=data_dir, mirror=mirror_dir)
+            _fill_cache(data_dir)
     return data_dir
 
 
@@ -205,7 +239,9 @@ def full_run(
         summary = run_pipeline(
             data_dir=nhanes_data_dir, out_dir=out, mirror=str(mirror_dir), validate=True
         )
-    assert asked == [nhanes_data_dir]
+    # under pytest-xdist the data dir is shared: a later worker's run reads the first's
+    # results back from the store (its run takes the data dir's lock, so it waits for them)
+    assert asked == ([] if "build" in summary.reused else [nhanes_data_dir])
     return summary
 
 
