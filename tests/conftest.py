@@ -4,7 +4,9 @@ of every shipped claim with the validation gallery once (``full_run``), whose re
 of a shipped claim reads (``shipped_result``).
 
 Tests that need the real-mirror build, or start the command line in a process of its own, are
-marked ``slow``: ``pytest -m "not slow"`` runs the rest in seconds.
+marked ``slow``: ``pytest -m "not slow"`` runs the rest in seconds. Under pytest-xdist
+(``scripts/test.sh`` runs two workers) the fetched data dir is made once for all workers and
+the full run once: a later worker's run reads the first's results back from the store.
 
 ``NHANES_MG_MIRROR`` may point at an unpacked mirror (a folder holding ``2005-2006/`` …) to skip
 unpacking. Otherwise ``../shared/nhanes/nhanes-mirror-2001-2018.tar.xz`` is unpacked into a
