@@ -21,6 +21,7 @@ import fcntl
 import functools
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import tarfile
@@ -190,6 +191,8 @@ def analytic_frame(build_result: BuildResult) -> pl.DataFrame:
 
 
 CliMain = Callable[..., tuple[int, str, str]]
+# the data dir lock's waiting line (wrapped or not)
+WAITING = re.compile(r"another nhanes-mg run is using .*?waiting …\n?", re.S)
 
 
 @pytest.fixture()
@@ -218,7 +221,9 @@ def cli_main(
             signal.signal(signal.SIGINT, previous[1])
         assert code is None or isinstance(code, int), code
         captured = capsys.readouterr()
-        return code or 0, captured.out, captured.err
+        # under pytest-xdist another worker's run may hold the shared data dir's lock: the
+        # command then waits and says so first (nhanes_mg.data.lock), which is not the test's
+        return code or 0, captured.out, WAITING.sub("", captured.err)
 
     return run
 
