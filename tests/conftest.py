@@ -57,14 +57,9 @@ os.environ.setdefault(
     "NHANES_MG_STORE_KEY", str(Path(tempfile.gettempdir()) / f"nhanes-mg-test-{os.getpid()}.key")
 )
 if "PYTEST_XDIST_WORKER" not in os.environ:
-    _new = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-    try:
-        _fd = os.open(os.environ["NHANES_MG_STORE_KEY"], _new, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(_fd, "wb") as _fh:
-            _fh.write(os.urandom(32))
+    from nhanes_mg.jobs.store import store_key
+
+    store_key()  # made now, before any worker starts: all read the same one
 
 
 # a test that reads one of these (directly or through another fixture) needs the real-mirror

@@ -91,16 +91,16 @@ def test_an_entry_made_with_another_users_key_is_never_used(
     store = ResultStore(tmp_path / "raw")
     key = store.key("spec", "text")
     monkeypatch.setenv(store_module.KEY_ENV, str(tmp_path / "someone-else.key"))
-    store_module._secret.cache_clear()
+    store_module.store_key.cache_clear()
     store.put(key, Payload({"verdict": "theirs"}), _folder(tmp_path), [])
     monkeypatch.setenv(store_module.KEY_ENV, str(tmp_path / "mine.key"))
-    store_module._secret.cache_clear()
+    store_module.store_key.cache_clear()
     try:
         assert store.get(key) is None  # recomputed, never trusted
         assert (tmp_path / "mine.key").stat().st_mode & 0o777 == 0o600
     finally:
         monkeypatch.undo()
-        store_module._secret.cache_clear()
+        store_module.store_key.cache_clear()
 
 
 def test_paths_an_entry_names_stay_inside_it(tmp_path: Path) -> None:

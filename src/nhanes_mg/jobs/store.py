@@ -110,7 +110,7 @@ def key_path() -> Path:
 
 
 @cache
-def _secret() -> bytes:
+def store_key() -> bytes:
     """This user's store key: read, or made on first use (0600, never through a link); a
     key for this process alone when none can be kept."""
     path = key_path()
@@ -135,7 +135,7 @@ def _secret() -> bytes:
 
 def _mac(entry: dict[str, Any]) -> str:
     text = json.dumps({k: v for k, v in entry.items() if k != "mac"}, sort_keys=True)
-    return hmac.new(_secret(), text.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(store_key(), text.encode(), hashlib.sha256).hexdigest()
 
 
 def _plain(rel: str) -> PurePosixPath:
