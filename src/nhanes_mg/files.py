@@ -144,7 +144,7 @@ def check_data_dir(data_dir: Path, *, writable: bool = True) -> None:
 
 
 # a cell a spreadsheet would run as a formula (OWASP's "CSV injection"): = + - @ tab CR first
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = r"^[=+\-@\t\r]"
 
 
 def write_csv(path: Path, frame: pl.DataFrame) -> None:
@@ -159,9 +159,8 @@ def write_csv(path: Path, frame: pl.DataFrame) -> None:
     ['label,x', "'=1+1,-1.5", 'fine,2.0']
     """
     text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
-    pattern = "^[" + "".join(FORMULA_START).replace("-", r"\-") + "]"
     safe = frame.with_columns(
-        pl.when(pl.col(c).str.contains(pattern))
+        pl.when(pl.col(c).str.contains(FORMULA_START))
         .then(pl.lit("'") + pl.col(c))
         .otherwise(pl.col(c))
         .alias(c)
