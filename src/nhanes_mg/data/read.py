@@ -396,20 +396,17 @@ def uncached_tables(data_dir: str | Path) -> list[str]:
     cache entry yet: what a first build would parse one by one (a job may parse them in
     parallel first, with :func:`load_file`)."""
     data_dir = Path(data_dir)
-    manifest = data_dir / MANIFEST_NAME
-    if not manifest.exists():
-        return []
+    entries = _manifest_entries(data_dir)
     try:
-        entries = json.loads(manifest.read_text())["files"]
-        files = [str(e["file"]) for e in entries if str(e["file"]).endswith(".xpt")]
-    except (ValueError, KeyError, TypeError, AttributeError):
+        files = [str(e["file"]) for e in entries or [] if str(e["file"]).endswith(".xpt")]
+    except (KeyError, TypeError):
         return []  # a damaged manifest: the build says so, file by file
     out = []
     for relpath in files:
         path = data_dir / relpath
         if path.is_symlink() or not path.is_file():
             continue  # refused or reported by the build itself
-        entry = _recorded_entry(data_dir, relpath, path)
+        entry = _recorded_entry(data_dir, relpath, path, entries)
         digest = entry.get("sha256") if entry else None
         if isinstance(digest, str) and _cache_paths(data_dir / CACHE_DIR, digest)[0].exists():
             continue
@@ -487,17 +484,30 @@ def _check_mortality_records(
         )
 
 
-def _recorded_entry(data_dir: Path, relpath: str, path: Path) -> dict[str, object] | None:
-    """The fetch manifest's entry of a file, if the file is untouched since it was fetched."""
+def _manifest_entries(data_dir: Path) -> list[dict[str, object]] | None:
+    """The fetch manifest's entries as recorded (None: no manifest, or not one)."""
     manifest = data_dir / MANIFEST_NAME
     if not manifest.exists():
         return None
     try:
         entries = json.loads(manifest.read_text())["files"]
-        entry = next(e for e in entries if e.get("file") == relpath)
-    except (ValueError, KeyError, TypeError, StopIteration, AttributeError):
+    except (ValueError, KeyError, TypeError):
         return None
-    check_manifest_entry(manifest, entry)  # its sha256 names cache files: refused, not used
+    return entries if isinstance(entries, list) else None
+
+
+def _recorded_entry(
+    data_dir: Path, relpath: str, path: Path, entries: list[dict[str, object]] | None = None
+) -> dict[str, object] | None:
+    """The fetch manifest's entry of a file, if the file is untouched since it was fetched
+    (``entries``: the manifest's, when already read)."""
+    entries = _manifest_entries(data_dir) if entries is None else entries
+    try:
+        entry = next(e for e in entries or [] if e.get("file") == relpath)
+    except (StopIteration, AttributeError):
+        return None
+    # its sha256 names cache files: refused, not used
+    check_manifest_entry(data_dir / MANIFEST_NAME, entry)
     stat = path.stat()
     if entry.get("size") != stat.st_size or entry.get("mtime_ns") != stat.st_mtime_ns:
         return None  # changed since it was fetched: hash it afresh, trust nothing recorded
