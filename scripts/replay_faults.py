@@ -30,6 +30,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+from fault_support import VICTIM_TEXT, forge_manifest  # the same hostile inputs as the tests
+
 CLI = [sys.executable, "-m", "nhanes_mg"]
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "COLUMNS": "200"}
 MARKER = ".nhanes-mg-output"  # an output folder's mark of a run (nhanes_mg.jobs.outdir)
@@ -632,19 +635,7 @@ def hostile(replay: Replay, mirror: Path, source: Path) -> None:
     raw, out = case_dir("a2")
     shutil.rmtree(raw / ".cache", ignore_errors=True)
     victim = root / "a2" / "victim"
-    victim.mkdir()
-    (victim / "important.parquet").write_text("my own results")
-    manifest = raw / "fetch-manifest.json"
-    payload = json.loads(manifest.read_text())
-    for entry in payload["files"]:
-        path = raw / entry["file"]
-        if path.exists():
-            entry["size"], entry["mtime_ns"] = path.stat().st_size, path.stat().st_mtime_ns
-        if entry["file"] == "2017-2018/DEMO_J.xpt":
-            entry["sha256"] = "../../victim/important"
-        if entry["file"] == "2017-2018/BMX_J.xpt":
-            entry["sha256"] = str(root / "a2" / "absolute")
-    manifest.write_text(json.dumps(payload))
+    forge_manifest(raw, victim, root / "a2" / "absolute")
     replay.case(
         "A2: the manifest's sha256 is `../../victim/important` or an absolute path; `build`",
         1,
@@ -652,7 +643,7 @@ def hostile(replay: Replay, mirror: Path, source: Path) -> None:
         [raw, out],
         text=lambda done: (
             f"{said(done)}; victim kept: "
-            f"{(victim / 'important.parquet').read_text() == 'my own results'}"
+            f"{(victim / 'important.parquet').read_text() == VICTIM_TEXT}"
         ),
     )
 

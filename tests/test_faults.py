@@ -22,6 +22,7 @@ import polars as pl
 import pytest
 
 import nhanes_mg
+from fault_support import VICTIM_TEXT, forge_manifest
 from nhanes_mg.jobs.outdir import MARKER
 
 CLI = [sys.executable, "-m", "nhanes_mg"]
@@ -411,20 +412,7 @@ def test_a_forged_manifest_sha256_never_names_a_cache_file_outside(
     data_dir = _data_dir_copy(nhanes_data_dir, tmp_path / "raw")
     shutil.rmtree(data_dir / ".cache")
     victim = tmp_path / "victim"
-    victim.mkdir()
-    (victim / "important.parquet").write_text("my own results")
-    manifest = data_dir / "fetch-manifest.json"
-    payload = json.loads(manifest.read_text())
-    for entry in payload["files"]:
-        path = data_dir / entry["file"]
-        if path.exists():
-            entry["size"], entry["mtime_ns"] = path.stat().st_size, path.stat().st_mtime_ns
-        if entry["file"] == "2017-2018/DEMO_J.xpt":
-            entry["sha256"] = "../../victim/important"
-        if entry["file"] == "2017-2018/BMX_J.xpt":
-            entry["sha256"] = str(tmp_path / "absolute")
-    manifest.unlink()  # a hard link to the session's: replaced, never written in place
-    manifest.write_text(json.dumps(payload))
+    forge_manifest(data_dir, victim, tmp_path / "absolute")
     out = tmp_path / "out"
     previous = _previous_run(out)
     before = _snapshot(tmp_path, data_dir, out)
@@ -438,9 +426,10 @@ def test_a_forged_manifest_sha256_never_names_a_cache_file_outside(
     done = _cli(*args, "--data-dir", str(data_dir))
     assert done.returncode == 1, done.stderr
     line = _one_error_line(done.stderr)
+    manifest = data_dir / "fetch-manifest.json"
     assert f"{manifest}: field 'sha256' of 2017-2018/" in line and "is not a sha256" in line
     assert _snapshot(tmp_path, data_dir, out) == before
-    assert (victim / "important.parquet").read_text() == "my own results"
+    assert (victim / "important.parquet").read_text() == VICTIM_TEXT
     assert not (tmp_path / "absolute.parquet").exists()
     assert _contents(out) == previous
     assert not (data_dir / ".cache").exists() or not any((data_dir / ".cache").iterdir())
