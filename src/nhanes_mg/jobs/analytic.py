@@ -66,8 +66,8 @@ def build_or_reuse(
     return build_key, meta, caught
 
 
-# a first build parses every fetched XPT file once (about 15 s of a cold run, one file after
-# another); with a few files or one core the pool's start-up is not worth it
+# a first build parses every fetched XPT file once (one file after another: part of its 17 s;
+# two processes save about 1.5 s); with a few files or one core the start-up is not worth it
 PARALLEL_PARSE_MIN = 8
 
 
