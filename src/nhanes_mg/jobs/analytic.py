@@ -18,6 +18,7 @@ import polars as pl
 from nhanes_mg import derive
 from nhanes_mg.data import read
 from nhanes_mg.data.fetch import iter_manifest
+from nhanes_mg.data.lock import remove_stale_temporaries
 from nhanes_mg.derive.build import (
     ANALYTIC_NAME,
     DICTIONARY_NAME,
@@ -90,8 +91,9 @@ def parse_in_parallel(data_dir: Path, workers: int | None = None) -> int:
         # mid-write would leave a temporary file in the cache), the rest are not started
         pool.shutdown(wait=True, cancel_futures=True)
         raise
-    except BaseException:  # an interrupt: stop now (the next command cleans up)
+    except BaseException:  # an interrupt: stop now, and remove what the workers half-wrote
         stop_pool(pool)
+        remove_stale_temporaries(data_dir / read.CACHE_DIR)  # our lock: no other writer
         raise
     pool.shutdown()
     return len(missing)
