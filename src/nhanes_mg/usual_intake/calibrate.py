@@ -54,6 +54,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -63,6 +64,7 @@ from nhanes_mg.errors import EstimationError
 from nhanes_mg.usual_intake.distrib import WEEKEND_SHARE
 from nhanes_mg.usual_intake.model import (
     AmountFit,
+    RotatedRecalls,
     boxcox,
     fit_amount_model,
     inverse_boxcox,
@@ -98,6 +100,11 @@ class CalibrationData:
     @property
     def n(self) -> int:
         return len(self.rows)
+
+    @cached_property
+    def rotated(self) -> RotatedRecalls:
+        """The recalls rotated once for every refit (the replicates change only weights)."""
+        return RotatedRecalls(self.y, self.X)
 
 
 @dataclass(frozen=True)
@@ -252,7 +259,7 @@ def calibrate(
     w = np.asarray(weights, dtype=np.float64)
     if not np.any(w > 0):
         raise EstimationError("calibration: no person with a positive weight")
-    fit = fit_amount_model(data.y, data.X, w, data.columns, start=start)
+    fit = fit_amount_model(data.y, data.X, w, data.columns, start=start, rotated=data.rotated)
     return Calibration(data, fit, predict(data, fit))
 
 

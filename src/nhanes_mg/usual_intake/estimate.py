@@ -121,7 +121,12 @@ from nhanes_mg.usual_intake.domains import (
     check_domains,
     evaluate,
 )
-from nhanes_mg.usual_intake.model import AmountFit, fit_amount_model, replace_zeros
+from nhanes_mg.usual_intake.model import (
+    AmountFit,
+    RotatedRecalls,
+    fit_amount_model,
+    replace_zeros,
+)
 from nhanes_mg.usual_intake.replicates import FAY_RHO, ReplicateWeights, replicate_design
 from nhanes_mg.workers import quiet_worker
 
@@ -212,6 +217,8 @@ class _State:
     full_fits: dict[_FitKey, AmountFit] = field(default_factory=dict)
     full_usual: dict[tuple[str, str], FloatArray] = field(default_factory=dict)
     rep_fits: dict[tuple[str, int], dict[_FitKey, AmountFit]] = field(default_factory=dict)
+    # each model's recalls rotated once for the full sample and every replicate refit
+    rotated: dict[_FitKey, RotatedRecalls] = field(default_factory=dict)
 
     def fit(
         self, cycles: Sequence[str], weight_of: Callable[[str], FloatArray], what: str = ""
@@ -234,6 +241,8 @@ class _State:
                             )
                         fixed = (donor_fit.lam, donor_fit.rho)
                     try:
+                        if key not in self.rotated:
+                            self.rotated[key] = RotatedRecalls(self.y_fit[key], fs.X)
                         fits[key] = fit_amount_model(
                             self.y_fit[key],
                             fs.X,
@@ -241,6 +250,7 @@ class _State:
                             fs.columns,
                             start=self.full_fits.get(key) if what else None,
                             fixed_lam_rho=fixed,
+                            rotated=self.rotated[key],
                         )
                     except EstimationError as exc:
                         raise EstimationError(

@@ -36,11 +36,13 @@ Examples
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize
+from scipy.linalg.lapack import dgesv as _gesv
 
 from nhanes_mg.errors import EstimationError
 
@@ -102,50 +104,86 @@ class AmountFit:
         return self.sigma_u2 / self.sigma_e2
 
 
-class _Prepared:
-    """The data rotated once (does not depend on λ or ρ): design blocks and weights.
+class RotatedRecalls:
+    """The recalls and design rows rotated once (what does not depend on λ, ρ or the weights):
+    refits of one model under many weights (BRR replicates) build this once and pass it to
+    :func:`fit_amount_model` as ``rotated``.
 
     Rows of the stacked problem: block "m" (two-day means), "d" (two-day differences),
-    "s" (one-day persons). Only the response needs recomputing for a new λ.
+    "s" (one-day persons). ``kept``: the persons with a day-1 recall (those a fit uses when
+    every one of them has a positive weight).
     """
 
-    def __init__(self, y: FloatArray, X: FloatArray, w: FloatArray) -> None:
+    def __init__(self, y: FloatArray, X: FloatArray) -> None:
+        y = np.asarray(y, dtype=np.float64)
+        X = np.asarray(X, dtype=np.float64)
+        self.shape = (y.shape, X.shape)
+        self.kept = ~np.isnan(y[:, 0])
+        y, X = y[self.kept], X[self.kept]
+        observed = y[~np.isnan(y)]
+        if np.any(observed <= 0):
+            raise EstimationError("amount model: amounts must be positive (replace zeros first)")
         two = ~np.isnan(y[:, 1])
-        self.two = two
-        self.one = ~two
-        self.y1_two = y[two, 0]
-        self.y2_two = y[two, 1]
-        self.y1_one = y[self.one, 0]
+        self.two, self.one = two, ~two
+        # log y once: every λ's Box-Cox transform is expm1(λ log y)/λ
+        self.log1_two = np.log(y[two, 0])
+        self.log2_two = np.log(y[two, 1])
+        self.log1_one = np.log(y[self.one, 0])
         Xa, Xb = X[two, 0, :], X[two, 1, :]
         self.Xm = (Xa + Xb) / _SQRT2
         self.Xd = (Xa - Xb) / _SQRT2
         self.Xs = X[self.one, 0, :]
-        self.wt = w[two]
-        self.ws = w[self.one]
-        self.W_total = 2.0 * self.wt.sum() + self.ws.sum()  # Σ of weights over observations
-        self.Gm = (self.Xm * self.wt[:, None]).T @ self.Xm
-        self.Gd = (self.Xd * self.wt[:, None]).T @ self.Xd
-        self.Gs = (self.Xs * self.ws[:, None]).T @ self.Xs
-        logs = np.concatenate([np.log(self.y1_two), np.log(self.y2_two), np.log(self.y1_one)])
-        wlog = np.concatenate([self.wt, self.wt, self.ws])
-        self.sum_wlogy = float(wlog @ logs)
         self.n_two = int(two.sum())
-        self.n = len(w)
+        self.n = len(y)
+
+    def matches(self, y: FloatArray, X: FloatArray, keep: NDArray[np.bool_]) -> bool:
+        """These are ``y`` and ``X``'s rotation for the persons ``keep`` (same shapes, same
+        persons): the caller's promise that the arrays are the ones rotated is checked for
+        shape and rows (the values are not compared: that would cost the rotation's time)."""
+        return self.shape == (y.shape, X.shape) and bool(np.array_equal(keep, self.kept))
+
+
+class _Prepared:
+    """The rotated data with one set of weights: the per-block cross-products of the design
+    (only the response's cross-products change with λ)."""
+
+    def __init__(self, rotated: RotatedRecalls, w: FloatArray) -> None:
+        r = rotated
+        self.rotated = r
+        self.wt = w[r.two]
+        self.ws = w[r.one]
+        self.wt_sum = float(self.wt.sum())
+        self.ws_sum = float(self.ws.sum())
+        self.W_total = 2.0 * self.wt_sum + self.ws_sum  # Σ of weights over observations
+        self.Gm = (r.Xm * self.wt[:, None]).T @ r.Xm
+        self.Gd = (r.Xd * self.wt[:, None]).T @ r.Xd
+        self.Gs = (r.Xs * self.ws[:, None]).T @ r.Xs
+        self.sum_wlogy = float(self.wt @ (r.log1_two + r.log2_two) + self.ws @ r.log1_one)
+        self.n_two = r.n_two
+        self.n = r.n
 
     def cross_products(self, lam: float) -> tuple[FloatArray, ...]:
         """X'Wz and z'Wz per block for the Box-Cox scale λ."""
-        z1 = boxcox(self.y1_two, lam)
-        z2 = boxcox(self.y2_two, lam)
+        r = self.rotated
+        z1 = _boxcox_of_log(r.log1_two, lam)
+        z2 = _boxcox_of_log(r.log2_two, lam)
         zm = (z1 + z2) / _SQRT2
         zd = (z1 - z2) / _SQRT2
-        zs = boxcox(self.y1_one, lam)
-        bm = self.Xm.T @ (self.wt * zm)
-        bd = self.Xd.T @ (self.wt * zd)
-        bs = self.Xs.T @ (self.ws * zs)
+        zs = _boxcox_of_log(r.log1_one, lam)
+        bm = r.Xm.T @ (self.wt * zm)
+        bd = r.Xd.T @ (self.wt * zd)
+        bs = r.Xs.T @ (self.ws * zs)
         cm = np.array([self.wt @ (zm * zm)])
         cd = np.array([self.wt @ (zd * zd)])
         cs = np.array([self.ws @ (zs * zs)])
         return bm, bd, bs, cm, cd, cs
+
+
+def _boxcox_of_log(logy: FloatArray, lam: float) -> FloatArray:
+    """:func:`boxcox` from ``log y`` (computed once per fit, not once per λ)."""
+    if abs(lam) < 1e-10:
+        return logy
+    return np.expm1(lam * logy) / lam
 
 
 def _profile(
@@ -156,20 +194,21 @@ def _profile(
     fm, fs = 1.0 / (1.0 + 2.0 * rho), 1.0 / (1.0 + rho)
     G = prep.Gm * fm + prep.Gd + prep.Gs * fs
     b = bm * fm + bd + bs * fs
-    try:
-        beta = np.linalg.solve(G, b)
-    except np.linalg.LinAlgError:
+    # LAPACK's solver called directly: numpy's wrapper costs 5x the solve of a p×p system,
+    # and this runs ~10⁵ times per usual-intake estimation
+    _, _, beta, info = _gesv(G, b)
+    if info != 0:  # singular: least squares, as before
         beta = np.linalg.lstsq(G, b, rcond=None)[0]
     rss = float(cm[0] * fm + cd[0] + cs[0] * fs - beta @ b)  # Σ (w/c)(z - Xβ)² at the optimum
-    sigma_e2 = float(max(rss, 1e-300) / prep.W_total)
+    sigma_e2 = max(rss, 1e-300) / prep.W_total
     # Σ w log c over observations: block m has c = 1 + 2ρ, block d c = 1, block s c = 1 + ρ
-    log_c = prep.wt.sum() * np.log1p(2.0 * rho) + prep.ws.sum() * np.log1p(rho)
+    log_c = prep.wt_sum * math.log1p(2.0 * rho) + prep.ws_sum * math.log1p(rho)
     ll = (
-        -0.5 * prep.W_total * (np.log(2.0 * np.pi * sigma_e2) + 1.0)
+        -0.5 * prep.W_total * (math.log(2.0 * math.pi * sigma_e2) + 1.0)
         - 0.5 * log_c
         + (lam - 1.0) * prep.sum_wlogy
     )
-    return float(ll), beta, sigma_e2
+    return ll, beta, sigma_e2
 
 
 def _best_rho(
@@ -201,6 +240,7 @@ def fit_amount_model(
     *,
     start: AmountFit | None = None,
     fixed_lam_rho: tuple[float, float] | None = None,
+    rotated: RotatedRecalls | None = None,
 ) -> AmountFit:
     """Fit the Box-Cox linear mixed model by weighted maximum likelihood.
 
@@ -221,6 +261,10 @@ def fit_amount_model(
     fixed_lam_rho : (λ, ρ), optional
         Fix λ and ρ (borrowed from a donor fit) and estimate only β and σ_e²: the way to fit
         data that have no second recalls.
+    rotated : RotatedRecalls, optional
+        ``RotatedRecalls(y, X)`` made once by a caller that refits these ``y`` and ``X`` under
+        many weights; used when the persons with a positive weight are the ones it holds
+        (else the data are rotated anew).
 
     Returns
     -------
@@ -246,14 +290,15 @@ def fit_amount_model(
     if y.ndim != 2 or y.shape[1] != 2 or X.shape[:2] != y.shape or X.shape[2] != len(columns):
         raise EstimationError("amount model: y must be (n, 2) and X (n, 2, p) with p names")
     keep = (w > 0) & ~np.isnan(y[:, 0])
+    reuse = rotated is not None and rotated.matches(y, X, keep)
     y, X, w = y[keep], X[keep], w[keep]
     if len(w) == 0:
         raise EstimationError("amount model: no person with a positive weight and a recall")
-    observed = y[~np.isnan(y)]
-    if np.any(observed <= 0):
-        raise EstimationError("amount model: amounts must be positive (replace zeros first)")
+    if not reuse:
+        rotated = RotatedRecalls(y, X)
+    assert rotated is not None
     w = w / w.mean()
-    prep = _Prepared(y, X, w)
+    prep = _Prepared(rotated, w)
     G_all = prep.Gm + prep.Gd + prep.Gs
     if np.linalg.matrix_rank(G_all) < len(columns):
         raise EstimationError(
