@@ -407,8 +407,8 @@ def _print_profile(summary: object) -> None:
     if not summary.jobs:
         out.print("nothing computed in the analyses stage (every result reused)")
         return
-    jobs = Table(title="Time per job of the analyses stage (wall seconds in its worker)")
-    for column in ("job", "worker", "estimate", "tables", "figures", "total", "slowest analyses"):
+    jobs = Table(title="Time per job of the analyses stage (seconds of work in its workers)")
+    for column in ("job", "workers", "estimate", "tables", "figures", "total", "slowest analyses"):
         jobs.add_column(
             column, justify="left" if column in ("job", "slowest analyses") else "right"
         )
@@ -416,7 +416,8 @@ def _print_profile(summary: object) -> None:
     for name, t in ranked:
         slowest = sorted(t.analyses.items(), key=lambda kv: -kv[1])[:3]
         jobs.add_row(
-            name, str(t.process), f"{t.estimate:.2f}", f"{t.tables:.2f}", f"{t.figures:.2f}",
+            name, ", ".join(map(str, sorted(t.processes))), f"{t.estimate:.2f}",
+            f"{t.tables:.2f}", f"{t.figures:.2f}",
             f"{t.total:.2f}", escape("; ".join(f"{a} {s:.1f}" for a, s in slowest)),
         )  # fmt: skip
     busy = sum(t.total for t in summary.jobs.values())
@@ -426,7 +427,7 @@ def _print_profile(summary: object) -> None:
     out.print(jobs)
     wall = summary.seconds.get("analyses", 0.0)
     if wall > 0:
-        workers = len({t.process for t in summary.jobs.values()})
+        workers = len(set().union(*(t.processes for t in summary.jobs.values())))
         out.print(
             f"analyses stage: {busy:.1f} s of work in {workers} worker process(es) over "
             f"{wall:.1f} s wall ({busy / wall:.2f} jobs busy on average)"

@@ -1,4 +1,5 @@
-"""Worker processes that leave interrupts to the main process.
+"""Worker processes: one pool per job (:class:`WorkerPool`), leaving interrupts to the main
+process.
 
 A Ctrl-C reaches the whole process group. If each worker raised ``KeyboardInterrupt`` it would
 print a traceback of its own, and a worker that inherited the command line's SIGTERM handler
@@ -11,8 +12,16 @@ in that window.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import multiprocessing
+import os
 import signal
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def quiet_worker() -> None:
@@ -39,3 +48,91 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
         process.terminate()
     for process in processes:
         process.join(timeout=5)
+
+
+def _warm_worker(modules: tuple[str, ...]) -> None:
+    """A run's worker: :func:`quiet_worker`, then the modules its jobs will need imported
+    (while the main process still fetches or builds, not when the first job arrives)."""
+    quiet_worker()
+    for name in modules:
+        importlib.import_module(name)
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+class WorkerPool:
+    """The worker processes of one job (``run``), started once and used by each of its
+    stages: the parse of a first build's files, the analyses, the figures.
+
+    Nothing starts until :meth:`start` (a run with every result reused never starts a
+    process). :meth:`start` spawns every worker at once and each imports ``modules`` on its
+    own, so that their start-up overlaps the main process's work. Leave it with :meth:`close`
+    (after the work is collected), or :meth:`stop` on an interrupt or a failure; as a context
+    manager it does one or the other.
+
+    >>> with WorkerPool(2, ("json",)) as pool:
+    ...     pool.start() is not None and pool.submit(sum, [1, 2]).result()
+    3
+    """
+
+    def __init__(self, workers: int | None = None, modules: tuple[str, ...] = ()) -> None:
+        self.size = workers or os.cpu_count() or 1
+        self.modules = modules
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def parallel(self) -> bool:
+        """More than one worker allowed (else jobs run in the main process)."""
+        return self.size > 1
+
+    def start(self) -> ProcessPoolExecutor | None:
+        """The executor, its workers spawned now (None with one worker allowed)."""
+        if self._pool is None and self.parallel:
+            context = multiprocessing.get_context("spawn")  # polars advises against fork
+            self._pool = ProcessPoolExecutor(
+                self.size, mp_context=context, initializer=_warm_worker, initargs=(self.modules,)
+            )
+            # spawned on demand: one task per worker makes them all start now
+            for _ in range(self.size):
+                self._pool.submit(_ready)
+        return self._pool
+
+    def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
+        """Run ``fn(*args)`` in a worker (starting the pool if needed)."""
+        pool = self.start()
+        assert pool is not None, "submit needs a pool of more than one worker"
+        return pool.submit(fn, *args)
+
+    def close(self) -> None:
+        """Let the workers end (their work collected), without waiting for them to exit:
+        the main process goes on (the interpreter joins them at its own exit)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+    def stop(self) -> None:
+        """Terminate the workers now (see :func:`stop_pool`)."""
+        if self._pool is not None:
+            stop_pool(self._pool)
+            self._pool = None
+
+    @contextlib.contextmanager
+    def stopping(self) -> Iterator[None]:
+        """A block on whose interrupt or failure the workers are stopped at once (before
+        the enclosing blocks clean up what they wrote)."""
+        try:
+            yield
+        except BaseException:
+            self.stop()
+            raise
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.stop()

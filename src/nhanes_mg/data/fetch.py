@@ -582,6 +582,7 @@ def fetch(
     nhanes3_mortality: bool = True,
     progress: ProgressCallback | None = None,
     client: httpx.Client | None = None,
+    on_todo: Callable[[int], object] | None = None,
 ) -> FetchReport:
     """Fetch NHANES tables (and linked-mortality files) into ``data_dir``.
 
@@ -599,6 +600,10 @@ def fetch(
         :func:`nhanes_mg.derive.fetched_components` (the data stage fetches what it is asked).
     mirror
         An offline mirror (folder, folder with a ``.tar.xz``) or a base URL; default CDC.
+    on_todo
+        Called with the number of files to fetch, before any is fetched (not when all are
+        present, or the rest are files a source said before it does not have): a job starts
+        its workers then.
 
     Raises
     ------
@@ -626,6 +631,9 @@ def fetch(
         report.source = "data dir (all present)"
         return report
     check_data_dir(data_dir, writable=True)
+    fresh = [w for w in todo if w.relpath not in absent]  # not a source's known gap
+    if on_todo is not None and fresh:
+        on_todo(len(fresh))
 
     mirror_text = str(mirror) if mirror is not None else None
     if mirror_text and re.match(r"^https?://", mirror_text):

@@ -16,6 +16,7 @@ from nhanes_mg.derive.build import (
     format_summary,
     read_metadata,
     write_analytic,
+    write_seam,
 )
 from nhanes_mg.derive.registry import column_order, fetched_components, labels, schema, units
 from nhanes_mg.derive.steps import MissingTableWarning
@@ -35,6 +36,7 @@ __all__ = [
     "schema",
     "units",
     "write_analytic",
+    "write_seam",
 ]
 
 

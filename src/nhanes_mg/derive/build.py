@@ -312,10 +312,11 @@ def build_analytic(
     return BuildResult(frame=frame, summary=_summary(frame), metadata=metadata)
 
 
-def write_analytic(result: BuildResult, out_dir: str | Path) -> Path:
+def write_analytic(result: BuildResult, out_dir: str | Path, seam: bool = True) -> Path:
     """Write ``analytic.parquet`` (metadata in its key-value metadata under ``nhanes_mg``),
     ``analytic.json`` (metadata + per-cycle summary) and ``data_dictionary.md`` into
-    ``out_dir``, each atomically (temp file + rename). Returns the parquet path.
+    ``out_dir``, each atomically (temp file + rename), and the seam's table and figure
+    (:func:`write_seam`) unless ``seam`` is False. Returns the parquet path.
 
     The same inputs give a byte-identical ``analytic.parquet``: the fields that change from
     one build to the next (:data:`RUN_METADATA`: when it was built, how long it took) are kept
@@ -339,14 +340,23 @@ def write_analytic(result: BuildResult, out_dir: str | Path) -> Path:
     atomic_write(parquet, lambda p: pq.write_table(table, p))
     atomic_write(out / METADATA_NAME, lambda p: p.write_text(meta_json + "\n"))
     atomic_write(out / DICTIONARY_NAME, lambda p: p.write_text(data_dictionary()))
-    # the 2006/2007 seam of the supplement derivations, as a table and a figure
+    if seam:
+        write_seam(result.frame, out)
+    return parquet
+
+
+def write_seam(frame: pl.DataFrame, out_dir: str | Path) -> None:
+    """The 2006/2007 seam of the supplement derivations, as a table and a figure
+    (:data:`SEAM_TABLE`, :data:`SEAM_FIGURE`), from the analytic dataset: part of
+    :func:`write_analytic`, or written apart (``run`` draws it in a worker process while
+    the analyses start)."""
     # lazy: the survey engine and plotnine, only when writing (a reused build never loads them)
     from nhanes_mg.derive import seam
 
-    table_seam = seam.supplement_seam(result.frame)
+    out = Path(out_dir)
+    table_seam = seam.supplement_seam(frame)
     write_csv(out / SEAM_TABLE, table_seam)
     seam.supplement_seam_figure(table_seam, out / SEAM_FIGURE)  # written atomically
-    return parquet
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

@@ -6,10 +6,9 @@ nothing changed reads the build back instead of redoing it.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +26,7 @@ from nhanes_mg.derive.build import (
     SEAM_TABLE,
 )
 from nhanes_mg.jobs.store import Payload, ResultStore
-from nhanes_mg.workers import quiet_worker, stop_pool
+from nhanes_mg.workers import WorkerPool
 
 if TYPE_CHECKING:
     from nhanes_mg.study.plan import Schema
@@ -43,10 +42,15 @@ def build_or_reuse(
     stage: Path,
     force: bool,
     reused: list[str],
+    pool: WorkerPool | None = None,
+    later: list[Callable[[], None]] | None = None,
 ) -> tuple[str, dict[str, Any], list[str]]:
     """The analytic build in ``stage`` (:data:`BUILD_FILES`): restored from the results store
     when nothing it depends on changed (then "build" is added to ``reused``), else built and
-    stored. Returns its key, its metadata and the missing-table warnings it gave."""
+    stored. Returns its key, its metadata and the missing-table warnings it gave. ``pool``:
+    the job's worker processes, to parse a first build's files in; with ``later`` too, the
+    seam's table and figure are drawn in one of them, and storing the build is left to the
+    function added to ``later`` (the job calls it once its other work is under way)."""
     build_key = store.key("build", _inputs(data_dir), cycles)
     stored = None if force else store.get(build_key)
     if stored is not None:
@@ -55,16 +59,36 @@ def build_or_reuse(
         store.restore(build_key, files, stage)
         reused.append("build")
         return build_key, meta, caught
-    parse_in_parallel(data_dir)
+    if pool is not None:
+        pool.start()  # a build to make: the job's workers start (they parse, then estimate)
+    parse_in_parallel(data_dir, pool=pool)
     with warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("always")
         build = derive.build_analytic(data_dir, cycles)
     caught = [str(r.message) for r in records if "MissingTable" in type(r.message).__name__]
-    derive.write_analytic(build, stage)
     meta = dict(build.metadata)
     meta.setdefault("rows", build.frame.height)
-    store.put(build_key, Payload({"meta": meta, "caught": caught}), stage, BUILD_FILES)
+    payload = Payload({"meta": meta, "caught": caught})
+    if pool is None or not pool.parallel or later is None:
+        derive.write_analytic(build, stage)
+        store.put(build_key, payload, stage, BUILD_FILES)
+        return build_key, meta, caught
+    # the seam's table and figure in a worker, while this process goes on to the analyses;
+    # the build is stored once they are in (``later``, called by the job)
+    derive.write_analytic(build, stage, seam=False)
+    drawn = pool.submit(_write_seam, stage)
+
+    def store_build() -> None:
+        drawn.result()
+        store.put(build_key, payload, stage, BUILD_FILES)
+
+    later.append(store_build)
     return build_key, meta, caught
+
+
+def _write_seam(stage: Path) -> None:
+    """The seam's table and figure from the analytic dataset in ``stage`` (in a worker)."""
+    derive.write_seam(pl.read_parquet(stage / ANALYTIC_NAME), stage)
 
 
 # a first build parses every fetched XPT file once (one file after another: part of its 17 s;
@@ -72,30 +96,39 @@ def build_or_reuse(
 PARALLEL_PARSE_MIN = 8
 
 
-def parse_in_parallel(data_dir: Path, workers: int | None = None) -> int:
+def parse_in_parallel(
+    data_dir: Path, workers: int | None = None, pool: WorkerPool | None = None
+) -> int:
     """Parse the data dir's fetched XPT files that have no parquet cache entry yet into the
-    cache, in worker processes (largest first), so that the build that follows reads them
-    from the cache; returns how many. A file that cannot be parsed raises here, as the build
-    would (the same one line)."""
+    cache, in worker processes (largest first; ``pool``'s when given, else a pool of its own),
+    so that the build that follows reads them from the cache; returns how many. A file that
+    cannot be parsed raises here, as the build would (the same one line)."""
     missing = read.uncached_tables(data_dir)
-    n_workers = min(workers or (os.cpu_count() or 1), len(missing))
-    if len(missing) < PARALLEL_PARSE_MIN or n_workers < 2:
+    own = pool is None
+    pool = WorkerPool(workers) if pool is None else pool
+    if len(missing) < PARALLEL_PARSE_MIN or min(pool.size, len(missing)) < 2:
         return 0
-    context = multiprocessing.get_context("spawn")  # as the analyses' workers: no fork
-    pool = ProcessPoolExecutor(n_workers, mp_context=context, initializer=quiet_worker)
+    futures: list[Future[None]] = []
     try:
-        for _ in pool.map(_parse_one, [data_dir] * len(missing), missing):
-            pass
+        for relpath in missing:
+            futures.append(pool.submit(_parse_one, data_dir, relpath))
+        for future in futures:
+            future.result()
     except Exception:
         # a file that cannot be parsed: the others being parsed finish (a worker stopped
         # mid-write would leave a temporary file in the cache), the rest are not started
-        pool.shutdown(wait=True, cancel_futures=True)
+        for future in futures:
+            future.cancel()
+        wait(futures)
+        if own:
+            pool.close()
         raise
     except BaseException:  # an interrupt: stop now, and remove what the workers half-wrote
-        stop_pool(pool)
+        pool.stop()
         remove_stale_temporaries(data_dir / read.CACHE_DIR)  # our lock: no other writer
         raise
-    pool.shutdown()
+    if own:
+        pool.close()
     return len(missing)
 
 

@@ -7,13 +7,13 @@ bars and the terminal summary.
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -39,8 +39,8 @@ from nhanes_mg.report.document import (
 from nhanes_mg.study import declared
 from nhanes_mg.study.results import SpecResult, result_document, result_from_document
 from nhanes_mg.study.spec import check_distinct_ids, load_shipped_specs, load_spec
-from nhanes_mg.study.spec_types import Spec
-from nhanes_mg.workers import quiet_worker, stop_pool
+from nhanes_mg.study.spec_types import ModelAnalysis, Spec, UsualIntakeAnalysis
+from nhanes_mg.workers import WorkerPool
 
 Step = Callable[[str, str], None]  # (what, status) as each piece finishes
 
@@ -49,14 +49,13 @@ Step = Callable[[str, str], None]  # (what, status) as each piece finishes
 class JobTime:
     """Where one job of the analyses stage spent its wall time (``nhanes-mg run --profile``):
     a claim's estimation (and each of its analyses), its tables and its figures, or the
-    validation gallery's whole job; ``process`` is the worker's pid (jobs of one pid ran one
-    after another)."""
+    validation gallery's whole job; ``processes``: the pids of the workers it ran in."""
 
     estimate: float = 0.0
     tables: float = 0.0
     figures: float = 0.0
     analyses: dict[str, float] = field(default_factory=dict)
-    process: int = 0
+    processes: set[int] = field(default_factory=set)
 
     @property
     def total(self) -> float:
@@ -170,6 +169,42 @@ def _run_locked(
     # the validation gallery's targets (published estimates beside ours; not on made-up data)
     targets = validation.load_targets() if validate and not synthetic else []
 
+    # the run's worker processes: started (and importing what they need) as soon as work is
+    # known to come — files to fetch, a build, results to compute — never for a run that
+    # reuses everything
+    with WorkerPool(workers, WORKER_MODULES) as pool:
+        return _run_with_pool(
+            pool, data_dir, out_dir, cycles, mirror, specs, skipped, targets, do_fetch,
+            synthetic, notify, allow_incomplete, force, seconds,
+        )  # fmt: skip
+
+
+# what a run's workers import as they start: the parse, the analyses, the figures, the gallery
+WORKER_MODULES = (
+    "nhanes_mg.data.read",
+    "nhanes_mg.derive.seam",
+    "nhanes_mg.study.analyses",
+    "nhanes_mg.report.figures",
+    "nhanes_mg.study.validation.gallery",
+)
+
+
+def _run_with_pool(
+    pool: WorkerPool,
+    data_dir: Path,
+    out_dir: Path,
+    cycles: str | None,
+    mirror: str | None,
+    specs: list[Spec],
+    skipped: list[str],
+    targets: list[validation.Target],
+    do_fetch: bool,
+    synthetic: bool,
+    notify: Step,
+    allow_incomplete: bool,
+    force: bool,
+    seconds: dict[str, float],
+) -> RunSummary:
     started = time.perf_counter()
     report: FetchReport | None = None
     if do_fetch:
@@ -177,16 +212,24 @@ def _run_locked(
         # the tables the specifications' (and the gallery's targets') own variables come from
         readers = [*specs, *(t.spec for t in targets if t.spec is not None)]
         components = [*wanted, *(c for c in declared.components(readers) if c not in wanted)]
-        report = fetch(catalog.parse_cycles(cycles), components, data_dir=data_dir, mirror=mirror)
+        report = fetch(
+            catalog.parse_cycles(cycles), components, data_dir=data_dir, mirror=mirror,
+            on_todo=lambda _: pool.start(),
+        )  # fmt: skip
         notify("fetch", f"{len(report.fetched)} fetched, {len(report.skipped)} present")
     seconds["fetch"] = time.perf_counter() - started
 
     store = ResultStore(data_dir)
     reused: list[str] = []
-    with staged(out_dir) as staging:
+    # on an interrupt or a failure the workers stop before the staging folder is removed
+    # (they would go on writing into it)
+    with staged(out_dir) as staging, pool.stopping():
         stage = staging.path
         started = time.perf_counter()
-        build_key, meta, caught = build_or_reuse(store, data_dir, cycles, stage, force, reused)
+        later: list[Callable[[], None]] = []  # the build stored once its seam figure is in
+        build_key, meta, caught = build_or_reuse(
+            store, data_dir, cycles, stage, force, reused, pool, later
+        )
         seconds["build"] = time.perf_counter() - started
         notify(
             "build",
@@ -196,14 +239,16 @@ def _run_locked(
         started = time.perf_counter()
         for spec in specs:
             _cycles_present(spec, meta)
+        keys = {s.id: store.key("spec", _spec_text(s), build_key, allow_incomplete, synthetic)
+                for s in specs}  # fmt: skip
+        if force or not all(store.has(keys[s.id]) for s in specs):
+            pool.start()  # something to compute: the workers start while the rest is read
         # the specifications' own variables, read now: a missing table or column stops the
         # run here, before any estimation
         own = _declared_columns(specs, stage / ANALYTIC_NAME, data_dir)
         if own:
             _add_to_dictionary(stage / DICTIONARY_NAME, specs)
         options = (meta.get("gaps") or [], allow_incomplete, stage, synthetic)
-        keys = {s.id: store.key("spec", _spec_text(s), build_key, allow_incomplete, synthetic)
-                for s in specs}  # fmt: skip
         done: dict[str, tuple[SpecResult, list[Path]]] = {}
         todo = []
         for spec in specs:
@@ -239,7 +284,7 @@ def _run_locked(
         side: dict[str, pl.DataFrame] = {}  # the gallery's table, when a worker made it
         jobs: dict[str, JobTime] = {}
         computed = _compute(
-            todo, stage / ANALYTIC_NAME, own, options, workers, notify, gallery_job, side, jobs
+            todo, stage / ANALYTIC_NAME, own, options, pool, notify, gallery_job, side, jobs
         )
         for result, paths, timing in computed:
             jobs[result.spec.id] = timing
@@ -251,7 +296,10 @@ def _run_locked(
             store.put(keys[result.spec.id], payload, stage, relpaths)
         results = [done[s.id][0] for s in specs]
         figures = {s.id: done[s.id][1] for s in specs}
+        for finish in later:
+            finish()
         seconds["analyses"] = time.perf_counter() - started
+        pool.close()  # its work is in: the workers end while the report is written
 
         if gallery_job is not None:
             started = time.perf_counter()
@@ -363,58 +411,138 @@ def _compute(
     analytic_path: Path,
     own: dict[str, pl.DataFrame],
     options: tuple[list[dict[str, object]], bool, Path, bool],
-    workers: int | None,
+    pool: WorkerPool,
     notify: Step,
     gallery_job: Callable[[], pl.DataFrame] | None = None,
     extra: dict[str, pl.DataFrame] | None = None,
     times: dict[str, JobTime] | None = None,
 ) -> Iterator[tuple[SpecResult, list[Path], JobTime]]:
-    """Run specifications (in worker processes when there are several and cores to spare),
-    and the validation gallery's job beside them when given (its table into ``extra``, its
-    time into ``times``)."""
+    """Run specifications, and the validation gallery's job beside them when given (its table
+    into ``extra``, its time into ``times``).
+
+    With workers to spare, each specification's analyses run as pieces in the pool's worker
+    processes (:func:`nhanes_mg.study.analyses.parts_of`): the longest kinds first, so that no
+    long piece starts last. A specification's pieces are put back together and judged here as
+    soon as the last of them is in, and its tables and figures drawn in a worker."""
     times = {} if times is None else times
     if not specs:
         return
-    jobs = len(specs) + (gallery_job is not None)
-    n_workers = min(workers or (os.cpu_count() or 1), jobs)
-    if n_workers > 1:
-        # Specifications are independent: run them in worker processes (spawned, as polars
-        # advises against fork), each reading the analytic parquet just written.
-        context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(n_workers, mp_context=context, initializer=quiet_worker)
-        try:
-            gallery = pool.submit(_timed, gallery_job) if gallery_job is not None else None
-            futures = [
-                pool.submit(_run_one, spec, analytic_path, own.get(spec.id), *options)
-                for spec in specs
-            ]
-            for future in futures:
-                result, paths, timing = future.result()
-                notify(result.spec.id, result.verdict.verdict if result.verdict else "done")
-                yield result, paths, timing
-            if gallery is not None and extra is not None:
-                extra["gallery"], times["validation"] = gallery.result()
-        except BaseException:
-            # An interrupt or a failure: stop the workers now (they would go on writing into
-            # the staging folder), then let the error through.
-            stop_pool(pool)
-            raise
-        pool.shutdown()
+    if not pool.parallel:
+        frame = pl.read_parquet(analytic_path)
+        for spec in specs:
+            result, paths, timing = _run_one(spec, frame, own.get(spec.id), *options)
+            notify(spec.id, result.verdict.verdict if result.verdict else "done")
+            yield result, paths, timing
+        if gallery_job is not None and extra is not None:
+            extra["gallery"], times["validation"] = _timed(gallery_job)
         return
-    frame = pl.read_parquet(analytic_path)
-    for spec in specs:
-        result, paths, timing = _run_one(spec, frame, own.get(spec.id), *options)
-        notify(spec.id, result.verdict.verdict if result.verdict else "done")
-        yield result, paths, timing
-    if gallery_job is not None and extra is not None:
-        extra["gallery"], times["validation"] = _timed(gallery_job)
+    # lazy: a run that reuses every result never loads the survey engine
+    from nhanes_mg.study.analyses import merge_parts, parts_of
+
+    gaps, allow_incomplete, out_dir, synthetic = options
+    gallery = pool.submit(_timed, gallery_job) if gallery_job is not None else None
+    pieces = sorted(
+        ((spec, part) for spec in specs for part in parts_of(spec)),
+        key=lambda piece: -_expected_cost(*piece),
+    )
+    running: dict[Future[Any], tuple[Spec, tuple[int, ...]]] = {}  # analyses
+    for spec, part in pieces:
+        submitted = pool.submit(
+            _run_piece, spec, analytic_path, own.get(spec.id), gaps, allow_incomplete, part
+        )
+        running[submitted] = (spec, part)
+    got: dict[str, dict[int, SpecResult]] = {s.id: {} for s in specs}  # by plan position
+    timings = {s.id: JobTime() for s in specs}
+    drawing: dict[Future[Any], SpecResult] = {}  # tables and figures
+    while running or drawing:
+        finished, _ = wait([*running, *drawing], return_when=FIRST_COMPLETED)
+        for future in finished:
+            if future in running:
+                spec, part = running.pop(future)
+                pieces, seconds, pid = future.result()
+                got[spec.id].update(zip(part, pieces, strict=True))
+                timings[spec.id].estimate += seconds
+                timings[spec.id].processes.add(pid)
+                if len(got[spec.id]) == len(spec.analyses) + len(spec.sensitivities):
+                    result = merge_parts(spec, [got[spec.id][i] for i in sorted(got[spec.id])])
+                    drawn = pool.submit(_draw, result, out_dir, synthetic)
+                    drawing[drawn] = result
+                continue
+            result = drawing.pop(future)
+            paths, tables, figures, pid = future.result()
+            timing = timings[result.spec.id]
+            timing.tables, timing.figures = tables, figures
+            timing.processes.add(pid)
+            timing.analyses = dict(result.seconds)
+            notify(result.spec.id, result.verdict.verdict if result.verdict else "done")
+            yield result, paths, timing
+    if gallery is not None and extra is not None:
+        extra["gallery"], times["validation"] = gallery.result()
+
+
+def _expected_cost(spec: Spec, part: tuple[int, ...]) -> int:
+    """A rank of how long a piece takes (no time is measured beforehand): a regression
+    calibration (its replicate refits), the usual-intake estimations, a multiply imputed
+    model, then any other analysis."""
+    analyses = (*spec.analyses, *spec.sensitivities)
+    chosen = [analyses[i] for i in part]
+    models = [a for a in chosen if isinstance(a, ModelAnalysis)]
+    if any(a.exposure_error != "none" for a in models):
+        return 3
+    if any(isinstance(a, UsualIntakeAnalysis) for a in chosen):
+        return 2
+    return 1 if any(a.missing == "impute" for a in models) else 0
+
+
+def _run_piece(
+    spec: Spec,
+    analytic_path: Path,
+    own: pl.DataFrame | None,
+    gaps: list[dict[str, object]],
+    allow_incomplete: bool,
+    part: tuple[int, ...],
+) -> tuple[list[SpecResult], float, int]:
+    """Some of a specification's analyses, in a worker: their results (no verdicts, one per
+    analysis of ``part``), the wall seconds and the worker's pid."""
+    # lazy: a run that reuses every result never loads the survey engine
+    from nhanes_mg.study.analyses import prepare, run_part
+
+    started = time.perf_counter()
+    frame = _analytic(analytic_path)
+    if own is not None:  # the specification's declared variables
+        frame = frame.join(own, on="seqn", how="left")
+    pieces = run_part(*prepare(spec, frame, gaps, allow_incomplete), part)
+    for piece in pieces:
+        piece.usual_cache.clear()  # intermediate usual-intake tables: not sent back
+    return pieces, time.perf_counter() - started, os.getpid()
+
+
+@functools.cache
+def _analytic(path: Path) -> pl.DataFrame:
+    """The analytic dataset, read once per worker process (the pool lives for one run)."""
+    return pl.read_parquet(path)
+
+
+def _draw(
+    result: SpecResult, out_dir: Path, synthetic: bool
+) -> tuple[list[Path], float, float, int]:
+    """A specification's tables and figures, in a worker: the figures' paths, the seconds
+    of each and the worker's pid."""
+    # lazy: a run that reuses every result never loads plotnine
+    from nhanes_mg.report.figures import write_figures
+
+    started = time.perf_counter()
+    write_tables(result, out_dir / "tables", synthetic=synthetic)
+    tables = (now := time.perf_counter()) - started
+    paths = write_figures(result, out_dir / "figures", stamp=SYNTHETIC_STAMP if synthetic else "")
+    return paths, tables, time.perf_counter() - now, os.getpid()
 
 
 def _timed(job: Callable[[], pl.DataFrame]) -> tuple[pl.DataFrame, JobTime]:
     """The gallery's job and its wall time (a top-level function: it runs in a worker)."""
     started = time.perf_counter()
     table = job()
-    return table, JobTime(estimate=time.perf_counter() - started, process=os.getpid())
+    return table, JobTime(estimate=time.perf_counter() - started, processes={os.getpid()})
 
 
 def _specs_for_cycles(
@@ -455,7 +583,7 @@ def _run_one(
     from nhanes_mg.report.figures import write_figures
     from nhanes_mg.study.analyses import run_spec
 
-    timing = JobTime(process=os.getpid())
+    timing = JobTime(processes={os.getpid()})
     started = time.perf_counter()
     frame = analytic if isinstance(analytic, pl.DataFrame) else pl.read_parquet(analytic)
     if own is not None:  # the specification's declared variables

@@ -196,6 +196,11 @@ class ResultStore:
         text = json.dumps([kind, code_version(), *parts], sort_keys=True, default=str)
         return f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:24]}"
 
+    def has(self, key: str) -> bool:
+        """An entry is there under ``key`` (not yet verified: :meth:`get` does that)."""
+        _plain(key)
+        return _real_folder(self.root) and (self.root / key / _ENTRY).is_file()
+
     def get(self, key: str) -> tuple[Payload, list[Path]] | None:
         """The stored payload and the relative paths of its files, or None (absent, damaged,
         not made with this user's key, or a link: then the entry — a link itself, never

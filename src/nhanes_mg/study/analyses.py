@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 import time
 import warnings
+from typing import Any
 
 import polars as pl
 
@@ -67,9 +68,7 @@ def run_spec(
     that needs one of them in one of its cycles is not estimated (never silently estimated
     on the other cycles) unless ``allow_incomplete``, and then its fit says what it lacks.
     """
-    analytic = with_expressions(analytic, spec)
-    plan = compile(spec, Schema.of(analytic, gaps or []), allow_incomplete)
-    return run_plan(plan, analytic)
+    return run_plan(*prepare(spec, analytic, gaps, allow_incomplete))
 
 
 def _pass_on(
@@ -97,10 +96,53 @@ def run_plan(plan: Plan, analytic: pl.DataFrame) -> SpecResult:
     """Run every analysis and sensitivity analysis of a compiled plan; one that cannot be
     estimated is recorded (in ``notes`` and its :class:`FitInfo`), not raised. A malformed
     spec raises SpecError."""
+    return merge_parts(plan.spec, run_part(plan, analytic))
+
+
+def prepare(
+    spec: Spec,
+    analytic: pl.DataFrame,
+    gaps: list[dict[str, object]] | None = None,
+    allow_incomplete: bool = False,
+) -> tuple[Plan, pl.DataFrame]:
+    """The compiled plan of ``spec`` and the analytic dataset with its declared expressions:
+    what :func:`run_part` takes (``run_spec`` is ``run_plan(*prepare(…))``)."""
+    analytic = with_expressions(analytic, spec)
+    return compile(spec, Schema.of(analytic, gaps or []), allow_incomplete), analytic
+
+
+def parts_of(spec: Spec) -> list[tuple[int, ...]]:
+    """The plan's analyses (by position) in pieces that can run apart, in separate worker
+    processes: every usual-intake analysis together (they share their estimations), each
+    other analysis alone. :func:`merge_parts` puts the pieces' results back together.
+
+    >>> from nhanes_mg.study.spec import load_shipped_specs
+    >>> parts = parts_of(load_shipped_specs()[1])  # C2: usual intake beside day-1 shares
+    >>> len(parts[0]) > 1 and all(len(p) == 1 for p in parts[1:])
+    True
+    """
+    analyses = (*spec.analyses, *spec.sensitivities)
+    usual = tuple(i for i, a in enumerate(analyses) if isinstance(a, UsualIntakeAnalysis))
+    others: list[tuple[int, ...]] = [
+        (i,) for i, a in enumerate(analyses) if not isinstance(a, UsualIntakeAnalysis)
+    ]
+    return [usual, *others] if usual else others
+
+
+def run_part(
+    plan: Plan, analytic: pl.DataFrame, positions: tuple[int, ...] | None = None
+) -> list[SpecResult]:
+    """The analyses at ``positions`` of the plan (all by default): one result without
+    verdicts per analysis, in the order of ``positions`` (pieces for :func:`merge_parts`).
+    They share one usual-intake cache, so that analyses of one estimation run it once."""
     spec = plan.spec
-    result = SpecResult(spec=spec, table=pl.DataFrame(schema=TABLE_SCHEMA))
-    tables: list[pl.DataFrame] = []
-    for item in plan.analyses:
+    shared: dict[tuple[object, ...], Any] = {}
+    pieces: list[SpecResult] = []
+    chosen = range(len(plan.analyses)) if positions is None else positions
+    for item in (plan.analyses[i] for i in chosen):
+        result = SpecResult(spec=spec, table=pl.DataFrame(schema=TABLE_SCHEMA))
+        result.usual_cache = shared
+        pieces.append(result)
         analysis = item.analysis
         started = time.perf_counter()
         try:
@@ -127,11 +169,38 @@ def run_plan(plan: Plan, analytic: pl.DataFrame) -> SpecResult:
                 )
             )
             continue
-        tables.append(table.with_columns(sensitivity=pl.lit(analysis.sensitivity, pl.String)))
+        with_sensitivity = table.with_columns(sensitivity=pl.lit(analysis.sensitivity, pl.String))
+        result.table = with_sensitivity.select(TABLE_COLUMNS)
         result.fits.append(info)
         result.seconds[item.name] = time.perf_counter() - started
+    return pieces
+
+
+# the per-analysis tables of a result, and how each analysis's rows were added to them
+_STACKED = ("flow", "missingness")  # pl.concat (one schema)
+_DIAGONAL = ("table1", "margins", "survival", "dose_response", "regression")
+
+
+def merge_parts(spec: Spec, parts: list[SpecResult]) -> SpecResult:
+    """One result from the pieces of :func:`run_part`, given in the plan's order (the same
+    tables and lists, row for row, whether one process ran them all or several ran some),
+    judged."""
+    result = SpecResult(spec=spec, table=pl.DataFrame(schema=TABLE_SCHEMA))
+    tables = [p.table for p in parts if p.table.height]
     if tables:
-        result.table = pl.concat([t.select(TABLE_COLUMNS) for t in tables], how="vertical")
+        result.table = pl.concat(tables, how="vertical")
+    for part in parts:
+        result.fits += part.fits
+        result.notes += part.notes
+        result.cautions += part.cautions
+        result.seconds.update(part.seconds)
+        result.usual_cache.update(part.usual_cache)
+    for name in _STACKED:
+        if frames := [getattr(p, name) for p in parts if getattr(p, name).width]:
+            setattr(result, name, pl.concat(frames, how="vertical"))
+    for name in _DIAGONAL:
+        if frames := [getattr(p, name) for p in parts if getattr(p, name).width]:
+            setattr(result, name, pl.concat(frames, how="diagonal_relaxed"))
     result.verdicts = judge(spec, result)
     return result
 

@@ -121,12 +121,7 @@ from nhanes_mg.usual_intake.domains import (
     check_domains,
     evaluate,
 )
-from nhanes_mg.usual_intake.model import (
-    AmountFit,
-    RotatedRecalls,
-    fit_amount_model,
-    replace_zeros,
-)
+from nhanes_mg.usual_intake.model import AmountFit, RotatedRecalls, fit_amount_model, replace_zeros
 from nhanes_mg.usual_intake.replicates import FAY_RHO, ReplicateWeights, replicate_design
 from nhanes_mg.workers import quiet_worker
 
@@ -217,8 +212,7 @@ class _State:
     full_fits: dict[_FitKey, AmountFit] = field(default_factory=dict)
     full_usual: dict[tuple[str, str], FloatArray] = field(default_factory=dict)
     rep_fits: dict[tuple[str, int], dict[_FitKey, AmountFit]] = field(default_factory=dict)
-    # each model's recalls rotated once for the full sample and every replicate refit
-    rotated: dict[_FitKey, RotatedRecalls] = field(default_factory=dict)
+    rotated: dict[_FitKey, RotatedRecalls] = field(default_factory=dict)  # once per model
 
     def fit(
         self, cycles: Sequence[str], weight_of: Callable[[str], FloatArray], what: str = ""
@@ -241,8 +235,8 @@ class _State:
                             )
                         fixed = (donor_fit.lam, donor_fit.rho)
                     try:
-                        if key not in self.rotated:
-                            self.rotated[key] = RotatedRecalls(self.y_fit[key], fs.X)
+                        rotated = self.rotated.get(key) or RotatedRecalls(self.y_fit[key], fs.X)
+                        self.rotated[key] = rotated
                         fits[key] = fit_amount_model(
                             self.y_fit[key],
                             fs.X,
@@ -250,7 +244,7 @@ class _State:
                             fs.columns,
                             start=self.full_fits.get(key) if what else None,
                             fixed_lam_rho=fixed,
-                            rotated=self.rotated[key],
+                            rotated=rotated,
                         )
                     except EstimationError as exc:
                         raise EstimationError(
@@ -314,17 +308,11 @@ class _State:
         out: _PassStats = {}
         cyc = [self.arrays[c] for c in members]
         for nut in self.nutrients:
-            cuts = {
-                "ear": np.concatenate([a.ear[nut] for a in cyc]),
-                "rda": np.concatenate([a.rda[nut] for a in cyc]),
-            }
+            cuts = {k: np.concatenate([getattr(a, k)[nut] for a in cyc]) for k in ("ear", "rda")}
             above = {"cut": np.full(len(w), self.above[nut])} if nut in self.above else None
             u = np.concatenate([usual[(c, nut)] for c in members])
             d1 = np.concatenate([a.y[nut][:, 0] for a in cyc])[:, None]
-            pieces: list[tuple[str, str, FloatArray, BoolArray | None]] = [
-                ("food", "usual", u, None),
-                ("food", "day1", d1, None),
-            ]
+            pieces: list[_Piece] = [("food", "usual", u, None), ("food", "day1", d1, None)]
             ul: dict[str, float] = {}
             if have_supp:
                 s = np.concatenate([a.supp[nut] for a in cyc])
@@ -376,6 +364,7 @@ class _State:
         return (fits if fit else {}), self.summarize(unit, comp, usual, weight_of)
 
 
+_Piece = tuple[str, str, FloatArray, BoolArray | None]  # basis, method, values, who is known
 _WORKER: tuple[_State, dict[str, _Compiled], bool] | None = None
 
 
