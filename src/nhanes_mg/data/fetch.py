@@ -43,9 +43,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
-
-import httpx
+from typing import IO, TYPE_CHECKING
 
 from nhanes_mg.data import catalog
 from nhanes_mg.data.catalog import Cycle
@@ -64,6 +62,9 @@ from nhanes_mg.files import (
     unwritable_error,
     usual_mode,
 )
+
+if TYPE_CHECKING:  # httpx itself only when a file is downloaded
+    import httpx
 
 USER_AGENT = "nhanes-mg (https://pypi.org/project/nhanes-mg)"
 RETRIES = 4
@@ -485,6 +486,8 @@ def _release(relpath: str) -> int:
 
 def _download(client: httpx.Client, url: str, tmp: Path, label: str) -> bool:
     """Stream ``url`` into ``tmp``. False on 404; raises on anything else that is wrong."""
+    import httpx  # lazy: a run on a complete data dir never loads it
+
     delay = BACKOFF_SECONDS
     for attempt in range(1, RETRIES + 1):
         try:
@@ -530,6 +533,8 @@ def _fetch_over_http(
     Files a source said before it does not have are asked for last. Should the network be gone
     by then, everything else is in place: they are reported as known absent, not an error.
     """
+    import httpx  # lazy: as in _download
+
     known = set(installer.absent)
     ordered = [w for w in todo if w.relpath not in known] + [w for w in todo if w.relpath in known]
     offline = False

@@ -25,7 +25,6 @@ import re
 from pathlib import Path, PurePosixPath
 
 import polars as pl
-import pyreadstat
 
 from nhanes_mg.data import catalog
 from nhanes_mg.data.catalog import Cycle
@@ -114,6 +113,9 @@ def validate_xpt(path: Path) -> None:
 
 def _parse_xpt(path: Path) -> tuple[pl.DataFrame, dict[str, str]]:
     validate_xpt(path)
+    # lazy: pyreadstat only to parse (a run on a filled cache never loads it, nor narwhals)
+    import pyreadstat
+
     try:
         frame, meta = pyreadstat.read_xport(str(path), output_format="polars")
     except Exception as exc:  # pyreadstat raises its own ReadstatError and others
@@ -276,6 +278,8 @@ def read_xpt_labels(path: str | Path) -> dict[str, str]:
     """Variable labels of an XPT file (empty for files rebuilt without labels)."""
     path = Path(path)
     validate_xpt(path)
+    import pyreadstat  # lazy: as in _parse_xpt
+
     try:
         _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
     except Exception as exc:

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from nhanes_mg import __version__
 from nhanes_mg.data import catalog, read
@@ -321,8 +320,8 @@ def write_analytic(result: BuildResult, out_dir: str | Path, seam: bool = True) 
     The same inputs give a byte-identical ``analytic.parquet``: the fields that change from
     one build to the next (:data:`RUN_METADATA`: when it was built, how long it took) are kept
     out of the parquet and written to ``analytic.json`` only."""
-    # imported here, not on top: ``python -m nhanes_mg.derive.dictionary`` (which imports the
-    # package, hence this module) then finds the dictionary module not yet imported
+    # lazy: pyarrow (and numpy) only to write or read a build's metadata, never on a reused run
+    import pyarrow.parquet as pq
 
     out = Path(out_dir)
     meta = dict(result.metadata)
@@ -362,5 +361,7 @@ def write_seam(frame: pl.DataFrame, out_dir: str | Path) -> None:
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """The build metadata stored in an ``analytic.parquet`` (without :data:`RUN_METADATA`,
     which only ``analytic.json`` holds)."""
+    import pyarrow.parquet as pq  # lazy: as in write_analytic
+
     raw = pq.read_schema(path).metadata or {}
     return dict(json.loads(raw[METADATA_KEY])) if METADATA_KEY in raw else {}

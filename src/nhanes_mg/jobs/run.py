@@ -454,6 +454,7 @@ def _compute(
     got: dict[str, dict[int, SpecResult]] = {s.id: {} for s in specs}  # by plan position
     timings = {s.id: JobTime() for s in specs}
     drawing: dict[Future[Any], SpecResult] = {}  # tables and figures
+    unfinished: dict[str, int] = {}  # a specification's drawing jobs not done yet
     while running or drawing:
         finished, _ = wait([*running, *drawing], return_when=FIRST_COMPLETED)
         for future in finished:
@@ -465,17 +466,23 @@ def _compute(
                 timings[spec.id].processes.add(pid)
                 if len(got[spec.id]) == len(spec.analyses) + len(spec.sensitivities):
                     result = merge_parts(spec, [got[spec.id][i] for i in sorted(got[spec.id])])
-                    drawn = pool.submit(_draw, result, out_dir, synthetic)
-                    drawing[drawn] = result
+                    # its figures shared among the workers (the tables with the first share)
+                    for k in range(pool.size):
+                        share = (k, pool.size)
+                        drawing[pool.submit(_draw, result, out_dir, synthetic, share)] = result
+                        unfinished[spec.id] = unfinished.get(spec.id, 0) + 1
                 continue
             result = drawing.pop(future)
             paths, tables, figures, pid = future.result()
             timing = timings[result.spec.id]
-            timing.tables, timing.figures = tables, figures
+            timing.tables += tables
+            timing.figures += figures
             timing.processes.add(pid)
-            timing.analyses = dict(result.seconds)
-            notify(result.spec.id, result.verdict.verdict if result.verdict else "done")
-            yield result, paths, timing
+            unfinished[result.spec.id] -= 1
+            if unfinished[result.spec.id] == 0:
+                timing.analyses = dict(result.seconds)
+                notify(result.spec.id, result.verdict.verdict if result.verdict else "done")
+                yield result, paths, timing
     if gallery is not None and extra is not None:
         extra["gallery"], times["validation"] = gallery.result()
 
@@ -524,17 +531,20 @@ def _analytic(path: Path) -> pl.DataFrame:
 
 
 def _draw(
-    result: SpecResult, out_dir: Path, synthetic: bool
+    result: SpecResult, out_dir: Path, synthetic: bool, share: tuple[int, int]
 ) -> tuple[list[Path], float, float, int]:
-    """A specification's tables and figures, in a worker: the figures' paths, the seconds
+    """A share of a specification's figures (:func:`~nhanes_mg.report.figures.write_figures`)
+    and, with the first share, its tables, in a worker: all its figures' paths, the seconds
     of each and the worker's pid."""
     # lazy: a run that reuses every result never loads plotnine
     from nhanes_mg.report.figures import write_figures
 
     started = time.perf_counter()
-    write_tables(result, out_dir / "tables", synthetic=synthetic)
+    if share[0] == 0:
+        write_tables(result, out_dir / "tables", synthetic=synthetic)
     tables = (now := time.perf_counter()) - started
-    paths = write_figures(result, out_dir / "figures", stamp=SYNTHETIC_STAMP if synthetic else "")
+    stamp = SYNTHETIC_STAMP if synthetic else ""
+    paths = write_figures(result, out_dir / "figures", stamp=stamp, share=share)
     return paths, tables, time.perf_counter() - now, os.getpid()
 
 

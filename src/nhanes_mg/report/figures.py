@@ -93,8 +93,14 @@ def figure_kind(analysis: Analysis) -> str:
     return "trend" if analysis.by and analysis.by[0] == "cycle" else "groups"
 
 
-def write_figures(result: SpecResult, folder: Path, stamp: str = "") -> list[Path]:
-    """Write the figures of one specification; returns their paths (main figure first)."""
+def write_figures(
+    result: SpecResult, folder: Path, stamp: str = "", share: tuple[int, int] = (0, 1)
+) -> list[Path]:
+    """Write the figures of one specification; returns their paths (main figure first).
+
+    ``share = (k, n)``: only every n-th figure from the k-th (n processes then draw one
+    specification's figures together); the paths returned are still all of them, in order.
+    """
     table = result.table.filter(pl.col("sensitivity").is_null())
     if table.is_empty():
         return []
@@ -145,10 +151,12 @@ def write_figures(result: SpecResult, folder: Path, stamp: str = "") -> list[Pat
             + theme(plot_title=element_text(size=10), figure_size=(10, height))
         )
         path = inside(folder, f"{spec.id}.png" if i == 0 else f"{spec.id}_{kind}.png")
+        paths.append(path)
+        if i % share[1] != share[0]:
+            continue  # another process draws it
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # plotnine's notes on saving are not for users
             save_png(plot, path)
-        paths.append(path)
     return paths
 
 
