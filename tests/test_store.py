@@ -17,7 +17,7 @@ from nhanes_mg.errors import DataDirError
 from nhanes_mg.jobs import store as store_module
 from nhanes_mg.jobs.run import run_pipeline
 from nhanes_mg.jobs.store import Payload, ResultStore, code_version
-from nhanes_mg.study.spec import shipped_spec_paths
+from nhanes_mg.study.spec import load_spec, shipped_spec_paths
 
 from derive_support import session_build_in_runs
 
@@ -226,3 +226,30 @@ def test_a_run_reuses_what_did_not_change(
 
     # --force recomputes everything (the build and the quickest claim, stored above)
     assert run("d", force=True, only=("C1",)).reused == []
+
+    # each analysis's estimates are stored apart: the title edit above recomputed none of C7's
+    # analyses (only its verdicts, tables and figures), and its numbers are the same
+    assert edited.jobs["C7"].analyses == {}
+    for name in ("C7.csv", "C7_fits.csv"):
+        assert (tmp_path / "b" / "tables" / name).read_bytes() == (
+            tmp_path / "c" / "tables" / name
+        ).read_bytes(), name
+    # an edit of one analysis recomputes it and the sensitivity analyses made from it, only
+    edit = ('population = "vitd_supp > 0"\n', 'population = "vitd_supp > 0 AND age >= 21"\n')
+    assert c7.read_text().count(edit[0]) == 1
+    c7.write_text(c7.read_text().replace(*edit))
+    spec = load_spec(c7)
+    touched = {
+        a.name + (f" [{a.sensitivity}]" if a.sensitivity else "")
+        for a in (*spec.analyses, *spec.sensitivities)
+        if a.name == "mg_among_vitd_users"
+    }
+    assert len(touched) > 1  # the analysis and at least one sensitivity analysis of it
+    assert set(run("e", only=("C7",)).jobs["C7"].analyses) == touched
+    # the same numbers as computing every analysis of the edited specification anew
+    forced = run("f", force=True, only=("C7",))
+    assert len(forced.jobs["C7"].analyses) == len(spec.analyses) + len(spec.sensitivities)
+    for name in ("C7.csv", "C7_fits.csv", "verdicts.csv"):
+        assert (tmp_path / "e" / "tables" / name).read_bytes() == (
+            tmp_path / "f" / "tables" / name
+        ).read_bytes(), name

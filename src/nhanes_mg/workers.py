@@ -100,10 +100,18 @@ class WorkerPool:
         return self._pool
 
     def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
-        """Run ``fn(*args)`` in a worker (starting the pool if needed)."""
+        """Run ``fn(*args)`` in a worker (starting the pool if needed); with one worker
+        allowed, here and now (the future it returns is done), so that a job has one code
+        path whatever the number of workers."""
         pool = self.start()
-        assert pool is not None, "submit needs a pool of more than one worker"
-        return pool.submit(fn, *args)
+        if pool is not None:
+            return pool.submit(fn, *args)
+        done: Future[T] = Future()
+        try:
+            done.set_result(fn(*args))
+        except Exception as exc:  # as a worker's would, raised by .result(); interrupts go on
+            done.set_exception(exc)
+        return done
 
     def close(self) -> None:
         """Let the workers end (their work collected), without waiting for them to exit:

@@ -31,8 +31,11 @@ from nhanes_mg.workers import WorkerPool
 if TYPE_CHECKING:
     from nhanes_mg.study.plan import Schema
 
-# What the build writes into the output folder (and the results store keeps).
-BUILD_FILES = (ANALYTIC_NAME, METADATA_NAME, DICTIONARY_NAME, SEAM_TABLE, SEAM_FIGURE)
+# What the build writes into the output folder (and the results store keeps, as two entries:
+# the seam's table and figure are drawn apart, in a worker while the analyses start).
+CORE_FILES = (ANALYTIC_NAME, METADATA_NAME, DICTIONARY_NAME)
+SEAM_FILES = (SEAM_TABLE, SEAM_FIGURE)
+BUILD_FILES = (*CORE_FILES, *SEAM_FILES)
 
 
 def build_or_reuse(
@@ -49,15 +52,17 @@ def build_or_reuse(
     when nothing it depends on changed (then "build" is added to ``reused``), else built and
     stored. Returns its key, its metadata and the missing-table warnings it gave. ``pool``:
     the job's worker processes, to parse a first build's files in; with ``later`` too, the
-    seam's table and figure are drawn in one of them, and storing the build is left to the
+    seam's table and figure are drawn in one of them, and storing them is left to the
     function added to ``later`` (the job calls it once its other work is under way)."""
     build_key = store.key("build", _inputs(data_dir), cycles)
+    seam_key = store.key("seam", build_key)
     stored = None if force else store.get(build_key)
     if stored is not None:
         payload, files = stored
         meta, caught = dict(payload.data["meta"]), [str(c) for c in payload.data["caught"]]
         store.restore(build_key, files, stage)
         reused.append("build")
+        _seam(store, seam_key, stage, force, pool, later)
         return build_key, meta, caught
     if pool is not None:
         pool.start()  # a build to make: the job's workers start (they parse, then estimate)
@@ -68,22 +73,38 @@ def build_or_reuse(
     caught = [str(r.message) for r in records if "MissingTable" in type(r.message).__name__]
     meta = dict(build.metadata)
     meta.setdefault("rows", build.frame.height)
-    payload = Payload({"meta": meta, "caught": caught})
-    if pool is None or not pool.parallel or later is None:
-        derive.write_analytic(build, stage)
-        store.put(build_key, payload, stage, BUILD_FILES)
-        return build_key, meta, caught
-    # the seam's table and figure in a worker, while this process goes on to the analyses;
-    # the build is stored once they are in (``later``, called by the job)
     derive.write_analytic(build, stage, seam=False)
+    store.put(build_key, Payload({"meta": meta, "caught": caught}), stage, CORE_FILES)
+    _seam(store, seam_key, stage, True, pool, later)
+    return build_key, meta, caught
+
+
+def _seam(
+    store: ResultStore,
+    key: str,
+    stage: Path,
+    force: bool,
+    pool: WorkerPool | None,
+    later: list[Callable[[], None]] | None,
+) -> None:
+    """The seam's table and figure in ``stage``: restored, drawn here, or (with a pool of
+    workers and ``later``) drawn in a worker while this process goes on, and stored by the
+    function added to ``later``."""
+    hit = None if force else store.get(key)
+    if hit is not None:
+        store.restore(key, hit[1], stage)
+        return
+    if pool is None or not pool.parallel or later is None:
+        _write_seam(stage)
+        store.put(key, Payload(data={}), stage, SEAM_FILES)
+        return
     drawn = pool.submit(_write_seam, stage)
 
-    def store_build() -> None:
+    def store_seam() -> None:
         drawn.result()
-        store.put(build_key, payload, stage, BUILD_FILES)
+        store.put(key, Payload(data={}), stage, SEAM_FILES)
 
-    later.append(store_build)
-    return build_key, meta, caught
+    later.append(store_seam)
 
 
 def _write_seam(stage: Path) -> None:

@@ -226,7 +226,7 @@ def _run_with_pool(
     with staged(out_dir) as staging, pool.stopping():
         stage = staging.path
         started = time.perf_counter()
-        later: list[Callable[[], None]] = []  # the build stored once its seam figure is in
+        later: list[Callable[[], None]] = []  # the seam table and figure stored once drawn
         build_key, meta, caught = build_or_reuse(
             store, data_dir, cycles, stage, force, reused, pool, later
         )
@@ -283,9 +283,14 @@ def _run_with_pool(
                 )
         side: dict[str, pl.DataFrame] = {}  # the gallery's table, when a worker made it
         jobs: dict[str, JobTime] = {}
+        # each analysis's estimates are stored too, keyed by what they depend on: an edit
+        # of a specification recomputes only the analyses it touches
+        basis = store.key("pieces", build_key, allow_incomplete, synthetic)
+        pieces = _Pieces(data_dir, basis, reuse=not force)
         computed = _compute(
-            todo, stage / ANALYTIC_NAME, own, options, pool, notify, gallery_job, side, jobs
-        )
+            todo, stage / ANALYTIC_NAME, own, options, pool, notify, gallery_job, side, jobs,
+            pieces,
+        )  # fmt: skip
         for result, paths, timing in computed:
             jobs[result.spec.id] = timing
             done[result.spec.id] = (result, paths)
@@ -416,45 +421,59 @@ def _compute(
     gallery_job: Callable[[], pl.DataFrame] | None = None,
     extra: dict[str, pl.DataFrame] | None = None,
     times: dict[str, JobTime] | None = None,
+    stored: _Pieces | None = None,
 ) -> Iterator[tuple[SpecResult, list[Path], JobTime]]:
     """Run specifications, and the validation gallery's job beside them when given (its table
     into ``extra``, its time into ``times``).
 
-    With workers to spare, each specification's analyses run as pieces in the pool's worker
-    processes (:func:`nhanes_mg.study.analyses.parts_of`): the longest kinds first, so that no
-    long piece starts last. A specification's pieces are put back together and judged here as
-    soon as the last of them is in, and its tables and figures drawn in a worker."""
+    Each specification's analyses run as pieces in the pool's worker processes (here, with
+    one worker allowed; :func:`nhanes_mg.study.analyses.parts_of`): the longest kinds first,
+    so that no long piece starts last. A piece whose estimates ``stored`` holds is read back instead
+    (and one computed is stored there by its worker). A specification's pieces are put back
+    together and judged here as soon as the last of them is in, and its tables and figures
+    drawn in a worker."""
     times = {} if times is None else times
     if not specs:
-        return
-    if not pool.parallel:
-        frame = pl.read_parquet(analytic_path)
-        for spec in specs:
-            result, paths, timing = _run_one(spec, frame, own.get(spec.id), *options)
-            notify(spec.id, result.verdict.verdict if result.verdict else "done")
-            yield result, paths, timing
-        if gallery_job is not None and extra is not None:
-            extra["gallery"], times["validation"] = _timed(gallery_job)
         return
     # lazy: a run that reuses every result never loads the survey engine
     from nhanes_mg.study.analyses import merge_parts, parts_of
 
     gaps, allow_incomplete, out_dir, synthetic = options
     gallery = pool.submit(_timed, gallery_job) if gallery_job is not None else None
-    pieces = sorted(
-        ((spec, part) for spec in specs for part in parts_of(spec)),
-        key=lambda piece: -_expected_cost(*piece),
-    )
-    running: dict[Future[Any], tuple[Spec, tuple[int, ...]]] = {}  # analyses
-    for spec, part in pieces:
-        submitted = pool.submit(
-            _run_piece, spec, analytic_path, own.get(spec.id), gaps, allow_incomplete, part
-        )
-        running[submitted] = (spec, part)
     got: dict[str, dict[int, SpecResult]] = {s.id: {} for s in specs}  # by plan position
+    todo: list[tuple[Spec, tuple[int, ...], list[str]]] = []
+    for spec in specs:
+        for part in parts_of(spec):
+            keys = stored.keys(spec, part) if stored is not None else []
+            found = stored.read(spec, keys) if stored is not None else None
+            if found is None:
+                todo.append((spec, part, keys))
+            else:
+                got[spec.id].update(zip(part, found, strict=True))
+    running: dict[Future[Any], tuple[Spec, tuple[int, ...]]] = {}  # analyses
+    for spec, part, keys in sorted(todo, key=lambda piece: -_expected_cost(*piece[:2])):
+        submitted = pool.submit(
+            _run_piece, spec, analytic_path, own.get(spec.id), gaps, allow_incomplete, part,
+            (stored.data_dir, keys) if stored is not None else None,
+        )  # fmt: skip
+        running[submitted] = (spec, part)
     timings = {s.id: JobTime() for s in specs}
     drawing: dict[Future[Any], SpecResult] = {}  # tables and figures
     unfinished: dict[str, int] = {}  # a specification's drawing jobs not done yet
+
+    def draw_when_complete(spec: Spec) -> None:
+        if len(got[spec.id]) < len(spec.analyses) + len(spec.sensitivities):
+            return
+        result = merge_parts(spec, [got[spec.id][i] for i in sorted(got[spec.id])])
+        # its figures shared among the workers (the tables with the first share)
+        for k in range(pool.size):
+            share = (k, pool.size)
+            drawing[pool.submit(_draw, result, out_dir, synthetic, share)] = result
+            unfinished[spec.id] = unfinished.get(spec.id, 0) + 1
+
+    for spec in specs:
+        if not any(s is spec for s, _, _ in todo):  # every piece read back
+            draw_when_complete(spec)
     while running or drawing:
         finished, _ = wait([*running, *drawing], return_when=FIRST_COMPLETED)
         for future in finished:
@@ -464,13 +483,7 @@ def _compute(
                 got[spec.id].update(zip(part, pieces, strict=True))
                 timings[spec.id].estimate += seconds
                 timings[spec.id].processes.add(pid)
-                if len(got[spec.id]) == len(spec.analyses) + len(spec.sensitivities):
-                    result = merge_parts(spec, [got[spec.id][i] for i in sorted(got[spec.id])])
-                    # its figures shared among the workers (the tables with the first share)
-                    for k in range(pool.size):
-                        share = (k, pool.size)
-                        drawing[pool.submit(_draw, result, out_dir, synthetic, share)] = result
-                        unfinished[spec.id] = unfinished.get(spec.id, 0) + 1
+                draw_when_complete(spec)
                 continue
             result = drawing.pop(future)
             paths, tables, figures, pid = future.result()
@@ -508,9 +521,11 @@ def _run_piece(
     gaps: list[dict[str, object]],
     allow_incomplete: bool,
     part: tuple[int, ...],
+    store_as: tuple[Path, list[str]] | None = None,
 ) -> tuple[list[SpecResult], float, int]:
     """Some of a specification's analyses, in a worker: their results (no verdicts, one per
-    analysis of ``part``), the wall seconds and the worker's pid."""
+    analysis of ``part``), the wall seconds and the worker's pid. ``store_as``: the data dir
+    whose results store keeps each result, and its key."""
     # lazy: a run that reuses every result never loads the survey engine
     from nhanes_mg.study.analyses import prepare, run_part
 
@@ -521,10 +536,50 @@ def _run_piece(
     pieces = run_part(*prepare(spec, frame, gaps, allow_incomplete), part)
     for piece in pieces:
         piece.usual_cache.clear()  # intermediate usual-intake tables: not sent back
+    if store_as is not None:
+        data_dir, keys = store_as
+        for key, piece in zip(keys, pieces, strict=True):
+            data, frames = result_document(piece)
+            ResultStore(data_dir).put(key, Payload({"piece": data}, frames), data_dir, [])
     return pieces, time.perf_counter() - started, os.getpid()
 
 
-@functools.cache
+@dataclass
+class _Pieces:
+    """The stored estimates of single analyses (pieces of a specification): their keys and
+    reading them back. ``basis``: the key of what every piece depends on besides its
+    specification (the build, the options, the code)."""
+
+    data_dir: Path
+    basis: str
+    reuse: bool = True  # False (--force): every piece computed (and stored) anew
+
+    def keys(self, spec: Spec, part: tuple[int, ...]) -> list[str]:
+        """One key per analysis of the piece (its position in the plan, and what it reads of
+        the specification: :func:`~nhanes_mg.study.analyses.estimation_basis`)."""
+        from nhanes_mg.study.analyses import estimation_basis  # lazy: as _compute's import
+
+        text = estimation_basis(spec, part)
+        return [ResultStore.key("analysis", self.basis, text, i) for i in part]
+
+    def read(self, spec: Spec, keys: list[str]) -> list[SpecResult] | None:
+        """The piece's results, or None when any is not stored (or not usable)."""
+        if not self.reuse:
+            return None
+        store, found = ResultStore(self.data_dir), []
+        for key in keys:
+            hit = store.get(key) if store.has(key) else None
+            if hit is None:
+                return None
+            payload = hit[0]
+            try:
+                found.append(result_from_document(spec, payload.data["piece"], payload.frames))
+            except (KeyError, TypeError, ValueError):
+                return None
+        return found
+
+
+@functools.lru_cache(maxsize=1)
 def _analytic(path: Path) -> pl.DataFrame:
     """The analytic dataset, read once per worker process (the pool lives for one run)."""
     return pl.read_parquet(path)
@@ -577,37 +632,6 @@ def _specs_for_cycles(
             f"({'; '.join(notes)})"
         )
     return kept, notes
-
-
-def _run_one(
-    spec: Spec,
-    analytic: pl.DataFrame | Path,
-    own: pl.DataFrame | None,
-    gaps: list[dict[str, object]],
-    allow_incomplete: bool,
-    out_dir: Path,
-    synthetic: bool,
-) -> tuple[SpecResult, list[Path], JobTime]:
-    """One specification: estimates, its table and its figures (and the time of each)."""
-    # lazy: a run that reuses every result never loads the survey engine or plotnine
-    from nhanes_mg.report.figures import write_figures
-    from nhanes_mg.study.analyses import run_spec
-
-    timing = JobTime(processes={os.getpid()})
-    started = time.perf_counter()
-    frame = analytic if isinstance(analytic, pl.DataFrame) else pl.read_parquet(analytic)
-    if own is not None:  # the specification's declared variables
-        frame = frame.join(own, on="seqn", how="left")
-    result = run_spec(spec, frame, gaps, allow_incomplete)
-    result.usual_cache.clear()  # intermediate usual-intake tables: not part of the result
-    timing.analyses = dict(result.seconds)
-    timing.estimate = (now := time.perf_counter()) - started
-    write_tables(result, out_dir / "tables", synthetic=synthetic)
-    timing.tables = (started := time.perf_counter()) - now
-    stamp = SYNTHETIC_STAMP if synthetic else ""
-    paths = write_figures(result, out_dir / "figures", stamp=stamp)
-    timing.figures = time.perf_counter() - started
-    return result, paths, timing
 
 
 def _cycles_present(spec: Spec, meta: dict[str, object]) -> None:

@@ -28,6 +28,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 import warnings
@@ -127,6 +128,49 @@ def parts_of(spec: Spec) -> list[tuple[int, ...]]:
         (i,) for i, a in enumerate(analyses) if not isinstance(a, UsualIntakeAnalysis)
     ]
     return [usual, *others] if usual else others
+
+
+# a specification's fields that no estimate reads: its words, the published evidence and the
+# statements it is judged by (judge.py reads them, from the specification at hand)
+PRESENTATION_FIELDS = frozenset(
+    {
+        "title",
+        "claim",
+        "source",
+        "citation",
+        "reference",
+        "verdict",
+        "statements",
+        "notes",
+        "limits",
+    }
+)
+
+
+def estimation_basis(spec: Spec, part: tuple[int, ...]) -> str:
+    """What the estimates of the analyses at ``part`` (a piece of :func:`parts_of`) depend on
+    in ``spec``, as text: every field but :data:`PRESENTATION_FIELDS`, and of the analyses
+    only the piece's own, unless it is usual intake (whose estimations read the others'
+    cycles). Editing a title or a published value then leaves every piece's key unchanged;
+    editing one analysis changes its piece's (and those of its sensitivity analyses, which
+    inherit from it when the specification is read).
+
+    >>> from nhanes_mg.study.spec import load_shipped_specs
+    >>> import dataclasses
+    >>> c3 = load_shipped_specs()[2]
+    >>> retitled = dataclasses.replace(c3, title="another title")
+    >>> estimation_basis(c3, (0,)) == estimation_basis(retitled, (0,))
+    True
+    """
+    analyses = (*spec.analyses, *spec.sensitivities)
+    usual = any(isinstance(analyses[i], UsualIntakeAnalysis) for i in part)
+    kept = {
+        f.name: getattr(spec, f.name)
+        for f in dataclasses.fields(spec)
+        if f.name not in PRESENTATION_FIELDS
+        and (usual or f.name not in ("analyses", "sensitivities"))
+    }
+    return repr([kept, [(i, analyses[i]) for i in part]])
 
 
 def run_part(
