@@ -127,13 +127,17 @@ class WorkerPool:
             self._pool = None
 
     @contextlib.contextmanager
-    def stopping(self) -> Iterator[None]:
+    def stopping(self, then: Callable[[], object] | None = None) -> Iterator[None]:
         """A block on whose interrupt or failure the workers are stopped at once (before
-        the enclosing blocks clean up what they wrote)."""
+        the enclosing blocks clean up what they wrote), and ``then`` called (to remove what
+        the stopped workers half-wrote)."""
         try:
             yield
         except BaseException:
-            self.stop()
+            if self._pool is not None:
+                self.stop()
+                if then is not None:
+                    then()
             raise
 
     def __enter__(self) -> WorkerPool:

@@ -19,7 +19,7 @@ import polars as pl
 
 from nhanes_mg.data import catalog
 from nhanes_mg.data.fetch import FetchReport, fetch
-from nhanes_mg.data.lock import data_dir_lock
+from nhanes_mg.data.lock import data_dir_lock, remove_stale_temporaries
 from nhanes_mg.derive import fetched_components
 from nhanes_mg.derive.build import ANALYTIC_NAME, DICTIONARY_NAME, SEAM_FIGURE
 from nhanes_mg.errors import SpecError
@@ -222,8 +222,9 @@ def _run_with_pool(
     store = ResultStore(data_dir)
     reused: list[str] = []
     # on an interrupt or a failure the workers stop before the staging folder is removed
-    # (they would go on writing into it)
-    with staged(out_dir) as staging, pool.stopping():
+    # (they would go on writing into it), and what they half-wrote in the store goes
+    halfway = functools.partial(remove_stale_temporaries, store.root)  # our lock: no writer
+    with staged(out_dir) as staging, pool.stopping(then=halfway):
         stage = staging.path
         started = time.perf_counter()
         later: list[Callable[[], None]] = []  # the seam table and figure stored once drawn
