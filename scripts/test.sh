@@ -11,9 +11,10 @@ export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} OMP_NUM_THREADS=${OMP_NUM
 .venv/bin/ruff format --check src tests scripts
 .venv/bin/mypy
 # the 25 slowest tests in the log (where the suite's time goes); in worker processes
-# (pytest-xdist, NHANES_MG_TEST_WORKERS of them, 2 unless set; 0 runs them in this one), a
-# test file to a worker, the real-mirror data dir and the shared run made once for all
+# (pytest-xdist, NHANES_MG_TEST_WORKERS of them, 2 unless set; 0 runs them in this one), each
+# test to whichever worker is free, but the tests of the real-mirror build and the shared run
+# together on one (and a module's tests that share its fixtures): tests/conftest.py
 workers=${NHANES_MG_TEST_WORKERS:-2}
 parallel=()
-[ "$workers" -gt 0 ] && parallel=(-n "$workers" --dist loadfile)
+[ "$workers" -gt 0 ] && parallel=(-n "$workers" --dist loadgroup)
 .venv/bin/python -m pytest --durations=25 ${parallel[@]+"${parallel[@]}"} "$@"

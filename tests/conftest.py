@@ -5,8 +5,12 @@ of a shipped claim reads (``shipped_result``).
 
 Tests that need the real-mirror build, or start the command line in a process of its own, are
 marked ``slow``: ``pytest -m "not slow"`` runs the rest in seconds. Under pytest-xdist
-(``scripts/test.sh`` runs two workers) the fetched data dir is made once for all workers and
-the full run once: a later worker's run reads the first's results back from the store.
+(``scripts/test.sh`` runs two workers, ``--dist loadgroup``) the fetched data dir is made once
+for all workers; the tests of the session's build and full run are one unit of work, run by
+one worker, and every other test goes to whichever worker is free, but for the tests sharing a
+fixture of their module (or of tests/survey's conftest), which go together
+(``pytest_xdist_make_scheduler``). A second worker asking for the full run (``-n 2 --dist
+load``) would read the first's results back from the store.
 
 ``NHANES_MG_MIRROR`` may point at an unpacked mirror (a folder holding ``2005-2006/`` …) to skip
 unpacking. Otherwise ``../shared/nhanes/nhanes-mirror-2001-2018.tar.xz`` is unpacked into a
@@ -19,6 +23,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import inspect
+import json
 import multiprocessing
 import os
 import re
@@ -30,7 +36,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -56,22 +62,103 @@ ARCHIVE = REPO.parent / "shared" / "nhanes" / "nhanes-mirror-2001-2018.tar.xz"
 os.environ.setdefault(
     "NHANES_MG_STORE_KEY", str(Path(tempfile.gettempdir()) / f"nhanes-mg-test-{os.getpid()}.key")
 )
+# the workers' units of work (pytest_xdist_make_scheduler below), in a file the controller
+# names before they start
+UNITS_ENV = "NHANES_MG_TEST_UNITS"
 if "PYTEST_XDIST_WORKER" not in os.environ:
     from nhanes_mg.jobs.store import store_key
 
     store_key()  # made now, before any worker starts: all read the same one
+    os.environ[UNITS_ENV] = str(Path(tempfile.gettempdir()) / f"nhanes-mg-units-{os.getpid()}")
 
 
 # a test that reads one of these (directly or through another fixture) needs the real-mirror
 # build of the session, or the run of every shipped claim: slow
 SLOW_FIXTURES = frozenset({"nhanes_data_dir", "session_build", "full_run", "shipped_result"})
+# the session's build and full run live in the memory of the process that made them: the tests
+# that read them are one unit of work, so that one worker makes them (``shipped_result`` reads
+# them through ``request.getfixturevalue``, not as a declared dependency)
+SESSION_BUILD = frozenset({"session_build", "full_run", "shipped_result"})
+TESTS = Path(__file__).resolve().parent
+
+
+def _work_unit(item: pytest.Item) -> str | None:
+    """The unit of work ``item`` belongs to under ``--dist loadgroup`` (scripts/test.sh), or
+    None: a test of its own, for whichever worker is free. One unit for the tests of the
+    session's build and full run; one for the tests sharing a session fixture of a conftest
+    below this folder (tests/survey: the mirror data its golden values were made on); one a
+    file for the tests sharing a fixture of their module (or class)."""
+    names = set(getattr(item, "fixturenames", ()))
+    if SESSION_BUILD & names:
+        return "session-build"
+    info = getattr(item, "_fixtureinfo", None)
+    units = set()
+    for defs in info.name2fixturedefs.values() if info is not None else ():
+        for fixture in defs:
+            if fixture.scope == "function":
+                continue
+            code = getattr(inspect.unwrap(fixture.func), "__code__", None)
+            where = Path(code.co_filename).resolve() if code is not None else None
+            if where is None or TESTS not in where.parents:
+                continue  # a plugin's (tmp_path_factory …)
+            if where.name == "conftest.py":
+                if where.parent != TESTS:  # the top conftest's are shared across workers
+                    units.add(str(where.parent.relative_to(TESTS.parent)))
+            else:
+                units.add(item.nodeid.split("::")[0])
+    return min(units, key=len) if units else None  # a folder's unit holds its files'
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark ``slow`` every test that needs the session's real-mirror build or full run."""
+    """Mark ``slow`` every test that needs the session's real-mirror build or full run; under
+    pytest-xdist, write down each test's unit of work (:func:`_work_unit`) for the scheduler."""
+    units: dict[str, str] = {}
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+        unit = _work_unit(item)
+        if unit is not None:
+            units[item.nodeid] = unit
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is not None and UNITS_ENV in os.environ:
+        # every worker collects the same tests: each writes the same units, whole or not at all
+        path = Path(os.environ[UNITS_ENV])
+        part = path.with_name(f"{path.name}.{worker}.part")
+        part.write_text(json.dumps(units))
+        part.replace(path)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # first: before pytest-xdist chooses
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` (scripts/test.sh): the tests of a unit of work (:func:`_work_unit`)
+    to one worker, as a whole; every other test to whichever worker is free; the largest units
+    first (the session's build and full run: the longest). pytest-xdist's own ``loadgroup``
+    groups nothing under pytest 9 (it renames ``item._nodeid``, which pytest 9 no longer
+    reads), so the units come from the workers' collection (above), not from marks."""
+    if config.getvalue("dist") != "loadgroup" or UNITS_ENV not in os.environ:
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def __init__(self, config: pytest.Config, log: Any) -> None:
+            super().__init__(config, log)
+            self.units: dict[str, str] = {}
+
+        def schedule(self) -> None:
+            if self.collection is None:  # the first call: every worker has collected
+                path = Path(os.environ[UNITS_ENV])
+                self.units = json.loads(path.read_text()) if path.exists() else {}
+            super().schedule()
+
+        def _split_scope(self, nodeid: str) -> str:
+            return self.units.get(nodeid, nodeid)
+
+    return UnitScheduling(config, log)
+
+
+def pytest_unconfigure() -> None:
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        Path(os.environ[UNITS_ENV]).unlink(missing_ok=True)
 
 
 def _in_ci() -> bool:

@@ -212,6 +212,7 @@ def test_pipeline_runs_end_to_end_on_the_synthetic_mirror(mirror: Path, tmp_path
         mirror=str(mirror),
         cycles=",".join(CYCLES),
         synthetic=True,
+        workers=1,  # in this process: the worker pool is the full run's (tests/conftest.py)
     )
     specs = load_shipped_specs()
     assert [r.spec.id for r in summary.results] == [s.id for s in specs]
