@@ -153,6 +153,37 @@ def parse_in_parallel(
     return len(missing)
 
 
+class ParseAsFetched:
+    """Parse each XPT file into the cache as ``fetch`` installs it (its ``progress``
+    callback), in the job's worker processes: the parse of a first build overlaps the
+    decompression of the mirror, which the main process does. :meth:`wait` before the build
+    (a file that cannot be parsed raises there, as the build would); :meth:`abandon` on an
+    interrupt or a failure (the workers stop, what they half-wrote in the cache goes)."""
+
+    def __init__(self, pool: WorkerPool, data_dir: Path) -> None:
+        self.pool, self.data_dir = pool, data_dir
+        self.futures: list[Future[None]] = []
+
+    def __call__(self, relpath: str, status: str) -> None:
+        if status == "fetched" and relpath.endswith(".xpt") and self.pool.parallel:
+            self.futures.append(self.pool.submit(_parse_one, self.data_dir, relpath))
+
+    def wait(self) -> None:
+        try:
+            for future in self.futures:
+                future.result()
+        except Exception:  # the others being parsed finish: none is stopped mid-write
+            for future in self.futures:
+                future.cancel()
+            wait(self.futures)
+            raise
+
+    def abandon(self) -> None:
+        if self.futures:
+            self.pool.stop()
+            remove_stale_temporaries(self.data_dir / read.CACHE_DIR)  # our lock: no writer
+
+
 def _parse_one(data_dir: Path, relpath: str) -> None:
     """One file into the cache (nothing sent back: the frame stays in the worker)."""
     read.load_file(data_dir, relpath)

@@ -24,7 +24,7 @@ from nhanes_mg.derive import fetched_components
 from nhanes_mg.derive.build import ANALYTIC_NAME, DICTIONARY_NAME, SEAM_FIGURE
 from nhanes_mg.errors import SpecError
 from nhanes_mg.jobs import validate as validation  # a module: tests stand in for its parts
-from nhanes_mg.jobs.analytic import build_or_reuse
+from nhanes_mg.jobs.analytic import ParseAsFetched, build_or_reuse
 from nhanes_mg.jobs.outdir import check_output_folder, staged
 from nhanes_mg.jobs.store import Payload, ResultStore
 from nhanes_mg.report.data_files import listed
@@ -212,10 +212,18 @@ def _run_with_pool(
         # the tables the specifications' (and the gallery's targets') own variables come from
         readers = [*specs, *(t.spec for t in targets if t.spec is not None)]
         components = [*wanted, *(c for c in declared.components(readers) if c not in wanted)]
-        report = fetch(
-            catalog.parse_cycles(cycles), components, data_dir=data_dir, mirror=mirror,
-            on_todo=lambda _: pool.start(),
-        )  # fmt: skip
+        # the workers start as soon as there is something to fetch, and parse each file
+        # fetched while this process decompresses the next
+        parse = ParseAsFetched(pool, data_dir)
+        try:
+            report = fetch(
+                catalog.parse_cycles(cycles), components, data_dir=data_dir, mirror=mirror,
+                on_todo=lambda _: pool.start(), progress=parse,
+            )  # fmt: skip
+            parse.wait()
+        except BaseException:
+            parse.abandon()
+            raise
         notify("fetch", f"{len(report.fetched)} fetched, {len(report.skipped)} present")
     seconds["fetch"] = time.perf_counter() - started
 
