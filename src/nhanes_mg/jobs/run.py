@@ -7,13 +7,14 @@ bars and the terminal summary.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -40,6 +41,9 @@ from nhanes_mg.study import declared
 from nhanes_mg.study.results import SpecResult, result_document, result_from_document
 from nhanes_mg.study.spec import check_distinct_ids, load_shipped_specs, load_spec
 from nhanes_mg.study.spec_types import ModelAnalysis, Spec, UsualIntakeAnalysis
+
+if TYPE_CHECKING:
+    from nhanes_mg.study.plan import Plan
 from nhanes_mg.workers import WorkerPool
 
 Step = Callable[[str, str], None]  # (what, status) as each piece finishes
@@ -436,7 +440,7 @@ def _compute(
     into ``extra``, its time into ``times``).
 
     Each specification's analyses run as pieces in the pool's worker processes (here, with
-    one worker allowed; :func:`nhanes_mg.study.analyses.parts_of`): the longest kinds first,
+    one worker allowed; :func:`nhanes_mg.study.pieces.parts_of`): the longest kinds first,
     so that no long piece starts last. A piece whose estimates ``stored`` holds is read back instead
     (and one computed is stored there by its worker). A specification's pieces are put back
     together and judged here as soon as the last of them is in, and its tables and figures
@@ -444,8 +448,8 @@ def _compute(
     times = {} if times is None else times
     if not specs:
         return
-    # lazy: a run that reuses every result never loads the survey engine
-    from nhanes_mg.study.analyses import merge_parts, parts_of
+    # lazy: a run that reuses every result never needs them
+    from nhanes_mg.study.pieces import merge_parts, parts_of
 
     gaps, allow_incomplete, out_dir, synthetic = options
     gallery = pool.submit(_timed, gallery_job) if gallery_job is not None else None
@@ -536,13 +540,10 @@ def _run_piece(
     analysis of ``part``), the wall seconds and the worker's pid. ``store_as``: the data dir
     whose results store keeps each result, and its key."""
     # lazy: a run that reuses every result never loads the survey engine
-    from nhanes_mg.study.analyses import prepare, run_part
+    from nhanes_mg.study.analyses import run_part
 
     started = time.perf_counter()
-    frame = _analytic(analytic_path)
-    if own is not None:  # the specification's declared variables
-        frame = frame.join(own, on="seqn", how="left")
-    pieces = run_part(*prepare(spec, frame, gaps, allow_incomplete), part)
+    pieces = run_part(*_prepared(spec, analytic_path, own, gaps, allow_incomplete), part)
     for piece in pieces:
         piece.usual_cache.clear()  # intermediate usual-intake tables: not sent back
     if store_as is not None:
@@ -565,8 +566,8 @@ class _Pieces:
 
     def keys(self, spec: Spec, part: tuple[int, ...]) -> list[str]:
         """One key per analysis of the piece (its position in the plan, and what it reads of
-        the specification: :func:`~nhanes_mg.study.analyses.estimation_basis`)."""
-        from nhanes_mg.study.analyses import estimation_basis  # lazy: as _compute's import
+        the specification: :func:`~nhanes_mg.study.pieces.estimation_basis`)."""
+        from nhanes_mg.study.pieces import estimation_basis  # lazy: as _compute's import
 
         text = estimation_basis(spec, part)
         return [ResultStore.key("analysis", self.basis, text, i) for i in part]
@@ -586,6 +587,33 @@ class _Pieces:
             except (KeyError, TypeError, ValueError):
                 return None
         return found
+
+
+# the last specifications a worker compiled, with their datasets (its pieces come in runs)
+_PREPARED: dict[str, tuple[Plan, pl.DataFrame]] = {}
+
+
+def _prepared(
+    spec: Spec,
+    analytic_path: Path,
+    own: pl.DataFrame | None,
+    gaps: list[dict[str, object]],
+    allow_incomplete: bool,
+) -> tuple[Plan, pl.DataFrame]:
+    """A specification's compiled plan and its dataset (the analytic dataset, its declared
+    variables joined): made once per worker for the pieces of one specification."""
+    from nhanes_mg.study.analyses import prepare  # lazy: as _run_piece's import
+
+    key = repr((str(analytic_path), spec, own is not None, gaps, allow_incomplete))
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    if digest not in _PREPARED:
+        frame = _analytic(analytic_path)
+        if own is not None:  # the specification's declared variables
+            frame = frame.join(own, on="seqn", how="left")
+        while len(_PREPARED) >= 2:
+            _PREPARED.pop(next(iter(_PREPARED)))
+        _PREPARED[digest] = prepare(spec, frame, gaps, allow_incomplete)
+    return _PREPARED[digest]
 
 
 @functools.lru_cache(maxsize=1)

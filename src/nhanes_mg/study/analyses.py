@@ -28,7 +28,6 @@ True
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 import warnings
@@ -45,8 +44,8 @@ from nhanes_mg.errors import (
 from nhanes_mg.study.analysis_frame import TABLE_COLUMNS, TABLE_SCHEMA, rows_of
 from nhanes_mg.study.declared import with_expressions
 from nhanes_mg.study.descriptive import estimate_descriptive
-from nhanes_mg.study.judge import judge
 from nhanes_mg.study.models import estimate_model
+from nhanes_mg.study.pieces import merge_parts
 from nhanes_mg.study.plan import AnalysisPlan, Plan, Schema, compile
 from nhanes_mg.study.results import FitInfo, SpecResult
 from nhanes_mg.study.spec_types import DescriptiveAnalysis, Spec, UsualIntakeAnalysis
@@ -112,72 +111,12 @@ def prepare(
     return compile(spec, Schema.of(analytic, gaps or []), allow_incomplete), analytic
 
 
-def parts_of(spec: Spec) -> list[tuple[int, ...]]:
-    """The plan's analyses (by position) in pieces that can run apart, in separate worker
-    processes: every usual-intake analysis together (they share their estimations), each
-    other analysis alone. :func:`merge_parts` puts the pieces' results back together.
-
-    >>> from nhanes_mg.study.spec import load_shipped_specs
-    >>> parts = parts_of(load_shipped_specs()[1])  # C2: usual intake beside day-1 shares
-    >>> len(parts[0]) > 1 and all(len(p) == 1 for p in parts[1:])
-    True
-    """
-    analyses = (*spec.analyses, *spec.sensitivities)
-    usual = tuple(i for i, a in enumerate(analyses) if isinstance(a, UsualIntakeAnalysis))
-    others: list[tuple[int, ...]] = [
-        (i,) for i, a in enumerate(analyses) if not isinstance(a, UsualIntakeAnalysis)
-    ]
-    return [usual, *others] if usual else others
-
-
-# a specification's fields that no estimate reads: its words, the published evidence and the
-# statements it is judged by (judge.py reads them, from the specification at hand)
-PRESENTATION_FIELDS = frozenset(
-    {
-        "title",
-        "claim",
-        "source",
-        "citation",
-        "reference",
-        "verdict",
-        "statements",
-        "notes",
-        "limits",
-    }
-)
-
-
-def estimation_basis(spec: Spec, part: tuple[int, ...]) -> str:
-    """What the estimates of the analyses at ``part`` (a piece of :func:`parts_of`) depend on
-    in ``spec``, as text: every field but :data:`PRESENTATION_FIELDS`, and of the analyses
-    only the piece's own, unless it is usual intake (whose estimations read the others'
-    cycles). Editing a title or a published value then leaves every piece's key unchanged;
-    editing one analysis changes its piece's (and those of its sensitivity analyses, which
-    inherit from it when the specification is read).
-
-    >>> from nhanes_mg.study.spec import load_shipped_specs
-    >>> import dataclasses
-    >>> c3 = load_shipped_specs()[2]
-    >>> retitled = dataclasses.replace(c3, title="another title")
-    >>> estimation_basis(c3, (0,)) == estimation_basis(retitled, (0,))
-    True
-    """
-    analyses = (*spec.analyses, *spec.sensitivities)
-    usual = any(isinstance(analyses[i], UsualIntakeAnalysis) for i in part)
-    kept = {
-        f.name: getattr(spec, f.name)
-        for f in dataclasses.fields(spec)
-        if f.name not in PRESENTATION_FIELDS
-        and (usual or f.name not in ("analyses", "sensitivities"))
-    }
-    return repr([kept, [(i, analyses[i]) for i in part]])
-
-
 def run_part(
     plan: Plan, analytic: pl.DataFrame, positions: tuple[int, ...] | None = None
 ) -> list[SpecResult]:
     """The analyses at ``positions`` of the plan (all by default): one result without
-    verdicts per analysis, in the order of ``positions`` (pieces for :func:`merge_parts`).
+    verdicts per analysis, in the order of ``positions`` (pieces for
+    :func:`~nhanes_mg.study.pieces.merge_parts`).
     They share one usual-intake cache, so that analyses of one estimation run it once."""
     spec = plan.spec
     shared: dict[tuple[object, ...], Any] = {}
@@ -218,35 +157,6 @@ def run_part(
         result.fits.append(info)
         result.seconds[item.name] = time.perf_counter() - started
     return pieces
-
-
-# the per-analysis tables of a result, and how each analysis's rows were added to them
-_STACKED = ("flow", "missingness")  # pl.concat (one schema)
-_DIAGONAL = ("table1", "margins", "survival", "dose_response", "regression")
-
-
-def merge_parts(spec: Spec, parts: list[SpecResult]) -> SpecResult:
-    """One result from the pieces of :func:`run_part`, given in the plan's order (the same
-    tables and lists, row for row, whether one process ran them all or several ran some),
-    judged."""
-    result = SpecResult(spec=spec, table=pl.DataFrame(schema=TABLE_SCHEMA))
-    tables = [p.table for p in parts if p.table.height]
-    if tables:
-        result.table = pl.concat(tables, how="vertical")
-    for part in parts:
-        result.fits += part.fits
-        result.notes += part.notes
-        result.cautions += part.cautions
-        result.seconds.update(part.seconds)
-        result.usual_cache.update(part.usual_cache)
-    for name in _STACKED:
-        if frames := [getattr(p, name) for p in parts if getattr(p, name).width]:
-            setattr(result, name, pl.concat(frames, how="vertical"))
-    for name in _DIAGONAL:
-        if frames := [getattr(p, name) for p in parts if getattr(p, name).width]:
-            setattr(result, name, pl.concat(frames, how="diagonal_relaxed"))
-    result.verdicts = judge(spec, result)
-    return result
 
 
 def _run_analysis(
