@@ -83,6 +83,11 @@ class WorkerPool:
         self._pool: ProcessPoolExecutor | None = None
 
     @property
+    def started(self) -> bool:
+        """The workers were started (their ``modules`` are set)."""
+        return self._pool is not None
+
+    @property
     def parallel(self) -> bool:
         """More than one worker allowed (else jobs run in the main process)."""
         return self.size > 1

@@ -184,6 +184,8 @@ def _run_locked(
 
 
 # what a run's workers import as they start: the parse, the analyses, the figures, the gallery
+# (or only what drawing figures needs, when every analysis's estimates are stored)
+DRAWING_MODULES = ("nhanes_mg.report.figures",)
 WORKER_MODULES = (
     "nhanes_mg.data.read",
     "nhanes_mg.derive.seam",
@@ -254,8 +256,15 @@ def _run_with_pool(
             _cycles_present(spec, meta)
         keys = {s.id: store.key("spec", _spec_text(s), build_key, allow_incomplete, synthetic)
                 for s in specs}  # fmt: skip
-        if force or not all(store.has(keys[s.id]) for s in specs):
-            pool.start()  # something to compute: the workers start while the rest is read
+        # each analysis's estimates are stored too, keyed by what they depend on: an edit
+        # of a specification recomputes only the analyses it touches
+        basis = store.key("pieces", build_key, allow_incomplete, synthetic)
+        pieces = _Pieces(data_dir, basis, reuse=not force)
+        changed = [s for s in specs if force or not store.has(keys[s.id])]
+        if changed:  # something to compute: the workers start while the rest is read
+            if not pool.started and all(pieces.stored(s) for s in changed):
+                pool.modules = DRAWING_MODULES  # only figures to draw (a title edited, say)
+            pool.start()
         # the specifications' own variables, read now: a missing table or column stops the
         # run here, before any estimation
         own = _declared_columns(specs, stage / ANALYTIC_NAME, data_dir)
@@ -296,10 +305,6 @@ def _run_with_pool(
                 )
         side: dict[str, pl.DataFrame] = {}  # the gallery's table, when a worker made it
         jobs: dict[str, JobTime] = {}
-        # each analysis's estimates are stored too, keyed by what they depend on: an edit
-        # of a specification recomputes only the analyses it touches
-        basis = store.key("pieces", build_key, allow_incomplete, synthetic)
-        pieces = _Pieces(data_dir, basis, reuse=not force)
         computed = _compute(
             todo, stage / ANALYTIC_NAME, own, options, pool, notify, gallery_job, side, jobs,
             pieces,
@@ -571,6 +576,14 @@ class _Pieces:
 
         text = estimation_basis(spec, part)
         return [ResultStore.key("analysis", self.basis, text, i) for i in part]
+
+    def stored(self, spec: Spec) -> bool:
+        """Every analysis of ``spec`` has an entry (not yet verified: :meth:`read` does)."""
+        from nhanes_mg.study.pieces import parts_of  # lazy: as _compute's import
+
+        store = ResultStore(self.data_dir)
+        keys = [k for part in parts_of(spec) for k in self.keys(spec, part)]
+        return self.reuse and all(store.has(k) for k in keys)
 
     def read(self, spec: Spec, keys: list[str]) -> list[SpecResult] | None:
         """The piece's results, or None when any is not stored (or not usable)."""

@@ -11,6 +11,7 @@ import importlib.metadata
 import math
 import os
 import platform
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -750,21 +751,29 @@ details{margin:.5em 0}summary{cursor:pointer;color:#0b5394}
 """
 
 
-def render_html(inputs: ReportInputs) -> str:
+def render_html(inputs: ReportInputs, rendered: tuple[str, dict[str, Path]] | None = None) -> str:
     """The report's markdown (:func:`render_markdown`, figures embedded) as one
-    self-contained HTML page (:func:`nhanes_mg.report.markup.to_html`)."""
+    self-contained HTML page (:func:`nhanes_mg.report.markup.to_html`). ``rendered``: the
+    markdown already made by :func:`_with_figure_refs` (not made again)."""
+    markdown, figures = rendered if rendered is not None else _with_figure_refs(inputs)
+    body = markup.to_html(markdown, figures)
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>\n"
+        f"<title>nhanes-mg report</title>\n<style>{_CSS}</style></head><body>\n"
+        f"{body}</body></html>\n"
+    )
+
+
+def _with_figure_refs(inputs: ReportInputs) -> tuple[str, dict[str, Path]]:
+    """The report's markdown with each figure named ``figure:N`` (embedded by the HTML
+    renderer, linked by the markdown file: :func:`write_report`), and the figures."""
     figures: dict[str, Path] = {}
 
     def figure_ref(path: Path) -> str:  # embedded by the renderer, not read as markdown
         figures[f"figure:{len(figures)}"] = path
         return f"figure:{len(figures) - 1}"
 
-    body = markup.to_html(render_markdown(inputs, figure_ref), figures)
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>\n"
-        f"<title>nhanes-mg report</title>\n<style>{_CSS}</style></head><body>\n"
-        f"{body}</body></html>\n"
-    )
+    return render_markdown(inputs, figure_ref), figures
 
 
 def summary_rows(
@@ -801,8 +810,14 @@ def write_report(inputs: ReportInputs, out_dir: Path) -> tuple[Path, Path]:
         table = table.with_columns(data=pl.lit(SYNTHETIC_STAMP))
     verdicts_path.parent.mkdir(parents=True, exist_ok=True)
     write_csv(verdicts_path, table)
-    md = render_markdown(inputs, lambda p: os.path.relpath(p, out_dir))
+    # rendered once: the markdown file links each figure where the HTML page embeds it
+    markdown, figures = _with_figure_refs(inputs)
+    md = re.sub(
+        r"\]\((figure:\d+)\)",
+        lambda m: f"]({os.path.relpath(figures[m.group(1)], out_dir)})",
+        markdown,
+    )
     atomic_write(md_path, lambda p: p.write_text(md, encoding="utf-8"))
-    html_text = render_html(inputs)
+    html_text = render_html(inputs, (markdown, figures))
     atomic_write(html_path, lambda p: p.write_text(html_text, encoding="utf-8"))
     return md_path, html_path
