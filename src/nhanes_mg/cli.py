@@ -285,15 +285,14 @@ def run(
     from nhanes_mg.jobs.run import run_pipeline, select_specs
 
     only_ids = [o for o in (only or "").split(",") if o.strip()]
-    n_specs = len(select_specs(only_ids, spec or []))
-    with _progress("nhanes-mg run", n_specs + 3 + (not no_validate)) as advance:
+    chosen = select_specs(only_ids, spec or [])  # read once: for the progress bar and the run
+    with _progress("nhanes-mg run", len(chosen) + 3 + (not no_validate)) as advance:
         summary = run_pipeline(
             data_dir=data_dir,
             out_dir=out_dir,
             cycles=cycles,
             mirror=mirror,
-            only=only_ids,
-            spec_paths=spec or [],
+            specs=chosen,
             step=lambda what, status: advance(what, status),
             allow_incomplete=allow_incomplete,
             on_wait=_waiting,

@@ -121,6 +121,7 @@ def run_pipeline(
     on_wait: Callable[[str], None] | None = None,
     force: bool = False,
     validate: bool = False,
+    specs: Sequence[Spec] | None = None,
 ) -> RunSummary:
     """Run everything; see the module docstring. Raises :class:`NhanesError` subclasses.
 
@@ -134,7 +135,8 @@ def run_pipeline(
     when nothing they depend on changed (:mod:`nhanes_mg.jobs.store`); ``force`` recomputes all.
     ``validate`` adds the validation gallery (:mod:`nhanes_mg.study.validation`; not on synthetic
     data): ``tables/validation.csv``, ``figures/validation.png`` and a report section
-    (``nhanes-mg run`` asks for it unless ``--no-validate``).
+    (``nhanes-mg run`` asks for it unless ``--no-validate``). ``specs``: those
+    :func:`select_specs` chose already (then ``only`` and ``spec_paths`` are not read again).
     """
     if cycles is not None:
         catalog.parse_cycles(cycles)  # a bad --cycles: refused before any folder is made
@@ -143,7 +145,7 @@ def run_pipeline(
             data_dir=data_dir, out_dir=out_dir, cycles=cycles, mirror=mirror, only=only,
             spec_paths=spec_paths, do_fetch=do_fetch, synthetic=synthetic, step=step,
             workers=workers, allow_incomplete=allow_incomplete, force=force,
-            validate=validate,
+            validate=validate, chosen=specs,
         )  # fmt: skip
 
 
@@ -162,10 +164,12 @@ def _run_locked(
     allow_incomplete: bool,
     force: bool,
     validate: bool = False,
+    chosen: Sequence[Spec] | None = None,
 ) -> RunSummary:
     notify = step or (lambda what, status: None)
     seconds: dict[str, float] = {}
-    specs = select_specs(only, spec_paths)  # fail on a bad spec before any long work
+    # fail on a bad spec before any long work
+    specs = list(chosen) if chosen is not None else select_specs(only, spec_paths)
     check_output_folder(out_dir)  # before any long work
     skipped: list[str] = []
     if cycles is not None:

@@ -202,7 +202,6 @@ from nhanes_mg.study.spec_types import (
     category_labels,
 )
 from nhanes_mg.study.verdicts import DIRECTIONS
-from nhanes_mg.usual_intake.domains import domain_of
 
 
 def _usual_domains(raw: dict[str, Any], path: str, where: str) -> tuple[tuple[str, str], ...]:
@@ -218,6 +217,9 @@ def _usual_domains(raw: dict[str, Any], path: str, where: str) -> tuple[tuple[st
     else:
         items = [_get(raw, "domain", str, path, where, False, "all")]
         fields = [f"{where}domain"]
+    # lazy: the domains module brings numpy, which reading a specification does not need
+    from nhanes_mg.usual_intake.domains import domain_of
+
     out: list[tuple[str, str]] = []
     for item, name in zip(items, fields, strict=True):
         d = domain_of(item, f"{path}: field '{name}'")
