@@ -198,7 +198,8 @@ def test_run_with_a_claim_left_incomplete_exits_1_after_the_report(
     monkeypatch.setattr(pipeline, "run_pipeline", run_pipeline)
     code, stdout, stderr = cli_main("run", "--only", "C3", "--cycles", "2005-2006")
     assert code == 1
-    assert asked["only"] == ["C3"] and asked["cycles"] == "2005-2006"
+    chosen = asked["specs"]  # --only C3: the specifications read once, by the command
+    assert [s.id for s in chosen] == ["C3"] and asked["cycles"] == "2005-2006"
     assert asked["allow_incomplete"] is False
     assert "Claims and verdicts" in stdout  # the summary first, then the one error line
     error = stderr.strip().splitlines()[-1]
