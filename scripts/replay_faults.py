@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from fault_support import VICTIM_TEXT, forge_manifest  # the same hostile inputs as the tests
@@ -169,19 +170,18 @@ class Replay:
         return "\n".join(lines)
 
 
+def _started(args: list[str], cwd: Path, **how: Any) -> subprocess.Popen[str]:
+    """The command line started in ``cwd`` (its error stream read back as text)."""
+    return subprocess.Popen(
+        [*CLI, *args], stderr=subprocess.PIPE, text=True, env=ENV, cwd=cwd, **how
+    )
+
+
 def interrupted(sig: int, watch: Path) -> Callable[[list[str], Path], Done]:
     """Start in its own process group and signal the group once outputs are being staged."""
 
     def start(args: list[str], cwd: Path) -> Done:
-        process = subprocess.Popen(
-            [*CLI, *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=ENV,
-            start_new_session=True,
-            cwd=cwd,
-        )
+        process = _started(args, cwd, stdout=subprocess.PIPE, start_new_session=True)
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and not any(watch.glob(".staging-*/tables/*.csv")):
             time.sleep(0.1)
@@ -196,14 +196,7 @@ def terminated_after(delay: float, took: list[float]) -> Callable[[list[str], Pa
     """Start, send SIGTERM ``delay`` seconds later; how long the process took to end."""
 
     def start(args: list[str], cwd: Path) -> Done:
-        process = subprocess.Popen(
-            [*CLI, *args],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=ENV,
-            cwd=cwd,
-        )
+        process = _started(args, cwd, stdout=subprocess.DEVNULL)
         time.sleep(delay)
         begun = time.monotonic()
         process.send_signal(signal.SIGTERM)
