@@ -572,22 +572,27 @@ class _Pieces:
     data_dir: Path
     basis: str
     reuse: bool = True  # False (--force): every piece computed (and stored) anew
+    known: dict[tuple[str, tuple[int, ...]], list[str]] = field(default_factory=dict)
 
     def keys(self, spec: Spec, part: tuple[int, ...]) -> list[str]:
         """One key per analysis of the piece (its position in the plan, and what it reads of
-        the specification: :func:`~nhanes_mg.study.pieces.estimation_basis`)."""
+        the specification: :func:`~nhanes_mg.study.pieces.estimation_basis`); made once."""
         from nhanes_mg.study.pieces import estimation_basis  # lazy: as _compute's import
 
-        text = estimation_basis(spec, part)
-        return [ResultStore.key("analysis", self.basis, text, i) for i in part]
+        if (spec.id, part) not in self.known:  # a run's specifications have distinct ids
+            text = estimation_basis(spec, part)
+            self.known[spec.id, part] = [
+                ResultStore.key("analysis", self.basis, text, i) for i in part
+            ]
+        return self.known[spec.id, part]
 
     def stored(self, spec: Spec) -> bool:
         """Every analysis of ``spec`` has an entry (not yet verified: :meth:`read` does)."""
         from nhanes_mg.study.pieces import parts_of  # lazy: as _compute's import
 
         store = ResultStore(self.data_dir)
-        keys = [k for part in parts_of(spec) for k in self.keys(spec, part)]
-        return self.reuse and all(store.has(k) for k in keys)
+        parts = parts_of(spec)
+        return self.reuse and all(store.has(k) for p in parts for k in self.keys(spec, p))
 
     def read(self, spec: Spec, keys: list[str]) -> list[SpecResult] | None:
         """The piece's results, or None when any is not stored (or not usable)."""
