@@ -6,7 +6,10 @@ parse a first build needs; ``run`` spreads it over its worker processes as the f
 Copies the data dir's XPT files and fetch manifest into a temporary folder without its parquet
 cache, parses each through the package's reader (:func:`nhanes_mg.data.read.load_file`: the
 XPT reader, the checks, the parquet cache), and prints the files, the seconds and the share
-spent inside pyreadstat.
+spent inside the XPT reader (:func:`nhanes_mg.data.xpt.read_v5`). With ``--pyreadstat`` it
+reads them with pyreadstat instead, as the package did before it had its own reader; with
+``--compare`` it also reads every file with pyreadstat and prints how many frames and labels
+are the same as the package's (the check ``tests/test_data_xpt.py`` makes on a selection).
 """
 
 from __future__ import annotations
@@ -17,14 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import pyreadstat
-
-from nhanes_mg.data import read
+from nhanes_mg.data import read, xpt
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir", type=Path)
+    parser.add_argument("--pyreadstat", action="store_true", help="read with pyreadstat")
+    parser.add_argument("--compare", action="store_true", help="compare with pyreadstat's")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="nhanes-mg-parse-"))
     try:
@@ -32,7 +35,8 @@ def main() -> None:
         shutil.copytree(args.data_dir, copy, ignore=shutil.ignore_patterns(".*"))
         files = read.uncached_tables(copy)
         inside = 0.0
-        original = pyreadstat.read_xport
+        package_reader = xpt.read_v5
+        original = read._read_with_pyreadstat if args.pyreadstat else package_reader
 
         def timed(*a: object, **k: object) -> object:
             nonlocal inside
@@ -42,15 +46,31 @@ def main() -> None:
             finally:
                 inside += time.perf_counter() - started
 
-        pyreadstat.read_xport = timed  # type: ignore[assignment]
+        xpt.read_v5 = timed  # type: ignore[assignment]  # the reader, or pyreadstat in its place
+        reader = "pyreadstat" if args.pyreadstat else "nhanes_mg.data.xpt.read_v5"
         started = time.perf_counter()
         for relpath in files:
             read.load_file(copy, relpath)
         seconds = time.perf_counter() - started
         print(f"{len(files)} XPT files parsed in {seconds:.1f} s, one process; "
-              f"{inside:.1f} s ({inside / seconds:.0%}) inside pyreadstat.read_xport")  # fmt: skip
+              f"{inside:.1f} s ({inside / seconds:.0%}) inside {reader}")  # fmt: skip
+        if args.compare:
+            xpt.read_v5 = package_reader  # type: ignore[assignment]
+            same = [relpath for relpath in files if _same_as_pyreadstat(copy / relpath)]
+            print(f"{len(same)} of {len(files)} files: the same frame and labels as pyreadstat's")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _same_as_pyreadstat(path: Path) -> bool:
+    parsed = xpt.read_v5(path)
+    expected, labels = read._read_with_pyreadstat(path)
+    return (
+        parsed is not None
+        and parsed[0].schema == expected.schema
+        and parsed[0].equals(expected)
+        and parsed[1] == labels
+    )
 
 
 if __name__ == "__main__":

@@ -149,7 +149,8 @@ def test_table_cut_on_a_record_boundary_is_refused(mirror_dir: Path, tmp_path: P
         read.load_table(data, "DEMO", "2005-2006")
     message = str(info.value)
     assert "\n" not in message
-    assert message.startswith(f"{target}: has 5,164 rows where CDC's published count is 10,348")
+    # cut mid-row, so the reader names it before the row count would (5,164 of 10,348)
+    assert message.startswith(f"{target}: its last row is cut short")
     assert "delete it and run `nhanes-mg fetch` again" in message
     cached = list((data / read.CACHE_DIR).glob("*.parquet"))
     assert len(cached) == 1  # the whole file's entry only: a short table is never cached

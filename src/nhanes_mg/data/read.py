@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 
 import polars as pl
 
-from nhanes_mg.data import catalog
+from nhanes_mg.data import catalog, xpt
 from nhanes_mg.data.catalog import Cycle
 from nhanes_mg.errors import InvalidFileError, MissingTableError
 from nhanes_mg.files import atomic_write, inside, own_folder
@@ -113,7 +113,19 @@ def validate_xpt(path: Path) -> None:
 
 def _parse_xpt(path: Path) -> tuple[pl.DataFrame, dict[str, str]]:
     validate_xpt(path)
-    # lazy: pyreadstat only to parse (a run on a filled cache never loads it, nor narwhals)
+    parsed = xpt.read_v5(path)
+    if parsed is None:  # v8, or formatted (date) variables: pyreadstat's reading
+        parsed = _read_with_pyreadstat(path)
+    frame, labels = parsed
+    if "SEQN" in frame.columns:
+        if frame["SEQN"].null_count():
+            raise InvalidFileError(f"{path}: has rows without SEQN")
+        frame = frame.with_columns(pl.col("SEQN").cast(pl.Int64))
+    return frame, labels
+
+
+def _read_with_pyreadstat(path: Path) -> tuple[pl.DataFrame, dict[str, str]]:
+    # lazy: pyreadstat only for the files xpt.read_v5 leaves to it (no NHANES table)
     import pyreadstat
 
     try:
@@ -122,10 +134,6 @@ def _parse_xpt(path: Path) -> tuple[pl.DataFrame, dict[str, str]]:
         raise InvalidFileError(f"{path}: cannot be read as XPT ({exc})") from exc
     if not isinstance(frame, pl.DataFrame):  # older pyreadstat returns pandas
         frame = pl.from_pandas(frame)
-    if "SEQN" in frame.columns:
-        if frame["SEQN"].null_count():
-            raise InvalidFileError(f"{path}: has rows without SEQN")
-        frame = frame.with_columns(pl.col("SEQN").cast(pl.Int64))
     labels = {k: v for k, v in (meta.column_names_to_labels or {}).items() if v}
     return frame, labels
 
