@@ -372,11 +372,11 @@ def test_interrupt_while_writing_the_manifest_keeps_the_old_one(
     data = tmp_path / "data"
     before = _vid_installed(small_mirror, data)
 
-    def dump(obj: object, fh: object, **kwargs: object) -> None:
-        fh.write('{"files": [')  # type: ignore[attr-defined]
+    def lines(payload: object) -> Iterator[str]:
+        yield '{"files": ['
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(json, "dump", dump)
+    monkeypatch.setattr(fetch, "_json_lines", lines)
     with pytest.raises(KeyboardInterrupt):
         fetch.fetch(CYCLE_D, ["DEMO", "VID"], data_dir=data, mirror=small_mirror, mortality=False)
     monkeypatch.undo()

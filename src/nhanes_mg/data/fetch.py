@@ -38,7 +38,7 @@ import re
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -195,6 +195,28 @@ def read_absent(data_dir: Path) -> dict[str, Entry]:
     return _load_manifest(data_dir)[1]
 
 
+def _json_lines(payload: Mapping[str, object]) -> Iterator[str]:
+    """``payload`` as JSON, each item of its lists on a line of its own.
+
+    >>> print("".join(_json_lines({"about": "x", "files": [{"file": "a"}, {"file": "b"}]})), end="")
+    {"about": "x",
+    "files": [
+    {"file": "a"},
+    {"file": "b"}]}
+    """
+    yield "{"
+    for n, (key, value) in enumerate(payload.items()):
+        yield ",\n" if n else ""
+        if isinstance(value, list):
+            yield f"{json.dumps(key)}: ["
+            for i, item in enumerate(value):
+                yield ("," if i else "") + "\n" + json.dumps(item)
+            yield "]"
+        else:
+            yield f"{json.dumps(key)}: {json.dumps(value)}"
+    yield "}\n"
+
+
 def _write_manifest(data_dir: Path, entries: dict[str, Entry], absent: dict[str, Entry]) -> None:
     payload = {
         "about": "files fetched by nhanes-mg: where from, size, sha256, when; "
@@ -205,7 +227,9 @@ def _write_manifest(data_dir: Path, entries: dict[str, Entry], absent: dict[str,
 
     def write(tmp: Path) -> None:
         with open(tmp, "w") as fh:
-            json.dump(payload, fh, indent=1)
+            # one entry a line, each by json's C encoder (indent= would use its Python one,
+            # and the manifest is written again after every file a fetch installs)
+            fh.writelines(_json_lines(payload))
 
     try:
         atomic_write(data_dir / MANIFEST_NAME, write)
