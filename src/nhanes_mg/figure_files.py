@@ -2,6 +2,9 @@
 text drawn as the words it is — never as matplotlib mathtext, so that a label a specification
 brought (``$\\undefined{x}$``) is printed, not parsed (and cannot fail the run late).
 
+What a figure draws goes to plotnine through :func:`plot_data`, the one boundary between the
+package's polars frames and the pandas plotnine draws from.
+
 Examples
 --------
 >>> import tempfile, pathlib
@@ -17,10 +20,16 @@ b'\\x89PNG'
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nhanes_mg.files import atomic_write
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
 
 DPI = 120  # every figure's resolution
 
@@ -34,6 +43,45 @@ def save_png(plot: Any, path: Path) -> None:
     def save(target: Path) -> None:
         with warnings.catch_warnings(), matplotlib.rc_context({"text.parse_math": False}):
             warnings.simplefilter("ignore")  # plotnine's notes on saving are not for users
-            plot.save(target, format="png", dpi=DPI, verbose=False)
+            with _text_as_objects():
+                plot.save(target, format="png", dpi=DPI, verbose=False)
 
     atomic_write(path, save)
+
+
+@contextmanager
+def _text_as_objects() -> Iterator[None]:
+    """pandas building the frames plotnine makes as it draws with text as Python str (see
+    :func:`plot_data`): pandas 2 does so by default, and pandas 4 will not offer the choice."""
+    import pandas as pd
+
+    try:
+        pd.get_option("future.infer_string")
+    except (KeyError, AttributeError):  # pandas 4: the option is gone (OptionError is both)
+        yield
+        return
+    with pd.option_context("future.infer_string", False):
+        yield
+
+
+def plot_data(
+    data: pl.DataFrame | Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]],
+) -> pd.DataFrame:
+    """A polars frame, rows or columns, as the pandas frame plotnine draws from, its text as
+    Python str.
+
+    pandas 3 holds text (and column names) in pyarrow-backed arrays by default, and plotnine's
+    many small operations per group and panel (subsets, lookups, concatenations) are slower
+    on them: ``scripts/bench_figures.py`` draws a claim's figures both ways and prints the
+    ratio (the PNGs are the same bytes). :func:`save_png` has pandas make plotnine's own
+    frames the same way while it draws.
+
+    >>> import polars as pl
+    >>> plot_data(pl.DataFrame({"panel": ["a"], "estimate": [1.0]})).dtypes.to_dict()
+    {'panel': dtype('O'), 'estimate': dtype('float64')}
+    """
+    import pandas as pd  # lazy: only a process that draws needs it
+
+    frame = data.to_pandas() if hasattr(data, "to_pandas") else pd.DataFrame(data)
+    text = [name for name, dtype in frame.dtypes.items() if isinstance(dtype, pd.StringDtype)]
+    return frame.astype(dict.fromkeys(text, object)) if text else frame

@@ -42,7 +42,7 @@ from plotnine import (
 )
 
 from nhanes_mg.data import catalog
-from nhanes_mg.figure_files import save_png
+from nhanes_mg.figure_files import plot_data, save_png
 from nhanes_mg.survey import SurveyDesign, svymean
 
 DSQ2_DERIVATION = "DSQ2 × DSII (2001-2006)"
@@ -212,7 +212,7 @@ def supplement_seam_figure(seam: pl.DataFrame, path: str | Path) -> Path:
     breaks = [_mid_year(c) for c in cycles]
     labels = [f"{c[:4]}–{c[7:]}" for c in cycles]
     seam_year = (_mid_year("2005-2006") + _mid_year("2007-2008")) / 2
-    frame = data.to_pandas()  # plotnine draws from pandas: convert at the library boundary
+    frame = plot_data(data)
     frame["panel"] = frame["panel"].astype("category").cat.set_categories(order)
     colours = {DSQ2_DERIVATION: "#b35806", DSQTOT_DERIVATION: "#2b7bba"}
     legend = {

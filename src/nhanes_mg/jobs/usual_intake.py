@@ -48,7 +48,7 @@ from nhanes_mg.data.catalog import parse_cycles, pool_label
 from nhanes_mg.derive import build_analytic
 from nhanes_mg.derive.lineage import affected_by
 from nhanes_mg.errors import EstimationError, IncompleteDataError
-from nhanes_mg.figure_files import save_png
+from nhanes_mg.figure_files import plot_data, save_png
 from nhanes_mg.files import atomic_write, write_csv
 from nhanes_mg.report.labels import expression_words
 from nhanes_mg.usual_intake.arrays import DEFAULT_DONORS, DEFAULT_WEIGHT, NUTRIENTS
@@ -317,7 +317,7 @@ def figure_data(result: UsualIntakeResult, population: str | None = None) -> pd.
                                 "below": below,
                             }
                         )
-    frame = pd.DataFrame(rows)
+    frame = plot_data(rows)
     frame["domain"] = pd.Categorical(frame["domain"], [d.label for d in domains])
     frame.attrs.update(
         {

@@ -29,6 +29,7 @@ from plotnine import (
     theme_bw,
 )
 
+from nhanes_mg.figure_files import plot_data
 from nhanes_mg.report.labels import (
     exposure_words,
     outcome_words,
@@ -97,7 +98,7 @@ def curve(result: SpecResult, v: Verdict) -> ggplot | None:
         data = data.with_columns(
             [pl.col(c) * 100 for c in ("estimate", "conf_low", "conf_high", "published")]
         )
-    frame = data.to_pandas()  # plotnine draws from pandas
+    frame = plot_data(data)
     order = [names[id(c)] for c in sorted(rows_in, key=lambda c: c.estimate)]
     frame["variant"] = pd.Categorical(frame["variant"], categories=order, ordered=True)
     null = v.null if v.null is not None else 0.0
@@ -213,7 +214,7 @@ def dose_response(result: SpecResult) -> ggplot | None:
         f"percentiles ({first['knots']}), adjusted as the model; P for non-linearity "
         f"{first['p_nonlinear']:.2g}."
     )
-    curve_pd = curve.to_pandas()  # plotnine draws from pandas: convert at the library boundary
+    curve_pd = plot_data(curve)
     plot = (
         ggplot(curve_pd, aes("value", "estimate"))
         + theme_bw()
@@ -231,7 +232,7 @@ def dose_response(result: SpecResult) -> ggplot | None:
     if points.height:
         plot += geom_pointrange(
             aes("value", "estimate", ymin="conf_low", ymax="conf_high", shape="kind"),
-            data=points.with_columns(kind=pl.lit("quantile estimate")).to_pandas(),
+            data=plot_data(points.with_columns(kind=pl.lit("quantile estimate"))),
             color="black",
         )
     if ratio:
@@ -267,7 +268,7 @@ def survival(result: SpecResult) -> ggplot | None:
         label=pl.Series([labels[k] for k in zip(data["group"], ranges, strict=True)]),
         **{c: pl.col(c) * 100 for c in ("survival", "conf_low", "conf_high")},
     )
-    frame = data.to_pandas()  # plotnine draws from pandas: convert at the library boundary
+    frame = plot_data(data)
     order = data["label"].unique(maintain_order=True).to_list()
     frame["label"] = pd.Categorical(frame["label"], categories=order, ordered=True)
     outcome = outcome_words(analysis, words) if isinstance(analysis, ModelAnalysis) else ""

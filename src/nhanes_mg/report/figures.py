@@ -48,7 +48,7 @@ from plotnine import (
 )
 
 from nhanes_mg.data import catalog
-from nhanes_mg.figure_files import save_png
+from nhanes_mg.figure_files import plot_data, save_png
 from nhanes_mg.files import inside
 from nhanes_mg.report import figure_curves
 from nhanes_mg.report.figures_published import (
@@ -288,7 +288,7 @@ def _trend(result: SpecResult, table: pl.DataFrame) -> ggplot:
     words = spec_words(spec)
     legend = next((w for n in names if (w := by_words(spec.analysis(n), 0, words))), "")
     cycles = {_mid_year(c): _cycle_text(c) for c in data["cycle"].unique().to_list()}
-    frame = data.to_pandas()  # plotnine draws from pandas: convert at the library boundary
+    frame = plot_data(data)
     frame["series"] = pd.Categorical(frame["series"], categories=order)  # unordered: hues
     several = data["series"].n_unique() > 1
     mapping = aes("year", "estimate", color="series", group="series") if several else None
@@ -321,7 +321,7 @@ def _trend(result: SpecResult, table: pl.DataFrame) -> ggplot:
             return f"{source}: {'upper' if p.high is not None else 'lower'} bound"
 
         kind = [what(p) for p in points]
-        pts = pd.DataFrame(
+        pts = plot_data(
             {
                 "panel": [panel] * len(points),
                 "year": [p.year for p in points],
@@ -395,7 +395,7 @@ def _threshold_layers(result: SpecResult, data: pl.DataFrame, plot: ggplot, x: s
             )
     if not rows:
         return plot
-    lines = pd.DataFrame(rows).drop_duplicates(["panel", "value"])
+    lines = plot_data(rows).drop_duplicates(["panel", "value"])
     return (
         plot
         + geom_hline(aes(yintercept="value"), data=lines, linetype="dashed", color=THRESHOLD)
@@ -438,7 +438,7 @@ def _point_layers(
     titles: tuple[str, str],
 ) -> ggplot:
     """Dodged points with 95% CIs; colour and shape legends only for what varies."""
-    frame = data.to_pandas()  # plotnine draws from pandas: convert at the library boundary
+    frame = plot_data(data)
     mapping = {"x": "xpos", "y": "estimate", "ymin": "conf_low", "ymax": "conf_high"}
     if colour:
         mapping["color"] = colour
@@ -563,7 +563,7 @@ def _published_layer(
         )
     if not rows:
         return plot
-    frame = pd.DataFrame(rows)
+    frame = plot_data(rows)
     # a label right of a point in the axis's left half, left of one in its right half: it
     # stays inside the panel
     middle = (data["xpos"].min() + data["xpos"].max()) / 2  # type: ignore[operator]
@@ -640,7 +640,7 @@ def _forest(
             lambda t: "\n".join(textwrap.wrap(t, 24)), return_dtype=pl.String
         )
     )
-    frame = data.to_pandas()  # plotnine draws from pandas
+    frame = plot_data(data)
     order = list(dict.fromkeys(frame["term"]))[::-1]  # flipped: the first ends on top
     frame["term"] = pd.Categorical(frame["term"], categories=order, ordered=True)
     everyone = ["all participants"] if "all participants" in set(frame["stratum"]) else []

@@ -34,7 +34,7 @@ from plotnine import (
     theme_bw,
 )
 
-from nhanes_mg.figure_files import save_png
+from nhanes_mg.figure_files import plot_data, save_png
 from nhanes_mg.study.validation import rules
 
 PUBLISHED = "published (bar: its 95% CI, or ± 1.96 SE)"
@@ -92,7 +92,7 @@ def validation_figure(table: pl.DataFrame, stamp: str = "") -> tuple[ggplot, flo
             notes.append(
                 {"panel": panel, "target": label, "value": r["published"], "text": "not estimated"}
             )
-    frame = pd.DataFrame(points)
+    frame = plot_data(points)
     # targets top to bottom in id order (the y axis counts upwards)
     order = [_row_label(r) for r in rows][::-1]
     frame["target"] = pd.Categorical(frame["target"], categories=order, ordered=True)
@@ -133,7 +133,7 @@ def validation_figure(table: pl.DataFrame, stamp: str = "") -> tuple[ggplot, flo
         )
     )  # fmt: skip
     if notes:
-        note = pd.DataFrame(notes)
+        note = plot_data(notes)
         note["target"] = pd.Categorical(note["target"], categories=order, ordered=True)
         plot += geom_text(
             aes(x="value", y="target", label="text"),
