@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 
 import polars as pl
 
-from nhanes_mg.data import catalog, xpt
+from nhanes_mg.data import catalog
 from nhanes_mg.data.catalog import Cycle
 from nhanes_mg.errors import InvalidFileError, MissingTableError
 from nhanes_mg.files import atomic_write, inside, own_folder
@@ -113,6 +113,9 @@ def validate_xpt(path: Path) -> None:
 
 def _parse_xpt(path: Path) -> tuple[pl.DataFrame, dict[str, str]]:
     validate_xpt(path)
+    # lazy: numpy only to parse (a run on a filled cache never loads it here)
+    from nhanes_mg.data import xpt
+
     parsed = xpt.read_v5(path)
     if parsed is None:  # v8, or formatted (date) variables: pyreadstat's reading
         parsed = _read_with_pyreadstat(path)

@@ -23,11 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
 
 from nhanes_mg.expressions import Condition, condition
+
+if TYPE_CHECKING:
+    import numpy as np
 
 COMPLETE_CASE_NOTE = 0.10  # note when complete-case analysis loses more than this (weighted)
 
@@ -76,6 +79,8 @@ def sample_flow(
     ``frame`` holds the analysis's cycles; ``weight`` its weight (null or 0 outside the
     subsample); ``needed`` the outcome, exposure, … in cascade order.
     """
+    import numpy as np  # lazy: the report imports this module, a reused run need not load numpy
+
     keep = np.ones(frame.height, dtype=bool)
     rows: list[dict[str, object]] = []
 
