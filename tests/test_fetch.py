@@ -426,6 +426,28 @@ def test_truncated_archive_leaves_nothing_behind(mirror_dir: Path, tmp_path: Pat
     assert read.load_table(data, "DEMO", "2005-2006").height == 10348  # whole, before the cut
 
 
+@pytest.mark.parametrize("xz_program", [True, False], ids=["xz process", "python lzma"])
+def test_archive_cut_after_its_last_member_is_refused(
+    small_mirror: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, xz_program: bool
+) -> None:
+    # every member whole, the xz stream's index and footer cut: the files would pass every
+    # check, but the archive is damaged, and the fetch says so (xz's exit status, or lzma's
+    # end of stream) whichever decompresses it
+    if not xz_program:
+        monkeypatch.setattr(fetch.shutil, "which", lambda name: None)
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    archive = packed / "nhanes-mirror-cut.tar.xz"
+    with tarfile.open(archive, "w:xz", preset=0) as tar:
+        tar.add(
+            small_mirror / "2005-2006" / "VID_D.xpt", arcname="nhanes-mirror/2005-2006/VID_D.xpt"
+        )
+    archive.write_bytes(archive.read_bytes()[:-12])
+    with pytest.raises(FetchError, match=r"cut\.tar\.xz: cannot read the mirror archive.*copy"):
+        fetch.fetch(CYCLE_D, ["VID"], data_dir=tmp_path / "data", mirror=packed, mortality=False)
+    assert _parts(tmp_path / "data") == []
+
+
 # ------------------------------------------------------------------------- offline when possible
 
 

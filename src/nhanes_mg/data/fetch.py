@@ -35,6 +35,8 @@ import json
 import lzma
 import os
 import re
+import shutil
+import subprocess
 import tarfile
 import tempfile
 import time
@@ -475,7 +477,7 @@ def _fetch_from_archive(archive: Path, todo: list[Wanted], installer: _Installer
     by_member = {rel: want for want in todo for rel in _options(want)}
     got: dict[Wanted, str] = {}
     try:
-        with tarfile.open(archive, "r:xz") as tar:
+        with _members(archive) as tar:
             for member in tar:
                 if not member.isfile():
                     continue
@@ -501,6 +503,47 @@ def _fetch_from_archive(archive: Path, todo: list[Wanted], installer: _Installer
     for want in todo:
         if want not in got:
             installer.lacks(want, "not in the mirror", str(archive))
+
+
+@contextmanager
+def _members(archive: Path) -> Iterator[tarfile.TarFile]:
+    """The members of a ``.tar.xz``, in order, decompressed by the ``xz`` program in a process
+    of its own where there is one, else by Python's lzma in this one.
+
+    Why a process: lzma decompresses in the calling thread, one block after another, and
+    the fetch of a whole mirror waited on it (2.5 s of a 4.7 s fetch). ``xz`` decompresses
+    the archive's blocks on every core while this process writes and hashes the files.
+    A damaged archive fails the same way either way: ``TarError``, or ``LZMAError`` naming
+    what ``xz`` said.
+    """
+    program = shutil.which("xz")
+    if program is None:
+        with lzma.open(archive) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+            yield tar
+            while stream.read(1 << 20):  # to the stream's end: its footer is checked there
+                pass
+        return
+    process = subprocess.Popen(
+        [program, "--decompress", "--stdout", "--threads=0", "--", str(archive)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        with tarfile.open(fileobj=process.stdout, mode="r|", bufsize=1 << 20) as tar:
+            yield tar
+        while process.stdout.read(1 << 20):  # to the stream's end, as above
+            pass
+        said = process.stderr.read().decode(errors="replace").strip().splitlines()
+        if process.wait() != 0:
+            raise lzma.LZMAError(said[-1] if said else f"xz exited with {process.returncode}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+        process.stderr.close()
 
 
 def _release(relpath: str) -> int:
