@@ -17,6 +17,12 @@ goal < 20 s), then where the cold run's time went (``run --profile``: each stage
 estimation, tables and figures and its slowest analyses, the gallery).
 
     .venv/bin/python scripts/bench_run.py [--mirror ../shared/nhanes]
+
+With ``--against REV`` it measures only the cold run, of this tree and of the commit REV (checked
+out beside it), alternately ``--repeats`` times each, and prints each run, the medians and
+their ratio: on a machine whose speed drifts with other load, the comparison that holds.
+
+    .venv/bin/python scripts/bench_run.py --against 86dbc75 --repeats 3
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,9 +48,11 @@ def run_once(
     out_dir: Path,
     extra: list[str] | None = None,
     log: Path | None = None,
+    source: Path | None = None,
 ) -> tuple[float, float]:
     """Wall seconds and peak RSS (GB) of one `nhanes-mg run` in its own process (its standard
-    output into ``log`` when given)."""
+    output into ``log`` when given; ``source``: the ``src`` folder to run, else the installed
+    package)."""
     cmd = [sys.executable, "-m", "nhanes_mg", "run", "--mirror", mirror,
            "--data-dir", str(data_dir), "--out", str(out_dir), *(extra or [])]  # fmt: skip
     sink = f"open({str(log)!r}, 'w')" if log else "subprocess.DEVNULL"
@@ -54,6 +63,8 @@ def run_once(
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
     env = {**os.environ, "COLUMNS": "160"}  # the profile's tables unwrapped
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True,
                           check=True, env=env)  # fmt: skip
@@ -66,7 +77,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     repo = Path(__file__).resolve().parents[1]
     parser.add_argument("--mirror", default=str(repo.parent / "shared" / "nhanes"))
+    parser.add_argument("--against", metavar="REV", help="compare the cold run with REV's")
+    parser.add_argument("--repeats", type=int, default=2, help="cold runs of each (--against)")
     args = parser.parse_args()
+    if args.against:
+        compare_cold(repo, args.mirror, args.against, args.repeats)
+        return
     work = Path(tempfile.mkdtemp(prefix="nhanes-mg-bench-"))
     try:
         data_dir, out_dir = work / "raw", work / "outputs"
@@ -104,6 +120,37 @@ def main() -> None:
         print("\nwhere the cold run's time went (nhanes-mg run --profile):")
         print("\n".join(lines[start:]))
     finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def compare_cold(repo: Path, mirror: str, rev: str, repeats: int) -> None:
+    """The cold run of this tree and of ``rev``, alternately, with their medians' ratio."""
+    work = Path(tempfile.mkdtemp(prefix="nhanes-mg-bench-"))
+    other = work / "baseline"
+    git = ["git", "-C", str(repo)]
+    subprocess.run([*git, "worktree", "add", "--detach", str(other), rev], check=True,
+                   capture_output=True)  # fmt: skip
+    try:
+        trees = {"this tree": repo / "src", rev: other / "src"}
+        for source in trees.values():  # bytecode written, as scripts/setup.sh does for ours
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(source)], check=True,
+                           capture_output=True)  # fmt: skip
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"cold nhanes-mg run on {mirror}: this tree against {rev}, alternately "
+              f"({os.cpu_count()} cores, load average {load})")  # fmt: skip
+        seconds: dict[str, list[float]] = {name: [] for name in trees}
+        for i in range(repeats):
+            for name, source in trees.items():
+                data_dir, out_dir = work / f"raw{i}{len(seconds[name])}", work / "out"
+                taken, _ = run_once(mirror, data_dir, out_dir, source=source)
+                shutil.rmtree(data_dir, ignore_errors=True)
+                seconds[name].append(taken)
+                print(f"{name:>12}: {taken:6.1f} s")
+        medians = {name: statistics.median(values) for name, values in seconds.items()}
+        print(f"medians: this tree {medians['this tree']:.1f} s, {rev} {medians[rev]:.1f} s; "
+              f"ratio {medians['this tree'] / medians[rev]:.2f}")  # fmt: skip
+    finally:
+        subprocess.run([*git, "worktree", "remove", "--force", str(other)], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
 
 
