@@ -40,6 +40,7 @@ from pathlib import Path
 EDIT_TITLE, EDIT_MODEL = "one spec edited, title", "one spec edited, population"
 GOALS = {"cold": 30.0, "forced": 20.0, "unchanged": 1.0, EDIT_TITLE: 5.0, EDIT_MODEL: 5.0}
 RSS_GOAL_GB = 1.0
+CPU_SECONDS: list[float] = []  # each run's CPU seconds (user + system), in the order run
 
 
 def run_once(
@@ -60,7 +61,8 @@ def run_once(
     wrapper = (
         "import resource, subprocess, sys;"
         f"subprocess.run({cmd!r}, check=True, stdout={sink});"
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN);"
+        "print(u.ru_utime + u.ru_stime); print(u.ru_maxrss)"
     )
     env = {**os.environ, "COLUMNS": "160"}  # the profile's tables unwrapped
     if source is not None:
@@ -69,8 +71,9 @@ def run_once(
     done = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True,
                           check=True, env=env)  # fmt: skip
     seconds = time.perf_counter() - started
-    peak_kb = int(done.stdout.strip().splitlines()[-1])
-    return seconds, peak_kb / 1024**2
+    *_, cpu, peak_kb = done.stdout.strip().splitlines()
+    CPU_SECONDS.append(float(cpu))  # the run's processes together: its workers and xz too
+    return seconds, int(peak_kb) / 1024**2
 
 
 def main() -> None:
@@ -139,16 +142,19 @@ def compare_cold(repo: Path, mirror: str, rev: str, repeats: int) -> None:
         print(f"cold nhanes-mg run on {mirror}: this tree against {rev}, alternately "
               f"({os.cpu_count()} cores, load average {load})")  # fmt: skip
         seconds: dict[str, list[float]] = {name: [] for name in trees}
+        cpu: dict[str, list[float]] = {name: [] for name in trees}
         for i in range(repeats):
             for name, source in trees.items():
                 data_dir, out_dir = work / f"raw{i}{len(seconds[name])}", work / "out"
                 taken, _ = run_once(mirror, data_dir, out_dir, source=source)
                 shutil.rmtree(data_dir, ignore_errors=True)
                 seconds[name].append(taken)
-                print(f"{name:>12}: {taken:6.1f} s")
-        medians = {name: statistics.median(values) for name, values in seconds.items()}
-        print(f"medians: this tree {medians['this tree']:.1f} s, {rev} {medians[rev]:.1f} s; "
-              f"ratio {medians['this tree'] / medians[rev]:.2f}")  # fmt: skip
+                cpu[name].append(CPU_SECONDS[-1])
+                print(f"{name:>12}: {taken:6.1f} s wall, {cpu[name][-1]:6.1f} s CPU")
+        for what, values in (("wall", seconds), ("CPU", cpu)):
+            ours, theirs = (statistics.median(values[name]) for name in trees)
+            print(f"medians, {what}: this tree {ours:.1f} s, {rev} {theirs:.1f} s; "
+                  f"ratio {ours / theirs:.2f}")  # fmt: skip
     finally:
         subprocess.run([*git, "worktree", "remove", "--force", str(other)], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
