@@ -159,6 +159,7 @@ def test_files_it_does_not_read_the_same_way_go_to_pyreadstat(tmp_path: Path) ->
         (lambda b: b.replace(b"!!!!!!!0000000002", b"!!!!!!!00000000X2"), "not a number"),
         (lambda b: b.replace(b"X       label", b"\0       label"), "variable 1 has a damaged"),
         (lambda b: b.replace(b"text", b"t\xe9xt"), "variable NOTE holds text that is not UTF-8"),
+        (lambda b: b.replace(b"NOTE    label", b"X       label"), "variable X is declared twice"),
     ],
 )
 def test_damage_is_named(tmp_path: Path, damage: object, message: str) -> None:

@@ -126,6 +126,11 @@ def _variables(data: bytes, path: Path) -> tuple[list[Variable], int]:
             raise InvalidFileError(f"{path}: variable {i + 1} has a damaged descriptor")
         variables.append(variable)
         width += length
+    seen: set[str] = set()
+    for v in variables:
+        if v.name in seen:
+            raise InvalidFileError(f"{path}: variable {v.name} is declared twice")
+        seen.add(v.name)
     obs = -(-end // RECORD) * RECORD
     if not data[obs:].startswith(_OBS):
         raise InvalidFileError(f"{path}: has no data header after its variable list")
