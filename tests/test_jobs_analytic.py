@@ -12,7 +12,8 @@ import pytest
 from nhanes_mg.data import catalog, fetch, read
 from nhanes_mg.derive import demo, fetched_components
 from nhanes_mg.errors import InvalidFileError
-from nhanes_mg.jobs.analytic import ParseAsFetched
+from nhanes_mg.jobs.analytic import ParseAsFetched, _build_key
+from nhanes_mg.jobs.store import ResultStore
 from nhanes_mg.workers import WorkerPool
 
 CYCLES = ("2015-2016", "2017-2018")
@@ -70,3 +71,13 @@ def test_with_one_worker_the_build_parses_instead(mirror: Path, tmp_path: Path) 
     _fetch(mirror, data_dir, parse)
     assert parse.futures == [] and read.uncached_tables(data_dir)
     assert isinstance(read.load_file(data_dir, read.uncached_tables(data_dir)[0]), pl.DataFrame)
+
+
+def test_one_build_whichever_way_its_cycles_are_written(tmp_path: Path) -> None:
+    # the Python API's default (None), the CLI's default range and the cycles listed one by
+    # one are the same build: a run after an API call reuses it instead of building again
+    store = ResultStore(tmp_path)
+    listed = ",".join(c.years for c in catalog.parse_cycles("2001-2018"))
+    keys = {_build_key(store, tmp_path, cycles) for cycles in (None, "2001-2018", listed)}
+    assert len(keys) == 1
+    assert _build_key(store, tmp_path, "2005-2006") not in keys

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from nhanes_mg import derive
-from nhanes_mg.data import read
+from nhanes_mg.data import catalog, read
 from nhanes_mg.data.fetch import iter_manifest
 from nhanes_mg.data.lock import remove_stale_temporaries
 from nhanes_mg.derive.build import (
@@ -54,7 +54,7 @@ def build_or_reuse(
     the job's worker processes, to parse a first build's files in; with ``later`` too, the
     seam's table and figure are drawn in one of them, and storing them is left to the
     function added to ``later`` (the job calls it once its other work is under way)."""
-    build_key = store.key("build", _inputs(data_dir), cycles)
+    build_key = _build_key(store, data_dir, cycles)
     seam_key = store.key("seam", build_key)
     stored = None if force else store.get(build_key)
     if stored is not None:
@@ -194,7 +194,7 @@ def stored_schema(data_dir: Path, cycles: str | None = None) -> Schema | None:
     ``--cycles``), read from its results store; None when nothing current is stored (no
     build yet, or a data file changed since)."""
     store = ResultStore(data_dir)
-    key = store.key("build", _inputs(data_dir), cycles)
+    key = _build_key(store, data_dir, cycles)
     stored = store.get(key)
     if stored is None:
         return None
@@ -205,6 +205,13 @@ def stored_schema(data_dir: Path, cycles: str | None = None) -> Schema | None:
     frame = pl.read_parquet(store.stored_file(key, ANALYTIC_NAME))
     gaps = list(payload.data["meta"].get("gaps") or [])
     return Schema.of(frame, gaps)
+
+
+def _build_key(store: ResultStore, data_dir: Path, cycles: str | None) -> str:
+    """The store key of a build: its data files and the cycles it holds, however they were
+    written (the API's None, the CLI's ``2001-2018`` and the list of nine are one build)."""
+    years = [c.years for c in catalog.parse_cycles(cycles)]
+    return store.key("build", _inputs(data_dir), years)
 
 
 def _inputs(data_dir: Path) -> list[tuple[str, object, int, int]]:
