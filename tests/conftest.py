@@ -62,6 +62,10 @@ ARCHIVE = REPO.parent / "shared" / "nhanes" / "nhanes-mirror-2001-2018.tar.xz"
 os.environ.setdefault(
     "NHANES_MG_STORE_KEY", str(Path(tempfile.gettempdir()) / f"nhanes-mg-test-{os.getpid()}.key")
 )
+# The runs the tests start keep their work in their own process (their subprocesses inherit
+# this): pytest-xdist's workers already use the cores, and a worker pool per run would only add
+# its start-up. The session's full run, and the tests of the pool, ask for two.
+os.environ.setdefault("NHANES_MG_WORKERS", "1")
 # the workers' units of work (pytest_xdist_make_scheduler below), in a file the controller
 # names before they start
 UNITS_ENV = "NHANES_MG_TEST_UNITS"
@@ -326,7 +330,11 @@ def full_run(
     out = tmp_path_factory.mktemp("outputs")
     with session_build_in_runs(build_result, nhanes_data_dir) as asked:
         summary = run_pipeline(
-            data_dir=nhanes_data_dir, out_dir=out, mirror=str(mirror_dir), validate=True
+            data_dir=nhanes_data_dir,
+            out_dir=out,
+            mirror=str(mirror_dir),
+            validate=True,
+            workers=2,  # the worker pool of `nhanes-mg run` on two cores, whatever the setting
         )
     # under pytest-xdist the data dir is shared: a later worker's run reads the first's
     # results back from the store (its run takes the data dir's lock, so it waits for them)

@@ -272,3 +272,18 @@ def test_a_non_finite_amount_is_refused(cli_main: CliMain, amount: str) -> None:
     code, _, stderr = cli_main("usual-intake", "--above", f"mg={amount}", "--data-dir", "none")
     assert code == 1
     assert stderr.strip() == f"error: --above 'mg={amount}': the amount must be a finite number ≥ 0"
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_a_bad_workers_setting_is_one_line_before_anything_is_made(
+    monkeypatch: pytest.MonkeyPatch, cli_main: CliMain, tmp_path: Path, value: str
+) -> None:
+    monkeypatch.setenv("NHANES_MG_WORKERS", value)
+    raw = tmp_path / "raw"
+    code, stdout, stderr = cli_main("run", "--data-dir", str(raw), "--out", str(tmp_path / "o"))
+    assert code == 1 and stdout == ""
+    assert stderr.splitlines() == [
+        f"error: NHANES_MG_WORKERS={value!r}: not a whole number of worker processes (1 or "
+        "more; unset it for one per core)"
+    ]
+    assert not raw.exists() and not (tmp_path / "o").exists()

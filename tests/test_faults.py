@@ -201,7 +201,7 @@ def test_an_interrupted_run_exits_non_zero_and_leaves_the_previous_outputs(
     out.mkdir()
     (out / "report.html").write_text("the previous run's report")
     (out / MARKER).write_text(json.dumps({"entries": ["report.html"]}))  # a previous run's
-    env = _env()
+    env = _env(NHANES_MG_WORKERS="2")  # the pool is what is interrupted
     # 2003-2006: five claims (two workers), a build of two cycles
     args = ["run", "--cycles", "2003-2006", "--mirror", str(mirror_dir),
             "--data-dir", str(data_dir), "--out", str(out)]  # fmt: skip

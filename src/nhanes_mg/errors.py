@@ -56,3 +56,7 @@ class IncompleteDataError(MissingTableError):
 
 class OutputError(NhanesError):
     """An output folder cannot be created or written (names the path)."""
+
+
+class SettingError(NhanesError):
+    """An environment setting of nhanes-mg has a value it cannot use (names the setting)."""

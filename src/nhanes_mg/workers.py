@@ -21,7 +21,34 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
+from nhanes_mg.errors import SettingError
+
 T = TypeVar("T")
+WORKERS_SETTING = "NHANES_MG_WORKERS"  # a job's worker processes when not given (else: cores)
+
+
+def default_workers() -> int:
+    """How many worker processes a job uses when its caller does not say: the environment's
+    :data:`WORKERS_SETTING` (1 keeps all the work in the job's own process), else one per
+    core.
+
+    >>> os.environ[WORKERS_SETTING] = "1"; default_workers()
+    1
+    >>> os.environ[WORKERS_SETTING] = "two"; default_workers()
+    Traceback (most recent call last):
+    ...
+    nhanes_mg.errors.SettingError: NHANES_MG_WORKERS='two': not a whole number of worker ...
+    >>> del os.environ[WORKERS_SETTING]
+    """
+    value = os.environ.get(WORKERS_SETTING, "").strip()
+    if not value:
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise SettingError(
+            f"{WORKERS_SETTING}={value!r}: not a whole number of worker processes (1 or more; "
+            "unset it for one per core)"
+        )
+    return int(value)
 
 
 def quiet_worker() -> None:
@@ -78,7 +105,7 @@ class WorkerPool:
     """
 
     def __init__(self, workers: int | None = None, modules: tuple[str, ...] = ()) -> None:
-        self.size = workers or os.cpu_count() or 1
+        self.size = workers or default_workers()
         self.modules = modules
         self._pool: ProcessPoolExecutor | None = None
 

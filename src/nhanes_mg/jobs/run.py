@@ -44,7 +44,7 @@ from nhanes_mg.study.spec_types import ModelAnalysis, Spec, UsualIntakeAnalysis
 
 if TYPE_CHECKING:
     from nhanes_mg.study.plan import Plan
-from nhanes_mg.workers import WorkerPool
+from nhanes_mg.workers import WorkerPool, default_workers
 
 Step = Callable[[str, str], None]  # (what, status) as each piece finishes
 
@@ -125,7 +125,8 @@ def run_pipeline(
 ) -> RunSummary:
     """Run everything; see the module docstring. Raises :class:`NhanesError` subclasses.
 
-    ``workers`` processes run the specifications (default: one per core; 1 runs them here).
+    ``workers`` processes run the specifications (default: ``NHANES_MG_WORKERS``, else one
+    per core; 1 runs them here).
     Outputs are written to a staging folder inside ``out_dir`` and moved into place at the
     end, so ``out_dir`` holds the files of one whole run (or of the previous one, if this one
     fails or is interrupted). A claim that needs a missing table is not estimated (see
@@ -140,6 +141,7 @@ def run_pipeline(
     """
     if cycles is not None:
         catalog.parse_cycles(cycles)  # a bad --cycles: refused before any folder is made
+    workers = workers or default_workers()  # a bad NHANES_MG_WORKERS: refused here too
     with data_dir_lock(data_dir, "run", wait_message=on_wait):
         return _run_locked(
             data_dir=data_dir, out_dir=out_dir, cycles=cycles, mirror=mirror, only=only,

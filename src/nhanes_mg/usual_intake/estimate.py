@@ -77,7 +77,6 @@ from __future__ import annotations
 
 import functools
 import multiprocessing as mp
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,7 +122,7 @@ from nhanes_mg.usual_intake.domains import (
 )
 from nhanes_mg.usual_intake.model import AmountFit, RotatedRecalls, fit_amount_model, replace_zeros
 from nhanes_mg.usual_intake.replicates import FAY_RHO, ReplicateWeights, replicate_design
-from nhanes_mg.workers import quiet_worker
+from nhanes_mg.workers import default_workers, quiet_worker
 
 
 @dataclass
@@ -388,7 +387,7 @@ def _map_replicates(
     ]
     if not tasks:
         return {}
-    jobs = min(2, os.cpu_count() or 1) if n_jobs is None else max(1, n_jobs)
+    jobs = min(2, default_workers()) if n_jobs is None else max(1, n_jobs)
     if jobs == 1 or "fork" not in mp.get_all_start_methods():
         results = [state.replicate(ui, r, compiled[state.units[ui].label], fit) for ui, r in tasks]
     else:
