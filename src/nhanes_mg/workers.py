@@ -17,7 +17,7 @@ import importlib
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
@@ -27,20 +27,19 @@ T = TypeVar("T")
 WORKERS_SETTING = "NHANES_MG_WORKERS"  # a job's worker processes when not given (else: cores)
 
 
-def default_workers() -> int:
+def default_workers(environ: Mapping[str, str] = os.environ) -> int:
     """How many worker processes a job uses when its caller does not say: the environment's
     :data:`WORKERS_SETTING` (1 keeps all the work in the job's own process), else one per
     core.
 
-    >>> os.environ[WORKERS_SETTING] = "1"; default_workers()
+    >>> default_workers({WORKERS_SETTING: "1"})
     1
-    >>> os.environ[WORKERS_SETTING] = "two"; default_workers()
+    >>> default_workers({WORKERS_SETTING: "two"})
     Traceback (most recent call last):
     ...
     nhanes_mg.errors.SettingError: NHANES_MG_WORKERS='two': not a whole number of worker ...
-    >>> del os.environ[WORKERS_SETTING]
     """
-    value = os.environ.get(WORKERS_SETTING, "").strip()
+    value = environ.get(WORKERS_SETTING, "").strip()
     if not value:
         return os.cpu_count() or 1
     if not value.isdigit() or int(value) < 1:
