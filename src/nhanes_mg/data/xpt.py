@@ -5,7 +5,8 @@ parse (``scripts/bench_parse.py``): it converts value by value in C and hands po
 objects. A v5 file is a fixed layout (80-byte header records, one 140-byte descriptor per
 variable, then fixed-width rows of big-endian IBM doubles and blank-padded text), so a whole
 table converts in a few array operations. The frames are pyreadstat's, value for value and type
-for type (``tests/test_data_xpt.py`` compares every table of the real mirror):
+for type (``scripts/bench_parse.py DATA_DIR --compare`` compares every table of a data dir,
+``tests/test_data_xpt.py`` a cycle's and every one with text, and files written byte by byte):
 
 - numbers are Float64; SAS missing values (``.``, ``._``, ``.A`` … ``.Z``) are null, and a
   column with no value at all is of polars' ``Null`` type, as pyreadstat makes it;
@@ -104,7 +105,7 @@ def _variables(data: bytes, path: Path) -> tuple[list[Variable], int]:
     end = start + count * size
     if count <= 0 or end > len(data):
         raise InvalidFileError(f"{path}: declares {count} variables that are not all there")
-    variables, width = [], 0
+    variables, width, seen = [], 0, set()
     for i in range(count):
         raw = data[start + i * size : start + i * size + _DESCRIPTOR.size].ljust(_DESCRIPTOR.size)
         ntype, _, length, _, name, label, form, *_, offset = _DESCRIPTOR.unpack(raw)
@@ -124,13 +125,11 @@ def _variables(data: bytes, path: Path) -> tuple[list[Variable], int]:
         )
         if bad:
             raise InvalidFileError(f"{path}: variable {i + 1} has a damaged descriptor")
+        if variable.name in seen:
+            raise InvalidFileError(f"{path}: variable {variable.name} is declared twice")
+        seen.add(variable.name)
         variables.append(variable)
         width += length
-    seen: set[str] = set()
-    for v in variables:
-        if v.name in seen:
-            raise InvalidFileError(f"{path}: variable {v.name} is declared twice")
-        seen.add(v.name)
     obs = -(-end // RECORD) * RECORD
     if not data[obs:].startswith(_OBS):
         raise InvalidFileError(f"{path}: has no data header after its variable list")
