@@ -81,7 +81,8 @@ def plot_data(
     {'panel': dtype('O'), 'estimate': dtype('float64')}
     """
     import pandas as pd  # lazy: only a process that draws needs it
+    import polars as pl
 
-    frame = data.to_pandas() if hasattr(data, "to_pandas") else pd.DataFrame(data)
+    frame = data.to_pandas() if isinstance(data, pl.DataFrame) else pd.DataFrame(data)
     text = [name for name, dtype in frame.dtypes.items() if isinstance(dtype, pd.StringDtype)]
     return frame.astype(dict.fromkeys(text, object)) if text else frame
