@@ -40,7 +40,6 @@ from pathlib import Path
 EDIT_TITLE, EDIT_MODEL = "one spec edited, title", "one spec edited, population"
 GOALS = {"cold": 30.0, "forced": 20.0, "unchanged": 1.0, EDIT_TITLE: 5.0, EDIT_MODEL: 5.0}
 RSS_GOAL_GB = 1.0
-CPU_SECONDS: list[float] = []  # each run's CPU seconds (user + system), in the order run
 
 
 def run_once(
@@ -50,9 +49,10 @@ def run_once(
     extra: list[str] | None = None,
     log: Path | None = None,
     source: Path | None = None,
-) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GB) of one `nhanes-mg run` in its own process (its standard
-    output into ``log`` when given; ``source``: the ``src`` folder to run, else the installed
+) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system, the run's processes together: its workers and
+    xz too) and peak RSS (GB) of one `nhanes-mg run` in its own process (its standard output
+    into ``log`` when given; ``source``: the ``src`` folder to run, else the installed
     package)."""
     cmd = [sys.executable, "-m", "nhanes_mg", "run", "--mirror", mirror,
            "--data-dir", str(data_dir), "--out", str(out_dir), *(extra or [])]  # fmt: skip
@@ -72,8 +72,7 @@ def run_once(
                           check=True, env=env)  # fmt: skip
     seconds = time.perf_counter() - started
     *_, cpu, peak_kb = done.stdout.strip().splitlines()
-    CPU_SECONDS.append(float(cpu))  # the run's processes together: its workers and xz too
-    return seconds, int(peak_kb) / 1024**2
+    return seconds, float(cpu), int(peak_kb) / 1024**2
 
 
 def main() -> None:
@@ -113,7 +112,7 @@ def main() -> None:
                 assert text.count(old) == 1, f"{edited.name}: {old!r} is not there once"
                 edited.write_text(text.replace(old, new))
             log = profile if label == "cold" else None
-            seconds, peak = run_once(args.mirror, data_dir, out_dir, extra, log)
+            seconds, _, peak = run_once(args.mirror, data_dir, out_dir, extra, log)
             goal = GOALS[label]
             print(f"{label:>27}: {seconds:6.1f} s  (target ≤ {goal:.0f} s: ratio "
                   f"{seconds / goal:.2f})   peak RSS {peak:.2f} GB (target ≤ "
@@ -146,10 +145,10 @@ def compare_cold(repo: Path, mirror: str, rev: str, repeats: int) -> None:
         for i in range(repeats):
             for name, source in trees.items():
                 data_dir, out_dir = work / f"raw{i}{len(seconds[name])}", work / "out"
-                taken, _ = run_once(mirror, data_dir, out_dir, source=source)
+                taken, used, _ = run_once(mirror, data_dir, out_dir, source=source)
                 shutil.rmtree(data_dir, ignore_errors=True)
                 seconds[name].append(taken)
-                cpu[name].append(CPU_SECONDS[-1])
+                cpu[name].append(used)
                 print(f"{name:>12}: {taken:6.1f} s wall, {cpu[name][-1]:6.1f} s CPU")
         for what, values in (("wall", seconds), ("CPU", cpu)):
             ours, theirs = (statistics.median(values[name]) for name in trees)

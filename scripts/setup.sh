@@ -22,5 +22,5 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
 fi
 # the package's bytecode, written now: where PYTHONDONTWRITEBYTECODE is set (as on this
 # project's machines) every process, each run's workers and each CLI test included, would
-# otherwise compile every module of the package again (0.3-0.4 s a process)
+# otherwise compile every module of the package again
 .venv/bin/python -m compileall -q src/nhanes_mg >/dev/null
