@@ -139,6 +139,50 @@ def test_update_rejects_bad_input() -> None:
         base.update(bad=pl.col("no_such_column") + 1)
 
 
+def test_reweighted_equals_design_from_scratch_and_shares_the_sample() -> None:
+    """A replicate's weights on a domain design that has encoded its columns: the estimates
+    (and their design-based SEs) of a design built anew with those weights, pooled alike."""
+    frame = _frame().with_columns(cycle=pl.Series(np.arange(_frame().height) % 2))
+    rng = np.random.default_rng(11)
+    other = frame["wt_mec"].to_numpy() * rng.choice([0.3, 1.7], frame.height)
+    other[:7] = 0.0  # rows out of the replicate stay in the design, as everywhere
+    base = SurveyDesign.pooled(frame, cycle_col="cycle", weights="wt_mec").subset(ADULTS)
+    model = "low ~ mg + age + sex + race + bmi"
+    svyglm(model, base, family="quasibinomial")  # encode the model's columns first
+    reweighted = base.reweighted(other).update(trend=pl.col("mg") / 100)
+    scratch = (
+        SurveyDesign.pooled(
+            frame.with_columns(wt_mec=pl.Series(other), trend=pl.col("mg") / 100),
+            cycle_col="cycle", weights="wt_mec", allow_zero_weights=True,
+        ).subset(ADULTS)
+    )  # fmt: skip
+    for estimate in (
+        lambda d: svyglm(model, d, family="quasibinomial"),
+        lambda d: svyglm("trend ~ older + race + bmi", d.update(**NEW)),
+        lambda d: svymean(["mg", "trend"], d),
+        lambda d: svytotal("low", d),
+        lambda d: svycoxph("Surv(months, died) ~ trend + age", d),
+    ):
+        assert estimate(reweighted).tidy().equals(estimate(scratch).tidy())
+    assert np.array_equal(reweighted.weights, other / 2) and reweighted.domain is base.domain
+    assert reweighted.psu_index is base.psu_index and reweighted.df == scratch.df
+    # the original keeps its weights (and its estimates)
+    assert np.array_equal(base.weights, frame["wt_mec"].to_numpy() / 2)
+
+
+def test_reweighted_rejects_bad_weights() -> None:
+    base = SurveyDesign(_frame(), **DESIGN)
+    n = len(base)
+    for weights, match in (
+        (np.ones(n - 1), "weights for a design of"),
+        (np.full(n, -1.0), "non-negative"),
+        (np.zeros(n), "one positive"),
+        (np.r_[np.nan, np.ones(n - 1)], "finite"),
+    ):
+        with pytest.raises(DesignError, match=match):
+            base.reweighted(weights)
+
+
 @pytest.mark.mirror
 def test_update_on_nhanes_equals_design_from_scratch(
     pooled: pl.DataFrame, mortality: pl.DataFrame

@@ -26,14 +26,13 @@ from nhanes_mg.survey.results import SurveyResult
 from nhanes_mg.usual_intake.calibrate import Calibration, calibrate, calibrate_intake
 from nhanes_mg.usual_intake.replicates import ReplicateWeights, replicate_design
 
-REPLICATE_WEIGHT = "_wr"  # the column that carries one replicate's weights
-
 
 @dataclass
 class CalibratedChain:
     """A calibration and its replicates: ``exposure(r)`` is the calibrated intake at every
     row of the analysis frame under replicate ``r`` (None: the full sample), ``weights(r)``
-    that replicate's weights; :meth:`combine` gives a result with the chain's covariance."""
+    that replicate's weights (every row of the frame, unpooled); :meth:`combine` gives a
+    result with the chain's covariance."""
 
     calibration: Calibration
     replicates: ReplicateWeights
@@ -53,8 +52,8 @@ class CalibratedChain:
             self._exposures[r] = refit.full_length(self.height)
         return pl.Series(self._exposures[r]).fill_nan(None)
 
-    def weights(self, r: int) -> pl.Series:
-        return pl.Series(REPLICATE_WEIGHT, self.replicates.repweights[:, r])
+    def weights(self, r: int) -> np.ndarray:
+        return np.asarray(self.replicates.repweights[:, r])
 
     def combine(self, full: SurveyResult, replicates: Sequence[np.ndarray]) -> SurveyResult:
         """The full-sample result with the covariance of its estimates over the replicates

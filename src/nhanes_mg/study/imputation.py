@@ -578,12 +578,14 @@ class Imputed:
         masks = list(self.imputations.missing.values())
         return int(np.logical_or.reduce(masks).sum()) if masks else 0
 
-    def frame(self, work: pl.DataFrame, i: int) -> pl.DataFrame:
-        """``work`` with imputation ``i``'s values in the eligible rows."""
+    def columns(self, work: pl.DataFrame, i: int) -> dict[str, pl.Series]:
+        """The imputed columns of ``work`` (by name) with imputation ``i``'s values in the
+        eligible rows: what replaces them in the analysis's design."""
         completed = self.imputations.frames[i]
-        return work.with_columns(
-            work[name].scatter(self.rows, completed[name]) for name in self.imputations.missing
-        )
+        return {
+            name: work[name].scatter(self.rows, completed[name])
+            for name in self.imputations.missing
+        }
 
 
 def impute_covariates(

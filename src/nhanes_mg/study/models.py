@@ -38,7 +38,7 @@ from nhanes_mg.study.analysis_frame import (
     tidy_rows,
     weighted_quantiles,
 )
-from nhanes_mg.study.calibrated import REPLICATE_WEIGHT, CalibratedChain, calibrated_chain
+from nhanes_mg.study.calibrated import CalibratedChain, calibrated_chain
 from nhanes_mg.study.flow import Needed, sample_flow
 from nhanes_mg.study.imputation import Imputed, impute_covariates
 from nhanes_mg.study.plan import AnalysisPlan, ModelPlan
@@ -215,24 +215,25 @@ def estimate_model(
     def variant(key: tuple[str, int]) -> SurveyDesign:
         """The domain design of another version of the data: a replicate of the calibration
         chain (its exposure and weights) or an imputation (its covariates), coded alike.
-        Built when needed and dropped after its fits (dozens of designs would not fit in
-        memory together)."""
+
+        Made from the analysis's own domain design, so that its strata, PSUs, domain and
+        the encodings of every column this version leaves alone are shared, not rebuilt
+        (:meth:`SurveyDesign.update`). Built when needed and dropped after its fits (dozens
+        of designs would not fit in memory together)."""
         if key[0] == "replicate":
             assert chain is not None
-            again = work.with_columns(
-                chain.exposure(key[1]).alias(EXPOSURE_COL), chain.weights(key[1])
+            d = domain.reweighted(chain.weights(key[1])).update(
+                **{EXPOSURE_COL: chain.exposure(key[1])}
             )
-            weight_column = REPLICATE_WEIGHT
         else:
             assert imputed is not None
-            again, weight_column = imputed.frame(work, key[1]), weight.weight
-        d = design_for(again, weight_column).update(
-            **added, **{DOMAIN_COL: domain_flag.alias(DOMAIN_COL)}
-        )
+            d = domain.update(**imputed.columns(work, key[1]))
+        # the exposure's columns coded again from this version's values (update() evaluates
+        # on the frame it is given: the coding first, then the products that use it)
         d = d.update(**coded)
         if plan.modifier is not None:
             d = d.update(**_interactions(plan))
-        return d.subset(pl.col(DOMAIN_COL))
+        return d
 
     def fit_all(models: list[ModelTerms]) -> list[SurveyResult]:
         """Each model fitted: on the domain; or over the calibration chain's replicates; or
@@ -244,6 +245,12 @@ def estimate_model(
             if chain is not None
             else [("imputation", i) for i in range(imputed.m)]  # type: ignore[union-attr]
         )
+        # the columns every version shares, encoded once on the domain's rows (by the
+        # full-sample fits of a chain, which its variance needs; else here)
+        full = [_fit(kind, t, domain) for t in models] if chain is not None else []
+        for t in models if chain is None else ():
+            for column in filter(None, (t.outcome, *t.columns)):
+                domain.domain_encoded(column)
         per_variant: list[list[SurveyResult]] = [[] for _ in models]
         with warnings.catch_warnings():  # the full-sample fit says it, not every variant
             if chain is not None:
@@ -254,8 +261,8 @@ def estimate_model(
                     per_variant[j].append(_fit(kind, t, d))
         if chain is not None:
             return [
-                chain.combine(_fit(kind, t, domain), [f.estimate for f in per_variant[j]])
-                for j, t in enumerate(models)
+                chain.combine(full[j], [f.estimate for f in per_variant[j]])
+                for j in range(len(models))
             ]
         combined: list[SurveyResult] = []
         for fits in per_variant:

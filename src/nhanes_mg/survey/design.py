@@ -573,6 +573,53 @@ class SurveyDesign:
         new._memo["domain_columns"] = kept
         return new
 
+    def reweighted(self, weights: np.ndarray) -> SurveyDesign:
+        """The design with other weights for its rows (one replicate weight of a chain that
+        is refitted per replicate, say): strata, PSUs, domain and the encodings of every
+        other column shared, as :meth:`update` shares them.
+
+        Estimates equal those of a design built anew on the frame with ``weights`` in its
+        weight column and the same options (pooled: divided by the same number of cycles).
+        ``weights`` are checked as a new design's (finite, non-negative, one positive); rows
+        of weight 0 stay in the design, as everywhere.
+
+        >>> import polars as pl
+        >>> from nhanes_mg.survey import SurveyDesign, svymean
+        >>> frame = pl.DataFrame({"sdmvstra": [1, 1, 2, 2], "sdmvpsu": [1, 2, 1, 2],
+        ...                       "w": [1.0, 1.0, 1.0, 1.0], "x": [1.0, 2.0, 3.0, 4.0]})
+        >>> d = SurveyDesign(frame, strata="sdmvstra", psu="sdmvpsu", weights="w")
+        >>> float(svymean("x", d.reweighted(np.array([1.0, 1.0, 1.0, 3.0]))).estimate[0])
+        3.0
+        """
+        w = np.array(weights, dtype=np.float64)
+        name = self.weights_col
+        if w.shape != (self._frame.height,):
+            raise DesignError(
+                f"reweighted(): {w.shape[0] if w.ndim else 1} weights for a design of "
+                f"{self._frame.height} rows"
+            )
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):
+            raise DesignError(
+                f"reweighted(): the new {name!r} must be finite and non-negative, one positive"
+            )
+        frame = self._frame.with_columns(pl.Series(name, w))
+        if self.n_cycles:
+            w = w / self.n_cycles
+        w.flags.writeable = False
+        new = self._copy()
+        new._frame = frame
+        new._w = w
+        new._columns = {}
+        new._parent = self
+        new._replaced = frozenset({name})
+        # the domain's rows and their order stay; what depends on the weights is made anew
+        for key in ("domain_index", "domain_rows", "domain_psu_order", "domain_psu"):
+            if key in self._memo:
+                new._memo[key] = self._memo[key]
+        kept = {k: v for k, v in self._memo.get("domain_columns", {}).items() if k != name}
+        new._memo["domain_columns"] = kept
+        return new
+
     def _copy(self) -> SurveyDesign:
         new = object.__new__(SurveyDesign)
         new.__dict__.update(self.__dict__)
