@@ -36,15 +36,26 @@ DPI = 120  # every figure's resolution
 
 def save_png(plot: Any, path: Path) -> None:
     """Save a plotnine ``plot`` as PNG at ``path`` (atomically, at :data:`DPI`), its text
-    never parsed as mathtext."""
+    never parsed as mathtext.
+
+    The bytes are those of ``plot.save(path, dpi=DPI)``, drawn once instead of twice:
+    ``Figure.savefig`` first draws a figure that has a layout engine (plotnine gives every
+    figure one) with rendering switched off, for the layout, then draws it again to render;
+    Agg's ``print_png`` draws once, running the layout engine as it starts. plotnine's
+    ``save_helper`` builds the figure exactly as ``save`` would. ``scripts/bench_figures.py``
+    draws a claim's figures both ways and prints the ratio and whether the bytes are equal.
+    """
     # lazy: the caller has drawn with plotnine, so matplotlib is loaded already
     import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     def save(target: Path) -> None:
         with warnings.catch_warnings(), matplotlib.rc_context({"text.parse_math": False}):
             warnings.simplefilter("ignore")  # plotnine's notes on saving are not for users
             with _text_as_objects():
-                plot.save(target, format="png", dpi=DPI, verbose=False)
+                view = plot.save_helper(filename=target, format="png", dpi=DPI, verbose=False)
+                with matplotlib.rc_context(plot.theme.rcParams):  # as plotnine's save
+                    FigureCanvasAgg(view.figure).print_png(target)
 
     atomic_write(path, save)
 

@@ -81,7 +81,8 @@ def table_one(
         kind = _kind(series)
         levels: list[object] = [None] if kind == "numeric" else [True]
         if kind == "categorical":
-            present = set(series.filter(pl.Series(in_domain)).drop_nulls().cast(pl.String))
+            in_rows = series.filter(pl.Series(in_domain)).drop_nulls().cast(pl.String)
+            present = set(in_rows.unique().to_list())  # not one Python object per row
             order = (  # an Enum's own order (ordered categories stay in order), else sorted
                 series.dtype.categories.to_list()
                 if isinstance(series.dtype, pl.Enum)
