@@ -1,13 +1,14 @@
 """How long drawing one claim's figures takes, in one process: as the package draws them, with
 text handed to plotnine as pandas 3's default pyarrow-backed text instead of Python str, and
 saved by matplotlib's ``savefig`` (which draws each figure twice) instead of Agg's
-``print_png`` (once).
+``print_png`` (once), and with Python's cyclic garbage collector on while a figure is drawn.
 
     .venv/bin/python scripts/bench_figures.py outputs/analytic.parquet [C3] [--repeats 5]
 
 Estimates the claim once, draws its figures once to warm plotnine up, then draws them
-``--repeats`` times each way, in turn, and prints the fastest and median seconds of each
-way, each other way's ratio to the package's, and whether its PNGs are the same bytes.
+``--repeats`` times each way, in turn (each round starting with another way), and prints
+the fastest and median seconds of each way, each other way's ratio to the package's, and
+whether its PNGs are the same bytes.
 """
 
 from __future__ import annotations
@@ -59,7 +60,11 @@ def _savefig() -> Iterator[None]:
 
     def save_png(plot: object, path: Path) -> None:
         def save(target: Path) -> None:
-            with warnings.catch_warnings(), figure_files._text_as_objects():
+            with (
+                warnings.catch_warnings(),
+                figure_files._text_as_objects(),
+                figure_files.cycle_collector_paused(),
+            ):
                 warnings.simplefilter("ignore")
                 import matplotlib
 
@@ -77,10 +82,22 @@ def _savefig() -> Iterator[None]:
             module.save_png = kept  # type: ignore[assignment]
 
 
+@contextlib.contextmanager
+def _collector_on() -> Iterator[None]:
+    """The cyclic garbage collector left on while each figure is drawn."""
+    kept = figure_files.cycle_collector_paused
+    figure_files.cycle_collector_paused = contextlib.nullcontext  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        figure_files.cycle_collector_paused = kept  # type: ignore[method-assign]
+
+
 WAYS = {
     "package": ("as the package draws them", contextlib.nullcontext),
     "arrow": ("text as pyarrow (pandas 3)", _pyarrow_text),
     "savefig": ("saved by Figure.savefig", _savefig),
+    "collector": ("cyclic garbage collector on", _collector_on),
 }
 
 
@@ -98,8 +115,11 @@ def main() -> None:
     folders = {way: Path(tempfile.mkdtemp(prefix=f"nhanes-mg-{way}-")) for way in WAYS}
     seconds: dict[str, list[float]] = {way: [] for way in WAYS}
     paths = figures.write_figures(result, folders["package"])  # warm-up: fonts, caches
-    for _ in range(args.repeats):
-        for way, (_, patched) in WAYS.items():
+    order = list(WAYS)
+    for repeat in range(args.repeats):
+        # each round in another order: a way is not always the one after the same other
+        for way in order[repeat % len(order) :] + order[: repeat % len(order)]:
+            patched = WAYS[way][1]
             started = time.perf_counter()
             with patched():
                 figures.write_figures(result, folders[way])
