@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from nhanes_mg.derive.registry import level_words
 from nhanes_mg.errors import EstimationError, SpecError
@@ -34,7 +33,7 @@ from nhanes_mg.study.analysis_frame import TABLE_SCHEMA, tidy_rows
 from nhanes_mg.study.results import DIFFERENCE_ROLE, DIFFERENCE_SCALES, TEST_ROLE
 from nhanes_mg.study.spec_types import DescriptiveAnalysis, GroupContrast
 from nhanes_mg.survey import SurveyDesign, svyby, svychisq, svycontrast, svymean, svyratio
-from nhanes_mg.survey.results import SurveyResult
+from nhanes_mg.survey.results import SurveyResult, f_sf
 
 GROUP_COL = "_cg"  # the compared column as text, in the descriptive analysis's frame
 RAO_SCOTT, WALD = "Rao–Scott F test", "Wald F test"
@@ -157,5 +156,5 @@ def _wald_f(fit: SurveyResult, order: list[int], df: float) -> tuple[float, floa
         raise EstimationError("the differences between groups have a singular covariance") from None
     ddf = df - k
     f = w / k
-    p = float(stats.f.sf(f, k, ddf)) if ddf > 0 else math.nan
+    p = f_sf(f, k, ddf) if ddf > 0 else math.nan
     return f, float(k), ddf, p

@@ -217,7 +217,7 @@ def _cycle_trend(table: pl.DataFrame, analysis: DescriptiveAnalysis) -> pl.DataF
     """Linear trend across cycles: weighted least squares of the cycle estimates on the cycle
     midpoint (weights 1/SE²), z test of the slope per decade. Cycles are independent samples,
     so their estimates are independent and this is the GLS test of a linear trend."""
-    from scipy.stats import norm
+    from scipy.special import ndtr  # the normal's sf is ndtr(-z), as scipy.stats computes it
 
     rows = []
     keyed = table.with_columns(pl.col("group").fill_null(""), pl.col("subgroup").fill_null(""))
@@ -239,7 +239,7 @@ def _cycle_trend(table: pl.DataFrame, analysis: DescriptiveAnalysis) -> pl.DataF
                     "estimate": [slope],
                     "std_error": [se],
                     "statistic": [z],
-                    "p_value": [float(2 * norm.sf(abs(z)))],
+                    "p_value": [float(2 * ndtr(-abs(z)))],
                     "conf_low": [slope - Z95 * se],
                     "conf_high": [slope + Z95 * se],
                     "df": [math.inf],

@@ -35,10 +35,10 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from nhanes_mg.errors import EstimationError
 from nhanes_mg.survey.design import SurveyDesign, Variable, _label, _name
+from nhanes_mg.survey.results import chi2_sf, f_sf
 
 Statistic = Literal["F", "Chisq", "Wald", "adjWald"]
 STATISTICS: tuple[str, ...] = ("F", "Chisq", "Wald", "adjWald")
@@ -287,7 +287,7 @@ def svychisq(
         statistic=pearson,
         ndf=float(df_chisq),
         ddf=math.inf,
-        p_value=float(stats.chi2.sf(pearson / float(np.mean(np.diag(delta))), df_chisq)),
+        p_value=chi2_sf(pearson / float(np.mean(np.diag(delta))), df_chisq),
         test="Chisq",
         method="Pearson's X^2: Rao & Scott adjustment",
         rows=names[0],
@@ -322,7 +322,7 @@ def _interaction_contrasts(nr: int, nc: int) -> np.ndarray:
 
 
 def _f_sf(f_stat: float, ndf: float, ddf: float) -> float:
-    return float(stats.f.sf(f_stat, ndf, ddf))
+    return f_sf(f_stat, ndf, ddf)
 
 
 def _wald(

@@ -16,7 +16,6 @@ from typing import Any, Literal, NoReturn, cast
 
 import numpy as np
 import polars as pl
-from scipy import stats
 from scipy.linalg import blas, lapack
 from scipy.special import xlogy
 
@@ -27,7 +26,7 @@ from nhanes_mg.survey._scratch import scratch
 from nhanes_mg.survey.design import SurveyDesign, SurveyWarning, psu_totals
 from nhanes_mg.survey.mi import ImputationDesigns
 from nhanes_mg.survey.replicate import ReplicateDesign
-from nhanes_mg.survey.results import SurveyResult, wald
+from nhanes_mg.survey.results import SurveyResult, chi2_sf, f_sf, wald
 from nhanes_mg.survey.terms import ModelTerms
 
 Family = Literal["gaussian", "binomial", "quasibinomial", "poisson", "quasipoisson"]
@@ -991,10 +990,10 @@ def regtermtest(
     ddf = float(getattr(model, "df_residual", math.inf)) if df is None else float(df)
     if math.isinf(ddf):
         stat = chisq
-        p = float(stats.chi2.sf(chisq, k))
+        p = chi2_sf(chisq, k)
     else:
         stat = chisq / k
-        p = float(stats.f.sf(stat, k, ddf))
+        p = f_sf(stat, k, ddf)
     nan = np.array([math.nan])
     return RegTermTestResult(
         terms=[" + ".join(names)],

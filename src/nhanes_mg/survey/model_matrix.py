@@ -8,18 +8,20 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 import polars as pl
-from formulaic import Formula, model_matrix
 
 from nhanes_mg.errors import EstimationError
 from nhanes_mg.survey import splines as _splines
 from nhanes_mg.survey._scratch import scratch
 from nhanes_mg.survey.design import Encoded, SurveyDesign
 from nhanes_mg.survey.terms import ModelTerms
+
+if TYPE_CHECKING:
+    from formulaic import Formula
 
 
 @dataclass
@@ -113,6 +115,9 @@ def _variables(
 @lru_cache(maxsize=256)
 def _parsed(formula: str) -> Formula:
     """A formula parsed once per process (formulaic's parser costs ~0.3 ms a call)."""
+    # lazy: formulaic (a tenth of a second to import) only for what the fast path leaves
+    from formulaic import Formula
+
     return Formula(formula)
 
 
@@ -192,6 +197,8 @@ def build(
         if isinstance(pdf[col].dtype, pd.CategoricalDtype) and col not in reference:
             pdf[col] = pdf[col].cat.remove_unused_categories()
     try:
+        from formulaic import model_matrix  # lazy, as in _parsed
+
         mm = model_matrix(_parsed(formula), pdf, na_action="raise")
     except Exception as exc:
         raise EstimationError(f"cannot build the model matrix of {formula!r}: {exc}") from exc

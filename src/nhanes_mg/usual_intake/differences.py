@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats as sps
+from scipy import special
 
 from nhanes_mg.errors import EstimationError
 from nhanes_mg.usual_intake.arrays import CONFIDENCE, STAT_NAMES
@@ -69,7 +69,8 @@ def domain_differences(
                 se = float(np.sqrt(v[0]))
             df = unit.design.df
             t = theta / se if se > 0 else math.nan
-            q = float(sps.t.ppf(0.5 + CONFIDENCE / 2, df)) if df > 0 else math.nan
+            # Student t (scipy.stats' t.ppf and t.sf, without importing scipy.stats)
+            q = float(special.stdtrit(df, 0.5 + CONFIDENCE / 2)) if df > 0 else math.nan
             rows.append(
                 {
                     **{k: row[k] for k in key},
@@ -78,7 +79,7 @@ def domain_differences(
                     "estimate": theta,
                     "std_error": se,
                     "statistic": t,
-                    "p_value": float(2 * sps.t.sf(abs(t), df)) if df > 0 else math.nan,
+                    "p_value": float(2 * special.stdtr(df, -abs(t))) if df > 0 else math.nan,
                     "conf_low": theta - q * se,
                     "conf_high": theta + q * se,
                     "df": df,

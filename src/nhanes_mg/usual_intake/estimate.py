@@ -83,7 +83,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats as sps
+from scipy import special
 
 from nhanes_mg.errors import EstimationError
 from nhanes_mg.usual_intake.arrays import (
@@ -416,7 +416,8 @@ def _table(
         unit = units[unit_label]
         R = unit.n_replicates
         df = unit.design.df
-        t = float(sps.t.ppf(0.5 + CONFIDENCE / 2, df)) if R and df > 0 else np.nan
+        # Student t's quantile (scipy.stats' t.ppf, without importing scipy.stats)
+        t = float(special.stdtrit(df, 0.5 + CONFIDENCE / 2)) if R and df > 0 else np.nan
         for nut in state.nutrients:
             for basis in BASES:
                 for method in ("usual", "day1"):
