@@ -11,7 +11,7 @@ reads them with pyreadstat instead, as the package did before it had its own rea
 ``--compare`` it also reads every file with pyreadstat and prints how many frames and labels
 are the same as the package's (the check ``tests/test_data_xpt.py`` makes on a selection);
 with ``--codecs`` it writes and reads the parsed tables of the parquet cache with polars'
-default codec (zstd) and with the cache's (lz4), alternately, and prints the seconds, their
+default codec (zstd, the cache's) and with lz4, alternately, and prints the seconds, their
 ratios and the sizes.
 """
 
@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("--pyreadstat", action="store_true", help="read with pyreadstat")
     parser.add_argument("--compare", action="store_true", help="compare with pyreadstat's")
-    parser.add_argument("--codecs", action="store_true", help="the cache's codec against zstd")
+    parser.add_argument("--codecs", action="store_true", help="the cache's zstd against lz4")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="nhanes-mg-parse-"))
     try:

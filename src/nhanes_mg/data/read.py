@@ -278,10 +278,7 @@ def read_xpt(
     _check_rows(frame, path, expected_rows, rows_source)  # a wrong table is never cached
     stamp = _cache_stamp(digest, path, frame)
     try:
-        # lz4, not polars' default zstd: the cache is read by every build and written once;
-        # on the mirror's 153 tables lz4 writes in 0.84x the time and reads in 0.62x, for
-        # 85 MB instead of 50 MB (scripts/bench_parse.py --codecs)
-        atomic_write(parquet, lambda p: frame.write_parquet(p, compression="lz4", metadata=stamp))
+        atomic_write(parquet, lambda p: frame.write_parquet(p, metadata=stamp))
         atomic_write(labels_json, lambda p: p.write_text(json.dumps(labels)))
     except OSError:
         pass  # a read-only data dir: the cache only saves time, the table is right without it
