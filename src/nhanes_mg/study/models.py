@@ -245,11 +245,11 @@ def estimate_model(
             if chain is not None
             else [("imputation", i) for i in range(imputed.m)]  # type: ignore[union-attr]
         )
-        # the columns every version shares, encoded once on the domain's rows (by the
-        # full-sample fits of a chain, which its variance needs; else here)
+        # the columns every version shares, encoded once on the domain's rows: by the
+        # full-sample fits of a chain (its variance needs them), else here
         full = [_fit(kind, t, domain) for t in models] if chain is not None else []
-        for t in models if chain is None else ():
-            for column in filter(None, (t.outcome, *t.columns)):
+        if chain is None:
+            for column in {c for t in models for c in (t.outcome, *t.columns) if c}:
                 domain.domain_encoded(column)
         per_variant: list[list[SurveyResult]] = [[] for _ in models]
         with warnings.catch_warnings():  # the full-sample fit says it, not every variant

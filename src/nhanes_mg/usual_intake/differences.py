@@ -18,6 +18,7 @@ import polars as pl
 from scipy import special
 
 from nhanes_mg.errors import EstimationError
+from nhanes_mg.survey.results import critical_value
 from nhanes_mg.usual_intake.arrays import CONFIDENCE, STAT_NAMES
 from nhanes_mg.usual_intake.estimate import UsualIntakeResult
 
@@ -69,8 +70,7 @@ def domain_differences(
                 se = float(np.sqrt(v[0]))
             df = unit.design.df
             t = theta / se if se > 0 else math.nan
-            # Student t (scipy.stats' t.ppf and t.sf, without importing scipy.stats)
-            q = float(special.stdtrit(df, 0.5 + CONFIDENCE / 2)) if df > 0 else math.nan
+            q = critical_value(CONFIDENCE, df) if df > 0 else math.nan
             rows.append(
                 {
                     **{k: row[k] for k in key},
@@ -79,6 +79,7 @@ def domain_differences(
                     "estimate": theta,
                     "std_error": se,
                     "statistic": t,
+                    # Student t's two-sided tail, as scipy.stats' t.sf computes it
                     "p_value": float(2 * special.stdtr(df, -abs(t))) if df > 0 else math.nan,
                     "conf_low": theta - q * se,
                     "conf_high": theta + q * se,

@@ -83,9 +83,9 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import special
 
 from nhanes_mg.errors import EstimationError
+from nhanes_mg.survey.results import critical_value
 from nhanes_mg.usual_intake.arrays import (
     BASES,
     CONFIDENCE,
@@ -416,8 +416,7 @@ def _table(
         unit = units[unit_label]
         R = unit.n_replicates
         df = unit.design.df
-        # Student t's quantile (scipy.stats' t.ppf, without importing scipy.stats)
-        t = float(special.stdtrit(df, 0.5 + CONFIDENCE / 2)) if R and df > 0 else np.nan
+        t = critical_value(CONFIDENCE, df) if R and df > 0 else np.nan
         for nut in state.nutrients:
             for basis in BASES:
                 for method in ("usual", "day1"):
