@@ -5,6 +5,7 @@ from pixels."""
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 import pytest
-from plotnine import geom_hline, ggplot
+from plotnine import aes, geom_hline, ggplot
 
 from nhanes_mg.report import figure_curves, figures
 from nhanes_mg.study.results import SpecResult
@@ -139,6 +140,48 @@ def test_forest_of_odds_ratios_with_the_published_estimate(forest: SpecResult) -
     assert row["panel"].endswith("(adjusted)")  # beside the estimate the verdict reads
     assert _hlines(plot) == [1.0]  # no effect on the ratio scale
     assert any(type(s).__name__ == "scale_y_log10" for s in plot.scales)
+
+
+def _drawn(plot: ggplot) -> list[pd.DataFrame]:
+    """Each layer's data as plotnine draws it (positions dodged), rows in a fixed order,
+    without the group ids."""
+    import matplotlib.pyplot as plt
+
+    built = copy.deepcopy(plot)
+    plt.close(built.draw())
+    frames = [layer.data.drop(columns="group") for layer in built.layers]
+    order = ["PANEL", "x", "y", "yintercept"]
+    return [
+        f.sort_values([c for c in order if c in f.columns]).reset_index(drop=True) for f in frames
+    ]
+
+
+def _default_groups(plot: ggplot) -> ggplot:
+    """The plot with plotnine's own groups (every discrete column: one per row here)."""
+    default = copy.deepcopy(plot)
+    default.mapping = aes(**{k: v for k, v in plot.mapping.items() if k != "group"})
+    return default
+
+
+def test_forest_series_groups_draw_where_plotnines_default_groups_do(
+    forest: SpecResult,
+) -> None:
+    """The forest groups its rows by series (stratum × source), since plotnine draws group by
+    group: the dodged positions within each term are those of its default groups."""
+    table = forest.table.filter(pl.col("sensitivity").is_null())
+    women = table.with_columns(
+        stratum=pl.lit("women"), estimate=pl.col("estimate") * 1.1
+    )  # a second stratum: ours dodged three ways beside the published
+    plot, _ = figures._forest(forest, pl.concat([table, women], how="diagonal_relaxed"))
+    assert plot.mapping["group"] == "series"
+    assert _data(plot)["series"].nunique() == 3
+    for mine, default in zip(_drawn(plot), _drawn(_default_groups(plot)), strict=True):
+        pd.testing.assert_frame_equal(mine, default)
+    (verdict,) = forest.verdicts
+    curve = figure_curves.curve(forest, verdict)
+    assert curve is not None and curve.mapping["group"] == "verdict"
+    for mine, default in zip(_drawn(curve), _drawn(_default_groups(curve)), strict=True):
+        pd.testing.assert_frame_equal(mine, default)
 
 
 def test_curve_is_sorted_coloured_by_verdict_with_each_rows_published_value(

@@ -664,6 +664,12 @@ def _forest(
         mapping["shape"] = "source"
     if sources and not strata:  # ours and the published: colour and shape say which
         mapping["color"] = "source"
+    # one group per series (stratum × source) instead of plotnine's default, one per row
+    # (every discrete column, the term too): it draws group by group at ~13 ms each; within a
+    # term the dodge orders the series as the default groups did (tests/test_figures.py)
+    source = pd.Categorical(frame["source"])  # in sorted order, as plotnine orders text
+    frame["series"] = frame["stratum"].cat.codes * len(source.categories) + source.codes
+    mapping["group"] = "series"
     if strata or sources:
         point = geom_pointrange(position=dodge, size=0.4)
     else:  # one series: a legend would say nothing

@@ -103,7 +103,9 @@ def validation_figure(table: pl.DataFrame, stamp: str = "") -> tuple[ggplot, flo
     # one legend: colour and shape both say what a point is (published, or ours and its status)
     shapes = {k: ("s" if k == PUBLISHED else "o") for k in present}
     plot = (
-        ggplot(frame, aes(x="value", y="target", color="what", shape="what"))
+        # grouped by what a point is, not plotnine's default (one group per target, each
+        # drawn apart): the nudges do not depend on groups
+        ggplot(frame, aes(x="value", y="target", color="what", shape="what", group="what"))
         + theme_bw()
         + geom_errorbarh(
             aes(xmin="low", xmax="high"), data=pub[pub["low"] < pub["high"]], height=0.18,
