@@ -9,13 +9,23 @@ Estimates the claim once, draws its figures once to warm plotnine up, then draws
 ``--repeats`` times each way, in turn (each round starting with another way), and prints
 the fastest and median seconds of each way, each other way's ratio to the package's, and
 whether its PNGs are the same bytes.
+
+With ``--against REV`` it draws every shipped claim's figures (estimated once, by this tree)
+with this tree's figure code and with REV's (checked out beside it), each in a process of its
+own, alternately ``--repeats`` times each, and prints each round, the medians and their ratio:
+
+    .venv/bin/python scripts/bench_figures.py outputs/analytic.parquet --against c0f1361
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -101,13 +111,70 @@ WAYS = {
 }
 
 
+# a drawing process of --against: every claim's figures from the documents in argv[1], twice
+# (the first to warm plotnine up), with whichever figure code PYTHONPATH puts first
+DRAW_ALL = """
+import json, sys, tempfile, time
+from pathlib import Path
+import polars as pl
+from nhanes_mg.report.figures import write_figures
+from nhanes_mg.study.results import result_from_document
+from nhanes_mg.study.spec import load_shipped_specs
+root, results = Path(sys.argv[1]), []
+for spec in load_shipped_specs():
+    frames = {p.name.split("__", 1)[1].removesuffix(".parquet"): pl.read_parquet(p)
+              for p in root.glob(f"{spec.id}__*.parquet")}
+    document = json.loads((root / f"{spec.id}.json").read_text())
+    results.append(result_from_document(spec, document, frames))
+folder = Path(tempfile.mkdtemp())
+for result in results:
+    write_figures(result, folder)
+started = time.perf_counter()
+count = sum(len(write_figures(result, folder)) for result in results)
+print(time.perf_counter() - started, count)
+"""
+
+
+def compare_all(frame: pl.DataFrame, rev: str, repeats: int) -> None:
+    """Every claim's figures drawn by this tree and by ``rev``, alternately."""
+    from bench_run import beside  # scripts/: one way to check a commit out beside this tree
+    from nhanes_mg.study.results import result_document
+
+    repo = Path(__file__).resolve().parents[1]
+    with beside(repo, rev) as (work, trees):
+        documents = work / "results"
+        documents.mkdir()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for spec in load_shipped_specs():
+                data, frames = result_document(run_spec(spec, frame))
+                (documents / f"{spec.id}.json").write_text(json.dumps(data))
+                for name, table in frames.items():
+                    table.write_parquet(documents / f"{spec.id}__{name}.parquet")
+        seconds: dict[str, list[float]] = {name: [] for name in trees}
+        for _ in range(repeats):
+            for name, source in trees.items():
+                env = {**os.environ, "PYTHONPATH": str(source), "OPENBLAS_NUM_THREADS": "1"}
+                command = [sys.executable, "-c", DRAW_ALL, str(documents)]
+                done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+                taken, count = done.stdout.split()
+                seconds[name].append(float(taken))
+                print(f"{name:>12}: {count} figures in {float(taken):.2f} s")
+        ours, theirs = (statistics.median(seconds[name]) for name in trees)
+        print(f"medians: this tree {ours:.2f} s, {rev} {theirs:.2f} s; ratio {ours / theirs:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("analytic", type=Path)
     parser.add_argument("claim", nargs="?", default="C3")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--against", metavar="REV", help="every claim's figures, against REV's")
     args = parser.parse_args()
     frame = pl.read_parquet(args.analytic)
+    if args.against:
+        compare_all(frame, args.against, args.repeats)
+        return
     spec = next(s for s in load_shipped_specs() if s.id == args.claim)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the estimates' own warnings: not what is measured

@@ -28,6 +28,7 @@ their ratio: on a machine whose speed drifts with other load, the comparison tha
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 EDIT_TITLE, EDIT_MODEL = "one spec edited, title", "one spec edited, population"
@@ -125,8 +127,10 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def compare_cold(repo: Path, mirror: str, rev: str, repeats: int) -> None:
-    """The cold run of this tree and of ``rev``, alternately, with their medians' ratio."""
+@contextlib.contextmanager
+def beside(repo: Path, rev: str) -> Iterator[tuple[Path, dict[str, Path]]]:
+    """A scratch folder and the ``src`` folders of this tree and of ``rev`` (checked out in
+    the scratch folder, bytecode written as scripts/setup.sh writes ours), removed after."""
     work = Path(tempfile.mkdtemp(prefix="nhanes-mg-bench-"))
     other = work / "baseline"
     git = ["git", "-C", str(repo)]
@@ -134,9 +138,18 @@ def compare_cold(repo: Path, mirror: str, rev: str, repeats: int) -> None:
                    capture_output=True)  # fmt: skip
     try:
         trees = {"this tree": repo / "src", rev: other / "src"}
-        for source in trees.values():  # bytecode written, as scripts/setup.sh does for ours
+        for source in trees.values():
             subprocess.run([sys.executable, "-m", "compileall", "-q", str(source)], check=True,
                            capture_output=True)  # fmt: skip
+        yield work, trees
+    finally:
+        subprocess.run([*git, "worktree", "remove", "--force", str(other)], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def compare_cold(repo: Path, mirror: str, rev: str, repeats: int) -> None:
+    """The cold run of this tree and of ``rev``, alternately, with their medians' ratio."""
+    with beside(repo, rev) as (work, trees):
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"cold nhanes-mg run on {mirror}: this tree against {rev}, alternately "
               f"({os.cpu_count()} cores, load average {load})")  # fmt: skip
@@ -154,9 +167,6 @@ def compare_cold(repo: Path, mirror: str, rev: str, repeats: int) -> None:
             ours, theirs = (statistics.median(values[name]) for name in trees)
             print(f"medians, {what}: this tree {ours:.1f} s, {rev} {theirs:.1f} s; "
                   f"ratio {ours / theirs:.2f}")  # fmt: skip
-    finally:
-        subprocess.run([*git, "worktree", "remove", "--force", str(other)], capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
