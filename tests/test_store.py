@@ -211,6 +211,11 @@ def test_a_run_reuses_what_did_not_change(
         ).read_bytes(), name
     assert (tmp_path / "b" / "figures" / "C7_curve_combined.png").exists()
     assert "data:image/png;base64," in (tmp_path / "b" / "report.html").read_text()
+    # no validation gallery asked for: none of its files, no section (tests/test_validation.py
+    # has the session's run, which asks for it)
+    assert first.validation is None and not (tmp_path / "a" / "tables" / "validation.csv").exists()
+    assert not (tmp_path / "a" / "figures" / "validation.png").exists()
+    assert "Validation gallery" not in (tmp_path / "a" / "report.md").read_text()
 
     # editing one specification recomputes that one only (the quicker one: C7 is reused)
     c1 = next(p for p in paths if p.name.startswith("C1"))

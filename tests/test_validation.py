@@ -20,7 +20,6 @@ from nhanes_mg.derive import BuildResult
 from nhanes_mg.errors import SpecError
 from nhanes_mg.jobs import run as pipeline
 from nhanes_mg.jobs import validate as command_mod
-from nhanes_mg.study.spec import shipped_spec_paths
 from nhanes_mg.study.validation import (
     COLUMNS,
     DEFINITION_DIFFERS,
@@ -440,10 +439,14 @@ def test_every_target_has_its_expected_status_on_the_real_mirror(
     full_run: pipeline.RunSummary,
 ) -> None:
     """The gallery as ``run`` makes it: a job of the worker pool beside the claims (the
-    session's run of every shipped claim, tests/conftest.py)."""
+    session's run of every shipped claim, tests/conftest.py), its table and figure among the
+    outputs and its section in both reports (a run without it has none: tests/test_store.py)."""
     table = full_run.validation
     assert table is not None
     out = full_run.report_html.parent
+    assert (out / "figures" / "validation.png").read_bytes()[:4] == b"\x89PNG"
+    assert "## Validation gallery" in full_run.report_md.read_text()
+    assert '<h2 id="validation-gallery">Validation gallery</h2>' in full_run.report_html.read_text()
     assert pl.read_csv(out / "tables" / "validation.csv")["status"].to_list() == (
         table["status"].to_list()
     )
@@ -511,46 +514,3 @@ def test_validate_pipeline_writes_the_gallery_and_reuses_it(
     assert first.figure_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "out" / "analytic.parquet").exists()
     assert {"build", "validation"} <= set(again.reused) and again.table.equals(first.table)
-
-
-@pytest.mark.mirror
-def test_run_adds_the_gallery_to_the_report(
-    monkeypatch: pytest.MonkeyPatch,
-    nhanes_data_dir: Path,
-    mirror_dir: Path,
-    build_result: BuildResult,
-    tmp_path: Path,
-) -> None:
-    """``run`` with the gallery (here a hand-made one: the real one is tested above): its
-    table and figure among the outputs, its section in both reports; without it, none."""
-    data_dir = _data_dir_copy(nhanes_data_dir, tmp_path)
-    asked: list[Path] = []
-
-    def compute_gallery(
-        analytic: Path, stage: Path, *args: object, **kwargs: object
-    ) -> pl.DataFrame:
-        asked.append(analytic)
-        command_mod.write_validation(_hand_table(), stage)
-        return _hand_table()
-
-    monkeypatch.setattr(command_mod, "compute_gallery", compute_gallery)
-    quick = [p for p in shipped_spec_paths() if p.name.startswith("C1")]  # the quickest claim
-    with session_build_in_runs(build_result, data_dir):
-        summary = pipeline.run_pipeline(
-            data_dir=data_dir, out_dir=tmp_path / "out", mirror=str(mirror_dir),
-            spec_paths=quick, workers=1, validate=True,
-        )  # fmt: skip
-        plain = pipeline.run_pipeline(
-            data_dir=data_dir, out_dir=tmp_path / "plain", spec_paths=quick, workers=1,
-            do_fetch=False,
-        )  # fmt: skip
-    assert asked and asked[0].name == "analytic.parquet"
-    assert summary.validation is not None and summary.validation.height == 3
-    out = tmp_path / "out"
-    assert (out / "tables" / "validation.csv").exists()
-    assert (out / "figures" / "validation.png").exists()
-    assert "## Validation gallery" in summary.report_md.read_text()
-    assert '<h2 id="validation-gallery">Validation gallery</h2>' in summary.report_html.read_text()
-    assert plain.validation is None and len(asked) == 1
-    assert not (tmp_path / "plain" / "tables" / "validation.csv").exists()
-    assert "Validation gallery" not in plain.report_md.read_text()
