@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from nhanes_mg.report.markup import SYNTHETIC_STAMP, details, to_html
+from nhanes_mg.report.markup import (
+    SYNTHETIC_STAMP,
+    details,
+    embed_figures,
+    to_html,
+    to_html_marked,
+)
 
 HOSTILE = [
     "<script>alert(1)</script>",
@@ -73,3 +79,16 @@ def test_what_the_report_writes_is_kept(tmp_path: Path) -> None:
 
 def test_other_headings_get_a_slug() -> None:
     assert '<h2 id="validation-gallery">' in to_html("## Validation gallery")
+
+
+def test_a_page_rendered_before_its_figures_are_drawn_gets_them_embedded(tmp_path: Path) -> None:
+    """``run`` renders the page while its workers draw (a mark where each figure goes) and
+    reads the files in at the end: the same page as rendering it then. A mark written in the
+    text is not one: markdown-it replaces the NUL it needs."""
+    png = tmp_path / "C3.png"
+    markdown = "## C3. x\n\n![C3](figure:0)\n\nraw \x00figure:0\x00 mark"
+    marked = to_html_marked(markdown, {"figure:0": png})  # the file is not there yet
+    png.write_bytes(b"PNG")
+    page = embed_figures(marked, {"figure:0": png})
+    assert page == to_html(markdown, {"figure:0": png})
+    assert page.count("UE5H") == 1 and "\x00" not in page  # the text's mark: not a figure

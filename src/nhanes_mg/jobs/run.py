@@ -32,11 +32,13 @@ from nhanes_mg.report.data_files import listed
 from nhanes_mg.report.document import (
     REPORT_FILES,
     SYNTHETIC_STAMP,
+    PreparedReport,
     ReportInputs,
+    prepare_report,
     table_names,
-    write_report,
     write_tables,
 )
+from nhanes_mg.report.figure_plan import figure_paths
 from nhanes_mg.study import declared
 from nhanes_mg.study.results import SpecResult, result_document, result_from_document
 from nhanes_mg.study.spec import check_distinct_ids, load_shipped_specs, load_spec
@@ -82,6 +84,8 @@ class RunSummary:
     reused: list[str] = field(default_factory=list)  # "build" and the specifications reused
     validation: pl.DataFrame | None = None  # the validation gallery (None: not run)
     jobs: dict[str, JobTime] = field(default_factory=dict)  # computed claims and the gallery
+    # the report was rendered while the workers drew the last figures (else at the end)
+    report_while_drawing: bool = False
 
 
 def select_specs(only: Sequence[str] | None = None, spec_paths: Sequence[Path] = ()) -> list[Spec]:
@@ -309,11 +313,34 @@ def _run_with_pool(
                     targets,
                     data_dir=data_dir,
                 )
+        # the report is a function of the results (their keys), the gallery, the build and
+        # the data files it lists: an unchanged run copies it back instead of rendering it
+        report_key = store.key(
+            "report", build_key, [keys[s.id] for s in specs], gallery_store_key, synthetic,
+            _listed_files(data_dir),
+        )  # fmt: skip
+        report_hit = None if force else store.get(report_key)
+        early: list[PreparedReport] = []
+
+        def render_while_drawing(merged: dict[str, SpecResult]) -> None:
+            """The report rendered here while the workers draw the last figures, when all
+            else it shows is in place (not when the gallery or the seam is being made)."""
+            if report_hit is not None or gallery_job is not None or later:
+                return
+            chosen = [done[s.id][0] if s.id in done else merged[s.id] for s in specs]
+            planned = {r.spec.id: figure_paths(r, stage / "figures") for r in merged.values()}
+            planned |= {s.id: done[s.id][1] for s in specs if s.id in done}
+            early.append(
+                prepare_report(
+                    _report_inputs(chosen, planned, data_dir, meta, synthetic, gallery, stage)
+                )
+            )
+
         side: dict[str, pl.DataFrame] = {}  # the gallery's table, when a worker made it
         jobs: dict[str, JobTime] = {}
         computed = _compute(
             todo, stage / ANALYTIC_NAME, own, options, pool, notify, gallery_job, side, jobs,
-            pieces,
+            pieces, render_while_drawing,
         )  # fmt: skip
         for result, paths, timing in computed:
             jobs[result.spec.id] = timing
@@ -346,23 +373,15 @@ def _run_with_pool(
             notify("validation", f"{gallery.height} targets")
 
         started = time.perf_counter()
-        inputs = ReportInputs(results, figures, data_dir, meta, synthetic=synthetic)
-        if (stage / SEAM_FIGURE).exists():
-            inputs.seam_figure = stage / SEAM_FIGURE
-        if gallery is not None:
-            inputs.validation, inputs.validation_figure = gallery, stage / validation.FIGURE
-        # the report is a function of the results (their keys), the gallery, the build and
-        # the data files it lists: an unchanged run copies it back instead of rendering it
-        report_key = store.key(
-            "report", build_key, [keys[r.spec.id] for r in results], gallery_store_key,
-            synthetic, _listed_files(data_dir),
-        )  # fmt: skip
-        hit = None if force else store.get(report_key)
-        if hit is not None and {Path(n) for n in REPORT_FILES} <= set(hit[1]):
+        inputs = _report_inputs(results, figures, data_dir, meta, synthetic, gallery, stage)
+        while_drawing = False
+        if report_hit is not None and {Path(n) for n in REPORT_FILES} <= set(report_hit[1]):
             store.restore(report_key, [Path(n) for n in REPORT_FILES], stage)
             reused.append("report")
         else:
-            write_report(inputs, stage)
+            # rendered while the workers drew, when it was made of these very inputs
+            while_drawing = bool(early) and _same_inputs(early[0].inputs, inputs)
+            (early[0] if while_drawing else prepare_report(inputs)).write(stage)
             store.put(report_key, Payload(data={}), stage, list(REPORT_FILES))
     seconds["report"] = time.perf_counter() - started
     md, html = out_dir / "report.md", out_dir / "report.html"
@@ -373,7 +392,39 @@ def _run_with_pool(
     summary.reused = reused
     summary.validation = gallery
     summary.jobs = jobs
+    summary.report_while_drawing = while_drawing
     return summary
+
+
+def _report_inputs(
+    results: list[SpecResult],
+    figures: dict[str, list[Path]],
+    data_dir: Path,
+    meta: dict[str, object],
+    synthetic: bool,
+    gallery: pl.DataFrame | None,
+    stage: Path,
+) -> ReportInputs:
+    """What the report of a run is made of (the seam's figure when the build made one)."""
+    inputs = ReportInputs(results, figures, data_dir, meta, synthetic=synthetic)
+    if (stage / SEAM_FIGURE).exists():
+        inputs.seam_figure = stage / SEAM_FIGURE
+    if gallery is not None:
+        inputs.validation, inputs.validation_figure = gallery, stage / validation.FIGURE
+    return inputs
+
+
+def _same_inputs(early: ReportInputs, final: ReportInputs) -> bool:
+    """The report rendered early was made of the final inputs: the same result objects, the
+    same figure files, the same seam figure and gallery."""
+    return (
+        len(early.results) == len(final.results)
+        and all(a is b for a, b in zip(early.results, final.results, strict=True))
+        and early.figures == final.figures
+        and early.seam_figure == final.seam_figure
+        and early.validation is final.validation
+        and early.validation_figure == final.validation_figure
+    )
 
 
 def _listed_files(data_dir: Path) -> list[tuple[str, str, bool]]:
@@ -446,9 +497,11 @@ def _compute(
     extra: dict[str, pl.DataFrame] | None = None,
     times: dict[str, JobTime] | None = None,
     stored: _Pieces | None = None,
+    estimated: Callable[[dict[str, SpecResult]], None] | None = None,
 ) -> Iterator[tuple[SpecResult, list[Path], JobTime]]:
     """Run specifications, and the validation gallery's job beside them when given (its table
-    into ``extra``, its time into ``times``).
+    into ``extra``, its time into ``times``). ``estimated`` is called with every
+    specification's result once the last is estimated (its figures may still be drawing).
 
     Each specification's analyses run as pieces in the pool's worker processes (here, with
     one worker allowed; :func:`nhanes_mg.study.pieces.parts_of`): the longest kinds first,
@@ -484,6 +537,7 @@ def _compute(
     timings = {s.id: JobTime() for s in specs}
     drawing: dict[Future[Any], SpecResult] = {}  # tables and figures
     unfinished: dict[str, int] = {}  # a specification's drawing jobs not done yet
+    merged: dict[str, SpecResult] = {}
 
     def draw_when_complete(spec: Spec) -> None:
         if len(got[spec.id]) < len(spec.analyses) + len(spec.sensitivities):
@@ -494,6 +548,9 @@ def _compute(
             share = (k, pool.size)
             drawing[pool.submit(_draw, result, out_dir, synthetic, share)] = result
             unfinished[spec.id] = unfinished.get(spec.id, 0) + 1
+        merged[spec.id] = result
+        if estimated is not None and len(merged) == len(specs):
+            estimated(merged)  # while the workers draw
 
     for spec in specs:
         if not any(s is spec for s, _, _ in todo):  # every piece read back

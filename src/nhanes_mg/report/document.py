@@ -756,7 +756,12 @@ def render_html(inputs: ReportInputs, rendered: tuple[str, dict[str, Path]] | No
     self-contained HTML page (:func:`nhanes_mg.report.markup.to_html`). ``rendered``: the
     markdown already made by :func:`_with_figure_refs` (not made again)."""
     markdown, figures = rendered if rendered is not None else _with_figure_refs(inputs)
-    body = markup.to_html(markdown, figures)
+    return markup.embed_figures(_page(markdown, figures), figures)
+
+
+def _page(markdown: str, figures: dict[str, Path]) -> str:
+    """The HTML page of the report's markdown, a mark where each figure goes."""
+    body = markup.to_html_marked(markdown, figures)
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>\n"
         f"<title>nhanes-mg report</title>\n<style>{_CSS}</style></head><body>\n"
@@ -804,20 +809,41 @@ REPORT_FILES = ("report.md", "report.html", "tables/verdicts.csv")  # what write
 def write_report(inputs: ReportInputs, out_dir: Path) -> tuple[Path, Path]:
     """Write ``report.md`` (figures linked), ``report.html`` (figures embedded) and
     ``tables/verdicts.csv`` (:data:`REPORT_FILES`)."""
-    md_path, html_path, verdicts_path = (out_dir / name for name in REPORT_FILES)
-    table = verdicts_table(inputs.results)
-    if inputs.synthetic:
-        table = table.with_columns(data=pl.lit(SYNTHETIC_STAMP))
-    verdicts_path.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(verdicts_path, table)
-    # rendered once: the markdown file links each figure where the HTML page embeds it
+    return prepare_report(inputs).write(out_dir)
+
+
+@dataclass(frozen=True)
+class PreparedReport:
+    """A report rendered before its figures are drawn (:func:`prepare_report`): ``run``
+    renders it while its workers draw, and :meth:`write` reads the figures in at the end."""
+
+    inputs: ReportInputs
+    markdown: str  # figures referred to as figure:N
+    page: str  # the HTML page, a mark where each figure goes
+    figures: dict[str, Path]  # figure:N → its file
+
+    def write(self, out_dir: Path) -> tuple[Path, Path]:
+        """Write :data:`REPORT_FILES` into ``out_dir`` (every figure drawn by now)."""
+        md_path, html_path, verdicts_path = (out_dir / name for name in REPORT_FILES)
+        table = verdicts_table(self.inputs.results)
+        if self.inputs.synthetic:
+            table = table.with_columns(data=pl.lit(SYNTHETIC_STAMP))
+        verdicts_path.parent.mkdir(parents=True, exist_ok=True)
+        write_csv(verdicts_path, table)
+        # rendered once: the markdown file links each figure where the HTML page embeds it
+        md = re.sub(
+            r"\]\((figure:\d+)\)",
+            lambda m: f"]({os.path.relpath(self.figures[m.group(1)], out_dir)})",
+            self.markdown,
+        )
+        atomic_write(md_path, lambda p: p.write_text(md, encoding="utf-8"))
+        html_text = markup.embed_figures(self.page, self.figures)
+        atomic_write(html_path, lambda p: p.write_text(html_text, encoding="utf-8"))
+        return md_path, html_path
+
+
+def prepare_report(inputs: ReportInputs) -> PreparedReport:
+    """The report of ``inputs`` rendered (markdown and HTML page), its figures not read: they
+    need not be drawn yet, only named (``inputs.figures``)."""
     markdown, figures = _with_figure_refs(inputs)
-    md = re.sub(
-        r"\]\((figure:\d+)\)",
-        lambda m: f"]({os.path.relpath(figures[m.group(1)], out_dir)})",
-        markdown,
-    )
-    atomic_write(md_path, lambda p: p.write_text(md, encoding="utf-8"))
-    html_text = render_html(inputs, (markdown, figures))
-    atomic_write(html_path, lambda p: p.write_text(html_text, encoding="utf-8"))
-    return md_path, html_path
+    return PreparedReport(inputs, markdown, _page(markdown, figures), figures)

@@ -30,6 +30,7 @@ from plotnine import (
 )
 
 from nhanes_mg.figure_files import plot_data
+from nhanes_mg.report.figure_plan import curve_rows
 from nhanes_mg.report.labels import (
     exposure_words,
     outcome_words,
@@ -68,11 +69,7 @@ def curve_label(row: VariantVerdict, v: Verdict) -> str:
 def curve(result: SpecResult, v: Verdict) -> ggplot | None:
     """A statement's specification curve: its estimate in every analysis and sensitivity
     analysis, sorted, coloured by verdict, each row's own published value beside it."""
-    rows_in = [c for c in v.curve if math.isfinite(c.estimate)]
-    # a row on another scale (a difference beside ratios) cannot share a log axis: it is
-    # named under the axis instead of leaving an empty row
-    elsewhere = [c.label for c in rows_in if v.ratio_scale and not c.conf_low > 0]
-    rows_in = [c for c in rows_in if c.label not in elsewhere]
+    rows_in, elsewhere = curve_rows(v)
     if not rows_in:
         return None
     names: dict[int, str] = {}

@@ -51,6 +51,7 @@ from nhanes_mg.data import catalog
 from nhanes_mg.figure_files import plot_data, save_png
 from nhanes_mg.files import inside
 from nhanes_mg.report import figure_curves
+from nhanes_mg.report.figure_plan import PlannedFigure, figure_kind, figure_plan, panel_order
 from nhanes_mg.report.figures_published import (
     is_share,
     published_values,
@@ -72,7 +73,6 @@ from nhanes_mg.study.spec_types import (
     DescriptiveAnalysis,
     ModelAnalysis,
     ReferencePoint,
-    Spec,
     UsualIntakeAnalysis,
 )
 
@@ -82,95 +82,78 @@ OURS = "#2b5c8a"  # our estimates, when colour says nothing else
 THRESHOLD = "firebrick"  # a claim's threshold
 
 
-def figure_kind(analysis: Analysis) -> str:
-    """The layout an analysis's rows are drawn in: ``usual`` (usual intake beside day 1, by
-    domain), ``forest`` / ``forest_linear`` (ratios / differences by term), ``trend`` (by
-    cycle) or ``groups`` (by group, crude beside age-standardized)."""
-    if isinstance(analysis, UsualIntakeAnalysis):
-        return "usual"
-    if isinstance(analysis, ModelAnalysis):
-        return "forest_linear" if analysis.model == "linear" else "forest"
-    return "trend" if analysis.by and analysis.by[0] == "cycle" else "groups"
-
-
 def write_figures(
     result: SpecResult, folder: Path, stamp: str = "", share: tuple[int, int] = (0, 1)
 ) -> list[Path]:
-    """Write the figures of one specification; returns their paths (main figure first).
+    """Write the figures of one specification (:func:`~nhanes_mg.report.figure_plan.
+    figure_plan`); returns their paths (main figure first).
 
     ``share = (k, n)``: only every n-th figure from the k-th (n processes then draw one
-    specification's figures together); the paths returned are still all of them, in order.
+    specification's figures together, each building only its own plots); the paths
+    returned are still all of them, in order.
     """
-    table = result.table.filter(pl.col("sensitivity").is_null())
-    if table.is_empty():
+    planned = figure_plan(result)
+    if not planned:
         return []
     folder.mkdir(parents=True, exist_ok=True)
+    table = result.table.filter(pl.col("sensitivity").is_null())
     spec = result.spec
-    kinds: dict[str, list[str]] = {}
-    for name in panel_order(spec, table["analysis"].unique(maintain_order=True).to_list()):
-        kinds.setdefault(figure_kind(spec.analysis(name)), []).append(name)
-    main = figure_kind(spec.analysis(spec.verdict.analysis)) if spec.verdict else None
-    plots: list[tuple[str, ggplot, float]] = []
-    for kind in sorted(kinds, key=lambda k: k != main):
-        sub = table.filter(pl.col("analysis").is_in(kinds[kind]))
-        if kind.startswith("forest"):
-            plot, height = _forest(result, sub, synthetic=bool(stamp))
-        else:
-            plot = {"trend": _trend, "groups": _groups, "usual": _usual}[kind](result, sub)
-            height = _height(sub)
-        plots.append((kind, plot, height))
-    curve_titles: dict[str, str] = {}
-    for v in result.verdicts:
-        curve = figure_curves.curve(result, v)
-        if curve is not None:
-            kind = f"curve_{v.statement}" if v.statement else "curve"
-            curve_titles[kind] = " — specification curve" + (
-                f" of statement ({v.statement}): {v.text}" if v.statement else ""
-            )
-            lines = sum(len(figure_curves.curve_label(c, v).splitlines()) for c in v.curve)
-            plots.append((kind, curve, max(3.0, 1.4 + 0.25 * lines + 0.2 * len(v.curve))))
-    dose = figure_curves.dose_response(result)
-    if dose is not None:
-        plots.append(("spline", dose, 4.5))
-    survival = figure_curves.survival(result)
-    if survival is not None:
-        plots.append(("survival", survival, 4.5))
     paths = []
-    for i, (kind, plot, height) in enumerate(plots):
-        suffix = {
-            **curve_titles,
-            "spline": " — dose–response",
-            "survival": " — unadjusted survival by exposure category (survey-weighted)",
-        }
-        title = spec.title + suffix.get(kind, "")
-        width = 70 if kind.startswith("curve") else 100  # long row names narrow that plot
-        title = "\n".join(textwrap.wrap(title, width)) + (f"\n{stamp}" if stamp else "")
+    for i, figure in enumerate(planned):
+        path = inside(folder, figure.name)
+        paths.append(path)
+        if i % share[1] != share[0]:
+            continue  # another process draws it
+        plot, height, suffix = _plot(result, table, figure, stamp)
+        width = 70 if figure.kind.startswith("curve") else 100  # long row names narrow it
+        title = "\n".join(textwrap.wrap(spec.title + suffix, width)) + (
+            f"\n{stamp}" if stamp else ""
+        )
         plot = (
             plot
             + labs(title=title)
             + theme(plot_title=element_text(size=10), figure_size=(10, height))
         )
-        path = inside(folder, f"{spec.id}.png" if i == 0 else f"{spec.id}_{kind}.png")
-        paths.append(path)
-        if i % share[1] != share[0]:
-            continue  # another process draws it
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # plotnine's notes on saving are not for users
             save_png(plot, path)
     return paths
 
 
+def _plot(
+    result: SpecResult, table: pl.DataFrame, figure: PlannedFigure, stamp: str
+) -> tuple[ggplot, float, str]:
+    """One planned figure's plot, its height (inches) and what its title adds."""
+    v = figure.verdict
+    if v is not None:
+        plot = figure_curves.curve(result, v)
+        assert plot is not None  # planned: it has rows to draw
+        lines = sum(len(figure_curves.curve_label(c, v).splitlines()) for c in v.curve)
+        suffix = " — specification curve" + (
+            f" of statement ({v.statement}): {v.text}" if v.statement else ""
+        )
+        return plot, max(3.0, 1.4 + 0.25 * lines + 0.2 * len(v.curve)), suffix
+    if figure.kind in ("spline", "survival"):
+        made = (figure_curves.dose_response if figure.kind == "spline" else figure_curves.survival)(
+            result
+        )
+        assert made is not None  # planned: it has rows to draw
+        suffix = {
+            "spline": " — dose–response",
+            "survival": " — unadjusted survival by exposure category (survey-weighted)",
+        }[figure.kind]
+        return made, 4.5, suffix
+    sub = table.filter(pl.col("analysis").is_in(figure.analyses))
+    if figure.kind.startswith("forest"):
+        plot, height = _forest(result, sub, synthetic=bool(stamp))
+        return plot, height, ""
+    layout = {"trend": _trend, "groups": _groups, "usual": _usual}[figure.kind]
+    return layout(result, sub), _height(sub), ""
+
+
 def _height(table: pl.DataFrame) -> float:
     rows = math.ceil(table["analysis"].n_unique() / 2)  # two panels a row
     return max(3.6, min(3.0 * rows + 1.0, 14.0))
-
-
-def panel_order(spec: Spec, names: list[str]) -> list[str]:
-    """Analyses in the order their panels are drawn: each statement's verdict analysis and
-    curve analyses (the claim's main statement first), then the others as specified."""
-    first = [n for s in spec.statements for n in s.analyses]
-    order = list(dict.fromkeys([*first, *(a.name for a in spec.analyses)]))
-    return sorted(names, key=lambda n: order.index(n) if n in order else len(order))
 
 
 def _unit(analysis: Analysis, words: Mapping[str, tuple[str, str]]) -> str:

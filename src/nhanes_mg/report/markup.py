@@ -67,10 +67,27 @@ def to_html(markdown: str, figures: Mapping[str, Path] | None = None) -> str:
     embedded in its place: the page carries its figures, and the parser never reads their
     base64 text (megabytes) as markdown.
     """
+    return embed_figures(to_html_marked(markdown, figures), figures or {})
+
+
+def to_html_marked(markdown: str, figures: Mapping[str, Path] | None = None) -> str:
+    """:func:`to_html` with a mark where each figure's base64 text goes, for
+    :func:`embed_figures` to fill once the files are drawn (the page is rendered while they
+    are). The mark holds a NUL, which markdown-it replaces in any text it is given."""
     parser = _parser()
     tokens = parser.parse(markdown)
     _mark(tokens)
     return str(parser.renderer.render(tokens, parser.options, {"figures": figures or {}}))
+
+
+_FIGURE_MARK = re.compile("\x00(figure:[0-9]+)\x00")
+
+
+def embed_figures(page: str, figures: Mapping[str, Path]) -> str:
+    """``page`` (:func:`to_html_marked`) with each figure's PNG in place of its mark."""
+    return _FIGURE_MARK.sub(
+        lambda m: base64.b64encode(Path(figures[m.group(1)]).read_bytes()).decode("ascii"), page
+    )
 
 
 @cache
@@ -126,5 +143,5 @@ def _image(self: Any, tokens: list[Token], idx: int, options: Any, env: Any) -> 
     alt = html.escape(token.content or "")
     if figure is None:
         return alt  # not one of the report's figures: never fetched, its text instead
-    data = base64.b64encode(Path(figure).read_bytes()).decode("ascii")
-    return f'<img alt="{alt}" src="data:image/png;base64,{data}">'
+    src = str(token.attrGet("src"))  # filled by embed_figures, once the figure is drawn
+    return f'<img alt="{alt}" src="data:image/png;base64,\x00{src}\x00">'
