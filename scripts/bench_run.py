@@ -23,6 +23,12 @@ out beside it), alternately ``--repeats`` times each, and prints each run, the m
 their ratio: on a machine whose speed drifts with other load, the comparison that holds.
 
     .venv/bin/python scripts/bench_run.py --against 86dbc75 --repeats 3
+
+With ``--edits`` as well it compares the two edit rows instead: each tree first runs once on
+a data dir of its own (everything stored), then, alternately, ``--repeats`` times: C3's
+population edited (an age limit one year higher each time), then its title edited (and back).
+
+    .venv/bin/python scripts/bench_run.py --against c0f1361 --edits --repeats 3
 """
 
 from __future__ import annotations
@@ -83,7 +89,11 @@ def main() -> None:
     parser.add_argument("--mirror", default=str(repo.parent / "shared" / "nhanes"))
     parser.add_argument("--against", metavar="REV", help="compare the cold run with REV's")
     parser.add_argument("--repeats", type=int, default=2, help="cold runs of each (--against)")
+    parser.add_argument("--edits", action="store_true", help="compare the edit rows (--against)")
     args = parser.parse_args()
+    if args.against and args.edits:
+        compare_edits(repo, args.mirror, args.against, args.repeats)
+        return
     if args.against:
         compare_cold(repo, args.mirror, args.against, args.repeats)
         return
@@ -166,6 +176,47 @@ def compare_cold(repo: Path, mirror: str, rev: str, repeats: int) -> None:
         for what, values in (("wall", seconds), ("CPU", cpu)):
             ours, theirs = (statistics.median(values[name]) for name in trees)
             print(f"medians, {what}: this tree {ours:.1f} s, {rev} {theirs:.1f} s; "
+                  f"ratio {ours / theirs:.2f}")  # fmt: skip
+
+
+def compare_edits(repo: Path, mirror: str, rev: str, repeats: int) -> None:
+    """The two edit rows of this tree and of ``rev``, alternately, with their medians' ratio."""
+    with beside(repo, rev) as (work, trees):
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"edited-specification runs on {mirror}: this tree against {rev}, alternately "
+              f"({os.cpu_count()} cores, load average {load})")  # fmt: skip
+        own: dict[str, list[str]] = {}
+        for i, (name, source) in enumerate(trees.items()):
+            specs = work / f"specs{i}"
+            specs.mkdir()
+            for path in sorted((repo / "src" / "nhanes_mg" / "specs").glob("*.toml")):
+                shutil.copyfile(path, specs / path.name)
+            own[name] = [a for p in sorted(specs.glob("*.toml")) for a in ("--spec", str(p))]
+            run_once(mirror, work / f"raw{i}", work / f"out{i}", own[name], source=source)
+        seconds: dict[str, dict[str, list[float]]] = {
+            row: {name: [] for name in trees} for row in (EDIT_MODEL, EDIT_TITLE)
+        }
+        title = ("(Deng 2013, Table 2)", "(Deng 2013, Table II)")  # in the title alone
+        for k in range(repeats):
+            for i, (name, source) in enumerate(trees.items()):
+                edited = work / f"specs{i}" / "C3_mg_vitd_deficiency.toml"
+                text = edited.read_text()
+                older = f'population = "age >= {20 + k} AND'
+                assert text.count(older) == 1, f"{edited.name}: {older!r} is not there once"
+                edits = {
+                    EDIT_MODEL: (older, f'population = "age >= {21 + k} AND'),
+                    EDIT_TITLE: title if k % 2 == 0 else title[::-1],
+                }
+                for row, (old, new) in edits.items():
+                    assert edited.read_text().count(old) == 1, f"{edited.name}: {old!r}"
+                    edited.write_text(edited.read_text().replace(old, new))
+                    taken, _, _ = run_once(mirror, work / f"raw{i}", work / f"out{i}", own[name],
+                                           source=source)  # fmt: skip
+                    seconds[row][name].append(taken)
+                    print(f"{row:>27}, {name:>12}: {taken:5.1f} s")
+        for row, values in seconds.items():
+            ours, theirs = (statistics.median(values[name]) for name in trees)
+            print(f"medians, {row}: this tree {ours:.1f} s, {rev} {theirs:.1f} s; "
                   f"ratio {ours / theirs:.2f}")  # fmt: skip
 
 
