@@ -161,12 +161,27 @@ def curve(result: SpecResult, v: Verdict) -> ggplot | None:
         values = [*frame["conf_low"], *frame["conf_high"], *published["published"], null]
         values += [] if v.smallest is None else [v.smallest]
         low, high = min(values), max(values)
-        plot += scale_y_log10(breaks=[b for b in RATIO_BREAKS if low / 1.1 <= b <= high * 1.1])
+        plot += scale_y_log10(breaks=ratio_breaks(low / 1.1, high * 1.1))
     return plot
 
 
 # log-axis breaks of ratio curves: plotnine's defaults can leave a whole side unlabelled
 RATIO_BREAKS = (0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
+# on an axis spanning more than a factor of 4 the breaks near 1 would print into each other
+# ("0.80.9"): the coarser set
+WIDE_RATIO_BREAKS = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+
+
+def ratio_breaks(low: float, high: float) -> list[float]:
+    """The log axis's labelled ratios between ``low`` and ``high``.
+
+    >>> ratio_breaks(0.6, 1.3)
+    [0.7, 0.8, 0.9, 1.0, 1.25]
+    >>> ratio_breaks(0.15, 2.2)
+    [0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0]
+    """
+    breaks = WIDE_RATIO_BREAKS if high > 4 * low else RATIO_BREAKS
+    return [b for b in breaks if low <= b <= high]
 
 
 def dose_response(result: SpecResult) -> ggplot | None:
@@ -237,7 +252,7 @@ def dose_response(result: SpecResult) -> ggplot | None:
     if ratio:
         low = float(curve["conf_low"].min())  # type: ignore[arg-type]
         high = float(curve["conf_high"].max())  # type: ignore[arg-type]
-        plot += scale_y_log10(breaks=[b for b in RATIO_BREAKS if low <= b <= high])
+        plot += scale_y_log10(breaks=ratio_breaks(low, high))
     return plot
 
 
