@@ -24,9 +24,10 @@ their ratio: on a machine whose speed drifts with other load, the comparison tha
 
     .venv/bin/python scripts/bench_run.py --against 86dbc75 --repeats 3
 
-With ``--edits`` as well it compares the two edit rows instead: each tree first runs once on
-a data dir of its own (everything stored), then, alternately, ``--repeats`` times: C3's
-population edited (an age limit one year higher each time), then its title edited (and back).
+With ``--edits`` as well it compares the rows after the first run instead: each tree first runs
+once on a data dir of its own (everything stored), then, alternately, ``--repeats`` times: a
+run with nothing changed, C3's population edited (an age limit one year higher each time),
+its title edited (and back).
 
     .venv/bin/python scripts/bench_run.py --against c0f1361 --edits --repeats 3
 """
@@ -194,7 +195,7 @@ def compare_edits(repo: Path, mirror: str, rev: str, repeats: int) -> None:
             own[name] = [a for p in sorted(specs.glob("*.toml")) for a in ("--spec", str(p))]
             run_once(mirror, work / f"raw{i}", work / f"out{i}", own[name], source=source)
         seconds: dict[str, dict[str, list[float]]] = {
-            row: {name: [] for name in trees} for row in (EDIT_MODEL, EDIT_TITLE)
+            row: {name: [] for name in trees} for row in ("unchanged", EDIT_MODEL, EDIT_TITLE)
         }
         title = ("(Deng 2013, Table 2)", "(Deng 2013, Table II)")  # in the title alone
         for k in range(repeats):
@@ -204,12 +205,14 @@ def compare_edits(repo: Path, mirror: str, rev: str, repeats: int) -> None:
                 older = f'population = "age >= {20 + k} AND'
                 assert text.count(older) == 1, f"{edited.name}: {older!r} is not there once"
                 edits = {
+                    "unchanged": ("", ""),
                     EDIT_MODEL: (older, f'population = "age >= {21 + k} AND'),
                     EDIT_TITLE: title if k % 2 == 0 else title[::-1],
                 }
                 for row, (old, new) in edits.items():
-                    assert edited.read_text().count(old) == 1, f"{edited.name}: {old!r}"
-                    edited.write_text(edited.read_text().replace(old, new))
+                    if old:
+                        assert edited.read_text().count(old) == 1, f"{edited.name}: {old!r}"
+                        edited.write_text(edited.read_text().replace(old, new))
                     taken, _, _ = run_once(mirror, work / f"raw{i}", work / f"out{i}", own[name],
                                            source=source)  # fmt: skip
                     seconds[row][name].append(taken)
