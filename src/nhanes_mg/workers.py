@@ -64,8 +64,8 @@ def quiet_worker() -> None:
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Cancel what has not started and terminate the worker processes (an interrupt or a
-    failure: they would go on writing)."""
+    """Cancel what has not started and terminate the worker processes: on an interrupt or a
+    failure (they would go on writing), or once every job is in (:meth:`WorkerPool.close`)."""
     # ProcessPoolExecutor has no public terminate before Python 3.14: its processes are
     # reached through the private mapping, as the standard library's own tests do.
     processes = list(getattr(pool, "_processes", {}).values())
@@ -149,9 +149,9 @@ class WorkerPool:
 
     def close(self) -> None:
         """Let the workers end, without waiting for them: the main process goes on. When every
-        job submitted is done they are ended at once (an idle worker holds nothing; a worker
-        left to exit would spend ~0.5 s unloading plotnine, pandas … while the interpreter
-        waits for it at its own exit); else they finish their jobs first."""
+        job submitted is done they are ended at once (an idle worker holds nothing; one left
+        to exit by itself unloads plotnine, pandas … while the interpreter waits for it at its
+        own exit); else they finish their jobs first."""
         if self._pool is not None:
             if all(job.done() for job in self._submitted):
                 stop_pool(self._pool)

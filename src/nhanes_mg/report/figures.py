@@ -134,9 +134,8 @@ def _plot(
         )
         return plot, max(3.0, 1.4 + 0.25 * lines + 0.2 * len(v.curve)), suffix
     if figure.kind in ("spline", "survival"):
-        made = (figure_curves.dose_response if figure.kind == "spline" else figure_curves.survival)(
-            result
-        )
+        draw = figure_curves.dose_response if figure.kind == "spline" else figure_curves.survival
+        made = draw(result)
         assert made is not None  # planned: it has rows to draw
         suffix = {
             "spline": " — dose–response",
