@@ -90,5 +90,5 @@ def test_a_page_rendered_before_its_figures_are_drawn_gets_them_embedded(tmp_pat
     marked = to_html_marked(markdown, {"figure:0": png})  # the file is not there yet
     png.write_bytes(b"PNG")
     page = embed_figures(marked, {"figure:0": png})
-    assert page == to_html(markdown, {"figure:0": png})
+    assert '<p><img alt="C3" src="data:image/png;base64,UE5H"></p>' in page
     assert page.count("UE5H") == 1 and "\x00" not in page  # the text's mark: not a figure

@@ -107,7 +107,7 @@ class WorkerPool:
         self.size = workers or default_workers()
         self.modules = modules
         self._pool: ProcessPoolExecutor | None = None
-        self._submitted: list[Future[Any]] = []
+        self._pending: list[Future[Any]] = []
 
     @property
     def started(self) -> bool:
@@ -138,7 +138,9 @@ class WorkerPool:
         pool = self.start()
         if pool is not None:
             submitted = pool.submit(fn, *args)
-            self._submitted.append(submitted)
+            # the jobs not done yet (:meth:`close`), not every result of the run kept alive
+            self._pending = [job for job in self._pending if not job.done()]
+            self._pending.append(submitted)
             return submitted
         done: Future[T] = Future()
         try:
@@ -153,12 +155,12 @@ class WorkerPool:
         to exit by itself unloads plotnine, pandas … while the interpreter waits for it at its
         own exit); else they finish their jobs first."""
         if self._pool is not None:
-            if all(job.done() for job in self._submitted):
+            if all(job.done() for job in self._pending):
                 stop_pool(self._pool)
             else:
                 self._pool.shutdown(wait=False)
             self._pool = None
-            self._submitted = []
+            self._pending = []
 
     def stop(self) -> None:
         """Terminate the workers now (see :func:`stop_pool`)."""

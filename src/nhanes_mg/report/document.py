@@ -751,12 +751,11 @@ details{margin:.5em 0}summary{cursor:pointer;color:#0b5394}
 """
 
 
-def render_html(inputs: ReportInputs, rendered: tuple[str, dict[str, Path]] | None = None) -> str:
+def render_html(inputs: ReportInputs) -> str:
     """The report's markdown (:func:`render_markdown`, figures embedded) as one
-    self-contained HTML page (:func:`nhanes_mg.report.markup.to_html`). ``rendered``: the
-    markdown already made by :func:`_with_figure_refs` (not made again)."""
-    markdown, figures = rendered if rendered is not None else _with_figure_refs(inputs)
-    return markup.embed_figures(_page(markdown, figures), figures)
+    self-contained HTML page (:func:`nhanes_mg.report.markup.to_html`)."""
+    prepared = prepare_report(inputs)
+    return markup.embed_figures(prepared.page, prepared.figures)
 
 
 def _page(markdown: str, figures: dict[str, Path]) -> str:

@@ -51,7 +51,7 @@ from nhanes_mg.data import catalog
 from nhanes_mg.figure_files import plot_data, save_png
 from nhanes_mg.files import inside
 from nhanes_mg.report import figure_curves
-from nhanes_mg.report.figure_plan import PlannedFigure, figure_kind, figure_plan, panel_order
+from nhanes_mg.report.figure_plan import PlannedFigure, figure_plan, panel_order
 from nhanes_mg.report.figures_published import (
     is_share,
     published_values,
@@ -76,7 +76,7 @@ from nhanes_mg.study.spec_types import (
     UsualIntakeAnalysis,
 )
 
-__all__ = ["figure_kind", "panel_order", "panel_title", "write_figures"]
+__all__ = ["panel_title", "write_figures"]
 
 OURS = "#2b5c8a"  # our estimates, when colour says nothing else
 THRESHOLD = "firebrick"  # a claim's threshold
