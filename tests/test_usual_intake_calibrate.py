@@ -6,6 +6,8 @@ attenuation factor λ = cov(T, R | Z) / var(R | Z). Linear and logistic outcomes
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 import pytest
@@ -156,3 +158,20 @@ def test_closed_form_on_the_model_scale() -> None:
     naive = np.polyfit(mean_recall, y, 1)[0]
     calibrated = np.polyfit(predicted, y, 1)[0]
     assert calibrated == pytest.approx(naive / k, rel=1e-10)
+
+
+@pytest.mark.parametrize("spread", [1.0, 4.0, 16.0])
+def test_the_quadrature_agrees_with_eighty_nodes(monkeypatch, spread) -> None:
+    """E[T | R] with :data:`N_NODES` Gauss–Hermite nodes equals the 80-node rule to ~1e-14,
+    for the fitted variances and for variances 4 and 16 times larger."""
+    from nhanes_mg.usual_intake import calibrate as module
+
+    frame = _simulate(np.random.default_rng(5), 3000, "linear", 1.0)
+    cal = calibrate_intake(frame, "mg", ["z"], basis="food")
+    fit = replace(cal.fit, sigma_u2=cal.fit.sigma_u2 * spread, sigma_e2=cal.fit.sigma_e2 * spread)
+    ours = module.predict(cal.data, fit)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(80)
+    monkeypatch.setattr(module, "_NODES", nodes)
+    monkeypatch.setattr(module, "_WEIGHTS", weights / np.sqrt(2 * np.pi))
+    np.testing.assert_allclose(ours, module.predict(cal.data, fit), rtol=1e-13)
+    assert module.N_NODES == 20

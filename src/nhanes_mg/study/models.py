@@ -258,7 +258,7 @@ def estimate_model(
             for key in keys:
                 d = variant(key)
                 for j, t in enumerate(models):
-                    per_variant[j].append(_fit(kind, t, d))
+                    per_variant[j].append(_fit(kind, t, d, full[j] if full else None))
         if chain is not None:
             return [
                 chain.combine(full[j], [f.estimate for f in per_variant[j]])
@@ -806,9 +806,16 @@ def _category_medians(domain: SurveyDesign, categories: dict[str, pl.Expr]) -> d
     return out
 
 
-def _fit(kind: str, terms: str | ModelTerms, domain: SurveyDesign) -> SurveyResult:
+def _fit(
+    kind: str,
+    terms: str | ModelTerms,
+    domain: SurveyDesign,
+    start: SurveyResult | None = None,
+) -> SurveyResult:
     """A model of the plan's columns (:class:`ModelTerms`) or of a formula's right-hand side
-    (the dose–response spline, written as an ``ns()`` term)."""
+    (the dose–response spline, written as an ``ns()`` term); ``start``: the same model's
+    full-sample fit, whose coefficients start a replicate's IRLS (as R's replicate
+    ``svyglm`` starts each replicate; a Cox fit starts from zero)."""
     if kind == "cox":
         rhs = (
             terms if isinstance(terms, ModelTerms) else f"Surv({TIME_COL}, {OUTCOME_COL}) ~ {terms}"
@@ -816,4 +823,5 @@ def _fit(kind: str, terms: str | ModelTerms, domain: SurveyDesign) -> SurveyResu
         return svycoxph(rhs, domain)
     family = "quasibinomial" if kind == "logistic" else "gaussian"
     model = terms if isinstance(terms, ModelTerms) else f"{OUTCOME_COL} ~ {terms}"
-    return svyglm(model, domain, family=family)  # type: ignore[arg-type]
+    first = None if start is None else np.asarray(start.estimate)
+    return svyglm(model, domain, family=family, start=first)  # type: ignore[arg-type]

@@ -62,7 +62,12 @@ def boxcox(y: FloatArray, lam: float) -> FloatArray:
     >>> boxcox(np.array([4.0]), 0.5).tolist()
     [2.0]
     """
-    logy = np.log(y)
+    return boxcox_of_log(np.log(y), lam)
+
+
+def boxcox_of_log(logy: FloatArray, lam: float) -> FloatArray:
+    """:func:`boxcox` from ``log y`` (for callers that transform the same ``y`` under many
+    λ: computed once, not once per λ)."""
     if abs(lam) < 1e-10:
         return logy
     return np.expm1(lam * logy) / lam
@@ -165,11 +170,11 @@ class _Prepared:
     def cross_products(self, lam: float) -> tuple[FloatArray, ...]:
         """X'Wz and z'Wz per block for the Box-Cox scale λ."""
         r = self.rotated
-        z1 = _boxcox_of_log(r.log1_two, lam)
-        z2 = _boxcox_of_log(r.log2_two, lam)
+        z1 = boxcox_of_log(r.log1_two, lam)
+        z2 = boxcox_of_log(r.log2_two, lam)
         zm = (z1 + z2) / _SQRT2
         zd = (z1 - z2) / _SQRT2
-        zs = _boxcox_of_log(r.log1_one, lam)
+        zs = boxcox_of_log(r.log1_one, lam)
         bm = r.Xm.T @ (self.wt * zm)
         bd = r.Xd.T @ (self.wt * zd)
         bs = r.Xs.T @ (self.ws * zs)
@@ -177,13 +182,6 @@ class _Prepared:
         cd = np.array([self.wt @ (zd * zd)])
         cs = np.array([self.ws @ (zs * zs)])
         return bm, bd, bs, cm, cd, cs
-
-
-def _boxcox_of_log(logy: FloatArray, lam: float) -> FloatArray:
-    """:func:`boxcox` from ``log y`` (computed once per fit, not once per λ)."""
-    if abs(lam) < 1e-10:
-        return logy
-    return np.expm1(lam * logy) / lam
 
 
 def _profile(
@@ -291,10 +289,11 @@ def fit_amount_model(
         raise EstimationError("amount model: y must be (n, 2) and X (n, 2, p) with p names")
     keep = (w > 0) & ~np.isnan(y[:, 0])
     reuse = rotated is not None and rotated.matches(y, X, keep)
-    y, X, w = y[keep], X[keep], w[keep]
+    w = w[keep]
     if len(w) == 0:
         raise EstimationError("amount model: no person with a positive weight and a recall")
-    if not reuse:
+    if not reuse:  # the kept persons' data (a reused rotation holds them already)
+        y, X = y[keep], X[keep]
         rotated = RotatedRecalls(y, X)
     assert rotated is not None
     w = w / w.mean()
@@ -355,7 +354,8 @@ def fit_amount_model(
             hi_b,
         )
     ):
-        return fit_amount_model(y, X, w, columns)  # the warm bracket was too narrow
+        # the warm bracket was too narrow: the full search, on the kept persons
+        return fit_amount_model(y[keep] if reuse else y, X[keep] if reuse else X, w, columns)
     cp = prep.cross_products(lam)
     rho = cache[lam][1] if lam in cache else _best_rho(prep, lam, cp, rho_start)
     ll, beta, s2 = _profile(prep, lam, rho, cp)
