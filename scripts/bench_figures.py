@@ -10,6 +10,13 @@ Estimates the claim once, draws its figures once to warm plotnine up, then draws
 the fastest and median seconds of each way, each other way's ratio to the package's, and
 whether its PNGs are the same bytes.
 
+With ``--each`` it estimates every shipped claim and draws each of its figures alone (the
+fastest of two), printing its seconds beside the estimate that shares a claim's figures among
+the workers (:func:`nhanes_mg.report.figure_plan.figure_shares`), and each claim's two shares
+as they are drawn:
+
+    .venv/bin/python scripts/bench_figures.py outputs/analytic.parquet --each
+
 With ``--against REV`` it draws every shipped claim's figures (estimated once, by this tree)
 with this tree's figure code and with REV's (checked out beside it), each in a process of its
 own, alternately ``--repeats`` times each, and prints each round, the medians and their ratio:
@@ -22,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -164,14 +172,45 @@ def compare_all(frame: pl.DataFrame, rev: str, repeats: int) -> None:
         print(f"medians: this tree {ours:.2f} s, {rev} {theirs:.2f} s; ratio {ours / theirs:.2f}")
 
 
+def each_figure(frame: pl.DataFrame) -> None:
+    """Every shipped figure drawn alone: its seconds beside the sharing's estimate."""
+    from nhanes_mg.report.figure_plan import figure_plan, figure_seconds, figure_shares
+
+    folder = Path(tempfile.mkdtemp(prefix="nhanes-mg-each-"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = [run_spec(spec, frame) for spec in load_shipped_specs()]
+    figures.write_figures(results[0], folder)  # warm-up: fonts, caches
+    for result in results:
+        planned = figure_plan(result)
+        seconds = []
+        for k, figure in enumerate(planned):
+            best = math.inf
+            for _ in range(2):
+                started = time.perf_counter()
+                figures.write_figures(result, folder, share=(k, len(planned)))  # only this one
+                best = min(best, time.perf_counter() - started)
+            seconds.append(best)
+            panels = len(figure.analyses)
+            print(f"{figure.name:28s} {panels:2d} panels  {best:5.2f} s  "
+                  f"(estimate {figure_seconds(figure):.2f} s)")  # fmt: skip
+        shares = figure_shares(planned, 2)
+        drawn = [sum(s for s, k in zip(seconds, shares, strict=True) if k == j) for j in (0, 1)]
+        print(f"{result.spec.id}: two shares {drawn[0]:.2f} s and {drawn[1]:.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("analytic", type=Path)
     parser.add_argument("claim", nargs="?", default="C3")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--against", metavar="REV", help="every claim's figures, against REV's")
+    parser.add_argument("--each", action="store_true", help="each shipped figure's seconds")
     args = parser.parse_args()
     frame = pl.read_parquet(args.analytic)
+    if args.each:
+        each_figure(frame)
+        return
     if args.against:
         compare_all(frame, args.against, args.repeats)
         return

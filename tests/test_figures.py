@@ -16,6 +16,7 @@ import pytest
 from plotnine import aes, geom_hline, ggplot
 
 from nhanes_mg.report import figure_curves, figures
+from nhanes_mg.report.figure_plan import figure_plan, figure_shares
 from nhanes_mg.study.results import SpecResult
 from nhanes_mg.study.spec import parse_spec
 
@@ -86,6 +87,23 @@ def test_write_figures_writes_one_png_per_kind_main_first(
         assert path.read_bytes()[:8] == PNG, path
     # written atomically: nothing else is left in the folder
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(p.name for p in paths)
+
+
+def test_two_shares_draw_every_figure_once(tmp_path: Path, share: SpecResult) -> None:
+    """Two workers drawing their shares of a claim's figures draw each figure once, the
+    same bytes as one process drawing them all."""
+    whole = figures.write_figures(share, tmp_path / "whole")
+    drawn = []
+    for k in (0, 1):
+        folder = tmp_path / f"share{k}"
+        assert [p.name for p in figures.write_figures(share, folder, share=(k, 2))] == [
+            p.name for p in whole
+        ]  # every path named, whichever share draws it
+        drawn += sorted(p.name for p in folder.iterdir())
+    assert sorted(drawn) == sorted(p.name for p in whole)  # each drawn once
+    for p in whole:
+        k = figure_shares(figure_plan(share), 2)[[q.name for q in whole].index(p.name)]
+        assert (tmp_path / f"share{k}" / p.name).read_bytes() == p.read_bytes()
 
 
 def test_no_main_rows_no_figure(tmp_path: Path, share: SpecResult) -> None:

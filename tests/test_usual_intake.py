@@ -392,7 +392,7 @@ def mirror_estimate(nhanes_data_dir) -> tuple[pl.DataFrame, UsualIntakeResult]:
         frame,
         nutrients=("mg",),
         pools={"2003-2006": ("2003-2004", "2005-2006")},
-        n_sim=30,
+        n_sim=10,  # Monte Carlo error far below the 3-point tolerance; the fits are the same
     )
     # one replicate design per population over its cycles and donors (15 strata each)
     assert res.info["design_cycles"] == {

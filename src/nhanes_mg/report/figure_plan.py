@@ -99,6 +99,42 @@ def figure_plan(result: SpecResult) -> list[PlannedFigure]:
     ]
 
 
+# a figure's drawing time, roughly: plotnine's cost per figure and per panel (a layout draws
+# one panel per analysis; a curve, spline or survival figure counts as one):
+# ``scripts/bench_figures.py --each`` prints each shipped figure's seconds beside this
+# estimate. Only used to share a claim's figures evenly among the workers.
+FIGURE_SECONDS, PANEL_SECONDS = 0.1, 0.1
+
+
+def figure_seconds(figure: PlannedFigure) -> float:
+    """About how long drawing ``figure`` takes (:data:`FIGURE_SECONDS`, :data:`PANEL_SECONDS`).
+
+    >>> round(figure_seconds(PlannedFigure("forest", "C3.png", ("a", "b", "c"))), 2)
+    0.4
+    """
+    return FIGURE_SECONDS + PANEL_SECONDS * max(1, len(figure.analyses))
+
+
+def figure_shares(planned: list[PlannedFigure], n: int) -> list[int]:
+    """The share (worker ``0 … n-1``) that draws each planned figure: the longest first
+    (:func:`figure_seconds`), each to the share with the least so far, so that the workers
+    drawing one claim's figures finish together. The same on every worker: each draws the
+    figures of its own share.
+
+    >>> plan = [PlannedFigure("forest", "C3.png", tuple("abcdefgh")),
+    ...         PlannedFigure("curve", "C3_curve.png"), PlannedFigure("spline", "C3_spline.png")]
+    >>> figure_shares(plan, 2)  # the forest of 8 panels alone, the curve and spline together
+    [0, 1, 1]
+    >>> figure_shares(plan, 1)
+    [0, 0, 0]
+    """
+    load, shares = [0.0] * n, [0] * len(planned)
+    for i in sorted(range(len(planned)), key=lambda i: (-figure_seconds(planned[i]), i)):
+        k = min(range(n), key=lambda k: (load[k], k))
+        shares[i], load[k] = k, load[k] + figure_seconds(planned[i])
+    return shares
+
+
 def figure_paths(result: SpecResult, folder: Path) -> list[Path]:
     """Where :func:`~nhanes_mg.report.figures.write_figures` writes ``result``'s figures."""
     return [inside(folder, planned.name) for planned in figure_plan(result)]

@@ -51,7 +51,7 @@ from nhanes_mg.data import catalog
 from nhanes_mg.figure_files import plot_data, save_png
 from nhanes_mg.files import inside
 from nhanes_mg.report import figure_curves
-from nhanes_mg.report.figure_plan import PlannedFigure, figure_plan, panel_order
+from nhanes_mg.report.figure_plan import PlannedFigure, figure_plan, figure_shares, panel_order
 from nhanes_mg.report.figures_published import (
     is_share,
     published_values,
@@ -88,21 +88,22 @@ def write_figures(
     """Write the figures of one specification (:func:`~nhanes_mg.report.figure_plan.
     figure_plan`); returns their paths (main figure first).
 
-    ``share = (k, n)``: only every n-th figure from the k-th (n processes then draw one
-    specification's figures together, each building only its own plots); the paths
-    returned are still all of them, in order.
+    ``share = (k, n)``: only the figures of the k-th of n shares (:func:`~nhanes_mg.report.
+    figure_plan.figure_shares`: n processes then draw one specification's figures together,
+    each building only its own plots); the paths returned are still all of them, in order.
     """
     planned = figure_plan(result)
     if not planned:
         return []
     folder.mkdir(parents=True, exist_ok=True)
     table = result.table.filter(pl.col("sensitivity").is_null())
+    shares = figure_shares(planned, share[1])
     spec = result.spec
     paths = []
     for i, figure in enumerate(planned):
         path = inside(folder, figure.name)
         paths.append(path)
-        if i % share[1] != share[0]:
+        if shares[i] != share[0]:
             continue  # another process draws it
         plot, height, suffix = _plot(result, table, figure, stamp)
         width = 70 if figure.kind.startswith("curve") else 100  # long row names narrow it
