@@ -102,9 +102,9 @@ def table_one(
             ]
         )
         scale = 1.0 if levels == [None] else 100.0
-        for g in [OVERALL, *groups]:
-            cell = in_domain & known & in_group[g]
-            estimate, se = _cell_means(domain, values, cell, weights)
+        cells = [in_domain & known & in_group[g] for g in [OVERALL, *groups]]
+        estimates, ses = _cell_means(domain, values, cells, weights)
+        for g, cell, estimate, se in zip([OVERALL, *groups], cells, estimates, ses, strict=True):
             n = int((cell & (weights > 0)).sum())
             n_missing = int((in_domain & ~known & in_group[g] & (weights > 0)).sum())
             for j, level in enumerate(levels):
@@ -127,21 +127,40 @@ def table_one(
 
 
 def _cell_means(
-    design: SurveyDesign, values: np.ndarray, rows: np.ndarray, weights: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Domain means of the columns of ``values`` over ``rows`` and their linearization SEs —
-    what ``svymean(x, design.subset(rows), na_rm=True)`` computes, without building the
-    domain's design object for every cell (the table has hundreds of cells)."""
-    w = np.where(rows, weights, 0.0)
-    total = w.sum()
-    if not total > 0:
-        nan = np.full(values.shape[1], np.nan)
-        return nan, nan
-    z = np.where(rows[:, None], values, 0.0)
-    mean = (w @ z) / total
-    influence = w[:, None] * (z - mean) / total
-    variance = design.variance(influence, rows)
-    return mean, np.sqrt(np.diag(variance))
+    design: SurveyDesign, values: np.ndarray, cells: Sequence[np.ndarray], weights: np.ndarray
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Domain means of the columns of ``values`` over each of the ``cells`` (row masks) and
+    their linearization SEs — what ``svymean(x, design.subset(cell), na_rm=True)`` computes,
+    without building a domain's design object for every cell (the table has hundreds).
+
+    Only the rows of some cell are read, and the influence values of all cells go side by
+    side into one PSU total (cell by cell only where the variance depends on the rows:
+    :attr:`SurveyDesign.variance_needs_rows`)."""
+    k = values.shape[1]
+    nan = np.full(k, np.nan)
+    index = np.flatnonzero(np.logical_or.reduce(cells))  # the rows of any cell, in order
+    x = values[index]
+    inside = np.column_stack([c[index] for c in cells])  # (m, G)
+    w = np.where(inside, weights[index][:, None], 0.0)  # each cell's weights
+    totals = w.sum(axis=0)
+    means: list[np.ndarray] = []
+    blocks: list[tuple[np.ndarray, np.ndarray]] = []  # a cell's influence values, its rows
+    for g in range(len(cells)):
+        if not totals[g] > 0:
+            means.append(nan)
+            continue
+        mean = (w[:, g] @ x) / totals[g]
+        means.append(mean)
+        blocks.append((w[:, g][:, None] * (x - mean) / totals[g], inside[:, g]))
+    if not blocks:
+        variances = []
+    elif design.variance_needs_rows:
+        variances = [np.diag(design.variance(z[rows], index[rows])) for z, rows in blocks]
+    else:
+        together = np.diag(design.variance(np.hstack([z for z, _ in blocks]), index))
+        variances = [together[i * k : (i + 1) * k] for i in range(len(blocks))]
+    ses = iter(np.sqrt(v) for v in variances)
+    return means, [nan if np.isnan(m).all() else next(ses) for m in means]
 
 
 def _p_value(

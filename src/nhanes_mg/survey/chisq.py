@@ -130,14 +130,13 @@ def _two_variables(x: str | Sequence[Variable]) -> tuple[Variable, Variable]:
     return pair[0], pair[1]
 
 
-def _factor(design: SurveyDesign, var: Variable) -> tuple[np.ndarray, list[str]]:
-    """Codes 0..k-1 (-1 = missing) of a variable on the full frame, levels = its sorted
-    distinct values among the domain rows (R: ``factor()`` of the design's variables)."""
-    series = design._series(var)
+def _factor(design: SurveyDesign, var: Variable, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Codes 0..k-1 (-1 = missing) of a variable at the frame ``rows`` (the domain's), levels =
+    its sorted distinct values there (R: ``factor()`` of the design's variables)."""
+    series = design._series(var)[rows]
     if series.dtype.is_float():
         series = series.fill_nan(None)
-    present = series.filter(pl.Series(design.domain)).drop_nulls()
-    levels = present.unique().sort().to_list()
+    levels = series.drop_nulls().unique().sort().to_list()
     codes = series.replace_strict(
         levels, list(range(len(levels))), default=-1, return_dtype=pl.Int64
     ).to_numpy()
@@ -211,22 +210,25 @@ def svychisq(
     dom = design.domain
     if not dom.any():
         raise EstimationError("svychisq: the domain is empty")
-    ra, row_levels = _factor(design, row_var)
-    cb, col_levels = _factor(design, col_var)
+    # the domain's rows only: every other row is outside the table (and zero in it)
+    in_domain = np.flatnonzero(dom)
+    ra, row_levels = _factor(design, row_var, in_domain)
+    cb, col_levels = _factor(design, col_var, in_domain)
     nr, nc = len(row_levels), len(col_levels)
     names = (_name(row_var), _name(col_var))
     for name, k in zip(names, (nr, nc), strict=True):
         if k < 2:
             raise EstimationError(f"svychisq: {name!r} has {k} level(s) in the domain; need 2")
-    n_rows = int(np.count_nonzero(dom))
-    nu = design.degf_of_psus(design.psu_index[dom])
-    complete = dom & (ra >= 0) & (cb >= 0)
-    w = np.where(complete, design.weights, 0.0)
-    if not (w > 0).any():
+    n_rows = len(in_domain)
+    nu = design.degf_of_psus(design.psu_index[in_domain])
+    known = (ra >= 0) & (cb >= 0)
+    idx = in_domain[known]  # the frame rows in the table
+    w_in = np.asarray(design.weights)[idx]
+    if not (w_in > 0).any():
         raise EstimationError("svychisq: no row with positive weight has both variables")
     k = nr * nc
-    cell = np.where(complete, ra + nr * cb, 0)  # row level fastest, as R's interaction()
-    totals = np.bincount(cell, weights=w, minlength=k)
+    cell_in = (ra + nr * cb)[known]  # row level fastest, as R's interaction()
+    totals = np.bincount(cell_in, weights=w_in, minlength=k)
     grid = totals.reshape(nc, nr).T  # nr x nc weighted table
     empty_rows = [row_levels[i] for i in np.flatnonzero(grid.sum(axis=1) == 0)]
     empty_cols = [col_levels[j] for j in np.flatnonzero(grid.sum(axis=0) == 0)]
@@ -245,19 +247,16 @@ def svychisq(
         }
     )
     pearson = _pearson(grid, n_rows)
-    onehot = np.zeros((len(w), k))
-    idx = np.flatnonzero(complete)
-    onehot[idx, cell[idx]] = 1.0
+    onehot = np.zeros((len(idx), k))
+    onehot[np.arange(len(idx)), cell_in] = 1.0
     if statistic in ("Wald", "adjWald"):
-        return _wald(
-            statistic, design, onehot, complete, w, nr, nc, nu, names, pearson, n_rows, table
-        )
+        return _wald(statistic, design, onehot, idx, w_in, nr, nc, nu, names, pearson, n_rows,
+                     table)  # fmt: skip
 
-    total_w = w.sum()
+    total_w = w_in.sum()
     p = totals / total_w
-    influence = w[:, None] * (onehot - p) / total_w
-    influence[~complete] = 0.0
-    V = design.variance(influence, complete)
+    influence = w_in[:, None] * (onehot - p) / total_w  # the table's rows (others: zero)
+    V = design.variance(influence, idx)
     C = _interaction_contrasts(nr, nc)
     inv_p = np.divide(1.0, p, out=np.zeros_like(p), where=p != 0)
     denom = C.T @ (inv_p[:, None] / n_rows * C)
@@ -329,7 +328,7 @@ def _wald(
     statistic: str,
     design: SurveyDesign,
     onehot: np.ndarray,
-    complete: np.ndarray,
+    rows: np.ndarray,
     w: np.ndarray,
     nr: int,
     nc: int,
@@ -339,16 +338,17 @@ def _wald(
     n_rows: int,
     table: pl.DataFrame,
 ) -> SvyChisqResult:
-    """R's Wald and adjusted Wald tests (``svytotal`` of cells, row and column indicators, 1)."""
+    """R's Wald and adjusted Wald tests (``svytotal`` of cells, row and column indicators, 1)
+    over the table's ``rows`` (frame rows; ``onehot`` and ``w`` are theirs)."""
     k = nr * nc
     r = np.arange(k) % nr
     c = np.arange(k) // nr
     rows_ind = onehot @ (r[:, None] == np.arange(nr)[None, :]).astype(float)
     cols_ind = onehot @ (c[:, None] == np.arange(nc)[None, :]).astype(float)
-    values = np.column_stack([onehot, rows_ind, cols_ind, complete.astype(float)])
+    values = np.column_stack([onehot, rows_ind, cols_ind, np.ones(len(rows))])
     influence = w[:, None] * values
     t = influence.sum(axis=0)
-    sigma = design.variance(influence, complete)
+    sigma = design.variance(influence, rows)
     t_cell, t_row, t_col, t_all = t[:k], t[k : k + nr], t[k + nr : k + nr + nc], t[-1]
     jac = np.zeros((k, k + nr + nc + 1))
     jac[:, :k] = np.eye(k)

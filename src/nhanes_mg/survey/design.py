@@ -809,6 +809,14 @@ class SurveyDesign:
         n_str = int(np.count_nonzero(np.bincount(s.psu_stratum[present], minlength=self.n_strata)))
         return n_psu - n_str
 
+    @property
+    def variance_needs_rows(self) -> bool:
+        """Whether :meth:`variance` depends on its ``rows`` (beyond the influence values):
+        only when single-PSU strata are averaged over the strata present
+        (``lonely_psu="average"`` with a lonely stratum). Otherwise estimators of different
+        domains can share one call, their influence values side by side."""
+        return self.lonely_psu == "average" and bool(self._structure.lonely.any())
+
     def variance(self, influence: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Linearization covariance of estimators with the given influence values.
 
