@@ -143,24 +143,21 @@ def _cell_means(
     inside = np.column_stack([c[index] for c in cells])  # (m, G)
     w = np.where(inside, weights[index][:, None], 0.0)  # each cell's weights
     totals = w.sum(axis=0)
-    means: list[np.ndarray] = []
-    blocks: list[tuple[np.ndarray, np.ndarray]] = []  # a cell's influence values, its rows
-    for g in range(len(cells)):
-        if not totals[g] > 0:
-            means.append(nan)
-            continue
-        mean = (w[:, g] @ x) / totals[g]
-        means.append(mean)
-        blocks.append((w[:, g][:, None] * (x - mean) / totals[g], inside[:, g]))
-    if not blocks:
-        variances = []
-    elif design.variance_needs_rows:
-        variances = [np.diag(design.variance(z[rows], index[rows])) for z, rows in blocks]
-    else:
-        together = np.diag(design.variance(np.hstack([z for z, _ in blocks]), index))
-        variances = [together[i * k : (i + 1) * k] for i in range(len(blocks))]
-    ses = iter(np.sqrt(v) for v in variances)
-    return means, [nan if np.isnan(m).all() else next(ses) for m in means]
+    means = [nan] * len(cells)
+    ses = [nan] * len(cells)
+    blocks: dict[int, np.ndarray] = {}  # the influence values of each cell with weight
+    for g in np.flatnonzero(totals > 0).tolist():
+        means[g] = (w[:, g] @ x) / totals[g]
+        blocks[g] = w[:, g][:, None] * (x - means[g]) / totals[g]
+    if blocks and design.variance_needs_rows:
+        for g, z in blocks.items():
+            rows = inside[:, g]
+            ses[g] = np.sqrt(np.diag(design.variance(z[rows], index[rows])))
+    elif blocks:
+        together = np.sqrt(np.diag(design.variance(np.hstack(list(blocks.values())), index)))
+        for i, g in enumerate(blocks):
+            ses[g] = together[i * k : (i + 1) * k]
+    return means, ses
 
 
 def _p_value(

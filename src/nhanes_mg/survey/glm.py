@@ -536,7 +536,8 @@ def svyglm(
     start : array, optional
         Starting coefficients of the IRLS (R's ``svyglm(start = )``), in the model's column
         order: a refit of the same model on a slightly different version of the data (a
-        replicate of a calibration chain) converges in fewer steps to the same limit.
+        replicate of a calibration chain) converges in fewer steps to the same limit, within
+        the convergence rule.
 
     Returns
     -------
