@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import re
 from html import escape as html_escape
 from pathlib import Path
 
@@ -232,3 +234,30 @@ def test_c2_rests_on_usual_intake_with_day_1_beside(full_run: RunSummary) -> Non
         (pl.col("analysis") == "usual_below_rda_total_adults") & pl.col("sensitivity").is_null()
     )
     assert set(rda["term"]) == {"usual intake", "day 1"}
+
+
+@pytest.mark.mirror
+def test_the_report_is_the_one_its_results_make(
+    full_run: RunSummary, nhanes_data_dir: Path, tmp_path: Path
+) -> None:
+    """Rendered while the workers drew the last figures (once the gallery was in) or after,
+    the report is the one this run's results, figures, gallery and seam figure make, rendered
+    again now: the same but for its hour."""
+    from nhanes_mg.derive.build import SEAM_FIGURE
+    from nhanes_mg.jobs import validate
+    from nhanes_mg.report.document import ReportInputs, write_report
+    from nhanes_mg.report.figure_plan import figure_paths
+
+    out = full_run.report_html.parent
+    inputs = ReportInputs(
+        full_run.results,
+        {r.spec.id: figure_paths(r, out / "figures") for r in full_run.results},
+        nhanes_data_dir, full_run.analytic, validation=full_run.validation,
+        validation_figure=out / validate.FIGURE, seam_figure=out / SEAM_FIGURE,
+    )  # fmt: skip
+    write_report(inputs, tmp_path)
+    generated = re.compile(r"Generated [0-9-]+ [0-9:]+ UTC")
+    for name in ("report.html", "report.md"):
+        ours, again = (d.joinpath(name).read_text() for d in (out, tmp_path))
+        again = again.replace(f"]({os.path.relpath(out, tmp_path)}/", "](")  # its links
+        assert generated.sub("", ours) == generated.sub("", again), name

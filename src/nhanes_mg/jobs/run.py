@@ -322,17 +322,20 @@ def _run_with_pool(
         report_hit = None if force else store.get(report_key)
         early: list[PreparedReport] = []
 
-        def render_while_drawing(merged: dict[str, SpecResult]) -> None:
+        def render_while_drawing(merged: dict[str, SpecResult], made: pl.DataFrame | None) -> None:
             """The report rendered here while the workers draw the last figures, when all
-            else it shows is in place (not when the gallery or the seam is being made)."""
-            if report_hit is not None or gallery_job is not None or later:
+            else it shows is in place: not while the gallery is being made (``made``: its
+            table once its job is done). A seam figure still being drawn is not in these
+            inputs, so the final ones differ and the report is rendered again after."""
+            if report_hit is not None or (gallery_job is not None and made is None):
                 return
             chosen = [done[s.id][0] if s.id in done else merged[s.id] for s in specs]
             planned = {r.spec.id: figure_paths(r, stage / "figures") for r in merged.values()}
             planned |= {s.id: done[s.id][1] for s in specs if s.id in done}
+            shown = made if gallery_job is not None else gallery
             early.append(
                 prepare_report(
-                    _report_inputs(chosen, planned, data_dir, meta, synthetic, gallery, stage)
+                    _report_inputs(chosen, planned, data_dir, meta, synthetic, shown, stage)
                 )
             )
 
@@ -497,11 +500,12 @@ def _compute(
     extra: dict[str, pl.DataFrame] | None = None,
     times: dict[str, JobTime] | None = None,
     stored: _Pieces | None = None,
-    estimated: Callable[[dict[str, SpecResult]], None] | None = None,
+    estimated: Callable[[dict[str, SpecResult], pl.DataFrame | None], None] | None = None,
 ) -> Iterator[tuple[SpecResult, list[Path], JobTime]]:
     """Run specifications, and the validation gallery's job beside them when given (its table
     into ``extra``, its time into ``times``). ``estimated`` is called with every
-    specification's result once the last is estimated (its figures may still be drawing).
+    specification's result once the last is estimated (its figures may still be drawing),
+    and the gallery's table when its job is done by then (else None).
 
     Each specification's analyses run as pieces in the pool's worker processes (here, with
     one worker allowed; :func:`nhanes_mg.study.pieces.parts_of`): the longest kinds first,
@@ -550,7 +554,9 @@ def _compute(
             unfinished[spec.id] = unfinished.get(spec.id, 0) + 1
         merged[spec.id] = result
         if estimated is not None and len(merged) == len(specs):
-            estimated(merged)  # while the workers draw
+            ready = gallery is not None and gallery.done() and gallery.exception() is None
+            made = gallery.result()[0] if ready else None  # type: ignore[union-attr]
+            estimated(merged, made)  # while the workers draw
 
     for spec in specs:
         if not any(s is spec for s, _, _ in todo):  # every piece read back
