@@ -59,9 +59,8 @@ ARCHIVE = REPO.parent / "shared" / "nhanes" / "nhanes-mirror-2001-2018.tar.xz"
 # (their subprocesses inherit it), never the developer's ~/.config/nhanes-mg/store.key. Under
 # pytest-xdist the workers inherit the controller's, made here before they start: the one data
 # dir they share keeps entries every worker can check.
-os.environ.setdefault(
-    "NHANES_MG_STORE_KEY", str(Path(tempfile.gettempdir()) / f"nhanes-mg-test-{os.getpid()}.key")
-)
+OWN_KEY = Path(tempfile.gettempdir()) / f"nhanes-mg-test-{os.getpid()}.key"
+os.environ.setdefault("NHANES_MG_STORE_KEY", str(OWN_KEY))
 # The runs the tests start keep their work in their own process (their subprocesses inherit
 # this): pytest-xdist's workers already use the cores, and a worker pool per run would only add
 # its start-up. The session's full run, and the tests of the pool, ask for two.
@@ -163,6 +162,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 def pytest_unconfigure() -> None:
     if "PYTEST_XDIST_WORKER" not in os.environ:
         Path(os.environ[UNITS_ENV]).unlink(missing_ok=True)
+        if os.environ["NHANES_MG_STORE_KEY"] == str(OWN_KEY):  # the key this session made
+            OWN_KEY.unlink(missing_ok=True)
 
 
 def _in_ci() -> bool:
