@@ -183,12 +183,13 @@ def each_figure(frame: pl.DataFrame) -> None:
     figures.write_figures(results[0], folder)  # warm-up: fonts, caches
     for result in results:
         planned = figure_plan(result)
+        alone = figure_shares(planned, len(planned))  # as many shares as figures: one each
         seconds = []
         for k, figure in enumerate(planned):
             best = math.inf
             for _ in range(2):
                 started = time.perf_counter()
-                figures.write_figures(result, folder, share=(k, len(planned)))  # only this one
+                figures.write_figures(result, folder, share=(alone[k], len(planned)))
                 best = min(best, time.perf_counter() - started)
             seconds.append(best)
             panels = len(figure.analyses)

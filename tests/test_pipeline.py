@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import re
 from html import escape as html_escape
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from nhanes_mg.data.fetch import read_manifest
 from nhanes_mg.errors import SpecError
 from nhanes_mg.jobs.run import RunSummary, select_specs
 from nhanes_mg.study.spec_types import curve_members, judged_rows
+from run_support import assert_report_rendered_again
 
 REQUIRED = ["term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high",
             "df", "n", "scale"]  # fmt: skip
@@ -243,21 +242,4 @@ def test_the_report_is_the_one_its_results_make(
     """Rendered while the workers drew the last figures (once the gallery was in) or after,
     the report is the one this run's results, figures, gallery and seam figure make, rendered
     again now: the same but for its hour."""
-    from nhanes_mg.derive.build import SEAM_FIGURE
-    from nhanes_mg.jobs import validate
-    from nhanes_mg.report.document import ReportInputs, write_report
-    from nhanes_mg.report.figure_plan import figure_paths
-
-    out = full_run.report_html.parent
-    inputs = ReportInputs(
-        full_run.results,
-        {r.spec.id: figure_paths(r, out / "figures") for r in full_run.results},
-        nhanes_data_dir, full_run.analytic, validation=full_run.validation,
-        validation_figure=out / validate.FIGURE, seam_figure=out / SEAM_FIGURE,
-    )  # fmt: skip
-    write_report(inputs, tmp_path)
-    generated = re.compile(r"Generated [0-9-]+ [0-9:]+ UTC")
-    for name in ("report.html", "report.md"):
-        ours, again = (d.joinpath(name).read_text() for d in (out, tmp_path))
-        again = again.replace(f"]({os.path.relpath(out, tmp_path)}/", "](")  # its links
-        assert generated.sub("", ours) == generated.sub("", again), name
+    assert_report_rendered_again(full_run, nhanes_data_dir, tmp_path)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 from pathlib import Path
 
@@ -14,14 +13,12 @@ import polars as pl
 import pytest
 
 from nhanes_mg.derive import BuildResult
-from nhanes_mg.derive.build import SEAM_FIGURE
 from nhanes_mg.errors import DataDirError
 from nhanes_mg.jobs import store as store_module
 from nhanes_mg.jobs.run import run_pipeline
 from nhanes_mg.jobs.store import Payload, ResultStore, code_version
-from nhanes_mg.report.document import ReportInputs, write_report
-from nhanes_mg.report.figure_plan import figure_paths
 from nhanes_mg.study.spec import load_spec, shipped_spec_paths
+from run_support import assert_report_rendered_again
 
 from derive_support import session_build_in_runs
 
@@ -231,19 +228,7 @@ def test_a_run_reuses_what_did_not_change(
     # its report rendered before the figures were drawn, read in at the end: the report
     # rendered now from the same results (the figures drawn) is the same but for its hour
     assert edited.report_while_drawing and not edited.jobs.get("validation")
-    late = tmp_path / "late"
-    late.mkdir()
-    stage = tmp_path / "c"
-    inputs = ReportInputs(
-        edited.results, {r.spec.id: figure_paths(r, stage / "figures") for r in edited.results},
-        data_dir, edited.analytic, seam_figure=stage / SEAM_FIGURE,
-    )  # fmt: skip
-    write_report(inputs, late)
-    generated = re.compile(r"Generated [0-9-]+ [0-9:]+ UTC")
-    for name in ("report.html", "report.md"):
-        ours, rendered = ((d / name).read_text() for d in (stage, late))
-        rendered = rendered.replace(f"]({os.path.relpath(stage, late)}/", "](")  # its links
-        assert generated.sub("", ours) == generated.sub("", rendered), name
+    assert_report_rendered_again(edited, data_dir, tmp_path / "late")
     title = next(r for r in edited.results if r.spec.id == "C1").spec.title
     assert title.startswith("Calcium per magnesium eaten")
     verdicts = pl.read_csv(tmp_path / "c" / "tables" / "verdicts.csv")

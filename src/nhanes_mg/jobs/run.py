@@ -554,8 +554,9 @@ def _compute(
             unfinished[spec.id] = unfinished.get(spec.id, 0) + 1
         merged[spec.id] = result
         if estimated is not None and len(merged) == len(specs):
-            ready = gallery is not None and gallery.done() and gallery.exception() is None
-            made = gallery.result()[0] if ready else None  # type: ignore[union-attr]
+            made = None  # the gallery's table, when its job is done (and did not fail)
+            if gallery is not None and gallery.done() and gallery.exception() is None:
+                made = gallery.result()[0]
             estimated(merged, made)  # while the workers draw
 
     for spec in specs:
