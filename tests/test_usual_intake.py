@@ -13,6 +13,7 @@ from nhanes_mg.usual_intake import (
     UsualIntakeResult,
     estimate_usual_intake,
     fit_amount_model,
+    model,
     replicate_design,
     simulate_frame,
 )
@@ -100,6 +101,63 @@ def test_model_recovers_parameters() -> None:
     ratio = fit.sigma_e2 / fit.sigma_u2
     assert abs(ratio - (SIM["sd_within"] / SIM["sd_between"]) ** 2) < 0.35
     assert abs(fit.beta[1]) < 0.1
+
+
+def _prepared_recalls(seed: int, sd_between: float, anti: float = 0.0) -> model._Prepared:
+    """A two-covariate amount model's prepared data (a third of persons with one recall);
+    ``anti``: the two days' errors that much negatively correlated."""
+    rng = np.random.default_rng(seed)
+    n = 3000
+    u = rng.normal(0.0, sd_between, n)
+    e = rng.normal(0.0, 0.4, (n, 2))
+    e[:, 1] = -anti * e[:, 0] + np.sqrt(1 - anti**2) * e[:, 1]
+    y = np.exp(5.5 + u[:, None] + e)
+    y[rng.random(n) < 0.3, 1] = np.nan
+    X = np.concatenate([np.ones((n, 2, 1)), rng.normal(size=(n, 2, 2))], axis=2)
+    w = rng.uniform(0.5, 1.5, n)
+    return model._Prepared(model.RotatedRecalls(y, X), w / w.mean())
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.3])
+def test_the_rho_slope_is_the_derivative_of_the_profile(lam: float) -> None:
+    prep = _prepared_recalls(3, 0.3)
+    cp = prep.cross_products(lam)
+    for log_rho in (-3.0, -0.7, 0.0, 1.5):
+        h = 1e-5
+        up = model._profile(prep, lam, float(np.exp(log_rho + h)), cp)[0]
+        down = model._profile(prep, lam, float(np.exp(log_rho - h)), cp)[0]
+        assert model._rho_slope(prep, log_rho, cp) == pytest.approx(
+            (up - down) / (2 * h), rel=1e-6, abs=1e-6
+        )
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.3])
+def test_the_best_rho_maximises_the_profile_from_any_start(lam: float) -> None:
+    prep = _prepared_recalls(4, 0.3)
+    cp = prep.cross_products(lam)
+    cold = model._best_rho(prep, lam, cp, None)
+    grid = np.exp(np.linspace(np.log(cold) - 0.5, np.log(cold) + 0.5, 2001))
+    best = grid[np.argmax([model._profile(prep, lam, float(r), cp)[0] for r in grid])]
+    assert np.log(cold) == pytest.approx(np.log(best), abs=1e-3)  # the grid's spacing: 5e-4
+    # a secant start near it, a warm bracket, both, far off: the same root
+    for start, near in ((None, cold * 1.3), (cold * 0.8, None), (cold * 0.8, cold / 1.5),
+                        (cold * 5.0, cold * 5.0), (None, 1e-5)):  # fmt: skip
+        found = model._best_rho(prep, lam, cp, start, near)
+        assert np.log(found) == pytest.approx(np.log(cold), abs=1e-6), (start, near)
+
+
+def test_no_spread_between_persons_puts_rho_at_its_lower_bound() -> None:
+    # days anti-correlated: the likelihood would have σ_u² < 0, so it falls from the bound on
+    prep = _prepared_recalls(5, 0.0, anti=0.5)
+    cp = prep.cross_products(0.0)
+    assert model._rho_slope(prep, model.LOG_RHO_BOUNDS[0], cp) < 0
+    assert model._best_rho(prep, 0.0, cp, None) == pytest.approx(
+        np.exp(model.LOG_RHO_BOUNDS[0]), rel=1e-12
+    )
+    # warm: the bracket's lower end is not the bound, so the search over the full bounds
+    assert model._best_rho(prep, 0.0, cp, 1e-3, 1e-3) == pytest.approx(
+        np.exp(model.LOG_RHO_BOUNDS[0]), rel=1e-12
+    )
 
 
 def test_cycle_without_second_recalls_borrows_lambda_and_ratio() -> None:
