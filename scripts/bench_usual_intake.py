@@ -14,8 +14,8 @@ Usage::
     .venv/bin/python scripts/bench_usual_intake.py --mirror /tmp/mirror/nhanes-mirror \\
         [--cycles 2001-2018] [--n-sim 50] [--jobs 2] [--pair 2011-2014]
 
-The mirror's files are symlinked into a temporary data dir (``load_table`` writes a parquet
-cache under the data dir, never into the mirror).
+The mirror's files are hard-linked (else copied) into a temporary data dir (``load_table``
+writes a parquet cache under the data dir, never into the mirror).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import tempfile
 import time
 import warnings
@@ -38,11 +39,16 @@ USER_DOMAIN = "sex = 'male' AND age >= 20"
 
 
 def _link_mirror(mirror: Path, target: Path) -> None:
+    """The mirror's files in the data dir as hard links (copies across file systems): the
+    package refuses a symbolic link in a data dir."""
     for folder in mirror.iterdir():
         if folder.is_dir():
             (target / folder.name).mkdir()
             for f in folder.iterdir():
-                (target / folder.name / f.name).symlink_to(f)
+                try:
+                    os.link(f, target / folder.name / f.name)
+                except OSError:
+                    shutil.copyfile(f, target / folder.name / f.name)
 
 
 def _cpu() -> float:
