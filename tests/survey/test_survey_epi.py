@@ -365,6 +365,34 @@ def test_chisq_is_symmetric_and_checks_input(toy: SurveyDesign) -> None:
         svychisq("~grp + sex", toy.subset(pl.col("sex") == "1"))
 
 
+def test_chisq_of_a_column_equals_chisq_of_its_expression_for_every_type(
+    toy: SurveyDesign,
+) -> None:
+    """A column of the frame is a factor from its cached encoding, an expression by polars:
+    the same levels, labels, table and test for text, Enum, integer, float (NaN and null
+    missing), boolean (null missing) columns, in a domain."""
+    rng = np.random.default_rng(3)
+    n = toy.frame.height
+    frame = toy.frame.with_columns(
+        grp_enum=pl.col("grp").cast(pl.Enum(["c", "a", "b"])),  # not in sorted order
+        band=pl.Series(rng.integers(0, 3, n)),
+        share=pl.Series(np.where(rng.uniform(size=n) < 0.1, np.nan, rng.integers(0, 3, n) / 2)),
+        flag=pl.Series([None if u < 0.05 else bool(u < 0.5) for u in rng.uniform(size=n)]),
+    ).with_columns(
+        share=pl.when(pl.int_range(pl.len()) % 17 == 0).then(None).otherwise(pl.col("share"))
+    )
+    design = SurveyDesign(frame, strata="sdmvstra", psu="sdmvpsu", weights="wt_mec")
+    domain = design.subset(pl.col("age") >= 20)
+    for column in ("grp", "grp_enum", "band", "share", "flag"):
+        fast = svychisq([column, "sex"], domain)
+        slow = svychisq([pl.col(column).alias(column), "sex"], domain)
+        assert fast.table.equals(slow.table), column
+        assert fast.statistic == pytest.approx(slow.statistic, rel=1e-13), column
+        assert fast.p_value == pytest.approx(slow.p_value, rel=1e-13), column
+    levels = svychisq(["grp_enum", "sex"], domain).table["grp_enum"].unique(maintain_order=True)
+    assert levels.to_list() == ["c", "a", "b"]  # an Enum's levels in its order, as R's factor
+
+
 def test_chisq_wald_and_first_order_agree_on_a_2x2(toy: SurveyDesign) -> None:
     f = svychisq("~y + sex", toy, statistic="F")
     assert f.ndf == pytest.approx(1.0, rel=1e-12)  # a 2 x 2 table: one design effect
