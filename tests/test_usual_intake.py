@@ -147,7 +147,7 @@ def test_the_best_rho_maximises_the_profile_from_any_start(lam: float) -> None:
         assert np.log(found) == pytest.approx(np.log(cold), abs=1e-6), (start, near)
 
 
-def test_no_spread_between_persons_puts_rho_at_its_lower_bound() -> None:
+def test_days_anti_correlated_put_rho_at_its_lower_bound() -> None:
     # days anti-correlated: the likelihood would have σ_u² < 0, so it falls from the bound on
     prep = _prepared_recalls(5, 0.0, anti=0.5)
     cp = prep.cross_products(0.0)

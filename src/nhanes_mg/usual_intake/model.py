@@ -245,11 +245,11 @@ def _best_rho(
 
     The search is bracketed in ``log ρ`` by :data:`LOG_RHO_BOUNDS`, or by ±2 around
     ``start`` (a replicate's warm start). ``near``, the ρ found at a nearby λ, starts a
-    secant iteration, which lands in 3–4 slopes where a bracketed search (Brent's root
-    finder; a bounded minimisation of the profile, twice that) needs about ten; if it leaves
-    the bracket or stalls, the bracketed search decides. Where the slope keeps one sign over
-    the bracket the maximum is at an end of it: at a bound of :data:`LOG_RHO_BOUNDS` that
-    bound, else (a warm bracket too narrow) the search over the full bounds.
+    secant iteration, which lands in 3–4 slopes where Brent's root finder over the bracket
+    needs about ten; if it leaves the bracket or stalls, that bracketed search decides.
+    Where the slope keeps one sign over the bracket the maximum is at an end of it: at a
+    bound of :data:`LOG_RHO_BOUNDS` that bound, else (a warm bracket too narrow) the search
+    over the full bounds.
     """
     if prep.n_two == 0:
         raise EstimationError("the variance ratio needs second recalls; none in this fit")
