@@ -33,6 +33,23 @@ def test_binomial_equals_quasibinomial(diet: SurveyDesign, logit_fit) -> None:
     assert fit.tidy().equals(logit_fit.tidy())
 
 
+def test_a_start_at_the_fit_gives_the_same_fit_and_a_wrong_one_is_refused(
+    diet: SurveyDesign, logit_fit
+) -> None:
+    """R's ``svyglm(start = )``: IRLS started at the fitted coefficients (as a replicate refit
+    starts) stops at the same limit, within the convergence rule; a start of the wrong
+    length is a typed error naming the model's columns."""
+    again = svyglm(LOGIT, diet, family="quasibinomial", reference=REF, start=logit_fit.estimate)
+    np.testing.assert_allclose(again.estimate, logit_fit.estimate, rtol=1e-7, atol=1e-9)
+    # the same within the convergence rule (R's epsilon 1e-8 on the deviance's change)
+    np.testing.assert_allclose(again.tidy()["std_error"], logit_fit.tidy()["std_error"], rtol=1e-4)
+    moved = np.asarray(logit_fit.estimate) * 1.02  # a start near it (a replicate's): the same
+    farther = svyglm(LOGIT, diet, family="quasibinomial", reference=REF, start=moved)
+    np.testing.assert_allclose(farther.estimate, logit_fit.estimate, rtol=1e-6, atol=1e-8)
+    with pytest.raises(NhanesError, match=r"start has 3 coefficient\(s\); the model .* has 20"):
+        svyglm(LOGIT, diet, family="quasibinomial", reference=REF, start=np.zeros(3))
+
+
 def test_odds_ratios(logit_fit) -> None:
     import numpy as np
 

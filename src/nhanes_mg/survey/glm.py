@@ -615,6 +615,11 @@ def svyglm(
     y = data.y
     assert y is not None
     p = len(data.columns)
+    if start is not None and np.shape(start) != (p,):
+        raise EstimationError(
+            f"svyglm: start has {np.size(start)} coefficient(s); the model of {shown!r} has {p} "
+            f"({', '.join(data.columns)})"
+        )
     ops = CellOps(data.cells, p) if data.cells is not None else DenseOps(data.X)
     w_full = base.weights.take(idx) if data.weights is None else data.weights
     if family in ("binomial", "quasibinomial") and not (y.min() >= 0 and y.max() <= 1):
