@@ -375,12 +375,12 @@ def fit_amount_model(
 
     rho_start = start.rho if start is not None else None
     cache: dict[float, tuple[float, float]] = {}
-    last: list[float] = [] if rho_start is None else [rho_start]  # the ρ of the last λ
+    last = rho_start  # the ρ of the last λ: where the next λ's search starts
 
     def neg_profile(lam: float) -> float:
+        nonlocal last
         cp = prep.cross_products(lam)
-        rho = _best_rho(prep, lam, cp, rho_start, last[-1] if last else None)
-        last.append(rho)
+        rho = last = _best_rho(prep, lam, cp, rho_start, last)
         ll = _profile(prep, lam, rho, cp)[0]
         cache[lam] = (ll, rho)
         return -ll
@@ -417,7 +417,7 @@ def fit_amount_model(
         # the warm bracket was too narrow: the full search, on the kept persons
         return fit_amount_model(y[keep] if reuse else y, X[keep] if reuse else X, w, columns)
     cp = prep.cross_products(lam)
-    rho = cache[lam][1] if lam in cache else _best_rho(prep, lam, cp, rho_start, last[-1])
+    rho = cache[lam][1] if lam in cache else _best_rho(prep, lam, cp, rho_start, last)
     ll, beta, s2 = _profile(prep, lam, rho, cp)
     if not np.all(np.isfinite(beta)) or not np.isfinite(s2):
         raise EstimationError("amount model: the fit did not converge (non-finite estimates)")
