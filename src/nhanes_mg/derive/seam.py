@@ -228,32 +228,32 @@ def supplement_seam_figure(seam: pl.DataFrame, path: str | Path) -> Path:
         "Dashed line: the source of the amounts changes. A step there that the cycles on "
         "either side do not show points to the change of method, not of intake."
     ) + _unknown_note(seam)
-    plot = ggplot(frame, aes("year", "estimate", color="derivation", group="derivation"))
-    plot += [
-        theme_bw(),
-        geom_vline(xintercept=seam_year, linetype="dashed", color="#555555"),
-        geom_errorbar(aes(ymin="low", ymax="high"), width=0.5),
-        geom_line(),
-        geom_point(size=1.8),
-        facet_wrap("panel", scales="free_y", ncol=2),
-        scale_color_manual(values=colours, labels=legend),
-        scale_x_continuous(breaks=breaks, labels=labels),
-        labs(
+    plot = (
+        ggplot(frame, aes("year", "estimate", color="derivation", group="derivation"))
+        + theme_bw()
+        + geom_vline(xintercept=seam_year, linetype="dashed", color="#555555")
+        + geom_errorbar(aes(ymin="low", ymax="high"), width=0.5)
+        + geom_line()
+        + geom_point(size=1.8)
+        + facet_wrap("panel", scales="free_y", ncol=2)
+        + scale_color_manual(values=colours, labels=legend)
+        + scale_x_continuous(breaks=breaks, labels=labels)
+        + labs(
             x="survey cycle",
             y="mg/day, or % of adults (95% CI)",
             color="",
             title="\n".join(textwrap.wrap(title, 95)),
             caption="\n".join(textwrap.wrap(caption, 110)),
-        ),
-        theme(
+        )
+        + theme(
             axis_text_x=element_text(rotation=45, ha="right", size=7),
             legend_position="bottom",
             legend_direction="vertical",
             plot_title=element_text(size=10),
             plot_caption=element_text(size=8, ha="left"),
             figure_size=(10, 8.5),
-        ),
-    ]
+        )
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
 
     save_png(plot, path)

@@ -381,36 +381,36 @@ def write_figure(result: UsualIntakeResult, path: Path, population: str | None =
     colors = {METHOD_LABELS["day1"]: "#d95f02", METHOD_LABELS["usual"]: "#1b9e77"}
     lines = {"food": "solid", "food + supplements": "dashed"}
     n_rows = data["domain"].nunique()
-    plot = ggplot(data, aes("x", "density", color="method", linetype="basis"))
-    plot += [
-        geom_line(size=0.9),
-        geom_vline(xintercept=100, linetype="dotted", color="black"),
-        geom_text(
+    plot = (
+        ggplot(data, aes("x", "density", color="method", linetype="basis"))
+        + geom_line(size=0.9)
+        + geom_vline(xintercept=100, linetype="dotted", color="black")
+        + geom_text(
             aes("x", "y", label="line"),
             data=notes,
             inherit_aes=False,
             ha="right",
             va="top",
             size=8,
-        ),
-        facet_grid("domain ~ nutrient", scales="free_y"),
-        scale_color_manual(values=colors),
-        scale_linetype_manual(values={k: v for k, v in lines.items() if k in set(data["basis"])}),
-        labs(
+        )
+        + facet_grid("domain ~ nutrient", scales="free_y")
+        + scale_color_manual(values=colors)
+        + scale_linetype_manual(values={k: v for k, v in lines.items() if k in set(data["basis"])})
+        + labs(
             x="intake, % of the person's EAR (dotted line: the EAR)",
             y="density (share per 100% of EAR)",
             color="",
             linetype="intake from",
             title=figure_title(data),
-        ),
-        theme_bw(),
-        theme(
+        )
+        + theme_bw()
+        + theme(
             figure_size=(10, 1.6 + 2.6 * n_rows),
             legend_position="bottom",
             text=element_text(size=10),
             plot_title=element_text(size=11),
             strip_text_y=element_text(angle=0),
-        ),
-    ]
+        )
+    )
     save_png(plot, path)
     return path

@@ -9,11 +9,6 @@ sorted, coloured by its verdict, each beside the published value it is compared 
 
 Everything reads the tidy table's columns (``role``, ``cycle``, ``group``, ``stratum``,
 ``sensitivity``); shares are drawn as %, panels are titled by the analyses' labels.
-
-Every plot here (and in the other modules that draw) is one ``ggplot`` added to in place,
-``plot += [part, …]``: plotnine's ``plot + part`` deep-copies the whole plot, its theme and
-layers, for each part (``scripts/bench_figures.py --against`` prints the ratio; the PNGs are
-the same bytes).
 """
 
 from __future__ import annotations
@@ -115,10 +110,11 @@ def write_figures(
         title = "\n".join(textwrap.wrap(spec.title + suffix, width)) + (
             f"\n{stamp}" if stamp else ""
         )
-        plot += [
-            labs(title=title),
-            theme(plot_title=element_text(size=10), figure_size=(10, height)),
-        ]
+        plot = (
+            plot
+            + labs(title=title)
+            + theme(plot_title=element_text(size=10), figure_size=(10, height))
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # plotnine's notes on saving are not for users
             save_png(plot, path)
@@ -279,21 +275,21 @@ def _trend(result: SpecResult, table: pl.DataFrame) -> ggplot:
     frame["series"] = pd.Categorical(frame["series"], categories=order)  # unordered: hues
     several = data["series"].n_unique() > 1
     mapping = aes("year", "estimate", color="series", group="series") if several else None
-    plot = ggplot(frame, mapping or aes("year", "estimate", group="series"))
-    plot += [
-        theme_bw(),
-        facet_wrap("panel", scales="free", ncol=2),
-        labs(x="survey cycle", y=_y_label(result, data), color=legend, fill=legend),
-        theme(axis_text_x=element_text(rotation=45, ha="right", size=7)),
-    ]
+    plot = (
+        ggplot(frame, mapping or aes("year", "estimate", group="series"))
+        + theme_bw()
+        + facet_wrap("panel", scales="free", ncol=2)
+        + labs(x="survey cycle", y=_y_label(result, data), color=legend, fill=legend)
+        + theme(axis_text_x=element_text(rotation=45, ha="right", size=7))
+    )
     if several:
         plot += geom_ribbon(
             aes(ymin="conf_low", ymax="conf_high", fill="series"), alpha=0.15, color=None
         )
-        plot += [geom_line(), geom_point(size=1.5)]
+        plot = plot + geom_line() + geom_point(size=1.5)
     else:  # one series: its colour would say nothing, so no legend for it
         plot += geom_ribbon(aes(ymin="conf_low", ymax="conf_high"), alpha=0.15, fill=OURS)
-        plot += [geom_line(color=OURS), geom_point(size=1.5, color=OURS)]
+        plot = plot + geom_line(color=OURS) + geom_point(size=1.5, color=OURS)
     plot = _threshold_layers(result, data, plot, x="year")
     published: set[float] = set()
     rule = spec.verdict
@@ -342,11 +338,11 @@ def _trend(result: SpecResult, table: pl.DataFrame) -> ggplot:
     def label(breaks: Sequence[float] | Sequence[str]) -> Sequence[str]:
         return [cycles.get(float(b), f"{float(b):.0f}") for b in breaks]
 
-    plot += [
-        scale_x_continuous(breaks=_year_breaks(cycles, published), labels=label),
-        labs(shape=""),
-    ]
-    return plot
+    return (
+        plot
+        + scale_x_continuous(breaks=_year_breaks(cycles, published), labels=label)
+        + labs(shape="")
+    )
 
 
 def _series_key(series: str) -> tuple[int, float, str]:
@@ -383,9 +379,10 @@ def _threshold_layers(result: SpecResult, data: pl.DataFrame, plot: ggplot, x: s
     if not rows:
         return plot
     lines = plot_data(rows).drop_duplicates(["panel", "value"])
-    plot += [
-        geom_hline(aes(yintercept="value"), data=lines, linetype="dashed", color=THRESHOLD),
-        geom_text(
+    return (
+        plot
+        + geom_hline(aes(yintercept="value"), data=lines, linetype="dashed", color=THRESHOLD)
+        + geom_text(
             aes("x", "value", label="text"),
             data=lines,
             inherit_aes=False,
@@ -393,9 +390,8 @@ def _threshold_layers(result: SpecResult, data: pl.DataFrame, plot: ggplot, x: s
             va="bottom",
             size=7,
             color=THRESHOLD,
-        ),
-    ]
-    return plot
+        )
+    )
 
 
 def _dodged(
@@ -432,15 +428,14 @@ def _point_layers(
     if shape:
         mapping["shape"] = shape
     point = geom_pointrange(size=0.5) if colour else geom_pointrange(size=0.5, color=OURS)
-    plot = ggplot(frame, aes(**mapping))
-    plot += [
-        theme_bw(),
-        point,
-        facet_wrap("panel", scales="free", ncol=2),
-        scale_x_continuous(breaks=list(labels), labels=list(labels.values()), expand=(0, 0.5)),
-        labs(color=titles[0], shape=titles[1]),
-    ]
-    return plot
+    return (
+        ggplot(frame, aes(**mapping))
+        + theme_bw()
+        + point
+        + facet_wrap("panel", scales="free", ncol=2)
+        + scale_x_continuous(breaks=list(labels), labels=list(labels.values()), expand=(0, 0.5))
+        + labs(color=titles[0], shape=titles[1])
+    )
 
 
 def _groups(result: SpecResult, table: pl.DataFrame) -> ggplot:
@@ -556,7 +551,7 @@ def _published_layer(
     # stays inside the panel
     middle = (data["xpos"].min() + data["xpos"].max()) / 2  # type: ignore[operator]
     right = frame["xpos"] > middle
-    plot += geom_point(
+    plot = plot + geom_point(
         aes("xpos", "estimate"),
         data=frame,
         inherit_aes=False,
@@ -664,25 +659,25 @@ def _forest(
         point = geom_pointrange(position=dodge, size=0.4, color=OURS)
     panels = data["panel"].n_unique()
     ncol = 1 if panels <= 3 else 2  # a few panels: each the full width, the legend beside
-    plot = ggplot(frame, aes(**mapping))
-    plot += [
-        theme_bw(),
-        geom_hline(yintercept=1.0 if ratio_scale else 0.0, linetype="dashed", color="grey"),
-        point,
-        facet_wrap("panel", scales="free", ncol=ncol),
-        coord_flip(),
-        labs(y=axis, x="", color="", shape=""),
-    ]
+    plot = (
+        ggplot(frame, aes(**mapping))
+        + theme_bw()
+        + geom_hline(yintercept=1.0 if ratio_scale else 0.0, linetype="dashed", color="grey")
+        + point
+        + facet_wrap("panel", scales="free", ncol=ncol)
+        + coord_flip()
+        + labs(y=axis, x="", color="", shape="")
+    )
     legend_rows = 0
     if ncol == 2:  # two columns of panels: the legend below them keeps their width
         legend_rows = math.ceil(len(strata_order) / 2) if strata else 1
-        plot += [theme(legend_position="bottom"), guides(color=guide_legend(ncol=2))]
+        plot = plot + theme(legend_position="bottom") + guides(color=guide_legend(ncol=2))
     if sources and not strata:
         plot += scale_color_manual(
             values={ours: OURS, **{s: "black" for s in set(data["source"]) if s != ours}}
         )
     if ratio_scale:
-        plot += scale_y_log10()
+        plot = plot + scale_y_log10()
     # each row of panels as high as its panel with the most rows (terms × strata)
     rows_per_panel = (
         data.group_by("panel").agg(n=pl.col("term").n_unique() * pl.col("stratum").n_unique())

@@ -102,38 +102,38 @@ def validation_figure(table: pl.DataFrame, stamp: str = "") -> tuple[ggplot, flo
     present = [k for k in COLOURS if k in set(frame["what"])]
     # one legend: colour and shape both say what a point is (published, or ours and its status)
     shapes = {k: ("s" if k == PUBLISHED else "o") for k in present}
-    # grouped by what a point is, not plotnine's default (one group per target, each drawn
-    # apart): the nudges do not depend on groups
-    plot = ggplot(frame, aes(x="value", y="target", color="what", shape="what", group="what"))
-    plot += [  # one plot, added to in place (`+` would copy it for each part)
-        theme_bw(),
-        geom_errorbarh(
+    plot = (
+        # grouped by what a point is, not plotnine's default (one group per target, each
+        # drawn apart): the nudges do not depend on groups
+        ggplot(frame, aes(x="value", y="target", color="what", shape="what", group="what"))
+        + theme_bw()
+        + geom_errorbarh(
             aes(xmin="low", xmax="high"), data=pub[pub["low"] < pub["high"]], height=0.18,
             position=position_nudge(y=nudge_pub),
-        ),
-        geom_point(data=pub, size=2.4, position=position_nudge(y=nudge_pub)),
-        geom_errorbarh(
+        )
+        + geom_point(data=pub, size=2.4, position=position_nudge(y=nudge_pub))
+        + geom_errorbarh(
             aes(xmin="low", xmax="high"), data=ours, height=0.18,
             position=position_nudge(y=nudge_ours),
-        ),
-        geom_point(data=ours, size=2.4, position=position_nudge(y=nudge_ours)),
-        facet_wrap("panel", scales="free", ncol=1),
-        scale_color_manual(values={k: COLOURS[k] for k in present}, breaks=present),
-        scale_shape_manual(values=shapes, breaks=present),
-        guides(color=guide_legend(ncol=2), shape=guide_legend(ncol=2)),
-        labs(
+        )
+        + geom_point(data=ours, size=2.4, position=position_nudge(y=nudge_ours))
+        + facet_wrap("panel", scales="free", ncol=1)
+        + scale_color_manual(values={k: COLOURS[k] for k in present}, breaks=present)
+        + scale_shape_manual(values=shapes, breaks=present)
+        + guides(color=guide_legend(ncol=2), shape=guide_legend(ncol=2))
+        + labs(
             x="estimate and its 95% interval, on the published scale (unit in each panel's title)",
             y="",
             color=" ",
             shape=" ",
-        ),
-        theme(
+        )
+        + theme(
             legend_position="bottom",
             strip_text=element_text(size=9, ha="left"),
             axis_text_y=element_text(size=8),
             plot_title=element_text(size=10),
-        ),
-    ]  # fmt: skip
+        )
+    )  # fmt: skip
     if notes:
         note = plot_data(notes)
         note["target"] = pd.Categorical(note["target"], categories=order, ordered=True)
@@ -150,14 +150,13 @@ def validation_figure(table: pl.DataFrame, stamp: str = "") -> tuple[ggplot, flo
     title = "\n".join(textwrap.wrap(title, 90)) + (f"\n{stamp}" if stamp else "")
     n_panels = len({p["panel"] for p in points})
     height = max(4.0, 1.6 + 0.42 * len(rows) + 0.45 * n_panels)
-    plot += labs(title=title)
-    return plot, height
+    return plot + labs(title=title), height
 
 
 def write_validation_figure(table: pl.DataFrame, path: Path, stamp: str = "") -> Path:
     """Write ``figures/validation.png`` (atomically); returns its path."""
     plot, height = validation_figure(table, stamp)
-    plot += theme(figure_size=(9, height))
+    plot = plot + theme(figure_size=(9, height))
     path.parent.mkdir(parents=True, exist_ok=True)
 
     save_png(plot, path)
