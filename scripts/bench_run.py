@@ -19,8 +19,9 @@ estimation, tables and figures and its slowest analyses, the gallery).
     .venv/bin/python scripts/bench_run.py [--mirror ../shared/nhanes]
 
 With ``--against REV`` it measures only the cold run, of this tree and of the commit REV (checked
-out beside it), alternately ``--repeats`` times each, and prints each run, the medians and
-their ratio: on a machine whose speed drifts with other load, the comparison that holds.
+out beside it), alternately ``--repeats`` times each (which goes first alternating too), and
+prints each run, the medians and their ratio: on a machine whose speed drifts with other load,
+the comparison that holds.
 
     .venv/bin/python scripts/bench_run.py --against 86dbc75 --repeats 3
 
@@ -158,6 +159,19 @@ def beside(repo: Path, rev: str) -> Iterator[tuple[Path, dict[str, Path]]]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def in_turn(trees: dict[str, Path], round_: int) -> list[tuple[str, Path]]:
+    """The trees in the order of round ``round_``: this tree first in even rounds, last in odd
+    ones (A B B A …), so that neither side always runs first. A bench's first run is often
+    its slowest (31.7 and 31.9 s against 27.2–29.7 s for the others, 2026-12-07 23:35 and
+    23:43), and a drifting machine would otherwise favour one side.
+
+    >>> [n for n, _ in in_turn({"this tree": Path("a"), "REV": Path("b")}, 1)]
+    ['REV', 'this tree']
+    """
+    pairs = list(trees.items())
+    return pairs if round_ % 2 == 0 else pairs[::-1]
+
+
 def compare_cold(repo: Path, mirror: str, rev: str, repeats: int) -> None:
     """The cold run of this tree and of ``rev``, alternately, with their medians' ratio."""
     with beside(repo, rev) as (work, trees):
@@ -167,7 +181,7 @@ def compare_cold(repo: Path, mirror: str, rev: str, repeats: int) -> None:
         seconds: dict[str, list[float]] = {name: [] for name in trees}
         cpu: dict[str, list[float]] = {name: [] for name in trees}
         for i in range(repeats):
-            for name, source in trees.items():
+            for name, source in in_turn(trees, i):
                 data_dir, out_dir = work / f"raw{i}{len(seconds[name])}", work / "out"
                 taken, used, _ = run_once(mirror, data_dir, out_dir, source=source)
                 shutil.rmtree(data_dir, ignore_errors=True)
@@ -198,8 +212,10 @@ def compare_edits(repo: Path, mirror: str, rev: str, repeats: int) -> None:
             row: {name: [] for name in trees} for row in ("unchanged", EDIT_MODEL, EDIT_TITLE)
         }
         title = ("(Deng 2013, Table 2)", "(Deng 2013, Table II)")  # in the title alone
+        index = {name: i for i, name in enumerate(trees)}
         for k in range(repeats):
-            for i, (name, source) in enumerate(trees.items()):
+            for name, source in in_turn(trees, k):
+                i = index[name]
                 edited = work / f"specs{i}" / "C3_mg_vitd_deficiency.toml"
                 text = edited.read_text()
                 older = f'population = "age >= {20 + k} AND'
