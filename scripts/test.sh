@@ -20,6 +20,7 @@ trap 'kill "$rewritten" 2>/dev/null || true' EXIT  # a failed check below ends i
 .venv/bin/ruff format --check src tests scripts
 .venv/bin/mypy
 wait "$rewritten" || true
+trap - EXIT  # ended: its pid may be another process's by the time this script ends
 # the 25 slowest tests in the log (where the suite's time goes); in worker processes
 # (pytest-xdist, NHANES_MG_TEST_WORKERS of them, 2 unless set; 0 runs them in this one), each
 # test to whichever worker is free, but the tests of the real-mirror build and the shared run
