@@ -185,10 +185,12 @@ class _Prepared:
         return bm, bd, bs, cm, cd, cs
 
 
-def _profile(
-    prep: _Prepared, lam: float, rho: float, cp: tuple[FloatArray, ...]
-) -> tuple[float, FloatArray, float]:
-    """Profiled weighted log-likelihood at (λ, ρ): returns (loglik, β, σ_e²)."""
+def _at_rho(
+    prep: _Prepared, rho: float, cp: tuple[FloatArray, ...]
+) -> tuple[float, float, FloatArray, float]:
+    """The weighted least squares at ρ: the blocks' weights ``fm = 1/(1 + 2ρ)`` and
+    ``fs = 1/(1 + ρ)``, β and the weighted residual sum of squares Σ (w/c)(z - Xβ)² (at
+    least 1e-300)."""
     bm, bd, bs, cm, cd, cs = cp
     fm, fs = 1.0 / (1.0 + 2.0 * rho), 1.0 / (1.0 + rho)
     G = prep.Gm * fm + prep.Gd + prep.Gs * fs
@@ -198,8 +200,15 @@ def _profile(
     _, _, beta, info = _gesv(G, b)
     if info != 0:  # singular: least squares, as before
         beta = np.linalg.lstsq(G, b, rcond=None)[0]
-    rss = float(cm[0] * fm + cd[0] + cs[0] * fs - beta @ b)  # Σ (w/c)(z - Xβ)² at the optimum
-    sigma_e2 = max(rss, 1e-300) / prep.W_total
+    return fm, fs, beta, max(float(cm[0] * fm + cd[0] + cs[0] * fs - beta @ b), 1e-300)
+
+
+def _profile(
+    prep: _Prepared, lam: float, rho: float, cp: tuple[FloatArray, ...]
+) -> tuple[float, FloatArray, float]:
+    """Profiled weighted log-likelihood at (λ, ρ): returns (loglik, β, σ_e²)."""
+    _, _, beta, rss = _at_rho(prep, rho, cp)
+    sigma_e2 = rss / prep.W_total
     # Σ w log c over observations: block m has c = 1 + 2ρ, block d c = 1, block s c = 1 + ρ
     log_c = prep.wt_sum * math.log1p(2.0 * rho) + prep.ws_sum * math.log1p(rho)
     ll = (
@@ -217,14 +226,8 @@ def _rho_slope(prep: _Prepared, log_rho: float, cp: tuple[FloatArray, ...]) -> f
     ``fm = 1/(1 + 2ρ)`` and ``fs = 1/(1 + ρ)`` move with ρ: ``d rss/dρ = -2 fm² rss_m - fs²
     rss_s``, with ``rss_m`` and ``rss_s`` the two blocks' weighted residual sums of squares."""
     rho = math.exp(log_rho)
-    bm, bd, bs, cm, cd, cs = cp
-    fm, fs = 1.0 / (1.0 + 2.0 * rho), 1.0 / (1.0 + rho)
-    G = prep.Gm * fm + prep.Gd + prep.Gs * fs
-    b = bm * fm + bd + bs * fs
-    _, _, beta, info = _gesv(G, b)
-    if info != 0:
-        beta = np.linalg.lstsq(G, b, rcond=None)[0]
-    rss = max(float(cm[0] * fm + cd[0] + cs[0] * fs - beta @ b), 1e-300)
+    bm, _, bs, cm, _, cs = cp
+    fm, fs, beta, rss = _at_rho(prep, rho, cp)
     rss_m = float(cm[0] - beta @ (2.0 * bm - prep.Gm @ beta))
     rss_s = float(cs[0] - beta @ (2.0 * bs - prep.Gs @ beta))
     d_rss = -2.0 * fm * fm * rss_m - fs * fs * rss_s
