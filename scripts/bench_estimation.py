@@ -8,11 +8,12 @@ of its usual-intake amount-model fits (``fit_amount_model``, counted); then one
 
 ``--data-dir``: where the targets that declare their own table columns read them (without it
 they are not estimated). ``--against REV`` runs the same with REV's package (a git worktree
-beside this one) and this tree's, alternately, ``--repeats`` times each, and prints each round
-and the medians' ratios. ``--fits FILE`` writes every amount-model fit of a run (λ, ρ, its
-log-likelihood, whether λ and ρ were borrowed from a donor) to FILE as JSON, in the order
-made; ``--compare A B`` prints how two such files differ (the fits of one process are made in
-the same order whatever the code, one after another: one process, replicates included).
+beside this one) and this tree's, alternately (taking turns at going first), ``--repeats``
+times each, and prints each round and the medians' ratios. ``--fits FILE`` writes every
+amount-model fit of a run (λ, ρ, its log-likelihood, whether λ and ρ were borrowed from a
+donor) to FILE as JSON, in the order made; ``--compare A B`` prints how two such files differ
+(the fits of one process are made in the same order whatever the code, one after another: one
+process, replicates included).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from bench_run import beside
+from bench_run import beside, in_turn
 
 
 def _timed(
@@ -131,8 +132,8 @@ def compare(repo: Path, rev: str, analytic: str, data_dir: str | None, repeats: 
     """This tree and ``rev``, each in a process of its own, alternately; medians' ratios."""
     with beside(repo, rev) as (_, trees):
         seen: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
-        for _round in range(repeats):
-            for name, source in trees.items():
+        for round_ in range(repeats):
+            for name, source in in_turn(list(trees.items()), round_):
                 command = [sys.executable, __file__, analytic, "--json"]
                 if data_dir:
                     command += ["--data-dir", data_dir]

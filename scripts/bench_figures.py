@@ -19,7 +19,8 @@ as they are drawn:
 
 With ``--against REV`` it draws every shipped claim's figures (estimated once, by this tree)
 with this tree's figure code and with REV's (checked out beside it), each in a process of its
-own, alternately ``--repeats`` times each, and prints each round, the medians and their ratio:
+own, alternately ``--repeats`` times each (taking turns at going first), and prints each round,
+the medians and their ratio:
 
     .venv/bin/python scripts/bench_figures.py outputs/analytic.parquet --against c0f1361
 """
@@ -145,7 +146,8 @@ print(time.perf_counter() - started, count)
 
 def compare_all(frame: pl.DataFrame, rev: str, repeats: int) -> None:
     """Every claim's figures drawn by this tree and by ``rev``, alternately."""
-    from bench_run import beside  # scripts/: one way to check a commit out beside this tree
+    # scripts/: one way to check a commit out beside this tree, and to take turns
+    from bench_run import beside, in_turn
     from nhanes_mg.study.results import result_document
 
     repo = Path(__file__).resolve().parents[1]
@@ -160,8 +162,8 @@ def compare_all(frame: pl.DataFrame, rev: str, repeats: int) -> None:
                 for name, table in frames.items():
                     table.write_parquet(documents / f"{spec.id}__{name}.parquet")
         seconds: dict[str, list[float]] = {name: [] for name in trees}
-        for _ in range(repeats):
-            for name, source in trees.items():
+        for round_ in range(repeats):
+            for name, source in in_turn(list(trees.items()), round_):
                 env = {**os.environ, "PYTHONPATH": str(source), "OPENBLAS_NUM_THREADS": "1"}
                 command = [sys.executable, "-c", DRAW_ALL, str(documents)]
                 done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)

@@ -44,8 +44,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 EDIT_TITLE, EDIT_MODEL = "one spec edited, title", "one spec edited, population"
 GOALS = {"cold": 30.0, "forced": 20.0, "unchanged": 1.0, EDIT_TITLE: 5.0, EDIT_MODEL: 5.0}
@@ -159,17 +160,20 @@ def beside(repo: Path, rev: str) -> Iterator[tuple[Path, dict[str, Path]]]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def in_turn(trees: dict[str, Path], round_: int) -> list[tuple[str, Path]]:
-    """The trees in the order of round ``round_``: this tree first in even rounds, last in odd
-    ones (A B B A …), so that neither side always runs first. A bench's first run is often
-    its slowest (31.7 and 31.9 s against 27.2–29.7 s for the others, 2026-12-07 23:35 and
-    23:43), and a drifting machine would otherwise favour one side.
+T = TypeVar("T")
 
-    >>> [n for n, _ in in_turn({"this tree": Path("a"), "REV": Path("b")}, 1)]
+
+def in_turn(items: Sequence[T], round_: int) -> list[T]:
+    """``items`` (the trees of an ``--against`` comparison, of this script or
+    bench_estimation.py and bench_figures.py) in the order of round ``round_``: as given in
+    even rounds, reversed in odd ones (A B B A …), so that neither side always runs first. A
+    bench's first run is often its slowest (31.7 and 31.9 s against 27.2–29.7 s for the
+    others, 2026-12-07 23:35 and 23:43), and a drifting machine would otherwise favour one side.
+
+    >>> in_turn(["this tree", "REV"], 1)
     ['REV', 'this tree']
     """
-    pairs = list(trees.items())
-    return pairs if round_ % 2 == 0 else pairs[::-1]
+    return list(items) if round_ % 2 == 0 else list(items)[::-1]
 
 
 def compare_cold(repo: Path, mirror: str, rev: str, repeats: int) -> None:
@@ -181,7 +185,7 @@ def compare_cold(repo: Path, mirror: str, rev: str, repeats: int) -> None:
         seconds: dict[str, list[float]] = {name: [] for name in trees}
         cpu: dict[str, list[float]] = {name: [] for name in trees}
         for i in range(repeats):
-            for name, source in in_turn(trees, i):
+            for name, source in in_turn(list(trees.items()), i):
                 data_dir, out_dir = work / f"raw{i}{len(seconds[name])}", work / "out"
                 taken, used, _ = run_once(mirror, data_dir, out_dir, source=source)
                 shutil.rmtree(data_dir, ignore_errors=True)
@@ -212,10 +216,8 @@ def compare_edits(repo: Path, mirror: str, rev: str, repeats: int) -> None:
             row: {name: [] for name in trees} for row in ("unchanged", EDIT_MODEL, EDIT_TITLE)
         }
         title = ("(Deng 2013, Table 2)", "(Deng 2013, Table II)")  # in the title alone
-        index = {name: i for i, name in enumerate(trees)}
         for k in range(repeats):
-            for name, source in in_turn(trees, k):
-                i = index[name]
+            for i, (name, source) in in_turn(list(enumerate(trees.items())), k):
                 edited = work / f"specs{i}" / "C3_mg_vitd_deficiency.toml"
                 text = edited.read_text()
                 older = f'population = "age >= {20 + k} AND'
