@@ -9,9 +9,10 @@ bash scripts/setup.sh
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 # pytest rewrites each test module's assertions as it imports it, and caches the result only
 # where bytecode may be written: where PYTHONDONTWRITEBYTECODE is set (as on this project's
-# machines) each worker process would rewrite all of them again (about 2.4 s of each one's
-# start). Collected once here, with the cache written, while ruff and mypy run on the other
-# core; a failure to collect is left for the run itself to report.
+# machines) each worker process would rewrite all of them again (about 2.3 s of each one's
+# start: `pytest --collect-only` took 6.19 s rewriting, 3.87 s reading the cache). Collected
+# once here, cached, while ruff and mypy run on the other core; a failure to collect is left
+# for the run itself to report.
 env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -m pytest -q --collect-only -p no:xdist \
   -p no:cacheprovider >/dev/null 2>&1 &
 rewritten=$!
